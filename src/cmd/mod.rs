@@ -1,0 +1,6 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod attest;
+pub mod conformance;
+pub mod serve;
+pub mod verify;

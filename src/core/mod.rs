@@ -1,0 +1,14 @@
+//! The pure core: wire formats, statement building, DSSE, Merkle trees, checkpoints,
+//! certificates and verification.
+//!
+//! Architecture invariant: nothing under `core` performs I/O. No files, no network, no
+//! environment variables, no clock: time and randomness are arguments. The test
+//! `core_does_no_io` in `tests/it/architecture.rs` enforces this by scanning the sources.
+
+pub mod bundle;
+pub mod canonical_json;
+pub mod dsse;
+pub mod encoding;
+pub mod merkle;
+pub mod rekor;
+pub mod trust_root;

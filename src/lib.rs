@@ -1,0 +1,10 @@
+//! npm-attest: signed, verifiable SLSA build provenance for npm packages.
+//!
+//! See ARCHITECTURE.md for the codemap and its invariants.
+
+pub mod cli;
+pub mod cmd;
+pub mod core;
+pub mod error;
+pub mod report;
+pub mod secret;

@@ -1,0 +1,5 @@
+//! The one integration-test binary. Each module exercises one capability through the
+//! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
+
+mod architecture;
+mod support;
