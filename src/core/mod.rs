@@ -7,8 +7,11 @@
 
 pub mod bundle;
 pub mod canonical_json;
+pub mod crypto;
 pub mod dsse;
 pub mod encoding;
+pub mod jwt;
 pub mod merkle;
 pub mod rekor;
+pub mod time;
 pub mod trust_root;
