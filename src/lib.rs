@@ -8,3 +8,4 @@ pub mod core;
 pub mod error;
 pub mod report;
 pub mod secret;
+pub mod standin;
