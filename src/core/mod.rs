@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod merkle;
 pub mod npm;
 pub mod pki;
+pub mod publish;
 pub mod rekor;
 pub mod statement;
 pub mod time;
