@@ -291,7 +291,7 @@ pub async fn npm_pack(dir: &Path, dest: &Path) -> anyhow::Result<PathBuf> {
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("no output");
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
         return Err(fail_with_hint(
             ExitKind::BadInput,
             format!("`npm pack` failed in {} ({}): {}", dir.display(), output.status, last.trim()),

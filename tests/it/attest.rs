@@ -3,6 +3,9 @@
 //! possession, the exact Rekor `dsse` proposal) and answer like the real services: a real
 //! X.509 leaf for the submitted key, a canonical Rekor body with a SET and an inclusion proof.
 
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
