@@ -489,6 +489,109 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::bundle::Bundle;
+
+    fn bundle(text: &str) -> Bundle {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn leaf_pem(b: &Bundle) -> String {
+        let vm = &b.verification_material;
+        let der = match (&vm.certificate, &vm.x509_certificate_chain) {
+            (Some(c), _) => c.raw_bytes.clone(),
+            (None, Some(chain)) => chain.certificates[0].raw_bytes.clone(),
+            _ => panic!("bundle has no certificate"),
+        };
+        pem_encode("CERTIFICATE", &der)
+    }
+
+    /// A real npm 11 provenance entry (public-good Rekor, `dsse` 0.0.1): resubmitting the
+    /// envelope as npm sent it yields the logged body byte for byte.
+    #[test]
+    fn dsse_body_matches_real_rekor() {
+        let b = bundle(include_str!(
+            "../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
+        ));
+        let envelope = b.dsse_envelope.as_ref().unwrap();
+        let request = crate::core::rekor::dsse_v001_request(
+            &crate::core::dsse::compact_json(envelope),
+            &leaf_pem(&b),
+        );
+        let body = canonicalize(&request).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            String::from_utf8_lossy(&b.verification_material.tlog_entries[0].canonicalized_body)
+        );
+    }
+
+    /// A real `intoto` 0.0.2 entry (sigstore-js 2.x, legacy form): payload and signature
+    /// double-base64, and the logged body drops the payload.
+    #[test]
+    fn intoto_body_matches_real_rekor() {
+        let b = bundle(include_str!(
+            "../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.3.sigstore.json"
+        ));
+        let expected = &b.verification_material.tlog_entries[0].canonicalized_body;
+        let logged: Value = serde_json::from_slice(expected).unwrap();
+        let envelope = b.dsse_envelope.as_ref().unwrap();
+        let request = json!({
+            "apiVersion": "0.0.2",
+            "kind": "intoto",
+            "spec": {"content": {
+                "envelope": {
+                    "payloadType": envelope.payload_type,
+                    "payload": b64_encode(b64_encode(&envelope.payload)),
+                    "signatures": [{
+                        "sig": b64_encode(b64_encode(&envelope.signatures[0].sig)),
+                        // sigstore-js 2.x sent the PEM without its final newline; Rekor
+                        // keeps `intoto` keys exactly as sent.
+                        "publicKey": b64_encode(leaf_pem(&b).trim_end()),
+                    }],
+                },
+                "hash": logged["spec"]["content"]["hash"],
+                "payloadHash": {"algorithm": "sha256", "value": "ignored: the server recomputes it"},
+            }}
+        });
+        assert_eq!(
+            String::from_utf8(canonicalize(&request).unwrap()).unwrap(),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    /// A real `hashedrekord` 0.0.1 entry (conformance `happy-path-v0.2`).
+    #[test]
+    fn hashedrekord_body_matches_real_rekor() {
+        let b = bundle(include_str!(
+            "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.2/bundle.sigstore.json"
+        ));
+        let ms = b.message_signature.as_ref().unwrap();
+        let request = crate::core::rekor::hashedrekord_v001_request(
+            &ms.message_digest.as_ref().unwrap().digest,
+            &ms.signature,
+            &leaf_pem(&b),
+        );
+        assert_eq!(
+            String::from_utf8(canonicalize(&request).unwrap()).unwrap(),
+            String::from_utf8_lossy(&b.verification_material.tlog_entries[0].canonicalized_body)
+        );
+    }
+
+    #[test]
+    fn a_signature_by_another_key_is_refused() {
+        let b = bundle(include_str!(
+            "../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
+        ));
+        let mut envelope = b.dsse_envelope.clone().unwrap();
+        envelope.payload.push(b' ');
+        let request = crate::core::rekor::dsse_v001_request(
+            &crate::core::dsse::compact_json(&envelope),
+            &leaf_pem(&b),
+        );
+        assert_eq!(
+            canonicalize(&request).unwrap_err(),
+            EntryError::SignatureMismatch { kind: "dsse" }
+        );
+    }
 
     #[test]
     fn unknown_kinds_are_refused_by_name() {

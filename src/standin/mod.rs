@@ -152,7 +152,8 @@ impl Standin {
         let log_spki = p256_spki(&log_key)?;
         // Rekor tree IDs are positive int64s.
         let tree_id = u64::from_be_bytes(random_bytes::<8>()?) >> 1;
-        let log = log::Log::new(log_key, log_spki, tree_id, local.to_string());
+        let mut log = log::Log::new(log_key, log_spki, tree_id, local.to_string());
+        log.append(genesis_entry(tree_id)?, now.seconds());
         let issuer_key = p256_key()?;
         let kid = hex::encode(&Sha256::digest(p256_spki(&issuer_key)?)[..8]);
         let issuer = issuer::Issuer::new(issuer_key, kid);
@@ -218,6 +219,25 @@ impl Standin {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
+}
+
+/// The log's first entry: a `hashedrekord` over a statement naming the tree, signed by a
+/// throwaway key. Real Rekor logs are never empty, and clients' entries must not sit at index
+/// 0 of a one-leaf tree: protobuf JSON omits a zero `logIndex` and an empty `hashes`, and
+/// sigstore-python then refuses the bundle sigstore-js wrote.
+fn genesis_entry(tree_id: u64) -> anyhow::Result<Vec<u8>> {
+    use p256::ecdsa::signature::hazmat::PrehashSigner as _;
+    let key = p256_key()?;
+    let digest = Sha256::digest(format!(
+        "npm-attest local Sigstore stand-in, tree {tree_id}"
+    ));
+    let signature: p256::ecdsa::Signature = key
+        .sign_prehash(&digest)
+        .map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
+    let pem = crate::core::crypto::pem_encode("PUBLIC KEY", &p256_spki(&key)?);
+    let proposed =
+        crate::core::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
+    log::canonicalize(&proposed).map_err(|e| anyhow::anyhow!("cannot log the genesis entry: {e}"))
 }
 
 fn build_trusted_root(
