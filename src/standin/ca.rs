@@ -143,7 +143,7 @@ impl CertificateAuthority {
             serials.0,
             root_name.clone(),
             root_name.clone(),
-            validity.clone(),
+            validity,
             root_spki,
             root_extensions,
         )?;

@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(sct.len(), 1 + 32 + 8 + 2 + 2 + 2 + 3);
         assert_eq!(&sct[33..41], &[1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(&sct[41..47], &[0, 0, 4, 3, 0, 3]);
-        let list = encode_sct_list(&[sct.clone()]);
+        let list = encode_sct_list(std::slice::from_ref(&sct));
         assert_eq!(&list[..4], &[0, (sct.len() + 2) as u8, 0, sct.len() as u8]);
         let input = precert_signing_input(1, &[9u8; 32], b"tbs");
         assert_eq!(&input[..12], &[0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
