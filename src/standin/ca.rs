@@ -195,10 +195,6 @@ impl CertificateAuthority {
         &self.intermediate_der
     }
 
-    pub(crate) fn not_before(&self) -> UnixTime {
-        self.not_before
-    }
-
     /// `[intermediate PEM, root PEM]`: what follows the leaf in a Fulcio response.
     pub(crate) fn chain_pem(&self) -> Vec<String> {
         vec![

@@ -265,7 +265,6 @@ fn build_trusted_root(
         checkpoint_key_id: None,
         operator: None,
     };
-    debug_assert!(ca.not_before() == valid_from);
     TrustedRoot {
         media_type: TRUSTED_ROOT_MEDIA_TYPE_V0_1.to_owned(),
         tlogs: vec![instance(log.spki_der(), log.log_id())],

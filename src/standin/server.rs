@@ -211,8 +211,9 @@ impl App {
             Ok(der) => {
                 let mut certificates = vec![pem_encode("CERTIFICATE", &der)];
                 certificates.extend(self.ca.chain_pem());
+                // The v2 gateway answers 200 (only the legacy v1 endpoint said 201).
                 json_response(
-                    StatusCode::CREATED,
+                    StatusCode::OK,
                     &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": certificates}}}),
                 )
             }

@@ -95,48 +95,53 @@ impl Server {
     }
 
     fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-        let authority = self.base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(authority).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        // A server that refuses early may close before the whole body is written.
-        let _ = stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(body));
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("an HTTP response head");
-        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let headers = head
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        Reply {
-            status,
-            headers,
-            body: raw[split + 4..].to_vec(),
-        }
+        http(&self.base, method, path, headers, body)
     }
 
     fn post_json(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
         let mut all = vec![("Content-Type", "application/json")];
         all.extend_from_slice(headers);
         self.http("POST", path, &all, body.to_string().as_bytes())
+    }
+}
+
+/// A blocking HTTP/1.1 exchange over loopback, one request per connection.
+fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let authority = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    // A server that refuses early may close before the whole body is written.
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
     }
 }
 
@@ -222,12 +227,8 @@ fn pop_request(
 }
 
 fn chain_of(reply: &Reply) -> Vec<Vec<u8>> {
-    assert_eq!(
-        reply.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    let shown = String::from_utf8_lossy(&reply.body[..reply.body.len().min(300)]).into_owned();
+    assert_eq!(reply.status, 200, "{shown}");
     reply.json()["signedCertificateEmbeddedSct"]["chain"]["certificates"]
         .as_array()
         .unwrap()
@@ -886,4 +887,134 @@ fn serve_sigstore_exits_zero_on_sigterm() {
     assert!(status.success());
     let code = server.child.wait().unwrap();
     assert_eq!(code.code(), Some(0));
+}
+
+/// The library API the signing client uses: start in-process, mint a token from the GitHub
+/// claims, get a certificate that chains to `trusted_root()`, shut down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_api_mints_tokens_the_ca_accepts() {
+    use npm_attest::standin::{github_actions_claims, Standin, StandinOptions};
+    let standin = Standin::start(StandinOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    assert!(standin.base_url().starts_with("http://127.0.0.1:"));
+    let env = |name: &str| (name == "GITHUB_REPOSITORY").then(|| "octo/pkg".to_owned());
+    let claims = github_actions_claims(&env, UnixTime(now()));
+    let token = standin.mint_token(claims.clone());
+    assert!(
+        !format!("{token:?}").contains(token.expose()),
+        "the token stays redacted"
+    );
+    let minted = claims_of(token.expose());
+    assert_eq!(
+        minted["job_workflow_ref"],
+        "octo/pkg/.github/workflows/release.yml@refs/heads/main"
+    );
+    let config = standin.signing_config();
+    assert_eq!(config.ca_urls[0].url, standin.base_url());
+    let root = standin.trusted_root().clone();
+    let base = standin.base_url().to_owned();
+    let token = token.expose().to_owned();
+    let leaf = tokio::task::spawn_blocking(move || {
+        let key = test_key(9);
+        let reply = http(
+            &base,
+            "POST",
+            "/api/v2/signingCert",
+            &[("Content-Type", "application/json")],
+            json!({
+                "credentials": {"oidcIdentityToken": token},
+                "publicKeyRequest": {
+                    "publicKey": {"content": public_pem(&key)},
+                    "proofOfPossession": b64_encode(sign_der(&key, b"repo:octo/pkg:ref:refs/heads/main")),
+                }
+            })
+            .to_string()
+            .as_bytes(),
+        );
+        chain_of(&reply).remove(0)
+    })
+    .await
+    .unwrap();
+    let chain: Vec<Vec<u8>> = root.certificate_authorities[0]
+        .cert_chain
+        .certificates
+        .iter()
+        .map(|c| c.raw_bytes.clone())
+        .collect();
+    npm_attest::core::pki::validate_path(
+        &leaf,
+        &chain,
+        UnixTime(now()),
+        npm_attest::core::pki::EKU_CODE_SIGNING,
+    )
+    .unwrap();
+    standin.shutdown().await;
+}
+
+/// The fault-injection seam: a middleware sees every request first and may answer itself,
+/// drop the connection, or pass the request on.
+struct FailFirst {
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl npm_attest::standin::Middleware for FailFirst {
+    fn call<'a>(
+        &'a self,
+        request: npm_attest::standin::ApiRequest,
+        next: npm_attest::standin::Next<'a>,
+    ) -> npm_attest::standin::BoxFuture<'a, npm_attest::standin::Reply> {
+        Box::pin(async move {
+            match self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => {
+                    let mut response = hyper::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from_static(b"{}"),
+                    ));
+                    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+                    npm_attest::standin::Reply::Response(response)
+                }
+                1 => npm_attest::standin::Reply::DropConnection,
+                _ => next.run(request).await,
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_can_fail_or_drop_requests_before_the_routes() {
+    use npm_attest::standin::{Standin, StandinOptions};
+    let layer = std::sync::Arc::new(FailFirst {
+        seen: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let standin = Standin::start_with_middleware(
+        StandinOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        },
+        vec![layer],
+    )
+    .await
+    .unwrap();
+    let base = standin.base_url().to_owned();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let first = http(&base, "GET", "/api/v1/log", &[], b"").status;
+        let authority = base.trim_start_matches("http://").to_owned();
+        let mut stream = TcpStream::connect(&authority).unwrap();
+        stream
+            .write_all(format!("GET /api/v1/log HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let third = http(&base, "GET", "/api/v1/log", &[], b"").status;
+        (first, raw.len(), third)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        outcomes,
+        (503, 0, 200),
+        "503, then a dropped connection with no bytes, then the route"
+    );
+    standin.shutdown().await;
 }
