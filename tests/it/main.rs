@@ -5,3 +5,4 @@ mod architecture;
 mod fake_http;
 mod registry;
 mod support;
+mod standin;
