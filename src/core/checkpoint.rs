@@ -180,12 +180,13 @@ pub fn parse_checkpoint_body(body: &str) -> Result<Checkpoint, CheckpointError> 
 
 /// Verifies a checkpoint's signed note with the log's key and returns its body.
 ///
-/// Steps (sigstore-protocol.md §4.1 "Checks", C2SP signed-note "Verifying"): parse the note;
-/// among the signature lines, take those whose name and key hint match the log (other lines
-/// are cosignatures or unknown signers and are ignored); one of them must verify over the
-/// exact body bytes; then the body must parse and its origin must name the log.
+/// Steps (sigstore-protocol.md §4.1 "Checks", C2SP signed-note "Verifying"): parse the note
+/// and its checkpoint body; among the signature lines, take those whose name and key hint
+/// match the log (other lines are cosignatures or unknown signers and are ignored); one of
+/// them must verify over the exact body bytes; the origin must name the log.
 pub fn verify_checkpoint(text: &str, verifier: &NoteVerifier<'_>) -> Result<Checkpoint, CheckpointError> {
     let note = parse_signed_note(text)?;
+    let checkpoint = parse_checkpoint_body(note.body)?;
     let mut candidates = note
         .signatures
         .iter()
@@ -200,7 +201,6 @@ pub fn verify_checkpoint(text: &str, verifier: &NoteVerifier<'_>) -> Result<Chec
     let signer = candidates
         .find(|s| verifier.key.verify(note.body.as_bytes(), &s.signature).is_ok())
         .ok_or(CheckpointError::BadSignature)?;
-    let checkpoint = parse_checkpoint_body(note.body)?;
     let origin_ok = match verifier.origin {
         OriginRule::Exact => checkpoint.origin == signer.name,
         OriginRule::NameWithTreeId => {
