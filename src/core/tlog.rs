@@ -644,7 +644,11 @@ mod tests {
 
         fn run_entry(&self, entry: &TransparencyLogEntry) -> Result<VerifiedLogEntry, TlogError> {
             let vm = &self.bundle.verification_material;
-            let signer = match (&self.key_spki, &vm.certificate, &vm.x509_certificate_chain) {
+            let registry_key = match (&self.key_spki, &vm.public_key) {
+                (None, Some(hint)) => Some(npm_registry_key(&hint.hint, entry)),
+                _ => None,
+            };
+            let signer = match (self.key_spki.as_ref().or(registry_key.as_ref()), &vm.certificate, &vm.x509_certificate_chain) {
                 (Some(spki), _, _) => SignerKey::PublicKey { spki_der: spki },
                 (None, Some(cert), _) => SignerKey::Certificate { der: &cert.raw_bytes },
                 (None, None, Some(chain)) => SignerKey::Certificate { der: &chain.certificates[0].raw_bytes },
@@ -671,6 +675,23 @@ mod tests {
         ($case:literal) => {
             Case::new(case_file!($case, "bundle.sigstore.json"), case_file!($case, "trusted_root.json"))
         };
+    }
+
+    /// The npm registry's attestation key for a publish bundle: the 2023-2024 key as the
+    /// registry's key list published it; for the newer key (whose SPKI the test data does not
+    /// carry) the key logged in the entry, so only the payload and signature checks bite.
+    fn npm_registry_key(hint: &str, entry: &TransparencyLogEntry) -> Vec<u8> {
+        if hint == "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA" {
+            return b64_decode("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE1Olb3zMAFFxXKHiIkQO5cJ3Yhl5i6UPp+IhuteBJbuHcA5UogKo0EWtlWwW6KSaKoTNEYL7JlCQiVnkhBktUgg==").unwrap();
+        }
+        let body: Value = serde_json::from_slice(&entry.canonicalized_body).unwrap();
+        let logged = body
+            .pointer("/spec/signatures/0/verifier")
+            .or_else(|| body.pointer("/spec/content/envelope/signatures/0/publicKey"))
+            .and_then(Value::as_str)
+            .unwrap();
+        let pem = String::from_utf8(b64_decode(logged).unwrap()).unwrap();
+        pem_rfc7468_decode(&pem).unwrap().1
     }
 
     fn npm_case(bundle: &str) -> Case {
@@ -715,6 +736,321 @@ mod tests {
             } else {
                 assert_eq!(verified.integrated_time, Some(UnixTime(entry.integrated_time)), "{name}");
             }
+        }
+    }
+
+    fn artifact_case(case: Case, artifact: &str) -> Case {
+        case.artifact(artifact.as_bytes())
+    }
+
+    #[test]
+    fn conformance_failures_owned_by_the_log_step_are_rejected_with_the_right_error() {
+        use CheckpointError as C;
+        let check = |name: &str, case: Case, expected: &dyn Fn(&TlogError) -> bool| {
+            let err = case.run().expect_err(name);
+            assert!(expected(&err), "{name}: unexpected error {err:?}");
+        };
+        check("invalid-checkpoint-signature_fail", prod_case!("invalid-checkpoint-signature_fail"), &|e| {
+            matches!(e, TlogError::Checkpoint { source: C::BadSignature, .. })
+        });
+        check("checkpoint-bad-keyhint_fail", prod_case!("checkpoint-bad-keyhint_fail"), &|e| {
+            matches!(e, TlogError::Checkpoint { source: C::NoLogSignature { .. }, .. })
+        });
+        check(
+            "rekor2-checkpoint-missing-log-signature_fail",
+            custom_case!("rekor2-checkpoint-missing-log-signature_fail"),
+            &|e| matches!(e, TlogError::Checkpoint { source: C::NoSignatures, .. }),
+        );
+        check("rekor2-checkpoint-missing-origin_fail", custom_case!("rekor2-checkpoint-missing-origin_fail"), &|e| {
+            matches!(e, TlogError::Checkpoint { source: C::MalformedBody { .. }, .. })
+        });
+        check("rekor2-checkpoint-missing-root-hash_fail", custom_case!("rekor2-checkpoint-missing-root-hash_fail"), &|e| {
+            matches!(e, TlogError::Checkpoint { source: C::MalformedBody { .. }, .. })
+        });
+        check(
+            "rekor2-checkpoint-no-matching-signature_fail",
+            custom_case!("rekor2-checkpoint-no-matching-signature_fail"),
+            &|e| matches!(e, TlogError::Checkpoint { source: C::NoLogSignature { .. }, .. }),
+        );
+        check("rekor2-no-inclusion-proof_fail", custom_case!("rekor2-no-inclusion-proof_fail"), &|e| {
+            *e == TlogError::MissingInclusionProof { log_index: 735 }
+        });
+        // The envelope signature differs from the one logged (hashedrekord over the PAE).
+        check("rekor2-dsse-invalid-sig_fail", custom_case!("rekor2-dsse-invalid-sig_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.hashedRekordV002.signature.content", .. })
+        });
+        check("rekor2-dsse-mismatch-sig_fail", custom_case!("rekor2-dsse-mismatch-sig_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.hashedRekordV002.signature.content", .. })
+        });
+        check(
+            "intoto-log-entry-mismatch_fail",
+            artifact_case(custom_case!("intoto-log-entry-mismatch_fail"), case_file!("intoto-log-entry-mismatch_fail", "artifact")),
+            &|e| matches!(e, TlogError::BodyMismatch { field: "spec.content.envelope.signatures[0].sig", .. }),
+        );
+        check("wrong-hashedrekord-entry_fail", prod_case!("wrong-hashedrekord-entry_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.data.hash.value", .. })
+        });
+        check("wrong-hashedrekord-artifact_fail", prod_case!("wrong-hashedrekord-artifact_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.data.hash.value", .. })
+        });
+        check(
+            "wrong-material_fail",
+            artifact_case(prod_case!("wrong-material_fail"), case_file!("wrong-material_fail", "artifact")),
+            &|e| matches!(e, TlogError::BodyMismatch { field: "spec.data.hash.value", .. }),
+        );
+        check("dsse-mismatch-envelope_fail", prod_case!("dsse-mismatch-envelope_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.payloadHash.value", .. })
+        });
+        check("dsse-invalid-sig_fail", prod_case!("dsse-invalid-sig_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.signatures[0].signature", .. })
+        });
+        check("incorrect-public-key_fail", prod_case!("incorrect-public-key_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.signature.publicKey.content", .. })
+        });
+        check("signature-mismatch_fail", prod_case!("signature-mismatch_fail"), &|e| {
+            matches!(e, TlogError::BodyMismatch { field: "spec.signature.content", .. })
+        });
+        check("bundle-negative-log-index_fail", prod_case!("bundle-negative-log-index_fail"), &|e| {
+            *e == TlogError::NegativeLogIndex { log_index: -1 }
+        });
+        check(
+            "trust-root-tlog-missing-validity-start_fail",
+            custom_case!("trust-root-tlog-missing-validity-start_fail"),
+            &|e| matches!(e, TlogError::BadLogValidity { .. }),
+        );
+        check("bundle-from-wrong-instance_fail", prod_case!("bundle-from-wrong-instance_fail"), &|e| {
+            matches!(e, TlogError::UnknownLog { .. })
+        });
+    }
+
+    /// Cases that fail in a later step: the log entry itself is sound, and the facts returned
+    /// are what the caller needs to reject them.
+    #[test]
+    fn conformance_failures_owned_by_other_steps_pass_the_log_step() {
+        // The SET-backed integrated time is returned; the verifier rejects it because it lies
+        // outside the certificate's validity (§5 step 6), not here.
+        let future = prod_case!("integrated-time-in-future_fail").run().unwrap();
+        assert_eq!(future.integrated_time, Some(UnixTime(1778168051)));
+        // A v0.2 bundle without an inclusion proof: the promise verifies, and a tree size of
+        // zero tells the caller no checkpoint was seen (§5 step 0 rejects it for v0.2+).
+        let no_proof = artifact_case(
+            custom_case!("intoto-missing-inclusion-proof_fail"),
+            case_file!("intoto-missing-inclusion-proof_fail", "artifact"),
+        )
+        .run()
+        .unwrap();
+        assert_eq!(no_proof.checkpoint_tree_size, 0);
+        // Rekor v2 entries never carry a time: these fail on their (missing or bad) TSA tokens.
+        for case in [
+            custom_case!("rekor2-no-timestamp_fail"),
+            custom_case!("rekor2-timestamp-outside-trust-root-tsa-validity_fail"),
+            custom_case!("rekor2-timestamp-outside-tsa-cert-validity_fail"),
+            custom_case!("rekor2-timestamp-payload-mismatch_fail"),
+            custom_case!("rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail"),
+        ] {
+            assert_eq!(case.run().unwrap().integrated_time, None);
+        }
+        // The messageDigest hint is the verifier's to compare; the log records the real digest.
+        assert!(prod_case!("message-digest-mismatch_fail").run().is_ok());
+    }
+
+    #[test]
+    fn a_bundle_with_a_proof_but_no_checkpoint_is_rejected() {
+        // `invalid-inclusion-proof_fail` carries an old proof without a checkpoint: the bundle
+        // wire type already refuses it, and an empty checkpoint is refused here.
+        let text = case_file!("invalid-inclusion-proof_fail", "bundle.sigstore.json");
+        assert!(serde_json::from_str::<Bundle>(text).is_err());
+        let mut value: Value = serde_json::from_str(text).unwrap();
+        value["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"] = serde_json::json!({"envelope": ""});
+        let case = Case { bundle: serde_json::from_value(value).unwrap(), ..prod_case!("happy-path-v0.2") };
+        assert_eq!(case.run().unwrap_err(), TlogError::MissingCheckpoint { log_index: 27246492 });
+    }
+
+    #[test]
+    fn mutated_real_entries_are_rejected() {
+        let case = prod_case!("happy-path-v0.3");
+        let good = case.entry().clone();
+        let log_index = good.log_index as u64;
+        case.run_entry(&good).unwrap();
+
+        let mut flipped_proof_hash = good.clone();
+        flipped_proof_hash.inclusion_proof.as_mut().unwrap().hashes[3][7] ^= 1;
+        assert_eq!(case.run_entry(&flipped_proof_hash).unwrap_err(), TlogError::InclusionProofMismatch { log_index });
+        assert_eq!(
+            case.run_entry(&flipped_proof_hash).unwrap_err().to_string(),
+            format!("inclusion proof does not match the checkpoint root (log index {log_index})")
+        );
+
+        let mut swapped_proof_hashes = good.clone();
+        swapped_proof_hashes.inclusion_proof.as_mut().unwrap().hashes.swap(0, 1);
+        assert_eq!(case.run_entry(&swapped_proof_hashes).unwrap_err(), TlogError::InclusionProofMismatch { log_index });
+
+        let mut truncated_proof = good.clone();
+        truncated_proof.inclusion_proof.as_mut().unwrap().hashes.pop();
+        assert!(matches!(case.run_entry(&truncated_proof), Err(TlogError::InclusionProof { .. })));
+
+        let mut other_root = good.clone();
+        other_root.inclusion_proof.as_mut().unwrap().root_hash[0] ^= 1;
+        assert_eq!(case.run_entry(&other_root).unwrap_err(), TlogError::ProofRootMismatch { log_index });
+
+        let mut other_size = good.clone();
+        other_size.inclusion_proof.as_mut().unwrap().tree_size += 1;
+        assert!(matches!(case.run_entry(&other_size), Err(TlogError::ProofTreeSizeMismatch { .. })));
+
+        let mut changed_set = good.clone();
+        let set = &mut changed_set.inclusion_promise.as_mut().unwrap().signed_entry_timestamp;
+        let last = set.len() - 3;
+        set[last] ^= 1;
+        assert_eq!(case.run_entry(&changed_set).unwrap_err(), TlogError::BadSignedEntryTimestamp { log_index });
+
+        let mut earlier_time = good.clone();
+        earlier_time.integrated_time -= 1;
+        assert_eq!(case.run_entry(&earlier_time).unwrap_err(), TlogError::BadSignedEntryTimestamp { log_index });
+
+        let mut other_index = good.clone();
+        other_index.log_index += 1;
+        assert!(matches!(case.run_entry(&other_index), Err(TlogError::BadSignedEntryTimestamp { .. })));
+
+        let mut log_line_dropped = good.clone();
+        let envelope = &mut log_line_dropped.inclusion_proof.as_mut().unwrap().checkpoint.envelope;
+        *envelope = envelope.split('\u{2014}').next().unwrap().to_owned();
+        assert_eq!(
+            case.run_entry(&log_line_dropped).unwrap_err(),
+            TlogError::Checkpoint { log_index, source: CheckpointError::NoSignatures }
+        );
+
+        let mut witness_only = good.clone();
+        let envelope = &mut witness_only.inclusion_proof.as_mut().unwrap().checkpoint.envelope;
+        *envelope = envelope.replace("\u{2014} rekor.sigstore.dev", "\u{2014} witness.example");
+        assert!(matches!(
+            case.run_entry(&witness_only),
+            Err(TlogError::Checkpoint { source: CheckpointError::NoLogSignature { .. }, .. })
+        ));
+
+        let mut relabelled = good.clone();
+        relabelled.kind_version.kind = "dsse".into();
+        assert!(matches!(case.run_entry(&relabelled), Err(TlogError::KindVersionMismatch { .. })));
+
+        let mut no_body = good.clone();
+        no_body.canonicalized_body.clear();
+        assert_eq!(case.run_entry(&no_body).unwrap_err(), TlogError::MissingBody { log_index });
+
+        let mut unlogged = good.clone();
+        unlogged.inclusion_proof = None;
+        unlogged.inclusion_promise = None;
+        assert_eq!(case.run_entry(&unlogged).unwrap_err(), TlogError::MissingInclusionProof { log_index });
+
+        // Without the promise the proof still verifies, but no time is vouched for.
+        let mut no_promise = good.clone();
+        no_promise.inclusion_promise = None;
+        assert_eq!(case.run_entry(&no_promise).unwrap().integrated_time, None);
+    }
+
+    #[test]
+    fn the_log_key_validity_bounds_the_integrated_time_inclusively() {
+        let mut case = prod_case!("happy-path-v0.3");
+        let time = case.entry().integrated_time;
+        let range = case.root.tlogs[0].public_key.valid_for.as_mut().unwrap();
+        range.end = Some(UnixTime(time).to_rfc3339());
+        case.run().unwrap();
+        let range = case.root.tlogs[0].public_key.valid_for.as_mut().unwrap();
+        range.end = Some(UnixTime(time - 1).to_rfc3339());
+        assert!(matches!(case.run(), Err(TlogError::OutsideLogValidity { integrated_time, .. }) if integrated_time == time));
+        case.root.tlogs[0].public_key.valid_for = None;
+        assert!(matches!(case.run(), Err(TlogError::BadLogValidity { .. })));
+    }
+
+    #[test]
+    fn rekor_v2_entries_are_found_by_checkpoint_key_id_and_never_carry_a_promise() {
+        let case = custom_case!("rekor2-happy-path");
+        let mut promised = case.entry().clone();
+        promised.inclusion_promise = Some(crate::core::bundle::InclusionPromise { signed_entry_timestamp: vec![0x30, 0] });
+        assert_eq!(case.run_entry(&promised).unwrap_err(), TlogError::PromiseOnRekorV2 { log_index: 735 });
+        // The checkpoint key ID is derived from the log's name: a log at another URL with the
+        // same key is a different log.
+        let mut moved = custom_case!("rekor2-happy-path");
+        for t in &mut moved.root.tlogs {
+            t.base_url = t.base_url.replace("sigstage.dev", "example.org");
+        }
+        assert!(matches!(moved.run(), Err(TlogError::UnknownLog { .. })));
+        // Rekor v2 reads root and size from the checkpoint; a flipped hash still fails.
+        let mut flipped = case.entry().clone();
+        flipped.inclusion_proof.as_mut().unwrap().hashes[0][0] ^= 1;
+        assert_eq!(case.run_entry(&flipped).unwrap_err(), TlogError::InclusionProofMismatch { log_index: 735 });
+        // Dropping the log's line leaves only the witness cosignature, which is not enough.
+        let cosigned = custom_case!("rekor2-checkpoint-cosigned");
+        let mut witness_only = cosigned.entry().clone();
+        let envelope = &mut witness_only.inclusion_proof.as_mut().unwrap().checkpoint.envelope;
+        let kept: Vec<&str> = envelope.split_inclusive('\n').filter(|l| !l.contains("\u{2014} log2025")).collect();
+        *envelope = kept.concat();
+        assert!(matches!(
+            cosigned.run_entry(&witness_only),
+            Err(TlogError::Checkpoint { source: CheckpointError::NoLogSignature { .. }, .. })
+        ));
+    }
+
+    #[test]
+    fn content_of_another_kind_is_refused() {
+        // A DSSE bundle cannot be backed by a hashedrekord 0.0.1 entry.
+        let case = prod_case!("happy-path-v0.3");
+        let dsse = prod_case!("happy-path-intoto-in-dsse-v3");
+        let envelope = dsse.bundle.dsse_envelope.as_ref().unwrap();
+        let cert = &case.bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
+        let err = verify_entry(case.entry(), &case.root.tlogs, SignedContent::Dsse { envelope }, SignerKey::Certificate { der: cert })
+            .unwrap_err();
+        assert!(matches!(err, TlogError::UnsupportedKind { .. }));
+        // The right entry with another signer's certificate is refused.
+        let other_cert = &dsse.bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
+        let sig = &case.bundle.message_signature.as_ref().unwrap().signature;
+        let err = verify_entry(
+            case.entry(),
+            &case.root.tlogs,
+            SignedContent::MessageSignature { artifact_sha256: &case.artifact_sha256, signature: sig },
+            SignerKey::Certificate { der: other_cert },
+        )
+        .unwrap_err();
+        assert!(matches!(err, TlogError::BodyMismatch { field: "spec.signature.publicKey.content", .. }));
+    }
+
+    #[test]
+    fn every_real_npm_provenance_entry_verifies() {
+        let bundles = [
+            include_str!("../../tests/data/npm-provenance/gundam-visor-1.0.1-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/gundam-visor-1.0.1-publish.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-publish.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-0.4.0-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-0.4.0-publish.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-email-dsse-v0.2.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-email-dsse-v0.3.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-email-intoto-v0.3.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-publish.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.3.0-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-1.3.0-publish.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-2.0.0-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.1.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.3.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/tuf-js-1.0.0-provenance.sigstore.json"),
+            include_str!("../../tests/data/npm-provenance/tuf-js-1.0.0-publish.sigstore.json"),
+        ];
+        for (i, text) in bundles.into_iter().enumerate() {
+            let case = npm_case(text);
+            let verified = case.run().unwrap_or_else(|e| panic!("npm bundle {i}: {e}"));
+            assert_eq!(verified.log_base_url, "https://rekor.sigstore.dev");
+            assert_eq!(verified.integrated_time, Some(UnixTime(case.entry().integrated_time)));
+            assert_eq!(verified.checkpoint_tree_size == 0, case.entry().inclusion_proof.is_none());
+            // The intoto/dsse body is bound to the payload: another payload is refused.
+            let mut tampered = case.bundle.dsse_envelope.clone().unwrap();
+            tampered.payload.push(b' ');
+            let tampered_case = Case {
+                bundle: Bundle { dsse_envelope: Some(tampered), ..case.bundle.clone() },
+                root: case.root.clone(),
+                artifact_sha256: Vec::new(),
+                key_spki: None,
+            };
+            let err = tampered_case.run().unwrap_err();
+            assert!(matches!(err, TlogError::BodyMismatch { .. }), "npm bundle {i}: {err:?}");
         }
     }
 }
