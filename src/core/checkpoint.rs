@@ -72,18 +72,31 @@ pub enum CheckpointError {
     /// The text has no blank line separating the body from the signatures.
     NoSeparator,
     /// The body is not newline-terminated lines of text.
-    MalformedBody { reason: String },
+    MalformedBody {
+        reason: String,
+    },
     /// A signature line is not `— <name> <base64>`.
-    MalformedSignatureLine { line: usize, reason: String },
+    MalformedSignatureLine {
+        line: usize,
+        reason: String,
+    },
     /// The note carries no signature lines at all.
     NoSignatures,
-    TooManySignatures { count: usize },
+    TooManySignatures {
+        count: usize,
+    },
     /// No signature line carries the log's name and key hint.
-    NoLogSignature { expected_names: Vec<String>, key_hint: [u8; 4] },
+    NoLogSignature {
+        expected_names: Vec<String>,
+        key_hint: [u8; 4],
+    },
     /// The log's signature line is present but does not verify.
     BadSignature,
     /// The origin line does not name the log.
-    OriginMismatch { origin: String, expected: String },
+    OriginMismatch {
+        origin: String,
+        expected: String,
+    },
 }
 
 impl std::fmt::Display for CheckpointError {
@@ -249,7 +262,8 @@ mod tests {
 
     fn prod_key() -> (Vec<u8>, PublicKey) {
         let root: TrustedRoot =
-            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json"))
+                .unwrap();
         let spki = root.tlogs[0].public_key.raw_bytes.clone();
         let key = PublicKey::from_spki_der(&spki).unwrap();
         (spki, key)
@@ -301,9 +315,15 @@ mod tests {
             parse_signed_note("a\n\n\u{2014} name AAAAAAAA\nnot a signature\n"),
             Err(CheckpointError::MalformedSignatureLine { line: 2, .. })
         ));
-        assert!(matches!(parse_checkpoint_body("736\nrs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI=\n"), Err(CheckpointError::MalformedBody { .. })));
+        assert!(matches!(
+            parse_checkpoint_body("736\nrs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI=\n"),
+            Err(CheckpointError::MalformedBody { .. })
+        ));
         assert!(matches!(parse_checkpoint_body("origin\n736\n"), Err(CheckpointError::MalformedBody { .. })));
-        assert!(matches!(parse_checkpoint_body("origin\n-1\nrs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI=\n"), Err(CheckpointError::MalformedBody { .. })));
+        assert!(matches!(
+            parse_checkpoint_body("origin\n-1\nrs1YPY0ydAV0lxgfrq5pE4oRpUJwo3syeps5+eGUTDI=\n"),
+            Err(CheckpointError::MalformedBody { .. })
+        ));
         assert!(matches!(parse_checkpoint_body("origin\n7\nAAAA\n"), Err(CheckpointError::MalformedBody { .. })));
     }
 }

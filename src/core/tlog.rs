@@ -310,8 +310,7 @@ fn find_log<'a>(
     let wanted = entry.log_id.key_id.as_slice();
     for instance in tlogs {
         let spki = &instance.public_key.raw_bytes;
-        let unusable =
-            |reason: String| TlogError::UnusableLogKey { base_url: instance.base_url.clone(), reason };
+        let unusable = |reason: String| TlogError::UnusableLogKey { base_url: instance.base_url.clone(), reason };
         if rekor_v2 {
             let Ok(key) = PublicKey::from_spki_der(spki) else { continue };
             let names = log_names(&instance.base_url);
@@ -503,7 +502,11 @@ fn hashedrekord_v002(
         log_index,
         "spec.hashedRekordV002.data.algorithm",
     )?;
-    ensure(bytes(body, &format!("{SPEC}/data/digest"), log_index)? == digest, log_index, "spec.hashedRekordV002.data.digest")?;
+    ensure(
+        bytes(body, &format!("{SPEC}/data/digest"), log_index)? == digest,
+        log_index,
+        "spec.hashedRekordV002.data.digest",
+    )?;
     ensure(
         bytes(body, &format!("{SPEC}/signature/content"), log_index)? == signature,
         log_index,
@@ -511,14 +514,18 @@ fn hashedrekord_v002(
     )?;
     let spki = match signer {
         SignerKey::Certificate { der } => {
-            let logged = bytes(body, &format!("{SPEC}/signature/verifier/x509Certificate/rawBytes"), log_index)
-                .map_err(|_| TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.signature.verifier" })?;
+            let logged =
+                bytes(body, &format!("{SPEC}/signature/verifier/x509Certificate/rawBytes"), log_index).map_err(
+                    |_| TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.signature.verifier" },
+                )?;
             ensure(logged == der, log_index, "spec.hashedRekordV002.signature.verifier.x509Certificate")?;
             certificate_spki(der)
         }
         SignerKey::PublicKey { spki_der } => {
-            let logged = bytes(body, &format!("{SPEC}/signature/verifier/publicKey/rawBytes"), log_index)
-                .map_err(|_| TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.signature.verifier" })?;
+            let logged =
+                bytes(body, &format!("{SPEC}/signature/verifier/publicKey/rawBytes"), log_index).map_err(|_| {
+                    TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.signature.verifier" }
+                })?;
             ensure(logged == spki_der, log_index, "spec.hashedRekordV002.signature.verifier.publicKey")?;
             Some(spki_der.to_vec())
         }
@@ -578,10 +585,9 @@ fn intoto_v002(body: &Value, log_index: u64, envelope: &Envelope, signer: Signer
         log_index,
         "spec.content.envelope.payloadType",
     )?;
-    let signatures = body
-        .pointer("/spec/content/envelope/signatures")
-        .and_then(Value::as_array)
-        .ok_or_else(|| TlogError::MalformedBody { log_index, reason: "no array at /spec/content/envelope/signatures".into() })?;
+    let signatures = body.pointer("/spec/content/envelope/signatures").and_then(Value::as_array).ok_or_else(|| {
+        TlogError::MalformedBody { log_index, reason: "no array at /spec/content/envelope/signatures".into() }
+    })?;
     ensure(signatures.len() == 1, log_index, "spec.content.envelope.signatures")?;
     let once = bytes(&signatures[0], "/sig", log_index)?;
     let twice = std::str::from_utf8(&once).ok().and_then(|t| b64_decode(t).ok());
@@ -648,16 +654,18 @@ mod tests {
                 (None, Some(hint)) => Some(npm_registry_key(&hint.hint, entry)),
                 _ => None,
             };
-            let signer = match (self.key_spki.as_ref().or(registry_key.as_ref()), &vm.certificate, &vm.x509_certificate_chain) {
-                (Some(spki), _, _) => SignerKey::PublicKey { spki_der: spki },
-                (None, Some(cert), _) => SignerKey::Certificate { der: &cert.raw_bytes },
-                (None, None, Some(chain)) => SignerKey::Certificate { der: &chain.certificates[0].raw_bytes },
-                (None, None, None) => panic!("case has no signer"),
-            };
+            let signer =
+                match (self.key_spki.as_ref().or(registry_key.as_ref()), &vm.certificate, &vm.x509_certificate_chain) {
+                    (Some(spki), _, _) => SignerKey::PublicKey { spki_der: spki },
+                    (None, Some(cert), _) => SignerKey::Certificate { der: &cert.raw_bytes },
+                    (None, None, Some(chain)) => SignerKey::Certificate { der: &chain.certificates[0].raw_bytes },
+                    (None, None, None) => panic!("case has no signer"),
+                };
             let content = match (&self.bundle.message_signature, &self.bundle.dsse_envelope) {
-                (Some(sig), _) => {
-                    SignedContent::MessageSignature { artifact_sha256: &self.artifact_sha256, signature: &sig.signature }
-                }
+                (Some(sig), _) => SignedContent::MessageSignature {
+                    artifact_sha256: &self.artifact_sha256,
+                    signature: &sig.signature,
+                },
                 (None, Some(envelope)) => SignedContent::Dsse { envelope },
                 (None, None) => panic!("case has no content"),
             };
@@ -708,9 +716,13 @@ mod tests {
             ("happy-path-intoto-in-dsse-v3", prod_case!("happy-path-intoto-in-dsse-v3")),
             (
                 "intoto-with-custom-trust-root",
-                custom_case!("intoto-with-custom-trust-root").artifact(case_file!("intoto-with-custom-trust-root", "artifact").as_bytes()),
+                custom_case!("intoto-with-custom-trust-root")
+                    .artifact(case_file!("intoto-with-custom-trust-root", "artifact").as_bytes()),
             ),
-            ("managed-key-happy-path", prod_case!("managed-key-happy-path").key(case_file!("managed-key-happy-path", "key.pub"))),
+            (
+                "managed-key-happy-path",
+                prod_case!("managed-key-happy-path").key(case_file!("managed-key-happy-path", "key.pub")),
+            ),
             (
                 "managed-key-and-trusted-root",
                 custom_case!("managed-key-and-trusted-root").key(case_file!("managed-key-and-trusted-root", "key.pub")),
@@ -730,7 +742,11 @@ mod tests {
             let entry = case.entry();
             assert_eq!(verified.log_index, entry.log_index as u64, "{name}");
             assert_eq!(verified.kind_version, entry.kind_version, "{name}");
-            assert!(verified.checkpoint_tree_size > verified.log_index.min(entry.inclusion_proof.as_ref().unwrap().log_index as u64), "{name}");
+            assert!(
+                verified.checkpoint_tree_size
+                    > verified.log_index.min(entry.inclusion_proof.as_ref().unwrap().log_index as u64),
+                "{name}"
+            );
             if case.root.tlogs.iter().any(|t| t.base_url.contains("log2025")) && entry.kind_version.version == "0.0.2" {
                 assert_eq!(verified.integrated_time, None, "{name}: Rekor v2 has no integrated time");
             } else {
@@ -764,9 +780,11 @@ mod tests {
         check("rekor2-checkpoint-missing-origin_fail", custom_case!("rekor2-checkpoint-missing-origin_fail"), &|e| {
             matches!(e, TlogError::Checkpoint { source: C::MalformedBody { .. }, .. })
         });
-        check("rekor2-checkpoint-missing-root-hash_fail", custom_case!("rekor2-checkpoint-missing-root-hash_fail"), &|e| {
-            matches!(e, TlogError::Checkpoint { source: C::MalformedBody { .. }, .. })
-        });
+        check(
+            "rekor2-checkpoint-missing-root-hash_fail",
+            custom_case!("rekor2-checkpoint-missing-root-hash_fail"),
+            &|e| matches!(e, TlogError::Checkpoint { source: C::MalformedBody { .. }, .. }),
+        );
         check(
             "rekor2-checkpoint-no-matching-signature_fail",
             custom_case!("rekor2-checkpoint-no-matching-signature_fail"),
@@ -784,7 +802,10 @@ mod tests {
         });
         check(
             "intoto-log-entry-mismatch_fail",
-            artifact_case(custom_case!("intoto-log-entry-mismatch_fail"), case_file!("intoto-log-entry-mismatch_fail", "artifact")),
+            artifact_case(
+                custom_case!("intoto-log-entry-mismatch_fail"),
+                case_file!("intoto-log-entry-mismatch_fail", "artifact"),
+            ),
             &|e| matches!(e, TlogError::BodyMismatch { field: "spec.content.envelope.signatures[0].sig", .. }),
         );
         check("wrong-hashedrekord-entry_fail", prod_case!("wrong-hashedrekord-entry_fail"), &|e| {
@@ -861,7 +882,8 @@ mod tests {
         let text = case_file!("invalid-inclusion-proof_fail", "bundle.sigstore.json");
         assert!(serde_json::from_str::<Bundle>(text).is_err());
         let mut value: Value = serde_json::from_str(text).unwrap();
-        value["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"] = serde_json::json!({"envelope": ""});
+        value["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"] =
+            serde_json::json!({"envelope": ""});
         let case = Case { bundle: serde_json::from_value(value).unwrap(), ..prod_case!("happy-path-v0.2") };
         assert_eq!(case.run().unwrap_err(), TlogError::MissingCheckpoint { log_index: 27246492 });
     }
@@ -955,7 +977,9 @@ mod tests {
         case.run().unwrap();
         let range = case.root.tlogs[0].public_key.valid_for.as_mut().unwrap();
         range.end = Some(UnixTime(time - 1).to_rfc3339());
-        assert!(matches!(case.run(), Err(TlogError::OutsideLogValidity { integrated_time, .. }) if integrated_time == time));
+        assert!(
+            matches!(case.run(), Err(TlogError::OutsideLogValidity { integrated_time, .. }) if integrated_time == time)
+        );
         case.root.tlogs[0].public_key.valid_for = None;
         assert!(matches!(case.run(), Err(TlogError::BadLogValidity { .. })));
     }
@@ -964,7 +988,8 @@ mod tests {
     fn rekor_v2_entries_are_found_by_checkpoint_key_id_and_never_carry_a_promise() {
         let case = custom_case!("rekor2-happy-path");
         let mut promised = case.entry().clone();
-        promised.inclusion_promise = Some(crate::core::bundle::InclusionPromise { signed_entry_timestamp: vec![0x30, 0] });
+        promised.inclusion_promise =
+            Some(crate::core::bundle::InclusionPromise { signed_entry_timestamp: vec![0x30, 0] });
         assert_eq!(case.run_entry(&promised).unwrap_err(), TlogError::PromiseOnRekorV2 { log_index: 735 });
         // The checkpoint key ID is derived from the log's name: a log at another URL with the
         // same key is a different log.
@@ -996,8 +1021,13 @@ mod tests {
         let dsse = prod_case!("happy-path-intoto-in-dsse-v3");
         let envelope = dsse.bundle.dsse_envelope.as_ref().unwrap();
         let cert = &case.bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
-        let err = verify_entry(case.entry(), &case.root.tlogs, SignedContent::Dsse { envelope }, SignerKey::Certificate { der: cert })
-            .unwrap_err();
+        let err = verify_entry(
+            case.entry(),
+            &case.root.tlogs,
+            SignedContent::Dsse { envelope },
+            SignerKey::Certificate { der: cert },
+        )
+        .unwrap_err();
         assert!(matches!(err, TlogError::UnsupportedKind { .. }));
         // The right entry with another signer's certificate is refused.
         let other_cert = &dsse.bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
