@@ -203,7 +203,7 @@ pub fn verify_checkpoint(text: &str, verifier: &NoteVerifier<'_>) -> Result<Chec
     let mut candidates = note
         .signatures
         .iter()
-        .filter(|s| s.key_hint == verifier.key_hint && verifier.names.iter().any(|n| *n == s.name))
+        .filter(|s| s.key_hint == verifier.key_hint && verifier.names.contains(&s.name))
         .peekable();
     let Some(_) = candidates.peek() else {
         return Err(CheckpointError::NoLogSignature {
