@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod canonical_json;
+pub mod checkpoint;
 pub mod crypto;
 pub mod dsse;
 pub mod encoding;

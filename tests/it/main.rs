@@ -6,3 +6,4 @@ mod attest;
 mod fake_http;
 mod registry;
 mod support;
+mod standin;
