@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::core::statement::{statement_bytes, Provider};
 use crate::core::bundle::IN_TOTO_PAYLOAD_TYPE;
+use crate::core::statement::{statement_bytes, Provider};
+use crate::core::trust_root::TransparencyLogInstance;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::http::{Http, RetryPolicy};
@@ -110,7 +111,12 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let path = plan.tarball.clone();
     let package = tokio::task::spawn_blocking(move || tarball::read(&path))
         .await
-        .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))??;
+        .map_err(|e| {
+            fail(
+                ExitKind::Internal,
+                format!("the tarball reader stopped: {e}"),
+            )
+        })??;
     report::info(&format!(
         "Attesting {}@{} ({} bytes, sha512 {})",
         package.name,
@@ -126,9 +132,16 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
             finish(&args, &plan, &package, &endpoints, &outcome, None)
         }
         Instance::Local => {
-            let standin = Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) })
-                .await
-                .map_err(|e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")))?;
+            let standin = Standin::start(StandinOptions {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            })
+            .await
+            .map_err(|e| {
+                fail(
+                    ExitKind::Internal,
+                    format!("cannot start the local Sigstore stand-in: {e:#}"),
+                )
+            })?;
             let result = sign_local(&args, &standin, &plan, &package, &env).await;
             standin.shutdown().await;
             result
@@ -140,7 +153,10 @@ fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
     let local = args.dry_run || args.sigstore == "local";
     if local {
         if args.fulcio_url.is_some() || args.rekor_url.is_some() {
-            return Err(fail(ExitKind::BadInput, "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local"));
+            return Err(fail(
+                ExitKind::BadInput,
+                "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local",
+            ));
         }
         return Ok(Instance::Local);
     }
@@ -155,7 +171,10 @@ fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
         "public-good" => Endpoints::public_good(),
         url => {
             let base = check_url("--sigstore", url)?;
-            Endpoints { fulcio: base.clone(), rekor: base }
+            Endpoints {
+                fulcio: base.clone(),
+                rekor: base,
+            }
         }
     };
     if let Some(url) = &args.fulcio_url {
@@ -169,7 +188,9 @@ fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
 
 fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
     match url::Url::parse(text) {
-        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(text.trim_end_matches('/').to_owned()),
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
         _ => Err(fail_with_hint(
             ExitKind::BadInput,
             format!("{flag} {text:?} is not an http(s) URL"),
@@ -191,19 +212,48 @@ async fn plan(args: &AttestArgs) -> anyhow::Result<Plan> {
     if meta.is_dir() {
         // The packed tarball is kept next to the bundle; it is packed into a temporary
         // directory there and moved into place only when the bundle is written.
-        let out_dir = args.output.as_deref().map(parent_dir).unwrap_or_else(|| PathBuf::from("."));
-        let pack_dir = tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(&out_dir).map_err(|e| {
-            fail(ExitKind::Environment, format!("cannot create a temporary directory in {}: {e}", out_dir.display()))
-        })?;
+        let out_dir = args
+            .output
+            .as_deref()
+            .map(parent_dir)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let pack_dir = tempfile::Builder::new()
+            .prefix(".npm-attest-pack-")
+            .tempdir_in(&out_dir)
+            .map_err(|e| {
+                fail(
+                    ExitKind::Environment,
+                    format!(
+                        "cannot create a temporary directory in {}: {e}",
+                        out_dir.display()
+                    ),
+                )
+            })?;
         report::info(&format!("Packing {} with `npm pack`", input.display()));
         let packed = tarball::npm_pack(input, pack_dir.path()).await?;
         let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
         let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
-        let bundle = args.output.clone().unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
-        Ok(Plan { tarball: packed, tarball_final: Some(tarball_final), bundle, _pack_dir: Some(pack_dir) })
+        let bundle = args
+            .output
+            .clone()
+            .unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
+        Ok(Plan {
+            tarball: packed,
+            tarball_final: Some(tarball_final),
+            bundle,
+            _pack_dir: Some(pack_dir),
+        })
     } else {
-        let bundle = args.output.clone().unwrap_or_else(|| input.with_file_name(bundle_name(input)));
-        Ok(Plan { tarball: input.clone(), tarball_final: None, bundle, _pack_dir: None })
+        let bundle = args
+            .output
+            .clone()
+            .unwrap_or_else(|| input.with_file_name(bundle_name(input)));
+        Ok(Plan {
+            tarball: input.clone(),
+            tarball_final: None,
+            bundle,
+            _pack_dir: None,
+        })
     }
 }
 
@@ -218,7 +268,10 @@ fn in_dir(dir: &Path, name: &str) -> PathBuf {
 
 /// `<stem>.sigstore.json` for `<stem>.tgz` (or `.tar.gz`).
 fn bundle_name(tarball: &Path) -> String {
-    let name = tarball.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "package".into());
+    let name = tarball
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "package".into());
     let stem = name
         .strip_suffix(".tgz")
         .or_else(|| name.strip_suffix(".tar.gz"))
@@ -244,7 +297,10 @@ async fn sign_remote(
     let token = oidc::fetch(&http, source).await?;
     let provider = Provider::detect(env);
     let statement = statement_bytes(provider, &package.subject(), env);
-    sign_statement(&http, endpoints, &token, described, &statement, provider).await
+    sign_statement(
+        &http, endpoints, &token, described, &statement, provider, None,
+    )
+    .await
 }
 
 async fn sign_statement(
@@ -254,6 +310,7 @@ async fn sign_statement(
     token_source: &str,
     statement: &[u8],
     provider: Provider,
+    trusted_logs: Option<&[TransparencyLogInstance]>,
 ) -> anyhow::Result<Signed> {
     let (jwt, warnings) = oidc::inspect(token, token_source, sigstore::now()?)?;
     for w in warnings {
@@ -264,8 +321,11 @@ async fn sign_statement(
         jwt.str_claim("iss").unwrap_or("-"),
         jwt.str_claim("sub").unwrap_or("-")
     ));
-    let content = Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: statement };
-    let bundle = sigstore::sign(http, endpoints, token, content).await?;
+    let content = Content::Dsse {
+        payload_type: IN_TOTO_PAYLOAD_TYPE,
+        payload: statement,
+    };
+    let bundle = sigstore::sign(http, endpoints, token, content, trusted_logs).await?;
     Ok(Signed { bundle, provider })
 }
 
@@ -278,7 +338,10 @@ async fn sign_local(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
     let base = standin.base_url().to_owned();
-    let endpoints = Endpoints { fulcio: base.clone(), rekor: base };
+    let endpoints = Endpoints {
+        fulcio: base.clone(),
+        rekor: base,
+    };
     let http = Http::new(RetryPolicy::NONE)?;
     let now = sigstore::now()?;
     let (token, token_source, claims) = match &args.identity_token {
@@ -295,18 +358,43 @@ async fn sign_local(
     let statement_env = |key: &str| env(key).or_else(|| claim_for_variable(&claims, key));
     let provider = Provider::detect(&statement_env);
     let statement = statement_bytes(provider, &package.subject(), &statement_env);
-    let signed = sign_statement(&http, &endpoints, &token, token_source, &statement, provider).await?;
-    let trusted_root =
-        args.trusted_root_out.clone().unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
-    let root_json = serde_json::to_vec_pretty(standin.trusted_root())
-        .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
-    finish(args, plan, package, &endpoints, &signed, Some((&trusted_root, root_json)))
+    let trusted_logs = Some(standin.trusted_root().tlogs.as_slice());
+    let signed = sign_statement(
+        &http,
+        &endpoints,
+        &token,
+        token_source,
+        &statement,
+        provider,
+        trusted_logs,
+    )
+    .await?;
+    let trusted_root = args
+        .trusted_root_out
+        .clone()
+        .unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
+    let root_json = serde_json::to_vec_pretty(standin.trusted_root()).map_err(|e| {
+        fail(
+            ExitKind::Internal,
+            format!("cannot serialize the trusted root: {e}"),
+        )
+    })?;
+    finish(
+        args,
+        plan,
+        package,
+        &endpoints,
+        &signed,
+        Some((&trusted_root, root_json)),
+    )
 }
 
 /// The GitHub variable a GitHub Actions token claim stands for (github-actions.md, Appendix A).
 fn claim_for_variable(claims: &Map<String, Value>, variable: &str) -> Option<String> {
     let claim = match variable {
-        "GITHUB_SERVER_URL" => return (!claims.is_empty()).then(|| "https://github.com".to_owned()),
+        "GITHUB_SERVER_URL" => {
+            return (!claims.is_empty()).then(|| "https://github.com".to_owned())
+        }
         "GITHUB_REPOSITORY" => "repository",
         "GITHUB_REPOSITORY_ID" => "repository_id",
         "GITHUB_REPOSITORY_OWNER_ID" => "repository_owner_id",
@@ -336,7 +424,13 @@ fn finish(
     trusted_root: Option<(&PathBuf, Vec<u8>)>,
 ) -> anyhow::Result<()> {
     let bundle_bytes = sigstore::bundle_json(&signed.bundle)?;
-    let log_index = signed.bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
+    let log_index = signed
+        .bundle
+        .verification_material
+        .tlog_entries
+        .first()
+        .map(|e| e.log_index)
+        .unwrap_or_default();
     let tlog_url = endpoints.transparency_log_url(log_index);
     if let Some((path, bytes)) = &trusted_root {
         write_atomic(path, bytes)?;
@@ -350,11 +444,20 @@ fn finish(
     };
     write_atomic(&plan.bundle, &bundle_bytes)?;
 
+    if trusted_root.is_some() {
+        report::info(&format!(
+            "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run, nothing was published",
+            signed.provider.display_name()
+        ));
+    } else {
+        report::info(&format!(
+            "Signed provenance statement with source and build information from {}",
+            signed.provider.display_name()
+        ));
+    }
     report::info(&format!(
-        "Signed provenance statement with source and build information from {}",
-        signed.provider.display_name()
+        "Provenance statement published to transparency log: {tlog_url}"
     ));
-    report::info(&format!("Provenance statement published to transparency log: {tlog_url}"));
     if plan.tarball_final.is_some() {
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
@@ -376,7 +479,10 @@ fn finish(
             "rekorUrl": endpoints.rekor,
         });
         if let (Some((path, _)), Some(obj)) = (&trusted_root, out.as_object_mut()) {
-            obj.insert("trustedRoot".into(), Value::String(path.display().to_string()));
+            obj.insert(
+                "trustedRoot".into(),
+                Value::String(path.display().to_string()),
+            );
         }
         report::data(&out.to_string());
     }
@@ -389,7 +495,10 @@ mod tests {
 
     #[test]
     fn bundle_names_follow_the_tarball() {
-        assert_eq!(bundle_name(Path::new("dir/hello-npm-1.0.0.tgz")), "hello-npm-1.0.0.sigstore.json");
+        assert_eq!(
+            bundle_name(Path::new("dir/hello-npm-1.0.0.tgz")),
+            "hello-npm-1.0.0.sigstore.json"
+        );
         assert_eq!(bundle_name(Path::new("x.tar.gz")), "x.sigstore.json");
         assert_eq!(bundle_name(Path::new("weird")), "weird.sigstore.json");
     }
@@ -400,9 +509,18 @@ mod tests {
             "repository": "o/r", "run_id": "12", "run_attempt": 1, "workflow_ref": "o/r/.github/workflows/w.yml@refs/heads/main"
         }))
         .unwrap();
-        assert_eq!(claim_for_variable(&claims, "GITHUB_REPOSITORY").as_deref(), Some("o/r"));
-        assert_eq!(claim_for_variable(&claims, "GITHUB_RUN_ATTEMPT").as_deref(), Some("1"));
-        assert_eq!(claim_for_variable(&claims, "GITHUB_SERVER_URL").as_deref(), Some("https://github.com"));
+        assert_eq!(
+            claim_for_variable(&claims, "GITHUB_REPOSITORY").as_deref(),
+            Some("o/r")
+        );
+        assert_eq!(
+            claim_for_variable(&claims, "GITHUB_RUN_ATTEMPT").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            claim_for_variable(&claims, "GITHUB_SERVER_URL").as_deref(),
+            Some("https://github.com")
+        );
         assert_eq!(claim_for_variable(&claims, "GITHUB_SHA"), None);
         assert_eq!(claim_for_variable(&Map::new(), "GITHUB_SERVER_URL"), None);
     }
