@@ -32,6 +32,10 @@ enum Fault {
     RekorConflict,
     /// Rekor answers with an entry whose body carries someone else's signature.
     RekorForeignEntry,
+    /// Rekor answers the first create with 503 (a transient outage).
+    RekorUnavailableOnce,
+    /// Fulcio answers with a body larger than the client's cap.
+    FulcioHugeBody,
 }
 
 #[derive(Default)]
@@ -165,6 +169,9 @@ fn handle(state: &Mutex<SigstoreState>, jwt: &str, fault: Fault, req: Request) -
             Response::json(200, &json!({"count": 1, "value": jwt}))
         }
         ("POST", "/api/v2/signingCert") => {
+            if fault == Fault::FulcioHugeBody {
+                return Response::bytes(201, "application/json", vec![b' '; 11 * 1024 * 1024]);
+            }
             if fault == Fault::FulcioUnauthorized {
                 return Response::json(
                     401,
@@ -204,6 +211,11 @@ fn handle(state: &Mutex<SigstoreState>, jwt: &str, fault: Fault, req: Request) -
             )
         }
         ("POST", "/api/v1/log/entries") => {
+            if fault == Fault::RekorUnavailableOnce
+                && state.lock().unwrap().requests.iter().filter(|r| r.path_only() == "/api/v1/log/entries").count() == 1
+            {
+                return Response::json(503, &json!({"message": "try again"}));
+            }
             let Some(proposed) = req.json() else {
                 return Response::json(400, &json!({"message": "not json"}));
             };
@@ -1026,4 +1038,34 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
     if let Some(san) = sigstore_js_verifies(&out_dir.join("provenance.json"), &out_dir.join("root.json")) {
         assert_eq!(san, "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1");
     }
+}
+
+#[test]
+fn a_transient_rekor_outage_is_retried() {
+    let fake = FakeSigstore::start(Fault::RekorUnavailableOnce);
+    let (dir, _) = tarball_in_tempdir("tuf-js-1.0.0.tgz");
+    let token = mint_jwt(&[]);
+    let out = run_in(
+        dir.path(),
+        &["attest", "tuf-js-1.0.0.tgz", "--sigstore", fake.url()],
+        &[("SIGSTORE_ID_TOKEN", token.as_str())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fake.requests_to("/api/v1/log/entries").len(), 2);
+    assert!(dir.path().join("tuf-js-1.0.0.sigstore.json").exists());
+}
+
+#[test]
+fn an_oversized_answer_is_refused() {
+    let fake = FakeSigstore::start(Fault::FulcioHugeBody);
+    let (dir, _) = tarball_in_tempdir("tuf-js-1.0.0.tgz");
+    let token = mint_jwt(&[]);
+    let out = run_in(
+        dir.path(),
+        &["attest", "tuf-js-1.0.0.tgz", "--sigstore", fake.url()],
+        &[("SIGSTORE_ID_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Fulcio response is larger than 10 MiB"), "{}", stderr(&out));
+    assert_eq!(files_in(dir.path()), vec!["tuf-js-1.0.0.tgz"]);
 }
