@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::error::{fail, ExitKind};
+use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::secret::SecretString;
 
 /// The largest response body read from any service.
@@ -90,7 +90,6 @@ impl Http {
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))
-            .https_only(false)
             .build()
             .map_err(|e| {
                 fail(
@@ -152,7 +151,16 @@ impl Http {
                     .body(body.clone());
             }
             if let Some(token) = bearer {
-                request = request.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        fail(
+                            ExitKind::BadInput,
+                            format!("the token for {service} is not a valid HTTP header value"),
+                        )
+                    })?;
+                // Keeps the token out of reqwest's and hyper's debug output.
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
             }
             match request.send().await {
                 Ok(response) => {
@@ -169,13 +177,14 @@ impl Http {
                 Err(e) => {
                     let transient = e.is_connect() || e.is_timeout() || e.is_request();
                     if !(transient && attempt < self.retry.retries) {
-                        return Err(fail(
+                        return Err(fail_with_hint(
                             ExitKind::Remote,
                             format!(
                                 "cannot reach {service} at {}: {}",
                                 redact_url(url),
                                 describe(e)
                             ),
+                            "check the service URL and the network (public Sigstore: https://status.sigstore.dev)",
                         ));
                     }
                     crate::report::debug(&format!("{service} request failed, retrying"));
