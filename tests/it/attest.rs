@@ -212,7 +212,14 @@ fn handle(state: &Mutex<SigstoreState>, jwt: &str, fault: Fault, req: Request) -
         }
         ("POST", "/api/v1/log/entries") => {
             if fault == Fault::RekorUnavailableOnce
-                && state.lock().unwrap().requests.iter().filter(|r| r.path_only() == "/api/v1/log/entries").count() == 1
+                && state
+                    .lock()
+                    .unwrap()
+                    .requests
+                    .iter()
+                    .filter(|r| r.path_only() == "/api/v1/log/entries")
+                    .count()
+                    == 1
             {
                 return Response::json(503, &json!({"message": "try again"}));
             }
@@ -879,7 +886,10 @@ fn conformance_message_signing_writes_a_hashedrekord_bundle() {
 
 /// The token the run minted, from its `::add-mask::` line.
 fn masked_values(out: &str) -> Vec<String> {
-    out.lines().filter_map(|l| l.strip_prefix("::add-mask::")).map(str::to_owned).collect()
+    out.lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Checks a bundle the way a verifier would, against the stand-in's trusted root: the log
@@ -890,7 +900,12 @@ fn verify_local_bundle(bundle_path: &Path, root_path: &Path) -> Value {
     let root: npm_attest::core::trust_root::TrustedRoot =
         serde_json::from_slice(&std::fs::read(root_path).unwrap()).unwrap();
     let envelope = bundle.dsse_envelope.as_ref().unwrap();
-    let leaf = &bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
+    let leaf = &bundle
+        .verification_material
+        .certificate
+        .as_ref()
+        .unwrap()
+        .raw_bytes;
     let entry = &bundle.verification_material.tlog_entries[0];
     npm_attest::core::tlog::verify_entry(
         entry,
@@ -900,15 +915,22 @@ fn verify_local_bundle(bundle_path: &Path, root_path: &Path) -> Value {
     )
     .unwrap();
     cert_public_key(leaf)
-        .verify(&dsse::pae(&envelope.payload_type, &envelope.payload), &envelope.signatures[0].sig)
+        .verify(
+            &dsse::pae(&envelope.payload_type, &envelope.payload),
+            &envelope.signatures[0].sig,
+        )
         .unwrap();
     serde_json::from_slice(&envelope.payload).unwrap()
 }
 
 /// sigstore-js (the verifier npm ships) on the same bundle, when npm's copy is installed.
 fn sigstore_js_verifies(bundle_path: &Path, root_path: &Path) -> Option<String> {
-    let root = std::process::Command::new("npm").args(["root", "-g"]).output().ok()?;
-    let modules = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("npm/node_modules");
+    let root = std::process::Command::new("npm")
+        .args(["root", "-g"])
+        .output()
+        .ok()?;
+    let modules =
+        PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("npm/node_modules");
     if !modules.join("@sigstore/verify").exists() {
         return None;
     }
@@ -930,7 +952,11 @@ fn sigstore_js_verifies(bundle_path: &Path, root_path: &Path) -> Option<String> 
         .env("NODE_PATH", modules)
         .output()
         .ok()?;
-    assert!(out.status.success(), "sigstore-js refused the bundle: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "sigstore-js refused the bundle: {}",
+        stderr(&out)
+    );
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
@@ -947,11 +973,18 @@ fn dry_run_attests_the_example_package_with_a_verifiable_bundle() {
     assert!(out.status.success(), "{so}\n{se}");
     assert_eq!(
         files_in(dir.path()),
-        vec!["hello-npm-1.0.0.sigstore.json", "hello-npm-1.0.0.tgz", "trusted_root.json"]
+        vec![
+            "hello-npm-1.0.0.sigstore.json",
+            "hello-npm-1.0.0.tgz",
+            "trusted_root.json"
+        ]
     );
     let result = json_result(&so);
     assert_eq!(result["trustedRoot"], "trusted_root.json");
-    assert!(result["transparencyLogUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(result["transparencyLogUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
 
     let statement = verify_local_bundle(
         &dir.path().join("hello-npm-1.0.0.sigstore.json"),
@@ -972,7 +1005,10 @@ fn dry_run_attests_the_example_package_with_a_verifiable_bundle() {
     assert!(!se.contains(token.as_str()));
     for name in files_in(dir.path()) {
         let bytes = std::fs::read(dir.path().join(&name)).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(token.as_str()), "{name}");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(token.as_str()),
+            "{name}"
+        );
     }
     if let Some(san) = sigstore_js_verifies(
         &dir.path().join("hello-npm-1.0.0.sigstore.json"),
@@ -993,7 +1029,11 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
     )
     .unwrap();
     std::fs::write(pkg.join("index.js"), "module.exports = 42\n").unwrap();
-    if std::process::Command::new("npm").arg("--version").output().is_err() {
+    if std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return;
     }
     let out_dir = work.path().join("out");
@@ -1002,7 +1042,10 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
         ("GITHUB_SERVER_URL", "https://github.com"),
         ("GITHUB_REPOSITORY", "octo/hello"),
         ("GITHUB_REF", "refs/tags/v2.0.0-rc.1"),
-        ("GITHUB_WORKFLOW_REF", "octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1"),
+        (
+            "GITHUB_WORKFLOW_REF",
+            "octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1",
+        ),
     ];
     env.push(("GITHUB_EVENT_NAME", "release"));
     let out = run_in(
@@ -1021,22 +1064,45 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
         &env,
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(files_in(&out_dir), vec!["octo-hello-v2.0.0-rc.1.tgz", "provenance.json", "root.json"]);
+    assert_eq!(
+        files_in(&out_dir),
+        vec!["octo-hello-v2.0.0-rc.1.tgz", "provenance.json", "root.json"]
+    );
     // npm pack names the file after the raw version; the subject uses the cleaned one.
-    assert!(!files_in(work.path()).iter().any(|n| n.starts_with(".npm-attest")));
-    let statement = verify_local_bundle(&out_dir.join("provenance.json"), &out_dir.join("root.json"));
-    assert_eq!(statement["subject"][0]["name"], "pkg:npm/%40octo/hello@2.0.0-rc.1");
+    assert!(!files_in(work.path())
+        .iter()
+        .any(|n| n.starts_with(".npm-attest")));
+    let statement =
+        verify_local_bundle(&out_dir.join("provenance.json"), &out_dir.join("root.json"));
+    assert_eq!(
+        statement["subject"][0]["name"],
+        "pkg:npm/%40octo/hello@2.0.0-rc.1"
+    );
     let workflow = &statement["predicate"]["buildDefinition"]["externalParameters"]["workflow"];
     assert_eq!(workflow["repository"], "https://github.com/octo/hello");
     assert_eq!(workflow["ref"], "refs/tags/v2.0.0-rc.1");
     assert_eq!(workflow["path"], ".github/workflows/publish.yml");
     // The certificate names the same workflow (its SAN is plain ASCII inside the DER).
-    let bundle: Value = serde_json::from_slice(&std::fs::read(out_dir.join("provenance.json")).unwrap()).unwrap();
-    let leaf = b64_decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("provenance.json")).unwrap()).unwrap();
+    let leaf = b64_decode(
+        bundle["verificationMaterial"]["certificate"]["rawBytes"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     let san = b"https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1";
-    assert!(leaf.windows(san.len()).any(|w| w == san), "the certificate is for another workflow");
-    if let Some(san) = sigstore_js_verifies(&out_dir.join("provenance.json"), &out_dir.join("root.json")) {
-        assert_eq!(san, "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1");
+    assert!(
+        leaf.windows(san.len()).any(|w| w == san),
+        "the certificate is for another workflow"
+    );
+    if let Some(san) =
+        sigstore_js_verifies(&out_dir.join("provenance.json"), &out_dir.join("root.json"))
+    {
+        assert_eq!(
+            san,
+            "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1"
+        );
     }
 }
 
@@ -1066,6 +1132,132 @@ fn an_oversized_answer_is_refused() {
         &[("SIGSTORE_ID_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Fulcio response is larger than 10 MiB"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Fulcio response is larger than 10 MiB"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(files_in(dir.path()), vec!["tuf-js-1.0.0.tgz"]);
+}
+
+#[test]
+fn conformance_signing_against_the_stand_in_verifies_with_its_trusted_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let standin = npm_attest::standin::Standin::start(npm_attest::standin::StandinOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+        let config = dir.path().join("signing_config.json");
+        std::fs::write(
+            &config,
+            serde_json::to_vec(&standin.signing_config()).unwrap(),
+        )
+        .unwrap();
+        let root = dir.path().join("trusted_root.json");
+        std::fs::write(&root, serde_json::to_vec(standin.trusted_root()).unwrap()).unwrap();
+        let claims = npm_attest::standin::github_actions_claims(
+            &|_| None,
+            npm_attest::sigstore::now().unwrap(),
+        );
+        for (in_toto, file, out) in [
+            (
+                false,
+                data("sigstore-conformance/a.txt"),
+                "message.sigstore.json",
+            ),
+            (
+                true,
+                data("sigstore-conformance/statement.json"),
+                "statement.sigstore.json",
+            ),
+        ] {
+            let opts = npm_attest::sigstore::ConformanceSignOptions {
+                staging: false,
+                in_toto,
+                identity_token: standin.mint_token(claims.clone()),
+                bundle_out: dir.path().join(out),
+                trusted_root: Some(root.clone()),
+                signing_config: Some(config.clone()),
+                file,
+            };
+            // With a trusted root the new entry is verified (SET, checkpoint, inclusion, body)
+            // before the bundle is written.
+            npm_attest::sigstore::conformance_sign_bundle(opts)
+                .await
+                .unwrap();
+        }
+        standin.shutdown().await;
+    });
+    let message: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("message.sigstore.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        message["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "hashedrekord"
+    );
+    let statement: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("statement.sigstore.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        statement["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    if let Some(san) = sigstore_js_verifies(
+        &dir.path().join("statement.sigstore.json"),
+        &dir.path().join("trusted_root.json"),
+    ) {
+        assert!(san.starts_with("https://github.com/"), "{san}");
+    }
+}
+
+#[test]
+fn the_trusted_root_check_catches_an_entry_from_another_log() {
+    // Our fake Rekor signs with a key no stand-in trusts: with the stand-in's root given, the
+    // signer refuses the entry instead of writing a bundle that will not verify.
+    let fake = FakeSigstore::start(Fault::None);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt.block_on(async {
+        let standin = npm_attest::standin::Standin::start(npm_attest::standin::StandinOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+        let root = dir.path().join("trusted_root.json");
+        std::fs::write(&root, serde_json::to_vec(standin.trusted_root()).unwrap()).unwrap();
+        standin.shutdown().await;
+        let config = json!({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [{"url": fake.url(), "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "x"}],
+            "rekorTlogUrls": [{"url": fake.url(), "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "x"}],
+        });
+        let config_path = dir.path().join("signing_config.json");
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let opts = npm_attest::sigstore::ConformanceSignOptions {
+            staging: false,
+            in_toto: false,
+            identity_token: npm_attest::secret::SecretString::new(mint_jwt(&[])),
+            bundle_out: dir.path().join("out.sigstore.json"),
+            trusted_root: Some(root),
+            signing_config: Some(config_path),
+            file: data("sigstore-conformance/a.txt"),
+        };
+        npm_attest::sigstore::conformance_sign_bundle(opts).await.unwrap_err()
+    });
+    assert!(
+        npm_attest::error::render(&err).contains("does not verify against the trusted root"),
+        "{err:#}"
+    );
+    assert!(!dir.path().join("out.sigstore.json").exists());
 }
