@@ -2,4 +2,6 @@
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
 mod architecture;
+mod conformance;
 mod support;
+mod verify;
