@@ -272,24 +272,19 @@ fn verify_one(
     let mut first_error = None;
     for log in candidates {
         let result = (|| {
-            // A trusted-root key is used only inside its validFor (inclusive; sigstore-protocol.md §2.2).
-            let validity = match &log.public_key.valid_for {
-                Some(range) => Validity::from_range(range).map_err(|e| SctError::BadLogKey {
+            // A trusted-root key is used only inside its validFor, inclusive at both ends; an
+            // absent validFor places no bound (sigstore-protocol.md §2.2).
+            if let Some(range) = &log.public_key.valid_for {
+                let validity = Validity::from_range(range).map_err(|e| SctError::BadLogKey {
                     log_base_url: log.base_url.clone(),
                     reason: e.to_string(),
-                })?,
-                None => {
-                    return Err(SctError::BadLogKey {
+                })?;
+                if !validity.contains(at) {
+                    return Err(SctError::LogNotValidAt {
                         log_base_url: log.base_url.clone(),
-                        reason: "no validFor".into(),
-                    })
+                        at,
+                    });
                 }
-            };
-            if !validity.contains(at) {
-                return Err(SctError::LogNotValidAt {
-                    log_base_url: log.base_url.clone(),
-                    at,
-                });
             }
             let key = PublicKey::from_spki_der(&log.public_key.raw_bytes).map_err(|e| {
                 SctError::BadLogKey {
@@ -383,6 +378,20 @@ mod tests {
         assert!(matches!(
             verify_embedded_scts(&leaf, &intermediate_spki(&root), &root.ctlogs),
             Err(SctError::UnknownLog { .. })
+        ));
+    }
+
+    #[test]
+    fn sct_outside_the_log_key_validity_is_rejected() {
+        let (leaf, mut root) = fixtures();
+        for log in &mut root.ctlogs {
+            if let Some(range) = log.public_key.valid_for.as_mut() {
+                range.end = Some("2022-10-21T00:00:00Z".into());
+            }
+        }
+        assert!(matches!(
+            verify_embedded_scts(&leaf, &intermediate_spki(&root), &root.ctlogs),
+            Err(SctError::LogNotValidAt { .. })
         ));
     }
 

@@ -1125,19 +1125,15 @@ fn authority_at<'t>(
     let mut last_reason =
         "no certificate authority in the trusted root is valid at that time".to_owned();
     for ca in &trust.certificate_authorities {
-        let validity = ca
-            .valid_for
-            .as_ref()
-            .ok_or_else(|| VerifyError::TrustedRoot {
-                reason: format!("certificate authority {} has no validFor", ca.uri),
-            })
-            .and_then(|r| {
-                Validity::from_range(r).map_err(|e| VerifyError::TrustedRoot {
-                    reason: format!("certificate authority {}: {e}", ca.uri),
-                })
+        // An absent validFor places no bound; a present one must have a start and is
+        // inclusive at both ends (sigstore-protocol.md §2.2).
+        if let Some(range) = &ca.valid_for {
+            let validity = Validity::from_range(range).map_err(|e| VerifyError::TrustedRoot {
+                reason: format!("certificate authority {}: {e}", ca.uri),
             })?;
-        if !validity.contains(at) {
-            continue;
+            if !validity.contains(at) {
+                continue;
+            }
         }
         let chain: Vec<Vec<u8>> = ca
             .cert_chain
