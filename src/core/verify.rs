@@ -868,8 +868,10 @@ fn verify_signature(
                     check_npm_subject(&statement, package)?;
                     // npm's rule: a keyless signature carries an empty key id.
                     if matches!(parsed.signer, BundleSigner::Certificate(_)) && !keyid.is_empty() {
-                        return Err(VerifyError::Shape {
-                            reason: format!("keyless DSSE signature has key id {keyid:?}; npm requires it to be empty"),
+                        return Err(VerifyError::PolicyMismatch {
+                            field: "DSSE signature key id",
+                            expected: String::new(),
+                            found: keyid.to_owned(),
                         });
                     }
                 }
@@ -1001,7 +1003,10 @@ fn check_profile_and_identity(
         });
     }
     let san = leaf.san().ok_or_else(|| VerifyError::CertificateProfile {
-        reason: format!("has {} SANs, expected exactly one", leaf.sans.len()),
+        reason: format!(
+            "has {} SANs, expected exactly one",
+            leaf.sans.len() + leaf.other_sans
+        ),
     })?;
     let found_issuer = leaf.oidc_issuer().unwrap_or_default();
     if found_issuer != policy.issuer {

@@ -192,6 +192,8 @@ pub struct LeafCertificate {
     pub not_after: UnixTime,
     /// The SAN entries this verifier understands (URI, email, Sigstore OtherName).
     pub sans: Vec<San>,
+    /// SAN entries of other kinds (DNS, IP, other OtherNames); a Fulcio leaf has none.
+    pub other_sans: usize,
     pub is_ca: bool,
     /// KeyUsage present and has digitalSignature.
     pub digital_signature: bool,
@@ -228,6 +230,7 @@ impl LeafCertificate {
             not_before,
             not_after,
             sans: Vec::new(),
+            other_sans: 0,
             is_ca: false,
             digital_signature: false,
             code_signing: false,
@@ -260,7 +263,7 @@ impl LeafCertificate {
                                     .map_err(|e| bad(e.to_string()))?;
                                 leaf.sans.push(San::OtherName(text.as_str().to_owned()));
                             }
-                            _ => {}
+                            _ => leaf.other_sans += 1,
                         }
                     }
                 }
@@ -298,7 +301,7 @@ impl LeafCertificate {
     /// The one identity of a Fulcio leaf: Fulcio issues exactly one SAN (sigstore-protocol.md §3.2).
     pub fn san(&self) -> Option<&San> {
         match self.sans.as_slice() {
-            [one] => Some(one),
+            [one] if self.other_sans == 0 => Some(one),
             _ => None,
         }
     }

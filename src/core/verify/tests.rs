@@ -459,3 +459,25 @@ fn a_ca_outside_its_valid_for_is_not_used() {
     }
     verify_certificate(&leaf, &root, &t).unwrap();
 }
+
+#[test]
+fn a_keyless_npm_signature_with_a_key_id_is_rejected() {
+    // npm's rule (pacote `sigstore-0.4.0-mismatched-keyid`): keyless provenance has an empty key id.
+    let mut bundle = playwright();
+    let sha512 = statement_sha512(&bundle);
+    bundle.dsse_envelope.as_mut().unwrap().signatures[0].keyid = "SHA256:not-a-registry-key".into();
+    let parsed = ParsedBundle::parse(&bundle).unwrap();
+    let key = key_of(&leaf_of(&parsed));
+    let package = NpmPackage {
+        name: "@playwright/cli".into(),
+        version: "0.1.1".into(),
+        sha512,
+    };
+    assert!(matches!(
+        verify_signature(&parsed, &key, &Subject::NpmPackage(package)),
+        Err(VerifyError::PolicyMismatch {
+            field: "DSSE signature key id",
+            ..
+        })
+    ));
+}
