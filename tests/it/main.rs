@@ -2,7 +2,9 @@
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
 mod architecture;
+mod conformance;
 mod fake_http;
 mod registry;
-mod support;
 mod standin;
+mod support;
+mod verify;
