@@ -152,6 +152,9 @@ impl Standin {
         let log_spki = p256_spki(&log_key)?;
         // Rekor tree IDs are positive int64s.
         let tree_id = u64::from_be_bytes(random_bytes::<8>()?) >> 1;
+        // The checkpoint origin and signer name are the scheme-less base URL (`127.0.0.1:PORT`):
+        // sigstore-js accepts a checkpoint signature only if the trusted log's `baseUrl`
+        // contains the signer name (checked by running it with another name).
         let mut log = log::Log::new(log_key, log_spki, tree_id, local.to_string());
         log.append(genesis_entry(tree_id)?, now.seconds());
         let issuer_key = p256_key()?;
