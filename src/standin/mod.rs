@@ -84,10 +84,8 @@ fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     Ok(buf)
 }
 
-fn random_serial() -> [u8; 20] {
-    // A failing random source leaves a zero serial; the CA still issues (serials only need to
-    // be unique per CA, and the SCT and key differ per leaf).
-    random_bytes::<20>().unwrap_or([0u8; 20])
+fn random_serial() -> Option<[u8; 20]> {
+    random_bytes::<20>().ok()
 }
 
 fn p256_key() -> anyhow::Result<p256::ecdsa::SigningKey> {
@@ -142,7 +140,7 @@ impl Standin {
             &root_key,
             p384_key()?,
             valid_from,
-            (random_serial(), random_serial()),
+            (random_bytes::<20>()?, random_bytes::<20>()?),
         )
         .map_err(|e| anyhow::anyhow!("cannot create the stand-in CA: {e}"))?;
         drop(root_key);
