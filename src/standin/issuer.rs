@@ -529,6 +529,51 @@ mod tests {
     }
 
     #[test]
+    fn gitlab_tokens_map_to_the_pipeline_config() {
+        let now = UnixTime(1_700_000_000);
+        let iss = issuer();
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "iss": GITLAB_ISSUER,
+            "sub": "project_path:group/proj:ref_type:branch:ref:main",
+            "project_path": "group/proj",
+            "ci_config_ref_uri": "gitlab.com/group/proj//.gitlab-ci.yml@refs/heads/main",
+            "ci_config_sha": "b".repeat(40),
+            "job_id": "7",
+        }))
+        .unwrap();
+        let p = iss
+            .authenticate(&iss.mint(claims.clone(), now), now)
+            .unwrap();
+        assert_eq!(
+            p.san,
+            San::Uri("https://gitlab.com/group/proj//.gitlab-ci.yml@refs/heads/main".into())
+        );
+        assert_eq!(
+            p.challenge,
+            "project_path:group/proj:ref_type:branch:ref:main"
+        );
+        let ext = |arc| {
+            p.extensions
+                .iter()
+                .find(|e| e.arc == arc)
+                .map(|e| e.value.clone())
+        };
+        assert_eq!(ext(12), Some("https://gitlab.com/group/proj".to_owned()));
+        assert_eq!(
+            ext(21),
+            Some("https://gitlab.com/group/proj/-/jobs/7".to_owned())
+        );
+        let mut missing = claims;
+        missing.remove("ci_config_ref_uri");
+        assert_eq!(
+            iss.authenticate(&iss.mint(missing, now), now),
+            Err(TokenError::MissingClaim {
+                claim: "ci_config_ref_uri"
+            })
+        );
+    }
+
+    #[test]
     fn email_tokens_need_a_verified_email() {
         let now = UnixTime(1_700_000_000);
         let iss = issuer();
