@@ -56,7 +56,7 @@ pub struct Standin {
     signing_config: SigningConfig,
     app: Arc<server::App>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Standin {
@@ -178,7 +178,7 @@ impl Standin {
             signing_config,
             app,
             shutdown,
-            task,
+            task: Some(task),
         })
     }
 
@@ -216,9 +216,18 @@ impl Standin {
     }
 
     /// Stops serving and waits for the server task to end.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Standin {
+    /// A stand-in dropped without [`Standin::shutdown`] still stops serving (without waiting).
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
     }
 }
 
