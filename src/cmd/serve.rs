@@ -110,7 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let now = UnixTime(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
                     .unwrap_or_default(),
             );
             let claims = github_actions_claims(&|name| std::env::var(name).ok(), now);
