@@ -3,7 +3,9 @@
 
 mod architecture;
 mod attest;
+mod conformance;
 mod fake_http;
 mod registry;
-mod support;
 mod standin;
+mod support;
+mod verify;
