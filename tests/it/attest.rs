@@ -1343,3 +1343,59 @@ fn attest_against_a_running_serve_sigstore_by_url() {
     assert!(!stderr(&out).contains(token.trim()));
     assert!(!stdout(&out).contains(token.trim()));
 }
+
+#[test]
+fn a_dry_run_bundle_passes_npm_attest_verify_for_that_tarball_only() {
+    let (dir, _) = tarball_in_tempdir("tuf-js-1.0.0.tgz");
+    std::fs::copy(
+        data("npm-provenance/tarballs/sigstore-2.0.0.tgz"),
+        dir.path().join("other.tgz"),
+    )
+    .unwrap();
+    let env = [
+        ("GITHUB_REPOSITORY", "octo/hello"),
+        (
+            "GITHUB_WORKFLOW_REF",
+            "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0",
+        ),
+        ("GITHUB_REF", "refs/tags/v1.0.0"),
+    ];
+    let out = run_in(
+        dir.path(),
+        &["attest", "--dry-run", "tuf-js-1.0.0.tgz"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let verify = |subject: &str| {
+        run_in(
+            dir.path(),
+            &[
+                "verify",
+                "--bundle",
+                "tuf-js-1.0.0.sigstore.json",
+                "--trusted-root",
+                "trusted_root.json",
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+                "--repository",
+                "octo/hello",
+                "--workflow",
+                ".github/workflows/publish.yml",
+                "--ref",
+                "refs/tags/v1.0.0",
+                subject,
+            ],
+            &[],
+        )
+    };
+    let ok = verify("tuf-js-1.0.0.tgz");
+    assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
+    let wrong = verify("other.tgz");
+    assert_eq!(
+        wrong.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&wrong),
+        stderr(&wrong)
+    );
+}
