@@ -161,6 +161,30 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// The typed core of [`read`].
 pub fn read_package(path: &Path) -> Result<PackageTarball, TarballError> {
+    read_package_with_limits(path, Limits::default())
+}
+
+/// The caps applied while reading a tarball.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_package_json_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: MAX_ENTRIES,
+            max_package_json_bytes: MAX_PACKAGE_JSON_BYTES,
+        }
+    }
+}
+
+/// [`read_package`] with explicit caps.
+pub fn read_package_with_limits(
+    path: &Path,
+    limits: Limits,
+) -> Result<PackageTarball, TarballError> {
     let file = File::open(path).map_err(|source| TarballError::Open { source })?;
     let mut hashing = HashingReader {
         inner: file,
@@ -183,8 +207,10 @@ pub fn read_package(path: &Path) -> Result<PackageTarball, TarballError> {
     {
         let entries = archive.entries().map_err(|e| classify_stream_error(&e))?;
         for (count, entry) in entries.enumerate() {
-            if count >= MAX_ENTRIES {
-                return Err(TarballError::TooManyEntries { limit: MAX_ENTRIES });
+            if count >= limits.max_entries {
+                return Err(TarballError::TooManyEntries {
+                    limit: limits.max_entries,
+                });
             }
             let mut entry = entry.map_err(|e| classify_stream_error(&e))?;
             let is_package_json = {
@@ -206,21 +232,21 @@ pub fn read_package(path: &Path) -> Result<PackageTarball, TarballError> {
             let size = entry.header().size().map_err(|e| TarballError::NotTar {
                 reason: e.to_string(),
             })?;
-            if size > MAX_PACKAGE_JSON_BYTES {
+            if size > limits.max_package_json_bytes {
                 return Err(TarballError::PackageJsonTooLarge {
                     size,
-                    limit: MAX_PACKAGE_JSON_BYTES,
+                    limit: limits.max_package_json_bytes,
                 });
             }
             let mut bytes = Vec::with_capacity(size as usize);
             (&mut entry)
-                .take(MAX_PACKAGE_JSON_BYTES + 1)
+                .take(limits.max_package_json_bytes + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| classify_stream_error(&e))?;
-            if bytes.len() as u64 > MAX_PACKAGE_JSON_BYTES {
+            if bytes.len() as u64 > limits.max_package_json_bytes {
                 return Err(TarballError::PackageJsonTooLarge {
                     size: bytes.len() as u64,
-                    limit: MAX_PACKAGE_JSON_BYTES,
+                    limit: limits.max_package_json_bytes,
                 });
             }
             package_json = Some(bytes);
@@ -538,5 +564,28 @@ mod bad_tarballs {
         check("corrupt-deflate-data.tgz", |e| {
             matches!(e, E::CorruptGzip { .. })
         });
+    }
+
+    #[test]
+    fn the_caps_apply() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/npm-provenance/tarballs/sigstore-2.0.0.tgz");
+        let few = Limits {
+            max_entries: 3,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read_package_with_limits(&path, few),
+            Err(TarballError::TooManyEntries { limit: 3 })
+        ));
+        let tiny = Limits {
+            max_package_json_bytes: 10,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read_package_with_limits(&path, tiny),
+            Err(TarballError::PackageJsonTooLarge { limit: 10, .. })
+        ));
+        assert!(read_package_with_limits(&path, Limits::default()).is_ok());
     }
 }

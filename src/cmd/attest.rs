@@ -98,7 +98,15 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
 
     // The token source first: no token means no point in packing or hashing.
     let token_source = match &instance {
-        Instance::Remote(_) => Some(oidc::discover(&env, args.identity_token.clone())?),
+        Instance::Remote(_) => {
+            let source = oidc::discover(&env, args.identity_token.clone())?;
+            // A token already in hand is checked now too (not a JWT, expired, no subject);
+            // its warnings are reported once, when it is used.
+            if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
+                oidc::inspect(token, source.describe(), sigstore::now()?)?;
+            }
+            Some(source)
+        }
         Instance::Local => {
             if let Some(token) = &args.identity_token {
                 report::mask(token);

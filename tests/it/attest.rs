@@ -1399,3 +1399,32 @@ fn a_dry_run_bundle_passes_npm_attest_verify_for_that_tarball_only() {
         stderr(&wrong)
     );
 }
+
+#[test]
+fn an_expired_token_fails_before_the_package_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let expired = mint_jwt(&[("exp", json!(1_600_000_000))]);
+    let out = run_in(
+        dir.path(),
+        &["attest", "missing.tgz"],
+        &[("SIGSTORE_ID_TOKEN", expired.as_str())],
+    );
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{se}");
+    assert!(
+        se.contains("identity token from SIGSTORE_ID_TOKEN expired at 2020-09-13T12:26:40Z"),
+        "{se}"
+    );
+    assert!(!se.contains(&expired));
+    let garbage = run_in(
+        dir.path(),
+        &["attest", "missing.tgz", "--identity-token", "not-a-jwt"],
+        &[],
+    );
+    assert_eq!(garbage.status.code(), Some(2), "{}", stderr(&garbage));
+    assert!(
+        stderr(&garbage).contains("identity token from --identity-token is unusable"),
+        "{}",
+        stderr(&garbage)
+    );
+}
