@@ -353,7 +353,14 @@ async fn sign_local(
     let http = Http::new(RetryPolicy::NONE)?;
     let now = sigstore::now()?;
     let (token, token_source, claims) = match &args.identity_token {
-        Some(token) => (token.clone(), "--identity-token", Map::new()),
+        // A token made elsewhere (e.g. `serve-sigstore --token-out`): its claims fill in
+        // for unset variables just like minted ones.
+        Some(token) => {
+            let claims = crate::core::jwt::decode_unverified(token.expose())
+                .map(|jwt| jwt.claims)
+                .unwrap_or_default();
+            (token.clone(), "--identity-token", claims)
+        }
         None => {
             let claims = standin::github_actions_claims(env, now);
             let token = standin.mint_token(claims.clone());
