@@ -9,6 +9,7 @@ pub mod error;
 pub mod fsutil;
 pub mod http;
 pub mod oidc;
+pub mod provenance;
 pub mod report;
 pub mod secret;
 pub mod sigstore;
