@@ -15,3 +15,4 @@ pub mod secret;
 pub mod sigstore;
 pub mod tarball;
 pub mod standin;
+pub mod workspaces;

@@ -1,32 +1,56 @@
-//! `npm-attest attest`: sign SLSA build provenance for an npm package, as
-//! `npm publish --provenance` does, and write the Sigstore bundle.
+//! `npm-attest attest`: sign SLSA build provenance for npm packages, as
+//! `npm publish --provenance` does, and write the Sigstore bundles.
 //!
 //! Order matters for the user: the identity token source is checked first (a missing
-//! `id-token: write` fails in milliseconds, before packing or hashing), then the package is
+//! `id-token: write` fails in milliseconds, before packing or hashing), then the packages are
 //! read, then the network is used, and only a complete bundle is written.
+//!
+//! Several packages (or `--workspaces`) form a batch: one identity token, one ephemeral key
+//! and one Fulcio certificate serve all of them; packing and hashing run in parallel across
+//! cores while the certificate is requested; statements are signed and logged concurrently,
+//! at most `--concurrency` at a time. One package failing does not stop the others.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::core::bundle::Bundle;
-use crate::error::{fail, fail_with_hint, ExitKind};
+use crate::error::{classify, fail, fail_with_hint, render, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::provenance::{capture_env, Signer, SignerPlan, SigstoreArgs};
 use crate::report;
-use crate::sigstore;
+use crate::sigstore::{self, Endpoints};
 use crate::tarball::{self, PackageTarball};
+use crate::workspaces;
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
-    /// A tarball made by `npm pack`, or a package directory (packed with `npm pack` first).
-    #[arg(default_value = ".")]
-    pub package: PathBuf,
+    /// Tarballs made by `npm pack`, or package directories (packed with `npm pack` first).
+    /// With `--workspaces`: the project root whose package.json lists the workspaces.
+    #[arg(default_value = ".", value_name = "PACKAGE")]
+    pub packages: Vec<PathBuf>,
+
+    /// Attest every workspace package of the project (the root package.json's `workspaces`
+    /// globs, as npm reads them); private packages are skipped as `npm publish` skips them.
+    #[arg(long)]
+    pub workspaces: bool,
 
     /// Where to write the bundle [default: `<tarball stem>.sigstore.json` next to the tarball,
-    /// or in the current directory for a package directory].
-    #[arg(short, long, value_name = "PATH")]
+    /// or in the current directory for a package directory]. One package only.
+    #[arg(short, long, value_name = "PATH", conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
+
+    /// Write every bundle (and tarballs packed from directories) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// How many statements are signed and logged at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
 
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
@@ -52,11 +76,74 @@ struct Plan {
 pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     // The token source first: no token means no point in packing or hashing.
     let signer_plan = SignerPlan::new(&args.sigstore, capture_env())?;
-    let plan = plan(&args).await?;
-    let path = plan.tarball.clone();
-    let package = tokio::task::spawn_blocking(move || tarball::read(&path))
-        .await
-        .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))??;
+    let inputs = inputs(&args)?;
+    match inputs.as_slice() {
+        [one] if !args.workspaces => run_one(&args, signer_plan, one).await,
+        _ => run_batch(&args, signer_plan, inputs).await,
+    }
+}
+
+/// The packages named on the command line, or the workspaces of the project root.
+fn inputs(args: &AttestArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let inputs = if args.workspaces {
+        let root = match args.packages.as_slice() {
+            [root] => root.clone(),
+            _ => {
+                return Err(fail_with_hint(
+                    ExitKind::BadInput,
+                    "--workspaces takes one project root, not a list of packages",
+                    "pass the directory holding the root package.json (default: the current directory)",
+                ))
+            }
+        };
+        let found = workspaces::find(&root).map_err(|e| {
+            fail_with_hint(
+                ExitKind::BadInput,
+                format!("cannot list the workspaces of {}: {e}", root.display()),
+                "add a `workspaces` array of directory globs to the root package.json",
+            )
+        })?;
+        let mut packages = Vec::new();
+        for dir in found {
+            if is_private(&dir) {
+                report::info(&format!("Skipping workspace {}: marked as private", dir.display()));
+            } else {
+                packages.push(dir);
+            }
+        }
+        if packages.is_empty() {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!("the workspaces of {} match no publishable package", root.display()),
+                "check the `workspaces` globs in the root package.json",
+            ));
+        }
+        packages
+    } else {
+        args.packages.clone()
+    };
+    if inputs.len() > 1 && args.output.is_some() {
+        return Err(fail_with_hint(
+            ExitKind::BadInput,
+            "--output names one bundle but several packages were given",
+            "use --output-dir DIR to write every bundle into one directory",
+        ));
+    }
+    Ok(inputs)
+}
+
+/// Whether a package directory's package.json says `"private": true` (npm does not publish it).
+fn is_private(dir: &Path) -> bool {
+    std::fs::read(dir.join("package.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|manifest| manifest.get("private") == Some(&Value::Bool(true)))
+}
+
+/// One package: the original single-package flow and output.
+async fn run_one(args: &AttestArgs, signer_plan: SignerPlan, input: &Path) -> anyhow::Result<()> {
+    let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
+    let package = read_tarball(&plan.tarball).await?;
     report::info(&format!(
         "Attesting {}@{} ({} bytes, sha512 {})",
         package.name,
@@ -66,16 +153,250 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     ));
     let signer = signer_plan.start().await?;
     let result = match signer.attest(&package).await {
-        Ok(bundle) => finish(&args, &plan, &package, &signer, &bundle),
+        Ok(bundle) => finish(args, &plan, &package, &signer, &bundle),
         Err(e) => Err(e),
     };
     signer.shutdown().await;
     result
 }
 
-/// Works out the tarball (packing a directory) and the output paths.
-async fn plan(args: &AttestArgs) -> anyhow::Result<Plan> {
-    let input = &args.package;
+/// Reads and hashes a tarball on the blocking pool.
+async fn read_tarball(path: &Path) -> anyhow::Result<PackageTarball> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || tarball::read(&path))
+        .await
+        .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
+}
+
+/// A package of a batch, packed and hashed, ready to sign.
+#[derive(Debug)]
+struct Prepared {
+    plan: Plan,
+    package: PackageTarball,
+}
+
+/// The outcome for one package of a batch.
+#[derive(Debug)]
+enum Outcome {
+    Attested { label: String, bundle: PathBuf, log_index: i64, json: Value },
+    Failed { label: String, error: anyhow::Error },
+}
+
+/// Several packages with one signer: prepare all (in parallel, while the certificate is
+/// requested), then sign and log with at most `--concurrency` in flight.
+async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathBuf>) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    report::info(&format!(
+        "Attesting {} packages ({} signing at a time, one certificate)",
+        inputs.len(),
+        args.concurrency
+    ));
+    let (signer, prepared) = tokio::join!(signer_plan.start(), prepare_all(&inputs, args.output_dir.clone(), cores));
+    let signer = Arc::new(signer?);
+    let out_dir = args.output_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+
+    // The local stand-in's trusted root, written once for the whole batch before any bundle.
+    let trusted_root_path = match signer.trusted_root() {
+        Some(root) => {
+            let path = args.sigstore.trusted_root_out.clone().unwrap_or_else(|| in_dir(&out_dir, "trusted_root.json"));
+            let bytes = serde_json::to_vec_pretty(root)
+                .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
+            write_atomic(&path, &bytes)?;
+            Some(path)
+        }
+        None => None,
+    };
+
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(inputs.len());
+    let mut claimed: HashMap<PathBuf, String> = HashMap::new();
+    let permits = Arc::new(Semaphore::new(args.concurrency as usize));
+    let mut tasks = JoinSet::new();
+    for (index, (input, prepared)) in inputs.iter().zip(prepared).enumerate() {
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                outcomes.push(Some(Outcome::Failed { label: input.display().to_string(), error }));
+                continue;
+            }
+        };
+        let label = format!("{}@{}", prepared.package.name, prepared.package.version);
+        // Two packages may not write the same bundle (e.g. the same tarball twice).
+        if let Some(first) = claimed.insert(prepared.plan.bundle.clone(), label.clone()) {
+            let error = fail_with_hint(
+                ExitKind::BadInput,
+                format!("{label} would overwrite the bundle {} of {first}", prepared.plan.bundle.display()),
+                "give each package once, or use --output-dir",
+            );
+            claimed.insert(prepared.plan.bundle.clone(), first);
+            outcomes.push(Some(Outcome::Failed { label, error }));
+            continue;
+        }
+        outcomes.push(None);
+        let signer = Arc::clone(&signer);
+        let permits = Arc::clone(&permits);
+        let trusted_root = trusted_root_path.clone();
+        tasks.spawn(async move {
+            let outcome = match permits.acquire_owned().await {
+                Ok(_permit) => match signer.attest(&prepared.package).await {
+                    Ok(bundle) => match write_results(&prepared.plan, &bundle) {
+                        Ok(tarball) => {
+                            let log_index = log_index(&bundle);
+                            let json = result_json(
+                                &prepared.plan.bundle,
+                                &tarball,
+                                &prepared.package,
+                                log_index,
+                                signer.endpoints(),
+                                trusted_root.as_deref(),
+                            );
+                            Outcome::Attested { label, bundle: prepared.plan.bundle.clone(), log_index, json }
+                        }
+                        Err(error) => Outcome::Failed { label, error },
+                    },
+                    Err(error) => Outcome::Failed { label, error },
+                },
+                Err(e) => Outcome::Failed { label, error: fail(ExitKind::Internal, format!("the signing queue closed: {e}")) },
+            };
+            (index, outcome)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, outcome)) => {
+                if let Some(slot) = outcomes.get_mut(index) {
+                    *slot = Some(outcome);
+                }
+            }
+            Err(e) => return Err(fail(ExitKind::Internal, format!("a signing task stopped: {e}"))),
+        }
+    }
+    let provider = signer.provider().display_name();
+    let endpoints = signer.endpoints().clone();
+    if let Some(signer) = Arc::into_inner(signer) {
+        signer.shutdown().await;
+    }
+    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    report_batch(args, &outcomes, provider, &endpoints, trusted_root_path.as_deref())
+}
+
+/// Packs and hashes every input, at most `cores` at a time.
+async fn prepare_all(inputs: &[PathBuf], out_dir: Option<PathBuf>, cores: usize) -> Vec<anyhow::Result<Prepared>> {
+    let permits = Arc::new(Semaphore::new(cores.max(1)));
+    let mut tasks = JoinSet::new();
+    for (index, input) in inputs.iter().enumerate() {
+        let input = input.clone();
+        let out_dir = out_dir.clone();
+        let permits = Arc::clone(&permits);
+        tasks.spawn(async move {
+            let prepared = match permits.acquire_owned().await {
+                Ok(_permit) => match plan(&input, None, out_dir.as_deref()).await {
+                    Ok(plan) => read_tarball(&plan.tarball).await.map(|package| Prepared { plan, package }),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(fail(ExitKind::Internal, format!("the packing queue closed: {e}"))),
+            };
+            (index, prepared)
+        });
+    }
+    let mut results: Vec<Option<anyhow::Result<Prepared>>> = inputs.iter().map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, prepared)) = joined {
+            if let Some(slot) = results.get_mut(index) {
+                *slot = Some(prepared);
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(fail(ExitKind::Internal, "a packing task stopped"))))
+        .collect()
+}
+
+/// Per-package lines and a summary (or one JSON object), and the exit status.
+fn report_batch(
+    args: &AttestArgs,
+    outcomes: &[Outcome],
+    provider: &str,
+    endpoints: &Endpoints,
+    trusted_root: Option<&Path>,
+) -> anyhow::Result<()> {
+    let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Attested { .. })).count();
+    let failed = outcomes.len() - succeeded;
+    if succeeded > 0 {
+        if trusted_root.is_some() {
+            report::info(&format!(
+                "Signed provenance statements ({provider} form) with the local Sigstore stand-in: a dry run, nothing was published"
+            ));
+        } else {
+            report::info(&format!("Signed provenance statements with source and build information from {provider}"));
+            report::info(&format!("Provenance statements published to transparency log {}", endpoints.rekor));
+        }
+        if let Some(path) = trusted_root {
+            report::info(&format!("Trusted root: {}", path.display()));
+        }
+    }
+    let error_text = |error: &anyhow::Error| {
+        let line = render(error);
+        line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+    };
+    if args.json {
+        let packages: Vec<Value> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Attested { json, .. } => json.clone(),
+                Outcome::Failed { label, error } => json!({"package": label, "error": error_text(error)}),
+            })
+            .collect();
+        report::data(&json!({"packages": packages, "succeeded": succeeded, "failed": failed}).to_string());
+    } else {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Attested { label, bundle, log_index, .. } => {
+                    report::data(&format!("attested  {label}  {}  (log index {log_index})", bundle.display()));
+                }
+                Outcome::Failed { label, error } => report::data(&format!("failed    {label}: {}", error_text(error))),
+            }
+        }
+        report::data(&format!("{succeeded} attested, {failed} failed"));
+    }
+    if failed == 0 {
+        return Ok(());
+    }
+    let failures: Vec<&Outcome> = outcomes.iter().filter(|o| matches!(o, Outcome::Failed { .. })).collect();
+    let names: Vec<&str> = failures
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed { label, .. } => Some(label.as_str()),
+            Outcome::Attested { .. } => None,
+        })
+        .collect();
+    // Some failed and others succeeded: exit 5. All failed: their common exit kind, if any.
+    let kind = if succeeded > 0 {
+        ExitKind::PartialFailure
+    } else {
+        let kinds: Vec<ExitKind> = failures
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Failed { error, .. } => Some(classify(error).0),
+                Outcome::Attested { .. } => None,
+            })
+            .collect();
+        match kinds.split_first() {
+            Some((first, rest)) if rest.iter().all(|k| k == first) => *first,
+            _ => ExitKind::PartialFailure,
+        }
+    };
+    Err(fail_with_hint(
+        kind,
+        format!("{failed} of {} packages failed: {}", outcomes.len(), names.join(", ")),
+        "see the per-package lines above; the other bundles were written",
+    ))
+}
+
+/// Works out the tarball (packing a directory) and the output paths: `output` names the
+/// bundle, else `output_dir` holds it, else it goes next to the tarball (or in the current
+/// directory for a package directory).
+async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Result<Plan> {
     let meta = std::fs::metadata(input).map_err(|e| {
         fail_with_hint(
             ExitKind::BadInput,
@@ -86,11 +407,11 @@ async fn plan(args: &AttestArgs) -> anyhow::Result<Plan> {
     if meta.is_dir() {
         // The packed tarball is kept next to the bundle; it is packed into a temporary
         // directory there and moved into place only when the bundle is written.
-        let out_dir = args
-            .output
-            .as_deref()
-            .map(parent_dir)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let out_dir = match (output, output_dir) {
+            (Some(output), _) => parent_dir(output),
+            (None, Some(dir)) => dir.to_path_buf(),
+            (None, None) => PathBuf::from("."),
+        };
         let pack_dir = tempfile::Builder::new()
             .prefix(".npm-attest-pack-")
             .tempdir_in(&out_dir)
@@ -107,9 +428,8 @@ async fn plan(args: &AttestArgs) -> anyhow::Result<Plan> {
         let packed = tarball::npm_pack(input, pack_dir.path()).await?;
         let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
         let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
-        let bundle = args
-            .output
-            .clone()
+        let bundle = output
+            .map(Path::to_path_buf)
             .unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
         Ok(Plan {
             tarball: packed,
@@ -118,12 +438,13 @@ async fn plan(args: &AttestArgs) -> anyhow::Result<Plan> {
             _pack_dir: Some(pack_dir),
         })
     } else {
-        let bundle = args
-            .output
-            .clone()
-            .unwrap_or_else(|| input.with_file_name(bundle_name(input)));
+        let bundle = match (output, output_dir) {
+            (Some(output), _) => output.to_path_buf(),
+            (None, Some(dir)) => in_dir(dir, &bundle_name(input)),
+            (None, None) => input.with_file_name(bundle_name(input)),
+        };
         Ok(Plan {
-            tarball: input.clone(),
+            tarball: input.to_path_buf(),
             tarball_final: None,
             bundle,
             _pack_dir: None,
@@ -154,6 +475,56 @@ fn bundle_name(tarball: &Path) -> String {
     format!("{stem}.sigstore.json")
 }
 
+fn log_index(bundle: &Bundle) -> i64 {
+    bundle
+        .verification_material
+        .tlog_entries
+        .first()
+        .map(|e| e.log_index)
+        .unwrap_or_default()
+}
+
+/// Moves a packed tarball into place and writes the bundle (last); returns the tarball path.
+fn write_results(plan: &Plan, bundle: &Bundle) -> anyhow::Result<PathBuf> {
+    let bundle_bytes = sigstore::bundle_json(bundle)?;
+    let tarball_path = match &plan.tarball_final {
+        Some(final_path) => {
+            rename(&plan.tarball, final_path)?;
+            final_path.clone()
+        }
+        None => plan.tarball.clone(),
+    };
+    write_atomic(&plan.bundle, &bundle_bytes)?;
+    Ok(tarball_path)
+}
+
+/// The `--json` object for one attested package.
+fn result_json(
+    bundle: &Path,
+    tarball: &Path,
+    package: &PackageTarball,
+    log_index: i64,
+    endpoints: &Endpoints,
+    trusted_root: Option<&Path>,
+) -> Value {
+    let mut out = json!({
+        "bundle": bundle.display().to_string(),
+        "tarball": tarball.display().to_string(),
+        "package": {"name": package.name.as_str(), "version": package.version.as_str()},
+        "subject": {"name": package.purl(), "sha512": package.sha512_hex()},
+        "integrity": package.integrity(),
+        "shasum": package.shasum(),
+        "logIndex": log_index,
+        "transparencyLogUrl": endpoints.transparency_log_url(log_index),
+        "fulcioUrl": endpoints.fulcio,
+        "rekorUrl": endpoints.rekor,
+    });
+    if let (Some(path), Some(obj)) = (trusted_root, out.as_object_mut()) {
+        obj.insert("trustedRoot".into(), Value::String(path.display().to_string()));
+    }
+    out
+}
+
 /// Writes the results (trusted root, tarball, bundle last) and reports them.
 fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Signer, bundle: &Bundle) -> anyhow::Result<()> {
     let endpoints = signer.endpoints();
@@ -170,25 +541,12 @@ fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Sig
         }
         None => None,
     };
-    let bundle_bytes = sigstore::bundle_json(bundle)?;
-    let log_index = bundle
-        .verification_material
-        .tlog_entries
-        .first()
-        .map(|e| e.log_index)
-        .unwrap_or_default();
+    let log_index = log_index(bundle);
     let tlog_url = endpoints.transparency_log_url(log_index);
     if let Some((path, bytes)) = &trusted_root {
         write_atomic(path, bytes)?;
     }
-    let tarball_path = match &plan.tarball_final {
-        Some(final_path) => {
-            rename(&plan.tarball, final_path)?;
-            final_path.clone()
-        }
-        None => plan.tarball.clone(),
-    };
-    write_atomic(&plan.bundle, &bundle_bytes)?;
+    let tarball_path = write_results(plan, bundle)?;
 
     if trusted_root.is_some() {
         report::info(&format!(
@@ -212,24 +570,8 @@ fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Sig
     }
     report::info(&format!("Bundle: {}", plan.bundle.display()));
     if args.json {
-        let mut out = json!({
-            "bundle": plan.bundle.display().to_string(),
-            "tarball": tarball_path.display().to_string(),
-            "package": {"name": package.name.as_str(), "version": package.version.as_str()},
-            "subject": {"name": package.purl(), "sha512": package.sha512_hex()},
-            "integrity": package.integrity(),
-            "shasum": package.shasum(),
-            "logIndex": log_index,
-            "transparencyLogUrl": tlog_url,
-            "fulcioUrl": endpoints.fulcio,
-            "rekorUrl": endpoints.rekor,
-        });
-        if let (Some((path, _)), Some(obj)) = (&trusted_root, out.as_object_mut()) {
-            obj.insert(
-                "trustedRoot".into(),
-                Value::String(path.display().to_string()),
-            );
-        }
+        let trusted_root = trusted_root.as_ref().map(|(path, _)| path.as_path());
+        let out = result_json(&plan.bundle, &tarball_path, package, log_index, endpoints, trusted_root);
         report::data(&out.to_string());
     }
     Ok(())
