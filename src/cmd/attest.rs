@@ -77,6 +77,15 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     // The token source first: no token means no point in packing or hashing.
     let signer_plan = SignerPlan::new(&args.sigstore, capture_env())?;
     let inputs = inputs(&args)?;
+    if let Some(dir) = &args.output_dir {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            fail_with_hint(
+                ExitKind::Environment,
+                format!("cannot create the output directory {}: {e}", dir.display()),
+                "pass a writable --output-dir",
+            )
+        })?;
+    }
     match inputs.as_slice() {
         [one] if !args.workspaces => run_one(&args, signer_plan, one).await,
         _ => run_batch(&args, signer_plan, inputs).await,
@@ -389,7 +398,7 @@ fn report_batch(
     Err(fail_with_hint(
         kind,
         format!("{failed} of {} packages failed: {}", outcomes.len(), names.join(", ")),
-        "see the per-package lines above; the other bundles were written",
+        "the other packages were attested and their bundles written; fix the ones named and attest them again",
     ))
 }
 
