@@ -20,6 +20,8 @@ use crate::core::x509::SigstoreExtension;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::report;
 
+mod batch;
+
 /// The Sigstore public-good production trusted root (TUF snapshot), the default trust.
 pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("../trust/public-good-production.json");
 /// The Sigstore public-good staging trusted root (`conformance verify-bundle --staging`).
@@ -36,9 +38,11 @@ const MAX_TAR_ENTRIES: usize = 100_000;
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The Sigstore bundle (`.sigstore.json`).
-    #[arg(long, value_name = "BUNDLE")]
-    pub bundle: PathBuf,
+    /// The Sigstore bundle (`.sigstore.json`). Repeat it, with one SUBJECT per bundle in the
+    /// same order, to verify several; or pass one directory of `*.sigstore.json` bundles, each
+    /// checked against the tarball of the same stem (`X.sigstore.json` and `X.tgz`).
+    #[arg(long, value_name = "BUNDLE", required = true)]
+    pub bundle: Vec<PathBuf>,
     /// A trusted_root.json to use instead of the embedded Sigstore public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -72,17 +76,27 @@ pub struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// An npm tarball, any artifact file, or a digest `sha256:<hex>` / `sha512:<hex>`.
+    /// An npm tarball, any artifact file, or a digest `sha256:<hex>` / `sha512:<hex>`; one per
+    /// `--bundle`. With a bundle directory: the directory holding the tarballs [default: the
+    /// bundle directory].
     #[arg(value_name = "SUBJECT")]
-    pub subject: String,
+    pub subject: Vec<String>,
+    /// Bundles verified at the same time with several bundles [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let pairs = match batch::pairs(&args.bundle, &args.subject)? {
+        batch::Pairs::One(bundle, subject) => (bundle, subject),
+        batch::Pairs::Many(pairs) => return run_many(&args, pairs),
+    };
     let policy = policy_from_args(&args)?;
-    let bundle = read_bundle(&args.bundle)?;
+    let (bundle_path, subject_arg) = pairs;
+    let bundle = read_bundle(&bundle_path)?;
     let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
-    let subject = read_subject(&args.subject, true)?;
-    let verified = verify(&bundle, &trust, &subject, &policy, &args.bundle)?;
+    let subject = read_subject(&subject_arg, true)?;
+    let verified = verify(&bundle, &trust, &subject, &policy, &bundle_path)?;
     if args.json {
         report::data(&facts_json(&verified, &subject).to_string());
     } else {
@@ -91,6 +105,17 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Several bundles: verified in parallel across cores against one trusted root and policy,
+/// reported as a per-package table (or one JSON object) and a summary.
+fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<()> {
+    let policy = policy_from_args(args)?;
+    let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
+    let jobs = args.jobs.map(|n| n as usize).unwrap_or_else(batch::cores);
+    // Verification is CPU-bound: run it on this runtime thread's blocking slot.
+    let outcomes = tokio::task::block_in_place(|| batch::verify_all(&pairs, &trust, &policy, jobs));
+    batch::report(&outcomes, args.json)
 }
 
 /// Builds the policy, refusing keyless verification without an issuer and an identity
@@ -370,7 +395,7 @@ fn npm_manifest(path: &Path) -> anyhow::Result<Option<(String, String)>> {
     Ok(None)
 }
 
-fn subject_label(subject: &Subject) -> String {
+pub(crate) fn subject_label(subject: &Subject) -> String {
     match subject {
         Subject::NpmPackage(p) => p.purl(),
         Subject::Artifact(d) => match (d.sha256, d.sha512) {
