@@ -3,6 +3,7 @@
 
 mod architecture;
 mod attest;
+mod batch;
 mod conformance;
 mod fake_http;
 mod registry;
