@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod core;
 pub mod error;
+pub mod github;
 pub mod report;
 pub mod secret;
 pub mod standin;
