@@ -13,6 +13,7 @@ pub mod encoding;
 pub mod jwt;
 pub mod merkle;
 pub mod pki;
+pub mod publish;
 pub mod rekor;
 pub mod time;
 pub mod tlog;

@@ -2,4 +2,6 @@
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
 mod architecture;
+mod fake_http;
+mod registry;
 mod support;
