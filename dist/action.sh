@@ -27,19 +27,20 @@ die() {
   exit 2
 }
 
-# bool NAME VALUE: the strict YAML 1.2 core booleans the Actions toolkit accepts.
+# bool VAR NAME VALUE: sets VAR to true or false from the strict YAML 1.2 core booleans the
+# Actions toolkit accepts (not in a command substitution, so that die's annotation reaches stdout).
 bool() {
-  case "$2" in
-    true | True | TRUE) echo true ;;
-    false | False | FALSE) echo false ;;
-    *) die "input $1 must be true or false, got \"$2\"" ;;
+  case "$3" in
+    true | True | TRUE) printf -v "$1" '%s' true ;;
+    false | False | FALSE) printf -v "$1" '%s' false ;;
+    *) die "input $2 must be true or false, got \"$3\"" ;;
   esac
 }
 
 validate_inputs() {
-  publish="$(bool publish "${NPM_ATTEST_INPUT_PUBLISH:-false}")"
-  dry_run="$(bool dry-run "${NPM_ATTEST_INPUT_DRY_RUN:-false}")"
-  upload="$(bool upload-to-github "${NPM_ATTEST_INPUT_UPLOAD_TO_GITHUB:-false}")"
+  bool publish publish "${NPM_ATTEST_INPUT_PUBLISH:-false}"
+  bool dry_run dry-run "${NPM_ATTEST_INPUT_DRY_RUN:-false}"
+  bool upload upload-to-github "${NPM_ATTEST_INPUT_UPLOAD_TO_GITHUB:-false}"
   case "${NPM_ATTEST_INPUT_ACCESS:-}" in
     "" | public | restricted) ;;
     *) die "input access must be public or restricted, got \"${NPM_ATTEST_INPUT_ACCESS}\"" ;;
