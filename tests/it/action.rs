@@ -10,6 +10,9 @@
 //! Also here: the launcher's checksum refusal and source fallback, and zizmor on the action and
 //! every workflow.
 
+// Test helpers panic on purpose: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,12 +43,23 @@ impl Contexts {
         let parts: Vec<&str> = expr.split('.').collect();
         match parts.as_slice() {
             ["inputs", name] => self.inputs.get(*name).cloned().unwrap_or_default(),
-            ["github", name] => self.github.get(*name).cloned().unwrap_or_else(|| panic!("unknown github context {name}")),
-            ["runner", name] => self.runner.get(*name).cloned().unwrap_or_else(|| panic!("unknown runner context {name}")),
+            ["github", name] => self
+                .github
+                .get(*name)
+                .cloned()
+                .unwrap_or_else(|| panic!("unknown github context {name}")),
+            ["runner", name] => self
+                .runner
+                .get(*name)
+                .cloned()
+                .unwrap_or_else(|| panic!("unknown runner context {name}")),
             // A missing step output is the empty string, as on the runner.
-            ["steps", id, "outputs", name] => {
-                self.steps.get(*id).and_then(|o| o.get(*name)).cloned().unwrap_or_default()
-            }
+            ["steps", id, "outputs", name] => self
+                .steps
+                .get(*id)
+                .and_then(|o| o.get(*name))
+                .cloned()
+                .unwrap_or_default(),
             _ => panic!("expression not supported by the test runner: {expr}"),
         }
     }
@@ -56,7 +70,10 @@ impl Contexts {
         let mut rest = text;
         while let Some(start) = rest.find("${{") {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find("}}").map(|e| start + e).expect("unterminated expression");
+            let end = rest[start..]
+                .find("}}")
+                .map(|e| start + e)
+                .expect("unterminated expression");
             out.push_str(&self.eval(&rest[start + 3..end]));
             rest = &rest[end + 2..];
         }
@@ -103,7 +120,9 @@ fn parse_output_file(text: &str) -> BTreeMap<String, String> {
             assert!(closed, "unterminated heredoc for output {name}");
             out.insert(name.to_owned(), value.join("\n"));
         } else {
-            let (name, value) = line.split_once('=').unwrap_or_else(|| panic!("invalid output line {line:?}"));
+            let (name, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("invalid output line {line:?}"));
             out.insert(name.to_owned(), value.to_owned());
         }
     }
@@ -130,15 +149,26 @@ impl ActionRun {
         self.steps.iter().all(|s| s.code == 0)
     }
     fn stdout(&self) -> String {
-        self.steps.iter().map(|s| s.stdout.as_str()).collect::<Vec<_>>().join("")
+        self.steps
+            .iter()
+            .map(|s| s.stdout.as_str())
+            .collect::<Vec<_>>()
+            .join("")
     }
     fn stderr(&self) -> String {
-        self.steps.iter().map(|s| s.stderr.as_str()).collect::<Vec<_>>().join("")
+        self.steps
+            .iter()
+            .map(|s| s.stderr.as_str())
+            .collect::<Vec<_>>()
+            .join("")
     }
     fn log(&self) -> String {
         let mut text = String::new();
         for s in &self.steps {
-            text.push_str(&format!("--- step {} exit {}\nstdout:\n{}\nstderr:\n{}\n", s.id, s.code, s.stdout, s.stderr));
+            text.push_str(&format!(
+                "--- step {} exit {}\nstdout:\n{}\nstderr:\n{}\n",
+                s.id, s.code, s.stdout, s.stderr
+            ));
         }
         text
     }
@@ -164,17 +194,29 @@ impl Runner {
         env.insert("HOME".to_owned(), p("home"));
         env.insert("CI".to_owned(), "true".to_owned());
         env.insert("GITHUB_ACTIONS".to_owned(), "true".to_owned());
-        env.insert("GITHUB_ACTION_PATH".to_owned(), repo_root().display().to_string());
+        env.insert(
+            "GITHUB_ACTION_PATH".to_owned(),
+            repo_root().display().to_string(),
+        );
         env.insert("GITHUB_WORKSPACE".to_owned(), p("workspace"));
         env.insert("GITHUB_REPOSITORY".to_owned(), "octo-org/hello".to_owned());
         env.insert("GITHUB_REPOSITORY_ID".to_owned(), "101".to_owned());
         env.insert("GITHUB_REPOSITORY_OWNER".to_owned(), "octo-org".to_owned());
         env.insert("GITHUB_REPOSITORY_OWNER_ID".to_owned(), "202".to_owned());
-        env.insert("GITHUB_SERVER_URL".to_owned(), "https://github.com".to_owned());
+        env.insert(
+            "GITHUB_SERVER_URL".to_owned(),
+            "https://github.com".to_owned(),
+        );
         env.insert("GITHUB_API_URL".to_owned(), "http://127.0.0.1:9".to_owned());
-        env.insert("GITHUB_WORKFLOW_REF".to_owned(), "octo-org/hello/.github/workflows/release.yml@refs/tags/v1.0.0".to_owned());
+        env.insert(
+            "GITHUB_WORKFLOW_REF".to_owned(),
+            "octo-org/hello/.github/workflows/release.yml@refs/tags/v1.0.0".to_owned(),
+        );
         env.insert("GITHUB_REF".to_owned(), "refs/tags/v1.0.0".to_owned());
-        env.insert("GITHUB_SHA".to_owned(), "0123456789abcdef0123456789abcdef01234567".to_owned());
+        env.insert(
+            "GITHUB_SHA".to_owned(),
+            "0123456789abcdef0123456789abcdef01234567".to_owned(),
+        );
         env.insert("GITHUB_EVENT_NAME".to_owned(), "release".to_owned());
         env.insert("GITHUB_RUN_ID".to_owned(), "4242".to_owned());
         env.insert("GITHUB_RUN_ATTEMPT".to_owned(), "1".to_owned());
@@ -185,7 +227,11 @@ impl Runner {
         env.insert("RUNNER_TOOL_CACHE".to_owned(), p("tool-cache"));
         // The launcher runs the binary cargo built for this test run.
         env.insert("NPM_ATTEST_BINARY".to_owned(), bin().display().to_string());
-        Runner { dir, env, github_token: "ghs_fakeGitHubToken0123456789".to_owned() }
+        Runner {
+            dir,
+            env,
+            github_token: "ghs_fakeGitHubToken0123456789".to_owned(),
+        }
     }
 
     fn workspace(&self) -> PathBuf {
@@ -201,13 +247,24 @@ impl Runner {
         let action = action_yml();
         assert_eq!(yaml_str(&action["runs"]["using"]), "composite");
         let mut ctx = Contexts::default();
-        ctx.github.insert("token".to_owned(), self.github_token.clone());
-        ctx.github.insert("action_path".to_owned(), repo_root().display().to_string());
-        ctx.github.insert("workspace".to_owned(), self.workspace().display().to_string());
-        ctx.runner.insert("os".to_owned(), self.env["RUNNER_OS"].clone());
-        ctx.runner.insert("arch".to_owned(), self.env["RUNNER_ARCH"].clone());
-        ctx.runner.insert("temp".to_owned(), self.env["RUNNER_TEMP"].clone());
-        ctx.runner.insert("tool_cache".to_owned(), self.env["RUNNER_TOOL_CACHE"].clone());
+        ctx.github
+            .insert("token".to_owned(), self.github_token.clone());
+        ctx.github
+            .insert("action_path".to_owned(), repo_root().display().to_string());
+        ctx.github.insert(
+            "workspace".to_owned(),
+            self.workspace().display().to_string(),
+        );
+        ctx.runner
+            .insert("os".to_owned(), self.env["RUNNER_OS"].clone());
+        ctx.runner
+            .insert("arch".to_owned(), self.env["RUNNER_ARCH"].clone());
+        ctx.runner
+            .insert("temp".to_owned(), self.env["RUNNER_TEMP"].clone());
+        ctx.runner.insert(
+            "tool_cache".to_owned(),
+            self.env["RUNNER_TOOL_CACHE"].clone(),
+        );
         let declared = action["inputs"].as_mapping().unwrap();
         for (k, v) in declared {
             let default = v.get("default").map(yaml_str).unwrap_or_default();
@@ -220,11 +277,29 @@ impl Runner {
 
         let mut steps = Vec::new();
         let mut summary = String::new();
-        for (n, step) in action["runs"]["steps"].as_sequence().unwrap().iter().enumerate() {
-            let id = step.get("id").map(yaml_str).unwrap_or_else(|| format!("step{n}"));
-            assert!(step.get("if").is_none(), "the test runner does not evaluate `if:` (step {id})");
-            assert!(step.get("uses").is_none(), "the test runner only runs `run:` steps (step {id})");
-            assert_eq!(step.get("shell").map(yaml_str).as_deref(), Some("bash"), "step {id}");
+        for (n, step) in action["runs"]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            let id = step
+                .get("id")
+                .map(yaml_str)
+                .unwrap_or_else(|| format!("step{n}"));
+            assert!(
+                step.get("if").is_none(),
+                "the test runner does not evaluate `if:` (step {id})"
+            );
+            assert!(
+                step.get("uses").is_none(),
+                "the test runner only runs `run:` steps (step {id})"
+            );
+            assert_eq!(
+                step.get("shell").map(yaml_str).as_deref(),
+                Some("bash"),
+                "step {id}"
+            );
             let script = ctx.substitute(&yaml_str(&step["run"]));
             let step_dir = self.dir.path().join(format!("step-{n}"));
             std::fs::create_dir_all(&step_dir).unwrap();
@@ -236,9 +311,13 @@ impl Runner {
             std::fs::write(&summary_file, "").unwrap();
 
             let mut cmd = Command::new("bash");
-            cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]).arg(&script_file);
-            cmd.current_dir(self.workspace()).env_clear().envs(&self.env);
-            cmd.env("GITHUB_OUTPUT", &output_file).env("GITHUB_STEP_SUMMARY", &summary_file);
+            cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+                .arg(&script_file);
+            cmd.current_dir(self.workspace())
+                .env_clear()
+                .envs(&self.env);
+            cmd.env("GITHUB_OUTPUT", &output_file)
+                .env("GITHUB_STEP_SUMMARY", &summary_file);
             if let Some(env) = step.get("env").and_then(Yaml::as_mapping) {
                 for (k, v) in env {
                     cmd.env(yaml_str(k), ctx.substitute(&yaml_str(v)));
@@ -263,7 +342,11 @@ impl Runner {
         for (k, v) in action["outputs"].as_mapping().unwrap() {
             outputs.insert(yaml_str(k), ctx.substitute(&yaml_str(&v["value"])));
         }
-        ActionRun { steps, outputs, summary }
+        ActionRun {
+            steps,
+            outputs,
+            summary,
+        }
     }
 }
 
@@ -274,8 +357,13 @@ impl Runner {
 /// is from no key the stand-in knows; the stand-in accepts such tokens on their claims.
 fn github_jwt(repository: &str) -> String {
     use base64::Engine as _;
-    let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "test"});
     let workflow = format!("{repository}/.github/workflows/release.yml@refs/tags/v1.0.0");
     let claims = serde_json::json!({
@@ -347,7 +435,10 @@ fn sha512_hex(path: &Path) -> String {
 fn signing_runner(token_url: &str, api_url: &str) -> Runner {
     let mut runner = Runner::new();
     // The runtime's URL carries a query already; clients append `&audience=...`.
-    runner.set("ACTIONS_ID_TOKEN_REQUEST_URL", &format!("{token_url}/_apis/distributedtask/token?api-version=2.0"));
+    runner.set(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &format!("{token_url}/_apis/distributedtask/token?api-version=2.0"),
+    );
     runner.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN);
     runner.set("GITHUB_API_URL", api_url);
     runner
@@ -361,26 +452,47 @@ fn signing_runner(token_url: &str, api_url: &str) -> Runner {
 fn action_attests_uploads_and_reports_like_the_runner_expects() {
     let jwt = github_jwt("octo-org/hello");
     let (token_server, token_requests) = token_endpoint(jwt.clone());
-    let (api, api_requests) = attestations_api(vec![Response::json(201, &serde_json::json!({"id": 9001}))]);
+    let (api, api_requests) =
+        attestations_api(vec![Response::json(201, &serde_json::json!({"id": 9001}))]);
     let runner = signing_runner(&token_server.url, &api.url);
     write_package(&runner, "hello");
 
-    let run = runner.run(&[("path", "hello"), ("sigstore", "local"), ("upload-to-github", "true")]);
+    let run = runner.run(&[
+        ("path", "hello"),
+        ("sigstore", "local"),
+        ("upload-to-github", "true"),
+    ]);
     assert!(run.success(), "{}", run.log());
 
     // Outputs.
     let o = &run.outputs;
     let bundle_path = PathBuf::from(&o["bundle-path"]);
-    let bundle_text = std::fs::read_to_string(&bundle_path).unwrap_or_else(|e| panic!("{bundle_path:?}: {e}\n{}", run.log()));
+    let bundle_text = std::fs::read_to_string(&bundle_path)
+        .unwrap_or_else(|e| panic!("{bundle_path:?}: {e}\n{}", run.log()));
     let bundle: serde_json::Value = serde_json::from_str(&bundle_text).unwrap();
-    assert_eq!(bundle["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(
+        bundle["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
     assert_eq!(o["subject-name"], "pkg:npm/%40octo-org/hello@1.0.0");
     let tarball = PathBuf::from(&o["tarball"]);
-    assert_eq!(o["subject-digest"], format!("sha512:{}", sha512_hex(&tarball)));
-    let log_index: u64 = o["log-index"].parse().unwrap_or_else(|_| panic!("log-index {:?}", o["log-index"]));
-    assert!(o["transparency-log-url"].contains(&format!("logIndex={log_index}")), "{}", o["transparency-log-url"]);
+    assert_eq!(
+        o["subject-digest"],
+        format!("sha512:{}", sha512_hex(&tarball))
+    );
+    let log_index: u64 = o["log-index"]
+        .parse()
+        .unwrap_or_else(|_| panic!("log-index {:?}", o["log-index"]));
+    assert!(
+        o["transparency-log-url"].contains(&format!("logIndex={log_index}")),
+        "{}",
+        o["transparency-log-url"]
+    );
     assert_eq!(o["attestation-id"], "9001");
-    assert_eq!(o["attestation-url"], "https://github.com/octo-org/hello/attestations/9001");
+    assert_eq!(
+        o["attestation-url"],
+        "https://github.com/octo-org/hello/attestations/9001"
+    );
 
     // The token endpoint got the runtime bearer and the sigstore audience.
     let token_requests = token_requests.lock().unwrap();
@@ -399,15 +511,27 @@ fn action_attests_uploads_and_reports_like_the_runner_expects() {
     assert_eq!(post.path_only(), "/repos/octo-org/hello/attestations");
     assert_eq!(post.bearer(), Some(runner.github_token.as_str()));
     assert_eq!(post.header("x-github-api-version"), Some("2022-11-28"));
-    assert_eq!(post.json().unwrap(), serde_json::json!({ "bundle": bundle }));
+    assert_eq!(
+        post.json().unwrap(),
+        serde_json::json!({ "bundle": bundle })
+    );
 
     // Every token is masked, and appears nowhere else in the log.
     let stdout = run.stdout();
     let all = format!("{stdout}{}", run.stderr());
     for secret in [jwt.as_str(), runner.github_token.as_str()] {
         let mask = format!("::add-mask::{secret}");
-        assert!(stdout.lines().any(|l| l == mask), "no mask for a token:\n{}", run.log());
-        assert_eq!(all.matches(secret).count(), all.matches(&mask).count(), "a token leaked:\n{}", run.log());
+        assert!(
+            stdout.lines().any(|l| l == mask),
+            "no mask for a token:\n{}",
+            run.log()
+        );
+        assert_eq!(
+            all.matches(secret).count(),
+            all.matches(&mask).count(),
+            "a token leaked:\n{}",
+            run.log()
+        );
         assert!(!bundle_text.contains(secret));
     }
     assert!(!all.contains(REQUEST_TOKEN));
@@ -416,10 +540,18 @@ fn action_attests_uploads_and_reports_like_the_runner_expects() {
     let s = &run.summary;
     assert!(s.contains("@octo-org/hello@1.0.0"), "{s}");
     assert!(s.contains(&o["subject-digest"]), "{s}");
-    assert!(s.contains("https://github.com/octo-org/hello/.github/workflows/release.yml@refs/tags/v1.0.0"), "{s}");
+    assert!(
+        s.contains(
+            "https://github.com/octo-org/hello/.github/workflows/release.yml@refs/tags/v1.0.0"
+        ),
+        "{s}"
+    );
     assert!(s.contains(&format!("log index {log_index}")), "{s}");
     assert!(s.contains("| Verification | ✅ verified"), "{s}");
-    assert!(s.contains("https://github.com/octo-org/hello/attestations/9001"), "{s}");
+    assert!(
+        s.contains("https://github.com/octo-org/hello/attestations/9001"),
+        "{s}"
+    );
 }
 
 #[cfg(unix)]
@@ -432,18 +564,33 @@ fn action_explains_a_missing_attestations_permission() {
     )]);
     let runner = signing_runner(&token_server.url, &api.url);
     write_package(&runner, "hello");
-    let run = runner.run(&[("path", "hello"), ("sigstore", "local"), ("upload-to-github", "true")]);
+    let run = runner.run(&[
+        ("path", "hello"),
+        ("sigstore", "local"),
+        ("upload-to-github", "true"),
+    ]);
     assert!(!run.success());
     let step = &run.steps[0];
     assert_eq!(step.code, 3, "{}", run.log());
     // A 403 is not retried.
     assert_eq!(api_requests.lock().unwrap().len(), 1);
-    let error = step.stdout.lines().find(|l| l.starts_with("::error title=")).unwrap_or_else(|| panic!("{}", run.log()));
-    assert!(error.contains("Resource not accessible by integration"), "{error}");
+    let error = step
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error title="))
+        .unwrap_or_else(|| panic!("{}", run.log()));
+    assert!(
+        error.contains("Resource not accessible by integration"),
+        "{error}"
+    );
     assert!(error.contains("attestations: write"), "{error}");
     assert!(error.contains(".github/workflows/release.yml"), "{error}");
     // The bundle was still written and reported before the upload failed.
-    assert!(Path::new(&run.outputs["bundle-path"]).is_file(), "{}", run.log());
+    assert!(
+        Path::new(&run.outputs["bundle-path"]).is_file(),
+        "{}",
+        run.log()
+    );
     assert_eq!(run.outputs["attestation-id"], "");
 }
 
@@ -457,7 +604,11 @@ fn action_retries_a_server_error_then_succeeds() {
     ]);
     let runner = signing_runner(&token_server.url, &api.url);
     write_package(&runner, "hello");
-    let run = runner.run(&[("path", "hello"), ("sigstore", "local"), ("upload-to-github", "true")]);
+    let run = runner.run(&[
+        ("path", "hello"),
+        ("sigstore", "local"),
+        ("upload-to-github", "true"),
+    ]);
     assert!(run.success(), "{}", run.log());
     let requests = api_requests.lock().unwrap();
     assert_eq!(requests.len(), 2);
@@ -506,11 +657,22 @@ fn action_passes_shell_metacharacters_through_as_data() {
     assert!(run.success(), "{}", run.log());
     for entry in std::fs::read_dir(runner.workspace()).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.starts_with("pwned"), "a shell command in an input ran: {name}");
+        assert!(
+            !name.starts_with("pwned"),
+            "a shell command in an input ran: {name}"
+        );
     }
-    assert!(runner.workspace().join(hostile_bundle).is_file(), "{}", run.log());
+    assert!(
+        runner.workspace().join(hostile_bundle).is_file(),
+        "{}",
+        run.log()
+    );
     let argv = std::fs::read(&argv_file).unwrap();
-    let argv: Vec<String> = argv.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let argv: Vec<String> = argv
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
     assert_eq!(
         argv,
         [
@@ -522,7 +684,10 @@ fn action_passes_shell_metacharacters_through_as_data() {
             "--dry-run".to_owned(),
         ]
     );
-    assert_eq!(std::fs::read_to_string(format!("{}.provenance", argv_file.display())).unwrap(), "false");
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.provenance", argv_file.display())).unwrap(),
+        "false"
+    );
 }
 
 #[cfg(unix)]
@@ -533,7 +698,13 @@ fn action_refuses_a_non_boolean_input_before_signing() {
     assert!(!run.success());
     assert_eq!(run.steps.len(), 1);
     assert_eq!(run.steps[0].code, 2);
-    assert!(run.stdout().contains("::error title=npm-attest action::input publish must be true or false, got \"yes\""), "{}", run.log());
+    assert!(
+        run.stdout().contains(
+            "::error title=npm-attest action::input publish must be true or false, got \"yes\""
+        ),
+        "{}",
+        run.log()
+    );
     assert_eq!(run.outputs["bundle-path"], "");
 }
 
@@ -554,16 +725,39 @@ fn action_yml_declares_the_interface_and_maps_inputs_through_env() {
         ("sigstore", "public-good"),
     ];
     for (name, default) in expected_inputs {
-        let input = inputs.get(name).unwrap_or_else(|| panic!("missing input {name}"));
-        assert_eq!(input.get("default").map(yaml_str).as_deref(), Some(default), "default of {name}");
-        assert!(input.get("description").map(yaml_str).is_some_and(|d| d.len() > 10), "description of {name}");
+        let input = inputs
+            .get(name)
+            .unwrap_or_else(|| panic!("missing input {name}"));
+        assert_eq!(
+            input.get("default").map(yaml_str).as_deref(),
+            Some(default),
+            "default of {name}"
+        );
+        assert!(
+            input
+                .get("description")
+                .map(yaml_str)
+                .is_some_and(|d| d.len() > 10),
+            "description of {name}"
+        );
     }
     for (name, _) in inputs {
         let name = yaml_str(name);
-        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "input {name} is not kebab-case");
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "input {name} is not kebab-case"
+        );
     }
     let outputs = action["outputs"].as_mapping().unwrap();
-    for name in ["bundle-path", "subject-name", "subject-digest", "log-index", "transparency-log-url", "attestation-id", "attestation-url"] {
+    for name in [
+        "bundle-path",
+        "subject-name",
+        "subject-digest",
+        "log-index",
+        "transparency-log-url",
+        "attestation-id",
+        "attestation-url",
+    ] {
         assert!(outputs.get(name).is_some(), "missing output {name}");
     }
     // No expression inside a `run:` script: inputs reach the scripts only through `env:`.
@@ -598,7 +792,11 @@ impl Launch {
     fn fake_binary(&self, rel: &str) -> PathBuf {
         let p = self.path(rel);
         let ran = self.path("ran");
-        std::fs::write(&p, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", ran.display())).unwrap();
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", ran.display()),
+        )
+        .unwrap();
         make_executable(&p);
         p
     }
@@ -611,11 +809,17 @@ impl Launch {
 
     fn run(&self, envs: &[(&str, &str)]) -> std::process::Output {
         let mut cmd = Command::new("bash");
-        cmd.arg(repo_root().join("dist/launch.sh")).args(["attest", "--dry-run", "a b"]);
-        cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("GITHUB_ACTIONS", "true").env("RUNNER_TEMP", self.path("temp"));
+        cmd.arg(repo_root().join("dist/launch.sh"))
+            .args(["attest", "--dry-run", "a b"]);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("RUNNER_TEMP", self.path("temp"));
         cmd.env("RUNNER_TOOL_CACHE", self.path("cache"));
-        cmd.env("NPM_ATTEST_DOWNLOAD_BASE", format!("file://{}", self.path("release").display()));
+        cmd.env(
+            "NPM_ATTEST_DOWNLOAD_BASE",
+            format!("file://{}", self.path("release").display()),
+        );
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -635,12 +839,25 @@ const LINUX_X64: [(&str, &str); 2] = [("RUNNER_OS", "Linux"), ("RUNNER_ARCH", "X
 fn launcher_runs_a_downloaded_binary_whose_checksum_matches() {
     let l = Launch::new();
     let b = l.fake_binary("release/v9.9.9/npm-attest-x86_64-unknown-linux-musl");
-    let m = l.manifest(&format!("release: v9.9.9\n{}  npm-attest-x86_64-unknown-linux-musl\n", sha256_hex(&b)));
-    let out = l.run(&[LINUX_X64[0], LINUX_X64[1], ("NPM_ATTEST_MANIFEST", m.to_str().unwrap())]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = l.manifest(&format!(
+        "release: v9.9.9\n{}  npm-attest-x86_64-unknown-linux-musl\n",
+        sha256_hex(&b)
+    ));
+    let out = l.run(&[
+        LINUX_X64[0],
+        LINUX_X64[1],
+        ("NPM_ATTEST_MANIFEST", m.to_str().unwrap()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(l.ran().as_deref(), Some("attest\n--dry-run\na b\n"));
     // Cached for the next step, under the release's version.
-    assert!(l.path("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl").is_file());
+    assert!(l
+        .path("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl")
+        .is_file());
 }
 
 #[cfg(unix)]
@@ -650,22 +867,47 @@ fn launcher_refuses_a_binary_whose_checksum_does_not_match() {
     let b = l.fake_binary("release/v9.9.9/npm-attest-x86_64-unknown-linux-musl");
     // The manifest records another binary's digest: the release asset was replaced.
     let other = "0".repeat(64);
-    let m = l.manifest(&format!("release: v9.9.9\n{other}  npm-attest-x86_64-unknown-linux-musl\n"));
-    let out = l.run(&[LINUX_X64[0], LINUX_X64[1], ("NPM_ATTEST_MANIFEST", m.to_str().unwrap())]);
+    let m = l.manifest(&format!(
+        "release: v9.9.9\n{other}  npm-attest-x86_64-unknown-linux-musl\n"
+    ));
+    let out = l.run(&[
+        LINUX_X64[0],
+        LINUX_X64[1],
+        ("NPM_ATTEST_MANIFEST", m.to_str().unwrap()),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(l.ran(), None, "the mismatching binary ran");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("::error title=npm-attest launcher::checksum mismatch"), "{stdout}");
-    assert!(stdout.contains(&sha256_hex(&b)) && stdout.contains(&other), "{stdout}");
+    assert!(
+        stdout.starts_with("::error title=npm-attest launcher::checksum mismatch"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&sha256_hex(&b)) && stdout.contains(&other),
+        "{stdout}"
+    );
     // The bad download is not kept in the cache.
-    assert!(!l.path("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl").exists());
+    assert!(!l
+        .path("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl")
+        .exists());
 
     // A tampered binary already in the tool cache is refused the same way.
     std::fs::create_dir_all(l.path("cache/npm-attest/v9.9.9")).unwrap();
     l.fake_binary("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl");
-    let good = l.manifest(&format!("release: v9.9.9\n{}  npm-attest-x86_64-unknown-linux-musl\n", sha256_hex(&b)));
-    std::fs::write(l.path("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl"), "#!/bin/sh\ntouch pwned\n").unwrap();
-    let out = l.run(&[LINUX_X64[0], LINUX_X64[1], ("NPM_ATTEST_MANIFEST", good.to_str().unwrap())]);
+    let good = l.manifest(&format!(
+        "release: v9.9.9\n{}  npm-attest-x86_64-unknown-linux-musl\n",
+        sha256_hex(&b)
+    ));
+    std::fs::write(
+        l.path("cache/npm-attest/v9.9.9/npm-attest-x86_64-unknown-linux-musl"),
+        "#!/bin/sh\ntouch pwned\n",
+    )
+    .unwrap();
+    let out = l.run(&[
+        LINUX_X64[0],
+        LINUX_X64[1],
+        ("NPM_ATTEST_MANIFEST", good.to_str().unwrap()),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
 }
@@ -695,19 +937,41 @@ fn launcher_builds_from_source_when_no_binary_fits() {
         // A runner with no prebuilt asset (32-bit ARM Linux).
         ("arm", vec![("RUNNER_OS", "Linux"), ("RUNNER_ARCH", "ARM")]),
         // A manifest with no entries: a commit of main.
-        ("main", vec![LINUX_X64[0], LINUX_X64[1], ("NPM_ATTEST_MANIFEST", "MAIN")]),
+        (
+            "main",
+            vec![LINUX_X64[0], LINUX_X64[1], ("NPM_ATTEST_MANIFEST", "MAIN")],
+        ),
         // Requested, even though a matching binary is recorded.
-        ("requested", vec![LINUX_X64[0], LINUX_X64[1], ("NPM_ATTEST_BUILD_FROM_SOURCE", "true")]),
+        (
+            "requested",
+            vec![
+                LINUX_X64[0],
+                LINUX_X64[1],
+                ("NPM_ATTEST_BUILD_FROM_SOURCE", "true"),
+            ],
+        ),
     ];
     for (name, envs) in cases {
         let l = Launch::new();
         let cargo = fake_cargo(&l);
         let b = l.fake_binary("release/v9.9.9/npm-attest-x86_64-unknown-linux-musl");
-        let m = l.manifest(&format!("release: v9.9.9\n{}  npm-attest-x86_64-unknown-linux-musl\n", sha256_hex(&b)));
+        let m = l.manifest(&format!(
+            "release: v9.9.9\n{}  npm-attest-x86_64-unknown-linux-musl\n",
+            sha256_hex(&b)
+        ));
         let main_manifest = repo_root().join("dist/manifest.txt");
         let mut envs: Vec<(&str, String)> = envs
             .into_iter()
-            .map(|(k, v)| (k, if v == "MAIN" { main_manifest.display().to_string() } else { v.to_owned() }))
+            .map(|(k, v)| {
+                (
+                    k,
+                    if v == "MAIN" {
+                        main_manifest.display().to_string()
+                    } else {
+                        v.to_owned()
+                    },
+                )
+            })
             .collect();
         if !envs.iter().any(|(k, _)| *k == "NPM_ATTEST_MANIFEST") {
             envs.push(("NPM_ATTEST_MANIFEST", m.display().to_string()));
@@ -715,17 +979,34 @@ fn launcher_builds_from_source_when_no_binary_fits() {
         envs.push(("NPM_ATTEST_CARGO", cargo.display().to_string()));
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let out = l.run(&envs);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let cargo_args = std::fs::read_to_string(l.path("cargo-args")).unwrap();
         assert_eq!(
             cargo_args,
-            format!("build\n--release\n--locked\n--manifest-path\n{}\n--bin\nnpm-attest\n", repo_root().join("Cargo.toml").display()),
+            format!(
+                "build\n--release\n--locked\n--manifest-path\n{}\n--bin\nnpm-attest\n",
+                repo_root().join("Cargo.toml").display()
+            ),
             "{name}"
         );
-        assert_eq!(l.ran().as_deref(), Some("attest\n--dry-run\na b\n"), "{name}: the built binary did not run");
+        assert_eq!(
+            l.ran().as_deref(),
+            Some("attest\n--dry-run\na b\n"),
+            "{name}: the built binary did not run"
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("::group::cargo build --release --locked"), "{name}: {stdout}");
-        assert!(!l.path("cache/npm-attest").exists(), "{name}: downloaded although building from source");
+        assert!(
+            stdout.contains("::group::cargo build --release --locked"),
+            "{name}: {stdout}"
+        );
+        assert!(
+            !l.path("cache/npm-attest").exists(),
+            "{name}: downloaded although building from source"
+        );
     }
 }
 
@@ -734,7 +1015,10 @@ fn launcher_builds_from_source_when_no_binary_fits() {
 fn launcher_refuses_exported_bash_functions() {
     let l = Launch::new();
     l.fake_binary("bin");
-    let out = l.run(&[("NPM_ATTEST_BINARY", l.path("bin").to_str().unwrap()), ("BASH_FUNC_sha256sum%%", "() { echo 0; }")]);
+    let out = l.run(&[
+        ("NPM_ATTEST_BINARY", l.path("bin").to_str().unwrap()),
+        ("BASH_FUNC_sha256sum%%", "() { echo 0; }"),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(l.ran(), None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("exported bash functions"));
@@ -751,7 +1035,12 @@ fn zizmor_finds_nothing_in_the_action_and_workflows() {
     let zizmor = [venv.join("bin/zizmor"), venv.join("Scripts/zizmor.exe")]
         .into_iter()
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("zizmor is not installed in {}: run tests/setup-interop", venv.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "zizmor is not installed in {}: run tests/setup-interop",
+                venv.display()
+            )
+        });
     let mut files = vec![repo_root().join("action.yml")];
     for dir in [".github/workflows", "examples/workflows"] {
         for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
@@ -762,15 +1051,28 @@ fn zizmor_finds_nothing_in_the_action_and_workflows() {
         }
     }
     assert!(files.len() >= 4, "{files:?}");
-    let out = Command::new(&zizmor).args(["--offline", "--persona=pedantic", "--format=plain"]).args(&files).output().unwrap();
+    let out = Command::new(&zizmor)
+        .args(["--offline", "--persona=pedantic", "--format=plain"])
+        .args(&files)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "zizmor reported findings:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "zizmor reported findings:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("No findings to report"), "{stdout}");
     // Every file was audited.
     let stderr = String::from_utf8_lossy(&out.stderr);
     for f in &files {
         let shown = f.display().to_string();
-        assert!(stderr.lines().any(|l| l.contains("completed") && l.contains(&shown)), "zizmor did not audit {shown}:\n{stderr}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("completed") && l.contains(&shown)),
+            "zizmor did not audit {shown}:\n{stderr}"
+        );
     }
 }
 
