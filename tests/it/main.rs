@@ -3,6 +3,10 @@
 
 mod action;
 mod architecture;
+mod attest;
+mod conformance;
 mod fake_http;
 mod registry;
+mod standin;
 mod support;
+mod verify;
