@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::core::bundle::Bundle;
+use crate::core::trust_root::TrustedRoot;
+use crate::core::verify::{verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject};
 use crate::error::{fail, fail_with_hint, ExitKind};
+use crate::http::{Http, RetryPolicy as HttpRetry};
+use crate::report;
 use crate::secret::SecretString;
 
 /// The GitHub API version we speak (the `X-GitHub-Api-Version` header).
@@ -175,8 +180,8 @@ pub struct AttestSummary {
     pub attestation_url: Option<String>,
     /// Where the package was published, if it was.
     pub published_to: Option<String>,
-    /// `owner/repo`, for the verification command shown to readers.
-    pub repository: Option<String>,
+    /// A shell command that verifies the bundle, shown to readers.
+    pub verify_command: Option<String>,
 }
 
 /// The job summary Markdown for one attestation. Every value from outside is escaped, so a
@@ -224,14 +229,12 @@ pub fn render_summary(s: &AttestSummary) -> String {
         row("Published to", code(registry));
     }
     md.push('\n');
-    if let Some(repo) = &s.repository {
+    if let Some(command) = &s.verify_command {
+        // A fenced block shows its content verbatim; a value cannot contain a fence line since
+        // the command is built from shell words on one line.
         md.push_str("Verify it with:\n\n```sh\n");
-        md.push_str(&format!(
-            "npm-attest verify --bundle {} --repository {} <tarball>\n",
-            shell_word(&s.bundle_path),
-            shell_word(repo)
-        ));
-        md.push_str("```\n");
+        md.push_str(&command.replace(['\n', '\r'], " "));
+        md.push_str("\n```\n");
     }
     if md.len() > SUMMARY_LIMIT {
         // Only a pathological input gets here; keep the runner from refusing the whole file.
@@ -299,6 +302,35 @@ fn link(text: &str, url: &str) -> String {
     } else {
         code(url)
     }
+}
+
+/// The `npm-attest verify` command for a bundle: the repository's identity, the issuer, and
+/// the trusted root when it is not the embedded public-good one.
+pub fn verify_command(
+    bundle: &str,
+    trusted_root: Option<&str>,
+    issuer: &str,
+    repository: &str,
+    tarball: &str,
+) -> String {
+    let mut words = vec![
+        "npm-attest".to_owned(),
+        "verify".to_owned(),
+        "--bundle".to_owned(),
+        shell_word(bundle),
+    ];
+    if let Some(root) = trusted_root {
+        words.push("--trusted-root".to_owned());
+        words.push(shell_word(root));
+    }
+    words.extend([
+        "--certificate-oidc-issuer".to_owned(),
+        shell_word(issuer),
+        "--repository".to_owned(),
+        shell_word(repository),
+    ]);
+    words.push(shell_word(tarball));
+    words.join(" ")
 }
 
 /// A POSIX shell word: as is when it is plainly safe, else single-quoted.
@@ -656,11 +688,331 @@ fn append(path: &Path, bytes: &[u8], variable: &str) -> anyhow::Result<()> {
         })
 }
 
-/// The token for the attestations API: `GITHUB_TOKEN` from the environment, masked in the log.
-pub fn token_from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<SecretString> {
-    env("GITHUB_TOKEN")
-        .filter(|t| !t.is_empty())
-        .map(SecretString::new)
+// ---------------------------------------------------------------------------------------------
+// The edge: the attestations API.
+
+/// Where and with which token `--upload-to-github` stores the bundle. Resolved before signing, so
+/// a missing token or repository fails before anything is signed or logged.
+#[derive(Debug)]
+pub struct UploadTarget {
+    pub endpoint: String,
+    pub repository: String,
+    pub server_url: String,
+    token: SecretString,
+}
+
+impl UploadTarget {
+    /// From `GITHUB_TOKEN` (masked as soon as it is read), `GITHUB_REPOSITORY`, `GITHUB_API_URL`
+    /// and `GITHUB_SERVER_URL`.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<UploadTarget> {
+        let actions = ActionsEnv::from_lookup(env);
+        let token = env("GITHUB_TOKEN").filter(|t| !t.is_empty()).map(SecretString::new).ok_or_else(|| {
+            fail_with_hint(
+                ExitKind::Environment,
+                "--upload-to-github needs a token in GITHUB_TOKEN",
+                "the action passes its `github-token` input (default `${{ github.token }}`); elsewhere set GITHUB_TOKEN",
+            )
+        })?;
+        report::mask(&token);
+        let repository = actions.repository.clone().ok_or_else(|| {
+            fail_with_hint(
+                ExitKind::Environment,
+                "--upload-to-github needs GITHUB_REPOSITORY (owner/repo)",
+                "run it in GitHub Actions, which sets GITHUB_REPOSITORY",
+            )
+        })?;
+        let endpoint = attestations_endpoint(&actions.api_url, &repository).map_err(|e| {
+            let hint = e.hint(None).unwrap_or_default();
+            fail_with_hint(e.exit_kind(), e.to_string(), hint)
+        })?;
+        Ok(UploadTarget {
+            endpoint,
+            repository,
+            server_url: actions.server_url,
+            token,
+        })
+    }
+}
+
+/// Stores `bundle` with `POST /repos/{owner}/{repo}/attestations`, retrying transient failures
+/// (408, 429, 5xx, connection errors) with exponential backoff.
+pub async fn upload_attestation(
+    target: &UploadTarget,
+    bundle: &Value,
+    retry: RetryPolicy,
+    workflow_path: Option<&str>,
+) -> anyhow::Result<UploadedAttestation> {
+    // Retries are decided here, from the classified answer; the client sends each request once.
+    let http = Http::new(HttpRetry::NONE)?;
+    let body = serde_json::to_value(CreateAttestationRequest { bundle }).map_err(|e| {
+        fail(
+            ExitKind::Internal,
+            format!("cannot encode the attestations request: {e}"),
+        )
+    })?;
+    let headers = [
+        ("accept", "application/vnd.github+json"),
+        ("x-github-api-version", API_VERSION),
+    ];
+    let mut attempt = 1;
+    loop {
+        let answer = http
+            .post_json_once(
+                "the GitHub attestations API",
+                &target.endpoint,
+                &body,
+                &target.token,
+                &headers,
+            )
+            .await;
+        let error = match answer {
+            Ok(response) => match classify_response(response.status.as_u16(), &response.body) {
+                Ok(created) => {
+                    let url = attestation_url(&target.server_url, &target.repository, created.id);
+                    return Ok(UploadedAttestation {
+                        id: created.id,
+                        url,
+                    });
+                }
+                Err(e) if e.is_transient() && attempt < retry.attempts => e.to_string(),
+                Err(e) => {
+                    let message = format!("cannot store the attestation with GitHub: {e}");
+                    return Err(match e.hint(workflow_path) {
+                        Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
+                        None => fail(e.exit_kind(), message),
+                    });
+                }
+            },
+            // Connection failures and the like.
+            Err(e) if attempt < retry.attempts => format!("{e:#}"),
+            Err(e) => return Err(e.context("cannot store the attestation with GitHub")),
+        };
+        let delay = retry.delay_after(attempt);
+        report::warn(&format!(
+            "the GitHub attestations API failed ({error}); retrying in {} ms (attempt {} of {})",
+            delay.as_millis(),
+            attempt + 1,
+            retry.attempts
+        ));
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The edge: reporting an attestation to the runner.
+
+/// What `attest` produced, as the Actions outputs and summary need it.
+#[derive(Debug)]
+pub struct Attested<'a> {
+    pub bundle: &'a Bundle,
+    pub bundle_path: &'a Path,
+    pub tarball_path: &'a Path,
+    pub name: &'a str,
+    pub version: &'a str,
+    pub sha512: [u8; 64],
+    pub log_index: i64,
+    pub transparency_log_url: &'a str,
+    pub trusted_root: TrustedRootChoice<'a>,
+    /// Where the trusted root was written (local stand-in), for the verification command.
+    pub trusted_root_path: Option<&'a Path>,
+}
+
+/// The trusted root that verifies a fresh bundle.
+#[derive(Debug, Clone, Copy)]
+pub enum TrustedRootChoice<'a> {
+    /// Sigstore public-good (the root embedded in the binary).
+    PublicGood,
+    /// The in-process stand-in's.
+    Local(&'a TrustedRoot),
+    /// Another instance, whose root we do not have.
+    Unknown,
+}
+
+/// Under GitHub Actions: writes the step outputs, verifies the fresh bundle, stores it with the
+/// attestations API when `upload` is given, and appends the job summary. Outside Actions (no
+/// `GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY`) it only uploads.
+pub async fn report_attestation(
+    env: &dyn Fn(&str) -> Option<String>,
+    attested: &Attested<'_>,
+    upload: Option<&UploadTarget>,
+) -> anyhow::Result<()> {
+    let actions = ActionsEnv::from_lookup(env);
+    let bundle_path = absolute(attested.bundle_path);
+    let tarball_path = absolute(attested.tarball_path);
+    let purl = NpmPackage {
+        name: attested.name.to_owned(),
+        version: attested.version.to_owned(),
+        sha512: attested.sha512,
+    }
+    .purl();
+    let digest = format!("sha512:{}", hex::encode(attested.sha512));
+    if let Some(file) = &actions.output_file {
+        // Written before the upload, so that a failed upload still reports the bundle.
+        append_outputs(
+            file,
+            &[
+                ("bundle-path", bundle_path.display().to_string()),
+                ("tarball", tarball_path.display().to_string()),
+                ("subject-name", purl.clone()),
+                ("subject-digest", digest.clone()),
+                ("log-index", attested.log_index.to_string()),
+                (
+                    "transparency-log-url",
+                    attested.transparency_log_url.to_owned(),
+                ),
+            ],
+        )?;
+    }
+    let mut summary = AttestSummary {
+        package: format!("{}@{}", attested.name, attested.version),
+        subject_name: purl,
+        subject_digest: digest,
+        log_index: u64::try_from(attested.log_index).ok(),
+        transparency_log_url: Some(attested.transparency_log_url.to_owned()),
+        bundle_path: bundle_path.display().to_string(),
+        ..AttestSummary::default()
+    };
+    if let (Some(issuer), Some(repository)) =
+        (actions_issuer(&actions.server_url), &actions.repository)
+    {
+        let root = attested
+            .trusted_root_path
+            .map(|p| absolute(p).display().to_string());
+        summary.verify_command = Some(verify_command(
+            &summary.bundle_path,
+            root.as_deref(),
+            &issuer,
+            repository,
+            &tarball_path.display().to_string(),
+        ));
+    }
+    if actions.summary_file.is_some() {
+        verify_for_summary(&actions, attested, &mut summary);
+    }
+    if let Some(target) = upload {
+        let bundle = serde_json::to_value(attested.bundle)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the bundle: {e}")))?;
+        match upload_attestation(
+            target,
+            &bundle,
+            RetryPolicy::default(),
+            actions.workflow_path.as_deref(),
+        )
+        .await
+        {
+            Ok(uploaded) => {
+                report::info(&format!("Attestation stored with GitHub: {}", uploaded.url));
+                if let Some(file) = &actions.output_file {
+                    append_outputs(
+                        file,
+                        &[
+                            ("attestation-id", uploaded.id.to_string()),
+                            ("attestation-url", uploaded.url.clone()),
+                        ],
+                    )?;
+                }
+                summary.attestation_url = Some(uploaded.url);
+            }
+            Err(e) => {
+                if let Some(file) = &actions.summary_file {
+                    let mut md = render_summary(&summary);
+                    md.push_str(&format!(
+                        "\n❌ Storing the attestation with GitHub failed: {}\n",
+                        escape_md(&crate::error::render(&e))
+                    ));
+                    append_summary(file, &md)?;
+                }
+                return Err(e);
+            }
+        }
+    }
+    if let Some(file) = &actions.summary_file {
+        append_summary(file, &render_summary(&summary))?;
+    }
+    Ok(())
+}
+
+/// Verifies the fresh bundle as a consumer would: against the instance's trusted root, for this
+/// package and tarball, signed for this repository (Source Repository URI) by the Actions issuer
+/// of `GITHUB_SERVER_URL`.
+fn verify_for_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &mut AttestSummary) {
+    let public_good;
+    let (trust, root_name) = match attested.trusted_root {
+        TrustedRootChoice::Local(root) => (root, "local stand-in"),
+        TrustedRootChoice::PublicGood => {
+            match serde_json::from_str::<TrustedRoot>(crate::cmd::verify::PRODUCTION_TRUSTED_ROOT) {
+                Ok(root) => {
+                    public_good = root;
+                    (&public_good, "public-good")
+                }
+                Err(e) => {
+                    summary.verification = Some(VerificationOutcome::NotRun {
+                        reason: format!("embedded trusted root: {e}"),
+                    });
+                    return;
+                }
+            }
+        }
+        TrustedRootChoice::Unknown => {
+            summary.verification = Some(VerificationOutcome::NotRun {
+                reason: "no trusted root is known for this Sigstore instance".into(),
+            });
+            return;
+        }
+    };
+    let (Some(issuer), Some(repository)) = (
+        actions_issuer(&actions.server_url),
+        actions.repository.as_deref(),
+    ) else {
+        summary.verification = Some(VerificationOutcome::NotRun {
+            reason: "not a GitHub Actions run on github.com or GHE.com".into(),
+        });
+        return;
+    };
+    let mut identity = IdentityPolicy::new(issuer);
+    identity.source_repository_uri = Some(format!(
+        "{}/{repository}",
+        actions.server_url.trim_end_matches('/')
+    ));
+    let subject = Subject::NpmPackage(NpmPackage {
+        name: attested.name.to_owned(),
+        version: attested.version.to_owned(),
+        sha512: attested.sha512,
+    });
+    match verify_bundle(attested.bundle, trust, &subject, &Policy::Keyless(identity)) {
+        Ok(verified) => {
+            if let Some(id) = verified.identity() {
+                summary.signer_identity = Some(id.san.value().to_owned());
+                summary.signer_issuer = Some(id.issuer.clone());
+            }
+            summary.verification = Some(VerificationOutcome::Verified {
+                trusted_root: root_name.to_owned(),
+            });
+        }
+        Err(e) => {
+            report::warn(&format!("the fresh bundle does not verify: {e}"));
+            summary.verification = Some(VerificationOutcome::Failed {
+                reason: e.to_string(),
+            });
+        }
+    }
+}
+
+/// The OIDC issuer of Actions tokens for a GitHub server URL, derived as actions/attest does:
+/// github.com and GHE.com tenants; `None` for anything else (GHES).
+pub fn actions_issuer(server_url: &str) -> Option<String> {
+    let host = url::Url::parse(server_url).ok()?.host_str()?.to_owned();
+    if host == "github.com" {
+        return Some("https://token.actions.githubusercontent.com".to_owned());
+    }
+    let tenant = host.strip_suffix(".ghe.com")?;
+    (!tenant.is_empty() && !tenant.contains('.'))
+        .then(|| format!("https://token.actions.{tenant}.ghe.com"))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 #[cfg(test)]
@@ -755,7 +1107,13 @@ mod tests {
             }),
             attestation_url: Some("https://github.com/octo/pkg/attestations/7".into()),
             published_to: None,
-            repository: Some("octo/pkg".into()),
+            verify_command: Some(verify_command(
+                "/tmp/pkg-1.2.3.sigstore.json",
+                None,
+                "https://token.actions.githubusercontent.com",
+                "octo/pkg",
+                "/tmp/scope-pkg-1.2.3.tgz",
+            )),
         }
     }
 
@@ -780,7 +1138,9 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("[https://github.com/octo/pkg/attestations/7](https://github.com/octo/pkg/attestations/7)"));
-        assert!(md.contains("npm-attest verify --bundle /tmp/pkg-1.2.3.sigstore.json --repository octo/pkg <tarball>"));
+        assert!(md.contains(
+            "\n```sh\nnpm-attest verify --bundle /tmp/pkg-1.2.3.sigstore.json --certificate-oidc-issuer https://token.actions.githubusercontent.com --repository octo/pkg /tmp/scope-pkg-1.2.3.tgz\n```\n"
+        ), "{md}");
     }
 
     #[test]
@@ -791,13 +1151,22 @@ mod tests {
         s.verification = Some(VerificationOutcome::Failed {
             reason: "[click](http://evil) <b>".into(),
         });
-        s.bundle_path = "/tmp/a b'$(x)".into();
+        s.verify_command = Some(verify_command(
+            "/tmp/a b'$(x)",
+            Some("r\nx"),
+            "i",
+            "o/r",
+            "t",
+        ));
         let md = render_summary(&s);
         assert!(!md.contains("<script>"), "{md}");
         assert!(!md.contains("](javascript"), "{md}");
         assert!(!md.contains("<b>"));
         assert!(md.contains("\\[click\\]\\(http://evil\\)"), "{md}");
-        assert!(md.contains("--bundle '/tmp/a b'\\''$(x)'"), "{md}");
+        assert!(
+            md.contains("--bundle '/tmp/a b'\\''$(x)' --trusted-root 'r x' "),
+            "{md}"
+        );
         // Every table line still has exactly three cell separators.
         for line in md
             .lines()
@@ -928,6 +1297,20 @@ mod tests {
             classify_response(401, b"").unwrap_err(),
             AttestationsError::Unauthorized { .. }
         ));
+    }
+
+    #[test]
+    fn actions_issuer_follows_the_server() {
+        assert_eq!(
+            actions_issuer("https://github.com").as_deref(),
+            Some("https://token.actions.githubusercontent.com")
+        );
+        assert_eq!(
+            actions_issuer("https://acme.ghe.com/").as_deref(),
+            Some("https://token.actions.acme.ghe.com")
+        );
+        assert_eq!(actions_issuer("https://github.example.com"), None);
+        assert_eq!(actions_issuer("not a url"), None);
     }
 
     #[test]

@@ -64,6 +64,11 @@ pub struct AttestArgs {
     /// Print one JSON object describing the result on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Also store the bundle with the GitHub artifact attestations API (needs GITHUB_TOKEN
+    /// with `attestations: write` and GITHUB_REPOSITORY, as in GitHub Actions).
+    #[arg(long)]
+    pub upload_to_github: bool,
 }
 
 fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -94,6 +99,8 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let vars: HashMap<String, String> = std::env::vars().collect();
     let env = move |key: &str| vars.get(key).cloned();
     let instance = resolve_instance(&args)?;
+    // Checked before signing: a missing token or repository fails before anything is logged.
+    let upload = if args.upload_to_github { Some(crate::github::UploadTarget::from_env(&env)?) } else { None };
 
     // The token source first: no token means no point in packing or hashing.
     let token_source = match &instance {
@@ -123,13 +130,18 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
         Instance::Remote(endpoints) => {
             let source = token_source.ok_or_else(|| oidc::missing_token(&env))?;
             let outcome = sign_remote(&endpoints, source, &package, &env).await?;
-            finish(&args, &plan, &package, &endpoints, &outcome, None)
+            let root = if endpoints == Endpoints::public_good() {
+                crate::github::TrustedRootChoice::PublicGood
+            } else {
+                crate::github::TrustedRootChoice::Unknown
+            };
+            finish(&args, &plan, &package, &endpoints, &outcome, None, (&env, upload.as_ref(), root)).await
         }
         Instance::Local => {
             let standin = Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) })
                 .await
                 .map_err(|e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")))?;
-            let result = sign_local(&args, &standin, &plan, &package, &env).await;
+            let result = sign_local(&args, &standin, &plan, &package, &env, upload.as_ref()).await;
             standin.shutdown().await;
             result
         }
@@ -276,6 +288,7 @@ async fn sign_local(
     plan: &Plan,
     package: &PackageTarball,
     env: &dyn Fn(&str) -> Option<String>,
+    upload: Option<&crate::github::UploadTarget>,
 ) -> anyhow::Result<()> {
     let base = standin.base_url().to_owned();
     let endpoints = Endpoints { fulcio: base.clone(), rekor: base };
@@ -283,6 +296,12 @@ async fn sign_local(
     let now = sigstore::now()?;
     let (token, token_source, claims) = match &args.identity_token {
         Some(token) => (token.clone(), "--identity-token", Map::new()),
+        // In GitHub Actions with `id-token: write`, the runner's own token (the stand-in accepts
+        // tokens it did not mint on their claims), so a dry run exercises the real token flow.
+        None if env("ACTIONS_ID_TOKEN_REQUEST_URL").is_some_and(|u| !u.is_empty()) => {
+            let source = oidc::discover(env, None)?;
+            (oidc::fetch(&http, source).await?, "the GitHub Actions OIDC runtime", Map::new())
+        }
         None => {
             let claims = standin::github_actions_claims(env, now);
             let token = standin.mint_token(claims.clone());
@@ -300,7 +319,8 @@ async fn sign_local(
         args.trusted_root_out.clone().unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
     let root_json = serde_json::to_vec_pretty(standin.trusted_root())
         .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
-    finish(args, plan, package, &endpoints, &signed, Some((&trusted_root, root_json)))
+    let root = crate::github::TrustedRootChoice::Local(standin.trusted_root());
+    finish(args, plan, package, &endpoints, &signed, Some((&trusted_root, root_json)), (env, upload, root)).await
 }
 
 /// The GitHub variable a GitHub Actions token claim stands for (github-actions.md, Appendix A).
@@ -326,14 +346,16 @@ fn claim_for_variable(claims: &Map<String, Value>, variable: &str) -> Option<Str
     }
 }
 
-/// Writes the results (trusted root, tarball, bundle last) and reports them.
-fn finish(
+/// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
+/// Actions also as step outputs and the job summary, see `crate::github`).
+async fn finish(
     args: &AttestArgs,
     plan: &Plan,
     package: &PackageTarball,
     endpoints: &Endpoints,
     signed: &Signed,
     trusted_root: Option<(&PathBuf, Vec<u8>)>,
+    actions: (&dyn Fn(&str) -> Option<String>, Option<&crate::github::UploadTarget>, crate::github::TrustedRootChoice<'_>),
 ) -> anyhow::Result<()> {
     let bundle_bytes = sigstore::bundle_json(&signed.bundle)?;
     let log_index = signed.bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
@@ -380,7 +402,20 @@ fn finish(
         }
         report::data(&out.to_string());
     }
-    Ok(())
+    let (env, upload, root) = actions;
+    let attested = crate::github::Attested {
+        bundle: &signed.bundle,
+        bundle_path: &plan.bundle,
+        tarball_path: &tarball_path,
+        name: package.name.as_str(),
+        version: package.version.as_str(),
+        sha512: package.sha512,
+        log_index,
+        transparency_log_url: &tlog_url,
+        trusted_root: root,
+        trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
+    };
+    crate::github::report_attestation(env, &attested, upload).await
 }
 
 #[cfg(test)]

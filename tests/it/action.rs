@@ -516,16 +516,19 @@ fn action_attests_uploads_and_reports_like_the_runner_expects() {
         serde_json::json!({ "bundle": bundle })
     );
 
-    // Every token is masked, and appears nowhere else in the log.
+    // Every token is masked, and appears nowhere else in the log (the runtime's request token
+    // may only appear in a mask command too).
     let stdout = run.stdout();
     let all = format!("{stdout}{}", run.stderr());
-    for secret in [jwt.as_str(), runner.github_token.as_str()] {
+    for secret in [jwt.as_str(), runner.github_token.as_str(), REQUEST_TOKEN] {
         let mask = format!("::add-mask::{secret}");
-        assert!(
-            stdout.lines().any(|l| l == mask),
-            "no mask for a token:\n{}",
-            run.log()
-        );
+        if secret != REQUEST_TOKEN {
+            assert!(
+                stdout.lines().any(|l| l == mask),
+                "no mask for a token:\n{}",
+                run.log()
+            );
+        }
         assert_eq!(
             all.matches(secret).count(),
             all.matches(&mask).count(),
@@ -534,7 +537,6 @@ fn action_attests_uploads_and_reports_like_the_runner_expects() {
         );
         assert!(!bundle_text.contains(secret));
     }
-    assert!(!all.contains(REQUEST_TOKEN));
 
     // The job summary.
     let s = &run.summary;
@@ -551,6 +553,35 @@ fn action_attests_uploads_and_reports_like_the_runner_expects() {
     assert!(
         s.contains("https://github.com/octo-org/hello/attestations/9001"),
         "{s}"
+    );
+    // The verification command the summary shows works as written.
+    let command = s
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|c| c.split("\n```").next())
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(
+        command.starts_with("npm-attest verify --bundle "),
+        "{command}"
+    );
+    assert!(command.contains("--trusted-root "), "{command}");
+    let verified = Command::new("bash")
+        .args([
+            "--noprofile",
+            "--norc",
+            "-c",
+            &format!(
+                "\"$NPM_ATTEST\" {}",
+                command.trim_start_matches("npm-attest ")
+            ),
+        ])
+        .env("NPM_ATTEST", bin())
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&verified.stderr)
     );
 }
 
