@@ -818,6 +818,14 @@ pub struct Attested<'a> {
     pub trusted_root_path: Option<&'a Path>,
 }
 
+/// Where `attest` reports to: the environment (`GITHUB_*`), the attestations API target when
+/// uploading, and the trusted root that verifies the fresh bundle.
+pub struct ReportTo<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub upload: Option<&'a UploadTarget>,
+    pub trusted_root: TrustedRootChoice<'a>,
+}
+
 /// The trusted root that verifies a fresh bundle.
 #[derive(Debug, Clone, Copy)]
 pub enum TrustedRootChoice<'a> {

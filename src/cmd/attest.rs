@@ -135,7 +135,7 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
             } else {
                 crate::github::TrustedRootChoice::Unknown
             };
-            finish(&args, &plan, &package, &endpoints, &outcome, None, (&env, upload.as_ref(), root)).await
+            finish(&args, &plan, &package, &endpoints, &outcome, None, crate::github::ReportTo { env: &env, upload: upload.as_ref(), trusted_root: root }).await
         }
         Instance::Local => {
             let standin = Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) })
@@ -320,7 +320,7 @@ async fn sign_local(
     let root_json = serde_json::to_vec_pretty(standin.trusted_root())
         .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
     let root = crate::github::TrustedRootChoice::Local(standin.trusted_root());
-    finish(args, plan, package, &endpoints, &signed, Some((&trusted_root, root_json)), (env, upload, root)).await
+    finish(args, plan, package, &endpoints, &signed, Some((&trusted_root, root_json)), crate::github::ReportTo { env, upload, trusted_root: root }).await
 }
 
 /// The GitHub variable a GitHub Actions token claim stands for (github-actions.md, Appendix A).
@@ -355,7 +355,7 @@ async fn finish(
     endpoints: &Endpoints,
     signed: &Signed,
     trusted_root: Option<(&PathBuf, Vec<u8>)>,
-    actions: (&dyn Fn(&str) -> Option<String>, Option<&crate::github::UploadTarget>, crate::github::TrustedRootChoice<'_>),
+    actions: crate::github::ReportTo<'_>,
 ) -> anyhow::Result<()> {
     let bundle_bytes = sigstore::bundle_json(&signed.bundle)?;
     let log_index = signed.bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
@@ -402,7 +402,6 @@ async fn finish(
         }
         report::data(&out.to_string());
     }
-    let (env, upload, root) = actions;
     let attested = crate::github::Attested {
         bundle: &signed.bundle,
         bundle_path: &plan.bundle,
@@ -412,10 +411,10 @@ async fn finish(
         sha512: package.sha512,
         log_index,
         transparency_log_url: &tlog_url,
-        trusted_root: root,
+        trusted_root: actions.trusted_root,
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
-    crate::github::report_attestation(env, &attested, upload).await
+    crate::github::report_attestation(actions.env, &attested, actions.upload).await
 }
 
 #[cfg(test)]
