@@ -627,6 +627,26 @@ fn action_explains_a_missing_attestations_permission() {
 
 #[cfg(unix)]
 #[test]
+fn action_explains_a_missing_id_token_permission() {
+    // No ACTIONS_ID_TOKEN_REQUEST_URL: the job lacks `id-token: write`. Signing against
+    // public-good fails before anything is packed or sent.
+    let runner = Runner::new();
+    write_package(&runner, "hello");
+    let run = runner.run(&[("path", "hello")]);
+    assert!(!run.success());
+    assert_eq!(run.steps[0].code, 3, "{}", run.log());
+    let error = run.steps[0]
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error title=npm-attest attest::"))
+        .unwrap_or_else(|| panic!("{}", run.log()));
+    assert!(error.contains("id-token: write"), "{error}");
+    assert!(!run.steps[0].stderr.contains("Packing"), "{}", run.log());
+    assert_eq!(run.outputs["bundle-path"], "");
+}
+
+#[cfg(unix)]
+#[test]
 fn action_retries_a_server_error_then_succeeds() {
     let (token_server, _) = token_endpoint(github_jwt("octo-org/hello"));
     let (api, api_requests) = attestations_api(vec![
