@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::core::bundle::Bundle;
 use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject};
+use crate::core::x509::LeafCertificate;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy as HttpRetry};
 use crate::report;
@@ -171,6 +172,8 @@ pub struct AttestSummary {
     pub signer_identity: Option<String>,
     /// The OIDC issuer in the signing certificate.
     pub signer_issuer: Option<String>,
+    /// The signer was read from the certificate without verifying it.
+    pub signer_unverified: bool,
     pub log_index: Option<u64>,
     pub transparency_log_url: Option<String>,
     pub bundle_path: String,
@@ -196,9 +199,17 @@ pub fn render_summary(s: &AttestSummary) -> String {
     row("Package", code(&s.package));
     row("Subject", code(&s.subject_name));
     row("Digest", code(&s.subject_digest));
+    let unverified = if s.signer_unverified {
+        " (not verified)"
+    } else {
+        ""
+    };
     match (&s.signer_identity, &s.signer_issuer) {
-        (Some(id), Some(iss)) => row("Signer", format!("{} (issuer {})", code(id), code(iss))),
-        (Some(id), None) => row("Signer", code(id)),
+        (Some(id), Some(iss)) => row(
+            "Signer",
+            format!("{} (issuer {}){unverified}", code(id), code(iss)),
+        ),
+        (Some(id), None) => row("Signer", format!("{}{unverified}", code(id))),
         _ => row("Signer", "unknown".to_owned()),
     }
     match (&s.transparency_log_url, s.log_index) {
@@ -837,9 +848,9 @@ pub enum TrustedRootChoice<'a> {
     Unknown,
 }
 
-/// Under GitHub Actions: writes the step outputs, verifies the fresh bundle, stores it with the
-/// attestations API when `upload` is given, and appends the job summary. Outside Actions (no
-/// `GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY`) it only uploads.
+/// Writes the step outputs (under GitHub Actions), verifies the fresh bundle as a consumer would
+/// (failing when it does not verify), stores it with the attestations API when `upload` is
+/// given, and appends the job summary (under GitHub Actions).
 pub async fn report_attestation(
     env: &dyn Fn(&str) -> Option<String>,
     attested: &Attested<'_>,
@@ -895,8 +906,19 @@ pub async fn report_attestation(
             &tarball_path.display().to_string(),
         ));
     }
-    if actions.summary_file.is_some() {
-        verify_for_summary(&actions, attested, &mut summary);
+    verify_for_summary(&actions, attested, &mut summary);
+    if let Some(VerificationOutcome::Failed { reason }) = &summary.verification {
+        // A fresh bundle that does not verify for this repository is neither stored nor
+        // published (the publish step does not run after a failed step).
+        let error = fail_with_hint(
+            ExitKind::VerificationFailed,
+            format!("the fresh bundle does not verify: {reason}"),
+            "the identity token and GITHUB_REPOSITORY/GITHUB_SERVER_URL must describe the same repository",
+        );
+        if let Some(file) = &actions.summary_file {
+            append_summary(file, &render_summary(&summary))?;
+        }
+        return Err(error);
     }
     if let Some(target) = upload {
         let bundle = serde_json::to_value(attested.bundle)
@@ -945,6 +967,24 @@ pub async fn report_attestation(
 /// package and tarball, signed for this repository (Source Repository URI) by the Actions issuer
 /// of `GITHUB_SERVER_URL`.
 fn verify_for_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &mut AttestSummary) {
+    verify_into_summary(actions, attested, summary);
+    if summary.signer_identity.is_none() {
+        // Not verified: still show who the certificate names, marked as such.
+        let leaf = attested
+            .bundle
+            .verification_material
+            .certificate
+            .as_ref()
+            .and_then(|c| LeafCertificate::parse(&c.raw_bytes).ok());
+        if let Some(leaf) = leaf {
+            summary.signer_identity = leaf.san().map(|san| san.value().to_owned());
+            summary.signer_issuer = leaf.oidc_issuer().map(str::to_owned);
+            summary.signer_unverified = summary.signer_identity.is_some();
+        }
+    }
+}
+
+fn verify_into_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &mut AttestSummary) {
     let public_good;
     let (trust, root_name) = match attested.trusted_root {
         TrustedRootChoice::Local(root) => (root, "local stand-in"),
@@ -999,7 +1039,6 @@ fn verify_for_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &m
             });
         }
         Err(e) => {
-            report::warn(&format!("the fresh bundle does not verify: {e}"));
             summary.verification = Some(VerificationOutcome::Failed {
                 reason: e.to_string(),
             });
@@ -1107,6 +1146,7 @@ mod tests {
                 "https://github.com/octo/pkg/.github/workflows/release.yml@refs/tags/v1.2.3".into(),
             ),
             signer_issuer: Some("https://token.actions.githubusercontent.com".into()),
+            signer_unverified: false,
             log_index: Some(42),
             transparency_log_url: Some("https://search.sigstore.dev/?logIndex=42".into()),
             bundle_path: "/tmp/pkg-1.2.3.sigstore.json".into(),
@@ -1149,6 +1189,21 @@ mod tests {
         assert!(md.contains(
             "\n```sh\nnpm-attest verify --bundle /tmp/pkg-1.2.3.sigstore.json --certificate-oidc-issuer https://token.actions.githubusercontent.com --repository octo/pkg /tmp/scope-pkg-1.2.3.tgz\n```\n"
         ), "{md}");
+    }
+
+    #[test]
+    fn summary_marks_an_unverified_signer() {
+        let mut s = summary();
+        s.signer_unverified = true;
+        s.verification = Some(VerificationOutcome::Failed {
+            reason: "inclusion proof does not match".into(),
+        });
+        let md = render_summary(&s);
+        assert!(md.contains("(issuer <code>https://token.actions.githubusercontent.com</code>) (not verified) |"), "{md}");
+        assert!(
+            md.contains("| Verification | ❌ failed: inclusion proof does not match |"),
+            "{md}"
+        );
     }
 
     #[test]

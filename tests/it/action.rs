@@ -647,6 +647,45 @@ fn action_explains_a_missing_id_token_permission() {
 
 #[cfg(unix)]
 #[test]
+fn action_refuses_a_bundle_that_does_not_verify_for_this_repository() {
+    // The runner's token names another repository than GITHUB_REPOSITORY: the certificate
+    // does not match the repository the job runs for, so the bundle is neither stored nor
+    // published, and the summary says why.
+    let (token_server, _) = token_endpoint(github_jwt("someone-else/impostor"));
+    let (api, api_requests) =
+        attestations_api(vec![Response::json(201, &serde_json::json!({"id": 1}))]);
+    let runner = signing_runner(&token_server.url, &api.url);
+    write_package(&runner, "hello");
+    let run = runner.run(&[
+        ("path", "hello"),
+        ("sigstore", "local"),
+        ("upload-to-github", "true"),
+        ("publish", "true"),
+    ]);
+    assert!(!run.success());
+    assert_eq!(run.steps.len(), 1, "the publish step ran:\n{}", run.log());
+    assert_eq!(run.steps[0].code, 1, "{}", run.log());
+    assert!(
+        run.steps[0]
+            .stdout
+            .contains("::error title=npm-attest attest::the fresh bundle does not verify"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        api_requests.lock().unwrap().is_empty(),
+        "a bundle that does not verify was uploaded"
+    );
+    assert!(
+        run.summary.contains("| Verification | ❌ failed: "),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.contains("someone-else/impostor/.github/workflows/release.yml@refs/tags/v1.0.0</code> (issuer <code>https://token.actions.githubusercontent.com</code>) (not verified)"), "{}", run.summary);
+}
+
+#[cfg(unix)]
+#[test]
 fn action_retries_a_server_error_then_succeeds() {
     let (token_server, _) = token_endpoint(github_jwt("octo-org/hello"));
     let (api, api_requests) = attestations_api(vec![
