@@ -753,6 +753,24 @@ pub async fn upload_attestation(
     retry: RetryPolicy,
     workflow_path: Option<&str>,
 ) -> anyhow::Result<UploadedAttestation> {
+    // With RUNNER_DEBUG the request log is folded into one collapsible group.
+    let grouped = report::debug_enabled();
+    if grouped {
+        report::group_start("GitHub attestations API");
+    }
+    let result = upload_with_retries(target, bundle, retry, workflow_path).await;
+    if grouped {
+        report::group_end();
+    }
+    result
+}
+
+async fn upload_with_retries(
+    target: &UploadTarget,
+    bundle: &Value,
+    retry: RetryPolicy,
+    workflow_path: Option<&str>,
+) -> anyhow::Result<UploadedAttestation> {
     // Retries are decided here, from the classified answer; the client sends each request once.
     let http = Http::new(HttpRetry::NONE)?;
     let body = serde_json::to_value(CreateAttestationRequest { bundle }).map_err(|e| {
@@ -776,24 +794,29 @@ pub async fn upload_attestation(
                 &headers,
             )
             .await;
-        let error = match answer {
-            Ok(response) => match classify_response(response.status.as_u16(), &response.body) {
-                Ok(created) => {
-                    let url = attestation_url(&target.server_url, &target.repository, created.id);
-                    return Ok(UploadedAttestation {
-                        id: created.id,
-                        url,
-                    });
-                }
-                Err(e) if e.is_transient() && attempt < retry.attempts => e.to_string(),
-                Err(e) => {
-                    let message = format!("cannot store the attestation with GitHub: {e}");
-                    return Err(match e.hint(workflow_path) {
-                        Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
-                        None => fail(e.exit_kind(), message),
-                    });
-                }
-            },
+        let classified = answer.map(|response| {
+            report::debug(&format!(
+                "POST {} (attempt {attempt}): {}",
+                target.endpoint, response.status
+            ));
+            classify_response(response.status.as_u16(), &response.body)
+        });
+        let error = match classified {
+            Ok(Ok(created)) => {
+                let url = attestation_url(&target.server_url, &target.repository, created.id);
+                return Ok(UploadedAttestation {
+                    id: created.id,
+                    url,
+                });
+            }
+            Ok(Err(e)) if e.is_transient() && attempt < retry.attempts => e.to_string(),
+            Ok(Err(e)) => {
+                let message = format!("cannot store the attestation with GitHub: {e}");
+                return Err(match e.hint(workflow_path) {
+                    Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
+                    None => fail(e.exit_kind(), message),
+                });
+            }
             // Connection failures and the like.
             Err(e) if attempt < retry.attempts => format!("{e:#}"),
             Err(e) => return Err(e.context("cannot store the attestation with GitHub")),

@@ -692,7 +692,9 @@ fn action_retries_a_server_error_then_succeeds() {
         Response::json(502, &serde_json::json!({"message": "Server Error"})),
         Response::json(201, &serde_json::json!({"id": 77})),
     ]);
-    let runner = signing_runner(&token_server.url, &api.url);
+    let mut runner = signing_runner(&token_server.url, &api.url);
+    // With the runner's debug logging on, the API log is folded into a group.
+    runner.set("RUNNER_DEBUG", "1");
     write_package(&runner, "hello");
     let run = runner.run(&[
         ("path", "hello"),
@@ -704,6 +706,18 @@ fn action_retries_a_server_error_then_succeeds() {
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].body, requests[1].body);
     assert_eq!(run.outputs["attestation-id"], "77");
+    let stderr = run.stderr();
+    assert!(stderr.contains("::warning::the GitHub attestations API failed (GitHub answered 502: Server Error); retrying"), "{}", run.log());
+    assert!(
+        stderr.contains("::debug::POST ") && stderr.contains("(attempt 2): 201 Created"),
+        "{}",
+        run.log()
+    );
+    let stdout = run.stdout();
+    let group = stdout
+        .find("::group::GitHub attestations API")
+        .unwrap_or_else(|| panic!("{}", run.log()));
+    assert!(stdout[group..].contains("::endgroup::"), "{}", run.log());
 }
 
 #[cfg(unix)]
