@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::core::statement::{statement_bytes, Provider};
 use crate::core::bundle::IN_TOTO_PAYLOAD_TYPE;
+use crate::core::statement::{statement_bytes, Provider};
+use crate::core::trust_root::TransparencyLogInstance;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::http::{Http, RetryPolicy};
@@ -100,11 +101,23 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let env = move |key: &str| vars.get(key).cloned();
     let instance = resolve_instance(&args)?;
     // Checked before signing: a missing token or repository fails before anything is logged.
-    let upload = if args.upload_to_github { Some(crate::github::UploadTarget::from_env(&env)?) } else { None };
+    let upload = if args.upload_to_github {
+        Some(crate::github::UploadTarget::from_env(&env)?)
+    } else {
+        None
+    };
 
     // The token source first: no token means no point in packing or hashing.
     let token_source = match &instance {
-        Instance::Remote(_) => Some(oidc::discover(&env, args.identity_token.clone())?),
+        Instance::Remote(_) => {
+            let source = oidc::discover(&env, args.identity_token.clone())?;
+            // A token already in hand is checked now too (not a JWT, expired, no subject);
+            // its warnings are reported once, when it is used.
+            if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
+                oidc::inspect(token, source.describe(), sigstore::now()?)?;
+            }
+            Some(source)
+        }
         Instance::Local => {
             if let Some(token) = &args.identity_token {
                 report::mask(token);
@@ -117,7 +130,12 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let path = plan.tarball.clone();
     let package = tokio::task::spawn_blocking(move || tarball::read(&path))
         .await
-        .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))??;
+        .map_err(|e| {
+            fail(
+                ExitKind::Internal,
+                format!("the tarball reader stopped: {e}"),
+            )
+        })??;
     report::info(&format!(
         "Attesting {}@{} ({} bytes, sha512 {})",
         package.name,
@@ -130,17 +148,32 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
         Instance::Remote(endpoints) => {
             let source = token_source.ok_or_else(|| oidc::missing_token(&env))?;
             let outcome = sign_remote(&endpoints, source, &package, &env).await?;
-            let root = if endpoints == Endpoints::public_good() {
+            let trusted_root = if endpoints == Endpoints::public_good() {
                 crate::github::TrustedRootChoice::PublicGood
             } else {
                 crate::github::TrustedRootChoice::Unknown
             };
-            finish(&args, &plan, &package, &endpoints, &outcome, None, crate::github::ReportTo { env: &env, upload: upload.as_ref(), trusted_root: root }).await
+            let report_to = crate::github::ReportTo {
+                env: &env,
+                upload: upload.as_ref(),
+                trusted_root,
+            };
+            finish(
+                &args, &plan, &package, &endpoints, &outcome, None, report_to,
+            )
+            .await
         }
         Instance::Local => {
-            let standin = Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) })
-                .await
-                .map_err(|e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")))?;
+            let standin = Standin::start(StandinOptions {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            })
+            .await
+            .map_err(|e| {
+                fail(
+                    ExitKind::Internal,
+                    format!("cannot start the local Sigstore stand-in: {e:#}"),
+                )
+            })?;
             let result = sign_local(&args, &standin, &plan, &package, &env, upload.as_ref()).await;
             standin.shutdown().await;
             result
@@ -152,7 +185,10 @@ fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
     let local = args.dry_run || args.sigstore == "local";
     if local {
         if args.fulcio_url.is_some() || args.rekor_url.is_some() {
-            return Err(fail(ExitKind::BadInput, "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local"));
+            return Err(fail(
+                ExitKind::BadInput,
+                "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local",
+            ));
         }
         return Ok(Instance::Local);
     }
@@ -167,7 +203,10 @@ fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
         "public-good" => Endpoints::public_good(),
         url => {
             let base = check_url("--sigstore", url)?;
-            Endpoints { fulcio: base.clone(), rekor: base }
+            Endpoints {
+                fulcio: base.clone(),
+                rekor: base,
+            }
         }
     };
     if let Some(url) = &args.fulcio_url {
@@ -181,7 +220,9 @@ fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
 
 fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
     match url::Url::parse(text) {
-        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(text.trim_end_matches('/').to_owned()),
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
         _ => Err(fail_with_hint(
             ExitKind::BadInput,
             format!("{flag} {text:?} is not an http(s) URL"),
@@ -203,19 +244,48 @@ async fn plan(args: &AttestArgs) -> anyhow::Result<Plan> {
     if meta.is_dir() {
         // The packed tarball is kept next to the bundle; it is packed into a temporary
         // directory there and moved into place only when the bundle is written.
-        let out_dir = args.output.as_deref().map(parent_dir).unwrap_or_else(|| PathBuf::from("."));
-        let pack_dir = tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(&out_dir).map_err(|e| {
-            fail(ExitKind::Environment, format!("cannot create a temporary directory in {}: {e}", out_dir.display()))
-        })?;
+        let out_dir = args
+            .output
+            .as_deref()
+            .map(parent_dir)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let pack_dir = tempfile::Builder::new()
+            .prefix(".npm-attest-pack-")
+            .tempdir_in(&out_dir)
+            .map_err(|e| {
+                fail(
+                    ExitKind::Environment,
+                    format!(
+                        "cannot create a temporary directory in {}: {e}",
+                        out_dir.display()
+                    ),
+                )
+            })?;
         report::info(&format!("Packing {} with `npm pack`", input.display()));
         let packed = tarball::npm_pack(input, pack_dir.path()).await?;
         let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
         let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
-        let bundle = args.output.clone().unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
-        Ok(Plan { tarball: packed, tarball_final: Some(tarball_final), bundle, _pack_dir: Some(pack_dir) })
+        let bundle = args
+            .output
+            .clone()
+            .unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
+        Ok(Plan {
+            tarball: packed,
+            tarball_final: Some(tarball_final),
+            bundle,
+            _pack_dir: Some(pack_dir),
+        })
     } else {
-        let bundle = args.output.clone().unwrap_or_else(|| input.with_file_name(bundle_name(input)));
-        Ok(Plan { tarball: input.clone(), tarball_final: None, bundle, _pack_dir: None })
+        let bundle = args
+            .output
+            .clone()
+            .unwrap_or_else(|| input.with_file_name(bundle_name(input)));
+        Ok(Plan {
+            tarball: input.clone(),
+            tarball_final: None,
+            bundle,
+            _pack_dir: None,
+        })
     }
 }
 
@@ -230,7 +300,10 @@ fn in_dir(dir: &Path, name: &str) -> PathBuf {
 
 /// `<stem>.sigstore.json` for `<stem>.tgz` (or `.tar.gz`).
 fn bundle_name(tarball: &Path) -> String {
-    let name = tarball.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "package".into());
+    let name = tarball
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "package".into());
     let stem = name
         .strip_suffix(".tgz")
         .or_else(|| name.strip_suffix(".tar.gz"))
@@ -256,7 +329,10 @@ async fn sign_remote(
     let token = oidc::fetch(&http, source).await?;
     let provider = Provider::detect(env);
     let statement = statement_bytes(provider, &package.subject(), env);
-    sign_statement(&http, endpoints, &token, described, &statement, provider).await
+    sign_statement(
+        &http, endpoints, &token, described, &statement, provider, None,
+    )
+    .await
 }
 
 async fn sign_statement(
@@ -266,6 +342,7 @@ async fn sign_statement(
     token_source: &str,
     statement: &[u8],
     provider: Provider,
+    trusted_logs: Option<&[TransparencyLogInstance]>,
 ) -> anyhow::Result<Signed> {
     let (jwt, warnings) = oidc::inspect(token, token_source, sigstore::now()?)?;
     for w in warnings {
@@ -276,8 +353,11 @@ async fn sign_statement(
         jwt.str_claim("iss").unwrap_or("-"),
         jwt.str_claim("sub").unwrap_or("-")
     ));
-    let content = Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: statement };
-    let bundle = sigstore::sign(http, endpoints, token, content).await?;
+    let content = Content::Dsse {
+        payload_type: IN_TOTO_PAYLOAD_TYPE,
+        payload: statement,
+    };
+    let bundle = sigstore::sign(http, endpoints, token, content, trusted_logs).await?;
     Ok(Signed { bundle, provider })
 }
 
@@ -291,16 +371,30 @@ async fn sign_local(
     upload: Option<&crate::github::UploadTarget>,
 ) -> anyhow::Result<()> {
     let base = standin.base_url().to_owned();
-    let endpoints = Endpoints { fulcio: base.clone(), rekor: base };
+    let endpoints = Endpoints {
+        fulcio: base.clone(),
+        rekor: base,
+    };
     let http = Http::new(RetryPolicy::NONE)?;
     let now = sigstore::now()?;
     let (token, token_source, claims) = match &args.identity_token {
-        Some(token) => (token.clone(), "--identity-token", Map::new()),
-        // In GitHub Actions with `id-token: write`, the runner's own token (the stand-in accepts
+        // A token made elsewhere (e.g. `serve-sigstore --token-out`): its claims fill in
+        // for unset variables just like minted ones.
+        Some(token) => {
+            let claims = crate::core::jwt::decode_unverified(token.expose())
+                .map(|jwt| jwt.claims)
+                .unwrap_or_default();
+            (token.clone(), "--identity-token", claims)
+        }
+        // In GitHub Actions with `id-token: write`: the runner's own token (the stand-in accepts
         // tokens it did not mint on their claims), so a dry run exercises the real token flow.
         None if env("ACTIONS_ID_TOKEN_REQUEST_URL").is_some_and(|u| !u.is_empty()) => {
             let source = oidc::discover(env, None)?;
-            (oidc::fetch(&http, source).await?, "the GitHub Actions OIDC runtime", Map::new())
+            let token = oidc::fetch(&http, source).await?;
+            let claims = crate::core::jwt::decode_unverified(token.expose())
+                .map(|jwt| jwt.claims)
+                .unwrap_or_default();
+            (token, "the GitHub Actions OIDC runtime", claims)
         }
         None => {
             let claims = standin::github_actions_claims(env, now);
@@ -314,19 +408,50 @@ async fn sign_local(
     let statement_env = |key: &str| env(key).or_else(|| claim_for_variable(&claims, key));
     let provider = Provider::detect(&statement_env);
     let statement = statement_bytes(provider, &package.subject(), &statement_env);
-    let signed = sign_statement(&http, &endpoints, &token, token_source, &statement, provider).await?;
-    let trusted_root =
-        args.trusted_root_out.clone().unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
-    let root_json = serde_json::to_vec_pretty(standin.trusted_root())
-        .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
-    let root = crate::github::TrustedRootChoice::Local(standin.trusted_root());
-    finish(args, plan, package, &endpoints, &signed, Some((&trusted_root, root_json)), crate::github::ReportTo { env, upload, trusted_root: root }).await
+    let trusted_logs = Some(standin.trusted_root().tlogs.as_slice());
+    let signed = sign_statement(
+        &http,
+        &endpoints,
+        &token,
+        token_source,
+        &statement,
+        provider,
+        trusted_logs,
+    )
+    .await?;
+    let trusted_root = args
+        .trusted_root_out
+        .clone()
+        .unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
+    let root_json = serde_json::to_vec_pretty(standin.trusted_root()).map_err(|e| {
+        fail(
+            ExitKind::Internal,
+            format!("cannot serialize the trusted root: {e}"),
+        )
+    })?;
+    let report_to = crate::github::ReportTo {
+        env,
+        upload,
+        trusted_root: crate::github::TrustedRootChoice::Local(standin.trusted_root()),
+    };
+    finish(
+        args,
+        plan,
+        package,
+        &endpoints,
+        &signed,
+        Some((&trusted_root, root_json)),
+        report_to,
+    )
+    .await
 }
 
 /// The GitHub variable a GitHub Actions token claim stands for (github-actions.md, Appendix A).
 fn claim_for_variable(claims: &Map<String, Value>, variable: &str) -> Option<String> {
     let claim = match variable {
-        "GITHUB_SERVER_URL" => return (!claims.is_empty()).then(|| "https://github.com".to_owned()),
+        "GITHUB_SERVER_URL" => {
+            return (!claims.is_empty()).then(|| "https://github.com".to_owned())
+        }
         "GITHUB_REPOSITORY" => "repository",
         "GITHUB_REPOSITORY_ID" => "repository_id",
         "GITHUB_REPOSITORY_OWNER_ID" => "repository_owner_id",
@@ -347,7 +472,7 @@ fn claim_for_variable(claims: &Map<String, Value>, variable: &str) -> Option<Str
 }
 
 /// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
-/// Actions also as step outputs and the job summary, see `crate::github`).
+/// Actions also as step outputs and the job summary; see `crate::github`).
 async fn finish(
     args: &AttestArgs,
     plan: &Plan,
@@ -355,10 +480,16 @@ async fn finish(
     endpoints: &Endpoints,
     signed: &Signed,
     trusted_root: Option<(&PathBuf, Vec<u8>)>,
-    actions: crate::github::ReportTo<'_>,
+    report_to: crate::github::ReportTo<'_>,
 ) -> anyhow::Result<()> {
     let bundle_bytes = sigstore::bundle_json(&signed.bundle)?;
-    let log_index = signed.bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
+    let log_index = signed
+        .bundle
+        .verification_material
+        .tlog_entries
+        .first()
+        .map(|e| e.log_index)
+        .unwrap_or_default();
     let tlog_url = endpoints.transparency_log_url(log_index);
     if let Some((path, bytes)) = &trusted_root {
         write_atomic(path, bytes)?;
@@ -372,11 +503,20 @@ async fn finish(
     };
     write_atomic(&plan.bundle, &bundle_bytes)?;
 
+    if trusted_root.is_some() {
+        report::info(&format!(
+            "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run, nothing was published",
+            signed.provider.display_name()
+        ));
+    } else {
+        report::info(&format!(
+            "Signed provenance statement with source and build information from {}",
+            signed.provider.display_name()
+        ));
+    }
     report::info(&format!(
-        "Signed provenance statement with source and build information from {}",
-        signed.provider.display_name()
+        "Provenance statement published to transparency log: {tlog_url}"
     ));
-    report::info(&format!("Provenance statement published to transparency log: {tlog_url}"));
     if plan.tarball_final.is_some() {
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
@@ -398,7 +538,10 @@ async fn finish(
             "rekorUrl": endpoints.rekor,
         });
         if let (Some((path, _)), Some(obj)) = (&trusted_root, out.as_object_mut()) {
-            obj.insert("trustedRoot".into(), Value::String(path.display().to_string()));
+            obj.insert(
+                "trustedRoot".into(),
+                Value::String(path.display().to_string()),
+            );
         }
         report::data(&out.to_string());
     }
@@ -411,10 +554,10 @@ async fn finish(
         sha512: package.sha512,
         log_index,
         transparency_log_url: &tlog_url,
-        trusted_root: actions.trusted_root,
+        trusted_root: report_to.trusted_root,
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
-    crate::github::report_attestation(actions.env, &attested, actions.upload).await
+    crate::github::report_attestation(report_to.env, &attested, report_to.upload).await
 }
 
 #[cfg(test)]
@@ -423,7 +566,10 @@ mod tests {
 
     #[test]
     fn bundle_names_follow_the_tarball() {
-        assert_eq!(bundle_name(Path::new("dir/hello-npm-1.0.0.tgz")), "hello-npm-1.0.0.sigstore.json");
+        assert_eq!(
+            bundle_name(Path::new("dir/hello-npm-1.0.0.tgz")),
+            "hello-npm-1.0.0.sigstore.json"
+        );
         assert_eq!(bundle_name(Path::new("x.tar.gz")), "x.sigstore.json");
         assert_eq!(bundle_name(Path::new("weird")), "weird.sigstore.json");
     }
@@ -434,9 +580,18 @@ mod tests {
             "repository": "o/r", "run_id": "12", "run_attempt": 1, "workflow_ref": "o/r/.github/workflows/w.yml@refs/heads/main"
         }))
         .unwrap();
-        assert_eq!(claim_for_variable(&claims, "GITHUB_REPOSITORY").as_deref(), Some("o/r"));
-        assert_eq!(claim_for_variable(&claims, "GITHUB_RUN_ATTEMPT").as_deref(), Some("1"));
-        assert_eq!(claim_for_variable(&claims, "GITHUB_SERVER_URL").as_deref(), Some("https://github.com"));
+        assert_eq!(
+            claim_for_variable(&claims, "GITHUB_REPOSITORY").as_deref(),
+            Some("o/r")
+        );
+        assert_eq!(
+            claim_for_variable(&claims, "GITHUB_RUN_ATTEMPT").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            claim_for_variable(&claims, "GITHUB_SERVER_URL").as_deref(),
+            Some("https://github.com")
+        );
         assert_eq!(claim_for_variable(&claims, "GITHUB_SHA"), None);
         assert_eq!(claim_for_variable(&Map::new(), "GITHUB_SERVER_URL"), None);
     }
