@@ -105,8 +105,9 @@ impl fmt::Display for OutputError {
 
 impl std::error::Error for OutputError {}
 
-/// A fresh heredoc delimiter, `ghadelimiter_<32 hex digits>`, from 16 random bytes (as the
-/// Actions toolkit does with a UUID). `random` fills the buffer.
+/// The heredoc delimiter for 16 random bytes, `ghadelimiter_<32 hex digits>` (the Actions
+/// toolkit uses a random UUID the same way). The caller draws the bytes; see
+/// [`random_delimiter`].
 pub fn delimiter_from(random: [u8; 16]) -> String {
     format!("ghadelimiter_{}", hex::encode(random))
 }
