@@ -40,6 +40,8 @@ pub struct ActionsEnv {
     pub server_url: String,
     /// `GITHUB_REPOSITORY` (`owner/repo`).
     pub repository: Option<String>,
+    /// `RUNNER_TEMP`: the job's temporary directory.
+    pub runner_temp: Option<PathBuf>,
     /// The workflow file that runs this job, from `GITHUB_WORKFLOW_REF`
     /// (`owner/repo/.github/workflows/release.yml@refs/tags/v1` → `.github/workflows/release.yml`).
     pub workflow_path: Option<String>,
@@ -60,6 +62,7 @@ impl ActionsEnv {
             server_url: non_empty("GITHUB_SERVER_URL")
                 .unwrap_or_else(|| "https://github.com".to_owned()),
             repository,
+            runner_temp: non_empty("RUNNER_TEMP").map(PathBuf::from),
             workflow_path,
         }
     }
@@ -890,6 +893,15 @@ pub async fn report_attestation(
     }
     .purl();
     let digest = format!("sha512:{}", hex::encode(attested.sha512));
+    if let (Some(_), Some(temp)) = (&actions.output_file, &actions.runner_temp) {
+        // Like actions/attest: one bundle path per line, gathered across the job's steps.
+        let list = temp.join("created_attestation_paths.txt");
+        append(
+            &list,
+            format!("{}\n", bundle_path.display()).as_bytes(),
+            "RUNNER_TEMP",
+        )?;
+    }
     if let Some(file) = &actions.output_file {
         // Written before the upload, so that a failed upload still reports the bundle.
         append_outputs(

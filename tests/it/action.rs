@@ -494,6 +494,13 @@ fn action_attests_uploads_and_reports_like_the_runner_expects() {
         "https://github.com/octo-org/hello/attestations/9001"
     );
 
+    // The bundle is listed for later steps, as actions/attest does.
+    let listed = std::fs::read_to_string(
+        Path::new(&runner.env["RUNNER_TEMP"]).join("created_attestation_paths.txt"),
+    )
+    .unwrap();
+    assert_eq!(listed, format!("{}\n", bundle_path.display()));
+
     // The token endpoint got the runtime bearer and the sigstore audience.
     let token_requests = token_requests.lock().unwrap();
     assert!(!token_requests.is_empty());
