@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::core::bundle::Bundle;
 use crate::core::trust_root::TrustedRoot;
-use crate::core::verify::{verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject};
+use crate::core::verify::{
+    verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject, VerifyError,
+};
 use crate::core::x509::LeafCertificate;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy as HttpRetry};
@@ -942,15 +944,9 @@ pub async fn report_attestation(
             &tarball_path.display().to_string(),
         ));
     }
-    verify_for_summary(&actions, attested, &mut summary);
-    if let Some(VerificationOutcome::Failed { reason }) = &summary.verification {
+    if let Some(error) = verify_for_summary(&actions, attested, &mut summary) {
         // A fresh bundle that does not verify for this repository is neither stored nor
         // published (the publish step does not run after a failed step).
-        let error = fail_with_hint(
-            ExitKind::VerificationFailed,
-            format!("the fresh bundle does not verify: {reason}"),
-            "the identity token and GITHUB_REPOSITORY/GITHUB_SERVER_URL must describe the same repository",
-        );
         if let Some(file) = &actions.summary_file {
             append_summary(file, &render_summary(&summary))?;
         }
@@ -1002,8 +998,17 @@ pub async fn report_attestation(
 /// Verifies the fresh bundle as a consumer would: against the instance's trusted root, for this
 /// package and tarball, signed for this repository (Source Repository URI) by the Actions issuer
 /// of `GITHUB_SERVER_URL`.
-fn verify_for_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &mut AttestSummary) {
-    verify_into_summary(actions, attested, summary);
+///
+/// Returns the error that must fail the step: any failure against the stand-in's root (we hold
+/// the exact root), and against public-good a failure no stale embedded root can explain (the
+/// identity, the signature, the subject). Other public-good failures are warnings: npm verifies
+/// the bundle against the live Sigstore root when it is published.
+fn verify_for_summary(
+    actions: &ActionsEnv,
+    attested: &Attested<'_>,
+    summary: &mut AttestSummary,
+) -> Option<anyhow::Error> {
+    let refusal = verify_into_summary(actions, attested, summary);
     if summary.signer_identity.is_none() {
         // Not verified: still show who the certificate names, marked as such.
         let leaf = attested
@@ -1018,9 +1023,14 @@ fn verify_for_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &m
             summary.signer_unverified = summary.signer_identity.is_some();
         }
     }
+    refusal
 }
 
-fn verify_into_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &mut AttestSummary) {
+fn verify_into_summary(
+    actions: &ActionsEnv,
+    attested: &Attested<'_>,
+    summary: &mut AttestSummary,
+) -> Option<anyhow::Error> {
     let public_good;
     let (trust, root_name) = match attested.trusted_root {
         TrustedRootChoice::Local(root) => (root, "local stand-in"),
@@ -1034,7 +1044,7 @@ fn verify_into_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &
                     summary.verification = Some(VerificationOutcome::NotRun {
                         reason: format!("embedded trusted root: {e}"),
                     });
-                    return;
+                    return None;
                 }
             }
         }
@@ -1042,7 +1052,7 @@ fn verify_into_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &
             summary.verification = Some(VerificationOutcome::NotRun {
                 reason: "no trusted root is known for this Sigstore instance".into(),
             });
-            return;
+            return None;
         }
     };
     let (Some(issuer), Some(repository)) = (
@@ -1052,7 +1062,7 @@ fn verify_into_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &
         summary.verification = Some(VerificationOutcome::NotRun {
             reason: "not a GitHub Actions run on github.com or GHE.com".into(),
         });
-        return;
+        return None;
     };
     let mut identity = IdentityPolicy::new(issuer);
     identity.source_repository_uri = Some(format!(
@@ -1078,8 +1088,27 @@ fn verify_into_summary(actions: &ActionsEnv, attested: &Attested<'_>, summary: &
             summary.verification = Some(VerificationOutcome::Failed {
                 reason: e.to_string(),
             });
+            let refuse = matches!(attested.trusted_root, TrustedRootChoice::Local(_))
+                || matches!(
+                    e,
+                    VerifyError::PolicyMismatch { .. }
+                        | VerifyError::Signature { .. }
+                        | VerifyError::SubjectMismatch { .. }
+                );
+            let message = format!("the fresh bundle does not verify: {e}");
+            if refuse {
+                return Some(fail_with_hint(
+                    ExitKind::VerificationFailed,
+                    message,
+                    "the identity token and GITHUB_REPOSITORY/GITHUB_SERVER_URL must describe the same repository",
+                ));
+            }
+            report::warn(&format!(
+                "{message} (the embedded trusted root may be older than the Sigstore keys; npm checks the bundle against the current root when publishing)"
+            ));
         }
     }
+    None
 }
 
 /// The OIDC issuer of Actions tokens for a GitHub server URL, derived as actions/attest does:
@@ -1410,6 +1439,111 @@ mod tests {
         );
         assert_eq!(actions_issuer("https://github.example.com"), None);
         assert_eq!(actions_issuer("not a url"), None);
+    }
+
+    /// A real npm provenance bundle (v0.3, public-good) and its package.
+    fn playwright_cli() -> (Bundle, [u8; 64]) {
+        let text = include_str!(
+            "../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
+        );
+        let sha512 = hex::decode("f64d7565f0f001f3150c322e1155b55afb3c4a80cd5c863574d43ef42f7f492f199849647317acbb97a82fbbcd6bdea7b626d419aab54ccdaa428aaf765fc8f6").unwrap();
+        (
+            serde_json::from_str(text).unwrap(),
+            sha512.try_into().unwrap(),
+        )
+    }
+
+    fn actions_for(repository: &str) -> ActionsEnv {
+        let repository = repository.to_owned();
+        ActionsEnv::from_lookup(&move |k: &str| {
+            (k == "GITHUB_REPOSITORY").then(|| repository.clone())
+        })
+    }
+
+    fn attested<'a>(bundle: &'a Bundle, sha512: [u8; 64]) -> Attested<'a> {
+        Attested {
+            bundle,
+            bundle_path: Path::new("b.sigstore.json"),
+            tarball_path: Path::new("t.tgz"),
+            name: "@playwright/cli",
+            version: "0.1.1",
+            sha512,
+            log_index: 0,
+            transparency_log_url: "https://search.sigstore.dev/?logIndex=0",
+            trusted_root: TrustedRootChoice::PublicGood,
+            trusted_root_path: None,
+        }
+    }
+
+    #[test]
+    fn a_public_good_bundle_verifies_for_its_repository() {
+        let (bundle, sha512) = playwright_cli();
+        let mut summary = AttestSummary::default();
+        let refusal = verify_for_summary(
+            &actions_for("microsoft/playwright-cli"),
+            &attested(&bundle, sha512),
+            &mut summary,
+        );
+        assert!(refusal.is_none(), "{refusal:?}");
+        assert_eq!(
+            summary.verification,
+            Some(VerificationOutcome::Verified {
+                trusted_root: "public-good".into()
+            })
+        );
+        assert_eq!(
+            summary.signer_identity.as_deref(),
+            Some("https://github.com/microsoft/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1")
+        );
+        assert!(!summary.signer_unverified);
+    }
+
+    #[test]
+    fn a_bundle_signed_for_another_repository_is_refused() {
+        let (bundle, sha512) = playwright_cli();
+        let mut summary = AttestSummary::default();
+        let refusal = verify_for_summary(
+            &actions_for("octo/impostor"),
+            &attested(&bundle, sha512),
+            &mut summary,
+        )
+        .expect("a policy mismatch fails the step");
+        assert_eq!(
+            crate::error::classify(&refusal).0,
+            ExitKind::VerificationFailed
+        );
+        assert!(matches!(
+            summary.verification,
+            Some(VerificationOutcome::Failed { .. })
+        ));
+        assert!(summary.signer_unverified);
+    }
+
+    #[test]
+    fn a_bundle_for_another_tarball_is_refused() {
+        let (bundle, mut sha512) = playwright_cli();
+        sha512[0] ^= 1;
+        let mut summary = AttestSummary::default();
+        let refusal = verify_for_summary(
+            &actions_for("microsoft/playwright-cli"),
+            &attested(&bundle, sha512),
+            &mut summary,
+        );
+        assert!(refusal.is_some());
+    }
+
+    #[test]
+    fn verification_needs_a_github_run() {
+        let (bundle, sha512) = playwright_cli();
+        let mut summary = AttestSummary::default();
+        let env = ActionsEnv::from_lookup(&|_| None);
+        assert!(verify_for_summary(&env, &attested(&bundle, sha512), &mut summary).is_none());
+        assert!(matches!(
+            summary.verification,
+            Some(VerificationOutcome::NotRun { .. })
+        ));
+        // The signer is still shown, marked as not verified.
+        assert!(summary.signer_unverified);
     }
 
     #[test]
