@@ -42,6 +42,8 @@ pub struct ActionsEnv {
     pub server_url: String,
     /// `GITHUB_REPOSITORY` (`owner/repo`).
     pub repository: Option<String>,
+    /// `GITHUB_ACTIONS=true`: running in a GitHub Actions job.
+    pub in_actions: bool,
     /// `RUNNER_TEMP`: the job's temporary directory.
     pub runner_temp: Option<PathBuf>,
     /// The workflow file that runs this job, from `GITHUB_WORKFLOW_REF`
@@ -64,6 +66,7 @@ impl ActionsEnv {
             server_url: non_empty("GITHUB_SERVER_URL")
                 .unwrap_or_else(|| "https://github.com".to_owned()),
             repository,
+            in_actions: env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
             runner_temp: non_empty("RUNNER_TEMP").map(PathBuf::from),
             workflow_path,
         }
@@ -1055,7 +1058,9 @@ fn verify_into_summary(
             return None;
         }
     };
-    let (Some(issuer), Some(repository)) = (
+    // Only in an Actions job do GITHUB_REPOSITORY and the identity token describe the same run.
+    let (true, Some(issuer), Some(repository)) = (
+        actions.in_actions,
         actions_issuer(&actions.server_url),
         actions.repository.as_deref(),
     ) else {
@@ -1455,8 +1460,10 @@ mod tests {
 
     fn actions_for(repository: &str) -> ActionsEnv {
         let repository = repository.to_owned();
-        ActionsEnv::from_lookup(&move |k: &str| {
-            (k == "GITHUB_REPOSITORY").then(|| repository.clone())
+        ActionsEnv::from_lookup(&move |k: &str| match k {
+            "GITHUB_REPOSITORY" => Some(repository.clone()),
+            "GITHUB_ACTIONS" => Some("true".to_owned()),
+            _ => None,
         })
     }
 
