@@ -5,23 +5,16 @@
 //! `id-token: write` fails in milliseconds, before packing or hashing), then the package is
 //! read, then the network is used, and only a complete bundle is written.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::core::bundle::IN_TOTO_PAYLOAD_TYPE;
-use crate::core::statement::{statement_bytes, Provider};
-use crate::core::trust_root::TransparencyLogInstance;
+use crate::core::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
-use crate::http::{Http, RetryPolicy};
-use crate::oidc::{self, TokenSource};
+use crate::provenance::{capture_env, Signer, SignerPlan, SigstoreArgs};
 use crate::report;
-use crate::secret::SecretString;
-use crate::sigstore::{self, Content, Endpoints};
-use crate::standin::{self, Standin, StandinOptions};
+use crate::sigstore;
 use crate::tarball::{self, PackageTarball};
 
 #[derive(Debug, clap::Args)]
@@ -35,32 +28,8 @@ pub struct AttestArgs {
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
-    /// The Sigstore instance: `public-good`, `local` (an in-process stand-in), or one base URL
-    /// serving both the Fulcio and Rekor APIs (e.g. a running `serve-sigstore`).
-    #[arg(long, value_name = "INSTANCE", default_value = "public-good")]
-    pub sigstore: String,
-
-    /// Override the Fulcio base URL.
-    #[arg(long, value_name = "URL")]
-    pub fulcio_url: Option<String>,
-
-    /// Override the Rekor base URL.
-    #[arg(long, value_name = "URL")]
-    pub rekor_url: Option<String>,
-
-    /// Sign with a local stand-in instead of public Sigstore (same as `--sigstore local`).
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// An OIDC identity token for Fulcio (used when neither the GitHub Actions runtime nor
-    /// SIGSTORE_ID_TOKEN provides one).
-    #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
-    pub identity_token: Option<SecretString>,
-
-    /// With a local stand-in: where to write the trusted root that verifies the bundle
-    /// [default: `trusted_root.json` next to the bundle].
-    #[arg(long, value_name = "PATH")]
-    pub trusted_root_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub sigstore: SigstoreArgs,
 
     /// Print one JSON object describing the result on stdout.
     #[arg(long)]
@@ -70,17 +39,6 @@ pub struct AttestArgs {
     /// with `attestations: write` and GITHUB_REPOSITORY, as in GitHub Actions).
     #[arg(long)]
     pub upload_to_github: bool,
-}
-
-fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::new(text.to_owned()))
-}
-
-/// Which Sigstore to talk to.
-#[derive(Debug)]
-enum Instance {
-    Remote(Endpoints),
-    Local,
 }
 
 /// The resolved input: a tarball to attest, and where the results go.
@@ -97,45 +55,21 @@ struct Plan {
 }
 
 pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
-    let vars: HashMap<String, String> = std::env::vars().collect();
-    let env = move |key: &str| vars.get(key).cloned();
-    let instance = resolve_instance(&args)?;
-    // Checked before signing: a missing token or repository fails before anything is logged.
+    // The token source first: no token means no point in packing or hashing.
+    let env = capture_env();
+    let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
+    let lookup = |key: &str| env.get(key).cloned();
+    // Checked before signing too: a missing token or repository fails before anything is logged.
     let upload = if args.upload_to_github {
-        Some(crate::github::UploadTarget::from_env(&env)?)
+        Some(crate::github::UploadTarget::from_env(&lookup)?)
     } else {
         None
     };
-
-    // The token source first: no token means no point in packing or hashing.
-    let token_source = match &instance {
-        Instance::Remote(_) => {
-            let source = oidc::discover(&env, args.identity_token.clone())?;
-            // A token already in hand is checked now too (not a JWT, expired, no subject);
-            // its warnings are reported once, when it is used.
-            if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
-                oidc::inspect(token, source.describe(), sigstore::now()?)?;
-            }
-            Some(source)
-        }
-        Instance::Local => {
-            if let Some(token) = &args.identity_token {
-                report::mask(token);
-            }
-            None
-        }
-    };
-
     let plan = plan(&args).await?;
     let path = plan.tarball.clone();
     let package = tokio::task::spawn_blocking(move || tarball::read(&path))
         .await
-        .map_err(|e| {
-            fail(
-                ExitKind::Internal,
-                format!("the tarball reader stopped: {e}"),
-            )
-        })??;
+        .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))??;
     report::info(&format!(
         "Attesting {}@{} ({} bytes, sha512 {})",
         package.name,
@@ -143,92 +77,26 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
         package.size,
         &package.sha512_hex()[..16]
     ));
-
-    match instance {
-        Instance::Remote(endpoints) => {
-            let source = token_source.ok_or_else(|| oidc::missing_token(&env))?;
-            let outcome = sign_remote(&endpoints, source, &package, &env).await?;
-            let trusted_root = if endpoints == Endpoints::public_good() {
-                crate::github::TrustedRootChoice::PublicGood
-            } else {
-                crate::github::TrustedRootChoice::Unknown
-            };
+    let signer = signer_plan.start().await?;
+    let result = match signer.attest(&package).await {
+        Ok(bundle) => {
             let report_to = crate::github::ReportTo {
-                env: &env,
+                env: &lookup,
                 upload: upload.as_ref(),
-                trusted_root,
+                trusted_root: match signer.trusted_root() {
+                    Some(root) => crate::github::TrustedRootChoice::Local(root),
+                    None if *signer.endpoints() == sigstore::Endpoints::public_good() => {
+                        crate::github::TrustedRootChoice::PublicGood
+                    }
+                    None => crate::github::TrustedRootChoice::Unknown,
+                },
             };
-            finish(
-                &args, &plan, &package, &endpoints, &outcome, None, report_to,
-            )
-            .await
+            finish(&args, &plan, &package, &signer, &bundle, report_to).await
         }
-        Instance::Local => {
-            let standin = Standin::start(StandinOptions {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            })
-            .await
-            .map_err(|e| {
-                fail(
-                    ExitKind::Internal,
-                    format!("cannot start the local Sigstore stand-in: {e:#}"),
-                )
-            })?;
-            let result = sign_local(&args, &standin, &plan, &package, &env, upload.as_ref()).await;
-            standin.shutdown().await;
-            result
-        }
-    }
-}
-
-fn resolve_instance(args: &AttestArgs) -> anyhow::Result<Instance> {
-    let local = args.dry_run || args.sigstore == "local";
-    if local {
-        if args.fulcio_url.is_some() || args.rekor_url.is_some() {
-            return Err(fail(
-                ExitKind::BadInput,
-                "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local",
-            ));
-        }
-        return Ok(Instance::Local);
-    }
-    if args.trusted_root_out.is_some() {
-        return Err(fail_with_hint(
-            ExitKind::BadInput,
-            "--trusted-root-out only applies to the local stand-in",
-            "use --dry-run, or take the trusted root from the Sigstore instance you sign with",
-        ));
-    }
-    let mut endpoints = match args.sigstore.as_str() {
-        "public-good" => Endpoints::public_good(),
-        url => {
-            let base = check_url("--sigstore", url)?;
-            Endpoints {
-                fulcio: base.clone(),
-                rekor: base,
-            }
-        }
+        Err(e) => Err(e),
     };
-    if let Some(url) = &args.fulcio_url {
-        endpoints.fulcio = check_url("--fulcio-url", url)?;
-    }
-    if let Some(url) = &args.rekor_url {
-        endpoints.rekor = check_url("--rekor-url", url)?;
-    }
-    Ok(Instance::Remote(endpoints))
-}
-
-fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
-    match url::Url::parse(text) {
-        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
-            Ok(text.trim_end_matches('/').to_owned())
-        }
-        _ => Err(fail_with_hint(
-            ExitKind::BadInput,
-            format!("{flag} {text:?} is not an http(s) URL"),
-            "use `public-good`, `local`, or a base URL such as http://127.0.0.1:8080",
-        )),
-    }
+    signer.shutdown().await;
+    result
 }
 
 /// Works out the tarball (packing a directory) and the output paths.
@@ -312,179 +180,32 @@ fn bundle_name(tarball: &Path) -> String {
     format!("{stem}.sigstore.json")
 }
 
-struct Signed {
-    bundle: crate::core::bundle::Bundle,
-    provider: Provider,
-}
-
-/// Signs against a remote Fulcio/Rekor with a token from the CI (or the flag).
-async fn sign_remote(
-    endpoints: &Endpoints,
-    source: TokenSource,
-    package: &PackageTarball,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Signed> {
-    let http = Http::new(RetryPolicy::default())?;
-    let described = source.describe();
-    let token = oidc::fetch(&http, source).await?;
-    let provider = Provider::detect(env);
-    let statement = statement_bytes(provider, &package.subject(), env);
-    sign_statement(
-        &http, endpoints, &token, described, &statement, provider, None,
-    )
-    .await
-}
-
-async fn sign_statement(
-    http: &Http,
-    endpoints: &Endpoints,
-    token: &SecretString,
-    token_source: &str,
-    statement: &[u8],
-    provider: Provider,
-    trusted_logs: Option<&[TransparencyLogInstance]>,
-) -> anyhow::Result<Signed> {
-    let (jwt, warnings) = oidc::inspect(token, token_source, sigstore::now()?)?;
-    for w in warnings {
-        report::warn(&w);
-    }
-    report::debug(&format!(
-        "identity: iss {:?}, sub {:?}",
-        jwt.str_claim("iss").unwrap_or("-"),
-        jwt.str_claim("sub").unwrap_or("-")
-    ));
-    let content = Content::Dsse {
-        payload_type: IN_TOTO_PAYLOAD_TYPE,
-        payload: statement,
-    };
-    let bundle = sigstore::sign(http, endpoints, token, content, trusted_logs).await?;
-    Ok(Signed { bundle, provider })
-}
-
-/// Signs against an in-process stand-in, minting a token whose claims match the statement.
-async fn sign_local(
-    args: &AttestArgs,
-    standin: &Standin,
-    plan: &Plan,
-    package: &PackageTarball,
-    env: &dyn Fn(&str) -> Option<String>,
-    upload: Option<&crate::github::UploadTarget>,
-) -> anyhow::Result<()> {
-    let base = standin.base_url().to_owned();
-    let endpoints = Endpoints {
-        fulcio: base.clone(),
-        rekor: base,
-    };
-    let http = Http::new(RetryPolicy::NONE)?;
-    let now = sigstore::now()?;
-    let (token, token_source, claims) = match &args.identity_token {
-        // A token made elsewhere (e.g. `serve-sigstore --token-out`): its claims fill in
-        // for unset variables just like minted ones.
-        Some(token) => {
-            let claims = crate::core::jwt::decode_unverified(token.expose())
-                .map(|jwt| jwt.claims)
-                .unwrap_or_default();
-            (token.clone(), "--identity-token", claims)
-        }
-        // In GitHub Actions with `id-token: write`: the runner's own token (the stand-in accepts
-        // tokens it did not mint on their claims), so a dry run exercises the real token flow.
-        None if env("ACTIONS_ID_TOKEN_REQUEST_URL").is_some_and(|u| !u.is_empty()) => {
-            let source = oidc::discover(env, None)?;
-            let token = oidc::fetch(&http, source).await?;
-            let claims = crate::core::jwt::decode_unverified(token.expose())
-                .map(|jwt| jwt.claims)
-                .unwrap_or_default();
-            (token, "the GitHub Actions OIDC runtime", claims)
-        }
-        None => {
-            let claims = standin::github_actions_claims(env, now);
-            let token = standin.mint_token(claims.clone());
-            report::mask(&token);
-            (token, "the local stand-in", claims)
-        }
-    };
-    // The statement reads the same facts the token carries: the real variable when set,
-    // else the claim the stand-in made up for it.
-    let statement_env = |key: &str| env(key).or_else(|| claim_for_variable(&claims, key));
-    let provider = Provider::detect(&statement_env);
-    let statement = statement_bytes(provider, &package.subject(), &statement_env);
-    let trusted_logs = Some(standin.trusted_root().tlogs.as_slice());
-    let signed = sign_statement(
-        &http,
-        &endpoints,
-        &token,
-        token_source,
-        &statement,
-        provider,
-        trusted_logs,
-    )
-    .await?;
-    let trusted_root = args
-        .trusted_root_out
-        .clone()
-        .unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
-    let root_json = serde_json::to_vec_pretty(standin.trusted_root()).map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("cannot serialize the trusted root: {e}"),
-        )
-    })?;
-    let report_to = crate::github::ReportTo {
-        env,
-        upload,
-        trusted_root: crate::github::TrustedRootChoice::Local(standin.trusted_root()),
-    };
-    finish(
-        args,
-        plan,
-        package,
-        &endpoints,
-        &signed,
-        Some((&trusted_root, root_json)),
-        report_to,
-    )
-    .await
-}
-
-/// The GitHub variable a GitHub Actions token claim stands for (github-actions.md, Appendix A).
-fn claim_for_variable(claims: &Map<String, Value>, variable: &str) -> Option<String> {
-    let claim = match variable {
-        "GITHUB_SERVER_URL" => {
-            return (!claims.is_empty()).then(|| "https://github.com".to_owned())
-        }
-        "GITHUB_REPOSITORY" => "repository",
-        "GITHUB_REPOSITORY_ID" => "repository_id",
-        "GITHUB_REPOSITORY_OWNER_ID" => "repository_owner_id",
-        "GITHUB_EVENT_NAME" => "event_name",
-        "GITHUB_REF" => "ref",
-        "GITHUB_SHA" => "sha",
-        "GITHUB_WORKFLOW_REF" => "workflow_ref",
-        "GITHUB_RUN_ID" => "run_id",
-        "GITHUB_RUN_ATTEMPT" => "run_attempt",
-        "RUNNER_ENVIRONMENT" => "runner_environment",
-        _ => return None,
-    };
-    match claims.get(claim)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
 /// Actions also as step outputs and the job summary; see `crate::github`).
 async fn finish(
     args: &AttestArgs,
     plan: &Plan,
     package: &PackageTarball,
-    endpoints: &Endpoints,
-    signed: &Signed,
-    trusted_root: Option<(&PathBuf, Vec<u8>)>,
+    signer: &Signer,
+    bundle: &Bundle,
     report_to: crate::github::ReportTo<'_>,
 ) -> anyhow::Result<()> {
-    let bundle_bytes = sigstore::bundle_json(&signed.bundle)?;
-    let log_index = signed
-        .bundle
+    let endpoints = signer.endpoints();
+    let trusted_root = match signer.trusted_root() {
+        Some(root) => {
+            let path = args
+                .sigstore
+                .trusted_root_out
+                .clone()
+                .unwrap_or_else(|| in_dir(&parent_dir(&plan.bundle), "trusted_root.json"));
+            let bytes = serde_json::to_vec_pretty(root)
+                .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
+            Some((path, bytes))
+        }
+        None => None,
+    };
+    let bundle_bytes = sigstore::bundle_json(bundle)?;
+    let log_index = bundle
         .verification_material
         .tlog_entries
         .first()
@@ -506,12 +227,12 @@ async fn finish(
     if trusted_root.is_some() {
         report::info(&format!(
             "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run, nothing was published",
-            signed.provider.display_name()
+            signer.provider().display_name()
         ));
     } else {
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",
-            signed.provider.display_name()
+            signer.provider().display_name()
         ));
     }
     report::info(&format!(
@@ -546,7 +267,7 @@ async fn finish(
         report::data(&out.to_string());
     }
     let attested = crate::github::Attested {
-        bundle: &signed.bundle,
+        bundle,
         bundle_path: &plan.bundle,
         tarball_path: &tarball_path,
         name: package.name.as_str(),
@@ -572,27 +293,5 @@ mod tests {
         );
         assert_eq!(bundle_name(Path::new("x.tar.gz")), "x.sigstore.json");
         assert_eq!(bundle_name(Path::new("weird")), "weird.sigstore.json");
-    }
-
-    #[test]
-    fn claims_stand_in_for_unset_variables() {
-        let claims: Map<String, Value> = serde_json::from_value(json!({
-            "repository": "o/r", "run_id": "12", "run_attempt": 1, "workflow_ref": "o/r/.github/workflows/w.yml@refs/heads/main"
-        }))
-        .unwrap();
-        assert_eq!(
-            claim_for_variable(&claims, "GITHUB_REPOSITORY").as_deref(),
-            Some("o/r")
-        );
-        assert_eq!(
-            claim_for_variable(&claims, "GITHUB_RUN_ATTEMPT").as_deref(),
-            Some("1")
-        );
-        assert_eq!(
-            claim_for_variable(&claims, "GITHUB_SERVER_URL").as_deref(),
-            Some("https://github.com")
-        );
-        assert_eq!(claim_for_variable(&claims, "GITHUB_SHA"), None);
-        assert_eq!(claim_for_variable(&Map::new(), "GITHUB_SERVER_URL"), None);
     }
 }
