@@ -58,6 +58,11 @@ pub struct AttestArgs {
     /// Print one JSON object describing the result on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Also store the bundle with the GitHub artifact attestations API (needs GITHUB_TOKEN
+    /// with `attestations: write` and GITHUB_REPOSITORY, as in GitHub Actions).
+    #[arg(long)]
+    pub upload_to_github: bool,
 }
 
 /// The resolved input: a tarball to attest, and where the results go.
@@ -75,7 +80,15 @@ struct Plan {
 
 pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     // The token source first: no token means no point in packing or hashing.
-    let signer_plan = SignerPlan::new(&args.sigstore, capture_env())?;
+    let env = capture_env();
+    let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
+    let lookup = |key: &str| env.get(key).cloned();
+    // Checked before signing too: a missing token or repository fails before anything is logged.
+    let upload = if args.upload_to_github {
+        Some(crate::github::UploadTarget::from_env(&lookup)?)
+    } else {
+        None
+    };
     let inputs = inputs(&args)?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -87,7 +100,12 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
         })?;
     }
     match inputs.as_slice() {
-        [one] if !args.workspaces => run_one(&args, signer_plan, one).await,
+        [one] if !args.workspaces => run_one(&args, signer_plan, one, &lookup, upload.as_ref()).await,
+        _ if upload.is_some() => Err(fail_with_hint(
+            ExitKind::BadInput,
+            "--upload-to-github takes one package",
+            "attest the packages one at a time to upload each bundle to GitHub",
+        )),
         _ => run_batch(&args, signer_plan, inputs).await,
     }
 }
@@ -150,7 +168,13 @@ fn is_private(dir: &Path) -> bool {
 }
 
 /// One package: the original single-package flow and output.
-async fn run_one(args: &AttestArgs, signer_plan: SignerPlan, input: &Path) -> anyhow::Result<()> {
+async fn run_one(
+    args: &AttestArgs,
+    signer_plan: SignerPlan,
+    input: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    upload: Option<&crate::github::UploadTarget>,
+) -> anyhow::Result<()> {
     let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
     let package = read_tarball(&plan.tarball).await?;
     report::info(&format!(
@@ -162,7 +186,20 @@ async fn run_one(args: &AttestArgs, signer_plan: SignerPlan, input: &Path) -> an
     ));
     let signer = signer_plan.start().await?;
     let result = match signer.attest(&package).await {
-        Ok(bundle) => finish(args, &plan, &package, &signer, &bundle),
+        Ok(bundle) => {
+            let report_to = crate::github::ReportTo {
+                env: lookup,
+                upload,
+                trusted_root: match signer.trusted_root() {
+                    Some(root) => crate::github::TrustedRootChoice::Local(root),
+                    None if *signer.endpoints() == sigstore::Endpoints::public_good() => {
+                        crate::github::TrustedRootChoice::PublicGood
+                    }
+                    None => crate::github::TrustedRootChoice::Unknown,
+                },
+            };
+            finish(args, &plan, &package, &signer, &bundle, report_to).await
+        }
         Err(e) => Err(e),
     };
     signer.shutdown().await;
@@ -534,8 +571,16 @@ fn result_json(
     out
 }
 
-/// Writes the results (trusted root, tarball, bundle last) and reports them.
-fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Signer, bundle: &Bundle) -> anyhow::Result<()> {
+/// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
+/// Actions also as step outputs and the job summary; see `crate::github`).
+async fn finish(
+    args: &AttestArgs,
+    plan: &Plan,
+    package: &PackageTarball,
+    signer: &Signer,
+    bundle: &Bundle,
+    report_to: crate::github::ReportTo<'_>,
+) -> anyhow::Result<()> {
     let endpoints = signer.endpoints();
     let trusted_root = match signer.trusted_root() {
         Some(root) => {
@@ -583,7 +628,19 @@ fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Sig
         let out = result_json(&plan.bundle, &tarball_path, package, log_index, endpoints, trusted_root);
         report::data(&out.to_string());
     }
-    Ok(())
+    let attested = crate::github::Attested {
+        bundle,
+        bundle_path: &plan.bundle,
+        tarball_path: &tarball_path,
+        name: package.name.as_str(),
+        version: package.version.as_str(),
+        sha512: package.sha512,
+        log_index,
+        transparency_log_url: &tlog_url,
+        trusted_root: report_to.trusted_root,
+        trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
+    };
+    crate::github::report_attestation(report_to.env, &attested, report_to.upload).await
 }
 
 #[cfg(test)]
