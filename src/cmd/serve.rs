@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use crate::core::time::UnixTime;
 use crate::error::{fail_with_hint, ExitKind};
 use crate::report;
-use crate::standin::{github_actions_claims, Standin, StandinOptions};
+use crate::standin::{github_actions_claims, ApiRequest, BoxFuture, Middleware, Next, Reply, Standin, StandinOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -32,6 +32,21 @@ pub struct ServeArgs {
     /// independent clients (file mode 0600).
     #[arg(long, value_name = "PATH")]
     pub token_out: Option<PathBuf>,
+    /// Delay every answer by this many milliseconds (a far-away Sigstore, for benchmarks).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+/// Answers every request after a fixed delay (`--latency-ms`).
+struct Latency(std::time::Duration);
+
+impl Middleware for Latency {
+    fn call<'a>(&'a self, request: ApiRequest, next: Next<'a>) -> BoxFuture<'a, Reply> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            next.run(request).await
+        })
+    }
 }
 
 /// Writes `bytes` to a temporary file next to `path` and renames it into place.
@@ -103,9 +118,16 @@ impl ShutdownSignals {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let standin = Standin::start(StandinOptions {
-        listen: args.listen,
-    })
+    let mut layers: Vec<std::sync::Arc<dyn Middleware>> = Vec::new();
+    if args.latency_ms > 0 {
+        layers.push(std::sync::Arc::new(Latency(std::time::Duration::from_millis(args.latency_ms))));
+    }
+    let standin = Standin::start_with_middleware(
+        StandinOptions {
+            listen: args.listen,
+        },
+        layers,
+    )
     .await
     .map_err(|e| {
         fail_with_hint(
