@@ -23,7 +23,10 @@ const MAX_MATCHES: usize = 10_000;
 #[non_exhaustive]
 pub enum WorkspacesError {
     /// The root `package.json` could not be read.
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The root `package.json` is not a JSON object.
     NotJson { path: PathBuf, reason: String },
     /// There is no `workspaces` field, or it has the wrong shape.
@@ -40,7 +43,11 @@ impl fmt::Display for WorkspacesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Self::NotJson { path, reason } => write!(f, "{} is not a package.json object: {reason}", path.display()),
+            Self::NotJson { path, reason } => write!(
+                f,
+                "{} is not a package.json object: {reason}",
+                path.display()
+            ),
             Self::NoWorkspaces { path } => write!(
                 f,
                 "{} has no `workspaces` array (or object with a `packages` array)",
@@ -49,8 +56,13 @@ impl fmt::Display for WorkspacesError {
             Self::UnsupportedPattern { pattern } => {
                 write!(f, "workspace pattern {pattern:?} uses braces or character classes, which are not supported")
             }
-            Self::EscapesRoot { pattern } => write!(f, "workspace pattern {pattern:?} leaves the root directory"),
-            Self::TooMany { limit } => write!(f, "the workspace patterns match more than {limit} directories"),
+            Self::EscapesRoot { pattern } => {
+                write!(f, "workspace pattern {pattern:?} leaves the root directory")
+            }
+            Self::TooMany { limit } => write!(
+                f,
+                "the workspace patterns match more than {limit} directories"
+            ),
         }
     }
 }
@@ -87,18 +99,26 @@ fn compile(text: &str) -> Result<Pattern, WorkspacesError> {
         None => (false, text),
     };
     if body.contains(['{', '}', '[', ']']) {
-        return Err(WorkspacesError::UnsupportedPattern { pattern: text.to_owned() });
+        return Err(WorkspacesError::UnsupportedPattern {
+            pattern: text.to_owned(),
+        });
     }
     let mut segments = Vec::new();
     for segment in body.split('/') {
         match segment {
             "" | "." => continue,
-            ".." => return Err(WorkspacesError::EscapesRoot { pattern: text.to_owned() }),
+            ".." => {
+                return Err(WorkspacesError::EscapesRoot {
+                    pattern: text.to_owned(),
+                })
+            }
             s => segments.push(s.to_owned()),
         }
     }
     if body.starts_with('/') {
-        return Err(WorkspacesError::EscapesRoot { pattern: text.to_owned() });
+        return Err(WorkspacesError::EscapesRoot {
+            pattern: text.to_owned(),
+        });
     }
     Ok(Pattern { negated, segments })
 }
@@ -139,7 +159,8 @@ fn path_matches(pattern: &[String], path: &[&str]) -> bool {
         Some((first, rest)) if first == "**" => {
             // `**` takes zero or more whole segments, never hidden ones.
             (0..=path.len()).any(|skip| {
-                path[..skip].iter().all(|s| !s.starts_with('.')) && path_matches(rest, &path[skip..])
+                path[..skip].iter().all(|s| !s.starts_with('.'))
+                    && path_matches(rest, &path[skip..])
             })
         }
         Some((first, rest)) => match path.split_first() {
@@ -152,8 +173,14 @@ fn path_matches(pattern: &[String], path: &[&str]) -> bool {
 /// The relative directories (as `/`-joined segments) selected by `patterns` among
 /// `candidates`: included by a positive pattern and not removed by a later `!` pattern, in
 /// the order npm applies them.
-pub fn select<'a>(patterns: &[String], candidates: &'a [String]) -> Result<Vec<&'a String>, WorkspacesError> {
-    let compiled = patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>()?;
+pub fn select<'a>(
+    patterns: &[String],
+    candidates: &'a [String],
+) -> Result<Vec<&'a String>, WorkspacesError> {
+    let compiled = patterns
+        .iter()
+        .map(|p| compile(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut selected = Vec::new();
     for candidate in candidates {
         let segments: Vec<&str> = candidate.split('/').filter(|s| !s.is_empty()).collect();
@@ -173,16 +200,32 @@ pub fn select<'a>(patterns: &[String], candidates: &'a [String]) -> Result<Vec<&
 /// The workspace package directories of the project at `root`, sorted by path.
 pub fn find(root: &Path) -> Result<Vec<PathBuf>, WorkspacesError> {
     let manifest_path = root.join("package.json");
-    let bytes = std::fs::read(&manifest_path).map_err(|source| WorkspacesError::Read { path: manifest_path.clone(), source })?;
-    let manifest: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| WorkspacesError::NotJson { path: manifest_path.clone(), reason: e.to_string() })?;
-    let patterns = patterns(&manifest).ok_or(WorkspacesError::NoWorkspaces { path: manifest_path })?;
-    let compiled = patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>()?;
+    let bytes = std::fs::read(&manifest_path).map_err(|source| WorkspacesError::Read {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| WorkspacesError::NotJson {
+        path: manifest_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let patterns = patterns(&manifest).ok_or(WorkspacesError::NoWorkspaces {
+        path: manifest_path,
+    })?;
+    let compiled = patterns
+        .iter()
+        .map(|p| compile(p))
+        .collect::<Result<Vec<_>, _>>()?;
     // Only as deep as the deepest pattern needs (unbounded `**` up to MAX_DEPTH).
     let depth = compiled
         .iter()
         .filter(|p| !p.negated)
-        .map(|p| if p.segments.iter().any(|s| s == "**") { MAX_DEPTH } else { p.segments.len() })
+        .map(|p| {
+            if p.segments.iter().any(|s| s == "**") {
+                MAX_DEPTH
+            } else {
+                p.segments.len()
+            }
+        })
         .max()
         .unwrap_or(0);
     let mut candidates = BTreeSet::new();
@@ -193,11 +236,18 @@ pub fn find(root: &Path) -> Result<Vec<PathBuf>, WorkspacesError> {
 }
 
 /// Collects every directory below `dir` (to `depth` levels) that holds a `package.json`.
-fn walk(dir: &Path, rel: String, depth: usize, out: &mut BTreeSet<String>) -> Result<(), WorkspacesError> {
+fn walk(
+    dir: &Path,
+    rel: String,
+    depth: usize,
+    out: &mut BTreeSet<String>,
+) -> Result<(), WorkspacesError> {
     if depth == 0 {
         return Ok(());
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == "node_modules" || name == ".git" {
@@ -208,7 +258,11 @@ fn walk(dir: &Path, rel: String, depth: usize, out: &mut BTreeSet<String>) -> Re
         if !path.is_dir() {
             continue;
         }
-        let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         if path.join("package.json").is_file() {
             if out.len() >= MAX_MATCHES {
                 return Err(WorkspacesError::TooMany { limit: MAX_MATCHES });
@@ -241,8 +295,14 @@ mod tests {
 
     #[test]
     fn both_workspaces_shapes_are_read() {
-        assert_eq!(patterns(&json!({"workspaces": ["a/*"]})), Some(vec!["a/*".to_owned()]));
-        assert_eq!(patterns(&json!({"workspaces": {"packages": ["b"]}})), Some(vec!["b".to_owned()]));
+        assert_eq!(
+            patterns(&json!({"workspaces": ["a/*"]})),
+            Some(vec!["a/*".to_owned()])
+        );
+        assert_eq!(
+            patterns(&json!({"workspaces": {"packages": ["b"]}})),
+            Some(vec!["b".to_owned()])
+        );
         assert_eq!(patterns(&json!({"workspaces": "a/*"})), None);
         assert_eq!(patterns(&json!({"workspaces": [1]})), None);
         assert_eq!(patterns(&json!({})), None);
@@ -250,17 +310,42 @@ mod tests {
 
     #[test]
     fn selection_applies_globs_and_negations_in_order() {
-        let candidates: Vec<String> = ["apps/web", "packages/a", "packages/b", "packages/b/nested", "packages/private-x", "tools"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let candidates: Vec<String> = [
+            "apps/web",
+            "packages/a",
+            "packages/b",
+            "packages/b/nested",
+            "packages/private-x",
+            "tools",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
         let pick = |patterns: &[&str]| -> Vec<String> {
             let patterns: Vec<String> = patterns.iter().map(|s| (*s).to_owned()).collect();
-            select(&patterns, &candidates).unwrap().into_iter().cloned().collect()
+            select(&patterns, &candidates)
+                .unwrap()
+                .into_iter()
+                .cloned()
+                .collect()
         };
-        assert_eq!(pick(&["packages/*"]), vec!["packages/a", "packages/b", "packages/private-x"]);
-        assert_eq!(pick(&["packages/*", "!packages/private-*"]), vec!["packages/a", "packages/b"]);
-        assert_eq!(pick(&["packages/**"]), vec!["packages/a", "packages/b", "packages/b/nested", "packages/private-x"]);
+        assert_eq!(
+            pick(&["packages/*"]),
+            vec!["packages/a", "packages/b", "packages/private-x"]
+        );
+        assert_eq!(
+            pick(&["packages/*", "!packages/private-*"]),
+            vec!["packages/a", "packages/b"]
+        );
+        assert_eq!(
+            pick(&["packages/**"]),
+            vec![
+                "packages/a",
+                "packages/b",
+                "packages/b/nested",
+                "packages/private-x"
+            ]
+        );
         assert_eq!(pick(&["./tools", "apps/web/"]), vec!["apps/web", "tools"]);
         assert!(pick(&["nothing/*"]).is_empty());
     }
@@ -268,8 +353,17 @@ mod tests {
     #[test]
     fn unsupported_or_escaping_patterns_are_refused() {
         let c = vec!["a".to_owned()];
-        assert!(matches!(select(&["{a,b}".into()], &c), Err(WorkspacesError::UnsupportedPattern { .. })));
-        assert!(matches!(select(&["../x/*".into()], &c), Err(WorkspacesError::EscapesRoot { .. })));
-        assert!(matches!(select(&["/abs/*".into()], &c), Err(WorkspacesError::EscapesRoot { .. })));
+        assert!(matches!(
+            select(&["{a,b}".into()], &c),
+            Err(WorkspacesError::UnsupportedPattern { .. })
+        ));
+        assert!(matches!(
+            select(&["../x/*".into()], &c),
+            Err(WorkspacesError::EscapesRoot { .. })
+        ));
+        assert!(matches!(
+            select(&["/abs/*".into()], &c),
+            Err(WorkspacesError::EscapesRoot { .. })
+        ));
     }
 }
