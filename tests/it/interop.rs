@@ -9,6 +9,8 @@
 //! fail the test and say to run `tests/setup-interop`; they never skip.
 
 #![allow(dead_code)]
+// Test harness: a failed expectation here fails the test, which is what a panic is for.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::fmt;
 use std::fs;
