@@ -18,8 +18,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where tests/setup-interop installed the peers. */
 export const interopDir = process.env.NPM_ATTEST_INTEROP || path.resolve(here, '..', '..', '.interop');
 
-/** `require` resolving from `.interop/node_modules` (the @sigstore packages are CommonJS). */
-export const requirePeer = createRequire(path.join(interopDir, 'node_modules', 'noop.js'));
+/**
+ * The `node_modules` directory the @sigstore packages are loaded from: `.interop/node_modules`,
+ * or `NPM_ATTEST_SIGSTORE_JS` (e.g. the copy bundled inside the npm CLI, to ask npm's own
+ * verifier).
+ */
+export const peerModules = process.env.NPM_ATTEST_SIGSTORE_JS || path.join(interopDir, 'node_modules');
+
+/** `require` resolving from `peerModules` (the @sigstore packages are CommonJS). */
+export const requirePeer = createRequire(path.join(peerModules, 'noop.js'));
 
 export class UsageError extends Error {}
 

@@ -8,7 +8,7 @@
 
 import { parseArgs } from 'node:util';
 
-import { interopDir, npmSubjectCheck, parseJsonArg, peer, readArg, requirePeer, run, sanPolicy, UsageError } from './common.mjs';
+import { npmSubjectCheck, parseJsonArg, peer, peerModules, readArg, requirePeer, run, sanPolicy, UsageError } from './common.mjs';
 
 await run(async () => {
   let values;
@@ -43,9 +43,10 @@ await run(async () => {
       bundle: requirePeer('@sigstore/bundle'),
       specs: requirePeer('@sigstore/protobuf-specs'),
       verify: requirePeer('@sigstore/verify'),
+      version: requirePeer('@sigstore/verify/package.json').version,
     };
   } catch (err) {
-    throw new UsageError(`sigstore-js is not installed in ${interopDir} (run tests/setup-interop): ${err.message}`);
+    throw new UsageError(`sigstore-js is not installed in ${peerModules} (run tests/setup-interop): ${err.message}`);
   }
 
   const bundleJson = parseJsonArg('--bundle', values.bundle);
@@ -72,6 +73,8 @@ await run(async () => {
 
   const facts = {
     verifier: 'sigstore-js',
+    verifyVersion: sigstore.version,
+    modules: peerModules,
     san: signer.identity ? signer.identity.subjectAlternativeName : null,
     issuer: signer.identity && signer.identity.extensions ? signer.identity.extensions.issuer : null,
   };

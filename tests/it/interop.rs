@@ -209,6 +209,36 @@ pub fn sigstore_js_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
     answer(cmd)
 }
 
+/// The same checks with the sigstore-js copy bundled inside the machine's npm CLI
+/// (`$(npm root -g)/npm/node_modules`): what `npm publish --provenance-file` and
+/// `npm audit signatures` run, at whatever version that npm ships.
+pub fn npm_cli_sigstore_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
+    let out = run_with_timeout(
+        {
+            let mut c = Command::new("npm");
+            c.args(["root", "-g"]);
+            c
+        },
+        PEER_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "npm root -g failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let modules = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        .join("npm")
+        .join("node_modules");
+    require_installed(
+        &modules.join("@sigstore").join("verify"),
+        "npm's bundled sigstore-js",
+    );
+    let mut cmd = node_command("verify-js.mjs");
+    cmd.env("NPM_ATTEST_SIGSTORE_JS", &modules);
+    verify_args(&mut cmd, case);
+    answer(cmd)
+}
+
 /// sigstore-python 4.5.1: `Verifier.verify_dsse` (or `verify_artifact` with an artifact) with
 /// an identity policy, then npm's subject checks when a tarball is given.
 pub fn sigstore_python_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
@@ -709,6 +739,30 @@ fn both_verifiers_reject_a_bundle_with_one_payload_byte_changed() {
     let py =
         sigstore_python_verify(&case).expect_err("sigstore-python must reject a changed payload");
     assert_eq!(py.stage, "sigstore", "{py}");
+}
+
+#[test]
+fn npm_clis_own_sigstore_js_accepts_a_real_bundle_and_rejects_a_changed_payload() {
+    let root = production_root();
+    let b = playwright();
+    let facts =
+        npm_cli_sigstore_verify(&b.case(&root)).expect("npm's verifier accepts the real bundle");
+    assert_ne!(
+        facts["verifyVersion"], "4.1.3",
+        "expected npm's own copy, not the pinned one"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tampered = dir.path().join("payload-byte-changed.sigstore.json");
+    write_json(
+        &tampered,
+        &with_one_payload_byte_changed(&read_json(&b.path)),
+    );
+    let r = npm_cli_sigstore_verify(&VerifyCase {
+        bundle: &tampered,
+        ..b.case(&root)
+    })
+    .expect_err("changed payload");
+    assert_eq!(r.stage, "sigstore", "{r}");
 }
 
 #[test]
