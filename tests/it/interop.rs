@@ -860,6 +860,40 @@ fn both_verifiers_reject_a_root_that_does_not_hold_the_signers() {
 }
 
 #[test]
+fn both_verifiers_check_a_message_signature_against_its_artifact() {
+    let root = production_root();
+    let bundle = data("sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json");
+    let signed = data("sigstore-conformance/bundle-verify/a.txt");
+    let other = data("sigstore-conformance/statement.json");
+    let case = VerifyCase {
+        bundle: &bundle,
+        trusted_root: &root,
+        tarball: None,
+        artifact: Some(&signed),
+        san: "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+        issuer: "https://token.actions.githubusercontent.com",
+    };
+    sigstore_js_verify(&case).expect("sigstore-js accepts the signed artifact");
+    sigstore_python_verify(&case).expect("sigstore-python accepts the signed artifact");
+    let wrong = VerifyCase {
+        artifact: Some(&other),
+        ..case
+    };
+    assert_eq!(
+        sigstore_js_verify(&wrong)
+            .expect_err("another artifact")
+            .stage,
+        "sigstore"
+    );
+    assert_eq!(
+        sigstore_python_verify(&wrong)
+            .expect_err("another artifact")
+            .stage,
+        "sigstore"
+    );
+}
+
+#[test]
 fn intoto_attestation_accepts_a_real_slsa_v1_provenance_statement() {
     let facts = intoto_check(&playwright().path).expect("a real npm SLSA v1 statement");
     assert_eq!(facts["predicateType"], "https://slsa.dev/provenance/v1");
