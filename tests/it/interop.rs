@@ -27,6 +27,8 @@ use sha2::{Digest as _, Sha512};
 
 use crate::support::{data, repo_root};
 
+mod npm_attest_output;
+
 /// How long one peer invocation may take before the test fails.
 const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -515,6 +517,147 @@ fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// npm-attest's own local Sigstore, for independent clients.
+
+/// `npm-attest serve-sigstore` on 127.0.0.1, with its trusted root, client trust config (for
+/// sigstore-python) and a minted GitHub Actions-like token written to a temporary directory.
+/// Stopped on drop.
+pub struct ServeSigstore {
+    child: Child,
+    base_url: String,
+    dir: tempfile::TempDir,
+}
+
+impl ServeSigstore {
+    pub fn start() -> ServeSigstore {
+        let dir = tempfile::tempdir().expect("temp dir for serve-sigstore");
+        let mut child = Command::new(crate::support::bin())
+            .args(["serve-sigstore", "--listen", "127.0.0.1:0"])
+            .arg("--trusted-root-out")
+            .arg(dir.path().join("trusted_root.json"))
+            .arg("--signing-config-out")
+            .arg(dir.path().join("signing_config.json"))
+            .arg("--trust-config-out")
+            .arg(dir.path().join("trust_config.json"))
+            .arg("--token-out")
+            .arg(dir.path().join("token"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(dir.path().join("stderr")).expect("stderr file"))
+            .spawn()
+            .expect("start npm-attest serve-sigstore");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        let mut server = ServeSigstore {
+            child,
+            base_url: String::new(),
+            dir,
+        };
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            panic!(
+                "serve-sigstore did not say `listening on URL` (said {line:?}); stderr:\n{}",
+                server.stderr()
+            );
+        };
+        server.base_url = url.trim_end_matches('/').to_owned();
+        for file in ["trusted_root.json", "trust_config.json", "token"] {
+            assert!(
+                server.dir.path().join(file).exists(),
+                "serve-sigstore did not write {file}"
+            );
+        }
+        server
+    }
+
+    /// `http://127.0.0.1:PORT`: Fulcio and Rekor both.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn trusted_root(&self) -> PathBuf {
+        self.dir.path().join("trusted_root.json")
+    }
+
+    /// The ClientTrustConfig for sigstore-python's `--trust-config`.
+    pub fn trust_config(&self) -> PathBuf {
+        self.dir.path().join("trust_config.json")
+    }
+
+    /// The token it minted (GitHub Actions-like claims, audience `sigstore`).
+    pub fn token(&self) -> String {
+        fs::read_to_string(self.dir.path().join("token"))
+            .expect("token")
+            .trim()
+            .to_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+}
+
+impl Drop for ServeSigstore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The claims of a JWT (no signature check: a test reads its own stand-in's token).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .expect("base64url"),
+    )
+    .expect("JWT claims JSON")
+}
+
+/// The certificate identity Fulcio derives from a GitHub Actions token:
+/// `https://github.com/<job_workflow_ref>`, and the issuer.
+pub fn github_identity(claims: &Value) -> (String, String) {
+    let workflow = claims["job_workflow_ref"]
+        .as_str()
+        .expect("job_workflow_ref claim");
+    let issuer = claims["iss"].as_str().expect("iss claim");
+    (format!("https://github.com/{workflow}"), issuer.to_owned())
+}
+
+/// `npm pack` of a tiny package named `name`@`version` into `dir`: the tarball's path.
+pub fn npm_pack(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let pkg = dir.join(format!("src-{}", name.replace(['@', '/'], "_")));
+    fs::create_dir_all(&pkg).expect("package dir");
+    let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT"});
+    write_json(&pkg.join("package.json"), &manifest);
+    fs::write(
+        pkg.join("index.js"),
+        format!("module.exports = {name:?};\n"),
+    )
+    .expect("index.js");
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(&pkg)
+        .args(["pack", "--json", "--pack-destination"])
+        .arg(dir);
+    let out = run_with_timeout(cmd, PEER_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "npm pack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Value = serde_json::from_slice(&out.stdout).expect("npm pack --json");
+    dir.join(packed[0]["filename"].as_str().expect("filename"))
 }
 
 // ---------------------------------------------------------------------------------------------
