@@ -1,8 +1,132 @@
-//! `npm-attest serve`.
+//! `npm-attest serve-sigstore`: run the local Sigstore stand-in until SIGINT/SIGTERM, writing
+//! the trust material independent clients need (trusted root, signing config, ClientTrustConfig
+//! for sigstore-python's `--trust-config`, and optionally a minted identity token).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::core::time::UnixTime;
+use crate::error::{fail_with_hint, ExitKind};
+use crate::report;
+use crate::standin::{github_actions_claims, Standin, StandinOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Write the trusted root (trusted_root.json) that verifies what the stand-in issues.
+    #[arg(long, value_name = "PATH")]
+    pub trusted_root_out: Option<PathBuf>,
+    /// Write a signing config v0.2 naming the stand-in's CA and log.
+    #[arg(long, value_name = "PATH")]
+    pub signing_config_out: Option<PathBuf>,
+    /// Write a ClientTrustConfig (trusted root + signing config), as sigstore-python's
+    /// `--trust-config` takes.
+    #[arg(long, value_name = "PATH")]
+    pub trust_config_out: Option<PathBuf>,
+    /// Write an identity token minted by the stand-in's mock GitHub Actions issuer, for
+    /// independent clients (file mode 0600).
+    #[arg(long, value_name = "PATH")]
+    pub token_out: Option<PathBuf>,
+}
 
-pub async fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    Err(crate::error::fail(crate::error::ExitKind::Internal, "not implemented yet"))
+/// Writes `bytes` to a temporary file next to `path` and renames it into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot create a file in {}: {e}", dir.display()),
+            "pass an output path in a writable directory",
+        )
+    })?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot write {}: {}", path.display(), e.error),
+            "pass an output path in a writable directory",
+        )
+    })?;
+    Ok(())
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .context("cannot serialize the stand-in's trust material")?;
+    text.push('\n');
+    write_atomically(path, text.as_bytes())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
+    Ok(())
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let standin = Standin::start(StandinOptions {
+        listen: args.listen,
+    })
+    .await
+    .map_err(|e| {
+        fail_with_hint(
+            ExitKind::Environment,
+            format!("cannot start the local Sigstore stand-in: {e:#}"),
+            "pick a free address with --listen 127.0.0.1:0",
+        )
+    })?;
+    let outputs = async {
+        if let Some(path) = &args.trusted_root_out {
+            write_json(path, standin.trusted_root())?;
+        }
+        if let Some(path) = &args.signing_config_out {
+            write_json(path, &standin.signing_config())?;
+        }
+        if let Some(path) = &args.trust_config_out {
+            write_json(path, &standin.client_trust_config())?;
+        }
+        if let Some(path) = &args.token_out {
+            let now = UnixTime(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or_default(),
+            );
+            let claims = github_actions_claims(&|name| std::env::var(name).ok(), now);
+            // The token is a mock credential for loopback use only; it is written, never printed.
+            let token = standin.mint_token(claims);
+            write_atomically(path, token.expose().as_bytes())?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = outputs {
+        standin.shutdown().await;
+        return Err(e);
+    }
+    report::data(&format!("listening on {}", standin.base_url()));
+    let waited = wait_for_signal().await;
+    standin.shutdown().await;
+    waited
 }

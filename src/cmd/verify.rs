@@ -1,8 +1,538 @@
-//! `npm-attest verify`.
+//! `npm-attest verify`: read the bundle, trusted root, key and subject from disk, run the pure
+//! verifier (`core::verify`), and print what was proven.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::{json, Map, Value};
+use sha2::Digest as _;
+
+use crate::core::bundle::Bundle;
+use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
+use crate::core::time::UnixTime;
+use crate::core::trust_root::TrustedRoot;
+use crate::core::verify::{
+    verify_bundle, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject,
+    TimeSource, VerifiedBundle, VerifiedSigner, VerifyError,
+};
+use crate::core::x509::SigstoreExtension;
+use crate::error::{fail, fail_with_hint, ExitKind};
+use crate::report;
+
+/// The Sigstore public-good production trusted root (TUF snapshot), the default trust.
+pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("../trust/public-good-production.json");
+/// The Sigstore public-good staging trusted root (`conformance verify-bundle --staging`).
+pub const STAGING_TRUSTED_ROOT: &str = include_str!("../trust/public-good-staging.json");
+
+/// Bundles and trusted roots are small JSON documents; anything larger is refused unread.
+const MAX_JSON_BYTES: u64 = 16 * 1024 * 1024;
+/// A PEM public key.
+const MAX_KEY_BYTES: u64 = 64 * 1024;
+/// `package/package.json` inside a tarball.
+const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
+/// Tar entries walked while looking for `package/package.json`.
+const MAX_TAR_ENTRIES: usize = 100_000;
 
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    /// The Sigstore bundle (`.sigstore.json`).
+    #[arg(long, value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// A trusted_root.json to use instead of the embedded Sigstore public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The exact certificate identity (SAN), e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.0.
+    #[arg(
+        long,
+        value_name = "SAN",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the whole certificate identity (SAN) must match.
+    #[arg(long, value_name = "RE")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The exact OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long, value_name = "ISS")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The source repository (OWNER/REPO, or a full URL), checked against the certificate's Source Repository URI.
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repository: Option<String>,
+    /// The workflow file (e.g. .github/workflows/release.yml), checked against the certificate's Build Signer URI.
+    #[arg(long, value_name = "PATH")]
+    pub workflow: Option<String>,
+    /// The full git ref (e.g. refs/tags/v1.0.0), checked against the certificate's Source Repository Ref.
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// A PEM public key, for bundles signed with a managed key instead of a certificate.
+    #[arg(long, value_name = "PEM", conflicts_with_all = [
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "repository", "workflow", "git_ref"
+    ])]
+    pub key: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// An npm tarball, any artifact file, or a digest `sha256:<hex>` / `sha512:<hex>`.
+    #[arg(value_name = "SUBJECT")]
+    pub subject: String,
+}
 
-pub async fn run(_args: VerifyArgs) -> anyhow::Result<()> {
-    Err(crate::error::fail(crate::error::ExitKind::Internal, "not implemented yet"))
+pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let policy = policy_from_args(&args)?;
+    let bundle = read_bundle(&args.bundle)?;
+    let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
+    let subject = read_subject(&args.subject, true)?;
+    let verified = verify(&bundle, &trust, &subject, &policy, &args.bundle)?;
+    if args.json {
+        report::data(&facts_json(&verified, &subject).to_string());
+    } else {
+        for line in facts_text(&verified, &subject) {
+            report::data(&line);
+        }
+    }
+    Ok(())
+}
+
+/// Builds the policy, refusing keyless verification without an issuer and an identity
+/// constraint (npm itself accepts any signer; we do not).
+fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
+    if let Some(path) = &args.key {
+        return Ok(Policy::ManagedKey {
+            spki_der: read_public_key(path)?,
+        });
+    }
+    let issuer = args.certificate_oidc_issuer.clone().unwrap_or_default();
+    let mut identity = IdentityPolicy::new(issuer.clone());
+    identity.san = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(san), _) => Some(SanMatcher::Exact(san.clone())),
+        (None, Some(re)) => Some(SanMatcher::regex(re).map_err(|e| {
+            fail_with_hint(
+                ExitKind::BadInput,
+                format!("--certificate-identity-regexp is not a valid regular expression: {e}"),
+                "use Rust regex syntax; the pattern must match the whole identity",
+            )
+        })?),
+        (None, None) => None,
+    };
+    identity.source_repository_uri = args.repository.as_deref().map(repository_uri);
+    identity.workflow_path = args.workflow.clone();
+    identity.source_ref = args.git_ref.clone();
+    let has_identity = identity.san.is_some()
+        || identity.source_repository_uri.is_some()
+        || identity.workflow_path.is_some()
+        || identity.source_ref.is_some();
+    if issuer.is_empty() || !has_identity {
+        return Err(fail_with_hint(
+            ExitKind::BadInput,
+            "refusing to verify without an identity policy",
+            "pass --certificate-oidc-issuer and one of --certificate-identity, --certificate-identity-regexp, --repository, --workflow, --ref (or --key for a managed key)",
+        ));
+    }
+    Ok(Policy::Keyless(identity))
+}
+
+/// `OWNER/REPO` becomes `https://github.com/OWNER/REPO`; a full URL is kept.
+fn repository_uri(repo: &str) -> String {
+    let repo = repo.trim().trim_end_matches('/');
+    if repo.contains("://") {
+        repo.to_owned()
+    } else {
+        format!("https://github.com/{repo}")
+    }
+}
+
+/// Runs the verifier and classifies its error.
+pub fn verify(
+    bundle: &Bundle,
+    trust: &TrustedRoot,
+    subject: &Subject,
+    policy: &Policy,
+    bundle_path: &Path,
+) -> anyhow::Result<VerifiedBundle> {
+    verify_bundle(bundle, trust, subject, policy).map_err(|e: VerifyError| {
+        let kind = match e.blame() {
+            Blame::Malformed => ExitKind::BadInput,
+            Blame::Failed | Blame::Policy => ExitKind::VerificationFailed,
+        };
+        fail(kind, format!("{}: {e}", bundle_path.display()))
+    })
+}
+
+/// Reads a file of at most `limit` bytes.
+fn read_capped(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot open {what} {}: {e}", path.display()),
+            "check the path",
+        )
+    })?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
+        fail(
+            ExitKind::BadInput,
+            format!("cannot read {what} {}: {e}", path.display()),
+        )
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(fail(
+            ExitKind::BadInput,
+            format!("{what} {} is larger than {limit} bytes", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
+
+pub fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
+    let bytes = read_capped(path, MAX_JSON_BYTES, "bundle")?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("bundle {} is not a Sigstore bundle: {e}", path.display()),
+            "pass the .sigstore.json bundle file",
+        )
+    })
+}
+
+/// The trusted root from `path`, or the embedded public-good root (staging when `staging`).
+pub fn read_trusted_root(path: Option<&Path>, staging: bool) -> anyhow::Result<TrustedRoot> {
+    let parsed = match path {
+        Some(path) => {
+            let bytes = read_capped(path, MAX_JSON_BYTES, "trusted root")?;
+            serde_json::from_slice(&bytes).with_context(|| {
+                format!("trusted root {} is not a trusted_root.json", path.display())
+            })
+        }
+        None if staging => {
+            serde_json::from_str(STAGING_TRUSTED_ROOT).context("embedded staging trusted root")
+        }
+        None => serde_json::from_str(PRODUCTION_TRUSTED_ROOT)
+            .context("embedded production trusted root"),
+    };
+    parsed.map_err(|e| fail(ExitKind::BadInput, format!("{e:#}")))
+}
+
+/// A PEM `PUBLIC KEY` file, as SPKI DER.
+pub fn read_public_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_capped(path, MAX_KEY_BYTES, "public key")?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        fail(
+            ExitKind::BadInput,
+            format!("public key {} is not PEM text", path.display()),
+        )
+    })?;
+    let bad = |e: crate::core::crypto::CryptoError| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("public key {} is unusable: {e}", path.display()),
+            "pass a PEM file with a -----BEGIN PUBLIC KEY----- block",
+        )
+    };
+    PublicKey::from_pem(&text).map_err(bad)?;
+    let (_, der) = pem_rfc7468_decode(&text).map_err(bad)?;
+    Ok(der)
+}
+
+/// Parses `sha256:<64 hex>` / `sha512:<128 hex>`.
+fn parse_digest(arg: &str) -> Option<ArtifactDigests> {
+    let (alg, hex_text) = arg.split_once(':')?;
+    let bytes = hex::decode(hex_text).ok()?;
+    match alg {
+        "sha256" => Some(ArtifactDigests {
+            sha256: Some(bytes.try_into().ok()?),
+            sha512: None,
+        }),
+        "sha512" => Some(ArtifactDigests {
+            sha256: None,
+            sha512: Some(bytes.try_into().ok()?),
+        }),
+        _ => None,
+    }
+}
+
+/// The subject argument: a digest (when it has a digest's form and is not an existing path),
+/// an npm tarball (when `npm_aware` and the file is a gzip'd tar with `package/package.json`),
+/// or any artifact file.
+pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
+    let path = Path::new(arg);
+    if !path.exists() {
+        if let Some(digests) = parse_digest(arg) {
+            return Ok(Subject::Artifact(digests));
+        }
+        return Err(fail_with_hint(
+            ExitKind::BadInput,
+            format!("subject {arg} is neither a file nor a digest"),
+            "pass an npm tarball, an artifact file, or sha256:<64 hex> / sha512:<128 hex>",
+        ));
+    }
+    let digests = hash_file(path)?;
+    if npm_aware {
+        if let Some((name, version)) = npm_manifest(path)? {
+            let sha512 = digests
+                .sha512
+                .ok_or_else(|| fail(ExitKind::Internal, "tarball digest missing"))?;
+            return Ok(Subject::NpmPackage(NpmPackage {
+                name,
+                version,
+                sha512,
+            }));
+        }
+    }
+    Ok(Subject::Artifact(digests))
+}
+
+/// SHA-256 and SHA-512 of a file, streamed.
+fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
+    let cannot = |e: std::io::Error| {
+        fail(
+            ExitKind::BadInput,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut sha256 = sha2::Sha256::new();
+    let mut sha512 = sha2::Sha512::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(cannot)?;
+        if n == 0 {
+            break;
+        }
+        sha256.update(&buf[..n]);
+        sha512.update(&buf[..n]);
+    }
+    Ok(ArtifactDigests {
+        sha256: Some(sha256.finalize().into()),
+        sha512: Some(sha512.finalize().into()),
+    })
+}
+
+/// `name` and `version` from `package/package.json` when `path` is a gzip'd npm tarball;
+/// `None` when it is not a gzip file at all (then it is a plain artifact).
+fn npm_manifest(path: &Path) -> anyhow::Result<Option<(String, String)>> {
+    let bad = |reason: String| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("npm tarball {}: {reason}", path.display()),
+            "pass the .tgz that `npm pack` produced, or a sha512:<hex> digest",
+        )
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut magic = [0u8; 2];
+    if file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = match archive.entries() {
+        Ok(entries) => entries,
+        // A gzip file that is not a tar archive is just an artifact.
+        Err(_) => return Ok(None),
+    };
+    for (count, entry) in entries.enumerate() {
+        if count >= MAX_TAR_ENTRIES {
+            return Err(bad(format!("more than {MAX_TAR_ENTRIES} entries")));
+        }
+        let Ok(entry) = entry else { return Ok(None) };
+        let is_manifest = entry
+            .path()
+            .is_ok_and(|p| p == Path::new("package/package.json"));
+        if !is_manifest {
+            continue;
+        }
+        if entry.size() > MAX_PACKAGE_JSON_BYTES {
+            return Err(bad(format!(
+                "package/package.json is larger than {MAX_PACKAGE_JSON_BYTES} bytes"
+            )));
+        }
+        let mut bytes = Vec::new();
+        entry
+            .take(MAX_PACKAGE_JSON_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(e.to_string()))?;
+        let manifest: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("package/package.json is not JSON: {e}")))?;
+        let field = |k: &str| {
+            manifest
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let (Some(name), Some(version)) = (field("name"), field("version")) else {
+            return Err(bad("package/package.json has no name or version".into()));
+        };
+        return Ok(Some((name, version)));
+    }
+    Ok(None)
+}
+
+fn subject_label(subject: &Subject) -> String {
+    match subject {
+        Subject::NpmPackage(p) => p.purl(),
+        Subject::Artifact(d) => match (d.sha256, d.sha512) {
+            (Some(h), _) => format!("sha256:{}", hex::encode(h)),
+            (None, Some(h)) => format!("sha512:{}", hex::encode(h)),
+            (None, None) => "artifact".into(),
+        },
+    }
+}
+
+fn time_source(source: &TimeSource) -> String {
+    match source {
+        TimeSource::TransparencyLog { log_index } => format!("transparency log, index {log_index}"),
+        TimeSource::Timestamp { authority_uri } => format!("RFC 3161 timestamp, {authority_uri}"),
+    }
+}
+
+/// The human-readable facts.
+pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
+    let mut lines = vec![format!("verified: {}", subject_label(subject))];
+    match &v.signer {
+        VerifiedSigner::Certificate(id) => {
+            lines.push(format!("  identity:          {}", id.san.value()));
+            lines.push(format!("  issuer:            {}", id.issuer));
+            let ext = |e| id.extension(e).unwrap_or("-");
+            lines.push(format!(
+                "  source repository: {} @ {}",
+                ext(SigstoreExtension::SourceRepositoryUri),
+                ext(SigstoreExtension::SourceRepositoryDigest)
+            ));
+            lines.push(format!(
+                "  ref:               {}",
+                ext(SigstoreExtension::SourceRepositoryRef)
+            ));
+            lines.push(format!(
+                "  workflow:          {}",
+                ext(SigstoreExtension::BuildSignerUri)
+            ));
+            lines.push(format!(
+                "  runner:            {}",
+                ext(SigstoreExtension::RunnerEnvironment)
+            ));
+            lines.push(format!(
+                "  run:               {}",
+                ext(SigstoreExtension::RunInvocationUri)
+            ));
+        }
+        VerifiedSigner::ManagedKey { hint } => {
+            lines.push(format!(
+                "  signer:            managed key {}",
+                if hint.is_empty() { "(no hint)" } else { hint }
+            ));
+        }
+    }
+    if let Some(st) = &v.statement {
+        lines.push(format!("  predicate:         {}", st.predicate_type));
+    }
+    lines.push(format!(
+        "  log index:         {} ({})",
+        v.log_entry.log_index, v.log_entry.log_base_url
+    ));
+    for t in &v.signed_times {
+        lines.push(format!(
+            "  signed at:         {} ({})",
+            t.time.to_rfc3339(),
+            time_source(&t.source)
+        ));
+    }
+    lines
+}
+
+/// The facts as one JSON object.
+pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
+    let signer = match &v.signer {
+        VerifiedSigner::Certificate(id) => {
+            let mut extensions = Map::new();
+            for (k, value) in &id.extensions {
+                extensions.insert(k.name().to_owned(), Value::String(value.clone()));
+            }
+            json!({
+                "kind": "certificate",
+                "san": id.san.value(),
+                "issuer": id.issuer,
+                "notBefore": id.not_before.to_rfc3339(),
+                "notAfter": id.not_after.to_rfc3339(),
+                "certificateAuthority": id.authority_uri,
+                "ctLog": id.ct_log,
+                "extensions": extensions,
+            })
+        }
+        VerifiedSigner::ManagedKey { hint } => json!({ "kind": "key", "hint": hint }),
+    };
+    let times: Vec<Value> = v
+        .signed_times
+        .iter()
+        .map(|t| match &t.source {
+            TimeSource::TransparencyLog { log_index } => {
+                json!({ "time": t.time.to_rfc3339(), "source": "tlog", "logIndex": log_index })
+            }
+            TimeSource::Timestamp { authority_uri } => {
+                json!({ "time": t.time.to_rfc3339(), "source": "rfc3161", "authority": authority_uri })
+            }
+        })
+        .collect();
+    let statement = v.statement.as_ref().map(|st| {
+        json!({
+            "type": st.statement_type,
+            "predicateType": st.predicate_type,
+            "subjects": st.subjects.iter().map(|s| {
+                let digests: Map<String, Value> = s.digests.iter().map(|(a, h)| (a.clone(), Value::String(h.clone()))).collect();
+                json!({ "name": s.name, "digest": digests })
+            }).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "verified": true,
+        "subject": subject_label(subject),
+        "mediaType": v.media_type,
+        "signer": signer,
+        "logIndex": v.log_entry.log_index,
+        "log": v.log_entry.log_base_url,
+        "signingTime": v.signing_time().map(UnixTime::to_rfc3339),
+        "signedTimes": times,
+        "statement": statement,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_parse_only_in_their_exact_form() {
+        let d = parse_digest(&format!("sha256:{}", "ab".repeat(32))).unwrap();
+        assert_eq!(d.sha256, Some([0xab; 32]));
+        assert!(parse_digest(&format!("sha512:{}", "cd".repeat(64)))
+            .unwrap()
+            .sha512
+            .is_some());
+        assert!(parse_digest(&format!("sha256:{}", "ab".repeat(31))).is_none());
+        assert!(parse_digest(&format!("sha1:{}", "ab".repeat(20))).is_none());
+        assert!(parse_digest("sha256:zz").is_none());
+    }
+
+    #[test]
+    fn embedded_roots_parse() {
+        assert!(
+            read_trusted_root(None, false)
+                .unwrap()
+                .certificate_authorities
+                .len()
+                >= 2
+        );
+        assert!(!read_trusted_root(None, true).unwrap().tlogs.is_empty());
+    }
+
+    #[test]
+    fn repository_shorthand_is_a_github_url() {
+        assert_eq!(repository_uri("o/r"), "https://github.com/o/r");
+        assert_eq!(
+            repository_uri("https://gitlab.com/o/r/"),
+            "https://gitlab.com/o/r"
+        );
+    }
 }

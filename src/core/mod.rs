@@ -7,14 +7,19 @@
 
 pub mod bundle;
 pub mod canonical_json;
+pub mod checkpoint;
 pub mod crypto;
 pub mod dsse;
 pub mod encoding;
 pub mod jwt;
 pub mod merkle;
 pub mod pki;
+pub mod publish;
 pub mod rekor;
+pub mod sct;
 pub mod time;
 pub mod tlog;
 pub mod trust_root;
 pub mod tsa;
+pub mod verify;
+pub mod x509;

@@ -5,17 +5,43 @@
 //!
 //! CONTRACT (shared with the signing client): the public items below are fixed; the stand-in
 //! engineer fills in the bodies and adds private modules.
+//!
+//! Keys (CA root and intermediate P-384; CT, log and token issuer P-256) are generated fresh at
+//! start and never leave the process; the trusted root carries only their public halves.
+
+mod ca;
+mod ct;
+mod fulcio;
+mod issuer;
+mod log;
+pub mod server;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use p256::pkcs8::EncodePublicKey as _;
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::watch;
 
+use crate::core::bundle::{LogId, X509Certificate};
 use crate::core::time::UnixTime;
-use crate::core::trust_root::{SigningConfig, TrustedRoot};
+use crate::core::trust_root::{
+    CertChain, CertificateAuthority as CaEntry, ClientTrustConfig, DistinguishedName, PublicKey,
+    Service, ServiceConfig, SigningConfig, TimeRange, TransparencyLogInstance, TrustedRoot,
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_MEDIA_TYPE_V0_2, TRUSTED_ROOT_MEDIA_TYPE_V0_1,
+};
 use crate::secret::SecretString;
+
+pub use server::{ApiRequest, BoxFuture, Middleware, Next, Reply, MAX_BODY_BYTES};
 
 /// The issuer the mocked GitHub Actions tokens carry.
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// How far before start-up the CA and keys are valid, so that clocks a little behind still
+/// accept what the stand-in issues.
+const VALID_FROM_SKEW_SECONDS: i64 = 300;
 
 #[derive(Debug, Clone)]
 pub struct StandinOptions {
@@ -25,51 +51,279 @@ pub struct StandinOptions {
 
 /// A running stand-in.
 pub struct Standin {
-    _private: (),
+    base_url: String,
+    trusted_root: TrustedRoot,
+    signing_config: SigningConfig,
+    app: Arc<server::App>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Standin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Standin")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn clock() -> (UnixTime, u128) {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        UnixTime(i64::try_from(since.as_secs()).unwrap_or(i64::MAX)),
+        since.as_nanos(),
+    )
+}
+
+fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?;
+    Ok(buf)
+}
+
+fn random_serial() -> [u8; 20] {
+    // A failing random source leaves a zero serial; the CA still issues (serials only need to
+    // be unique per CA, and the SCT and key differ per leaf).
+    random_bytes::<20>().unwrap_or([0u8; 20])
+}
+
+fn p256_key() -> anyhow::Result<p256::ecdsa::SigningKey> {
+    // Rejection sampling: a random 32-byte string is a valid scalar with overwhelming probability.
+    for _ in 0..16 {
+        if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&random_bytes::<32>()?) {
+            return Ok(key);
+        }
+    }
+    anyhow::bail!("could not generate a P-256 key")
+}
+
+fn p384_key() -> anyhow::Result<p384::ecdsa::SigningKey> {
+    for _ in 0..16 {
+        if let Ok(key) = p384::ecdsa::SigningKey::from_slice(&random_bytes::<48>()?) {
+            return Ok(key);
+        }
+    }
+    anyhow::bail!("could not generate a P-384 key")
+}
+
+fn p256_spki(key: &p256::ecdsa::SigningKey) -> anyhow::Result<Vec<u8>> {
+    Ok(key
+        .verifying_key()
+        .to_public_key_der()
+        .map_err(|e| anyhow::anyhow!("cannot encode a P-256 key: {e}"))?
+        .into_vec())
 }
 
 impl Standin {
     /// Binds, generates fresh keys (CA, CT log, Rekor log, OIDC issuer) and starts serving.
     pub async fn start(options: StandinOptions) -> anyhow::Result<Standin> {
-        let _ = options;
-        anyhow::bail!("the local Sigstore stand-in is not implemented yet")
+        Self::start_with_middleware(options, Vec::new()).await
+    }
+
+    /// Like [`Standin::start`], with `layers` run in order before the routes (the seam for fault
+    /// injection; see [`server`]).
+    pub async fn start_with_middleware(
+        options: StandinOptions,
+        layers: Vec<Arc<dyn Middleware>>,
+    ) -> anyhow::Result<Standin> {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.listen))?;
+        let local = listener.local_addr()?;
+        let base_url = format!("http://{local}");
+        let (now, _) = clock();
+        let valid_from = UnixTime(now.seconds() - VALID_FROM_SKEW_SECONDS);
+
+        let root_key = p384_key()?;
+        let ca = ca::CertificateAuthority::new(
+            &root_key,
+            p384_key()?,
+            valid_from,
+            (random_serial(), random_serial()),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create the stand-in CA: {e}"))?;
+        drop(root_key);
+        let ct_key = p256_key()?;
+        let ct = ct::CtLog::new(ct_key.clone(), p256_spki(&ct_key)?);
+        let log_key = p256_key()?;
+        let log_spki = p256_spki(&log_key)?;
+        // Rekor tree IDs are positive int64s.
+        let tree_id = u64::from_be_bytes(random_bytes::<8>()?) >> 1;
+        let mut log = log::Log::new(log_key, log_spki, tree_id, local.to_string());
+        log.append(genesis_entry(tree_id)?, now.seconds());
+        let issuer_key = p256_key()?;
+        let kid = hex::encode(&Sha256::digest(p256_spki(&issuer_key)?)[..8]);
+        let issuer = issuer::Issuer::new(issuer_key, kid);
+
+        let trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
+        let signing_config = build_signing_config(&base_url, valid_from);
+        let app = Arc::new(server::App {
+            base_url: base_url.clone(),
+            ca,
+            ct,
+            issuer,
+            log: Mutex::new(log),
+            clock,
+            random: random_serial,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
+        Ok(Standin {
+            base_url,
+            trusted_root,
+            signing_config,
+            app,
+            shutdown,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:PORT`: the base URL of both the Fulcio API (`/api/v2/signingCert`)
     /// and the Rekor API (`/api/v1/log/entries`).
     pub fn base_url(&self) -> &str {
-        ""
+        &self.base_url
     }
 
     /// The trusted root that verifies what this stand-in issues and logs.
     pub fn trusted_root(&self) -> &TrustedRoot {
-        unreachable_standin()
+        &self.trusted_root
     }
 
     /// A signing config v0.2 naming this stand-in's CA and log.
     pub fn signing_config(&self) -> SigningConfig {
-        unreachable_standin()
+        self.signing_config.clone()
+    }
+
+    /// The ClientTrustConfig (trusted root + signing config) sigstore-python's `--trust-config`
+    /// takes.
+    pub fn client_trust_config(&self) -> ClientTrustConfig {
+        ClientTrustConfig {
+            media_type: CLIENT_TRUST_CONFIG_MEDIA_TYPE.to_owned(),
+            trusted_root: self.trusted_root.clone(),
+            signing_config: self.signing_config(),
+        }
     }
 
     /// Mints an identity token signed by the stand-in's issuer key. `iss`, `aud` (`sigstore`),
     /// `iat`, `nbf` and `exp` are filled in when absent.
     pub fn mint_token(&self, claims: Map<String, Value>) -> SecretString {
-        let _ = claims;
-        SecretString::new(String::new())
+        let (now, _) = clock();
+        SecretString::new(self.app.issuer.mint(claims, now))
     }
 
     /// Stops serving and waits for the server task to end.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The log's first entry: a `hashedrekord` over a statement naming the tree, signed by a
+/// throwaway key. Real Rekor logs are never empty, and clients' entries must not sit at index
+/// 0 of a one-leaf tree: protobuf JSON omits a zero `logIndex` and an empty `hashes`, and
+/// sigstore-python then refuses the bundle sigstore-js wrote.
+fn genesis_entry(tree_id: u64) -> anyhow::Result<Vec<u8>> {
+    use p256::ecdsa::signature::hazmat::PrehashSigner as _;
+    let key = p256_key()?;
+    let digest = Sha256::digest(format!(
+        "npm-attest local Sigstore stand-in, tree {tree_id}"
+    ));
+    let signature: p256::ecdsa::Signature = key
+        .sign_prehash(&digest)
+        .map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
+    let pem = crate::core::crypto::pem_encode("PUBLIC KEY", &p256_spki(&key)?);
+    let proposed =
+        crate::core::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
+    log::canonicalize(&proposed).map_err(|e| anyhow::anyhow!("cannot log the genesis entry: {e}"))
+}
+
+fn build_trusted_root(
+    base_url: &str,
+    ca: &ca::CertificateAuthority,
+    ct: &ct::CtLog,
+    log: &log::Log,
+    valid_from: UnixTime,
+) -> TrustedRoot {
+    let valid_for = TimeRange {
+        start: Some(valid_from.to_rfc3339()),
+        end: None,
+    };
+    let instance = |spki: &[u8], log_id: [u8; 32]| TransparencyLogInstance {
+        base_url: base_url.to_owned(),
+        hash_algorithm: "SHA2_256".to_owned(),
+        public_key: PublicKey {
+            raw_bytes: spki.to_vec(),
+            key_details: "PKIX_ECDSA_P256_SHA_256".to_owned(),
+            valid_for: Some(valid_for.clone()),
+        },
+        log_id: LogId {
+            key_id: log_id.to_vec(),
+        },
+        checkpoint_key_id: None,
+        operator: None,
+    };
+    TrustedRoot {
+        media_type: TRUSTED_ROOT_MEDIA_TYPE_V0_1.to_owned(),
+        tlogs: vec![instance(log.spki_der(), log.log_id())],
+        certificate_authorities: vec![CaEntry {
+            subject: DistinguishedName {
+                organization: "npm-attest.local".to_owned(),
+                common_name: "npm-attest-local".to_owned(),
+            },
+            uri: base_url.to_owned(),
+            cert_chain: CertChain {
+                certificates: vec![
+                    X509Certificate {
+                        raw_bytes: ca.intermediate_der().to_vec(),
+                    },
+                    X509Certificate {
+                        raw_bytes: ca.root_der().to_vec(),
+                    },
+                ],
+            },
+            valid_for: Some(valid_for.clone()),
+            operator: None,
+        }],
+        ctlogs: vec![instance(ct.spki_der(), ct.log_id())],
+        timestamp_authorities: Vec::new(),
+    }
+}
+
+fn build_signing_config(base_url: &str, valid_from: UnixTime) -> SigningConfig {
+    let service = Service {
+        url: base_url.to_owned(),
+        major_api_version: 1,
+        valid_for: TimeRange {
+            start: Some(valid_from.to_rfc3339()),
+            end: None,
+        },
+        operator: "local".to_owned(),
+    };
+    SigningConfig {
+        media_type: SIGNING_CONFIG_MEDIA_TYPE_V0_2.to_owned(),
+        ca_urls: vec![service.clone()],
+        oidc_urls: Vec::new(),
+        rekor_tlog_urls: vec![service],
+        tsa_urls: Vec::new(),
+        rekor_tlog_config: Some(ServiceConfig {
+            selector: "ANY".to_owned(),
+            count: None,
+        }),
+        tsa_config: Some(ServiceConfig {
+            selector: "ANY".to_owned(),
+            count: None,
+        }),
+    }
 }
 
 /// The claims a GitHub Actions OIDC token would carry for this run: taken from the `GITHUB_*`
 /// and `RUNNER_*` variables (looked up through `env`) when set, plausible local values otherwise.
-pub fn github_actions_claims(env: &dyn Fn(&str) -> Option<String>, now: UnixTime) -> Map<String, Value> {
-    let _ = (env, now);
-    Map::new()
-}
-
-fn unreachable_standin() -> ! {
-    // Placeholder until the stand-in lands: `start` never returns a `Standin`.
-    std::process::abort()
+pub fn github_actions_claims(
+    env: &dyn Fn(&str) -> Option<String>,
+    now: UnixTime,
+) -> Map<String, Value> {
+    issuer::github_actions_claims(env, now)
 }

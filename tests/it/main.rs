@@ -2,5 +2,10 @@
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
 mod architecture;
+mod conformance;
+mod fake_http;
 mod interop;
+mod registry;
+mod standin;
 mod support;
+mod verify;
