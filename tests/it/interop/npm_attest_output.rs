@@ -282,3 +282,74 @@ fn sigstore_js_and_sigstore_python_sign_against_serve_sigstore_and_sigstore_js_v
     let checked = intoto_check(&py_attest).unwrap_or_else(|r| panic!("in-toto-attestation: {r}"));
     assert_eq!(checked["predicateType"], "https://slsa.dev/provenance/v1");
 }
+
+#[test]
+#[ignore = "needs `attest --dry-run` (attest branch) merged into main"]
+fn attest_against_serve_sigstore_passes_both_verifiers_and_in_toto() {
+    let server = ServeSigstore::start();
+    let token = server.token();
+    let (san, issuer) = github_identity(&jwt_claims(&token));
+    let root = server.trusted_root();
+    let dir = tempfile::tempdir().unwrap();
+    let name = "@npm-attest-test/remote";
+    let tarball = npm_pack(dir.path(), name, "3.1.4");
+    let bundle = dir.path().join("remote.sigstore.json");
+
+    let started = std::time::Instant::now();
+    let args = [
+        "attest",
+        "--sigstore",
+        server.base_url(),
+        "--identity-token",
+        &token,
+        "--json",
+        "--output",
+        bundle.to_str().unwrap(),
+        tarball.to_str().unwrap(),
+    ];
+    let out = run_in(dir.path(), &args, &[]);
+    let ours = started.elapsed();
+    assert!(
+        out.status.success(),
+        "attest --sigstore URL: {}\n{}",
+        stderr(&out),
+        server.stderr()
+    );
+    assert!(
+        !stdout(&out).contains(&token) && !stderr(&out).contains(&token),
+        "the token leaked"
+    );
+
+    let case = VerifyCase {
+        bundle: &bundle,
+        trusted_root: &root,
+        tarball: Some((&tarball, name, "3.1.4")),
+        artifact: None,
+        san: &san,
+        issuer: &issuer,
+    };
+    sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js: {r}"));
+    sigstore_python_verify(&case).unwrap_or_else(|r| panic!("sigstore-python: {r}"));
+    intoto_check(&bundle).unwrap_or_else(|r| panic!("in-toto-attestation: {r}"));
+
+    // The same statement signed by sigstore-js against the same server, for a speed baseline.
+    let statement = dir.path().join("statement.json");
+    let mut ours_statement = Value::Null;
+    with_statement(&read_json(&bundle), |s| ours_statement = s.clone());
+    write_json(&statement, &ours_statement);
+    let js_bundle = dir.path().join("sigstore-js.sigstore.json");
+    let facts = sign_with_js(
+        server.base_url(),
+        server.base_url(),
+        &token,
+        &statement,
+        &js_bundle,
+    )
+    .unwrap_or_else(|r| panic!("sigstore-js signing: {r}"));
+    eprintln!(
+        "against serve-sigstore: npm-attest attest (whole process, incl. tarball read) {} ms; \
+         sigstore-js DSSEBundleBuilder.create {} ms",
+        ours.as_millis(),
+        facts["elapsedMs"]
+    );
+}
