@@ -79,6 +79,11 @@ where
 
 /// The exit kind and hint of an error chain: the outermost [`Exit`] wins.
 pub fn classify(err: &anyhow::Error) -> (ExitKind, Option<&str>) {
+    // An `Exit` attached with `.context(..)` (as `Classify` does) is not a link of `chain()`
+    // that downcasts; anyhow's own `downcast_ref` finds it.
+    if let Some(exit) = err.downcast_ref::<Exit>() {
+        return (exit.kind, exit.hint.as_deref());
+    }
     for cause in err.chain() {
         if let Some(exit) = cause.downcast_ref::<Exit>() {
             return (exit.kind, exit.hint.as_deref());
@@ -102,4 +107,16 @@ pub fn render(err: &anyhow::Error) -> String {
         line.push_str(&format!(" (hint: {})", hint.replace('\n', " ")));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_finds_an_exit_attached_as_context() {
+        let err = Err::<(), _>(std::io::Error::other("disk on fire")).classify(ExitKind::BadInput, "cannot read x").unwrap_err();
+        assert_eq!(classify(&err).0, ExitKind::BadInput);
+        assert_eq!(render(&err), "error: cannot read x: disk on fire");
+    }
 }

@@ -67,21 +67,39 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
     write_atomically(path, text.as_bytes())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// SIGINT/SIGTERM listeners, registered before the server announces itself so a signal sent
+/// right after the `listening on` line is never missed (the default action would kill us).
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok(())
+
+    async fn wait(mut self) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+        Ok(())
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -110,7 +128,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let now = UnixTime(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
+                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
                     .unwrap_or_default(),
             );
             let claims = github_actions_claims(&|name| std::env::var(name).ok(), now);
@@ -125,8 +143,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         standin.shutdown().await;
         return Err(e);
     }
+    let signals = match ShutdownSignals::register() {
+        Ok(signals) => signals,
+        Err(e) => {
+            standin.shutdown().await;
+            return Err(e);
+        }
+    };
     report::data(&format!("listening on {}", standin.base_url()));
-    let waited = wait_for_signal().await;
+    let waited = signals.wait().await;
     standin.shutdown().await;
     waited
 }

@@ -214,15 +214,16 @@ pub fn verify_checkpoint(text: &str, verifier: &NoteVerifier<'_>) -> Result<Chec
     let signer = candidates
         .find(|s| verifier.key.verify(note.body.as_bytes(), &s.signature).is_ok())
         .ok_or(CheckpointError::BadSignature)?;
+    // The origin names the log: C2SP requires it to be the signer's name; Rekor v1 appends
+    // ` - <tree ID>` and may sign with the bare host of a `host:port` origin.
     let origin_ok = match verifier.origin {
         OriginRule::Exact => checkpoint.origin == signer.name,
         OriginRule::NameWithTreeId => {
-            checkpoint.origin == signer.name
-                || checkpoint
-                    .origin
-                    .strip_prefix(signer.name.as_str())
-                    .and_then(|rest| rest.strip_prefix(" - "))
-                    .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            let base = match checkpoint.origin.split_once(" - ") {
+                Some((base, id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => base,
+                _ => checkpoint.origin.as_str(),
+            };
+            verifier.names.iter().any(|n| n == base)
         }
     };
     if !origin_ok {
@@ -325,5 +326,73 @@ mod tests {
             Err(CheckpointError::MalformedBody { .. })
         ));
         assert!(matches!(parse_checkpoint_body("origin\n7\nAAAA\n"), Err(CheckpointError::MalformedBody { .. })));
+    }
+
+    /// Signs `body` as a note line for `name` (test helper: production signing is the stand-in's).
+    fn sign_line(name: &str, hint: &[u8], sig: &[u8]) -> String {
+        let mut raw = hint[..4].to_vec();
+        raw.extend_from_slice(sig);
+        format!("\u{2014} {name} {}\n", crate::core::encoding::b64_encode(raw))
+    }
+
+    #[test]
+    fn an_ed25519_c2sp_checkpoint_needs_the_exact_origin() {
+        use ed25519_dalek::Signer as _;
+        use p256::pkcs8::EncodePublicKey as _;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let spki = sk.verifying_key().to_public_key_der().unwrap();
+        let key = PublicKey::from_spki_der(spki.as_bytes()).unwrap();
+        let id = c2sp_key_id("log.example.org", &key, spki.as_bytes());
+        let v = NoteVerifier {
+            names: vec!["log.example.org".into()],
+            key_hint: id[..4].try_into().unwrap(),
+            key: &key,
+            origin: OriginRule::Exact,
+        };
+        let root = crate::core::encoding::b64_encode([9u8; 32]);
+        let note = |origin: &str| {
+            let body = format!("{origin}\n5\n{root}\n");
+            let sig = sk.sign(body.as_bytes()).to_bytes();
+            let witness = sign_line("witness.example", &[1, 2, 3, 4], &[0u8; 72]);
+            format!("{body}\n{witness}{}", sign_line("log.example.org", &id, &sig))
+        };
+        let cp = verify_checkpoint(&note("log.example.org"), &v).unwrap();
+        assert_eq!((cp.tree_size, cp.root_hash), (5, [9u8; 32]));
+        assert!(matches!(
+            verify_checkpoint(&note("other.example.org"), &v),
+            Err(CheckpointError::OriginMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_rekor_v1_origin_may_carry_a_tree_id_and_a_port() {
+        use p256::ecdsa::signature::Signer as _;
+        use p256::pkcs8::EncodePublicKey as _;
+        let sk = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
+        let spki = sk.verifying_key().to_public_key_der().unwrap();
+        let key = PublicKey::from_spki_der(spki.as_bytes()).unwrap();
+        let id = c2sp_key_id("", &key, spki.as_bytes());
+        let v = NoteVerifier {
+            names: vec!["127.0.0.1:8080".into(), "127.0.0.1".into()],
+            key_hint: id[..4].try_into().unwrap(),
+            key: &key,
+            origin: OriginRule::NameWithTreeId,
+        };
+        let root = crate::core::encoding::b64_encode([3u8; 32]);
+        let note = |origin: &str, name: &str| {
+            let body = format!("{origin}\n9\n{root}\nTimestamp: 1\n");
+            let sig: p256::ecdsa::Signature = sk.sign(body.as_bytes());
+            format!("{body}\n{}", sign_line(name, &id, sig.to_der().as_bytes()))
+        };
+        verify_checkpoint(&note("127.0.0.1:8080 - 4242", "127.0.0.1"), &v).unwrap();
+        verify_checkpoint(&note("127.0.0.1:8080", "127.0.0.1:8080"), &v).unwrap();
+        assert!(matches!(
+            verify_checkpoint(&note("rekor.example - 4242", "127.0.0.1"), &v),
+            Err(CheckpointError::OriginMismatch { .. })
+        ));
+        assert!(matches!(
+            verify_checkpoint(&note("127.0.0.1:8080 - 4242", "rekor.example"), &v),
+            Err(CheckpointError::NoLogSignature { .. })
+        ));
     }
 }

@@ -17,7 +17,13 @@ pub fn b64_encode(bytes: impl AsRef<[u8]>) -> String {
     B64.encode(bytes)
 }
 
+/// Decodes standard base64. Line breaks are skipped, as Go's and Python's decoders (and so
+/// sigstore-go and sigstore-python) skip them; any other non-alphabet byte is an error.
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    if text.contains(['\r', '\n']) {
+        let joined: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        return B64.decode(joined);
+    }
     B64.decode(text)
 }
 

@@ -456,11 +456,24 @@ fn check_body(
             hashedrekord_v001(&body, log_index, artifact_sha256, signature, signer)
         }
         ("hashedrekord", "0.0.2", SignedContent::MessageSignature { artifact_sha256, signature }) => {
+            // Only the SHA-256 digest of the artifact is at hand.
+            ensure(
+                text(&body, "/spec/hashedRekordV002/data/algorithm", log_index)? == "SHA2_256",
+                log_index,
+                "spec.hashedRekordV002.data.algorithm",
+            )?;
             hashedrekord_v002(&body, log_index, artifact_sha256, signature, signer)
         }
         ("hashedrekord", "0.0.2", SignedContent::Dsse { envelope }) => {
-            // Rekor v2 logs DSSE as a hashedrekord over SHA-256(PAE) (rekor-v2-spec §6.1.4).
-            let digest = Sha256::digest(crate::core::dsse::pae(&envelope.payload_type, &envelope.payload));
+            // Rekor v2 logs DSSE as a hashedrekord over the hash of the PAE (rekor-v2-spec
+            // §6.1.4), by the algorithm the entry names (SHA-256 for P-256, SHA-384 for P-384).
+            let pae = crate::core::dsse::pae(&envelope.payload_type, &envelope.payload);
+            let digest = match text(&body, "/spec/hashedRekordV002/data/algorithm", log_index)? {
+                "SHA2_256" => Sha256::digest(&pae).to_vec(),
+                "SHA2_384" => sha2::Sha384::digest(&pae).to_vec(),
+                "SHA2_512" => sha2::Sha512::digest(&pae).to_vec(),
+                _ => return Err(TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.data.algorithm" }),
+            };
             hashedrekord_v002(&body, log_index, &digest, single_signature(envelope)?, signer)
         }
         ("dsse", "0.0.1", SignedContent::Dsse { envelope }) => dsse_v001(&body, log_index, envelope, signer),
@@ -487,8 +500,8 @@ fn hashedrekord_v001(
     ensure(pem_is_signer(&verifier, signer), log_index, "spec.signature.publicKey.content")
 }
 
-/// `hashedrekord` 0.0.2: `spec.hashedRekordV002.data` (SHA2_256, base64 digest) and
-/// `.signature` (content, verifier: DER certificate or SPKI, key details).
+/// `hashedrekord` 0.0.2: `spec.hashedRekordV002.data.digest` (base64; its algorithm is checked
+/// by the caller) and `.signature` (content, verifier: DER certificate or SPKI, key details).
 fn hashedrekord_v002(
     body: &Value,
     log_index: u64,
@@ -497,11 +510,6 @@ fn hashedrekord_v002(
     signer: SignerKey<'_>,
 ) -> Result<(), TlogError> {
     const SPEC: &str = "/spec/hashedRekordV002";
-    ensure(
-        text(body, &format!("{SPEC}/data/algorithm"), log_index)? == "SHA2_256",
-        log_index,
-        "spec.hashedRekordV002.data.algorithm",
-    )?;
     ensure(
         bytes(body, &format!("{SPEC}/data/digest"), log_index)? == digest,
         log_index,
@@ -998,6 +1006,26 @@ mod tests {
             t.base_url = t.base_url.replace("sigstage.dev", "example.org");
         }
         assert!(matches!(moved.run(), Err(TlogError::UnknownLog { .. })));
+        // A body naming another digest algorithm no longer records this content.
+        let relabel = |case: &Case, to: &str| {
+            let mut entry = case.entry().clone();
+            let text = String::from_utf8(entry.canonicalized_body).unwrap().replace("SHA2_256", to);
+            entry.canonicalized_body = text.into_bytes();
+            case.run_entry(&entry).unwrap_err()
+        };
+        let dsse = custom_case!("rekor2-dsse-happy-path");
+        assert!(matches!(
+            relabel(&dsse, "SHA2_384"),
+            TlogError::BodyMismatch { field: "spec.hashedRekordV002.data.digest", .. }
+        ));
+        assert!(matches!(
+            relabel(&dsse, "MD5"),
+            TlogError::BodyMismatch { field: "spec.hashedRekordV002.data.algorithm", .. }
+        ));
+        assert!(matches!(
+            relabel(&case, "SHA2_512"),
+            TlogError::BodyMismatch { field: "spec.hashedRekordV002.data.algorithm", .. }
+        ));
         // Rekor v2 reads root and size from the checkpoint; a flipped hash still fails.
         let mut flipped = case.entry().clone();
         flipped.inclusion_proof.as_mut().unwrap().hashes[0][0] ^= 1;

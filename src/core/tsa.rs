@@ -11,7 +11,7 @@ use der::asn1::{AnyRef, OctetString};
 use der::{Decode as _, Encode as _, Reader as _, Tag, Tagged as _};
 use sha2::Digest as _;
 use x509_cert::Certificate;
-use x509_tsp::{TimeStampResp, TstInfo};
+use x509_tsp::{MessageImprint, TimeStampResp};
 
 use crate::core::crypto::PublicKey;
 use crate::core::pki::{validate_path, PathError, EKU_TIME_STAMPING};
@@ -252,21 +252,15 @@ fn parse_token(signed_timestamp: &[u8], signature: &[u8]) -> Result<Token, TsaEr
         return Err(TsaError::Malformed { structure: "signed data", reason: "eContent is not an OCTET STRING".into() });
     }
     let tst_info_der = econtent.value();
-    let tst_info = TstInfo::from_der(tst_info_der).map_err(malformed("TSTInfo"))?;
+    let (imprint, gen_time) = parse_tst_info(tst_info_der)?;
 
     // Step 3: the imprint is the hash of the bundle's signature bytes.
-    let imprint = &tst_info.message_imprint;
     let imprint_alg = HashAlg::from_digest_oid(&imprint.hash_algorithm.oid).ok_or_else(|| {
         TsaError::UnsupportedAlgorithm { purpose: "message imprint hash", oid: imprint.hash_algorithm.oid.to_string() }
     })?;
     if imprint.hashed_message.as_bytes() != imprint_alg.digest(signature).as_slice() {
         return Err(TsaError::ImprintMismatch);
     }
-    let seconds = tst_info.gen_time.to_unix_duration().as_secs();
-    let gen_time = UnixTime(
-        i64::try_from(seconds)
-            .map_err(|_| TsaError::Malformed { structure: "TSTInfo", reason: "genTime out of range".into() })?,
-    );
 
     // Step 4: one signer, content type and message digest signed.
     let signers = signed_data.signer_infos.0.as_slice();
@@ -307,6 +301,69 @@ fn parse_token(signed_timestamp: &[u8], signature: &[u8]) -> Result<Token, TsaEr
         })
         .unwrap_or_default();
     Ok(Token { gen_time, signer: signer.clone(), scheme, signed_attributes, embedded })
+}
+
+/// Reads `version`, `messageImprint` and `genTime` from a `TSTInfo` (RFC 3161 §2.4.2).
+///
+/// Walked field by field rather than decoded with `x509_tsp::TstInfo`, whose `GeneralizedTime`
+/// refuses the fractional seconds RFC 3161 allows in `genTime` (`YYYYMMDDhhmmss[.s...]Z`);
+/// the fraction is dropped (times are whole seconds). The optional trailing fields (accuracy,
+/// ordering, nonce, tsa, extensions) must be well-formed DER but are not interpreted.
+fn parse_tst_info(der: &[u8]) -> Result<(MessageImprint, UnixTime), TsaError> {
+    let walk = malformed("TSTInfo");
+    let bad = |reason: &str| TsaError::Malformed { structure: "TSTInfo", reason: reason.to_owned() };
+    let outer = AnyRef::from_der(der).map_err(&walk)?;
+    if outer.tag() != Tag::Sequence {
+        return Err(bad("not a SEQUENCE"));
+    }
+    let mut reader = der::SliceReader::new(outer.value()).map_err(&walk)?;
+    let mut field = |tag: Tag, name: &str| -> Result<AnyRef<'_>, TsaError> {
+        let any = AnyRef::decode(&mut reader).map_err(&walk)?;
+        if any.tag() == tag {
+            Ok(any)
+        } else {
+            Err(bad(&format!("{name} has tag {}", any.tag())))
+        }
+    };
+    if field(Tag::Integer, "version")?.value() != [1] {
+        return Err(bad("version is not 1"));
+    }
+    field(Tag::ObjectIdentifier, "policy")?;
+    let imprint = field(Tag::Sequence, "messageImprint")?;
+    let imprint = imprint.to_der().and_then(|d| MessageImprint::from_der(&d)).map_err(&walk)?;
+    field(Tag::Integer, "serialNumber")?;
+    let gen_time = field(Tag::GeneralizedTime, "genTime")?;
+    let gen_time = parse_generalized_time(gen_time.value()).ok_or_else(|| bad("genTime is not a UTC time"))?;
+    while !reader.is_finished() {
+        AnyRef::decode(&mut reader).map_err(&walk)?;
+    }
+    Ok((imprint, gen_time))
+}
+
+/// `YYYYMMDDhhmmss[.f...]Z` to Unix seconds, the fraction truncated.
+fn parse_generalized_time(text: &[u8]) -> Option<UnixTime> {
+    let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if fraction.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| whole.get(range)?.parse::<u16>().ok();
+    let month = time::Month::try_from(u8::try_from(number(4..6)?).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(i32::from(number(0..4)?), month, u8::try_from(number(6..8)?).ok()?).ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(number(8..10)?).ok()?,
+        u8::try_from(number(10..12)?).ok()?,
+        u8::try_from(number(12..14)?).ok()?,
+    )
+    .ok()?;
+    Some(UnixTime(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp()))
 }
 
 /// The DER of the one value of the attribute `oid`, which must occur exactly once.
@@ -634,6 +691,16 @@ mod tests {
             authority.cert_chain.certificates.pop();
         }
         assert!(matches!(case.run(), Err(TsaError::UntrustedAuthority { .. })));
+    }
+
+    #[test]
+    fn generalized_times_with_fractions_are_truncated_and_junk_is_refused() {
+        assert_eq!(parse_generalized_time(b"20250612120220Z"), Some(UnixTime(1749729740)));
+        assert_eq!(parse_generalized_time(b"20250612120220.999Z"), Some(UnixTime(1749729740)));
+        assert_eq!(parse_generalized_time(b"20250612120220"), None);
+        assert_eq!(parse_generalized_time(b"20250612120220.Z"), None);
+        assert_eq!(parse_generalized_time(b"20251312120220Z"), None);
+        assert_eq!(parse_generalized_time(b"2025061212022Z"), None);
     }
 
     fn range_start_after(case: &mut Case, time: UnixTime) {

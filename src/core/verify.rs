@@ -754,11 +754,33 @@ pub fn verify_bundle(
 
 fn check_trusted_root(trust: &TrustedRoot) -> Result<(), VerifyError> {
     match trust.media_type.as_str() {
-        TRUSTED_ROOT_MEDIA_TYPE_V0_1 | TRUSTED_ROOT_MEDIA_TYPE_V0_2 => Ok(()),
-        other => Err(VerifyError::TrustedRoot {
-            reason: format!("media type {other:?} is not supported"),
-        }),
+        TRUSTED_ROOT_MEDIA_TYPE_V0_1 | TRUSTED_ROOT_MEDIA_TYPE_V0_2 => {}
+        other => {
+            return Err(VerifyError::TrustedRoot {
+                reason: format!("media type {other:?} is not supported"),
+            })
+        }
     }
+    // Every validFor present must parse and have a start (sigstore-protocol.md §2.2); a root
+    // with a malformed window is refused whole rather than read leniently.
+    let logs = trust
+        .tlogs
+        .iter()
+        .chain(&trust.ctlogs)
+        .map(|l| (&l.base_url, &l.public_key.valid_for));
+    let authorities = trust
+        .certificate_authorities
+        .iter()
+        .chain(&trust.timestamp_authorities)
+        .map(|ca| (&ca.uri, &ca.valid_for));
+    for (name, range) in logs.chain(authorities) {
+        if let Some(range) = range {
+            Validity::from_range(range).map_err(|e| VerifyError::TrustedRoot {
+                reason: format!("validFor of {name}: {e}"),
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn check_policy(policy: &Policy) -> Result<(), VerifyError> {

@@ -227,6 +227,13 @@ impl CertificateAuthority {
         // RFC 6962 §3.2: the precertificate's TBS is the final TBS without the SCT list. The
         // SCT extension goes last, so removing it from the final TBS yields exactly these bytes.
         let precert_tbs = leaf.to_der().map_err(enc("precertificate"))?;
+        // The SCT's signed struct carries the TBS with a 24-bit length (RFC 6962 §3.2).
+        if precert_tbs.len() >= 1 << 24 {
+            return Err(CaError::Encoding {
+                what: "precertificate",
+                reason: "longer than 2^24-1 bytes".into(),
+            });
+        }
         let issuer_key_hash = crate::standin::ct::issuer_key_hash(&self.intermediate_spki_der);
         let timestamp_ms = u64::try_from(request.now.seconds())
             .unwrap_or(0)

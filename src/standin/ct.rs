@@ -79,7 +79,8 @@ pub(crate) fn precert_signing_input(
     out.extend_from_slice(&timestamp_ms.to_be_bytes());
     out.extend_from_slice(&ENTRY_TYPE_PRECERT.to_be_bytes());
     out.extend_from_slice(issuer_key_hash);
-    let len = tbs.len() as u32;
+    // Callers keep the TBS under 2^24 bytes (`CertificateAuthority::issue` checks).
+    let len = u32::try_from(tbs.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes()[1..]);
     out.extend_from_slice(tbs);
     out.extend_from_slice(&0u16.to_be_bytes());

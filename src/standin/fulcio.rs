@@ -15,6 +15,8 @@ pub(crate) const INVALID_PUBLIC_KEY: &str =
 pub(crate) const INVALID_CSR: &str = "The certificate signing request could not be parsed";
 pub(crate) const INVALID_SIGNATURE: &str =
     "The signature supplied in the request could not be verified";
+pub(crate) const INVALID_REQUEST_BODY: &str =
+    "request body is not a CreateSigningCertificateRequest JSON object";
 pub(crate) const GENERIC_CA_ERROR: &str = "error communicating with CA backend";
 
 /// What the client wants certified, before the proof is checked.
@@ -45,7 +47,8 @@ pub(crate) fn parse_request(
     body: &[u8],
     bearer: Option<&str>,
 ) -> Result<SigningCertRequest, &'static str> {
-    let json: Value = serde_json::from_slice(body).map_err(|_| INVALID_IDENTITY_TOKEN)?;
+    // gRPC-gateway refuses a body it cannot unmarshal with InvalidArgument too.
+    let json: Value = serde_json::from_slice(body).map_err(|_| INVALID_REQUEST_BODY)?;
     let token = json
         .pointer("/credentials/oidcIdentityToken")
         .and_then(Value::as_str)

@@ -19,6 +19,8 @@ use crate::standin::GITHUB_ACTIONS_ISSUER;
 pub(crate) const GITLAB_ISSUER: &str = "https://gitlab.com";
 /// The audience Fulcio's public-good instance requires.
 pub(crate) const AUDIENCE: &str = "sigstore";
+/// Real identity tokens are a few KiB; anything far larger is refused before decoding.
+const MAX_TOKEN_BYTES: usize = 64 * 1024;
 /// Clock skew tolerated on `iat`/`nbf`, as go-oidc allows.
 const SKEW_SECONDS: i64 = 60;
 
@@ -53,6 +55,9 @@ pub(crate) struct Principal {
 #[non_exhaustive]
 pub enum TokenError {
     Missing,
+    TooLarge {
+        bytes: usize,
+    },
     Malformed(JwtError),
     /// It names the stand-in's key but the signature does not verify.
     BadSignature,
@@ -78,6 +83,9 @@ impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Missing => f.write_str("no identity token in the request"),
+            Self::TooLarge { bytes } => {
+                write!(f, "identity token is {bytes} bytes, over the 64 KiB limit")
+            }
             Self::Malformed(e) => write!(f, "{e}"),
             Self::BadSignature => f.write_str(
                 "identity token names the stand-in's key but its signature does not verify",
@@ -136,6 +144,9 @@ impl Issuer {
     pub(crate) fn authenticate(&self, token: &str, now: UnixTime) -> Result<Principal, TokenError> {
         if token.trim().is_empty() {
             return Err(TokenError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge { bytes: token.len() });
         }
         let decoded = decode_unverified(token).map_err(TokenError::Malformed)?;
         let names_our_key =
@@ -526,6 +537,57 @@ mod tests {
             Err(TokenError::Malformed(_))
         ));
         assert_eq!(iss.authenticate("", now), Err(TokenError::Missing));
+        let mut huge = github_actions_claims(&env, now);
+        huge.insert("job_workflow_ref".into(), "a".repeat(70_000).into());
+        assert!(matches!(
+            iss.authenticate(&iss.mint(huge, now), now),
+            Err(TokenError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn gitlab_tokens_map_to_the_pipeline_config() {
+        let now = UnixTime(1_700_000_000);
+        let iss = issuer();
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "iss": GITLAB_ISSUER,
+            "sub": "project_path:group/proj:ref_type:branch:ref:main",
+            "project_path": "group/proj",
+            "ci_config_ref_uri": "gitlab.com/group/proj//.gitlab-ci.yml@refs/heads/main",
+            "ci_config_sha": "b".repeat(40),
+            "job_id": "7",
+        }))
+        .unwrap();
+        let p = iss
+            .authenticate(&iss.mint(claims.clone(), now), now)
+            .unwrap();
+        assert_eq!(
+            p.san,
+            San::Uri("https://gitlab.com/group/proj//.gitlab-ci.yml@refs/heads/main".into())
+        );
+        assert_eq!(
+            p.challenge,
+            "project_path:group/proj:ref_type:branch:ref:main"
+        );
+        let ext = |arc| {
+            p.extensions
+                .iter()
+                .find(|e| e.arc == arc)
+                .map(|e| e.value.clone())
+        };
+        assert_eq!(ext(12), Some("https://gitlab.com/group/proj".to_owned()));
+        assert_eq!(
+            ext(21),
+            Some("https://gitlab.com/group/proj/-/jobs/7".to_owned())
+        );
+        let mut missing = claims;
+        missing.remove("ci_config_ref_uri");
+        assert_eq!(
+            iss.authenticate(&iss.mint(missing, now), now),
+            Err(TokenError::MissingClaim {
+                claim: "ci_config_ref_uri"
+            })
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub struct Standin {
     signing_config: SigningConfig,
     app: Arc<server::App>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Standin {
@@ -84,10 +84,8 @@ fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     Ok(buf)
 }
 
-fn random_serial() -> [u8; 20] {
-    // A failing random source leaves a zero serial; the CA still issues (serials only need to
-    // be unique per CA, and the SCT and key differ per leaf).
-    random_bytes::<20>().unwrap_or([0u8; 20])
+fn random_serial() -> Option<[u8; 20]> {
+    random_bytes::<20>().ok()
 }
 
 fn p256_key() -> anyhow::Result<p256::ecdsa::SigningKey> {
@@ -142,7 +140,7 @@ impl Standin {
             &root_key,
             p384_key()?,
             valid_from,
-            (random_serial(), random_serial()),
+            (random_bytes::<20>()?, random_bytes::<20>()?),
         )
         .map_err(|e| anyhow::anyhow!("cannot create the stand-in CA: {e}"))?;
         drop(root_key);
@@ -152,6 +150,9 @@ impl Standin {
         let log_spki = p256_spki(&log_key)?;
         // Rekor tree IDs are positive int64s.
         let tree_id = u64::from_be_bytes(random_bytes::<8>()?) >> 1;
+        // The checkpoint origin and signer name are the scheme-less base URL (`127.0.0.1:PORT`):
+        // sigstore-js accepts a checkpoint signature only if the trusted log's `baseUrl`
+        // contains the signer name (checked by running it with another name).
         let mut log = log::Log::new(log_key, log_spki, tree_id, local.to_string());
         log.append(genesis_entry(tree_id)?, now.seconds());
         let issuer_key = p256_key()?;
@@ -177,7 +178,7 @@ impl Standin {
             signing_config,
             app,
             shutdown,
-            task,
+            task: Some(task),
         })
     }
 
@@ -215,9 +216,18 @@ impl Standin {
     }
 
     /// Stops serving and waits for the server task to end.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Standin {
+    /// A stand-in dropped without [`Standin::shutdown`] still stops serving (without waiting).
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
     }
 }
 

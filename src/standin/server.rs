@@ -87,7 +87,8 @@ pub(crate) struct App {
     pub(crate) issuer: Issuer,
     pub(crate) log: Mutex<Log>,
     pub(crate) clock: fn() -> (UnixTime, u128),
-    pub(crate) random: fn() -> [u8; 20],
+    /// 20 random bytes for a serial number, or `None` when the random source fails.
+    pub(crate) random: fn() -> Option<[u8; 20]>,
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
@@ -201,11 +202,18 @@ impl App {
         if let Err(message) = key.verify(&principal.challenge) {
             return bad(message);
         }
+        let Some(serial) = (self.random)() else {
+            return fulcio_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL,
+                fulcio::GENERIC_CA_ERROR,
+            );
+        };
         let leaf = LeafRequest {
             spki_der: key.spki_der(),
             principal: &principal,
             now,
-            serial: (self.random)(),
+            serial,
         };
         match self.ca.issue(&leaf, &self.ct) {
             Ok(der) => {
@@ -354,7 +362,12 @@ pub(crate) async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors or a reset during the handshake: pause rather
+                    // than spin, then keep serving.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                };
                 let app = app.clone();
                 let layers = layers.clone();
                 connections.spawn(async move {

@@ -2,6 +2,7 @@
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
 mod architecture;
+mod attest;
 mod conformance;
 mod fake_http;
 mod interop;

@@ -1018,3 +1018,25 @@ async fn middleware_can_fail_or_drop_requests_before_the_routes() {
     );
     standin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stand_in_stops_listening() {
+    use npm_attest::standin::{Standin, StandinOptions};
+    let standin = Standin::start(StandinOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    let authority = standin.base_url().trim_start_matches("http://").to_owned();
+    assert!(tokio::net::TcpStream::connect(&authority).await.is_ok());
+    drop(standin);
+    let mut refused = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&authority).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the listener is closed after drop");
+}

@@ -481,3 +481,27 @@ fn a_keyless_npm_signature_with_a_key_id_is_rejected() {
         })
     ));
 }
+
+#[test]
+fn a_trusted_root_with_a_validity_window_missing_its_start_is_refused() {
+    let mut root = production();
+    root.ctlogs[0].public_key.valid_for.as_mut().unwrap().start = None;
+    let err = verify_bundle(
+        &conformance!("happy-path-v0.3"),
+        &root,
+        &a_txt(),
+        &Policy::Keyless(default_policy()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::TrustedRoot { .. }), "{err}");
+    let mut root = production();
+    root.media_type = "application/vnd.dev.sigstore.trustedroot+json;version=9".into();
+    let err = verify_bundle(
+        &conformance!("happy-path-v0.3"),
+        &root,
+        &a_txt(),
+        &Policy::Keyless(default_policy()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::TrustedRoot { .. }), "{err}");
+}
