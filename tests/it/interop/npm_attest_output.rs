@@ -71,7 +71,6 @@ fn dry_run(dir: &Path, name: &str, version: &str) -> DryRun {
 }
 
 #[test]
-#[ignore = "needs `attest --dry-run` (attest branch) merged into main"]
 fn dry_run_bundles_pass_sigstore_js_sigstore_python_npm_and_in_toto() {
     let dir = tempfile::tempdir().unwrap();
     let san = format!("https://github.com/{WORKFLOW_REF}");
@@ -133,7 +132,6 @@ fn dry_run_bundles_pass_sigstore_js_sigstore_python_npm_and_in_toto() {
 }
 
 #[test]
-#[ignore = "needs `attest --dry-run` (attest branch) merged into main"]
 fn dry_run_bundles_with_a_changed_payload_byte_or_the_wrong_root_or_identity_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let name = "@npm-attest-test/tampered";
@@ -284,7 +282,6 @@ fn sigstore_js_and_sigstore_python_sign_against_serve_sigstore_and_sigstore_js_v
 }
 
 #[test]
-#[ignore = "needs `attest --dry-run` (attest branch) merged into main"]
 fn attest_against_serve_sigstore_passes_both_verifiers_and_in_toto() {
     let server = ServeSigstore::start();
     let token = server.token();
