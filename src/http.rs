@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::error::{fail, ExitKind};
+use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::secret::SecretString;
 
 /// The largest response body read from any service.
@@ -29,10 +29,15 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub const NONE: Self = Self { retries: 0, first_delay: Duration::ZERO };
+    pub const NONE: Self = Self {
+        retries: 0,
+        first_delay: Duration::ZERO,
+    };
 
     fn is_retryable_status(status: StatusCode) -> bool {
-        status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+        status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status.is_server_error()
     }
 
     fn delay(&self, attempt: u32) -> Duration {
@@ -42,7 +47,10 @@ impl RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { retries: 2, first_delay: Duration::from_millis(500) }
+        Self {
+            retries: 2,
+            first_delay: Duration::from_millis(500),
+        }
     }
 }
 
@@ -60,8 +68,12 @@ impl Response {
     }
 
     pub fn json(&self, service: &str) -> anyhow::Result<Value> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| fail(ExitKind::Remote, format!("{service} answered with invalid JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            fail(
+                ExitKind::Remote,
+                format!("{service} answered with invalid JSON: {e}"),
+            )
+        })
     }
 }
 
@@ -78,9 +90,13 @@ impl Http {
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))
-            .https_only(false)
             .build()
-            .map_err(|e| fail(ExitKind::Internal, format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                fail(
+                    ExitKind::Internal,
+                    format!("cannot build the HTTP client: {e}"),
+                )
+            })?;
         Ok(Self { client, retry })
     }
 
@@ -93,8 +109,53 @@ impl Http {
         body: &Value,
         accept: &[StatusCode],
     ) -> anyhow::Result<Response> {
-        let bytes = serde_json::to_vec(body).map_err(|e| fail(ExitKind::Internal, format!("cannot encode the {service} request: {e}")))?;
-        self.send(service, Method::POST, url, Some(bytes), None, accept).await
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            fail(
+                ExitKind::Internal,
+                format!("cannot encode the {service} request: {e}"),
+            )
+        })?;
+        self.send(service, Method::POST, url, Some(bytes), None, accept)
+            .await
+    }
+
+    /// One `POST url` with a JSON body, a bearer token and extra headers, without retries: every
+    /// answer is returned, whatever its status, for the caller to classify and retry (the GitHub
+    /// attestations API, see `crate::github`).
+    pub async fn post_json_once(
+        &self,
+        service: &str,
+        url: &str,
+        body: &Value,
+        bearer: &SecretString,
+        headers: &[(&'static str, &str)],
+    ) -> anyhow::Result<Response> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            fail(
+                ExitKind::Internal,
+                format!("cannot encode the {service} request: {e}"),
+            )
+        })?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(AUTHORIZATION, format!("Bearer {}", bearer.expose()))
+            .body(bytes);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        match request.send().await {
+            Ok(response) => read_body(service, response).await,
+            Err(e) => Err(fail(
+                ExitKind::Remote,
+                format!(
+                    "cannot reach {service} at {}: {}",
+                    redact_url(url),
+                    describe(e)
+                ),
+            )),
+        }
     }
 
     /// `GET url` expecting JSON, optionally with a bearer token.
@@ -104,7 +165,8 @@ impl Http {
         url: &str,
         bearer: Option<&SecretString>,
     ) -> anyhow::Result<Response> {
-        self.send(service, Method::GET, url, None, bearer, &[]).await
+        self.send(service, Method::GET, url, None, bearer, &[])
+            .await
     }
 
     async fn send(
@@ -118,12 +180,26 @@ impl Http {
     ) -> anyhow::Result<Response> {
         let mut attempt = 0u32;
         loop {
-            let mut request = self.client.request(method.clone(), url).header(ACCEPT, "application/json");
+            let mut request = self
+                .client
+                .request(method.clone(), url)
+                .header(ACCEPT, "application/json");
             if let Some(body) = &body {
-                request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
             }
             if let Some(token) = bearer {
-                request = request.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        fail(
+                            ExitKind::BadInput,
+                            format!("the token for {service} is not a valid HTTP header value"),
+                        )
+                    })?;
+                // Keeps the token out of reqwest's and hyper's debug output.
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
             }
             match request.send().await {
                 Ok(response) => {
@@ -140,9 +216,14 @@ impl Http {
                 Err(e) => {
                     let transient = e.is_connect() || e.is_timeout() || e.is_request();
                     if !(transient && attempt < self.retry.retries) {
-                        return Err(fail(
+                        return Err(fail_with_hint(
                             ExitKind::Remote,
-                            format!("cannot reach {service} at {}: {}", redact_url(url), describe(e)),
+                            format!(
+                                "cannot reach {service} at {}: {}",
+                                redact_url(url),
+                                describe(e)
+                            ),
+                            "check the service URL and the network (public Sigstore: https://status.sigstore.dev)",
                         ));
                     }
                     crate::report::debug(&format!("{service} request failed, retrying"));
@@ -158,7 +239,10 @@ impl Http {
 async fn read_body(service: &str, mut response: reqwest::Response) -> anyhow::Result<Response> {
     let status = response.status();
     let headers = response.headers().clone();
-    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
         return Err(too_large(service));
     }
     let mut body = Vec::new();
@@ -172,15 +256,28 @@ async fn read_body(service: &str, mut response: reqwest::Response) -> anyhow::Re
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e))))
+                return Err(fail(
+                    ExitKind::Remote,
+                    format!("reading the {service} response failed: {}", describe(e)),
+                ))
             }
         }
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn too_large(service: &str) -> anyhow::Error {
-    fail(ExitKind::Remote, format!("{service} response is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)))
+    fail(
+        ExitKind::Remote,
+        format!(
+            "{service} response is larger than {} MiB",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+    )
 }
 
 /// `Fulcio answered 401: <message>`, the message taken from a JSON `message` field when the
@@ -194,12 +291,23 @@ pub fn status_error(service: &str, response: &Response) -> anyhow::Error {
         let text = text.trim();
         let short: String = text.chars().take(200).collect();
         if short.is_empty() {
-            response.status.canonical_reason().unwrap_or("no message").to_owned()
+            response
+                .status
+                .canonical_reason()
+                .unwrap_or("no message")
+                .to_owned()
         } else {
             short
         }
     });
-    fail(ExitKind::Remote, format!("{service} answered {}: {}", response.status.as_u16(), message.replace('\n', " ")))
+    fail(
+        ExitKind::Remote,
+        format!(
+            "{service} answered {}: {}",
+            response.status.as_u16(),
+            message.replace('\n', " ")
+        ),
+    )
 }
 
 /// The error text without reqwest's URL (which may carry query parameters) and with its causes.
@@ -246,9 +354,19 @@ mod tests {
             body: br#"{"code":16,"message":"error processing the identity token"}"#.to_vec(),
         };
         let err = status_error("Fulcio", &response);
-        assert_eq!(err.to_string(), "Fulcio answered 401: error processing the identity token");
-        let empty = Response { status: StatusCode::BAD_GATEWAY, headers: HeaderMap::new(), body: Vec::new() };
-        assert_eq!(status_error("Rekor", &empty).to_string(), "Rekor answered 502: Bad Gateway");
+        assert_eq!(
+            err.to_string(),
+            "Fulcio answered 401: error processing the identity token"
+        );
+        let empty = Response {
+            status: StatusCode::BAD_GATEWAY,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(
+            status_error("Rekor", &empty).to_string(),
+            "Rekor answered 502: Bad Gateway"
+        );
     }
 
     #[test]
@@ -257,7 +375,10 @@ mod tests {
             redact_url("https://runner.example/token?api-version=2.0&audience=sigstore"),
             "https://runner.example/token"
         );
-        assert_eq!(join("http://127.0.0.1:9/", "/api/v1/log/entries"), "http://127.0.0.1:9/api/v1/log/entries");
+        assert_eq!(
+            join("http://127.0.0.1:9/", "/api/v1/log/entries"),
+            "http://127.0.0.1:9/api/v1/log/entries"
+        );
     }
 
     #[test]
@@ -265,8 +386,12 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(p.delay(0), Duration::from_millis(500));
         assert_eq!(p.delay(1), Duration::from_millis(1000));
-        assert!(RetryPolicy::is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
-        assert!(RetryPolicy::is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
+        assert!(RetryPolicy::is_retryable_status(
+            StatusCode::SERVICE_UNAVAILABLE
+        ));
+        assert!(RetryPolicy::is_retryable_status(
+            StatusCode::TOO_MANY_REQUESTS
+        ));
         assert!(!RetryPolicy::is_retryable_status(StatusCode::CONFLICT));
         assert!(!RetryPolicy::is_retryable_status(StatusCode::UNAUTHORIZED));
     }

@@ -83,10 +83,18 @@ pub struct VerifyBundleArgs {
 
 pub async fn run(cmd: ConformanceCommand) -> anyhow::Result<()> {
     match cmd {
-        ConformanceCommand::SignBundle(_) => Err(fail(
-            ExitKind::Internal,
-            "conformance sign-bundle is not implemented yet",
-        )),
+        ConformanceCommand::SignBundle(a) => {
+            crate::sigstore::conformance_sign_bundle(crate::sigstore::ConformanceSignOptions {
+                staging: a.staging,
+                in_toto: a.in_toto,
+                identity_token: a.identity_token,
+                bundle_out: a.bundle,
+                trusted_root: a.trusted_root,
+                signing_config: a.signing_config,
+                file: a.file,
+            })
+            .await
+        }
         ConformanceCommand::VerifyBundle(args) => verify_bundle(args),
     }
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module exercises one capability through the
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
+mod action;
 mod architecture;
 mod attest;
 mod conformance;
