@@ -284,8 +284,9 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
         tasks.spawn(async move {
             let outcome = match permits.acquire_owned().await {
                 Ok(_permit) => match signer.attest(&prepared.package).await {
-                    Ok(bundle) => match write_results(&prepared.plan, &bundle) {
-                        Ok(tarball) => {
+                    Ok(bundle) => match write_in_background(prepared.plan, bundle).await {
+                        Ok((plan, bundle, tarball)) => {
+                            let prepared = Prepared { plan, package: prepared.package };
                             let log_index = log_index(&bundle);
                             let json = result_json(
                                 &prepared.plan.bundle,
@@ -528,6 +529,14 @@ fn log_index(bundle: &Bundle) -> i64 {
         .first()
         .map(|e| e.log_index)
         .unwrap_or_default()
+}
+
+/// [`write_results`] on the blocking pool (it syncs the file to disk), handing the plan and
+/// bundle back.
+async fn write_in_background(plan: Plan, bundle: Bundle) -> anyhow::Result<(Plan, Bundle, PathBuf)> {
+    tokio::task::spawn_blocking(move || write_results(&plan, &bundle).map(|tarball| (plan, bundle, tarball)))
+        .await
+        .map_err(|e| fail(ExitKind::Internal, format!("a bundle writer stopped: {e}")))?
 }
 
 /// Moves a packed tarball into place and writes the bundle (last); returns the tarball path.
