@@ -23,10 +23,7 @@ const MAX_MATCHES: usize = 10_000;
 #[non_exhaustive]
 pub enum WorkspacesError {
     /// The root `package.json` could not be read.
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     /// The root `package.json` is not a JSON object.
     NotJson { path: PathBuf, reason: String },
     /// There is no `workspaces` field, or it has the wrong shape.
@@ -43,26 +40,17 @@ impl fmt::Display for WorkspacesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Self::NotJson { path, reason } => write!(
-                f,
-                "{} is not a package.json object: {reason}",
-                path.display()
-            ),
-            Self::NoWorkspaces { path } => write!(
-                f,
-                "{} has no `workspaces` array (or object with a `packages` array)",
-                path.display()
-            ),
+            Self::NotJson { path, reason } => write!(f, "{} is not a package.json object: {reason}", path.display()),
+            Self::NoWorkspaces { path } => {
+                write!(f, "{} has no `workspaces` array (or object with a `packages` array)", path.display())
+            }
             Self::UnsupportedPattern { pattern } => {
                 write!(f, "workspace pattern {pattern:?} uses braces or character classes, which are not supported")
             }
             Self::EscapesRoot { pattern } => {
                 write!(f, "workspace pattern {pattern:?} leaves the root directory")
             }
-            Self::TooMany { limit } => write!(
-                f,
-                "the workspace patterns match more than {limit} directories"
-            ),
+            Self::TooMany { limit } => write!(f, "the workspace patterns match more than {limit} directories"),
         }
     }
 }
@@ -99,26 +87,18 @@ fn compile(text: &str) -> Result<Pattern, WorkspacesError> {
         None => (false, text),
     };
     if body.contains(['{', '}', '[', ']']) {
-        return Err(WorkspacesError::UnsupportedPattern {
-            pattern: text.to_owned(),
-        });
+        return Err(WorkspacesError::UnsupportedPattern { pattern: text.to_owned() });
     }
     let mut segments = Vec::new();
     for segment in body.split('/') {
         match segment {
             "" | "." => continue,
-            ".." => {
-                return Err(WorkspacesError::EscapesRoot {
-                    pattern: text.to_owned(),
-                })
-            }
+            ".." => return Err(WorkspacesError::EscapesRoot { pattern: text.to_owned() }),
             s => segments.push(s.to_owned()),
         }
     }
     if body.starts_with('/') {
-        return Err(WorkspacesError::EscapesRoot {
-            pattern: text.to_owned(),
-        });
+        return Err(WorkspacesError::EscapesRoot { pattern: text.to_owned() });
     }
     Ok(Pattern { negated, segments })
 }
@@ -158,10 +138,8 @@ fn path_matches(pattern: &[String], path: &[&str]) -> bool {
         None => path.is_empty(),
         Some((first, rest)) if first == "**" => {
             // `**` takes zero or more whole segments, never hidden ones.
-            (0..=path.len()).any(|skip| {
-                path[..skip].iter().all(|s| !s.starts_with('.'))
-                    && path_matches(rest, &path[skip..])
-            })
+            (0..=path.len())
+                .any(|skip| path[..skip].iter().all(|s| !s.starts_with('.')) && path_matches(rest, &path[skip..]))
         }
         Some((first, rest)) => match path.split_first() {
             Some((name, tail)) => segment_matches(first, name) && path_matches(rest, tail),
@@ -173,14 +151,8 @@ fn path_matches(pattern: &[String], path: &[&str]) -> bool {
 /// The relative directories (as `/`-joined segments) selected by `patterns` among
 /// `candidates`: included by a positive pattern and not removed by a later `!` pattern, in
 /// the order npm applies them.
-pub fn select<'a>(
-    patterns: &[String],
-    candidates: &'a [String],
-) -> Result<Vec<&'a String>, WorkspacesError> {
-    let compiled = patterns
-        .iter()
-        .map(|p| compile(p))
-        .collect::<Result<Vec<_>, _>>()?;
+pub fn select<'a>(patterns: &[String], candidates: &'a [String]) -> Result<Vec<&'a String>, WorkspacesError> {
+    let compiled = patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>()?;
     let mut selected = Vec::new();
     for candidate in candidates {
         let segments: Vec<&str> = candidate.split('/').filter(|s| !s.is_empty()).collect();
@@ -200,32 +172,17 @@ pub fn select<'a>(
 /// The workspace package directories of the project at `root`, sorted by path.
 pub fn find(root: &Path) -> Result<Vec<PathBuf>, WorkspacesError> {
     let manifest_path = root.join("package.json");
-    let bytes = std::fs::read(&manifest_path).map_err(|source| WorkspacesError::Read {
-        path: manifest_path.clone(),
-        source,
-    })?;
-    let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| WorkspacesError::NotJson {
-        path: manifest_path.clone(),
-        reason: e.to_string(),
-    })?;
-    let patterns = patterns(&manifest).ok_or(WorkspacesError::NoWorkspaces {
-        path: manifest_path,
-    })?;
-    let compiled = patterns
-        .iter()
-        .map(|p| compile(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let bytes = std::fs::read(&manifest_path)
+        .map_err(|source| WorkspacesError::Read { path: manifest_path.clone(), source })?;
+    let manifest: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| WorkspacesError::NotJson { path: manifest_path.clone(), reason: e.to_string() })?;
+    let patterns = patterns(&manifest).ok_or(WorkspacesError::NoWorkspaces { path: manifest_path })?;
+    let compiled = patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>()?;
     // Only as deep as the deepest pattern needs (unbounded `**` up to MAX_DEPTH).
     let depth = compiled
         .iter()
         .filter(|p| !p.negated)
-        .map(|p| {
-            if p.segments.iter().any(|s| s == "**") {
-                MAX_DEPTH
-            } else {
-                p.segments.len()
-            }
-        })
+        .map(|p| if p.segments.iter().any(|s| s == "**") { MAX_DEPTH } else { p.segments.len() })
         .max()
         .unwrap_or(0);
     let mut candidates = BTreeSet::new();
@@ -236,12 +193,7 @@ pub fn find(root: &Path) -> Result<Vec<PathBuf>, WorkspacesError> {
 }
 
 /// Collects every directory below `dir` (to `depth` levels) that holds a `package.json`.
-fn walk(
-    dir: &Path,
-    rel: String,
-    depth: usize,
-    out: &mut BTreeSet<String>,
-) -> Result<(), WorkspacesError> {
+fn walk(dir: &Path, rel: String, depth: usize, out: &mut BTreeSet<String>) -> Result<(), WorkspacesError> {
     if depth == 0 {
         return Ok(());
     }
@@ -258,11 +210,7 @@ fn walk(
         if !path.is_dir() {
             continue;
         }
-        let child = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
+        let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
         if path.join("package.json").is_file() {
             if out.len() >= MAX_MATCHES {
                 return Err(WorkspacesError::TooMany { limit: MAX_MATCHES });
@@ -295,14 +243,8 @@ mod tests {
 
     #[test]
     fn both_workspaces_shapes_are_read() {
-        assert_eq!(
-            patterns(&json!({"workspaces": ["a/*"]})),
-            Some(vec!["a/*".to_owned()])
-        );
-        assert_eq!(
-            patterns(&json!({"workspaces": {"packages": ["b"]}})),
-            Some(vec!["b".to_owned()])
-        );
+        assert_eq!(patterns(&json!({"workspaces": ["a/*"]})), Some(vec!["a/*".to_owned()]));
+        assert_eq!(patterns(&json!({"workspaces": {"packages": ["b"]}})), Some(vec!["b".to_owned()]));
         assert_eq!(patterns(&json!({"workspaces": "a/*"})), None);
         assert_eq!(patterns(&json!({"workspaces": [1]})), None);
         assert_eq!(patterns(&json!({})), None);
@@ -310,42 +252,18 @@ mod tests {
 
     #[test]
     fn selection_applies_globs_and_negations_in_order() {
-        let candidates: Vec<String> = [
-            "apps/web",
-            "packages/a",
-            "packages/b",
-            "packages/b/nested",
-            "packages/private-x",
-            "tools",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        let candidates: Vec<String> =
+            ["apps/web", "packages/a", "packages/b", "packages/b/nested", "packages/private-x", "tools"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
         let pick = |patterns: &[&str]| -> Vec<String> {
             let patterns: Vec<String> = patterns.iter().map(|s| (*s).to_owned()).collect();
-            select(&patterns, &candidates)
-                .unwrap()
-                .into_iter()
-                .cloned()
-                .collect()
+            select(&patterns, &candidates).unwrap().into_iter().cloned().collect()
         };
-        assert_eq!(
-            pick(&["packages/*"]),
-            vec!["packages/a", "packages/b", "packages/private-x"]
-        );
-        assert_eq!(
-            pick(&["packages/*", "!packages/private-*"]),
-            vec!["packages/a", "packages/b"]
-        );
-        assert_eq!(
-            pick(&["packages/**"]),
-            vec![
-                "packages/a",
-                "packages/b",
-                "packages/b/nested",
-                "packages/private-x"
-            ]
-        );
+        assert_eq!(pick(&["packages/*"]), vec!["packages/a", "packages/b", "packages/private-x"]);
+        assert_eq!(pick(&["packages/*", "!packages/private-*"]), vec!["packages/a", "packages/b"]);
+        assert_eq!(pick(&["packages/**"]), vec!["packages/a", "packages/b", "packages/b/nested", "packages/private-x"]);
         assert_eq!(pick(&["./tools", "apps/web/"]), vec!["apps/web", "tools"]);
         assert!(pick(&["nothing/*"]).is_empty());
     }
@@ -353,17 +271,8 @@ mod tests {
     #[test]
     fn unsupported_or_escaping_patterns_are_refused() {
         let c = vec!["a".to_owned()];
-        assert!(matches!(
-            select(&["{a,b}".into()], &c),
-            Err(WorkspacesError::UnsupportedPattern { .. })
-        ));
-        assert!(matches!(
-            select(&["../x/*".into()], &c),
-            Err(WorkspacesError::EscapesRoot { .. })
-        ));
-        assert!(matches!(
-            select(&["/abs/*".into()], &c),
-            Err(WorkspacesError::EscapesRoot { .. })
-        ));
+        assert!(matches!(select(&["{a,b}".into()], &c), Err(WorkspacesError::UnsupportedPattern { .. })));
+        assert!(matches!(select(&["../x/*".into()], &c), Err(WorkspacesError::EscapesRoot { .. })));
+        assert!(matches!(select(&["/abs/*".into()], &c), Err(WorkspacesError::EscapesRoot { .. })));
     }
 }

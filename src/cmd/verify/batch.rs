@@ -35,9 +35,7 @@ pub enum Pairs {
 }
 
 pub fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(2)
+    std::thread::available_parallelism().map(usize::from).unwrap_or(2)
 }
 
 /// Pairs `--bundle` arguments with subjects: one directory (with an optional tarball
@@ -73,10 +71,7 @@ pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> 
         bundles
             .iter()
             .zip(subjects)
-            .map(|(bundle, subject)| Pair {
-                bundle: bundle.clone(),
-                subject: Some(subject.clone()),
-            })
+            .map(|(bundle, subject)| Pair { bundle: bundle.clone(), subject: Some(subject.clone()) })
             .collect(),
     ))
 }
@@ -84,19 +79,11 @@ pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> 
 /// Every `X.sigstore.json` in `dir`, sorted, paired with `tarballs/X.tgz`.
 fn directory_pairs(dir: &Path, tarballs: &Path) -> anyhow::Result<Vec<Pair>> {
     let cannot = |e: std::io::Error| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("cannot list {}: {e}", dir.display()),
-            "check the path",
-        )
+        fail_with_hint(ExitKind::BadInput, format!("cannot list {}: {e}", dir.display()), "check the path")
     };
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(cannot)? {
-        let name = entry
-            .map_err(cannot)?
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+        let name = entry.map_err(cannot)?.file_name().to_string_lossy().into_owned();
         if name.ends_with(BUNDLE_SUFFIX) && name.len() > BUNDLE_SUFFIX.len() {
             names.push(name);
         }
@@ -114,10 +101,7 @@ fn directory_pairs(dir: &Path, tarballs: &Path) -> anyhow::Result<Vec<Pair>> {
         .map(|name| {
             let stem = &name[..name.len() - BUNDLE_SUFFIX.len()];
             let tarball = tarballs.join(format!("{stem}.tgz"));
-            Pair {
-                bundle: dir.join(&name),
-                subject: tarball.is_file().then(|| tarball.display().to_string()),
-            }
+            Pair { bundle: dir.join(&name), subject: tarball.is_file().then(|| tarball.display().to_string()) }
         })
         .collect())
 }
@@ -155,26 +139,13 @@ fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Res
     };
     let mut json = facts_json(&verified, &subject);
     if let Some(obj) = json.as_object_mut() {
-        obj.insert(
-            "bundle".into(),
-            Value::String(pair.bundle.display().to_string()),
-        );
+        obj.insert("bundle".into(), Value::String(pair.bundle.display().to_string()));
     }
-    Ok(Verified {
-        subject: subject_label(&subject),
-        signer,
-        log_index: verified.log_entry.log_index,
-        json,
-    })
+    Ok(Verified { subject: subject_label(&subject), signer, log_index: verified.log_entry.log_index, json })
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
-pub fn verify_all(
-    pairs: &[Pair],
-    trust: &TrustedRoot,
-    policy: &Policy,
-    jobs: usize,
-) -> Vec<Outcome> {
+pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -182,10 +153,7 @@ pub fn verify_all(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(pair) = pairs.get(index) else { break };
-                let outcome = Outcome {
-                    bundle: pair.bundle.clone(),
-                    result: verify_pair(pair, trust, policy),
-                };
+                let outcome = Outcome { bundle: pair.bundle.clone(), result: verify_pair(pair, trust, policy) };
                 if let Some(slot) = slots.get(index) {
                     if let Ok(mut slot) = slot.lock() {
                         *slot = Some(outcome);
@@ -224,9 +192,7 @@ pub fn report(outcomes: &[Outcome], json_output: bool) -> anyhow::Result<()> {
                 Err(e) => json!({"verified": false, "bundle": o.bundle.display().to_string(), "error": error_text(e)}),
             })
             .collect();
-        report::data(
-            &json!({"bundles": bundles, "verified": verified, "failed": failed}).to_string(),
-        );
+        report::data(&json!({"bundles": bundles, "verified": verified, "failed": failed}).to_string());
     } else {
         for o in outcomes {
             match &o.result {
@@ -245,28 +211,12 @@ pub fn report(outcomes: &[Outcome], json_output: bool) -> anyhow::Result<()> {
     if failed == 0 {
         return Ok(());
     }
-    let all_malformed = outcomes
-        .iter()
-        .filter_map(|o| o.result.as_ref().err())
-        .all(|e| classify(e).0 == ExitKind::BadInput);
-    let kind = if all_malformed {
-        ExitKind::BadInput
-    } else {
-        ExitKind::VerificationFailed
-    };
-    let names: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.result.is_err())
-        .map(|o| o.bundle.display().to_string())
-        .collect();
-    Err(fail(
-        kind,
-        format!(
-            "{failed} of {} bundles failed verification: {}",
-            outcomes.len(),
-            names.join(", ")
-        ),
-    ))
+    let all_malformed =
+        outcomes.iter().filter_map(|o| o.result.as_ref().err()).all(|e| classify(e).0 == ExitKind::BadInput);
+    let kind = if all_malformed { ExitKind::BadInput } else { ExitKind::VerificationFailed };
+    let names: Vec<String> =
+        outcomes.iter().filter(|o| o.result.is_err()).map(|o| o.bundle.display().to_string()).collect();
+    Err(fail(kind, format!("{failed} of {} bundles failed verification: {}", outcomes.len(), names.join(", "))))
 }
 
 #[cfg(test)]
@@ -276,24 +226,11 @@ mod tests {
     #[test]
     fn bundles_pair_with_subjects_in_order() {
         let b = |s: &str| PathBuf::from(s);
-        assert_eq!(
-            pairs(&[b("a.json")], &["a.tgz".into()]).unwrap(),
-            Pairs::One(b("a.json"), "a.tgz".into())
-        );
-        let Pairs::Many(many) = pairs(
-            &[b("a.json"), b("b.json")],
-            &["a.tgz".into(), "b.tgz".into()],
-        )
-        .unwrap() else {
+        assert_eq!(pairs(&[b("a.json")], &["a.tgz".into()]).unwrap(), Pairs::One(b("a.json"), "a.tgz".into()));
+        let Pairs::Many(many) = pairs(&[b("a.json"), b("b.json")], &["a.tgz".into(), "b.tgz".into()]).unwrap() else {
             panic!("expected several pairs")
         };
-        assert_eq!(
-            many[1],
-            Pair {
-                bundle: b("b.json"),
-                subject: Some("b.tgz".into())
-            }
-        );
+        assert_eq!(many[1], Pair { bundle: b("b.json"), subject: Some("b.tgz".into()) });
         assert!(pairs(&[b("a.json"), b("b.json")], &["a.tgz".into()]).is_err());
         assert!(pairs(&[b("a.json")], &[]).is_err());
     }
@@ -301,23 +238,14 @@ mod tests {
     #[test]
     fn a_bundle_directory_pairs_by_stem() {
         let dir = tempfile::tempdir().unwrap();
-        for name in [
-            "x-1.0.0.sigstore.json",
-            "x-1.0.0.tgz",
-            "y-2.0.0.sigstore.json",
-            "notes.txt",
-            ".sigstore.json",
-        ] {
+        for name in ["x-1.0.0.sigstore.json", "x-1.0.0.tgz", "y-2.0.0.sigstore.json", "notes.txt", ".sigstore.json"] {
             std::fs::write(dir.path().join(name), b"{}").unwrap();
         }
         let Pairs::Many(many) = pairs(&[dir.path().to_path_buf()], &[]).unwrap() else {
             panic!("expected several pairs")
         };
         assert_eq!(many.len(), 2);
-        assert_eq!(
-            many[0].subject,
-            Some(dir.path().join("x-1.0.0.tgz").display().to_string())
-        );
+        assert_eq!(many[0].subject, Some(dir.path().join("x-1.0.0.tgz").display().to_string()));
         assert_eq!(many[1].bundle, dir.path().join("y-2.0.0.sigstore.json"));
         assert_eq!(many[1].subject, None);
         let empty = tempfile::tempdir().unwrap();
