@@ -260,7 +260,9 @@ fn sign_bundle_in_toto_statement_against_serve_sigstore_verifies_with_us_and_bot
         ..case.clone()
     };
     assert_eq!(
-        sigstore_js_verify(&wrong).expect_err("another issuer").stage,
+        sigstore_js_verify(&wrong)
+            .expect_err("another issuer")
+            .stage,
         "sigstore"
     );
     assert_eq!(

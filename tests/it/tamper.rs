@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::interop::{
-    github_identity, jwt_claims, npm_pack, read_json, sigstore_js_verify, sign_with_js,
-    write_json, ServeSigstore, VerifyCase,
+    github_identity, jwt_claims, npm_pack, read_json, sign_with_js, sigstore_js_verify, write_json,
+    ServeSigstore, VerifyCase,
 };
 use crate::support::{run_in, stderr, stdout};
 
@@ -71,7 +71,11 @@ impl DryRun {
             tarball.to_str().unwrap(),
         ];
         let out = run_in(&pack_dir, &args, &github_env());
-        assert!(out.status.success(), "attest --dry-run {name}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "attest --dry-run {name}: {}",
+            stderr(&out)
+        );
         DryRun {
             name,
             version,
@@ -82,7 +86,11 @@ impl DryRun {
     }
 
     fn purl(&self) -> String {
-        format!("pkg:npm/{}@{}", self.name.replacen('@', "%40", 1), self.version)
+        format!(
+            "pkg:npm/{}@{}",
+            self.name.replacen('@', "%40", 1),
+            self.version
+        )
     }
 
     fn json(&self) -> Value {
@@ -161,7 +169,8 @@ fn entry(bundle: &mut Value) -> &mut Value {
 }
 
 fn b64(value: &Value) -> Vec<u8> {
-    B64.decode(value.as_str().expect("a base64 string")).expect("base64")
+    B64.decode(value.as_str().expect("a base64 string"))
+        .expect("base64")
 }
 
 /// A protobuf-JSON int64 (a decimal string) plus `delta`.
@@ -350,7 +359,10 @@ fn a_tarball_with_one_byte_changed_is_rejected_as_another_artifact() {
         let out = verify(&run.bundle, &run.trusted_root, &EXACT_IDENTITY, &changed);
         assert_rejected(
             &out,
-            &format!("the tarball's sha512 differs from the one signed for {}", run.purl()),
+            &format!(
+                "the tarball's sha512 differs from the one signed for {}",
+                run.purl()
+            ),
         );
     }
 }
@@ -392,9 +404,9 @@ fn a_changed_integrated_time_is_rejected_by_the_signed_entry_timestamp() {
     let run = &runs().scoped;
     let mut bundle = run.json();
     let e = entry(&mut bundle);
-    // Backdated by a minute: still inside the certificate's validity, so only the SET can tell.
-    e["integratedTime"] = int64_plus(&e["integratedTime"], -60);
-    let path = write_attack(dir.path(), "backdated-integrated-time", &bundle);
+    // A minute later: still inside the ten-minute certificate, so only the SET can tell.
+    e["integratedTime"] = int64_plus(&e["integratedTime"], 60);
+    let path = write_attack(dir.path(), "changed-integrated-time", &bundle);
     assert_rejected(
         &verify_as(run, &path),
         "signed entry timestamp does not verify with the log key",
@@ -455,7 +467,11 @@ fn with_forged_root(bundle: &mut Value) -> (String, String) {
     let mut lines: Vec<&str> = body.lines().collect();
     let forged_root_b64 = B64.encode(forged_root);
     let old_root = b64(&proof["rootHash"]);
-    assert_eq!(B64.decode(lines[2]).unwrap(), old_root, "line 3 is the root");
+    assert_eq!(
+        B64.decode(lines[2]).unwrap(),
+        old_root,
+        "line 3 is the root"
+    );
     lines[2] = &forged_root_b64;
     let forged_body = format!("{}\n", lines.join("\n"));
     proof["rootHash"] = Value::String(forged_root_b64.clone());
@@ -558,7 +574,11 @@ fn a_wrong_repository_workflow_or_ref_is_rejected() {
         ("--repository", "evil/widgets", "source repository"),
         ("--repository", "acme/widgets-fork", "source repository"),
         ("--workflow", "publish.yml", "build signer workflow"),
-        ("--workflow", ".github/workflows/evil.yml", "build signer workflow"),
+        (
+            "--workflow",
+            ".github/workflows/evil.yml",
+            "build signer workflow",
+        ),
         ("--ref", "refs/heads/main", "source ref"),
         ("--ref", "refs/tags/v1.2.4", "source ref"),
     ] {
@@ -627,8 +647,14 @@ fn a_certificate_expired_at_signing_time_is_rejected() {
     let payload = b64(&run.json()["dsseEnvelope"]["payload"]);
     fs::write(&statement, payload).unwrap();
     let bundle = dir.path().join("expired-certificate.sigstore.json");
-    sign_with_js(server.base_url(), server.base_url(), &token, &statement, &bundle)
-        .unwrap_or_else(|r| panic!("sigstore-js signing: {r}\n{}", server.stderr()));
+    sign_with_js(
+        server.base_url(),
+        server.base_url(),
+        &token,
+        &statement,
+        &bundle,
+    )
+    .unwrap_or_else(|r| panic!("sigstore-js signing: {r}\n{}", server.stderr()));
     let signed = read_json(&bundle);
     let integrated: i64 = signed["verificationMaterial"]["tlogEntries"][0]["integratedTime"]
         .as_str()

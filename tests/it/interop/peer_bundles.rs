@@ -90,7 +90,10 @@ impl Check<'_> {
     /// by `verify` for the file; rejected for another SAN and another issuer.
     fn accepts_only_its_identity(&self, bundle: &Path, file: &Path) {
         let path = file.to_str().unwrap();
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(fs::read(file).unwrap())));
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(fs::read(file).unwrap()))
+        );
         for input in [path, digest.as_str()] {
             let out = self.conformance(bundle, self.san, self.issuer, input);
             assert!(
@@ -175,7 +178,9 @@ fn sigstore_js_dsse_and_intoto_bundles_from_serve_sigstore_pass_npm_attest_verif
         issuer: &issuer,
     };
     for entry_type in ["dsse", "intoto"] {
-        let bundle = dir.path().join(format!("sigstore-js-{entry_type}.sigstore.json"));
+        let bundle = dir
+            .path()
+            .join(format!("sigstore-js-{entry_type}.sigstore.json"));
         sign_with_js_entry(
             server.base_url(),
             server.base_url(),
@@ -189,7 +194,10 @@ fn sigstore_js_dsse_and_intoto_bundles_from_serve_sigstore_pass_npm_attest_verif
 
         let facts = check.verify(&bundle, tarball.to_str().unwrap());
         assert_eq!(facts["subject"], purl, "{entry_type}");
-        assert_eq!(facts["statement"]["predicateType"], "https://slsa.dev/provenance/v1");
+        assert_eq!(
+            facts["statement"]["predicateType"],
+            "https://slsa.dev/provenance/v1"
+        );
         check.accepts_only_its_identity(&bundle, &tarball);
     }
 }
@@ -215,8 +223,14 @@ fn sigstore_python_sign_and_attest_bundles_from_serve_sigstore_pass_npm_attest_v
 
     // `sigstore sign`: a message signature, logged as `hashedrekord`.
     let signed = dir.path().join("sigstore-python-sign.sigstore.json");
-    sign_with_python(&server.trust_config(), &token, PythonSign::Sign, &artifact, &signed)
-        .unwrap_or_else(|e| panic!("sigstore sign: {e}\n{}", server.stderr()));
+    sign_with_python(
+        &server.trust_config(),
+        &token,
+        PythonSign::Sign,
+        &artifact,
+        &signed,
+    )
+    .unwrap_or_else(|e| panic!("sigstore sign: {e}\n{}", server.stderr()));
     assert_eq!(tlog_kind(&signed), "hashedrekord");
     assert!(read_json(&signed)["messageSignature"].is_object());
     let facts = check.verify(&signed, artifact.to_str().unwrap());
