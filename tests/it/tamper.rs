@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::interop::{
-    github_identity, jwt_claims, npm_pack, read_json, sign_with_js, sigstore_js_verify, write_json,
-    ServeSigstore, VerifyCase,
+    github_identity, jwt_claims, npm_pack, read_json, sign_with_js, sigstore_js_verify,
+    sigstore_python_verify, write_json, ServeSigstore, VerifyCase,
 };
 use crate::support::{run_in, stderr, stdout};
 
@@ -677,14 +677,18 @@ fn a_certificate_expired_at_signing_time_is_rejected() {
     assert_rejected(&out, "is outside the certificate's validity");
     assert_rejected(&out, "(log integrated time, log index");
 
-    let js = sigstore_js_verify(&VerifyCase {
+    let root = server.trusted_root();
+    let case = VerifyCase {
         bundle: &bundle,
-        trusted_root: &server.trusted_root(),
+        trusted_root: &root,
         tarball: Some((&run.tarball, run.name, run.version)),
         artifact: None,
         san: &san,
         issuer: &issuer,
-    })
-    .expect_err("sigstore-js rejects an expired certificate");
+    };
+    let js = sigstore_js_verify(&case).expect_err("sigstore-js rejects an expired certificate");
     assert_eq!(js.stage, "sigstore", "{js}");
+    let py =
+        sigstore_python_verify(&case).expect_err("sigstore-python rejects an expired certificate");
+    assert_eq!(py.stage, "sigstore", "{py}");
 }
