@@ -12,8 +12,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::interop::{
-    github_identity, jwt_claims, read_json, sigstore_js_verify, sigstore_python_verify,
-    ServeSigstore, VerifyCase,
+    github_identity, jwt_claims, read_json, sigstore_js_verify, sigstore_python_verify, ServeSigstore, VerifyCase,
 };
 use crate::support::{data, run_in, stderr};
 
@@ -30,12 +29,7 @@ impl Instance {
         let server = ServeSigstore::start();
         let token = server.token();
         let (san, issuer) = github_identity(&jwt_claims(&token));
-        Instance {
-            server,
-            token,
-            san,
-            issuer,
-        }
+        Instance { server, token, san, issuer }
     }
 
     /// `conformance sign-bundle [--in-toto] ... FILE` writing `out`.
@@ -88,10 +82,7 @@ fn a_txt() -> PathBuf {
 }
 
 fn sha256_arg(path: &Path) -> String {
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(fs::read(path).unwrap()))
-    )
+    format!("sha256:{}", hex::encode(Sha256::digest(fs::read(path).unwrap())))
 }
 
 /// Accepted in path and digest mode with the token's identity; refused (exit 1, one line)
@@ -106,11 +97,7 @@ fn verifies_in_both_modes(
     let digest = sha256_arg(artifact);
     for input in [artifact.to_str().unwrap(), digest.as_str()] {
         let out = instance.verify(dir, bundle, &instance.san, input);
-        assert!(
-            out.status.success(),
-            "verify-bundle {input}: {}",
-            stderr(&out)
-        );
+        assert!(out.status.success(), "verify-bundle {input}: {}", stderr(&out));
         assert!(stderr(&out).is_empty() || !stderr(&out).contains("error"));
     }
     let other = format!("{}-other", instance.san);
@@ -121,11 +108,7 @@ fn verifies_in_both_modes(
     for input in [wrong.to_str().unwrap().to_owned(), sha256_arg(&wrong)] {
         let out = instance.verify(dir, bundle, &instance.san, &input);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains(wrong_artifact_reason),
-            "{input}: {}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains(wrong_artifact_reason), "{input}: {}", stderr(&out));
     }
 }
 
@@ -135,34 +118,14 @@ fn sign_bundle_message_signature_against_serve_sigstore_verifies_with_us_and_bot
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("a.txt.sigstore.json");
     let out = instance.sign(dir.path(), false, &a_txt(), &bundle);
-    assert!(
-        out.status.success(),
-        "sign-bundle: {}\n{}",
-        stderr(&out),
-        instance.server.stderr()
-    );
+    assert!(out.status.success(), "sign-bundle: {}\n{}", stderr(&out), instance.server.stderr());
     assert!(!stderr(&out).contains(&instance.token), "the token leaked");
 
     let written = read_json(&bundle);
-    assert_eq!(
-        written["mediaType"],
-        "application/vnd.dev.sigstore.bundle.v0.3+json"
-    );
-    assert_eq!(
-        written["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
-        "hashedrekord"
-    );
-    let signed_digest = B64
-        .decode(
-            written["messageSignature"]["messageDigest"]["digest"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
-    assert_eq!(
-        signed_digest,
-        Sha256::digest(fs::read(a_txt()).unwrap()).to_vec()
-    );
+    assert_eq!(written["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(written["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"], "hashedrekord");
+    let signed_digest = B64.decode(written["messageSignature"]["messageDigest"]["digest"].as_str().unwrap()).unwrap();
+    assert_eq!(signed_digest, Sha256::digest(fs::read(a_txt()).unwrap()).to_vec());
 
     verifies_in_both_modes(
         &instance,
@@ -184,20 +147,9 @@ fn sign_bundle_message_signature_against_serve_sigstore_verifies_with_us_and_bot
     sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js: {r}"));
     sigstore_python_verify(&case).unwrap_or_else(|r| panic!("sigstore-python: {r}"));
     let other = data("sigstore-conformance/statement.json");
-    let wrong = VerifyCase {
-        artifact: Some(&other),
-        ..case.clone()
-    };
-    assert_eq!(
-        sigstore_js_verify(&wrong).expect_err("another file").stage,
-        "sigstore"
-    );
-    assert_eq!(
-        sigstore_python_verify(&wrong)
-            .expect_err("another file")
-            .stage,
-        "sigstore"
-    );
+    let wrong = VerifyCase { artifact: Some(&other), ..case.clone() };
+    assert_eq!(sigstore_js_verify(&wrong).expect_err("another file").stage, "sigstore");
+    assert_eq!(sigstore_python_verify(&wrong).expect_err("another file").stage, "sigstore");
 }
 
 #[test]
@@ -208,41 +160,19 @@ fn sign_bundle_in_toto_statement_against_serve_sigstore_verifies_with_us_and_bot
     let statement = data("sigstore-conformance/statement.json");
     let subject = &read_json(&statement)["subject"][0];
     assert_eq!(subject["name"], "a.txt");
-    assert_eq!(
-        format!("sha256:{}", subject["digest"]["sha256"].as_str().unwrap()),
-        sha256_arg(&a_txt())
-    );
+    assert_eq!(format!("sha256:{}", subject["digest"]["sha256"].as_str().unwrap()), sha256_arg(&a_txt()));
     let bundle = dir.path().join("statement.sigstore.json");
     let out = instance.sign(dir.path(), true, &statement, &bundle);
-    assert!(
-        out.status.success(),
-        "sign-bundle --in-toto: {}\n{}",
-        stderr(&out),
-        instance.server.stderr()
-    );
+    assert!(out.status.success(), "sign-bundle --in-toto: {}\n{}", stderr(&out), instance.server.stderr());
 
     let written = read_json(&bundle);
-    assert_eq!(
-        written["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
-        "dsse"
-    );
-    assert_eq!(
-        written["dsseEnvelope"]["payloadType"],
-        "application/vnd.in-toto+json"
-    );
+    assert_eq!(written["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"], "dsse");
+    assert_eq!(written["dsseEnvelope"]["payloadType"], "application/vnd.in-toto+json");
     // The payload is the statement file's exact bytes.
-    let payload = B64
-        .decode(written["dsseEnvelope"]["payload"].as_str().unwrap())
-        .unwrap();
+    let payload = B64.decode(written["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
     assert_eq!(payload, fs::read(&statement).unwrap());
 
-    verifies_in_both_modes(
-        &instance,
-        dir.path(),
-        &bundle,
-        &a_txt(),
-        "no statement subject has the artifact's digest",
-    );
+    verifies_in_both_modes(&instance, dir.path(), &bundle, &a_txt(), "no statement subject has the artifact's digest");
 
     let root = instance.server.trusted_root();
     let case = VerifyCase {
@@ -255,22 +185,9 @@ fn sign_bundle_in_toto_statement_against_serve_sigstore_verifies_with_us_and_bot
     };
     sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js: {r}"));
     sigstore_python_verify(&case).unwrap_or_else(|r| panic!("sigstore-python: {r}"));
-    let wrong = VerifyCase {
-        issuer: "https://gitlab.com",
-        ..case.clone()
-    };
-    assert_eq!(
-        sigstore_js_verify(&wrong)
-            .expect_err("another issuer")
-            .stage,
-        "sigstore"
-    );
-    assert_eq!(
-        sigstore_python_verify(&wrong)
-            .expect_err("another issuer")
-            .stage,
-        "sigstore"
-    );
+    let wrong = VerifyCase { issuer: "https://gitlab.com", ..case.clone() };
+    assert_eq!(sigstore_js_verify(&wrong).expect_err("another issuer").stage, "sigstore");
+    assert_eq!(sigstore_python_verify(&wrong).expect_err("another issuer").stage, "sigstore");
 }
 
 /// Against a stand-in that issues expired certificates, `sign-bundle` refuses before logging.
@@ -278,20 +195,11 @@ fn sign_bundle_in_toto_statement_against_serve_sigstore_verifies_with_us_and_bot
 fn sign_bundle_refuses_a_certificate_that_expired_before_use() {
     let server = ServeSigstore::start_with(&["--expired-certificates"]);
     let token = server.token();
-    let instance = Instance {
-        san: String::new(),
-        issuer: String::new(),
-        token,
-        server,
-    };
+    let instance = Instance { san: String::new(), issuer: String::new(), token, server };
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("a.txt.sigstore.json");
     let out = instance.sign(dir.path(), false, &a_txt(), &bundle);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Fulcio issued a certificate that expired at"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("Fulcio issued a certificate that expired at"), "{}", stderr(&out));
     assert!(!bundle.exists());
 }

@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::interop::{
-    github_identity, jwt_claims, npm_pack, read_json, sign_with_js, sigstore_js_verify,
-    sigstore_python_verify, write_json, ServeSigstore, VerifyCase,
+    github_identity, jwt_claims, npm_pack, read_json, sign_with_js, sigstore_js_verify, sigstore_python_verify,
+    write_json, ServeSigstore, VerifyCase,
 };
 use crate::support::{run_in, stderr, stdout};
 
@@ -71,26 +71,12 @@ impl DryRun {
             tarball.to_str().unwrap(),
         ];
         let out = run_in(&pack_dir, &args, &github_env());
-        assert!(
-            out.status.success(),
-            "attest --dry-run {name}: {}",
-            stderr(&out)
-        );
-        DryRun {
-            name,
-            version,
-            bundle,
-            trusted_root,
-            tarball,
-        }
+        assert!(out.status.success(), "attest --dry-run {name}: {}", stderr(&out));
+        DryRun { name, version, bundle, trusted_root, tarball }
     }
 
     fn purl(&self) -> String {
-        format!(
-            "pkg:npm/{}@{}",
-            self.name.replacen('@', "%40", 1),
-            self.version
-        )
+        format!("pkg:npm/{}@{}", self.name.replacen('@', "%40", 1), self.version)
     }
 
     fn json(&self) -> Value {
@@ -109,11 +95,7 @@ struct Runs {
 fn runs() -> &'static Runs {
     static RUNS: OnceLock<Runs> = OnceLock::new();
     RUNS.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("tamper-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap()
-            .keep();
+        let dir = tempfile::Builder::new().prefix("tamper-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap().keep();
         Runs {
             unscoped: DryRun::make(&dir, "hello-tamper", "1.2.3", "unscoped"),
             scoped: DryRun::make(&dir, "@npm-attest-test/tamper", "0.1.0-beta.1", "scoped"),
@@ -124,24 +106,14 @@ fn runs() -> &'static Runs {
 
 /// `npm-attest verify` of `bundle` against `trusted_root` for `subject`, with `policy` flags.
 fn verify(bundle: &Path, trusted_root: &Path, policy: &[&str], subject: &Path) -> Output {
-    let mut args = vec![
-        "verify",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        "--trusted-root",
-        trusted_root.to_str().unwrap(),
-    ];
+    let mut args =
+        vec!["verify", "--bundle", bundle.to_str().unwrap(), "--trusted-root", trusted_root.to_str().unwrap()];
     args.extend_from_slice(policy);
     args.push(subject.to_str().unwrap());
     run_in(bundle.parent().unwrap(), &args, &[])
 }
 
-const EXACT_IDENTITY: [&str; 4] = [
-    "--certificate-identity",
-    SAN,
-    "--certificate-oidc-issuer",
-    GITHUB_ISSUER,
-];
+const EXACT_IDENTITY: [&str; 4] = ["--certificate-identity", SAN, "--certificate-oidc-issuer", GITHUB_ISSUER];
 
 /// Verifies `bundle` as if it were `run`'s, with the exact identity and `run`'s tarball.
 fn verify_as(run: &DryRun, bundle: &Path) -> Output {
@@ -169,8 +141,7 @@ fn entry(bundle: &mut Value) -> &mut Value {
 }
 
 fn b64(value: &Value) -> Vec<u8> {
-    B64.decode(value.as_str().expect("a base64 string"))
-        .expect("base64")
+    B64.decode(value.as_str().expect("a base64 string")).expect("base64")
 }
 
 /// A protobuf-JSON int64 (a decimal string) plus `delta`.
@@ -199,10 +170,7 @@ fn dry_run_bundles_verify_against_the_trusted_root_written_beside_them() {
     }
     // Two dry runs sign with different stand-ins: different certificates and logs.
     let (a, b) = (r.unscoped.json(), r.other.json());
-    assert_ne!(
-        a["verificationMaterial"]["certificate"],
-        b["verificationMaterial"]["certificate"]
-    );
+    assert_ne!(a["verificationMaterial"]["certificate"], b["verificationMaterial"]["certificate"]);
     assert_ne!(
         a["verificationMaterial"]["tlogEntries"][0]["logId"],
         b["verificationMaterial"]["tlogEntries"][0]["logId"]
@@ -234,12 +202,7 @@ fn a_second_subject_smuggled_into_the_statement_is_rejected_as_a_bad_signature()
         s["subject"].as_array_mut().unwrap().push(evil);
     });
     let path = write_attack(dir.path(), "second-subject", &bundle);
-    let out = verify(
-        &path,
-        &run.trusted_root,
-        &EXACT_IDENTITY,
-        Path::new(&format!("sha512:{evil_sha512}")),
-    );
+    let out = verify(&path, &run.trusted_root, &EXACT_IDENTITY, Path::new(&format!("sha512:{evil_sha512}")));
     assert_rejected(&out, "DSSE signature over PAE");
 }
 
@@ -287,12 +250,7 @@ fn a_second_subject_in_a_really_signed_statement_is_rejected_for_an_npm_package(
         &[],
     );
     assert!(out.status.success(), "sign-bundle: {}", stderr(&out));
-    let policy = [
-        "--certificate-identity",
-        &san,
-        "--certificate-oidc-issuer",
-        &issuer,
-    ];
+    let policy = ["--certificate-identity", &san, "--certificate-oidc-issuer", &issuer];
     assert_rejected(
         &verify(&bundle, &server.trusted_root(), &policy, &run.tarball),
         "statement has 2 subjects; npm provenance names exactly one package",
@@ -305,8 +263,7 @@ fn a_swapped_certificate_from_another_dry_run_is_rejected_as_a_bad_signature() {
     let r = runs();
     let mut bundle = r.unscoped.json();
     // A real certificate for the same identity, from another stand-in's CA.
-    bundle["verificationMaterial"]["certificate"] =
-        r.other.json()["verificationMaterial"]["certificate"].clone();
+    bundle["verificationMaterial"]["certificate"] = r.other.json()["verificationMaterial"]["certificate"].clone();
     let path = write_attack(dir.path(), "swapped-certificate", &bundle);
     // Against either run's trusted root, the envelope's signature is not the certificate key's.
     assert_rejected(&verify_as(&r.unscoped, &path), "DSSE signature over PAE");
@@ -316,16 +273,8 @@ fn a_swapped_certificate_from_another_dry_run_is_rejected_as_a_bad_signature() {
 #[test]
 fn a_bundle_checked_against_another_dry_runs_trusted_root_is_rejected_as_an_unknown_log() {
     let r = runs();
-    let out = verify(
-        &r.unscoped.bundle,
-        &r.other.trusted_root,
-        &EXACT_IDENTITY,
-        &r.unscoped.tarball,
-    );
-    assert_rejected(
-        &out,
-        "log entry comes from a transparency log that is not in the trusted root",
-    );
+    let out = verify(&r.unscoped.bundle, &r.other.trusted_root, &EXACT_IDENTITY, &r.unscoped.tarball);
+    assert_rejected(&out, "log entry comes from a transparency log that is not in the trusted root");
 }
 
 /// With the other run's log trusted as well, the certificate's CA is still not trusted.
@@ -337,12 +286,7 @@ fn a_bundle_whose_ca_is_not_in_the_trusted_root_is_rejected_at_the_certificate_p
     root["tlogs"] = read_json(&r.unscoped.trusted_root)["tlogs"].clone();
     let root_path = dir.path().join("foreign-ca-trusted_root.json");
     write_json(&root_path, &root);
-    let out = verify(
-        &r.unscoped.bundle,
-        &root_path,
-        &EXACT_IDENTITY,
-        &r.unscoped.tarball,
-    );
+    let out = verify(&r.unscoped.bundle, &root_path, &EXACT_IDENTITY, &r.unscoped.tarball);
     assert_rejected(&out, "certificate does not chain to a trusted Fulcio CA");
 }
 
@@ -357,13 +301,7 @@ fn a_tarball_with_one_byte_changed_is_rejected_as_another_artifact() {
         let changed = dir.path().join("one-byte-changed.tgz");
         fs::write(&changed, &bytes).unwrap();
         let out = verify(&run.bundle, &run.trusted_root, &EXACT_IDENTITY, &changed);
-        assert_rejected(
-            &out,
-            &format!(
-                "the tarball's sha512 differs from the one signed for {}",
-                run.purl()
-            ),
-        );
+        assert_rejected(&out, &format!("the tarball's sha512 differs from the one signed for {}", run.purl()));
     }
 }
 
@@ -377,10 +315,7 @@ fn a_wrong_log_index_is_rejected_by_the_signed_entry_timestamp() {
     let e = entry(&mut bundle);
     e["logIndex"] = int64_plus(&e["logIndex"], 1);
     let path = write_attack(dir.path(), "wrong-log-index", &bundle);
-    assert_rejected(
-        &verify_as(run, &path),
-        "signed entry timestamp does not verify with the log key",
-    );
+    assert_rejected(&verify_as(run, &path), "signed entry timestamp does not verify with the log key");
 }
 
 #[test]
@@ -392,10 +327,7 @@ fn a_wrong_index_in_the_inclusion_proof_is_rejected_by_the_inclusion_proof() {
     // The sibling leaf: same tree, same path length, another root.
     proof["logIndex"] = int64_plus(&proof["logIndex"], -1);
     let path = write_attack(dir.path(), "wrong-proof-index", &bundle);
-    assert_rejected(
-        &verify_as(run, &path),
-        "inclusion proof does not match the checkpoint root",
-    );
+    assert_rejected(&verify_as(run, &path), "inclusion proof does not match the checkpoint root");
 }
 
 #[test]
@@ -407,10 +339,7 @@ fn a_changed_integrated_time_is_rejected_by_the_signed_entry_timestamp() {
     // A minute later: still inside the ten-minute certificate, so only the SET can tell.
     e["integratedTime"] = int64_plus(&e["integratedTime"], 60);
     let path = write_attack(dir.path(), "changed-integrated-time", &bundle);
-    assert_rejected(
-        &verify_as(run, &path),
-        "signed entry timestamp does not verify with the log key",
-    );
+    assert_rejected(&verify_as(run, &path), "signed entry timestamp does not verify with the log key");
 }
 
 #[test]
@@ -418,29 +347,21 @@ fn a_truncated_inclusion_proof_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let run = &runs().scoped;
     let mut bundle = run.json();
-    let hashes = entry(&mut bundle)["inclusionProof"]["hashes"]
-        .as_array_mut()
-        .unwrap();
+    let hashes = entry(&mut bundle)["inclusionProof"]["hashes"].as_array_mut().unwrap();
     let needed = hashes.len();
     assert!(needed >= 1, "the entry is not alone in the tree");
     hashes.pop();
     let path = write_attack(dir.path(), "truncated-proof", &bundle);
     assert_rejected(
         &verify_as(run, &path),
-        &format!(
-            "inclusion proof has {} hashes where the tree needs {needed}",
-            needed - 1
-        ),
+        &format!("inclusion proof has {} hashes where the tree needs {needed}", needed - 1),
     );
 }
 
 /// A signed note split into its body (with the final newline) and signature lines.
 fn split_note(note: &str) -> (String, Vec<String>) {
     let (body, sigs) = note.split_once("\n\n").expect("a signed note");
-    (
-        format!("{body}\n"),
-        sigs.lines().map(str::to_owned).collect(),
-    )
+    (format!("{body}\n"), sigs.lines().map(str::to_owned).collect())
 }
 
 /// `— <name> base64(hint ‖ DER ECDSA signature over body)`, signed by `key`.
@@ -467,18 +388,11 @@ fn with_forged_root(bundle: &mut Value) -> (String, String) {
     let mut lines: Vec<&str> = body.lines().collect();
     let forged_root_b64 = B64.encode(forged_root);
     let old_root = b64(&proof["rootHash"]);
-    assert_eq!(
-        B64.decode(lines[2]).unwrap(),
-        old_root,
-        "line 3 is the root"
-    );
+    assert_eq!(B64.decode(lines[2]).unwrap(), old_root, "line 3 is the root");
     lines[2] = &forged_root_b64;
     let forged_body = format!("{}\n", lines.join("\n"));
     proof["rootHash"] = Value::String(forged_root_b64.clone());
-    let log_line = sigs
-        .into_iter()
-        .find(|l| l.starts_with('\u{2014}'))
-        .expect("the log's signature line");
+    let log_line = sigs.into_iter().find(|l| l.starts_with('\u{2014}')).expect("the log's signature line");
     (forged_body, log_line)
 }
 
@@ -492,16 +406,10 @@ fn a_forged_checkpoint_signed_by_a_key_that_is_not_the_logs_is_rejected() {
     let mut parts = log_line.split(' ');
     let (_, name, sig) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
     let hint = &B64.decode(sig).unwrap()[..4];
-    let forged = format!(
-        "{forged_body}\n{}\n",
-        note_line(name, hint, &attacker_key(), &forged_body)
-    );
+    let forged = format!("{forged_body}\n{}\n", note_line(name, hint, &attacker_key(), &forged_body));
     entry(&mut bundle)["inclusionProof"]["checkpoint"]["envelope"] = Value::String(forged);
     let path = write_attack(dir.path(), "forged-checkpoint-wrong-key", &bundle);
-    assert_rejected(
-        &verify_as(run, &path),
-        "checkpoint signature from the log does not verify",
-    );
+    assert_rejected(&verify_as(run, &path), "checkpoint signature from the log does not verify");
 }
 
 #[test]
@@ -514,26 +422,16 @@ fn a_forged_checkpoint_with_the_logs_signature_removed_is_rejected() {
     let attacker = attacker_key();
     let spki = p256::pkcs8::EncodePublicKey::to_public_key_der(attacker.verifying_key()).unwrap();
     let hint = &Sha256::digest(spki.as_bytes())[..4];
-    let forged = format!(
-        "{forged_body}\n{}\n",
-        note_line("witness.example", hint, &attacker, &forged_body)
-    );
+    let forged = format!("{forged_body}\n{}\n", note_line("witness.example", hint, &attacker, &forged_body));
     entry(&mut bundle)["inclusionProof"]["checkpoint"]["envelope"] = Value::String(forged);
     let path = write_attack(dir.path(), "forged-checkpoint-log-line-removed", &bundle);
-    assert_rejected(
-        &verify_as(run, &path),
-        "checkpoint has no signature from the log",
-    );
+    assert_rejected(&verify_as(run, &path), "checkpoint has no signature from the log");
 
     // The untouched checkpoint with its log line dropped and nothing else: no signatures at all.
     let mut bundle = run.json();
-    let note = entry(&mut bundle)["inclusionProof"]["checkpoint"]["envelope"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let note = entry(&mut bundle)["inclusionProof"]["checkpoint"]["envelope"].as_str().unwrap().to_owned();
     let (body, _) = split_note(&note);
-    entry(&mut bundle)["inclusionProof"]["checkpoint"]["envelope"] =
-        Value::String(format!("{body}\n"));
+    entry(&mut bundle)["inclusionProof"]["checkpoint"]["envelope"] = Value::String(format!("{body}\n"));
     let path = write_attack(dir.path(), "checkpoint-log-line-removed", &bundle);
     assert_rejected(&verify_as(run, &path), "checkpoint carries no signatures");
 }
@@ -544,12 +442,7 @@ fn a_forged_checkpoint_with_the_logs_signature_removed_is_rejected() {
 fn a_wrong_identity_is_rejected() {
     let run = &runs().unscoped;
     let fork = "https://github.com/evil/widgets/.github/workflows/release.yml@refs/tags/v1.2.3";
-    let policy = [
-        "--certificate-identity",
-        fork,
-        "--certificate-oidc-issuer",
-        GITHUB_ISSUER,
-    ];
+    let policy = ["--certificate-identity", fork, "--certificate-oidc-issuer", GITHUB_ISSUER];
     let out = verify(&run.bundle, &run.trusted_root, &policy, &run.tarball);
     assert_rejected(&out, "identity (SAN)");
 }
@@ -557,12 +450,7 @@ fn a_wrong_identity_is_rejected() {
 #[test]
 fn a_wrong_issuer_is_rejected() {
     let run = &runs().scoped;
-    let policy = [
-        "--certificate-identity",
-        SAN,
-        "--certificate-oidc-issuer",
-        "https://gitlab.com",
-    ];
+    let policy = ["--certificate-identity", SAN, "--certificate-oidc-issuer", "https://gitlab.com"];
     let out = verify(&run.bundle, &run.trusted_root, &policy, &run.tarball);
     assert_rejected(&out, "OIDC issuer");
 }
@@ -574,11 +462,7 @@ fn a_wrong_repository_workflow_or_ref_is_rejected() {
         ("--repository", "evil/widgets", "source repository"),
         ("--repository", "acme/widgets-fork", "source repository"),
         ("--workflow", "publish.yml", "build signer workflow"),
-        (
-            "--workflow",
-            ".github/workflows/evil.yml",
-            "build signer workflow",
-        ),
+        ("--workflow", ".github/workflows/evil.yml", "build signer workflow"),
         ("--ref", "refs/heads/main", "source ref"),
         ("--ref", "refs/tags/v1.2.4", "source ref"),
     ] {
@@ -595,14 +479,7 @@ fn not_after(bundle: &Value) -> i64 {
     use der::Decode as _;
     let der = b64(&bundle["verificationMaterial"]["certificate"]["rawBytes"]);
     let cert = x509_cert::Certificate::from_der(&der).unwrap();
-    i64::try_from(
-        cert.tbs_certificate
-            .validity
-            .not_after
-            .to_unix_duration()
-            .as_secs(),
-    )
-    .unwrap()
+    i64::try_from(cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs()).unwrap()
 }
 
 /// `serve-sigstore --expired-certificates` issues leaves that expired before they are issued.
@@ -635,10 +512,7 @@ fn a_certificate_expired_at_signing_time_is_rejected() {
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains("Fulcio issued a certificate that expired at"),
-        "{err}"
-    );
+    assert!(err.contains("Fulcio issued a certificate that expired at"), "{err}");
     assert!(!err.contains(&token), "the token leaked");
     assert!(!ours.exists(), "a bundle was written");
 
@@ -647,32 +521,14 @@ fn a_certificate_expired_at_signing_time_is_rejected() {
     let payload = b64(&run.json()["dsseEnvelope"]["payload"]);
     fs::write(&statement, payload).unwrap();
     let bundle = dir.path().join("expired-certificate.sigstore.json");
-    sign_with_js(
-        server.base_url(),
-        server.base_url(),
-        &token,
-        &statement,
-        &bundle,
-    )
-    .unwrap_or_else(|r| panic!("sigstore-js signing: {r}\n{}", server.stderr()));
+    sign_with_js(server.base_url(), server.base_url(), &token, &statement, &bundle)
+        .unwrap_or_else(|r| panic!("sigstore-js signing: {r}\n{}", server.stderr()));
     let signed = read_json(&bundle);
-    let integrated: i64 = signed["verificationMaterial"]["tlogEntries"][0]["integratedTime"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        integrated > not_after(&signed) + 500,
-        "logged {integrated}, certificate expired {}",
-        not_after(&signed)
-    );
+    let integrated: i64 =
+        signed["verificationMaterial"]["tlogEntries"][0]["integratedTime"].as_str().unwrap().parse().unwrap();
+    assert!(integrated > not_after(&signed) + 500, "logged {integrated}, certificate expired {}", not_after(&signed));
 
-    let policy = [
-        "--certificate-identity",
-        &san,
-        "--certificate-oidc-issuer",
-        &issuer,
-    ];
+    let policy = ["--certificate-identity", &san, "--certificate-oidc-issuer", &issuer];
     let out = verify(&bundle, &server.trusted_root(), &policy, &run.tarball);
     assert_rejected(&out, "is outside the certificate's validity");
     assert_rejected(&out, "(log integrated time, log index");
@@ -688,7 +544,6 @@ fn a_certificate_expired_at_signing_time_is_rejected() {
     };
     let js = sigstore_js_verify(&case).expect_err("sigstore-js rejects an expired certificate");
     assert_eq!(js.stage, "sigstore", "{js}");
-    let py =
-        sigstore_python_verify(&case).expect_err("sigstore-python rejects an expired certificate");
+    let py = sigstore_python_verify(&case).expect_err("sigstore-python rejects an expired certificate");
     assert_eq!(py.stage, "sigstore", "{py}");
 }

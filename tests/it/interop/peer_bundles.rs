@@ -15,12 +15,7 @@ use crate::support::{run_in, stderr, stdout};
 /// `npm-attest <args>` in `dir`; panics with stderr unless it succeeds.
 fn ok(dir: &Path, args: &[&str]) -> Output {
     let out = run_in(dir, args, &[]);
-    assert!(
-        out.status.success(),
-        "npm-attest {}: {}",
-        args.join(" "),
-        stderr(&out)
-    );
+    assert!(out.status.success(), "npm-attest {}: {}", args.join(" "), stderr(&out));
     out
 }
 
@@ -90,27 +85,14 @@ impl Check<'_> {
     /// by `verify` for the file; rejected for another SAN and another issuer.
     fn accepts_only_its_identity(&self, bundle: &Path, file: &Path) {
         let path = file.to_str().unwrap();
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(fs::read(file).unwrap()))
-        );
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(fs::read(file).unwrap())));
         for input in [path, digest.as_str()] {
             let out = self.conformance(bundle, self.san, self.issuer, input);
-            assert!(
-                out.status.success(),
-                "conformance verify-bundle {input}: {}",
-                stderr(&out)
-            );
+            assert!(out.status.success(), "conformance verify-bundle {input}: {}", stderr(&out));
         }
         let other_san = format!("{}-fork", self.san);
-        assert_rejected(
-            &self.conformance(bundle, &other_san, self.issuer, &digest),
-            "identity (SAN)",
-        );
-        assert_rejected(
-            &self.conformance(bundle, self.san, "https://gitlab.com", path),
-            "OIDC issuer",
-        );
+        assert_rejected(&self.conformance(bundle, &other_san, self.issuer, &digest), "identity (SAN)");
+        assert_rejected(&self.conformance(bundle, self.san, "https://gitlab.com", path), "OIDC issuer");
         let out = run_in(
             self.dir,
             &[
@@ -140,9 +122,7 @@ fn tlog_kind(bundle: &Path) -> String {
 
 /// The SLSA v1 predicate of a real npm provenance bundle.
 fn real_predicate() -> Value {
-    let real = read_json(&data(
-        "npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json",
-    ));
+    let real = read_json(&data("npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"));
     let mut predicate = Value::Null;
     with_statement(&real, |s| predicate = s["predicate"].clone());
     predicate
@@ -171,33 +151,16 @@ fn sigstore_js_dsse_and_intoto_bundles_from_serve_sigstore_pass_npm_attest_verif
     });
     let statement_path = dir.path().join("statement.json");
     write_json(&statement_path, &statement);
-    let check = Check {
-        dir: dir.path(),
-        trusted_root: &root,
-        san: &san,
-        issuer: &issuer,
-    };
+    let check = Check { dir: dir.path(), trusted_root: &root, san: &san, issuer: &issuer };
     for entry_type in ["dsse", "intoto"] {
-        let bundle = dir
-            .path()
-            .join(format!("sigstore-js-{entry_type}.sigstore.json"));
-        sign_with_js_entry(
-            server.base_url(),
-            server.base_url(),
-            &token,
-            &statement_path,
-            &bundle,
-            entry_type,
-        )
-        .unwrap_or_else(|r| panic!("sigstore-js ({entry_type}): {r}\n{}", server.stderr()));
+        let bundle = dir.path().join(format!("sigstore-js-{entry_type}.sigstore.json"));
+        sign_with_js_entry(server.base_url(), server.base_url(), &token, &statement_path, &bundle, entry_type)
+            .unwrap_or_else(|r| panic!("sigstore-js ({entry_type}): {r}\n{}", server.stderr()));
         assert_eq!(tlog_kind(&bundle), entry_type);
 
         let facts = check.verify(&bundle, tarball.to_str().unwrap());
         assert_eq!(facts["subject"], purl, "{entry_type}");
-        assert_eq!(
-            facts["statement"]["predicateType"],
-            "https://slsa.dev/provenance/v1"
-        );
+        assert_eq!(facts["statement"]["predicateType"], "https://slsa.dev/provenance/v1");
         check.accepts_only_its_identity(&bundle, &tarball);
     }
 }
@@ -210,27 +173,13 @@ fn sigstore_python_sign_and_attest_bundles_from_serve_sigstore_pass_npm_attest_v
     let root = server.trusted_root();
     let dir = tempfile::tempdir().unwrap();
     let artifact = data("sigstore-conformance/a.txt");
-    let sha256 = format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(fs::read(&artifact).unwrap()))
-    );
-    let check = Check {
-        dir: dir.path(),
-        trusted_root: &root,
-        san: &san,
-        issuer: &issuer,
-    };
+    let sha256 = format!("sha256:{}", hex::encode(Sha256::digest(fs::read(&artifact).unwrap())));
+    let check = Check { dir: dir.path(), trusted_root: &root, san: &san, issuer: &issuer };
 
     // `sigstore sign`: a message signature, logged as `hashedrekord`.
     let signed = dir.path().join("sigstore-python-sign.sigstore.json");
-    sign_with_python(
-        &server.trust_config(),
-        &token,
-        PythonSign::Sign,
-        &artifact,
-        &signed,
-    )
-    .unwrap_or_else(|e| panic!("sigstore sign: {e}\n{}", server.stderr()));
+    sign_with_python(&server.trust_config(), &token, PythonSign::Sign, &artifact, &signed)
+        .unwrap_or_else(|e| panic!("sigstore sign: {e}\n{}", server.stderr()));
     assert_eq!(tlog_kind(&signed), "hashedrekord");
     assert!(read_json(&signed)["messageSignature"].is_object());
     let facts = check.verify(&signed, artifact.to_str().unwrap());
@@ -245,10 +194,7 @@ fn sigstore_python_sign_and_attest_bundles_from_serve_sigstore_pass_npm_attest_v
     let predicate = dir.path().join("predicate.json");
     write_json(&predicate, &real_predicate());
     let attested = dir.path().join("sigstore-python-attest.sigstore.json");
-    let mode = PythonSign::Attest {
-        predicate_type: "https://slsa.dev/provenance/v1",
-        predicate: &predicate,
-    };
+    let mode = PythonSign::Attest { predicate_type: "https://slsa.dev/provenance/v1", predicate: &predicate };
     sign_with_python(&server.trust_config(), &token, mode, &artifact, &attested)
         .unwrap_or_else(|e| panic!("sigstore attest: {e}\n{}", server.stderr()));
     assert_eq!(tlog_kind(&attested), "dsse");
