@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod http;
 pub mod oidc;
 pub mod provenance;
+pub mod registry;
 pub mod report;
 pub mod secret;
 pub mod sigstore;
