@@ -110,6 +110,8 @@ pub struct Context {
     pub provenance: bool,
     pub bundle: Option<PathBuf>,
     pub trusted_root: Option<PathBuf>,
+    /// Local stand-in: where to write its trusted root (`--trusted-root-out`).
+    pub trusted_root_out: Option<PathBuf>,
     pub dry_run: bool,
     /// Where a bundle is kept when an upload fails.
     pub keep_dir: PathBuf,
@@ -209,6 +211,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         provenance,
         bundle: args.bundle.clone(),
         trusted_root: args.trusted_root.clone(),
+        trusted_root_out: args.sigstore.trusted_root_out.clone(),
         dry_run,
         keep_dir: PathBuf::from("."),
         signer: LazySigner { plan: std::sync::Mutex::new(plan), signer: tokio::sync::OnceCell::new() },
@@ -368,12 +371,14 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
         }
     };
 
-    // Preflight, remote: the version must be new; provenance on a new scoped package needs
-    // public access (npm's `ensureProvenanceGeneration`).
-    let packument = registry.packument(name, token.as_ref()).await?;
+    // Preflight, remote, before anything is signed: the version must be new; provenance on a
+    // new scoped package needs public access (npm's `ensureProvenanceGeneration`). Without
+    // provenance nothing would be wasted: the registry's own answer is shown instead.
+    let packument = if ctx.provenance { registry.packument(name, token.as_ref()).await? } else { None };
     if packument.as_ref().and_then(|p| p.get("versions")).and_then(|v| v.get(version)).is_some() {
         return Err(preflight_error(PreflightError::VersionExists { name: name.to_string(), version: version.to_owned() }));
     }
+    let new_before_put = ctx.provenance;
     if ctx.provenance && access != Some("public") && name.scope().is_some() {
         let public = match &packument {
             None => false,
@@ -407,10 +412,13 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
         ));
         let trust = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
         if let Some(root) = signer.trusted_root() {
-            kept_root = Some(
-                serde_json::to_vec_pretty(root)
-                    .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?,
-            );
+            let bytes = serde_json::to_vec_pretty(root)
+                .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
+            if let Some(path) = &ctx.trusted_root_out {
+                write_atomic(path, &bytes)?;
+                report::info(&format!("Trusted root of the local Sigstore stand-in: {}", path.display()));
+            }
+            kept_root = Some(bytes);
         }
         let (issuer, san) = certificate_identity(signer.identity_claims()).ok_or_else(|| {
             fail(ExitKind::Internal, "the identity token has no claims to derive the certificate identity from")
@@ -472,7 +480,7 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     }
 
     let body = serde_json::to_vec(&document).map_err(|e| fail(ExitKind::Internal, format!("cannot encode the publish document: {e}")))?;
-    let outcome = upload(&registry, name, version, &integrity, body, token.as_ref(), ctx.otp.as_ref()).await;
+    let outcome = upload(&registry, name, version, &integrity, body, token.as_ref(), ctx.otp.as_ref(), new_before_put).await;
     match outcome {
         Ok(()) => {
             report::info(&format!("Published {name}@{version} to {registry_url} with tag {}", ctx.tag));
@@ -487,6 +495,7 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
 }
 
 /// The PUT and the reading of the registry's answer.
+#[allow(clippy::too_many_arguments)]
 async fn upload(
     registry: &Registry,
     name: &PackageName,
@@ -495,6 +504,7 @@ async fn upload(
     body: Vec<u8>,
     token: Option<&SecretString>,
     otp: Option<&SecretString>,
+    new_before_put: bool,
 ) -> anyhow::Result<()> {
     let answer = registry.put_package(name, body, token, otp).await?;
     if answer.status.is_success() {
@@ -503,8 +513,9 @@ async fn upload(
     let status = answer.status.as_u16();
     let message = answer.message.clone().unwrap_or_else(|| answer.status.canonical_reason().unwrap_or("no message").to_owned());
     let refusal = classify_refusal(status, answer.www_authenticate.as_deref(), &message);
-    if refusal == PublishRefusal::VersionExists {
-        // A retried PUT whose first attempt went through answers "exists": that is our upload.
+    if refusal == PublishRefusal::VersionExists && new_before_put {
+        // The version was not there before our PUT: a retried PUT whose first attempt went
+        // through answers "exists", and that is our upload when the integrity is ours.
         if let Ok(Some(p)) = registry.packument(name, token).await {
             if p["versions"][version]["dist"]["integrity"].as_str() == Some(integrity) {
                 report::info("The registry already has this exact tarball (an earlier attempt went through)");

@@ -49,6 +49,8 @@ struct State {
     provenance: BTreeMap<String, Value>,
     issued_tokens: Vec<String>,
     requests: Vec<(String, String)>,
+    /// Every PUT, in full (headers and body).
+    put_requests: Vec<Request>,
     puts_seen: u32,
 }
 
@@ -64,6 +66,9 @@ impl RegistryStandin {
         let server = FakeServer::start(move |req| {
             let mut st = shared.lock().unwrap();
             st.requests.push((req.method.clone(), req.path.clone()));
+            if req.method == "PUT" {
+                st.put_requests.push(req.clone());
+            }
             handle(&mut st, &req)
         });
         Self { server, state }
@@ -84,6 +89,21 @@ impl RegistryStandin {
 
     pub fn packument(&self, name: &str) -> Option<Value> {
         self.state.lock().unwrap().packuments.get(name).cloned()
+    }
+
+    /// Every PUT request received, in full.
+    pub fn put_requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().put_requests.clone()
+    }
+
+    /// The provenance bundle stored for `name@version`.
+    pub fn provenance(&self, spec: &str) -> Option<Value> {
+        self.state.lock().unwrap().provenance.get(spec).cloned()
+    }
+
+    /// Serves other bytes as the tarball of `name@version` (a tampered mirror).
+    pub fn replace_tarball(&self, spec: &str, bytes: Vec<u8>) {
+        self.state.lock().unwrap().tarballs.insert(spec.to_owned(), bytes);
     }
 
     /// Seeds an already-published version.
