@@ -41,14 +41,23 @@ pub fn tarball_url(registry: &str, name: &str, version: &str) -> String {
 /// `versions`, `access`, `_attachments` (tarball, and the `.sigstore` bundle when present).
 pub fn build_document(input: &PublishInput<'_>) -> Value {
     let mut version_manifest = input.manifest.clone();
-    version_manifest.insert("_id".into(), Value::String(format!("{}@{}", input.name, input.version)));
+    version_manifest.insert(
+        "_id".into(),
+        Value::String(format!("{}@{}", input.name, input.version)),
+    );
     let mut dist = match version_manifest.remove("dist") {
         Some(Value::Object(existing)) => existing,
         _ => Map::new(),
     };
-    dist.insert("integrity".into(), Value::String(input.integrity.to_owned()));
+    dist.insert(
+        "integrity".into(),
+        Value::String(input.integrity.to_owned()),
+    );
     dist.insert("shasum".into(), Value::String(input.shasum.to_owned()));
-    dist.insert("tarball".into(), Value::String(tarball_url(input.registry, input.name, input.version)));
+    dist.insert(
+        "tarball".into(),
+        Value::String(tarball_url(input.registry, input.name, input.version)),
+    );
     version_manifest.insert("dist".into(), Value::Object(dist));
 
     let mut attachments = Map::new();
@@ -79,8 +88,16 @@ pub fn build_document(input: &PublishInput<'_>) -> Value {
         doc.insert("description".into(), description.clone());
     }
     doc.insert("dist-tags".into(), json!({ input.tag: input.version }));
-    doc.insert("versions".into(), json!({ input.version: Value::Object(version_manifest) }));
-    doc.insert("access".into(), input.access.map_or(Value::Null, |a| Value::String(a.to_owned())));
+    doc.insert(
+        "versions".into(),
+        json!({ input.version: Value::Object(version_manifest) }),
+    );
+    doc.insert(
+        "access".into(),
+        input
+            .access
+            .map_or(Value::Null, |a| Value::String(a.to_owned())),
+    );
     doc.insert("_attachments".into(), Value::Object(attachments));
     Value::Object(doc)
 }
@@ -138,7 +155,8 @@ pub fn normalize_repository_url(raw: &str) -> Option<String> {
 
 /// Source repositories compare case-insensitively (GitHub owner and repository names are).
 pub fn same_repository(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 /// A parsed `.npmrc`: `key=value` lines, `;`/`#` comments, `${VAR}` substitution as npm does
@@ -158,7 +176,9 @@ impl Npmrc {
             if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
                 continue;
             }
-            let Some((key, value)) = line.split_once('=') else { continue };
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
             let key = rc.substitute(key.trim(), env);
             let value = value.trim();
             let value = value
@@ -176,7 +196,9 @@ impl Npmrc {
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             let escaped = start > 0 && rest.as_bytes()[start - 1] == b'\\';
-            let Some(end) = rest[start..].find('}') else { break };
+            let Some(end) = rest[start..].find('}') else {
+                break;
+            };
             let name = &rest[start + 2..start + end];
             if escaped {
                 out.push_str(&rest[..start - 1]);
@@ -196,7 +218,11 @@ impl Npmrc {
 
     /// The last value set for `key` (later lines win, as in npm's ini parsing).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Layers `other` over `self` (e.g. project `.npmrc` over user `.npmrc`).
@@ -208,7 +234,10 @@ impl Npmrc {
 
     /// The registry for a package: `@scope:registry`, else `registry`.
     pub fn registry_for(&self, package_name: &str) -> Option<&str> {
-        if let Some(scope) = package_name.strip_prefix('@').and_then(|n| n.split('/').next()) {
+        if let Some(scope) = package_name
+            .strip_prefix('@')
+            .and_then(|n| n.split('/').next())
+        {
             if let Some(r) = self.get(&format!("@{scope}:registry")) {
                 return Some(r);
             }
@@ -241,7 +270,11 @@ pub fn nerf_dart(registry: &str) -> Option<String> {
     let host = url.host_str()?;
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     let path = url.path();
-    let path = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
+    let path = if path.ends_with('/') {
+        path.to_owned()
+    } else {
+        format!("{path}/")
+    };
     Some(format!("//{host}{port}{path}"))
 }
 
@@ -265,10 +298,18 @@ pub const GITLAB_ISSUER: &str = "https://gitlab.com";
 /// `https://<ci_config_ref_uri>`; otherwise a verified email, else `sub`
 /// (sigstore-protocol.md, Fulcio principals).
 pub fn certificate_identity(claims: &Map<String, Value>) -> Option<(String, String)> {
-    let claim = |k: &str| claims.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let claim = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
     let issuer = claim("iss")?.to_owned();
     if issuer == GITHUB_ACTIONS_ISSUER {
-        return Some((issuer, format!("https://github.com/{}", claim("job_workflow_ref")?)));
+        return Some((
+            issuer,
+            format!("https://github.com/{}", claim("job_workflow_ref")?),
+        ));
     }
     if let Some(config) = claim("ci_config_ref_uri") {
         return Some((issuer, format!("https://{config}")));
@@ -306,7 +347,10 @@ pub enum PreflightError {
     /// package.json has no usable `repository` (the registry compares it with the certificate).
     MissingRepository { ci_repository: String },
     /// package.json `repository` names another repository than the one building.
-    RepositoryMismatch { package_json: String, ci_repository: String },
+    RepositoryMismatch {
+        package_json: String,
+        ci_repository: String,
+    },
     /// The runner is not GitHub-hosted.
     UnsupportedRunner { runner_environment: String },
     /// The source repository is not public.
@@ -372,10 +416,17 @@ impl PreflightError {
 
 /// The provenance checks the public registry makes on the bundle (npm-provenance.md §4, the
 /// 422 answers), made ahead of time from the manifest and the CI facts.
-pub fn check_provenance(manifest: &Map<String, Value>, facts: &BuildFacts) -> Result<(), PreflightError> {
+pub fn check_provenance(
+    manifest: &Map<String, Value>,
+    facts: &BuildFacts,
+) -> Result<(), PreflightError> {
     if let Some(ci_repository) = &facts.repository {
         match manifest.get("repository").and_then(normalize_repository) {
-            None => return Err(PreflightError::MissingRepository { ci_repository: ci_repository.clone() }),
+            None => {
+                return Err(PreflightError::MissingRepository {
+                    ci_repository: ci_repository.clone(),
+                })
+            }
             Some(declared) if !same_repository(&declared, ci_repository) => {
                 return Err(PreflightError::RepositoryMismatch {
                     package_json: declared,
@@ -385,22 +436,45 @@ pub fn check_provenance(manifest: &Map<String, Value>, facts: &BuildFacts) -> Re
             Some(_) => {}
         }
     }
-    if let Some(runner) = facts.runner_environment.as_deref().filter(|r| *r != "github-hosted") {
-        return Err(PreflightError::UnsupportedRunner { runner_environment: runner.to_owned() });
+    if let Some(runner) = facts
+        .runner_environment
+        .as_deref()
+        .filter(|r| *r != "github-hosted")
+    {
+        return Err(PreflightError::UnsupportedRunner {
+            runner_environment: runner.to_owned(),
+        });
     }
-    if let Some(visibility) = facts.repository_visibility.as_deref().filter(|v| *v != "public") {
-        return Err(PreflightError::PrivateSourceRepository { visibility: visibility.to_owned() });
+    if let Some(visibility) = facts
+        .repository_visibility
+        .as_deref()
+        .filter(|v| *v != "public")
+    {
+        return Err(PreflightError::PrivateSourceRepository {
+            visibility: visibility.to_owned(),
+        });
     }
     Ok(())
 }
 
 /// The manifest checks every publish makes (libnpmpublish `EPRIVATE`, `EUNSCOPED`).
-pub fn check_manifest(name: &str, manifest: &Map<String, Value>, access: Option<&str>) -> Result<(), PreflightError> {
-    if manifest.get("private").is_some_and(|p| p == &Value::Bool(true) || p == "true") {
-        return Err(PreflightError::PrivatePackage { name: name.to_owned() });
+pub fn check_manifest(
+    name: &str,
+    manifest: &Map<String, Value>,
+    access: Option<&str>,
+) -> Result<(), PreflightError> {
+    if manifest
+        .get("private")
+        .is_some_and(|p| p == &Value::Bool(true) || p == "true")
+    {
+        return Err(PreflightError::PrivatePackage {
+            name: name.to_owned(),
+        });
     }
     if access == Some("restricted") && !name.starts_with('@') {
-        return Err(PreflightError::RestrictedUnscoped { name: name.to_owned() });
+        return Err(PreflightError::RestrictedUnscoped {
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -415,7 +489,11 @@ pub fn registry_message(body: &[u8]) -> Option<String> {
     let message = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(obj)) => ["error", "message", "reason", "detail"]
             .iter()
-            .find_map(|k| obj.get(*k).and_then(Value::as_str).filter(|m| !m.trim().is_empty()))
+            .find_map(|k| {
+                obj.get(*k)
+                    .and_then(Value::as_str)
+                    .filter(|m| !m.trim().is_empty())
+            })
             .map(str::to_owned),
         _ => None,
     }
@@ -441,9 +519,14 @@ pub enum PublishRefusal {
     Other,
 }
 
-pub fn classify_refusal(status: u16, www_authenticate: Option<&str>, message: &str) -> PublishRefusal {
+pub fn classify_refusal(
+    status: u16,
+    www_authenticate: Option<&str>,
+    message: &str,
+) -> PublishRefusal {
     let lower = message.to_ascii_lowercase();
-    let otp_header = www_authenticate.is_some_and(|h| h.split(',').any(|p| p.trim().eq_ignore_ascii_case("otp")));
+    let otp_header = www_authenticate
+        .is_some_and(|h| h.split(',').any(|p| p.trim().eq_ignore_ascii_case("otp")));
     if (status == 401 || status == 403) && (otp_header || lower.contains("one-time password")) {
         return PublishRefusal::OtpRequired;
     }
@@ -484,8 +567,19 @@ mod tests {
         ] {
             assert_eq!(normalize_repository_url(form), want, "{form}");
         }
-        assert_eq!(normalize_repository(&json!({"type": "git", "url": "github:a/b"})), Some("https://github.com/a/b".into()));
-        for bad in ["", "demo", "https://github.com", "./local/path", "/abs/path", "file:", "https://github.com//x"] {
+        assert_eq!(
+            normalize_repository(&json!({"type": "git", "url": "github:a/b"})),
+            Some("https://github.com/a/b".into())
+        );
+        for bad in [
+            "",
+            "demo",
+            "https://github.com",
+            "./local/path",
+            "/abs/path",
+            "file:",
+            "https://github.com//x",
+        ] {
             assert_eq!(normalize_repository_url(bad), None, "{bad}");
         }
     }
@@ -497,10 +591,19 @@ mod tests {
             "; comment\nregistry=https://registry.example/npm/\n@acme:registry=https://acme.example/\n//registry.example/npm/:_authToken=${NODE_AUTH_TOKEN}\n//acme.example/:_authToken=${MISSING}\n",
             &env,
         );
-        assert_eq!(rc.registry_for("left-pad"), Some("https://registry.example/npm/"));
+        assert_eq!(
+            rc.registry_for("left-pad"),
+            Some("https://registry.example/npm/")
+        );
         assert_eq!(rc.registry_for("@acme/x"), Some("https://acme.example/"));
-        assert_eq!(rc.auth_token_for("https://registry.example/npm/"), Some("tok-123"));
-        assert_eq!(rc.auth_token_for("https://registry.example/npm/sub/"), Some("tok-123"));
+        assert_eq!(
+            rc.auth_token_for("https://registry.example/npm/"),
+            Some("tok-123")
+        );
+        assert_eq!(
+            rc.auth_token_for("https://registry.example/npm/sub/"),
+            Some("tok-123")
+        );
         assert_eq!(rc.auth_token_for("https://other.example/"), None);
         assert_eq!(rc.auth_token_for("https://acme.example/"), Some(""));
         assert_eq!(rc.unset_variables, vec!["MISSING".to_owned()]);
@@ -508,8 +611,10 @@ mod tests {
 
     #[test]
     fn document_has_npm_shape_with_both_attachments() {
-        let manifest: Map<String, Value> =
-            serde_json::from_str(r#"{"name":"@acme/x","version":"1.0.0","description":"d","main":"index.js"}"#).unwrap();
+        let manifest: Map<String, Value> = serde_json::from_str(
+            r#"{"name":"@acme/x","version":"1.0.0","description":"d","main":"index.js"}"#,
+        )
+        .unwrap();
         let doc = build_document(&PublishInput {
             manifest: &manifest,
             name: "@acme/x",
@@ -522,34 +627,75 @@ mod tests {
             access: None,
             provenance: Some(("{\"mediaType\":\"m\"}", "m")),
         });
-        let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["_id", "name", "description", "dist-tags", "versions", "access", "_attachments"]);
+        let keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "_id",
+                "name",
+                "description",
+                "dist-tags",
+                "versions",
+                "access",
+                "_attachments"
+            ]
+        );
         assert_eq!(doc["access"], Value::Null);
         assert_eq!(doc["dist-tags"]["latest"], "1.0.0");
         let v = &doc["versions"]["1.0.0"];
         assert_eq!(v["_id"], "@acme/x@1.0.0");
-        assert_eq!(v["dist"]["tarball"], "http://registry.npmjs.org/@acme/x/-/@acme/x-1.0.0.tgz");
+        assert_eq!(
+            v["dist"]["tarball"],
+            "http://registry.npmjs.org/@acme/x/-/@acme/x-1.0.0.tgz"
+        );
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.tgz"]["data"], "dGd6");
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.tgz"]["length"], 3);
-        assert_eq!(doc["_attachments"]["@acme/x-1.0.0.sigstore"]["data"], "{\"mediaType\":\"m\"}");
-        assert_eq!(doc["_attachments"]["@acme/x-1.0.0.sigstore"]["content_type"], "m");
+        assert_eq!(
+            doc["_attachments"]["@acme/x-1.0.0.sigstore"]["data"],
+            "{\"mediaType\":\"m\"}"
+        );
+        assert_eq!(
+            doc["_attachments"]["@acme/x-1.0.0.sigstore"]["content_type"],
+            "m"
+        );
     }
 
     #[test]
     fn fulcio_identity_follows_the_token() {
         let claims = |v: Value| v.as_object().cloned().unwrap();
-        let gh = claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "repo:o/r:ref:refs/heads/main", "job_workflow_ref": "o/r/.github/workflows/r.yml@refs/heads/main"}));
+        let gh = claims(
+            json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "repo:o/r:ref:refs/heads/main", "job_workflow_ref": "o/r/.github/workflows/r.yml@refs/heads/main"}),
+        );
         assert_eq!(
             certificate_identity(&gh),
-            Some((GITHUB_ACTIONS_ISSUER.into(), "https://github.com/o/r/.github/workflows/r.yml@refs/heads/main".into()))
+            Some((
+                GITHUB_ACTIONS_ISSUER.into(),
+                "https://github.com/o/r/.github/workflows/r.yml@refs/heads/main".into()
+            ))
         );
-        let gl = claims(json!({"iss": GITLAB_ISSUER, "sub": "project_path:g/p", "ci_config_ref_uri": "gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"}));
-        assert_eq!(certificate_identity(&gl).unwrap().1, "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main");
-        let email = claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c", "email_verified": true}));
+        let gl = claims(
+            json!({"iss": GITLAB_ISSUER, "sub": "project_path:g/p", "ci_config_ref_uri": "gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"}),
+        );
+        assert_eq!(
+            certificate_identity(&gl).unwrap().1,
+            "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"
+        );
+        let email = claims(
+            json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c", "email_verified": true}),
+        );
         assert_eq!(certificate_identity(&email).unwrap().1, "a@b.c");
-        let unverified = claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"}));
+        let unverified =
+            claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"}));
         assert_eq!(certificate_identity(&unverified).unwrap().1, "123");
-        assert_eq!(certificate_identity(&claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "x"}))), None);
+        assert_eq!(
+            certificate_identity(&claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "x"}))),
+            None
+        );
         assert_eq!(certificate_identity(&Map::new()), None);
     }
 
@@ -561,49 +707,139 @@ mod tests {
             runner_environment: Some("github-hosted".into()),
             repository_visibility: Some("public".into()),
         };
-        for form in ["git+https://github.com/o/r.git", "github:o/r", "git@github.com:O/R.git", "https://github.com/o/r"] {
-            assert_eq!(check_provenance(&manifest(json!({"repository": form})), &facts), Ok(()), "{form}");
+        for form in [
+            "git+https://github.com/o/r.git",
+            "github:o/r",
+            "git@github.com:O/R.git",
+            "https://github.com/o/r",
+        ] {
+            assert_eq!(
+                check_provenance(&manifest(json!({"repository": form})), &facts),
+                Ok(()),
+                "{form}"
+            );
         }
-        assert!(matches!(check_provenance(&manifest(json!({})), &facts), Err(PreflightError::MissingRepository { .. })));
-        let other = check_provenance(&manifest(json!({"repository": {"url": "git+https://github.com/o/other.git"}})), &facts).unwrap_err();
+        assert!(matches!(
+            check_provenance(&manifest(json!({})), &facts),
+            Err(PreflightError::MissingRepository { .. })
+        ));
+        let other = check_provenance(
+            &manifest(json!({"repository": {"url": "git+https://github.com/o/other.git"}})),
+            &facts,
+        )
+        .unwrap_err();
         assert_eq!(
             other,
-            PreflightError::RepositoryMismatch { package_json: "https://github.com/o/other".into(), ci_repository: "https://github.com/o/r".into() }
+            PreflightError::RepositoryMismatch {
+                package_json: "https://github.com/o/other".into(),
+                ci_repository: "https://github.com/o/r".into()
+            }
         );
         assert!(other.hint().contains("git+https://github.com/o/r.git"));
         let ok = manifest(json!({"repository": "github:o/r"}));
-        let self_hosted = BuildFacts { runner_environment: Some("self-hosted".into()), ..facts.clone() };
-        assert!(matches!(check_provenance(&ok, &self_hosted), Err(PreflightError::UnsupportedRunner { .. })));
-        let private = BuildFacts { repository_visibility: Some("private".into()), ..facts.clone() };
-        assert!(matches!(check_provenance(&ok, &private), Err(PreflightError::PrivateSourceRepository { .. })));
+        let self_hosted = BuildFacts {
+            runner_environment: Some("self-hosted".into()),
+            ..facts.clone()
+        };
+        assert!(matches!(
+            check_provenance(&ok, &self_hosted),
+            Err(PreflightError::UnsupportedRunner { .. })
+        ));
+        let private = BuildFacts {
+            repository_visibility: Some("private".into()),
+            ..facts.clone()
+        };
+        assert!(matches!(
+            check_provenance(&ok, &private),
+            Err(PreflightError::PrivateSourceRepository { .. })
+        ));
         // Unknown facts are not checked.
-        assert_eq!(check_provenance(&manifest(json!({})), &BuildFacts::default()), Ok(()));
+        assert_eq!(
+            check_provenance(&manifest(json!({})), &BuildFacts::default()),
+            Ok(())
+        );
     }
 
     #[test]
     fn manifest_checks_refuse_private_and_restricted_unscoped() {
         let m = |v: Value| v.as_object().cloned().unwrap();
-        assert!(matches!(check_manifest("x", &m(json!({"private": true})), None), Err(PreflightError::PrivatePackage { .. })));
-        assert_eq!(check_manifest("x", &m(json!({"private": false})), None), Ok(()));
-        assert!(matches!(check_manifest("x", &m(json!({})), Some("restricted")), Err(PreflightError::RestrictedUnscoped { .. })));
-        assert_eq!(check_manifest("@s/x", &m(json!({})), Some("restricted")), Ok(()));
+        assert!(matches!(
+            check_manifest("x", &m(json!({"private": true})), None),
+            Err(PreflightError::PrivatePackage { .. })
+        ));
+        assert_eq!(
+            check_manifest("x", &m(json!({"private": false})), None),
+            Ok(())
+        );
+        assert!(matches!(
+            check_manifest("x", &m(json!({})), Some("restricted")),
+            Err(PreflightError::RestrictedUnscoped { .. })
+        ));
+        assert_eq!(
+            check_manifest("@s/x", &m(json!({})), Some("restricted")),
+            Ok(())
+        );
     }
 
     #[test]
     fn registry_refusals_are_told_apart() {
-        assert_eq!(registry_message(br#"{"error":"You cannot publish over the previously published versions: 1.0.0."}"#).as_deref(), Some("You cannot publish over the previously published versions: 1.0.0."));
-        assert_eq!(registry_message(br#"{"message":"OIDC token exchange error - unauthorized"}"#).as_deref(), Some("OIDC token exchange error - unauthorized"));
-        assert_eq!(registry_message(b"Bad\n gateway").as_deref(), Some("Bad gateway"));
+        assert_eq!(
+            registry_message(
+                br#"{"error":"You cannot publish over the previously published versions: 1.0.0."}"#
+            )
+            .as_deref(),
+            Some("You cannot publish over the previously published versions: 1.0.0.")
+        );
+        assert_eq!(
+            registry_message(br#"{"message":"OIDC token exchange error - unauthorized"}"#)
+                .as_deref(),
+            Some("OIDC token exchange error - unauthorized")
+        );
+        assert_eq!(
+            registry_message(b"Bad\n gateway").as_deref(),
+            Some("Bad gateway")
+        );
         assert_eq!(registry_message(b""), None);
-        assert_eq!(classify_refusal(401, Some("OTP"), "x"), PublishRefusal::OtpRequired);
-        assert_eq!(classify_refusal(401, Some("Bearer, otp"), "x"), PublishRefusal::OtpRequired);
-        assert_eq!(classify_refusal(403, None, "You cannot publish over the previously published versions: 1.0.0."), PublishRefusal::VersionExists);
-        assert_eq!(classify_refusal(409, None, "this package is already present"), PublishRefusal::VersionExists);
-        assert_eq!(classify_refusal(401, None, "Unable to authenticate"), PublishRefusal::Unauthorized);
-        assert_eq!(classify_refusal(404, None, "Not found"), PublishRefusal::NotFound);
-        assert_eq!(classify_refusal(422, None, "Error verifying sigstore provenance bundle"), PublishRefusal::ProvenanceRejected);
+        assert_eq!(
+            classify_refusal(401, Some("OTP"), "x"),
+            PublishRefusal::OtpRequired
+        );
+        assert_eq!(
+            classify_refusal(401, Some("Bearer, otp"), "x"),
+            PublishRefusal::OtpRequired
+        );
+        assert_eq!(
+            classify_refusal(
+                403,
+                None,
+                "You cannot publish over the previously published versions: 1.0.0."
+            ),
+            PublishRefusal::VersionExists
+        );
+        assert_eq!(
+            classify_refusal(409, None, "this package is already present"),
+            PublishRefusal::VersionExists
+        );
+        assert_eq!(
+            classify_refusal(401, None, "Unable to authenticate"),
+            PublishRefusal::Unauthorized
+        );
+        assert_eq!(
+            classify_refusal(404, None, "Not found"),
+            PublishRefusal::NotFound
+        );
+        assert_eq!(
+            classify_refusal(422, None, "Error verifying sigstore provenance bundle"),
+            PublishRefusal::ProvenanceRejected
+        );
         assert_eq!(classify_refusal(400, None, "bad"), PublishRefusal::Other);
-        assert_eq!(trusted_publishing_audience("http://127.0.0.1:4873/").as_deref(), Some("npm:127.0.0.1"));
-        assert_eq!(trusted_publishing_audience("https://registry.npmjs.org/").as_deref(), Some("npm:registry.npmjs.org"));
+        assert_eq!(
+            trusted_publishing_audience("http://127.0.0.1:4873/").as_deref(),
+            Some("npm:127.0.0.1")
+        );
+        assert_eq!(
+            trusted_publishing_audience("https://registry.npmjs.org/").as_deref(),
+            Some("npm:registry.npmjs.org")
+        );
     }
 }
