@@ -176,7 +176,6 @@ pub struct Published {
 pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     let env = capture_env();
     let provenance = !args.no_provenance;
-    let dry_run = args.sigstore.dry_run;
     // The identity token source first: no token means no point in packing or hashing.
     let plan = if provenance && args.bundle.is_none() {
         Some(SignerPlan::new(&args.sigstore, env.clone())?)
@@ -223,35 +222,53 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     };
     let input = read_input(&tarball_path, pack_dir.is_some()).await?;
 
-    let ctx = Context {
-        env,
-        http: Http::new(RetryPolicy::default())?,
-        project_dir,
-        registry_flag: args.registry.clone(),
-        tag: args.tag.clone(),
-        access: args.access,
-        otp: args.otp.clone(),
-        provenance,
-        bundle: args.bundle.clone(),
-        trusted_root: args.trusted_root.clone(),
-        trusted_root_out: args.sigstore.trusted_root_out.clone(),
-        dry_run,
-        keep_dir: PathBuf::from("."),
-        signer: LazySigner {
-            plan: std::sync::Mutex::new(plan),
-            signer: tokio::sync::OnceCell::new(),
-        },
-    };
+    let ctx = Context::new(&args, env, project_dir, plan)?;
     if let Some(otp) = &ctx.otp {
         report::mask(otp);
     }
     let result = publish_package(&ctx, &input).await;
-    ctx.signer.shutdown().await;
+    ctx.shutdown().await;
     let published = result?;
     if args.json {
         report::data(&published_json(&published).to_string());
     }
     Ok(())
+}
+
+impl Context {
+    /// What the packages of one run share; `plan` is started when the first package passed
+    /// its preflight.
+    pub fn new(
+        args: &PublishArgs,
+        env: Env,
+        project_dir: PathBuf,
+        plan: Option<SignerPlan>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            env,
+            http: Http::new(RetryPolicy::default())?,
+            project_dir,
+            registry_flag: args.registry.clone(),
+            tag: args.tag.clone(),
+            access: args.access,
+            otp: args.otp.clone(),
+            provenance: !args.no_provenance,
+            bundle: args.bundle.clone(),
+            trusted_root: args.trusted_root.clone(),
+            trusted_root_out: args.sigstore.trusted_root_out.clone(),
+            dry_run: args.sigstore.dry_run,
+            keep_dir: PathBuf::from("."),
+            signer: LazySigner {
+                plan: std::sync::Mutex::new(plan),
+                signer: tokio::sync::OnceCell::new(),
+            },
+        })
+    }
+
+    /// Stops the signer (the local stand-in), if one was started.
+    pub async fn shutdown(self) {
+        self.signer.shutdown().await;
+    }
 }
 
 /// Reads, hashes and loads a tarball.

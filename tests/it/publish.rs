@@ -1016,3 +1016,49 @@ fn a_bad_tarball_or_a_missing_id_token_permission_stops_before_the_registry_is_a
     assert!(registry.requests().is_empty(), "{:?}", registry.requests());
     assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
 }
+
+#[test]
+fn an_existing_public_scoped_package_needs_no_access_flag_and_a_lost_answer_is_not_a_failure() {
+    let work = tempfile::tempdir().unwrap();
+    let registry = RegistryStandin::start(RegistryConfig {
+        tokens: vec![STATIC_TOKEN.into()],
+        public_packages: vec!["@octo/hello".into()],
+        lose_first_answer: true,
+        ..RegistryConfig::default()
+    });
+    registry.seed_version("@octo/hello", "0.9.0");
+    make_tarball(
+        work.path(),
+        "pkg.tgz",
+        &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")),
+    );
+    let env = with(
+        &actions_env(work.path(), None),
+        &[("NODE_AUTH_TOKEN", STATIC_TOKEN)],
+    );
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &[
+            "publish",
+            "--registry",
+            &url,
+            "--sigstore",
+            "local",
+            "pkg.tgz",
+        ],
+        &env,
+    );
+    let se = stderr(&out);
+    assert!(out.status.success(), "{se}");
+    assert!(registry
+        .requests()
+        .iter()
+        .any(|(m, p)| m == "GET" && p == "/-/package/@octo%2fhello/visibility"));
+    // The first PUT went through but its answer was lost; the retry is told the version exists,
+    // and the packument shows it is our tarball.
+    assert_eq!(registry.puts(), 2);
+    assert!(se.contains("an earlier attempt went through"), "{se}");
+    assert!(registry.provenance("@octo/hello@1.0.0").is_some());
+    assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
+}

@@ -36,6 +36,8 @@ pub struct RegistryConfig {
     pub public_packages: Vec<String>,
     /// Answer the first N PUTs with 503 (transient-fault tests).
     pub fail_first_puts: u32,
+    /// Store the first successful PUT but answer it with 502 (the answer is lost on the way).
+    pub lose_first_answer: bool,
 }
 
 #[derive(Debug, Default)]
@@ -449,5 +451,8 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         entry["description"] = d.clone();
     }
     st.tarballs.insert(format!("{name}@{version}"), tarball);
+    if st.config.lose_first_answer && st.puts_seen == 1 {
+        return error(502, "Bad Gateway");
+    }
     Response::json(201, &json!({"ok": true, "id": name, "success": true}))
 }
