@@ -1062,3 +1062,46 @@ fn an_existing_public_scoped_package_needs_no_access_flag_and_a_lost_answer_is_n
     assert!(registry.provenance("@octo/hello@1.0.0").is_some());
     assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
 }
+
+#[test]
+fn a_new_bundle_that_does_not_verify_is_never_uploaded() {
+    // Verified against another instance's trusted root, our own bundle does not check out.
+    let work = tempfile::tempdir().unwrap();
+    let registry = RegistryStandin::start(RegistryConfig {
+        tokens: vec![STATIC_TOKEN.into()],
+        ..RegistryConfig::default()
+    });
+    make_tarball(
+        work.path(),
+        "pkg.tgz",
+        &manifest("hello", "1.0.0", Some("github:octo/hello")),
+    );
+    let env = with(
+        &actions_env(work.path(), None),
+        &[("NODE_AUTH_TOKEN", STATIC_TOKEN)],
+    );
+    let url = registry.url();
+    let root = crate::support::repo_root().join("src/trust/public-good-production.json");
+    let out = run(
+        work.path(),
+        &[
+            "publish",
+            "--registry",
+            &url,
+            "--sigstore",
+            "local",
+            "--trusted-root",
+            root.to_str().unwrap(),
+            "pkg.tgz",
+        ],
+        &env,
+    );
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{se}");
+    assert!(
+        se.contains("error: refusing to publish: the new bundle does not verify"),
+        "{se}"
+    );
+    assert_eq!(registry.puts(), 0);
+    assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
+}
