@@ -98,7 +98,7 @@ pub fn render(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string().replace('\n', " ");
-        if !parts.last().is_some_and(|p| p == &text) {
+        if parts.last().is_none_or(|p| p != &text) {
             parts.push(text);
         }
     }

@@ -119,6 +119,45 @@ impl Http {
             .await
     }
 
+    /// One `POST url` with a JSON body, a bearer token and extra headers, without retries: every
+    /// answer is returned, whatever its status, for the caller to classify and retry (the GitHub
+    /// attestations API, see `crate::github`).
+    pub async fn post_json_once(
+        &self,
+        service: &str,
+        url: &str,
+        body: &Value,
+        bearer: &SecretString,
+        headers: &[(&'static str, &str)],
+    ) -> anyhow::Result<Response> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            fail(
+                ExitKind::Internal,
+                format!("cannot encode the {service} request: {e}"),
+            )
+        })?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(AUTHORIZATION, format!("Bearer {}", bearer.expose()))
+            .body(bytes);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        match request.send().await {
+            Ok(response) => read_body(service, response).await,
+            Err(e) => Err(fail(
+                ExitKind::Remote,
+                format!(
+                    "cannot reach {service} at {}: {}",
+                    redact_url(url),
+                    describe(e)
+                ),
+            )),
+        }
+    }
+
     /// `GET url` expecting JSON, optionally with a bearer token.
     pub async fn get_json(
         &self,

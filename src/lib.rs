@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod core;
 pub mod error;
 pub mod fsutil;
+pub mod github;
 pub mod http;
 pub mod oidc;
 pub mod provenance;

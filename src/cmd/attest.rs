@@ -34,6 +34,11 @@ pub struct AttestArgs {
     /// Print one JSON object describing the result on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Also store the bundle with the GitHub artifact attestations API (needs GITHUB_TOKEN
+    /// with `attestations: write` and GITHUB_REPOSITORY, as in GitHub Actions).
+    #[arg(long)]
+    pub upload_to_github: bool,
 }
 
 /// The resolved input: a tarball to attest, and where the results go.
@@ -51,7 +56,15 @@ struct Plan {
 
 pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     // The token source first: no token means no point in packing or hashing.
-    let signer_plan = SignerPlan::new(&args.sigstore, capture_env())?;
+    let env = capture_env();
+    let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
+    let lookup = |key: &str| env.get(key).cloned();
+    // Checked before signing too: a missing token or repository fails before anything is logged.
+    let upload = if args.upload_to_github {
+        Some(crate::github::UploadTarget::from_env(&lookup)?)
+    } else {
+        None
+    };
     let plan = plan(&args).await?;
     let path = plan.tarball.clone();
     let package = tokio::task::spawn_blocking(move || tarball::read(&path))
@@ -66,7 +79,20 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     ));
     let signer = signer_plan.start().await?;
     let result = match signer.attest(&package).await {
-        Ok(bundle) => finish(&args, &plan, &package, &signer, &bundle),
+        Ok(bundle) => {
+            let report_to = crate::github::ReportTo {
+                env: &lookup,
+                upload: upload.as_ref(),
+                trusted_root: match signer.trusted_root() {
+                    Some(root) => crate::github::TrustedRootChoice::Local(root),
+                    None if *signer.endpoints() == sigstore::Endpoints::public_good() => {
+                        crate::github::TrustedRootChoice::PublicGood
+                    }
+                    None => crate::github::TrustedRootChoice::Unknown,
+                },
+            };
+            finish(&args, &plan, &package, &signer, &bundle, report_to).await
+        }
         Err(e) => Err(e),
     };
     signer.shutdown().await;
@@ -154,8 +180,16 @@ fn bundle_name(tarball: &Path) -> String {
     format!("{stem}.sigstore.json")
 }
 
-/// Writes the results (trusted root, tarball, bundle last) and reports them.
-fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Signer, bundle: &Bundle) -> anyhow::Result<()> {
+/// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
+/// Actions also as step outputs and the job summary; see `crate::github`).
+async fn finish(
+    args: &AttestArgs,
+    plan: &Plan,
+    package: &PackageTarball,
+    signer: &Signer,
+    bundle: &Bundle,
+    report_to: crate::github::ReportTo<'_>,
+) -> anyhow::Result<()> {
     let endpoints = signer.endpoints();
     let trusted_root = match signer.trusted_root() {
         Some(root) => {
@@ -232,7 +266,19 @@ fn finish(args: &AttestArgs, plan: &Plan, package: &PackageTarball, signer: &Sig
         }
         report::data(&out.to_string());
     }
-    Ok(())
+    let attested = crate::github::Attested {
+        bundle,
+        bundle_path: &plan.bundle,
+        tarball_path: &tarball_path,
+        name: package.name.as_str(),
+        version: package.version.as_str(),
+        sha512: package.sha512,
+        log_index,
+        transparency_log_url: &tlog_url,
+        trusted_root: report_to.trusted_root,
+        trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
+    };
+    crate::github::report_attestation(report_to.env, &attested, report_to.upload).await
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The one integration-test binary. Each module exercises one capability through the
 //! built `npm-attest` binary and real peers (see ARCHITECTURE.md, "Testing").
 
+// Test code may panic: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod action;
 mod architecture;
 mod attest;
 mod conformance;
 mod fake_http;
+mod interop;
 mod publish;
 mod registry;
 mod standin;
