@@ -19,9 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::core::npm::PackageName;
-use crate::core::publish::{
-    registry_message, trusted_publishing_audience, Npmrc, SETUP_NODE_PLACEHOLDER_TOKEN,
-};
+use crate::core::publish::{registry_message, trusted_publishing_audience, Npmrc, SETUP_NODE_PLACEHOLDER_TOKEN};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, Request, Response, MAX_BODY_BYTES};
 use crate::oidc;
@@ -46,10 +44,7 @@ pub enum AuthPlan {
     /// Trusted publishing with `NPM_ID_TOKEN`.
     TrustedPublishingToken(SecretString),
     /// Trusted publishing with a token from the GitHub Actions OIDC runtime.
-    TrustedPublishingActions {
-        request_url: String,
-        request_token: SecretString,
-    },
+    TrustedPublishingActions { request_url: String, request_token: SecretString },
     /// Nothing found.
     None,
 }
@@ -59,35 +54,25 @@ impl AuthPlan {
         match self {
             Self::Token { source, .. } => format!("a token from {source}"),
             Self::TrustedPublishingToken(_) => "trusted publishing (NPM_ID_TOKEN)".into(),
-            Self::TrustedPublishingActions { .. } => {
-                "trusted publishing (GitHub Actions OIDC)".into()
-            }
+            Self::TrustedPublishingActions { .. } => "trusted publishing (GitHub Actions OIDC)".into(),
             Self::None => "no token".into(),
         }
     }
 }
 
 fn non_empty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> {
-    env(key)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    env(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// The `.npmrc` files npm would read for a project in `project_dir`: the user's
 /// (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`) with the project's layered over it.
-pub fn load_npmrc(
-    project_dir: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Npmrc> {
+pub fn load_npmrc(project_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Npmrc> {
     let user = non_empty(env, "NPM_CONFIG_USERCONFIG")
         .or_else(|| non_empty(env, "npm_config_userconfig"))
         .map(std::path::PathBuf::from)
         .or_else(|| non_empty(env, "HOME").map(|h| Path::new(&h).join(".npmrc")));
     let mut rc = Npmrc::default();
-    for path in user
-        .into_iter()
-        .chain(std::iter::once(project_dir.join(".npmrc")))
-    {
+    for path in user.into_iter().chain(std::iter::once(project_dir.join(".npmrc"))) {
         if let Some(text) = read_npmrc(&path)? {
             rc = rc.overlay(Npmrc::parse(&text, env));
         }
@@ -100,27 +85,14 @@ fn read_npmrc(path: &Path) -> anyhow::Result<Option<String>> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(fail(
-                ExitKind::Environment,
-                format!("cannot read {}: {e}", path.display()),
-            ))
-        }
+        Err(e) => return Err(fail(ExitKind::Environment, format!("cannot read {}: {e}", path.display()))),
     };
     let mut text = String::new();
     file.take(MAX_NPMRC_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| {
-            fail(
-                ExitKind::BadInput,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
+        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display())))?;
     if text.len() as u64 > MAX_NPMRC_BYTES {
-        return Err(fail(
-            ExitKind::BadInput,
-            format!("{} is larger than {MAX_NPMRC_BYTES} bytes", path.display()),
-        ));
+        return Err(fail(ExitKind::BadInput, format!("{} is larger than {MAX_NPMRC_BYTES} bytes", path.display())));
     }
     report::debug(&format!("read {}", path.display()));
     Ok(Some(text))
@@ -138,9 +110,7 @@ pub fn registry_url(
         Some(url) => (url.to_owned(), "--registry"),
         None => match npmrc.registry_for(name.as_str()) {
             Some(url) => (url.to_owned(), ".npmrc"),
-            None => match non_empty(env, "NPM_CONFIG_REGISTRY")
-                .or_else(|| non_empty(env, "npm_config_registry"))
-            {
+            None => match non_empty(env, "NPM_CONFIG_REGISTRY").or_else(|| non_empty(env, "npm_config_registry")) {
                 Some(url) => (url, "NPM_CONFIG_REGISTRY"),
                 None => (DEFAULT_REGISTRY.to_owned(), "the default"),
             },
@@ -159,25 +129,16 @@ pub fn registry_url(
 }
 
 /// Picks the authentication (see the module documentation for the order). No network.
-pub fn plan_auth(
-    registry: &str,
-    npmrc: &Npmrc,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<AuthPlan> {
+pub fn plan_auth(registry: &str, npmrc: &Npmrc, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<AuthPlan> {
     for key in ["NODE_AUTH_TOKEN", "NPM_TOKEN"] {
         if let Some(value) = non_empty(env, key) {
             if value == SETUP_NODE_PLACEHOLDER_TOKEN {
-                report::debug(&format!(
-                    "{key} holds the actions/setup-node placeholder; ignoring it"
-                ));
+                report::debug(&format!("{key} holds the actions/setup-node placeholder; ignoring it"));
                 continue;
             }
             let token = SecretString::new(value);
             report::mask(&token);
-            return Ok(AuthPlan::Token {
-                token,
-                source: key.to_owned(),
-            });
+            return Ok(AuthPlan::Token { token, source: key.to_owned() });
         }
     }
     if let Some(value) = npmrc.auth_token_for(registry) {
@@ -190,10 +151,7 @@ pub fn plan_auth(
         } else if value != SETUP_NODE_PLACEHOLDER_TOKEN {
             let token = SecretString::new(value.to_owned());
             report::mask(&token);
-            return Ok(AuthPlan::Token {
-                token,
-                source: ".npmrc".into(),
-            });
+            return Ok(AuthPlan::Token { token, source: ".npmrc".into() });
         }
     }
     if let Some(value) = non_empty(env, "NPM_ID_TOKEN") {
@@ -201,16 +159,12 @@ pub fn plan_auth(
         report::mask(&token);
         return Ok(AuthPlan::TrustedPublishingToken(token));
     }
-    if let (Some(request_url), Some(request_token)) = (
-        non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_URL"),
-        non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) {
+    if let (Some(request_url), Some(request_token)) =
+        (non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_URL"), non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+    {
         let request_token = SecretString::new(request_token);
         report::mask(&request_token);
-        return Ok(AuthPlan::TrustedPublishingActions {
-            request_url,
-            request_token,
-        });
+        return Ok(AuthPlan::TrustedPublishingActions { request_url, request_token });
     }
     Ok(AuthPlan::None)
 }
@@ -247,10 +201,7 @@ pub struct PutAnswer {
 
 impl Registry {
     pub fn new(http: Http, base: &str) -> Self {
-        Self {
-            http,
-            base: format!("{}/", base.trim_end_matches('/')),
-        }
+        Self { http, base: format!("{}/", base.trim_end_matches('/')) }
     }
 
     pub fn base(&self) -> &str {
@@ -258,10 +209,7 @@ impl Registry {
     }
 
     pub fn host(&self) -> String {
-        url::Url::parse(&self.base)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default()
+        url::Url::parse(&self.base).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
     }
 
     /// `<registry>/<path>`; `path` has no leading `/`.
@@ -271,114 +219,61 @@ impl Registry {
 
     /// The host root (npm drops any path prefix for the exchange endpoint, §6 step 4).
     fn root_url(&self, path: &str) -> anyhow::Result<String> {
-        let base = url::Url::parse(&self.base)
-            .map_err(|e| fail(ExitKind::BadInput, format!("registry URL: {e}")))?;
-        base.join(path)
-            .map(String::from)
-            .map_err(|e| fail(ExitKind::BadInput, format!("registry URL: {e}")))
+        let base = url::Url::parse(&self.base).map_err(|e| fail(ExitKind::BadInput, format!("registry URL: {e}")))?;
+        base.join(path).map(String::from).map_err(|e| fail(ExitKind::BadInput, format!("registry URL: {e}")))
     }
 
-    async fn get(
-        &self,
-        url: &str,
-        token: Option<&SecretString>,
-        max_body: usize,
-    ) -> anyhow::Result<Response> {
-        let headers = [
-            ("accept", "application/json".to_owned()),
-            ("npm-command", "publish".to_owned()),
-        ];
+    async fn get(&self, url: &str, token: Option<&SecretString>, max_body: usize) -> anyhow::Result<Response> {
+        let headers = [("accept", "application/json".to_owned()), ("npm-command", "publish".to_owned())];
         self.http
             .request(
                 "the registry",
-                Request {
-                    method: Method::GET,
-                    url,
-                    headers: &headers,
-                    bearer: token,
-                    body: None,
-                },
+                Request { method: Method::GET, url, headers: &headers, bearer: token, body: None },
                 max_body,
             )
             .await
     }
 
     /// The packument of `name`, or `None` when the registry does not know it (404).
-    pub async fn packument(
-        &self,
-        name: &PackageName,
-        token: Option<&SecretString>,
-    ) -> anyhow::Result<Option<Value>> {
-        let response = self
-            .get(&self.url(&name.escaped()), token, MAX_BODY_BYTES)
-            .await?;
+    pub async fn packument(&self, name: &PackageName, token: Option<&SecretString>) -> anyhow::Result<Option<Value>> {
+        let response = self.get(&self.url(&name.escaped()), token, MAX_BODY_BYTES).await?;
         if response.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !response.status.is_success() {
-            return Err(answer_error(
-                &format!("reading the packument of {name}"),
-                &response,
-            ));
+            return Err(answer_error(&format!("reading the packument of {name}"), &response));
         }
         response.json("the registry").map(Some)
     }
 
     /// `GET /-/package/<name>/visibility`: `Some(public)`, or `None` on 404.
-    pub async fn visibility(
-        &self,
-        name: &PackageName,
-        token: Option<&SecretString>,
-    ) -> anyhow::Result<Option<bool>> {
+    pub async fn visibility(&self, name: &PackageName, token: Option<&SecretString>) -> anyhow::Result<Option<bool>> {
         let url = self.url(&format!("-/package/{}/visibility", name.escaped()));
         let response = self.get(&url, token, MAX_BODY_BYTES).await?;
         if response.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !response.status.is_success() {
-            return Err(answer_error(
-                &format!("reading the visibility of {name}"),
-                &response,
-            ));
+            return Err(answer_error(&format!("reading the visibility of {name}"), &response));
         }
-        Ok(response
-            .json("the registry")?
-            .get("public")
-            .and_then(Value::as_bool))
+        Ok(response.json("the registry")?.get("public").and_then(Value::as_bool))
     }
 
     /// Trusted publishing: exchanges an identity token for a publish token for `name`
     /// (`POST /-/npm/v1/oidc/token/exchange/package/<escaped name>`, §6 step 4).
-    pub async fn exchange_oidc(
-        &self,
-        name: &PackageName,
-        id_token: &SecretString,
-    ) -> anyhow::Result<SecretString> {
-        let url = self.root_url(&format!(
-            "/-/npm/v1/oidc/token/exchange/package/{}",
-            name.escaped()
-        ))?;
-        let headers = [
-            ("accept", "application/json".to_owned()),
-            ("npm-command", "publish".to_owned()),
-        ];
+    pub async fn exchange_oidc(&self, name: &PackageName, id_token: &SecretString) -> anyhow::Result<SecretString> {
+        let url = self.root_url(&format!("/-/npm/v1/oidc/token/exchange/package/{}", name.escaped()))?;
+        let headers = [("accept", "application/json".to_owned()), ("npm-command", "publish".to_owned())];
         let response = self
             .http
             .request(
                 "the registry",
-                Request {
-                    method: Method::POST,
-                    url: &url,
-                    headers: &headers,
-                    bearer: Some(id_token),
-                    body: None,
-                },
+                Request { method: Method::POST, url: &url, headers: &headers, bearer: Some(id_token), body: None },
                 MAX_BODY_BYTES,
             )
             .await?;
         if !response.status.is_success() {
-            let message =
-                registry_message(&response.body).unwrap_or_else(|| status_text(response.status));
+            let message = registry_message(&response.body).unwrap_or_else(|| status_text(response.status));
             return Err(fail_with_hint(
                 ExitKind::Remote,
                 format!("trusted publishing for {name}: the registry refused the token exchange ({}): {message}", response.status.as_u16()),
@@ -393,12 +288,7 @@ impl Registry {
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
             .map(|t| SecretString::new(t.to_owned()))
-            .ok_or_else(|| {
-                fail(
-                    ExitKind::Remote,
-                    "the registry's token exchange answered without a token",
-                )
-            })?;
+            .ok_or_else(|| fail(ExitKind::Remote, "the registry's token exchange answered without a token"))?;
         report::mask(&token);
         Ok(token)
     }
@@ -426,13 +316,7 @@ impl Registry {
             .http
             .request(
                 "the registry",
-                Request {
-                    method: Method::PUT,
-                    url: &url,
-                    headers: &headers,
-                    bearer: token,
-                    body: Some(document),
-                },
+                Request { method: Method::PUT, url: &url, headers: &headers, bearer: token, body: Some(document) },
                 MAX_BODY_BYTES,
             )
             .await?;
@@ -455,10 +339,7 @@ impl Registry {
 
     /// The URL for the attestations of `name@version` on this registry.
     pub fn attestations_url(&self, name: &PackageName, version: &str) -> String {
-        self.url(&format!(
-            "-/npm/v1/attestations/{}@{version}",
-            name.escaped()
-        ))
+        self.url(&format!("-/npm/v1/attestations/{}@{version}", name.escaped()))
     }
 
     /// Downloads a tarball (capped at [`MAX_TARBALL_BYTES`]).
@@ -468,13 +349,7 @@ impl Registry {
             .http
             .request(
                 "the registry",
-                Request {
-                    method: Method::GET,
-                    url,
-                    headers: &headers,
-                    bearer: None,
-                    body: None,
-                },
+                Request { method: Method::GET, url, headers: &headers, bearer: None, body: None },
                 MAX_TARBALL_BYTES,
             )
             .await?;
@@ -491,13 +366,7 @@ fn status_text(status: StatusCode) -> String {
 
 fn answer_error(what: &str, response: &Response) -> anyhow::Error {
     let message = registry_message(&response.body).unwrap_or_else(|| status_text(response.status));
-    fail(
-        ExitKind::Remote,
-        format!(
-            "{what}: the registry answered {}: {message}",
-            response.status.as_u16()
-        ),
-    )
+    fail(ExitKind::Remote, format!("{what}: the registry answered {}: {message}", response.status.as_u16()))
 }
 
 /// The identity token for trusted publishing, with audience `npm:<registry host>`.
@@ -508,27 +377,23 @@ pub async fn trusted_publishing_id_token(
 ) -> anyhow::Result<Option<SecretString>> {
     match plan {
         AuthPlan::TrustedPublishingToken(token) => Ok(Some(token.clone())),
-        AuthPlan::TrustedPublishingActions {
-            request_url,
-            request_token,
-        } => {
-            let audience = trusted_publishing_audience(registry).ok_or_else(|| {
-                fail(
-                    ExitKind::BadInput,
-                    format!("the registry URL {registry} has no host"),
-                )
-            })?;
+        AuthPlan::TrustedPublishingActions { request_url, request_token } => {
+            let audience = trusted_publishing_audience(registry)
+                .ok_or_else(|| fail(ExitKind::BadInput, format!("the registry URL {registry} has no host")))?;
             let url = oidc::audience_url(request_url, &audience)?;
-            let response = http
-                .get_json("the GitHub Actions OIDC runtime", &url, Some(request_token))
-                .await?;
+            let response = http.get_json("the GitHub Actions OIDC runtime", &url, Some(request_token)).await?;
             let token = response
                 .json("the GitHub Actions OIDC runtime")?
                 .get("value")
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(|t| SecretString::new(t.to_owned()))
-                .ok_or_else(|| fail(ExitKind::Remote, "the GitHub Actions OIDC runtime answered without a token (no `value` field)"))?;
+                .ok_or_else(|| {
+                    fail(
+                        ExitKind::Remote,
+                        "the GitHub Actions OIDC runtime answered without a token (no `value` field)",
+                    )
+                })?;
             report::mask(&token);
             Ok(Some(token))
         }
@@ -543,10 +408,7 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -557,40 +419,27 @@ mod tests {
             "//registry.npmjs.org/:_authToken=${NODE_AUTH_TOKEN}\n",
             &env(&[("NODE_AUTH_TOKEN", "from-rc")]),
         );
-        let actions = [
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:1/t"),
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "r"),
-        ];
+        let actions =
+            [("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:1/t"), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "r")];
         let with = |extra: &[(&'static str, &'static str)]| {
             let mut all: Vec<(&str, &str)> = actions.to_vec();
             all.extend_from_slice(extra);
             env(&all)
         };
-        let plan = plan_auth(
-            reg,
-            &Npmrc::default(),
-            &with(&[("NODE_AUTH_TOKEN", "t1"), ("NPM_TOKEN", "t2")]),
-        )
-        .unwrap();
+        let plan = plan_auth(reg, &Npmrc::default(), &with(&[("NODE_AUTH_TOKEN", "t1"), ("NPM_TOKEN", "t2")])).unwrap();
         assert!(
             matches!(plan, AuthPlan::Token { ref token, ref source } if token.expose() == "t1" && source == "NODE_AUTH_TOKEN")
         );
         let plan = plan_auth(
             reg,
             &Npmrc::default(),
-            &with(&[
-                ("NODE_AUTH_TOKEN", SETUP_NODE_PLACEHOLDER_TOKEN),
-                ("NPM_TOKEN", "t2"),
-            ]),
+            &with(&[("NODE_AUTH_TOKEN", SETUP_NODE_PLACEHOLDER_TOKEN), ("NPM_TOKEN", "t2")]),
         )
         .unwrap();
         assert!(matches!(plan, AuthPlan::Token { ref source, .. } if source == "NPM_TOKEN"));
         let plan = plan_auth(reg, &rc, &with(&[])).unwrap();
         assert!(matches!(plan, AuthPlan::Token { ref token, .. } if token.expose() == "from-rc"));
-        let placeholder_rc = Npmrc::parse(
-            "//registry.npmjs.org/:_authToken=XXXXX-XXXXX-XXXXX-XXXXX\n",
-            &env(&[]),
-        );
+        let placeholder_rc = Npmrc::parse("//registry.npmjs.org/:_authToken=XXXXX-XXXXX-XXXXX-XXXXX\n", &env(&[]));
         assert!(matches!(
             plan_auth(reg, &placeholder_rc, &with(&[])).unwrap(),
             AuthPlan::TrustedPublishingActions { .. }
@@ -599,50 +448,24 @@ mod tests {
             plan_auth(reg, &Npmrc::default(), &with(&[("NPM_ID_TOKEN", "jwt")])).unwrap(),
             AuthPlan::TrustedPublishingToken(_)
         ));
-        assert!(matches!(
-            plan_auth(reg, &Npmrc::default(), &env(&[])).unwrap(),
-            AuthPlan::None
-        ));
-        let unset = Npmrc::parse(
-            "//registry.npmjs.org/:_authToken=${NODE_AUTH_TOKEN}\n",
-            &env(&[]),
-        );
-        assert!(matches!(
-            plan_auth(reg, &unset, &env(&[])).unwrap(),
-            AuthPlan::None
-        ));
-        assert!(missing_auth(reg, &unset)
-            .to_string()
-            .contains("${NODE_AUTH_TOKEN}"));
+        assert!(matches!(plan_auth(reg, &Npmrc::default(), &env(&[])).unwrap(), AuthPlan::None));
+        let unset = Npmrc::parse("//registry.npmjs.org/:_authToken=${NODE_AUTH_TOKEN}\n", &env(&[]));
+        assert!(matches!(plan_auth(reg, &unset, &env(&[])).unwrap(), AuthPlan::None));
+        assert!(missing_auth(reg, &unset).to_string().contains("${NODE_AUTH_TOKEN}"));
     }
 
     #[test]
     fn registry_comes_from_the_flag_then_npmrc_then_env() {
         let name = PackageName::parse("@acme/x").unwrap();
         let rc = Npmrc::parse("@acme:registry=http://127.0.0.1:9/acme\n", &env(&[]));
-        assert_eq!(
-            registry_url(Some("http://h:1"), &rc, &env(&[]), &name).unwrap(),
-            "http://h:1/"
-        );
-        assert_eq!(
-            registry_url(None, &rc, &env(&[]), &name).unwrap(),
-            "http://127.0.0.1:9/acme/"
-        );
+        assert_eq!(registry_url(Some("http://h:1"), &rc, &env(&[]), &name).unwrap(), "http://h:1/");
+        assert_eq!(registry_url(None, &rc, &env(&[]), &name).unwrap(), "http://127.0.0.1:9/acme/");
         let plain = PackageName::parse("x").unwrap();
         assert_eq!(
-            registry_url(
-                None,
-                &rc,
-                &env(&[("NPM_CONFIG_REGISTRY", "http://e/")]),
-                &plain
-            )
-            .unwrap(),
+            registry_url(None, &rc, &env(&[("NPM_CONFIG_REGISTRY", "http://e/")]), &plain).unwrap(),
             "http://e/"
         );
-        assert_eq!(
-            registry_url(None, &rc, &env(&[]), &plain).unwrap(),
-            DEFAULT_REGISTRY
-        );
+        assert_eq!(registry_url(None, &rc, &env(&[]), &plain).unwrap(), DEFAULT_REGISTRY);
         assert!(registry_url(Some("ftp://x"), &rc, &env(&[]), &plain).is_err());
     }
 }

@@ -19,14 +19,11 @@ use serde_json::{json, Map, Value};
 use crate::core::bundle::Bundle;
 use crate::core::npm::PackageName;
 use crate::core::publish::{
-    build_document, certificate_identity, check_manifest, check_provenance, classify_refusal,
-    normalize_repository, BuildFacts, PreflightError, PublishInput, PublishRefusal,
-    GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER,
+    build_document, certificate_identity, check_manifest, check_provenance, classify_refusal, normalize_repository,
+    BuildFacts, PreflightError, PublishInput, PublishRefusal, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER,
 };
 use crate::core::trust_root::TrustedRoot;
-use crate::core::verify::{
-    verify_bundle, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, VerifiedBundle,
-};
+use crate::core::verify::{verify_bundle, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, VerifyError};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{rename, write_atomic};
 use crate::http::{Http, RetryPolicy};
@@ -177,11 +174,8 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     let env = capture_env();
     let provenance = !args.no_provenance;
     // The identity token source first: no token means no point in packing or hashing.
-    let plan = if provenance && args.bundle.is_none() {
-        Some(SignerPlan::new(&args.sigstore, env.clone())?)
-    } else {
-        None
-    };
+    let plan =
+        if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
 
     let meta = std::fs::metadata(&args.package).map_err(|e| {
         fail_with_hint(
@@ -191,32 +185,16 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         )
     })?;
     let pack_dir = if meta.is_dir() {
-        Some(
-            tempfile::Builder::new()
-                .prefix(".npm-attest-pack-")
-                .tempdir_in(".")
-                .map_err(|e| {
-                    fail(
-                        ExitKind::Environment,
-                        format!(
-                            "cannot create a temporary directory in the current directory: {e}"
-                        ),
-                    )
-                })?,
-        )
+        Some(tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
+            fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
+        })?)
     } else {
         None
     };
     let (tarball_path, project_dir) = match &pack_dir {
         Some(dir) => {
-            report::info(&format!(
-                "Packing {} with `npm pack`",
-                args.package.display()
-            ));
-            (
-                tarball::npm_pack(&args.package, dir.path()).await?,
-                args.package.clone(),
-            )
+            report::info(&format!("Packing {} with `npm pack`", args.package.display()));
+            (tarball::npm_pack(&args.package, dir.path()).await?, args.package.clone())
         }
         None => (args.package.clone(), PathBuf::from(".")),
     };
@@ -238,12 +216,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
 impl Context {
     /// What the packages of one run share; `plan` is started when the first package passed
     /// its preflight.
-    pub fn new(
-        args: &PublishArgs,
-        env: Env,
-        project_dir: PathBuf,
-        plan: Option<SignerPlan>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(args: &PublishArgs, env: Env, project_dir: PathBuf, plan: Option<SignerPlan>) -> anyhow::Result<Self> {
         Ok(Self {
             env,
             http: Http::new(RetryPolicy::default())?,
@@ -258,10 +231,7 @@ impl Context {
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
             keep_dir: PathBuf::from("."),
-            signer: LazySigner {
-                plan: std::sync::Mutex::new(plan),
-                signer: tokio::sync::OnceCell::new(),
-            },
+            signer: LazySigner { plan: std::sync::Mutex::new(plan), signer: tokio::sync::OnceCell::new() },
         })
     }
 
@@ -279,46 +249,23 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         if tarball.size > MAX_TARBALL_BYTES {
             return Err(fail(
                 ExitKind::BadInput,
-                format!(
-                    "{} is larger than {MAX_TARBALL_BYTES} bytes",
-                    path.display()
-                ),
+                format!("{} is larger than {MAX_TARBALL_BYTES} bytes", path.display()),
             ));
         }
-        let bytes = std::fs::read(&path).map_err(|e| {
-            fail(
-                ExitKind::BadInput,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display())))?;
         // The bytes uploaded must be the bytes hashed (and signed over).
         let again = tarball::read(&path)?;
         if again.sha512 != tarball.sha512 || sha2_512(&bytes) != tarball.sha512 {
-            return Err(fail(
-                ExitKind::BadInput,
-                format!("{} changed while it was being read", path.display()),
-            ));
+            return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
         let manifest = read_manifest(&bytes).map_err(|reason| {
-            fail(
-                ExitKind::BadInput,
-                format!("invalid package tarball {}: {reason}", path.display()),
-            )
+            fail(ExitKind::BadInput, format!("invalid package tarball {}: {reason}", path.display()))
         })?;
-        Ok(PackageInput {
-            tarball,
-            bytes,
-            manifest,
-            packed,
-        })
+        Ok(PackageInput { tarball, bytes, manifest, packed })
     })
     .await
-    .map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("the tarball reader stopped: {e}"),
-        )
-    })?
+    .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
 }
 
 fn sha2_512(bytes: &[u8]) -> [u8; 64] {
@@ -336,10 +283,7 @@ fn read_manifest(bytes: &[u8]) -> Result<Map<String, Value>, String> {
             continue;
         }
         let mut text = Vec::new();
-        entry
-            .take(MAX_PACKAGE_JSON_BYTES + 1)
-            .read_to_end(&mut text)
-            .map_err(|e| e.to_string())?;
+        entry.take(MAX_PACKAGE_JSON_BYTES + 1).read_to_end(&mut text).map_err(|e| e.to_string())?;
         if text.len() as u64 > MAX_PACKAGE_JSON_BYTES {
             return Err("package/package.json is too large".into());
         }
@@ -354,8 +298,9 @@ fn read_manifest(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 
 fn preflight_error(e: PreflightError) -> anyhow::Error {
     let kind = match e {
-        PreflightError::UnsupportedRunner { .. }
-        | PreflightError::PrivateSourceRepository { .. } => ExitKind::Environment,
+        PreflightError::UnsupportedRunner { .. } | PreflightError::PrivateSourceRepository { .. } => {
+            ExitKind::Environment
+        }
         _ => ExitKind::BadInput,
     };
     let hint = e.hint();
@@ -370,8 +315,7 @@ fn build_facts(env: &dyn Fn(&str) -> Option<String>) -> BuildFacts {
         let server = set("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
         let visibility = set("GITHUB_EVENT_PATH").and_then(|p| event_visibility(Path::new(&p)));
         return BuildFacts {
-            repository: set("GITHUB_REPOSITORY")
-                .map(|r| format!("{}/{r}", server.trim_end_matches('/'))),
+            repository: set("GITHUB_REPOSITORY").map(|r| format!("{}/{r}", server.trim_end_matches('/'))),
             runner_environment: set("RUNNER_ENVIRONMENT"),
             repository_visibility: visibility,
         };
@@ -396,10 +340,7 @@ fn event_visibility(path: &Path) -> Option<String> {
     if let Some(v) = repository.get("visibility").and_then(Value::as_str) {
         return Some(v.to_owned());
     }
-    repository
-        .get("private")
-        .and_then(Value::as_bool)
-        .map(|p| if p { "private" } else { "public" }.to_owned())
+    repository.get("private").and_then(Value::as_bool).map(|p| if p { "private" } else { "public" }.to_owned())
 }
 
 /// Publishes one package: preflight, authentication, signing and verification, upload.
@@ -408,11 +349,7 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
     let access = ctx.access.map(Access::as_str);
-    report::info(&format!(
-        "Publishing {name}@{version} ({} bytes, {})",
-        input.tarball.size,
-        input.tarball.integrity()
-    ));
+    report::info(&format!("Publishing {name}@{version} ({} bytes, {})", input.tarball.size, input.tarball.integrity()));
 
     // Preflight, local: package.json and what the registry checks in the certificate.
     check_manifest(name.as_str(), &input.manifest, access).map_err(preflight_error)?;
@@ -429,39 +366,25 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     let registry_url = registry::registry_url(ctx.registry_flag.as_deref(), &npmrc, &lookup, name)?;
     let registry = Registry::new(ctx.http.clone(), &registry_url);
     let auth = registry::plan_auth(&registry_url, &npmrc, &lookup)?;
-    report::debug(&format!(
-        "registry {registry_url}, authentication: {}",
-        auth.describe()
-    ));
+    report::debug(&format!("registry {registry_url}, authentication: {}", auth.describe()));
     let token = match &auth {
         AuthPlan::Token { token, .. } => Some(token.clone()),
         AuthPlan::None if ctx.dry_run => {
-            report::warn(&format!(
-                "no token for {registry_url}: a real publish would fail"
-            ));
+            report::warn(&format!("no token for {registry_url}: a real publish would fail"));
             None
         }
         AuthPlan::None => return Err(registry::missing_auth(&registry_url, &npmrc)),
         _ => {
             let id_token = registry::trusted_publishing_id_token(&ctx.http, &auth, &registry_url)
                 .await?
-                .ok_or_else(|| {
-                    fail(
-                        ExitKind::Internal,
-                        "trusted publishing without an identity token",
-                    )
-                })?;
+                .ok_or_else(|| fail(ExitKind::Internal, "trusted publishing without an identity token"))?;
             if ctx.provenance {
                 // The token's claims are the facts Fulcio will certify.
-                let claims = crate::core::jwt::decode_unverified(id_token.expose())
-                    .map(|j| j.claims)
-                    .unwrap_or_default();
+                let claims =
+                    crate::core::jwt::decode_unverified(id_token.expose()).map(|j| j.claims).unwrap_or_default();
                 let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
-                facts.runner_environment = facts
-                    .runner_environment
-                    .or_else(|| claim("runner_environment"));
-                facts.repository_visibility =
-                    claim("repository_visibility").or(facts.repository_visibility);
+                facts.runner_environment = facts.runner_environment.or_else(|| claim("runner_environment"));
+                facts.repository_visibility = claim("repository_visibility").or(facts.repository_visibility);
                 check_provenance(&input.manifest, &facts).map_err(preflight_error)?;
             }
             report::info(&format!(
@@ -475,17 +398,8 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     // Preflight, remote, before anything is signed: the version must be new; provenance on a
     // new scoped package needs public access (npm's `ensureProvenanceGeneration`). Without
     // provenance nothing would be wasted: the registry's own answer is shown instead.
-    let packument = if ctx.provenance {
-        registry.packument(name, token.as_ref()).await?
-    } else {
-        None
-    };
-    if packument
-        .as_ref()
-        .and_then(|p| p.get("versions"))
-        .and_then(|v| v.get(version))
-        .is_some()
-    {
+    let packument = if ctx.provenance { registry.packument(name, token.as_ref()).await? } else { None };
+    if packument.as_ref().and_then(|p| p.get("versions")).and_then(|v| v.get(version)).is_some() {
         return Err(preflight_error(PreflightError::VersionExists {
             name: name.to_string(),
             version: version.to_owned(),
@@ -495,15 +409,10 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     if ctx.provenance && access != Some("public") && name.scope().is_some() {
         let public = match &packument {
             None => false,
-            Some(_) => registry
-                .visibility(name, token.as_ref())
-                .await?
-                .unwrap_or(false),
+            Some(_) => registry.visibility(name, token.as_ref()).await?.unwrap_or(false),
         };
         if !public {
-            return Err(preflight_error(PreflightError::AccessNotPublic {
-                name: name.to_string(),
-            }));
+            return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
         }
     }
 
@@ -514,76 +423,42 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
         None
     } else if let Some(path) = &ctx.bundle {
         let (bundle, value) = read_bundle_file(path)?;
-        let trust = trusted_root_from(ctx.trusted_root.as_deref(), None)?;
+        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), None)?;
         let policy = repository_policy(&input.manifest)?;
-        check_bundle(
-            &bundle,
-            &trust,
-            &input.tarball,
-            &policy,
-            &path.display().to_string(),
-        )?;
-        report::info(&format!(
-            "The bundle {} is about this tarball and verifies",
-            path.display()
-        ));
+        check_bundle(&bundle, &trust, exact, &input.tarball, &policy, &path.display().to_string())?;
+        report::info(&format!("The bundle {} is about this tarball and verifies", path.display()));
         Some((value, false))
     } else {
         let signer = ctx.signer.get().await?;
         let bundle = signer.attest(&input.tarball).await?;
-        let log_index = bundle
-            .verification_material
-            .tlog_entries
-            .first()
-            .map(|e| e.log_index)
-            .unwrap_or_default();
+        let log_index = bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
         tlog_url = Some(signer.endpoints().transparency_log_url(log_index));
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",
             signer.provider().display_name()
         ));
-        let trust = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
+        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
         if let Some(root) = signer.trusted_root() {
-            let bytes = serde_json::to_vec_pretty(root).map_err(|e| {
-                fail(
-                    ExitKind::Internal,
-                    format!("cannot serialize the trusted root: {e}"),
-                )
-            })?;
+            let bytes = serde_json::to_vec_pretty(root)
+                .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
             if let Some(path) = &ctx.trusted_root_out {
                 write_atomic(path, &bytes)?;
-                report::info(&format!(
-                    "Trusted root of the local Sigstore stand-in: {}",
-                    path.display()
-                ));
+                report::info(&format!("Trusted root of the local Sigstore stand-in: {}", path.display()));
             }
             kept_root = Some(bytes);
         }
         let (issuer, san) = certificate_identity(signer.identity_claims()).ok_or_else(|| {
-            fail(
-                ExitKind::Internal,
-                "the identity token has no claims to derive the certificate identity from",
-            )
+            fail(ExitKind::Internal, "the identity token has no claims to derive the certificate identity from")
         })?;
         let mut identity = IdentityPolicy::new(issuer);
         identity.san = Some(SanMatcher::Exact(san));
-        check_bundle(
-            &bundle,
-            &trust,
-            &input.tarball,
-            &Policy::Keyless(identity),
-            "the new bundle",
-        )?;
+        check_bundle(&bundle, &trust, exact, &input.tarball, &Policy::Keyless(identity), "the new bundle")?;
         report::info(&format!(
             "Provenance statement published to transparency log: {}",
             tlog_url.as_deref().unwrap_or("-")
         ));
-        let value = serde_json::to_value(&bundle).map_err(|e| {
-            fail(
-                ExitKind::Internal,
-                format!("cannot serialize the bundle: {e}"),
-            )
-        })?;
+        let value = serde_json::to_value(&bundle)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the bundle: {e}")))?;
         Some((value, true))
     };
 
@@ -636,36 +511,18 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
         return Ok(published);
     }
 
-    let body = serde_json::to_vec(&document).map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("cannot encode the publish document: {e}"),
-        )
-    })?;
-    let outcome = upload(
-        &registry,
-        name,
-        version,
-        &integrity,
-        body,
-        token.as_ref(),
-        ctx.otp.as_ref(),
-        new_before_put,
-    )
-    .await;
+    let body = serde_json::to_vec(&document)
+        .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the publish document: {e}")))?;
+    let outcome =
+        upload(&registry, name, version, &integrity, body, token.as_ref(), ctx.otp.as_ref(), new_before_put).await;
     match outcome {
         Ok(()) => {
-            report::info(&format!(
-                "Published {name}@{version} to {registry_url} with tag {}",
-                ctx.tag
-            ));
+            report::info(&format!("Published {name}@{version} to {registry_url} with tag {}", ctx.tag));
             Ok(published)
         }
         Err(err) => match &bundle_value {
             // A fresh bundle is never thrown away: keep it (and what verifies it) for `--bundle`.
-            Some((value, true)) => {
-                Err(keep_for_retry(ctx, input, value, kept_root.as_deref(), err))
-            }
+            Some((value, true)) => Err(keep_for_retry(ctx, input, value, kept_root.as_deref(), err)),
             _ => Err(err),
         },
     }
@@ -688,22 +545,15 @@ async fn upload(
         return Ok(());
     }
     let status = answer.status.as_u16();
-    let message = answer.message.clone().unwrap_or_else(|| {
-        answer
-            .status
-            .canonical_reason()
-            .unwrap_or("no message")
-            .to_owned()
-    });
+    let message =
+        answer.message.clone().unwrap_or_else(|| answer.status.canonical_reason().unwrap_or("no message").to_owned());
     let refusal = classify_refusal(status, answer.www_authenticate.as_deref(), &message);
     if refusal == PublishRefusal::VersionExists && new_before_put {
         // The version was not there before our PUT: a retried PUT whose first attempt went
         // through answers "exists", and that is our upload when the integrity is ours.
         if let Ok(Some(p)) = registry.packument(name, token).await {
             if p["versions"][version]["dist"]["integrity"].as_str() == Some(integrity) {
-                report::info(
-                    "The registry already has this exact tarball (an earlier attempt went through)",
-                );
+                report::info("The registry already has this exact tarball (an earlier attempt went through)");
                 return Ok(());
             }
         }
@@ -716,11 +566,7 @@ async fn upload(
         PublishRefusal::ProvenanceRejected => (ExitKind::Remote, "the registry refused the provenance: check package.json \"repository\", the runner (GitHub-hosted) and the repository visibility (public), or publish with --no-provenance".to_owned()),
         _ => (ExitKind::Remote, "check the registry's message; transient failures were already retried".to_owned()),
     };
-    Err(fail_with_hint(
-        kind,
-        format!("the registry refused {name}@{version} ({status}): {message}"),
-        hint,
-    ))
+    Err(fail_with_hint(kind, format!("the registry refused {name}@{version} ({status}): {message}"), hint))
 }
 
 /// Writes the bundle (and its trusted root, and a packed tarball) next to each other and turns
@@ -734,12 +580,7 @@ fn keep_for_retry(
 ) -> anyhow::Error {
     let stem = format!(
         "{}-{}",
-        input
-            .tarball
-            .name
-            .as_str()
-            .trim_start_matches('@')
-            .replace('/', "-"),
+        input.tarball.name.as_str().trim_start_matches('@').replace('/', "-"),
         input.tarball.version.as_str()
     );
     let bundle_path = ctx.keep_dir.join(format!("{stem}.sigstore.json"));
@@ -758,40 +599,23 @@ fn keep_for_retry(
             }
             None => None,
         };
-        let mut bytes = serde_json::to_vec_pretty(bundle).map_err(|e| {
-            fail(
-                ExitKind::Internal,
-                format!("cannot serialize the bundle: {e}"),
-            )
-        })?;
+        let mut bytes = serde_json::to_vec_pretty(bundle)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the bundle: {e}")))?;
         bytes.push(b'\n');
         write_atomic(&bundle_path, &bytes)?;
         Ok(root_path)
     })();
     let (kind, message, hint) = {
         let (kind, hint) = crate::error::classify(&err);
-        (
-            kind,
-            crate::error::render(&err)
-                .trim_start_matches("error: ")
-                .to_owned(),
-            hint.map(str::to_owned),
-        )
+        (kind, crate::error::render(&err).trim_start_matches("error: ").to_owned(), hint.map(str::to_owned))
     };
     match result {
         Ok(root_path) => {
-            let root_flag = root_path
-                .map(|p| format!(" --trusted-root {}", p.display()))
-                .unwrap_or_default();
-            let retry = format!(
-                "npm-attest publish --bundle {}{root_flag} {}",
-                bundle_path.display(),
-                tarball_path.display()
-            );
+            let root_flag = root_path.map(|p| format!(" --trusted-root {}", p.display())).unwrap_or_default();
+            let retry =
+                format!("npm-attest publish --bundle {}{root_flag} {}", bundle_path.display(), tarball_path.display());
             let hint = match hint {
-                Some(h) => format!(
-                    "{h}; the signed bundle was kept, publish it without signing again: {retry}"
-                ),
+                Some(h) => format!("{h}; the signed bundle was kept, publish it without signing again: {retry}"),
                 None => {
                     format!("the signed bundle was kept, publish it without signing again: {retry}")
                 }
@@ -801,38 +625,28 @@ fn keep_for_retry(
         Err(keep_err) => fail_with_hint(
             kind,
             message,
-            format!(
-                "the signed bundle could not be kept either: {}",
-                crate::error::render(&keep_err)
-            ),
+            format!("the signed bundle could not be kept either: {}", crate::error::render(&keep_err)),
         ),
     }
 }
 
 fn read_bundle_file(path: &Path) -> anyhow::Result<(Bundle, Value)> {
     let bundle = crate::cmd::verify::read_bundle(path)?;
-    let bytes = std::fs::read(path).map_err(|e| {
-        fail(
-            ExitKind::BadInput,
-            format!("cannot read bundle {}: {e}", path.display()),
-        )
-    })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        fail(
-            ExitKind::BadInput,
-            format!("bundle {} is not JSON: {e}", path.display()),
-        )
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read bundle {}: {e}", path.display())))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| fail(ExitKind::BadInput, format!("bundle {} is not JSON: {e}", path.display())))?;
     Ok((bundle, value))
 }
 
-fn trusted_root_from(
-    path: Option<&Path>,
-    local: Option<&TrustedRoot>,
-) -> anyhow::Result<TrustedRoot> {
+/// The trusted root to verify with, and whether it is exactly the instance's (a given file or
+/// the stand-in's) rather than the embedded public-good snapshot, which may be older than the
+/// live Sigstore keys.
+fn trusted_root_from(path: Option<&Path>, local: Option<&TrustedRoot>) -> anyhow::Result<(TrustedRoot, bool)> {
     match (path, local) {
-        (None, Some(root)) => Ok(root.clone()),
-        (path, _) => crate::cmd::verify::read_trusted_root(path, false),
+        (None, Some(root)) => Ok((root.clone(), true)),
+        (Some(path), _) => Ok((crate::cmd::verify::read_trusted_root(Some(path), false)?, true)),
+        (None, None) => Ok((crate::cmd::verify::read_trusted_root(None, false)?, false)),
     }
 }
 
@@ -840,22 +654,22 @@ fn trusted_root_from(
 /// the certificate's Source Repository URI with package.json `repository`), on GitHub Actions
 /// or GitLab CI.
 fn repository_policy(manifest: &Map<String, Value>) -> anyhow::Result<Policy> {
-    let repository = manifest
-        .get("repository")
-        .and_then(normalize_repository)
-        .ok_or_else(|| {
-            fail_with_hint(
-                ExitKind::BadInput,
-                "cannot check who signed the bundle: package.json has no \"repository\"",
-                "add \"repository\" to package.json (the registry requires it for provenance)",
-            )
-        })?;
+    let repository = manifest.get("repository").and_then(normalize_repository).ok_or_else(|| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            "cannot check who signed the bundle: package.json has no \"repository\"",
+            "add \"repository\" to package.json (the registry requires it for provenance)",
+        )
+    })?;
     let issuer = if repository.starts_with("https://github.com/") {
         GITHUB_ACTIONS_ISSUER
     } else if repository.starts_with("https://gitlab.com/") {
         GITLAB_ISSUER
     } else {
-        return Err(fail(ExitKind::BadInput, format!("cannot check who signed the bundle: {repository} is neither on GitHub nor on GitLab.com")));
+        return Err(fail(
+            ExitKind::BadInput,
+            format!("cannot check who signed the bundle: {repository} is neither on GitHub nor on GitLab.com"),
+        ));
     };
     let mut identity = IdentityPolicy::new(issuer);
     identity.source_repository_uri = Some(repository);
@@ -866,26 +680,42 @@ fn repository_policy(manifest: &Map<String, Value>) -> anyhow::Result<Policy> {
 fn check_bundle(
     bundle: &Bundle,
     trust: &TrustedRoot,
+    exact_root: bool,
     tarball: &PackageTarball,
     policy: &Policy,
     what: &str,
-) -> anyhow::Result<VerifiedBundle> {
+) -> anyhow::Result<()> {
     let subject = Subject::NpmPackage(NpmPackage {
         name: tarball.name.as_str().to_owned(),
         version: tarball.version.as_str().to_owned(),
         sha512: tarball.sha512,
     });
-    verify_bundle(bundle, trust, &subject, policy).map_err(|e| {
-        let kind = match e.blame() {
-            Blame::Malformed => ExitKind::BadInput,
-            _ => ExitKind::VerificationFailed,
-        };
-        fail_with_hint(
-            kind,
-            format!("refusing to publish: {what} does not verify: {e}"),
-            "sign this exact tarball again, or pass the trusted root of the Sigstore instance that signed it with --trusted-root",
-        )
-    })
+    let Err(e) = verify_bundle(bundle, trust, &subject, policy) else {
+        return Ok(());
+    };
+    // Against the embedded public-good snapshot, only failures no stale root can explain (who
+    // signed, the signature, the subject) refuse; the registry verifies trust material against
+    // the live root anyway.
+    let refuse = exact_root
+        || matches!(
+            e,
+            VerifyError::PolicyMismatch { .. } | VerifyError::Signature { .. } | VerifyError::SubjectMismatch { .. }
+        );
+    if !refuse {
+        report::warn(&format!(
+            "{what} does not verify against the embedded public-good trusted root, which may be older than the Sigstore keys: {e}"
+        ));
+        return Ok(());
+    }
+    let kind = match e.blame() {
+        Blame::Malformed => ExitKind::BadInput,
+        _ => ExitKind::VerificationFailed,
+    };
+    Err(fail_with_hint(
+        kind,
+        format!("refusing to publish: {what} does not verify: {e}"),
+        "sign this exact tarball again, or pass the trusted root of the Sigstore instance that signed it with --trusted-root",
+    ))
 }
 
 fn published_json(p: &Published) -> Value {

@@ -29,10 +29,9 @@ fn parse_spec(spec: &str) -> anyhow::Result<(PackageName, PackageVersion)> {
         )
     };
     let at = spec.rfind('@').filter(|i| *i > 0).ok_or_else(bad)?;
-    let name = PackageName::parse(&spec[..at])
-        .map_err(|e| fail(ExitKind::BadInput, format!("{spec}: {e}")))?;
-    let version = PackageVersion::clean(&spec[at + 1..])
-        .map_err(|e| fail(ExitKind::BadInput, format!("{spec}: {e}")))?;
+    let name = PackageName::parse(&spec[..at]).map_err(|e| fail(ExitKind::BadInput, format!("{spec}: {e}")))?;
+    let version =
+        PackageVersion::clean(&spec[at + 1..]).map_err(|e| fail(ExitKind::BadInput, format!("{spec}: {e}")))?;
     Ok((name, version))
 }
 
@@ -44,12 +43,7 @@ pub async fn run(args: VerifyArgs, registry_url: String) -> anyhow::Result<()> {
     let spec = format!("{name}@{version}");
     match url::Url::parse(&registry_url) {
         Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
-        _ => {
-            return Err(fail(
-                ExitKind::BadInput,
-                format!("--registry {registry_url:?} is not an http(s) URL"),
-            ))
-        }
+        _ => return Err(fail(ExitKind::BadInput, format!("--registry {registry_url:?} is not an http(s) URL"))),
     }
     let registry = Registry::new(Http::new(RetryPolicy::default())?, &registry_url);
 
@@ -60,27 +54,15 @@ pub async fn run(args: VerifyArgs, registry_url: String) -> anyhow::Result<()> {
             "check the package name and --registry",
         )
     })?;
-    let manifest = packument
-        .get("versions")
-        .and_then(|v| v.get(version))
-        .ok_or_else(|| {
-            fail_with_hint(
-                ExitKind::BadInput,
-                format!("{spec} is not on {}", registry.base()),
-                "check the version",
-            )
-        })?;
-    let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
-    let integrity = dist
-        .get("integrity")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let tarball_url = dist.get("tarball").and_then(Value::as_str).ok_or_else(|| {
-        fail(
-            ExitKind::Remote,
-            format!("the packument of {spec} names no tarball"),
-        )
+    let manifest = packument.get("versions").and_then(|v| v.get(version)).ok_or_else(|| {
+        fail_with_hint(ExitKind::BadInput, format!("{spec} is not on {}", registry.base()), "check the version")
     })?;
+    let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
+    let integrity = dist.get("integrity").and_then(Value::as_str).unwrap_or_default();
+    let tarball_url = dist
+        .get("tarball")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail(ExitKind::Remote, format!("the packument of {spec} names no tarball")))?;
 
     // The tarball must be the one the packument's integrity names.
     let tarball = registry.tarball(tarball_url).await?;
@@ -100,27 +82,16 @@ pub async fn run(args: VerifyArgs, registry_url: String) -> anyhow::Result<()> {
     }
 
     // The provenance bundle: the packument must announce it; fetch it on this registry's host.
-    let announced = dist
-        .get("attestations")
-        .and_then(|a| a.get("url"))
-        .and_then(Value::as_str);
+    let announced = dist.get("attestations").and_then(|a| a.get("url")).and_then(Value::as_str);
     if announced.is_none() {
         return Err(fail_with_hint(
             ExitKind::VerificationFailed,
-            format!(
-                "{spec} on {} has no provenance (no dist.attestations)",
-                registry.base()
-            ),
+            format!("{spec} on {} has no provenance (no dist.attestations)", registry.base()),
             "the package was published without provenance",
         ));
     }
     let attestations_url = announced
-        .filter(|u| {
-            url::Url::parse(u)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                == Some(registry.host())
-        })
+        .filter(|u| url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_owned)) == Some(registry.host()))
         .map(str::to_owned)
         .unwrap_or_else(|| registry.attestations_url(&name, version));
     let answer = registry.attestations(&attestations_url).await?;
@@ -129,41 +100,23 @@ pub async fn run(args: VerifyArgs, registry_url: String) -> anyhow::Result<()> {
         .and_then(Value::as_array)
         .and_then(|list| {
             list.iter().find(|a| {
-                a.get("predicateType")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.starts_with(PROVENANCE_PREFIX))
+                a.get("predicateType").and_then(Value::as_str).is_some_and(|t| t.starts_with(PROVENANCE_PREFIX))
             })
         })
         .ok_or_else(|| {
-            fail(
-                ExitKind::VerificationFailed,
-                format!("the registry lists no provenance attestation for {spec}"),
-            )
+            fail(ExitKind::VerificationFailed, format!("the registry lists no provenance attestation for {spec}"))
         })?;
-    let bundle: Bundle = serde_json::from_value(
-        entry.get("bundle").cloned().unwrap_or(Value::Null),
-    )
-    .map_err(|e| {
-        fail(
-            ExitKind::BadInput,
-            format!("the provenance bundle of {spec} is not a Sigstore bundle: {e}"),
-        )
+    let bundle: Bundle = serde_json::from_value(entry.get("bundle").cloned().unwrap_or(Value::Null)).map_err(|e| {
+        fail(ExitKind::BadInput, format!("the provenance bundle of {spec} is not a Sigstore bundle: {e}"))
     })?;
 
-    let subject = Subject::NpmPackage(NpmPackage {
-        name: name.to_string(),
-        version: version.to_owned(),
-        sha512,
-    });
+    let subject = Subject::NpmPackage(NpmPackage { name: name.to_string(), version: version.to_owned(), sha512 });
     let verified = verify_bundle(&bundle, &trust, &subject, &policy).map_err(|e| {
         let kind = match e.blame() {
             Blame::Malformed => ExitKind::BadInput,
             _ => ExitKind::VerificationFailed,
         };
-        fail(
-            kind,
-            format!("the provenance of {spec} on {}: {e}", registry.base()),
-        )
+        fail(kind, format!("the provenance of {spec} on {}: {e}", registry.base()))
     })?;
     if args.json {
         report::data(&facts_json(&verified, &subject).to_string());

@@ -41,23 +41,14 @@ pub fn tarball_url(registry: &str, name: &str, version: &str) -> String {
 /// `versions`, `access`, `_attachments` (tarball, and the `.sigstore` bundle when present).
 pub fn build_document(input: &PublishInput<'_>) -> Value {
     let mut version_manifest = input.manifest.clone();
-    version_manifest.insert(
-        "_id".into(),
-        Value::String(format!("{}@{}", input.name, input.version)),
-    );
+    version_manifest.insert("_id".into(), Value::String(format!("{}@{}", input.name, input.version)));
     let mut dist = match version_manifest.remove("dist") {
         Some(Value::Object(existing)) => existing,
         _ => Map::new(),
     };
-    dist.insert(
-        "integrity".into(),
-        Value::String(input.integrity.to_owned()),
-    );
+    dist.insert("integrity".into(), Value::String(input.integrity.to_owned()));
     dist.insert("shasum".into(), Value::String(input.shasum.to_owned()));
-    dist.insert(
-        "tarball".into(),
-        Value::String(tarball_url(input.registry, input.name, input.version)),
-    );
+    dist.insert("tarball".into(), Value::String(tarball_url(input.registry, input.name, input.version)));
     version_manifest.insert("dist".into(), Value::Object(dist));
 
     let mut attachments = Map::new();
@@ -88,16 +79,8 @@ pub fn build_document(input: &PublishInput<'_>) -> Value {
         doc.insert("description".into(), description.clone());
     }
     doc.insert("dist-tags".into(), json!({ input.tag: input.version }));
-    doc.insert(
-        "versions".into(),
-        json!({ input.version: Value::Object(version_manifest) }),
-    );
-    doc.insert(
-        "access".into(),
-        input
-            .access
-            .map_or(Value::Null, |a| Value::String(a.to_owned())),
-    );
+    doc.insert("versions".into(), json!({ input.version: Value::Object(version_manifest) }));
+    doc.insert("access".into(), input.access.map_or(Value::Null, |a| Value::String(a.to_owned())));
     doc.insert("_attachments".into(), Value::Object(attachments));
     Value::Object(doc)
 }
@@ -155,8 +138,7 @@ pub fn normalize_repository_url(raw: &str) -> Option<String> {
 
 /// Source repositories compare case-insensitively (GitHub owner and repository names are).
 pub fn same_repository(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
+    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 /// A parsed `.npmrc`: `key=value` lines, `;`/`#` comments, `${VAR}` substitution as npm does
@@ -181,10 +163,7 @@ impl Npmrc {
             };
             let key = rc.substitute(key.trim(), env);
             let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
+            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
             let value = rc.substitute(value, env);
             rc.entries.push((key, value));
         }
@@ -218,11 +197,7 @@ impl Npmrc {
 
     /// The last value set for `key` (later lines win, as in npm's ini parsing).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Layers `other` over `self` (e.g. project `.npmrc` over user `.npmrc`).
@@ -234,10 +209,7 @@ impl Npmrc {
 
     /// The registry for a package: `@scope:registry`, else `registry`.
     pub fn registry_for(&self, package_name: &str) -> Option<&str> {
-        if let Some(scope) = package_name
-            .strip_prefix('@')
-            .and_then(|n| n.split('/').next())
-        {
+        if let Some(scope) = package_name.strip_prefix('@').and_then(|n| n.split('/').next()) {
             if let Some(r) = self.get(&format!("@{scope}:registry")) {
                 return Some(r);
             }
@@ -270,11 +242,7 @@ pub fn nerf_dart(registry: &str) -> Option<String> {
     let host = url.host_str()?;
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     let path = url.path();
-    let path = if path.ends_with('/') {
-        path.to_owned()
-    } else {
-        format!("{path}/")
-    };
+    let path = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
     Some(format!("//{host}{port}{path}"))
 }
 
@@ -298,18 +266,10 @@ pub const GITLAB_ISSUER: &str = "https://gitlab.com";
 /// `https://<ci_config_ref_uri>`; otherwise a verified email, else `sub`
 /// (sigstore-protocol.md, Fulcio principals).
 pub fn certificate_identity(claims: &Map<String, Value>) -> Option<(String, String)> {
-    let claim = |k: &str| {
-        claims
-            .get(k)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-    };
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
     let issuer = claim("iss")?.to_owned();
     if issuer == GITHUB_ACTIONS_ISSUER {
-        return Some((
-            issuer,
-            format!("https://github.com/{}", claim("job_workflow_ref")?),
-        ));
+        return Some((issuer, format!("https://github.com/{}", claim("job_workflow_ref")?)));
     }
     if let Some(config) = claim("ci_config_ref_uri") {
         return Some((issuer, format!("https://{config}")));
@@ -347,10 +307,7 @@ pub enum PreflightError {
     /// package.json has no usable `repository` (the registry compares it with the certificate).
     MissingRepository { ci_repository: String },
     /// package.json `repository` names another repository than the one building.
-    RepositoryMismatch {
-        package_json: String,
-        ci_repository: String,
-    },
+    RepositoryMismatch { package_json: String, ci_repository: String },
     /// The runner is not GitHub-hosted.
     UnsupportedRunner { runner_environment: String },
     /// The source repository is not public.
@@ -416,17 +373,10 @@ impl PreflightError {
 
 /// The provenance checks the public registry makes on the bundle (npm-provenance.md §4, the
 /// 422 answers), made ahead of time from the manifest and the CI facts.
-pub fn check_provenance(
-    manifest: &Map<String, Value>,
-    facts: &BuildFacts,
-) -> Result<(), PreflightError> {
+pub fn check_provenance(manifest: &Map<String, Value>, facts: &BuildFacts) -> Result<(), PreflightError> {
     if let Some(ci_repository) = &facts.repository {
         match manifest.get("repository").and_then(normalize_repository) {
-            None => {
-                return Err(PreflightError::MissingRepository {
-                    ci_repository: ci_repository.clone(),
-                })
-            }
+            None => return Err(PreflightError::MissingRepository { ci_repository: ci_repository.clone() }),
             Some(declared) if !same_repository(&declared, ci_repository) => {
                 return Err(PreflightError::RepositoryMismatch {
                     package_json: declared,
@@ -436,45 +386,22 @@ pub fn check_provenance(
             Some(_) => {}
         }
     }
-    if let Some(runner) = facts
-        .runner_environment
-        .as_deref()
-        .filter(|r| *r != "github-hosted")
-    {
-        return Err(PreflightError::UnsupportedRunner {
-            runner_environment: runner.to_owned(),
-        });
+    if let Some(runner) = facts.runner_environment.as_deref().filter(|r| *r != "github-hosted") {
+        return Err(PreflightError::UnsupportedRunner { runner_environment: runner.to_owned() });
     }
-    if let Some(visibility) = facts
-        .repository_visibility
-        .as_deref()
-        .filter(|v| *v != "public")
-    {
-        return Err(PreflightError::PrivateSourceRepository {
-            visibility: visibility.to_owned(),
-        });
+    if let Some(visibility) = facts.repository_visibility.as_deref().filter(|v| *v != "public") {
+        return Err(PreflightError::PrivateSourceRepository { visibility: visibility.to_owned() });
     }
     Ok(())
 }
 
 /// The manifest checks every publish makes (libnpmpublish `EPRIVATE`, `EUNSCOPED`).
-pub fn check_manifest(
-    name: &str,
-    manifest: &Map<String, Value>,
-    access: Option<&str>,
-) -> Result<(), PreflightError> {
-    if manifest
-        .get("private")
-        .is_some_and(|p| p == &Value::Bool(true) || p == "true")
-    {
-        return Err(PreflightError::PrivatePackage {
-            name: name.to_owned(),
-        });
+pub fn check_manifest(name: &str, manifest: &Map<String, Value>, access: Option<&str>) -> Result<(), PreflightError> {
+    if manifest.get("private").is_some_and(|p| p == &Value::Bool(true) || p == "true") {
+        return Err(PreflightError::PrivatePackage { name: name.to_owned() });
     }
     if access == Some("restricted") && !name.starts_with('@') {
-        return Err(PreflightError::RestrictedUnscoped {
-            name: name.to_owned(),
-        });
+        return Err(PreflightError::RestrictedUnscoped { name: name.to_owned() });
     }
     Ok(())
 }
@@ -489,11 +416,7 @@ pub fn registry_message(body: &[u8]) -> Option<String> {
     let message = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(obj)) => ["error", "message", "reason", "detail"]
             .iter()
-            .find_map(|k| {
-                obj.get(*k)
-                    .and_then(Value::as_str)
-                    .filter(|m| !m.trim().is_empty())
-            })
+            .find_map(|k| obj.get(*k).and_then(Value::as_str).filter(|m| !m.trim().is_empty()))
             .map(str::to_owned),
         _ => None,
     }
@@ -519,14 +442,9 @@ pub enum PublishRefusal {
     Other,
 }
 
-pub fn classify_refusal(
-    status: u16,
-    www_authenticate: Option<&str>,
-    message: &str,
-) -> PublishRefusal {
+pub fn classify_refusal(status: u16, www_authenticate: Option<&str>, message: &str) -> PublishRefusal {
     let lower = message.to_ascii_lowercase();
-    let otp_header = www_authenticate
-        .is_some_and(|h| h.split(',').any(|p| p.trim().eq_ignore_ascii_case("otp")));
+    let otp_header = www_authenticate.is_some_and(|h| h.split(',').any(|p| p.trim().eq_ignore_ascii_case("otp")));
     if (status == 401 || status == 403) && (otp_header || lower.contains("one-time password")) {
         return PublishRefusal::OtpRequired;
     }
@@ -571,15 +489,7 @@ mod tests {
             normalize_repository(&json!({"type": "git", "url": "github:a/b"})),
             Some("https://github.com/a/b".into())
         );
-        for bad in [
-            "",
-            "demo",
-            "https://github.com",
-            "./local/path",
-            "/abs/path",
-            "file:",
-            "https://github.com//x",
-        ] {
+        for bad in ["", "demo", "https://github.com", "./local/path", "/abs/path", "file:", "https://github.com//x"] {
             assert_eq!(normalize_repository_url(bad), None, "{bad}");
         }
     }
@@ -591,19 +501,10 @@ mod tests {
             "; comment\nregistry=https://registry.example/npm/\n@acme:registry=https://acme.example/\n//registry.example/npm/:_authToken=${NODE_AUTH_TOKEN}\n//acme.example/:_authToken=${MISSING}\n",
             &env,
         );
-        assert_eq!(
-            rc.registry_for("left-pad"),
-            Some("https://registry.example/npm/")
-        );
+        assert_eq!(rc.registry_for("left-pad"), Some("https://registry.example/npm/"));
         assert_eq!(rc.registry_for("@acme/x"), Some("https://acme.example/"));
-        assert_eq!(
-            rc.auth_token_for("https://registry.example/npm/"),
-            Some("tok-123")
-        );
-        assert_eq!(
-            rc.auth_token_for("https://registry.example/npm/sub/"),
-            Some("tok-123")
-        );
+        assert_eq!(rc.auth_token_for("https://registry.example/npm/"), Some("tok-123"));
+        assert_eq!(rc.auth_token_for("https://registry.example/npm/sub/"), Some("tok-123"));
         assert_eq!(rc.auth_token_for("https://other.example/"), None);
         assert_eq!(rc.auth_token_for("https://acme.example/"), Some(""));
         assert_eq!(rc.unset_variables, vec!["MISSING".to_owned()]);
@@ -611,10 +512,9 @@ mod tests {
 
     #[test]
     fn document_has_npm_shape_with_both_attachments() {
-        let manifest: Map<String, Value> = serde_json::from_str(
-            r#"{"name":"@acme/x","version":"1.0.0","description":"d","main":"index.js"}"#,
-        )
-        .unwrap();
+        let manifest: Map<String, Value> =
+            serde_json::from_str(r#"{"name":"@acme/x","version":"1.0.0","description":"d","main":"index.js"}"#)
+                .unwrap();
         let doc = build_document(&PublishInput {
             manifest: &manifest,
             name: "@acme/x",
@@ -627,42 +527,17 @@ mod tests {
             access: None,
             provenance: Some(("{\"mediaType\":\"m\"}", "m")),
         });
-        let keys: Vec<&str> = doc
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "_id",
-                "name",
-                "description",
-                "dist-tags",
-                "versions",
-                "access",
-                "_attachments"
-            ]
-        );
+        let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["_id", "name", "description", "dist-tags", "versions", "access", "_attachments"]);
         assert_eq!(doc["access"], Value::Null);
         assert_eq!(doc["dist-tags"]["latest"], "1.0.0");
         let v = &doc["versions"]["1.0.0"];
         assert_eq!(v["_id"], "@acme/x@1.0.0");
-        assert_eq!(
-            v["dist"]["tarball"],
-            "http://registry.npmjs.org/@acme/x/-/@acme/x-1.0.0.tgz"
-        );
+        assert_eq!(v["dist"]["tarball"], "http://registry.npmjs.org/@acme/x/-/@acme/x-1.0.0.tgz");
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.tgz"]["data"], "dGd6");
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.tgz"]["length"], 3);
-        assert_eq!(
-            doc["_attachments"]["@acme/x-1.0.0.sigstore"]["data"],
-            "{\"mediaType\":\"m\"}"
-        );
-        assert_eq!(
-            doc["_attachments"]["@acme/x-1.0.0.sigstore"]["content_type"],
-            "m"
-        );
+        assert_eq!(doc["_attachments"]["@acme/x-1.0.0.sigstore"]["data"], "{\"mediaType\":\"m\"}");
+        assert_eq!(doc["_attachments"]["@acme/x-1.0.0.sigstore"]["content_type"], "m");
     }
 
     #[test]
@@ -681,21 +556,13 @@ mod tests {
         let gl = claims(
             json!({"iss": GITLAB_ISSUER, "sub": "project_path:g/p", "ci_config_ref_uri": "gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"}),
         );
-        assert_eq!(
-            certificate_identity(&gl).unwrap().1,
-            "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"
-        );
-        let email = claims(
-            json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c", "email_verified": true}),
-        );
+        assert_eq!(certificate_identity(&gl).unwrap().1, "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main");
+        let email =
+            claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c", "email_verified": true}));
         assert_eq!(certificate_identity(&email).unwrap().1, "a@b.c");
-        let unverified =
-            claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"}));
+        let unverified = claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"}));
         assert_eq!(certificate_identity(&unverified).unwrap().1, "123");
-        assert_eq!(
-            certificate_identity(&claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "x"}))),
-            None
-        );
+        assert_eq!(certificate_identity(&claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "x"}))), None);
         assert_eq!(certificate_identity(&Map::new()), None);
     }
 
@@ -707,27 +574,17 @@ mod tests {
             runner_environment: Some("github-hosted".into()),
             repository_visibility: Some("public".into()),
         };
-        for form in [
-            "git+https://github.com/o/r.git",
-            "github:o/r",
-            "git@github.com:O/R.git",
-            "https://github.com/o/r",
-        ] {
-            assert_eq!(
-                check_provenance(&manifest(json!({"repository": form})), &facts),
-                Ok(()),
-                "{form}"
-            );
+        for form in ["git+https://github.com/o/r.git", "github:o/r", "git@github.com:O/R.git", "https://github.com/o/r"]
+        {
+            assert_eq!(check_provenance(&manifest(json!({"repository": form})), &facts), Ok(()), "{form}");
         }
         assert!(matches!(
             check_provenance(&manifest(json!({})), &facts),
             Err(PreflightError::MissingRepository { .. })
         ));
-        let other = check_provenance(
-            &manifest(json!({"repository": {"url": "git+https://github.com/o/other.git"}})),
-            &facts,
-        )
-        .unwrap_err();
+        let other =
+            check_provenance(&manifest(json!({"repository": {"url": "git+https://github.com/o/other.git"}})), &facts)
+                .unwrap_err();
         assert_eq!(
             other,
             PreflightError::RepositoryMismatch {
@@ -737,27 +594,12 @@ mod tests {
         );
         assert!(other.hint().contains("git+https://github.com/o/r.git"));
         let ok = manifest(json!({"repository": "github:o/r"}));
-        let self_hosted = BuildFacts {
-            runner_environment: Some("self-hosted".into()),
-            ..facts.clone()
-        };
-        assert!(matches!(
-            check_provenance(&ok, &self_hosted),
-            Err(PreflightError::UnsupportedRunner { .. })
-        ));
-        let private = BuildFacts {
-            repository_visibility: Some("private".into()),
-            ..facts.clone()
-        };
-        assert!(matches!(
-            check_provenance(&ok, &private),
-            Err(PreflightError::PrivateSourceRepository { .. })
-        ));
+        let self_hosted = BuildFacts { runner_environment: Some("self-hosted".into()), ..facts.clone() };
+        assert!(matches!(check_provenance(&ok, &self_hosted), Err(PreflightError::UnsupportedRunner { .. })));
+        let private = BuildFacts { repository_visibility: Some("private".into()), ..facts.clone() };
+        assert!(matches!(check_provenance(&ok, &private), Err(PreflightError::PrivateSourceRepository { .. })));
         // Unknown facts are not checked.
-        assert_eq!(
-            check_provenance(&manifest(json!({})), &BuildFacts::default()),
-            Ok(())
-        );
+        assert_eq!(check_provenance(&manifest(json!({})), &BuildFacts::default()), Ok(()));
     }
 
     #[test]
@@ -767,76 +609,42 @@ mod tests {
             check_manifest("x", &m(json!({"private": true})), None),
             Err(PreflightError::PrivatePackage { .. })
         ));
-        assert_eq!(
-            check_manifest("x", &m(json!({"private": false})), None),
-            Ok(())
-        );
+        assert_eq!(check_manifest("x", &m(json!({"private": false})), None), Ok(()));
         assert!(matches!(
             check_manifest("x", &m(json!({})), Some("restricted")),
             Err(PreflightError::RestrictedUnscoped { .. })
         ));
-        assert_eq!(
-            check_manifest("@s/x", &m(json!({})), Some("restricted")),
-            Ok(())
-        );
+        assert_eq!(check_manifest("@s/x", &m(json!({})), Some("restricted")), Ok(()));
     }
 
     #[test]
     fn registry_refusals_are_told_apart() {
         assert_eq!(
-            registry_message(
-                br#"{"error":"You cannot publish over the previously published versions: 1.0.0."}"#
-            )
-            .as_deref(),
+            registry_message(br#"{"error":"You cannot publish over the previously published versions: 1.0.0."}"#)
+                .as_deref(),
             Some("You cannot publish over the previously published versions: 1.0.0.")
         );
         assert_eq!(
-            registry_message(br#"{"message":"OIDC token exchange error - unauthorized"}"#)
-                .as_deref(),
+            registry_message(br#"{"message":"OIDC token exchange error - unauthorized"}"#).as_deref(),
             Some("OIDC token exchange error - unauthorized")
         );
-        assert_eq!(
-            registry_message(b"Bad\n gateway").as_deref(),
-            Some("Bad gateway")
-        );
+        assert_eq!(registry_message(b"Bad\n gateway").as_deref(), Some("Bad gateway"));
         assert_eq!(registry_message(b""), None);
+        assert_eq!(classify_refusal(401, Some("OTP"), "x"), PublishRefusal::OtpRequired);
+        assert_eq!(classify_refusal(401, Some("Bearer, otp"), "x"), PublishRefusal::OtpRequired);
         assert_eq!(
-            classify_refusal(401, Some("OTP"), "x"),
-            PublishRefusal::OtpRequired
-        );
-        assert_eq!(
-            classify_refusal(401, Some("Bearer, otp"), "x"),
-            PublishRefusal::OtpRequired
-        );
-        assert_eq!(
-            classify_refusal(
-                403,
-                None,
-                "You cannot publish over the previously published versions: 1.0.0."
-            ),
+            classify_refusal(403, None, "You cannot publish over the previously published versions: 1.0.0."),
             PublishRefusal::VersionExists
         );
-        assert_eq!(
-            classify_refusal(409, None, "this package is already present"),
-            PublishRefusal::VersionExists
-        );
-        assert_eq!(
-            classify_refusal(401, None, "Unable to authenticate"),
-            PublishRefusal::Unauthorized
-        );
-        assert_eq!(
-            classify_refusal(404, None, "Not found"),
-            PublishRefusal::NotFound
-        );
+        assert_eq!(classify_refusal(409, None, "this package is already present"), PublishRefusal::VersionExists);
+        assert_eq!(classify_refusal(401, None, "Unable to authenticate"), PublishRefusal::Unauthorized);
+        assert_eq!(classify_refusal(404, None, "Not found"), PublishRefusal::NotFound);
         assert_eq!(
             classify_refusal(422, None, "Error verifying sigstore provenance bundle"),
             PublishRefusal::ProvenanceRejected
         );
         assert_eq!(classify_refusal(400, None, "bad"), PublishRefusal::Other);
-        assert_eq!(
-            trusted_publishing_audience("http://127.0.0.1:4873/").as_deref(),
-            Some("npm:127.0.0.1")
-        );
+        assert_eq!(trusted_publishing_audience("http://127.0.0.1:4873/").as_deref(), Some("npm:127.0.0.1"));
         assert_eq!(
             trusted_publishing_audience("https://registry.npmjs.org/").as_deref(),
             Some("npm:registry.npmjs.org")

@@ -25,16 +25,10 @@ const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// A gzip'd tar with `package/package.json` and `package/index.js`.
 fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
     let path = dir.join(file);
-    let gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
-        flate2::Compression::default(),
-    );
+    let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     for (name, bytes) in [
-        (
-            "package/package.json",
-            serde_json::to_vec_pretty(manifest).unwrap(),
-        ),
+        ("package/package.json", serde_json::to_vec_pretty(manifest).unwrap()),
         ("package/index.js", b"module.exports = 42\n".to_vec()),
     ] {
         let mut header = tar::Header::new_gnu();
@@ -42,8 +36,7 @@ fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
         header.set_mode(0o644);
         header.set_mtime(499162500);
         header.set_cksum();
-        tar.append_data(&mut header, name, bytes.as_slice())
-            .unwrap();
+        tar.append_data(&mut header, name, bytes.as_slice()).unwrap();
     }
     tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
     path
@@ -62,10 +55,7 @@ fn b64url(bytes: &[u8]) -> String {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// A JWT whose claims the registry stand-in reads (it checks claims, not the signature).
@@ -119,37 +109,22 @@ fn actions_env(home: &Path, runtime: Option<&ActionsRuntime>) -> Vec<(String, St
     let mut env = vec![
         ("HOME".to_owned(), home.display().to_string()),
         ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),
-        (
-            "GITHUB_SERVER_URL".to_owned(),
-            "https://github.com".to_owned(),
-        ),
+        ("GITHUB_SERVER_URL".to_owned(), "https://github.com".to_owned()),
         ("GITHUB_REPOSITORY".to_owned(), "octo/hello".to_owned()),
         ("GITHUB_REF".to_owned(), "refs/heads/main".to_owned()),
-        (
-            "GITHUB_WORKFLOW_REF".to_owned(),
-            "octo/hello/.github/workflows/release.yml@refs/heads/main".to_owned(),
-        ),
+        ("GITHUB_WORKFLOW_REF".to_owned(), "octo/hello/.github/workflows/release.yml@refs/heads/main".to_owned()),
         ("RUNNER_ENVIRONMENT".to_owned(), "github-hosted".to_owned()),
     ];
     if let Some(rt) = runtime {
-        env.push((
-            "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
-            format!("{}/token?api-version=2.0", rt.server.url),
-        ));
-        env.push((
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(),
-            REQUEST_TOKEN.to_owned(),
-        ));
+        env.push(("ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(), format!("{}/token?api-version=2.0", rt.server.url)));
+        env.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(), REQUEST_TOKEN.to_owned()));
     }
     env
 }
 
 fn with(env: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = env
-        .iter()
-        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
-        .cloned()
-        .collect();
+    let mut all: Vec<(String, String)> =
+        env.iter().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).cloned().collect();
     all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     all
 }
@@ -160,10 +135,8 @@ fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -194,11 +167,7 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     let tgz = make_tarball(
         work.path(),
         "octo-hello-1.0.0.tgz",
-        &manifest(
-            "@octo/hello",
-            "1.0.0",
-            Some("git+https://github.com/octo/hello.git"),
-        ),
+        &manifest("@octo/hello", "1.0.0", Some("git+https://github.com/octo/hello.git")),
     );
     let env = actions_env(work.path(), Some(&runtime));
     let url = registry.url();
@@ -224,18 +193,14 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     assert!(se.contains("Signed provenance statement"), "{se}");
 
     // The exchange used an `npm:<registry host>` token; the PUT carried what npm sends.
-    assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1".to_owned()]);
+    // Two tokens, as npm uses them: `npm:<registry host>` for the exchange, `sigstore` for Fulcio.
+    assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1".to_owned(), "sigstore".to_owned()]);
     let requests = registry.requests();
     let exchange = requests
         .iter()
-        .position(|(m, p)| {
-            m == "POST" && p == "/-/npm/v1/oidc/token/exchange/package/@octo%2fhello"
-        })
+        .position(|(m, p)| m == "POST" && p == "/-/npm/v1/oidc/token/exchange/package/@octo%2fhello")
         .unwrap();
-    let put = requests
-        .iter()
-        .position(|(m, p)| m == "PUT" && p == "/@octo%2fhello")
-        .unwrap();
+    let put = requests.iter().position(|(m, p)| m == "PUT" && p == "/@octo%2fhello").unwrap();
     assert!(exchange < put);
     let puts = registry.put_requests();
     assert_eq!(puts.len(), 1);
@@ -252,36 +217,38 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     let tarball = std::fs::read(&tgz).unwrap();
     let attachment = &body["_attachments"]["@octo/hello-1.0.0.tgz"];
     assert_eq!(
-        base64::engine::general_purpose::STANDARD
-            .decode(attachment["data"].as_str().unwrap())
-            .unwrap(),
+        base64::engine::general_purpose::STANDARD.decode(attachment["data"].as_str().unwrap()).unwrap(),
         tarball
     );
     let sigstore = &body["_attachments"]["@octo/hello-1.0.0.sigstore"];
-    assert_eq!(
-        sigstore["content_type"],
-        "application/vnd.dev.sigstore.bundle.v0.3+json"
-    );
-    assert!(
-        sigstore["data"].as_str().unwrap().starts_with('{'),
-        "the bundle is sent as raw JSON"
-    );
+    assert_eq!(sigstore["content_type"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert!(sigstore["data"].as_str().unwrap().starts_with('{'), "the bundle is sent as raw JSON");
 
     let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
     assert_eq!(result["published"], true);
     assert_eq!(
         result["integrity"],
-        format!(
-            "sha512-{}",
-            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
-        )
+        format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball)))
     );
     // Nothing but the tarball and the requested trusted root on disk; no token anywhere.
-    assert_eq!(
-        files_in(work.path()),
-        vec!["octo-hello-1.0.0.tgz", "root.json"]
-    );
+    assert_eq!(files_in(work.path()), vec!["octo-hello-1.0.0.tgz", "root.json"]);
     assert_secret_free(&out, &[&exchanged, REQUEST_TOKEN]);
+
+    // The bundle the registry received verifies with sigstore-js too (the verifier npm ships),
+    // including npm's subject checks against the tarball.
+    let received = work.path().join("received.sigstore.json");
+    std::fs::write(&received, sigstore["data"].as_str().unwrap()).unwrap();
+    let san = "https://github.com/octo/hello/.github/workflows/release.yml@refs/heads/main";
+    let facts = crate::interop::sigstore_js_verify(&crate::interop::VerifyCase {
+        bundle: &received,
+        trusted_root: &work.path().join("root.json"),
+        tarball: Some((&tgz, "@octo/hello", "1.0.0")),
+        artifact: None,
+        san,
+        issuer: GITHUB_ISSUER,
+    });
+    assert!(facts.is_ok(), "{:?}", facts.err().map(|r| r.to_string()));
+    std::fs::remove_file(&received).unwrap();
 
     // Consumer side: the packument, the tarball and the attestations endpoint.
     let verify = |repository: &str| {
@@ -304,20 +271,11 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     };
     let ok = verify("octo/hello");
     assert!(ok.status.success(), "{}", stderr(&ok));
-    assert!(
-        stdout(&ok).contains("verified: pkg:npm/%40octo/hello@1.0.0"),
-        "{}",
-        stdout(&ok)
-    );
-    assert!(stdout(&ok)
-        .contains("https://github.com/octo/hello/.github/workflows/release.yml@refs/heads/main"));
+    assert!(stdout(&ok).contains("verified: pkg:npm/%40octo/hello@1.0.0"), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("https://github.com/octo/hello/.github/workflows/release.yml@refs/heads/main"));
     let other = verify("octo/other");
     assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
-    assert!(
-        stderr(&other).contains("https://github.com/octo/other"),
-        "{}",
-        stderr(&other)
-    );
+    assert!(stderr(&other).contains("https://github.com/octo/other"), "{}", stderr(&other));
 
     // A registry that serves other bytes than the packument's integrity is caught.
     let mut tampered = tarball.clone();
@@ -325,11 +283,7 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     registry.replace_tarball("@octo/hello@1.0.0", tampered);
     let bad = verify("octo/hello");
     assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        stderr(&bad).contains("does not match the packument's integrity"),
-        "{}",
-        stderr(&bad)
-    );
+    assert!(stderr(&bad).contains("does not match the packument's integrity"), "{}", stderr(&bad));
 }
 
 /// One preflight refusal: what to change from the passing setup, and what the message says.
@@ -363,9 +317,7 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
     };
     let mut private_event = tempfile::NamedTempFile::new().unwrap();
     private_event
-        .write_all(
-            br#"{"repository":{"full_name":"octo/hello","private":true,"visibility":"private"}}"#,
-        )
+        .write_all(br#"{"repository":{"full_name":"octo/hello","private":true,"visibility":"private"}}"#)
         .unwrap();
     let cases = vec![
         Refusal {
@@ -445,33 +397,23 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
     ];
     for case in cases {
         let work = tempfile::tempdir().unwrap();
-        let registry = RegistryStandin::start(RegistryConfig {
-            tokens: vec![STATIC_TOKEN.into()],
-            ..RegistryConfig::default()
-        });
+        let registry =
+            RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
         let name = case.manifest["name"].as_str().unwrap().to_owned();
         if case.seed {
             registry.seed_version(&name, "1.0.0");
         }
         let tgz = make_tarball(work.path(), "pkg.tgz", &case.manifest);
-        let runtime = case
-            .trusted_publishing
-            .map(|visibility| ActionsRuntime::start("octo/hello", visibility));
+        let runtime = case.trusted_publishing.map(|visibility| ActionsRuntime::start("octo/hello", visibility));
         let mut env = actions_env(work.path(), runtime.as_ref());
         if runtime.is_none() {
             env.push(("NODE_AUTH_TOKEN".into(), STATIC_TOKEN.into()));
         }
-        let extra: Vec<(&str, &str)> = case
-            .extra_env
-            .iter()
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect();
+        let extra: Vec<(&str, &str)> = case.extra_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let env = with(&env, &extra);
         let url = registry.url();
         let mut args = vec!["publish", "--registry", url.as_str(), "--sigstore", "local"];
-        if !case.extra_args.contains(&"--access")
-            && case.name != "new scoped package without --access public"
-        {
+        if !case.extra_args.contains(&"--access") && case.name != "new scoped package without --access public" {
             args.extend(["--access", "public"]);
         }
         args.extend(case.extra_args.iter().copied());
@@ -479,31 +421,14 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
         let out = run(work.path(), &args, &env);
         let se = stderr(&out);
         assert!(!out.status.success(), "{}: {se}", case.name);
-        let line = se
-            .lines()
-            .find(|l| l.starts_with("error: "))
-            .unwrap_or_else(|| panic!("{}: {se}", case.name));
+        let line = se.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{}: {se}", case.name));
         assert!(line.contains(case.message), "{}: {line}", case.name);
-        assert!(
-            line.contains("(hint: ") && line.contains(case.hint),
-            "{}: {line}",
-            case.name
-        );
+        assert!(line.contains("(hint: ") && line.contains(case.hint), "{}: {line}", case.name);
         assert_eq!(registry.puts(), 0, "{}", case.name);
         assert!(!se.contains("Signed provenance"), "{}: {se}", case.name);
-        assert_eq!(
-            files_in(work.path()),
-            vec!["pkg.tgz"],
-            "{}: a file appeared",
-            case.name
-        );
+        assert_eq!(files_in(work.path()), vec!["pkg.tgz"], "{}: a file appeared", case.name);
         if case.no_requests {
-            assert!(
-                registry.requests().is_empty(),
-                "{}: {:?}",
-                case.name,
-                registry.requests()
-            );
+            assert!(registry.requests().is_empty(), "{}: {:?}", case.name, registry.requests());
         }
         assert_secret_free(&out, &[STATIC_TOKEN, REQUEST_TOKEN]);
     }
@@ -516,23 +441,9 @@ fn a_missing_token_is_refused_before_anything_is_sent() {
     let tgz = make_tarball(work.path(), "pkg.tgz", &manifest("hello", "1.0.0", None));
     let env = vec![("HOME".to_owned(), work.path().display().to_string())];
     let url = registry.url();
-    let out = run(
-        work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--no-provenance",
-            tgz.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let out = run(work.path(), &["publish", "--registry", &url, "--no-provenance", tgz.to_str().unwrap()], &env);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("error: no token for {url}")),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains(&format!("error: no token for {url}")), "{}", stderr(&out));
     assert!(stderr(&out).contains("NODE_AUTH_TOKEN"));
     assert!(registry.requests().is_empty());
 }
@@ -545,51 +456,30 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
         otp: Some("123456".into()),
         ..RegistryConfig::default()
     });
-    make_tarball(
-        work.path(),
-        "pkg.tgz",
-        &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")),
-    );
-    let env = with(
-        &actions_env(work.path(), None),
-        &[("NODE_AUTH_TOKEN", STATIC_TOKEN)],
-    );
+    make_tarball(work.path(), "pkg.tgz", &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")));
+    let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
     let url = registry.url();
     let out = run(
         work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--sigstore",
-            "local",
-            "--access",
-            "public",
-            "pkg.tgz",
-        ],
+        &["publish", "--registry", &url, "--sigstore", "local", "--access", "public", "pkg.tgz"],
         &env,
     );
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{se}");
-    assert!(se.contains("the registry refused @octo/hello@1.0.0 (401): This operation requires a one-time password."), "{se}");
+    assert!(
+        se.contains("the registry refused @octo/hello@1.0.0 (401): This operation requires a one-time password."),
+        "{se}"
+    );
     assert!(se.contains("pass --otp CODE"), "{se}");
     assert!(se.contains("npm-attest publish --bundle ./octo-hello-1.0.0.sigstore.json --trusted-root ./octo-hello-1.0.0.trusted_root.json pkg.tgz"), "{se}");
     assert_eq!(
         files_in(work.path()),
-        vec![
-            "octo-hello-1.0.0.sigstore.json",
-            "octo-hello-1.0.0.trusted_root.json",
-            "pkg.tgz"
-        ]
+        vec!["octo-hello-1.0.0.sigstore.json", "octo-hello-1.0.0.trusted_root.json", "pkg.tgz"]
     );
     assert_eq!(registry.puts(), 1);
 
     // A bundle for another tarball is refused before upload.
-    make_tarball(
-        work.path(),
-        "other.tgz",
-        &manifest("@octo/hello", "1.0.1", Some("github:octo/hello")),
-    );
+    make_tarball(work.path(), "other.tgz", &manifest("@octo/hello", "1.0.1", Some("github:octo/hello")));
     let wrong = run(
         work.path(),
         &[
@@ -609,11 +499,7 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
         &env,
     );
     assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
-    assert!(
-        stderr(&wrong).contains("does not verify"),
-        "{}",
-        stderr(&wrong)
-    );
+    assert!(stderr(&wrong).contains("does not verify"), "{}", stderr(&wrong));
     assert_eq!(registry.puts(), 1);
 
     // The retry the message suggests, with the code: no signing, the kept bundle is uploaded.
@@ -640,15 +526,11 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
     let put = registry.put_requests().pop().unwrap();
     assert_eq!(put.header("npm-otp"), Some("123456"));
     let sent: Value = serde_json::from_str(
-        put.json().unwrap()["_attachments"]["@octo/hello-1.0.0.sigstore"]["data"]
-            .as_str()
-            .unwrap(),
+        put.json().unwrap()["_attachments"]["@octo/hello-1.0.0.sigstore"]["data"].as_str().unwrap(),
     )
     .unwrap();
-    let kept: Value = serde_json::from_slice(
-        &std::fs::read(work.path().join("octo-hello-1.0.0.sigstore.json")).unwrap(),
-    )
-    .unwrap();
+    let kept: Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("octo-hello-1.0.0.sigstore.json")).unwrap()).unwrap();
     assert_eq!(sent, kept);
     assert!(registry.provenance("@octo/hello@1.0.0").is_some());
     assert_secret_free(&retry, &[STATIC_TOKEN, "123456"]);
@@ -665,9 +547,7 @@ fn transient_registry_failures_are_retried_and_npmrc_tokens_substitute_variables
     let port = url::Url::parse(&registry.url()).unwrap().port().unwrap();
     std::fs::write(
         work.path().join(".npmrc"),
-        format!(
-            "registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken=${{MY_NPM_TOKEN}}\n"
-        ),
+        format!("registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken=${{MY_NPM_TOKEN}}\n"),
     )
     .unwrap();
     make_tarball(work.path(), "pkg.tgz", &manifest("hello", "2.0.0", None));
@@ -675,20 +555,13 @@ fn transient_registry_failures_are_retried_and_npmrc_tokens_substitute_variables
         ("HOME".to_owned(), work.path().display().to_string()),
         ("MY_NPM_TOKEN".to_owned(), STATIC_TOKEN.to_owned()),
     ];
-    let out = run(
-        work.path(),
-        &["publish", "--no-provenance", "--tag", "next", "pkg.tgz"],
-        &env,
-    );
+    let out = run(work.path(), &["publish", "--no-provenance", "--tag", "next", "pkg.tgz"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(registry.puts(), 3);
     let put = registry.put_requests().pop().unwrap();
     assert_eq!(put.bearer(), Some(STATIC_TOKEN));
     assert_eq!(put.json().unwrap()["dist-tags"], json!({"next": "2.0.0"}));
-    assert_eq!(
-        registry.packument("hello").unwrap()["dist-tags"]["next"],
-        "2.0.0"
-    );
+    assert_eq!(registry.packument("hello").unwrap()["dist-tags"]["next"], "2.0.0");
     assert_secret_free(&out, &[STATIC_TOKEN]);
 }
 
@@ -697,39 +570,22 @@ fn a_provenance_refusal_from_the_registry_is_shown_with_its_message_and_the_bund
     // Outside CI nothing is known ahead of time; the stand-in signs for `local/example`, and the
     // registry compares that with package.json.
     let work = tempfile::tempdir().unwrap();
-    let registry = RegistryStandin::start(RegistryConfig {
-        tokens: vec![STATIC_TOKEN.into()],
-        ..RegistryConfig::default()
-    });
-    make_tarball(
-        work.path(),
-        "pkg.tgz",
-        &manifest("hello", "1.0.0", Some("github:octo/hello")),
-    );
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    make_tarball(work.path(), "pkg.tgz", &manifest("hello", "1.0.0", Some("github:octo/hello")));
     let env = vec![
         ("HOME".to_owned(), work.path().display().to_string()),
         ("NODE_AUTH_TOKEN".to_owned(), STATIC_TOKEN.to_owned()),
     ];
     let url = registry.url();
-    let out = run(
-        work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--sigstore",
-            "local",
-            "pkg.tgz",
-        ],
-        &env,
-    );
+    let out = run(work.path(), &["publish", "--registry", &url, "--sigstore", "local", "pkg.tgz"], &env);
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{se}");
-    assert!(se.contains("(422): Error verifying sigstore provenance bundle: Failed to validate repository information"), "{se}");
     assert!(
-        se.contains("--no-provenance") && se.contains("--bundle ./hello-1.0.0.sigstore.json"),
+        se.contains("(422): Error verifying sigstore provenance bundle: Failed to validate repository information"),
         "{se}"
     );
+    assert!(se.contains("--no-provenance") && se.contains("--bundle ./hello-1.0.0.sigstore.json"), "{se}");
     assert!(work.path().join("hello-1.0.0.sigstore.json").exists());
 }
 
@@ -737,159 +593,42 @@ fn a_provenance_refusal_from_the_registry_is_shown_with_its_message_and_the_bund
 fn dry_run_prints_what_would_be_sent_and_sends_nothing() {
     let work = tempfile::tempdir().unwrap();
     let registry = RegistryStandin::start(RegistryConfig::default());
-    make_tarball(
-        work.path(),
-        "pkg.tgz",
-        &manifest(
-            "@octo/hello",
-            "3.0.0",
-            Some("https://github.com/octo/hello"),
-        ),
-    );
+    make_tarball(work.path(), "pkg.tgz", &manifest("@octo/hello", "3.0.0", Some("https://github.com/octo/hello")));
     let env = actions_env(work.path(), None);
     let url = registry.url();
     let out = run(
         work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--dry-run",
-            "--access",
-            "public",
-            "--json",
-            "pkg.tgz",
-        ],
+        &["publish", "--registry", &url, "--dry-run", "--access", "public", "--json", "pkg.tgz"],
         &env,
     );
     let (so, se) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{se}");
-    assert!(
-        se.contains(&format!(
-            "Dry run: would PUT {url}@octo%2fhello (tag latest, access public)"
-        )),
-        "{se}"
-    );
-    assert!(
-        se.contains("@octo/hello-3.0.0.tgz (") && se.contains("@octo/hello-3.0.0.sigstore ("),
-        "{se}"
-    );
+    assert!(se.contains(&format!("Dry run: would PUT {url}@octo%2fhello (tag latest, access public)")), "{se}");
+    assert!(se.contains("@octo/hello-3.0.0.tgz (") && se.contains("@octo/hello-3.0.0.sigstore ("), "{se}");
     let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
     assert_eq!(result["dryRun"], true);
     assert_eq!(result["attachments"].as_array().unwrap().len(), 2);
-    assert!(result["transparencyLogUrl"]
-        .as_str()
-        .unwrap()
-        .starts_with("http://127.0.0.1:"));
+    assert!(result["transparencyLogUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
     assert_eq!(registry.puts(), 0);
     assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
 }
 
-// --- Verdaccio -------------------------------------------------------------------------------
-
-/// The Verdaccio entry point: `.interop/` (tests/setup-interop) or `NPM_ATTEST_VERDACCIO`.
-fn verdaccio_bin() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("NPM_ATTEST_VERDACCIO")
-            .ok()
-            .map(PathBuf::from),
-        Some(crate::support::repo_root().join(".interop/node_modules/verdaccio/bin/verdaccio")),
-        Some(PathBuf::from(
-            "/tmp/publish-verdaccio/node_modules/verdaccio/bin/verdaccio",
-        )),
-    ];
-    candidates.into_iter().flatten().find(|p| p.exists())
-}
-
-struct Verdaccio {
-    child: std::process::Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Verdaccio {
-    fn start(bin: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = format!(
-            "storage: {}\nlisten: 127.0.0.1:{port}\nuplinks: {{}}\nweb:\n  enable: false\nlog: {{ type: stdout, format: pretty, level: warn }}\npackages:\n  '@*/*':\n    access: $all\n    publish: $all\n    unpublish: $all\n  '**':\n    access: $all\n    publish: $all\n    unpublish: $all\n",
-            dir.path().join("storage").display()
-        );
-        std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-        let child = std::process::Command::new("node")
-            .arg(bin)
-            .arg("--config")
-            .arg(dir.path().join("config.yaml"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "verdaccio did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}/"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Verdaccio {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// --- Verdaccio (a real registry, from tests/setup-interop) ---------------------------------
 
 #[test]
 fn verdaccio_accepts_our_publish_and_npm_installs_the_same_bytes() {
-    let Some(bin) = verdaccio_bin() else {
-        eprintln!("skipped: Verdaccio is not installed (run tests/setup-interop)");
-        return;
-    };
-    let verdaccio = Verdaccio::start(&bin);
+    let verdaccio = crate::interop::Verdaccio::start();
+    let url = verdaccio.url();
     let work = tempfile::tempdir().unwrap();
     let env = vec![
         ("HOME".to_owned(), work.path().display().to_string()),
-        (
-            "NODE_AUTH_TOKEN".to_owned(),
-            "verdaccio-any-token".to_owned(),
-        ),
+        ("NODE_AUTH_TOKEN".to_owned(), "verdaccio-any-token".to_owned()),
     ];
-    for (name, file) in [
-        ("npm-attest-plain", "plain.tgz"),
-        ("@npm-attest/scoped", "scoped.tgz"),
-    ] {
-        let tgz = make_tarball(
-            work.path(),
-            file,
-            &manifest(name, "1.2.3", Some("github:octo/hello")),
-        );
-        let out = run(
-            work.path(),
-            &[
-                "publish",
-                "--registry",
-                &verdaccio.url,
-                "--no-provenance",
-                "--json",
-                file,
-            ],
-            &env,
-        );
+    for (name, file) in [("npm-attest-plain", "plain.tgz"), ("@npm-attest/scoped", "scoped.tgz")] {
+        let tgz = make_tarball(work.path(), file, &manifest(name, "1.2.3", Some("github:octo/hello")));
+        let out = run(work.path(), &["publish", "--registry", &url, "--no-provenance", "--json", file], &env);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
-        let ours = serde_json::from_str::<Value>(stdout(&out).lines().last().unwrap()).unwrap()
-            ["integrity"]
+        let ours = serde_json::from_str::<Value>(stdout(&out).lines().last().unwrap()).unwrap()["integrity"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -897,70 +636,33 @@ fn verdaccio_accepts_our_publish_and_npm_installs_the_same_bytes() {
             ours,
             format!(
                 "sha512-{}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(sha2::Sha512::digest(std::fs::read(&tgz).unwrap()))
+                base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(std::fs::read(&tgz).unwrap()))
             )
         );
 
         // npm installs it from Verdaccio in a fresh project, with our integrity.
         let project = tempfile::tempdir().unwrap();
-        std::fs::write(
-            project.path().join("package.json"),
-            r#"{"name":"consumer","version":"1.0.0"}"#,
-        )
-        .unwrap();
-        let install = std::process::Command::new("npm")
-            .current_dir(project.path())
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--registry",
-                &verdaccio.url,
-                &format!("{name}@1.2.3"),
-            ])
-            .env("npm_config_cache", project.path().join(".cache"))
-            .env("HOME", project.path())
-            .output()
-            .unwrap();
-        assert!(
-            install.status.success(),
-            "{}",
-            String::from_utf8_lossy(&install.stderr)
+        std::fs::write(project.path().join("package.json"), r#"{"name":"consumer","version":"1.0.0"}"#).unwrap();
+        let install = crate::interop::run_with_timeout(
+            {
+                let mut c = verdaccio.npm(project.path());
+                c.args(["install", &format!("{name}@1.2.3")]);
+                c
+            },
+            std::time::Duration::from_secs(180),
         );
-        let lock: Value = serde_json::from_slice(
-            &std::fs::read(project.path().join("package-lock.json")).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            lock["packages"][format!("node_modules/{name}")]["integrity"],
-            ours.as_str()
-        );
-        assert!(project
-            .path()
-            .join("node_modules")
-            .join(name)
-            .join("index.js")
-            .exists());
+        assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+        let lock: Value =
+            serde_json::from_slice(&std::fs::read(project.path().join("package-lock.json")).unwrap()).unwrap();
+        assert_eq!(lock["packages"][format!("node_modules/{name}")]["integrity"], ours.as_str());
+        assert!(project.path().join("node_modules").join(name).join("index.js").exists());
 
         // The same version again is refused with the registry's own message.
-        let again = run(
-            work.path(),
-            &[
-                "publish",
-                "--registry",
-                &verdaccio.url,
-                "--no-provenance",
-                file,
-            ],
-            &env,
-        );
+        let again = run(work.path(), &["publish", "--registry", &url, "--no-provenance", file], &env);
         let se = stderr(&again);
         assert_eq!(again.status.code(), Some(2), "{se}");
         assert!(
-            se.contains(&format!(
-                "error: the registry refused {name}@1.2.3 (409): this package is already present"
-            )),
+            se.contains(&format!("error: the registry refused {name}@1.2.3 (409): this package is already present")),
             "{se}"
         );
         assert!(se.contains("bump \"version\""), "{se}");
@@ -970,46 +672,19 @@ fn verdaccio_accepts_our_publish_and_npm_installs_the_same_bytes() {
 #[test]
 fn a_bad_tarball_or_a_missing_id_token_permission_stops_before_the_registry_is_asked() {
     let work = tempfile::tempdir().unwrap();
-    let registry = RegistryStandin::start(RegistryConfig {
-        tokens: vec![STATIC_TOKEN.into()],
-        ..RegistryConfig::default()
-    });
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
     let url = registry.url();
-    let env = with(
-        &actions_env(work.path(), None),
-        &[("NODE_AUTH_TOKEN", STATIC_TOKEN)],
-    );
+    let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
 
     let bad = crate::support::data("bad-tarballs/truncated-midway.tgz");
-    let out = run(
-        work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--no-provenance",
-            bad.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let out = run(work.path(), &["publish", "--registry", &url, "--no-provenance", bad.to_str().unwrap()], &env);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("invalid package tarball"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("invalid package tarball"), "{}", stderr(&out));
 
     // Public Sigstore from a job without `id-token: write`: refused before the tarball is read.
-    let tgz = make_tarball(
-        work.path(),
-        "pkg.tgz",
-        &manifest("hello", "1.0.0", Some("github:octo/hello")),
-    );
-    let out = run(
-        work.path(),
-        &["publish", "--registry", &url, tgz.to_str().unwrap()],
-        &env,
-    );
+    let tgz = make_tarball(work.path(), "pkg.tgz", &manifest("hello", "1.0.0", Some("github:octo/hello")));
+    let out = run(work.path(), &["publish", "--registry", &url, tgz.to_str().unwrap()], &env);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("id-token: write"), "{}", stderr(&out));
 
@@ -1027,34 +702,13 @@ fn an_existing_public_scoped_package_needs_no_access_flag_and_a_lost_answer_is_n
         ..RegistryConfig::default()
     });
     registry.seed_version("@octo/hello", "0.9.0");
-    make_tarball(
-        work.path(),
-        "pkg.tgz",
-        &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")),
-    );
-    let env = with(
-        &actions_env(work.path(), None),
-        &[("NODE_AUTH_TOKEN", STATIC_TOKEN)],
-    );
+    make_tarball(work.path(), "pkg.tgz", &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")));
+    let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
     let url = registry.url();
-    let out = run(
-        work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--sigstore",
-            "local",
-            "pkg.tgz",
-        ],
-        &env,
-    );
+    let out = run(work.path(), &["publish", "--registry", &url, "--sigstore", "local", "pkg.tgz"], &env);
     let se = stderr(&out);
     assert!(out.status.success(), "{se}");
-    assert!(registry
-        .requests()
-        .iter()
-        .any(|(m, p)| m == "GET" && p == "/-/package/@octo%2fhello/visibility"));
+    assert!(registry.requests().iter().any(|(m, p)| m == "GET" && p == "/-/package/@octo%2fhello/visibility"));
     // The first PUT went through but its answer was lost; the retry is told the version exists,
     // and the packument shows it is our tarball.
     assert_eq!(registry.puts(), 2);
@@ -1067,41 +721,20 @@ fn an_existing_public_scoped_package_needs_no_access_flag_and_a_lost_answer_is_n
 fn a_new_bundle_that_does_not_verify_is_never_uploaded() {
     // Verified against another instance's trusted root, our own bundle does not check out.
     let work = tempfile::tempdir().unwrap();
-    let registry = RegistryStandin::start(RegistryConfig {
-        tokens: vec![STATIC_TOKEN.into()],
-        ..RegistryConfig::default()
-    });
-    make_tarball(
-        work.path(),
-        "pkg.tgz",
-        &manifest("hello", "1.0.0", Some("github:octo/hello")),
-    );
-    let env = with(
-        &actions_env(work.path(), None),
-        &[("NODE_AUTH_TOKEN", STATIC_TOKEN)],
-    );
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    make_tarball(work.path(), "pkg.tgz", &manifest("hello", "1.0.0", Some("github:octo/hello")));
+    let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
     let url = registry.url();
     let root = crate::support::repo_root().join("src/trust/public-good-production.json");
     let out = run(
         work.path(),
-        &[
-            "publish",
-            "--registry",
-            &url,
-            "--sigstore",
-            "local",
-            "--trusted-root",
-            root.to_str().unwrap(),
-            "pkg.tgz",
-        ],
+        &["publish", "--registry", &url, "--sigstore", "local", "--trusted-root", root.to_str().unwrap(), "pkg.tgz"],
         &env,
     );
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{se}");
-    assert!(
-        se.contains("error: refusing to publish: the new bundle does not verify"),
-        "{se}"
-    );
+    assert!(se.contains("error: refusing to publish: the new bundle does not verify"), "{se}");
     assert_eq!(registry.puts(), 0);
     assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
 }

@@ -63,10 +63,7 @@ pub struct RegistryStandin {
 
 impl RegistryStandin {
     pub fn start(config: RegistryConfig) -> Self {
-        let state = Arc::new(Mutex::new(State {
-            config,
-            ..State::default()
-        }));
+        let state = Arc::new(Mutex::new(State { config, ..State::default() }));
         let shared = state.clone();
         let server = FakeServer::start(move |req| {
             let mut st = shared.lock().unwrap();
@@ -108,19 +105,16 @@ impl RegistryStandin {
 
     /// Serves other bytes as the tarball of `name@version` (a tampered mirror).
     pub fn replace_tarball(&self, spec: &str, bytes: Vec<u8>) {
-        self.state
-            .lock()
-            .unwrap()
-            .tarballs
-            .insert(spec.to_owned(), bytes);
+        self.state.lock().unwrap().tarballs.insert(spec.to_owned(), bytes);
     }
 
     /// Seeds an already-published version.
     pub fn seed_version(&self, name: &str, version: &str) {
         let mut st = self.state.lock().unwrap();
-        let doc = st.packuments.entry(name.to_owned()).or_insert_with(
-            || json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}),
-        );
+        let doc = st
+            .packuments
+            .entry(name.to_owned())
+            .or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
         doc["versions"][version] = json!({"name": name, "version": version, "dist": {}});
         doc["dist-tags"]["latest"] = json!(version);
     }
@@ -132,10 +126,7 @@ fn error(status: u16, message: &str) -> Response {
 
 /// `@scope%2fname` and `@scope%2Fname` and `@scope/name` all name `@scope/name`.
 fn unescape_name(segment: &str) -> String {
-    segment
-        .replace("%2f", "/")
-        .replace("%2F", "/")
-        .replace("%40", "@")
+    segment.replace("%2f", "/").replace("%2F", "/").replace("%40", "@")
 }
 
 fn purl(name: &str, version: &str) -> String {
@@ -153,10 +144,7 @@ fn handle(st: &mut State, req: &Request) -> Response {
             if !st.packuments.contains_key(&name) && !st.config.public_packages.contains(&name) {
                 return error(404, "Not found");
             }
-            return Response::json(
-                200,
-                &json!({"public": st.config.public_packages.contains(&name)}),
-            );
+            return Response::json(200, &json!({"public": st.config.public_packages.contains(&name)}));
         }
     }
     if let Some(spec) = path.strip_prefix("/-/npm/v1/attestations/") {
@@ -166,10 +154,7 @@ fn handle(st: &mut State, req: &Request) -> Response {
                 let predicate_type = statement_of(bundle)
                     .and_then(|s| s["predicateType"].as_str().map(str::to_owned))
                     .unwrap_or_default();
-                Response::json(
-                    200,
-                    &json!({"attestations": [{"predicateType": predicate_type, "bundle": bundle}]}),
-                )
+                Response::json(200, &json!({"attestations": [{"predicateType": predicate_type, "bundle": bundle}]}))
             }
             None => error(404, "Not found"),
         };
@@ -204,25 +189,15 @@ fn handle(st: &mut State, req: &Request) -> Response {
 
 fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
     let Some(jwt) = req.bearer() else {
-        return Response::json(
-            401,
-            &json!({"message": "OIDC token exchange error - unauthorized"}),
-        );
+        return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     };
     let Some(claims) = jwt
         .split('.')
         .nth(1)
-        .and_then(|c| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(c.trim_end_matches('='))
-                .ok()
-        })
+        .and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c.trim_end_matches('=')).ok())
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
     else {
-        return Response::json(
-            400,
-            &json!({"message": "OIDC token exchange error - bad request"}),
-        );
+        return Response::json(400, &json!({"message": "OIDC token exchange error - bad request"}));
     };
     let host = url::Url::parse(&format!("http://{}", req.header("host").unwrap_or("")))
         .ok()
@@ -230,17 +205,12 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
         .unwrap_or_default();
     let audience_ok = match &claims["aud"] {
         Value::String(a) => *a == format!("npm:{host}"),
-        Value::Array(items) => items
-            .iter()
-            .any(|a| a.as_str() == Some(&format!("npm:{host}"))),
+        Value::Array(items) => items.iter().any(|a| a.as_str() == Some(&format!("npm:{host}"))),
         _ => false,
     };
     let not_expired = claims["exp"].as_i64().is_some_and(|exp| exp > now());
     if !audience_ok || !not_expired {
-        return Response::json(
-            401,
-            &json!({"message": "OIDC token exchange error - unauthorized"}),
-        );
+        return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     }
     let repository = claims["repository"].as_str().unwrap_or("");
     let workflow_file = claims["workflow_ref"]
@@ -248,29 +218,18 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
         .and_then(|w| w.split('@').next())
         .and_then(|p| p.rsplit('/').next())
         .unwrap_or("");
-    let Some(_) = st
+    let Some(_) = st.config.trusted_publishers.iter().find(|p| p.package == name) else {
+        return Response::json(404, &json!({"message": "OIDC token exchange error - package not found"}));
+    };
+    if !st
         .config
         .trusted_publishers
         .iter()
-        .find(|p| p.package == name)
-    else {
-        return Response::json(
-            404,
-            &json!({"message": "OIDC token exchange error - package not found"}),
-        );
-    };
-    if !st.config.trusted_publishers.iter().any(|p| {
-        p.package == name && p.repository == repository && p.workflow_file == workflow_file
-    }) {
-        return Response::json(
-            401,
-            &json!({"message": "OIDC token exchange error - unauthorized"}),
-        );
+        .any(|p| p.package == name && p.repository == repository && p.workflow_file == workflow_file)
+    {
+        return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     }
-    let token = format!(
-        "npm_oidc_{:032x}",
-        st.issued_tokens.len() as u128 + 0x5eed_0000
-    );
+    let token = format!("npm_oidc_{:032x}", st.issued_tokens.len() as u128 + 0x5eed_0000);
     st.issued_tokens.push(token.clone());
     Response::json(
         201,
@@ -279,17 +238,12 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 fn statement_of(bundle: &Value) -> Option<Value> {
     let payload = bundle["dsseEnvelope"]["payload"].as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(payload)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(payload).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -297,18 +251,11 @@ fn statement_of(bundle: &Value) -> Option<Value> {
 fn cert_extension(bundle: &Value, n: u32) -> Option<String> {
     let b64 = bundle["verificationMaterial"]["certificate"]["rawBytes"]
         .as_str()
-        .or_else(|| {
-            bundle["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"]
-                .as_str()
-        })?;
+        .or_else(|| bundle["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())?;
     let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     let cert = x509_cert::Certificate::from_der(&der).ok()?;
     let oid = format!("1.3.6.1.4.1.57264.1.{n}");
-    let ext = cert
-        .tbs_certificate
-        .extensions?
-        .into_iter()
-        .find(|e| e.extn_id.to_string() == oid)?;
+    let ext = cert.tbs_certificate.extensions?.into_iter().find(|e| e.extn_id.to_string() == oid)?;
     let s = der::asn1::Utf8StringRef::from_der(ext.extn_value.as_bytes()).ok()?;
     Some(s.as_str().to_owned())
 }
@@ -318,16 +265,15 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
     if st.puts_seen <= st.config.fail_first_puts {
         return error(503, "Service Unavailable");
     }
-    let token_ok = req.bearer().is_some_and(|t| {
-        st.config.tokens.iter().any(|k| k == t) || st.issued_tokens.iter().any(|k| k == t)
-    });
+    let token_ok = req
+        .bearer()
+        .is_some_and(|t| st.config.tokens.iter().any(|k| k == t) || st.issued_tokens.iter().any(|k| k == t));
     if !token_ok {
         return error(401, "Unable to authenticate, need: Bearer");
     }
     if let Some(otp) = &st.config.otp {
         if req.header("npm-otp") != Some(otp.as_str()) {
-            return error(401, "This operation requires a one-time password.")
-                .with_header("www-authenticate", "OTP");
+            return error(401, "This operation requires a one-time password.").with_header("www-authenticate", "OTP");
         }
     }
     let Some(doc) = req.json() else {
@@ -339,20 +285,9 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
     let Some(versions) = doc["versions"].as_object().filter(|v| v.len() == 1) else {
         return error(400, "exactly one version must be published");
     };
-    let (version, manifest) = versions
-        .iter()
-        .next()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .unwrap_or_default();
-    if st
-        .packuments
-        .get(name)
-        .is_some_and(|p| p["versions"].get(&version).is_some())
-    {
-        return error(
-            403,
-            &format!("You cannot publish over the previously published versions: {version}."),
-        );
+    let (version, manifest) = versions.iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap_or_default();
+    if st.packuments.get(name).is_some_and(|p| p["versions"].get(&version).is_some()) {
+        return error(403, &format!("You cannot publish over the previously published versions: {version}."));
     }
     let Some(attachments) = doc["_attachments"].as_object() else {
         return error(400, "no attachments");
@@ -366,26 +301,15 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         return error(400, &format!("missing attachment {tgz_key}"));
     };
     let sha512 = sha2::Sha512::digest(&tarball);
-    let integrity = format!(
-        "sha512-{}",
-        base64::engine::general_purpose::STANDARD.encode(sha512)
-    );
+    let integrity = format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha512));
     if manifest["dist"]["integrity"].as_str() != Some(integrity.as_str()) {
         return error(400, "dist.integrity does not match the attached tarball");
     }
     let sigstore_key = format!("{name}-{version}.sigstore");
     let mut provenance = None;
     if let Some(att) = attachments.get(&sigstore_key) {
-        let reject = |why: &str| {
-            error(
-                422,
-                &format!("Error verifying sigstore provenance bundle: {why}"),
-            )
-        };
-        let Some(bundle) = att["data"]
-            .as_str()
-            .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        else {
+        let reject = |why: &str| error(422, &format!("Error verifying sigstore provenance bundle: {why}"));
+        let Some(bundle) = att["data"].as_str().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
             return reject("the attachment is not a JSON bundle");
         };
         let Some(statement) = statement_of(&bundle) else {
@@ -399,10 +323,8 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
             return reject("the provenance subject does not match the package");
         }
         let cert_repo = cert_extension(&bundle, 12).unwrap_or_default();
-        let pkg_repo = manifest
-            .get("repository")
-            .and_then(npm_attest::core::publish::normalize_repository)
-            .unwrap_or_default();
+        let pkg_repo =
+            manifest.get("repository").and_then(npm_attest::core::publish::normalize_repository).unwrap_or_default();
         if !npm_attest::core::publish::same_repository(&cert_repo, &pkg_repo) {
             return reject(&format!(
                 "Failed to validate repository information: package.json: \"repository.url\" is \"{pkg_repo}\", expected to match \"{cert_repo}\" from provenance"
@@ -414,22 +336,14 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         if let Some(vis) = cert_extension(&bundle, 22).filter(|v| v != "public") {
             return reject(&format!("Unsupported GitHub Actions source repository visibility: \"{vis}\". Only public source repositories are supported when publishing with provenance."));
         }
-        provenance = Some((
-            bundle,
-            statement["predicateType"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ));
+        provenance = Some((bundle, statement["predicateType"].as_str().unwrap_or_default().to_owned()));
     } else if attachments.len() != 1 {
         return error(400, "unsupported attachment");
     }
     let host = req.header("host").unwrap_or("127.0.0.1");
     let mut manifest = manifest;
-    manifest["dist"]["tarball"] = json!(format!(
-        "http://{host}/{name}/-/{}-{version}.tgz",
-        name.rsplit('/').next().unwrap_or(name)
-    ));
+    manifest["dist"]["tarball"] =
+        json!(format!("http://{host}/{name}/-/{}-{version}.tgz", name.rsplit('/').next().unwrap_or(name)));
     if let Some((bundle, predicate_type)) = provenance {
         manifest["dist"]["attestations"] = json!({
             "url": format!("http://{host}/-/npm/v1/attestations/{name}@{version}"),
@@ -437,9 +351,10 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         });
         st.provenance.insert(format!("{name}@{version}"), bundle);
     }
-    let entry = st.packuments.entry(name.to_owned()).or_insert_with(
-        || json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}),
-    );
+    let entry = st
+        .packuments
+        .entry(name.to_owned())
+        .or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
     entry["versions"][&version] = manifest;
     if let Some(tags) = doc["dist-tags"].as_object() {
         for (tag, v) in tags {
