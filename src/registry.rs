@@ -224,7 +224,7 @@ impl Registry {
     }
 
     async fn get(&self, url: &str, token: Option<&SecretString>, max_body: usize) -> anyhow::Result<Response> {
-        let headers = [("accept", "application/json".to_owned()), ("npm-command", "publish".to_owned())];
+        let headers = [("accept", "application/json".to_owned())];
         self.http
             .request(
                 "the registry",

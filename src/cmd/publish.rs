@@ -201,9 +201,6 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     let input = read_input(&tarball_path, pack_dir.is_some()).await?;
 
     let ctx = Context::new(&args, env, project_dir, plan)?;
-    if let Some(otp) = &ctx.otp {
-        report::mask(otp);
-    }
     let result = publish_package(&ctx, &input).await;
     ctx.shutdown().await;
     let published = result?;
@@ -217,6 +214,9 @@ impl Context {
     /// What the packages of one run share; `plan` is started when the first package passed
     /// its preflight.
     pub fn new(args: &PublishArgs, env: Env, project_dir: PathBuf, plan: Option<SignerPlan>) -> anyhow::Result<Self> {
+        if let Some(otp) = &args.otp {
+            report::mask(otp);
+        }
         Ok(Self {
             env,
             http: Http::new(RetryPolicy::default())?,
@@ -255,8 +255,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         let bytes = std::fs::read(&path)
             .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display())))?;
         // The bytes uploaded must be the bytes hashed (and signed over).
-        let again = tarball::read(&path)?;
-        if again.sha512 != tarball.sha512 || sha2_512(&bytes) != tarball.sha512 {
+        if sha2_512(&bytes) != tarball.sha512 {
             return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
         let manifest = read_manifest(&bytes).map_err(|reason| {
@@ -731,4 +730,66 @@ fn published_json(p: &Published) -> Value {
         "dryRun": p.dry_run,
         "published": !p.dry_run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn build_facts_come_from_the_ci_at_hand() {
+        let gh = build_facts(&env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_SERVER_URL", "https://github.com/"),
+            ("RUNNER_ENVIRONMENT", "self-hosted"),
+        ]));
+        assert_eq!(gh.repository.as_deref(), Some("https://github.com/o/r"));
+        assert_eq!(gh.runner_environment.as_deref(), Some("self-hosted"));
+        assert_eq!(gh.repository_visibility, None);
+        let gl = build_facts(&env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_PROJECT_URL", "https://gitlab.com/g/p"),
+            ("CI_PROJECT_VISIBILITY", "internal"),
+        ]));
+        assert_eq!(gl.repository.as_deref(), Some("https://gitlab.com/g/p"));
+        assert_eq!(gl.repository_visibility.as_deref(), Some("internal"));
+        assert_eq!(build_facts(&env(&[("GITHUB_REPOSITORY", "o/r")])), BuildFacts::default());
+    }
+
+    #[test]
+    fn event_payload_visibility_reads_both_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, r#"{"repository":{"private":true}}"#).unwrap();
+        assert_eq!(event_visibility(&path).as_deref(), Some("private"));
+        std::fs::write(&path, r#"{"repository":{"private":false,"visibility":"internal"}}"#).unwrap();
+        assert_eq!(event_visibility(&path).as_deref(), Some("internal"));
+        std::fs::write(&path, r#"{"repository":{"private":false}}"#).unwrap();
+        assert_eq!(event_visibility(&path).as_deref(), Some("public"));
+        assert_eq!(event_visibility(&dir.path().join("missing.json")), None);
+    }
+
+    #[test]
+    fn given_bundles_must_name_a_github_or_gitlab_repository() {
+        let m = |v: Value| v.as_object().cloned().unwrap();
+        let Policy::Keyless(p) = repository_policy(&m(json!({"repository": "github:o/r"}))).unwrap() else {
+            panic!("keyless expected")
+        };
+        assert_eq!(p.issuer, GITHUB_ACTIONS_ISSUER);
+        assert_eq!(p.source_repository_uri.as_deref(), Some("https://github.com/o/r"));
+        let Policy::Keyless(p) = repository_policy(&m(json!({"repository": "gitlab:g/p"}))).unwrap() else {
+            panic!("keyless expected")
+        };
+        assert_eq!(p.issuer, GITLAB_ISSUER);
+        assert!(repository_policy(&m(json!({}))).is_err());
+        assert!(repository_policy(&m(json!({"repository": "https://example.com/o/r"}))).is_err());
+    }
 }

@@ -563,6 +563,25 @@ fn transient_registry_failures_are_retried_and_npmrc_tokens_substitute_variables
     assert_eq!(put.json().unwrap()["dist-tags"], json!({"next": "2.0.0"}));
     assert_eq!(registry.packument("hello").unwrap()["dist-tags"]["next"], "2.0.0");
     assert_secret_free(&out, &[STATIC_TOKEN]);
+
+    // Published without provenance: `verify --registry` says so instead of passing.
+    let url = registry.url();
+    let verify = run(
+        work.path(),
+        &[
+            "verify",
+            "--registry",
+            &url,
+            "hello@2.0.0",
+            "--certificate-oidc-issuer",
+            GITHUB_ISSUER,
+            "--repository",
+            "o/r",
+        ],
+        &env,
+    );
+    assert_eq!(verify.status.code(), Some(1), "{}", stderr(&verify));
+    assert!(stderr(&verify).contains("has no provenance (no dist.attestations)"), "{}", stderr(&verify));
 }
 
 #[test]
