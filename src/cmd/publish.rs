@@ -437,6 +437,9 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
             signer.provider().display_name()
         ));
         let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
+        // The embedded public-good root says nothing about another instance: there only an
+        // exact root (--trusted-root) can pass.
+        let exact = exact || *signer.endpoints() != crate::sigstore::Endpoints::public_good();
         if let Some(root) = signer.trusted_root() {
             let bytes = serde_json::to_vec_pretty(root)
                 .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
