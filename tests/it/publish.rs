@@ -823,3 +823,38 @@ fn another_sigstore_instance_needs_its_trusted_root_before_anything_is_uploaded(
     assert_secret_free(&with_root, &[&token, STATIC_TOKEN]);
     assert_eq!(files_in(work.path()), vec!["pkg.tgz", "root.json", "token.jwt"]);
 }
+
+#[test]
+fn a_package_directory_is_packed_and_its_npmrc_token_used() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let pkg = work.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    std::fs::write(
+        pkg.join("package.json"),
+        serde_json::to_vec_pretty(&json!({"name": "@octo/dir", "version": "0.1.0", "files": ["index.js"]})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(pkg.join("index.js"), "module.exports = 1\n").unwrap();
+    // The project's .npmrc (in the package directory) names the scope's registry and token.
+    let port = url::Url::parse(&registry.url()).unwrap().port().unwrap();
+    std::fs::write(
+        pkg.join(".npmrc"),
+        format!("@octo:registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken={STATIC_TOKEN}\n"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let env = vec![("HOME".to_owned(), home.path().display().to_string())];
+    let out = run(work.path(), &["publish", "--no-provenance", "--access", "restricted", "pkg"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let put = registry.put_requests().pop().unwrap();
+    assert_eq!(put.path, "/@octo%2fdir");
+    assert_eq!(put.bearer(), Some(STATIC_TOKEN));
+    let body = put.json().unwrap();
+    assert_eq!(body["access"], "restricted");
+    assert!(body["_attachments"]["@octo/dir-0.1.0.tgz"]["length"].as_u64().unwrap() > 0);
+    // The packed tarball lived in a temporary directory only.
+    assert_eq!(files_in(work.path()), vec!["pkg"]);
+    assert_secret_free(&out, &[STATIC_TOKEN]);
+}
