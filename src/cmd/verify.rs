@@ -37,8 +37,12 @@ const MAX_TAR_ENTRIES: usize = 100_000;
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// The Sigstore bundle (`.sigstore.json`).
-    #[arg(long, value_name = "BUNDLE")]
-    pub bundle: PathBuf,
+    #[arg(long, value_name = "BUNDLE", required_unless_present = "registry")]
+    pub bundle: Option<PathBuf>,
+    /// Verify NAME@VERSION as published on this npm registry (packument, tarball and the
+    /// attestations endpoint) instead of local files.
+    #[arg(long, value_name = "URL", conflicts_with = "bundle")]
+    pub registry: Option<String>,
     /// A trusted_root.json to use instead of the embedded Sigstore public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -78,11 +82,15 @@ pub struct VerifyArgs {
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    if let Some(registry) = args.registry.clone() {
+        return super::verify_registry::run(args, registry).await;
+    }
+    let bundle_path = args.bundle.clone().unwrap_or_default();
     let policy = policy_from_args(&args)?;
-    let bundle = read_bundle(&args.bundle)?;
+    let bundle = read_bundle(&bundle_path)?;
     let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
     let subject = read_subject(&args.subject, true)?;
-    let verified = verify(&bundle, &trust, &subject, &policy, &args.bundle)?;
+    let verified = verify(&bundle, &trust, &subject, &policy, &bundle_path)?;
     if args.json {
         report::data(&facts_json(&verified, &subject).to_string());
     } else {
@@ -95,7 +103,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
 
 /// Builds the policy, refusing keyless verification without an issuer and an identity
 /// constraint (npm itself accepts any signer; we do not).
-fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
+pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
     if let Some(path) = &args.key {
         return Ok(Policy::ManagedKey {
             spki_der: read_public_key(path)?,

@@ -11,6 +11,7 @@ mod conformance;
 mod conformance_sign;
 mod fake_http;
 mod interop;
+mod publish;
 mod registry;
 mod standin;
 mod support;
