@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use serde_norway::Value as Yaml;
 
 use crate::fake_http::{FakeServer, Request, Response};
+use crate::registry::{RegistryConfig, RegistryStandin, TrustedPublisher};
 use crate::support::{bin, repo_root};
 
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +357,12 @@ impl Runner {
 /// An identity token as the Actions runtime would hand out (audience `sigstore`). Its signature
 /// is from no key the stand-in knows; the stand-in accepts such tokens on their claims.
 fn github_jwt(repository: &str) -> String {
+    github_jwt_for(repository, "sigstore")
+}
+
+/// An identity token for `repository` with audience `audience` (`sigstore`, or `npm:<host>`
+/// for npm trusted publishing).
+fn github_jwt_for(repository: &str, audience: &str) -> String {
     use base64::Engine as _;
     let b64 = |v: &serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
@@ -368,7 +375,7 @@ fn github_jwt(repository: &str) -> String {
     let workflow = format!("{repository}/.github/workflows/release.yml@refs/tags/v1.0.0");
     let claims = serde_json::json!({
         "iss": "https://token.actions.githubusercontent.com",
-        "aud": "sigstore",
+        "aud": audience,
         "sub": format!("repo:{repository}:ref:refs/tags/v1.0.0"),
         "iat": now, "nbf": now, "exp": now + 600,
         "repository": repository, "repository_id": "101", "repository_owner": "octo-org",
@@ -396,6 +403,26 @@ fn token_endpoint(jwt: String) -> (FakeServer, Arc<Mutex<Vec<Request>>>) {
             return Response::json(401, &serde_json::json!({"message": "bad runtime token"}));
         }
         Response::json(200, &serde_json::json!({"count": 1, "value": jwt}))
+    });
+    (server, seen)
+}
+
+/// The token endpoint of a runtime that honours the requested `audience` (as the real one
+/// does): `sigstore` for Fulcio, `npm:<registry host>` for trusted publishing. Records the
+/// audiences asked for.
+fn audience_token_endpoint(repository: &'static str) -> (FakeServer, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let server = FakeServer::start(move |req: Request| {
+        if req.bearer() != Some(REQUEST_TOKEN) {
+            return Response::json(401, &serde_json::json!({"message": "bad runtime token"}));
+        }
+        let audience = req.query("audience").unwrap_or_default();
+        log.lock().unwrap().push(audience.clone());
+        Response::json(
+            200,
+            &serde_json::json!({"count": 1, "value": github_jwt_for(repository, &audience)}),
+        )
     });
     (server, seen)
 }
@@ -727,45 +754,353 @@ fn action_retries_a_server_error_then_succeeds() {
     assert!(stdout[group..].contains("::endgroup::"), "{}", run.log());
 }
 
+/// The static publish token the registry stand-in accepts in these tests.
+const NPM_TOKEN: &str = "npm_staticPublishToken0123456789abcdef";
+
+/// A stand-in `npm` first on PATH that records each call and fails: with a tarball as `path`,
+/// nothing in the action may need npm.
 #[cfg(unix)]
-#[test]
-fn action_passes_shell_metacharacters_through_as_data() {
-    let runner = Runner::new();
-    let hostile_dir = "pkg $(touch pwned-path) `touch pwned-tick` 'q' \"dq\" ;x\nnl";
-    write_package(&runner, hostile_dir);
-    let marker_dir = runner.dir.path().join("bin");
-    std::fs::create_dir_all(&marker_dir).unwrap();
-    // A stand-in `npm` first on PATH for the publish step: records its arguments, one per line
-    // (NUL-separated), and NPM_CONFIG_PROVENANCE; `npm pack` is passed to the real npm.
-    let argv_file = runner.dir.path().join("npm-argv");
-    let real_npm = which("npm");
-    let fake_npm = marker_dir.join("npm");
+fn poison_npm(runner: &mut Runner) -> PathBuf {
+    let bin = runner.dir.path().join("poison-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let called = runner.dir.path().join("npm-called");
+    let npm = bin.join("npm");
     std::fs::write(
-        &fake_npm,
+        &npm,
         format!(
-            "#!/bin/sh\nif [ \"$1\" = publish ]; then printf '%s\\0' \"$@\" > '{}'; printf '%s' \"$NPM_CONFIG_PROVENANCE\" > '{}.provenance'; exit 0; fi\nexec '{}' \"$@\"\n",
-            argv_file.display(),
-            argv_file.display(),
-            real_npm.display()
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexit 1\n",
+            called.display()
         ),
     )
     .unwrap();
-    make_executable(&fake_npm);
-    let mut runner = runner;
-    let path = format!("{}:{}", marker_dir.display(), runner.env["PATH"]);
+    make_executable(&npm);
+    let path = format!("{}:{}", bin.display(), runner.env["PATH"]);
     runner.set("PATH", &path);
+    called
+}
 
-    let hostile_tag = "$(touch pwned-tag)'\"\n`touch pwned-tick2`; rm -rf x";
-    let hostile_bundle = "out $(touch pwned-bundle) 'b'.sigstore.json";
+/// Packs a package directory with the real npm, outside the action; returns the tarball.
+#[cfg(unix)]
+fn npm_pack(dir: &Path, into: &Path) -> PathBuf {
+    let out = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(into)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "npm pack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    into.join(name.lines().last().unwrap())
+}
+
+/// The `::error` annotation a step printed, if any.
+fn error_annotation(step: &StepRun) -> Option<&str> {
+    step.stdout.lines().find(|l| l.starts_with("::error title="))
+}
+
+#[cfg(unix)]
+#[test]
+fn action_publishes_to_the_registry_with_trusted_publishing_and_without_npm() {
+    let (token_server, audiences) = audience_token_endpoint("octo-org/hello");
+    let registry = RegistryStandin::start(RegistryConfig {
+        trusted_publishers: vec![TrustedPublisher {
+            package: "@octo-org/hello".into(),
+            repository: "octo-org/hello".into(),
+            workflow_file: "release.yml".into(),
+        }],
+        ..RegistryConfig::default()
+    });
+    let mut runner = signing_runner(&token_server.url, "http://127.0.0.1:9");
+    let dir = write_package(&runner, "hello");
+    let tarball = npm_pack(&dir, &runner.workspace());
+    let npm_called = poison_npm(&mut runner);
+    let url = registry.url();
+
     let run = runner.run(&[
-        ("path", hostile_dir),
+        ("path", tarball.file_name().unwrap().to_str().unwrap()),
+        ("sigstore", "local"),
+        ("publish", "true"),
+        ("access", "public"),
+        ("registry", &url),
+    ]);
+    assert!(run.success(), "{}", run.log());
+    assert_eq!(run.steps.len(), 2);
+    assert!(!npm_called.exists(), "npm ran: {}", run.log());
+
+    // Fulcio's token first (attest step), then the registry's for the exchange (publish step).
+    assert_eq!(
+        *audiences.lock().unwrap(),
+        ["sigstore".to_owned(), "npm:127.0.0.1".to_owned()]
+    );
+    let puts = registry.put_requests();
+    assert_eq!(puts.len(), 1, "{}", run.log());
+    assert_eq!(puts[0].path_only(), "/@octo-org%2fhello");
+    assert!(
+        puts[0].bearer().unwrap().starts_with("npm_oidc_"),
+        "not the exchanged token"
+    );
+
+    // What arrived is the attested tarball with the attest step's bundle, unchanged.
+    let packument = registry.packument("@octo-org/hello").unwrap();
+    assert_eq!(packument["dist-tags"]["latest"], "1.0.0");
+    let dist = &packument["versions"]["1.0.0"]["dist"];
+    assert_eq!(
+        dist["integrity"].as_str().unwrap(),
+        format!(
+            "sha512-{}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                hex::decode(sha512_hex(&tarball)).unwrap()
+            )
+        )
+    );
+    assert!(dist["attestations"]["url"].is_string(), "{packument}");
+    let bundle_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&run.outputs["bundle-path"]).unwrap()).unwrap();
+    assert_eq!(
+        registry.provenance("@octo-org/hello@1.0.0"),
+        Some(bundle_file)
+    );
+    assert_eq!(
+        PathBuf::from(&run.outputs["tarball"]),
+        tarball.canonicalize().unwrap()
+    );
+
+    // The `trusted-root` output verifies what the registry serves, as a consumer would.
+    let root = &run.outputs["trusted-root"];
+    assert!(Path::new(root).is_absolute() && Path::new(root).is_file(), "{root:?}");
+    let verified = Command::new(bin())
+        .args([
+            "verify",
+            "--registry",
+            &url,
+            "@octo-org/hello@1.0.0",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--repository",
+            "octo-org/hello",
+            "--trusted-root",
+            root,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let publish_log = &run.steps[1].stderr;
+    assert!(
+        publish_log.contains("is about this tarball and verifies"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        publish_log.contains("Published @octo-org/hello@1.0.0 to "),
+        "{}",
+        run.log()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn action_preflight_refusals_fail_the_publish_step_with_the_fix_before_any_upload() {
+    let cases = [
+        (
+            "private package",
+            r#"{"name":"@octo-org/hello","version":"1.0.0","private":true,"repository":"github:octo-org/hello"}"#,
+            "\"private\": true",
+            "remove \"private\": true from package.json",
+        ),
+        (
+            "package of another repository",
+            r#"{"name":"@octo-org/hello","version":"1.0.0","repository":"github:octo-org/elsewhere"}"#,
+            "https://github.com/octo-org/elsewhere",
+            "https://github.com/octo-org/hello",
+        ),
+    ];
+    for (name, package_json, message, fix) in cases {
+        let (token_server, _) = token_endpoint(github_jwt("octo-org/hello"));
+        let registry = RegistryStandin::start(RegistryConfig {
+            tokens: vec![NPM_TOKEN.into()],
+            ..RegistryConfig::default()
+        });
+        let mut runner = signing_runner(&token_server.url, "http://127.0.0.1:9");
+        runner.set("NODE_AUTH_TOKEN", NPM_TOKEN);
+        let dir = runner.workspace().join("hello");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), package_json).unwrap();
+        std::fs::write(dir.join("index.js"), "module.exports = 1;\n").unwrap();
+        let url = registry.url();
+        let run = runner.run(&[
+            ("path", "hello"),
+            ("sigstore", "local"),
+            ("publish", "true"),
+            ("access", "public"),
+            ("registry", &url),
+        ]);
+        assert!(!run.success(), "{name}: {}", run.log());
+        assert_eq!(run.steps.len(), 2, "{name}: {}", run.log());
+        assert_eq!(run.steps[0].code, 0, "{name}: {}", run.log());
+        let step = &run.steps[1];
+        assert_ne!(step.code, 0, "{name}");
+        let error = error_annotation(step).unwrap_or_else(|| panic!("{name}: {}", run.log()));
+        assert!(
+            error.starts_with("::error title=npm-attest publish::refusing to publish: "),
+            "{name}: {error}"
+        );
+        assert!(error.contains(message), "{name}: {error}");
+        assert!(error.contains(fix), "{name}: {error}");
+        // Refused on package.json and the job's environment alone: the registry heard nothing.
+        assert_eq!(registry.requests(), Vec::new(), "{name}");
+        assert_eq!(registry.puts(), 0, "{name}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn action_dry_run_checks_the_publish_with_the_stand_ins_trusted_root_and_uploads_nothing() {
+    // No identity token and no registry token: a dry run needs neither.
+    let registry = RegistryStandin::start(RegistryConfig::default());
+    let runner = Runner::new();
+    write_package(&runner, "hello");
+    let url = registry.url();
+    let run = runner.run(&[
+        ("path", "hello"),
         ("dry-run", "true"),
         ("publish", "true"),
+        ("registry", &url),
+        ("access", "public"),
+    ]);
+    assert!(run.success(), "{}", run.log());
+    let root = PathBuf::from(&run.outputs["trusted-root"]);
+    assert_eq!(
+        root,
+        PathBuf::from(&run.outputs["bundle-path"])
+            .parent()
+            .unwrap()
+            .join("trusted_root.json")
+    );
+    let publish_log = &run.steps[1].stderr;
+    // The bundle was checked against the stand-in's root (the embedded public-good root would
+    // have refused it), and the registry was only asked whether the version exists.
+    assert!(
+        publish_log.contains("is about this tarball and verifies"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        publish_log.contains("Dry run: would PUT "),
+        "{}",
+        run.log()
+    );
+    assert!(
+        publish_log.contains("@octo-org/hello-1.0.0.sigstore ("),
+        "{}",
+        run.log()
+    );
+    assert_eq!(registry.puts(), 0);
+    assert_eq!(
+        registry.requests(),
+        [("GET".to_owned(), "/@octo-org%2fhello".to_owned())]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn action_passes_shell_metacharacters_through_as_data() {
+    // Every hostile input goes through a real publish to the registry stand-in, which records
+    // what reached it.
+    let (token_server, _) = token_endpoint(github_jwt("octo-org/hello"));
+    let registry = RegistryStandin::start(RegistryConfig {
+        tokens: vec![NPM_TOKEN.into()],
+        ..RegistryConfig::default()
+    });
+    let mut runner = signing_runner(&token_server.url, "http://127.0.0.1:9");
+    runner.set("NODE_AUTH_TOKEN", NPM_TOKEN);
+    let hostile_dir = "pkg $(touch pwned-path) `touch pwned-tick` 'q' \"dq\" ;x\nnl";
+    write_package(&runner, hostile_dir);
+    let hostile_tag = "$(touch pwned-tag)'\"\n`touch pwned-tick2`; rm -rf x";
+    let hostile_bundle = "-out $(touch pwned-bundle) 'b'.sigstore.json";
+    let url = registry.url();
+    let run = runner.run(&[
+        ("path", hostile_dir),
+        ("sigstore", "local"),
+        ("publish", "true"),
         ("tag", hostile_tag),
-        ("registry", "http://127.0.0.1:9/$(touch pwned-registry)"),
+        ("access", "public"),
+        ("registry", &url),
         ("bundle-path", hostile_bundle),
     ]);
     assert!(run.success(), "{}", run.log());
+    assert_no_pwned_files(&runner);
+    assert!(
+        runner.workspace().join(hostile_bundle).is_file(),
+        "{}",
+        run.log()
+    );
+    // The tag arrived verbatim, as the one dist-tag; the bundle is the hostile-named file's.
+    let puts = registry.put_requests();
+    assert_eq!(puts.len(), 1, "{}", run.log());
+    assert_eq!(puts[0].bearer(), Some(NPM_TOKEN));
+    let body = puts[0].json().unwrap();
+    assert_eq!(body["dist-tags"], serde_json::json!({ hostile_tag: "1.0.0" }));
+    assert_eq!(body["access"], "public");
+    let bundle_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runner.workspace().join(hostile_bundle)).unwrap())
+            .unwrap();
+    assert_eq!(
+        registry.provenance("@octo-org/hello@1.0.0"),
+        Some(bundle_file)
+    );
+    // The registry token is masked and appears nowhere else.
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    let mask = format!("::add-mask::{NPM_TOKEN}");
+    assert!(run.stdout().lines().any(|l| l == mask), "{}", run.log());
+    assert_eq!(all.matches(NPM_TOKEN).count(), all.matches(&mask).count());
+}
+
+#[cfg(unix)]
+#[test]
+fn action_refuses_a_registry_input_that_is_not_a_url_before_signing() {
+    let registry_inputs = [
+        "http://127.0.0.1:9/$(touch pwned-registry)",
+        "127.0.0.1:9",
+        "https://registry.npmjs.org/\n--registry=http://evil",
+    ];
+    for registry in registry_inputs {
+        let runner = Runner::new();
+        write_package(&runner, "hello");
+        let run = runner.run(&[
+            ("path", "hello"),
+            ("dry-run", "true"),
+            ("publish", "true"),
+            ("registry", registry),
+        ]);
+        assert!(!run.success(), "{registry:?}: {}", run.log());
+        assert_eq!(run.steps.len(), 1, "{registry:?}");
+        assert_eq!(run.steps[0].code, 2, "{registry:?}: {}", run.log());
+        let error = error_annotation(&run.steps[0]).unwrap_or_else(|| panic!("{}", run.log()));
+        assert!(
+            error.starts_with("::error title=npm-attest action::input registry must be an http(s) URL such as https://registry.npmjs.org/"),
+            "{error}"
+        );
+        // Nothing ran: no bundle, no packed tarball.
+        assert_eq!(run.outputs["bundle-path"], "");
+        assert_no_pwned_files(&runner);
+        let left: Vec<String> = std::fs::read_dir(runner.workspace())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["hello"], "{registry:?}");
+    }
+}
+
+fn assert_no_pwned_files(runner: &Runner) {
     for entry in std::fs::read_dir(runner.workspace()).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
@@ -773,32 +1108,6 @@ fn action_passes_shell_metacharacters_through_as_data() {
             "a shell command in an input ran: {name}"
         );
     }
-    assert!(
-        runner.workspace().join(hostile_bundle).is_file(),
-        "{}",
-        run.log()
-    );
-    let argv = std::fs::read(&argv_file).unwrap();
-    let argv: Vec<String> = argv
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    assert_eq!(
-        argv,
-        [
-            "publish".to_owned(),
-            run.outputs["tarball"].clone(),
-            format!("--provenance-file={}", run.outputs["bundle-path"]),
-            "--registry=http://127.0.0.1:9/$(touch pwned-registry)".to_owned(),
-            format!("--tag={hostile_tag}"),
-            "--dry-run".to_owned(),
-        ]
-    );
-    assert_eq!(
-        std::fs::read_to_string(format!("{}.provenance", argv_file.display())).unwrap(),
-        "false"
-    );
 }
 
 #[cfg(unix)]
@@ -862,6 +1171,8 @@ fn action_yml_declares_the_interface_and_maps_inputs_through_env() {
     let outputs = action["outputs"].as_mapping().unwrap();
     for name in [
         "bundle-path",
+        "tarball",
+        "trusted-root",
         "subject-name",
         "subject-digest",
         "log-index",
