@@ -771,6 +771,50 @@ fn action_preflight_refusals_fail_the_publish_step_with_the_fix_before_any_uploa
 
 #[cfg(unix)]
 #[test]
+fn action_fails_the_publish_step_with_the_registrys_answer() {
+    // (case, token the job has, version already published, what the annotation says, the PUTs)
+    let cases = [
+        ("version already published", NPM_TOKEN, true, "@octo-org/hello@1.0.0 is already on the registry", 0),
+        ("token the registry refuses", "npm_revokedToken", false, "Unable to authenticate, need: Bearer", 1),
+    ];
+    for (name, token, seeded, message, puts) in cases {
+        let (token_server, _) = token_endpoint(github_jwt("octo-org/hello"));
+        let registry =
+            RegistryStandin::start(RegistryConfig { tokens: vec![NPM_TOKEN.into()], ..RegistryConfig::default() });
+        if seeded {
+            registry.seed_version("@octo-org/hello", "1.0.0");
+        }
+        let mut runner = signing_runner(&token_server.url, "http://127.0.0.1:9");
+        runner.set("NODE_AUTH_TOKEN", token);
+        write_package(&runner, "hello");
+        let url = registry.url();
+        let run = runner.run(&[
+            ("path", "hello"),
+            ("sigstore", "local"),
+            ("publish", "true"),
+            ("access", "public"),
+            ("registry", &url),
+        ]);
+        assert_eq!(run.steps.len(), 2, "{name}: {}", run.log());
+        assert_eq!(run.steps[0].code, 0, "{name}: {}", run.log());
+        assert_ne!(run.steps[1].code, 0, "{name}: {}", run.log());
+        let error = error_annotation(&run.steps[1]).unwrap_or_else(|| panic!("{name}: {}", run.log()));
+        assert!(error.starts_with("::error title=npm-attest publish::"), "{name}: {error}");
+        assert!(error.contains(message), "{name}: {error}");
+        if seeded {
+            assert!(error.contains("bump \"version\" in package.json"), "{name}: {error}");
+        } else {
+            assert!(error.contains("check the registry token (NODE_AUTH_TOKEN"), "{name}: {error}");
+        }
+        assert_eq!(registry.puts(), puts, "{name}: {}", run.log());
+        assert!(registry.provenance("@octo-org/hello@1.0.0").is_none(), "{name}");
+        // The attest step's bundle is still there, for a later `npm-attest publish --bundle`.
+        assert!(Path::new(&run.outputs["bundle-path"]).is_file(), "{name}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
 fn action_dry_run_checks_the_publish_with_the_stand_ins_trusted_root_and_uploads_nothing() {
     // No identity token and no registry token: a dry run needs neither.
     let registry = RegistryStandin::start(RegistryConfig::default());
