@@ -909,23 +909,28 @@ pub async fn report_attestation(
     }
     if let Some(file) = &actions.output_file {
         // Written before the upload, so that a failed upload still reports the bundle.
-        let mut outputs = vec![
-            ("bundle-path", bundle_path.display().to_string()),
-            ("tarball", tarball_path.display().to_string()),
-            ("subject-name", purl.clone()),
-            ("subject-digest", digest.clone()),
-            ("log-index", attested.log_index.to_string()),
-            (
-                "transparency-log-url",
-                attested.transparency_log_url.to_owned(),
-            ),
-        ];
+        append_outputs(
+            file,
+            &[
+                ("bundle-path", bundle_path.display().to_string()),
+                ("tarball", tarball_path.display().to_string()),
+                ("subject-name", purl.clone()),
+                ("subject-digest", digest.clone()),
+                ("log-index", attested.log_index.to_string()),
+                (
+                    "transparency-log-url",
+                    attested.transparency_log_url.to_owned(),
+                ),
+            ],
+        )?;
         // The local stand-in's trusted root, which verifies the bundle (the action's publish
         // step passes it to `publish --trusted-root`).
         if let Some(root) = attested.trusted_root_path {
-            outputs.push(("trusted-root", absolute(root).display().to_string()));
+            append_outputs(
+                file,
+                &[("trusted-root", absolute(root).display().to_string())],
+            )?;
         }
-        append_outputs(file, &outputs)?;
     }
     let mut summary = AttestSummary {
         package: format!("{}@{}", attested.name, attested.version),
