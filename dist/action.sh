@@ -4,7 +4,9 @@
 #
 #   action.sh attest    validate the inputs, then `npm-attest attest` (through launch.sh); the
 #                       binary writes the step outputs and the job summary itself.
-#   action.sh publish   when `publish` is true: `npm publish <tarball> --provenance-file <bundle>`.
+#   action.sh publish   when `publish` is true: `npm-attest publish --bundle <bundle> -- <tarball>`
+#                       (through launch.sh, the same checked binary): preflight checks, registry
+#                       authentication, verification of the bundle, then the upload.
 
 set -euo pipefail
 
@@ -45,6 +47,11 @@ validate_inputs() {
     "" | public | restricted) ;;
     *) die "input access must be public or restricted, got \"${NPM_ATTEST_INPUT_ACCESS}\"" ;;
   esac
+  # Checked here, before anything is signed: a URL has no spaces or control characters.
+  local registry="${NPM_ATTEST_INPUT_REGISTRY:-}"
+  if [[ -n "$registry" ]] && ! [[ "$registry" =~ ^https?://[^[:space:][:cntrl:]/]+(/[^[:space:][:cntrl:]]*)?$ ]]; then
+    die "input registry must be an http(s) URL such as https://registry.npmjs.org/, got \"${registry}\""
+  fi
   if [[ "$dry_run" == "true" && "$upload" == "true" ]]; then
     die "inputs dry-run and upload-to-github cannot both be true: a dry-run bundle is signed by a local stand-in that GitHub does not trust"
   fi
@@ -77,21 +84,22 @@ publish() {
   if [[ "$publish" != "true" ]]; then
     exit 0
   fi
-  local tarball="${NPM_ATTEST_TARBALL:-}" bundle="${NPM_ATTEST_BUNDLE:-}"
+  local tarball="${NPM_ATTEST_TARBALL:-}" bundle="${NPM_ATTEST_BUNDLE:-}" root="${NPM_ATTEST_TRUSTED_ROOT:-}"
   [[ -n "$tarball" && -n "$bundle" ]] || die "the attest step did not report a tarball and a bundle to publish"
-  command -v npm >/dev/null 2>&1 || die "npm is not installed: add actions/setup-node before this step"
-  # A relative path starting with `-` would read as an option.
-  [[ "$tarball" == -* ]] && tarball="./$tarball"
-  local args=(publish "$tarball" "--provenance-file=$bundle")
+  # The bundle the attest step signed and verified; npm-attest checks it again against this
+  # exact tarball and the package's repository before uploading, and reads the registry
+  # credentials itself (NODE_AUTH_TOKEN, NPM_TOKEN, .npmrc, else trusted publishing).
+  local args=(publish "--bundle=$bundle")
+  # The local stand-in's trusted root (dry-run, sigstore: local): the only root its bundle
+  # verifies against. Empty for public-good, whose root is embedded.
+  [[ -n "$root" ]] && args+=("--trusted-root=$root")
   [[ -n "${NPM_ATTEST_INPUT_REGISTRY:-}" ]] && args+=("--registry=${NPM_ATTEST_INPUT_REGISTRY}")
   [[ -n "${NPM_ATTEST_INPUT_TAG:-}" ]] && args+=("--tag=${NPM_ATTEST_INPUT_TAG}")
   [[ -n "${NPM_ATTEST_INPUT_ACCESS:-}" ]] && args+=("--access=${NPM_ATTEST_INPUT_ACCESS}")
   [[ "$dry_run" == "true" ]] && args+=(--dry-run)
-  # npm >= 11.5.1 turns `provenance` on by itself under trusted publishing when it is left at its
-  # default, and `provenance: true` wins over `--provenance-file`: set it explicitly to false.
-  # (Set in the environment: on the command line npm rejects it next to --provenance-file.)
-  export NPM_CONFIG_PROVENANCE=false
-  exec npm "${args[@]}"
+  # `--` ends the options, so a tarball path starting with `-` stays a path.
+  args+=(-- "$tarball")
+  exec bash --noprofile --norc "$here/launch.sh" "${args[@]}"
 }
 
 case "${1:-}" in

@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Sign SLSA provenance for an npm package and write a Sigstore bundle.
     Attest(cmd::attest::AttestArgs),
+    /// Publish an npm package with signed provenance (or without, with --no-provenance).
+    Publish(cmd::publish::PublishArgs),
     /// Verify a Sigstore bundle offline and check who signed it.
     Verify(cmd::verify::VerifyArgs),
     /// Run the local Sigstore stand-in (Fulcio-like CA, Rekor-like log) until stopped.

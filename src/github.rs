@@ -923,6 +923,14 @@ pub async fn report_attestation(
                 ),
             ],
         )?;
+        // The local stand-in's trusted root, which verifies the bundle (the action's publish
+        // step passes it to `publish --trusted-root`).
+        if let Some(root) = attested.trusted_root_path {
+            append_outputs(
+                file,
+                &[("trusted-root", absolute(root).display().to_string())],
+            )?;
+        }
     }
     let mut summary = AttestSummary {
         package: format!("{}@{}", attested.name, attested.version),

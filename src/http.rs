@@ -233,6 +233,78 @@ impl Http {
             attempt += 1;
         }
     }
+
+    /// Sends one request and returns the final response whatever its status: the caller
+    /// judges it (registries answer errors with their own JSON). Connection failures and
+    /// retryable statuses (408, 429, 5xx) are retried under the client's policy; the body is
+    /// read up to `max_body` bytes.
+    pub async fn request(&self, service: &str, request: Request<'_>, max_body: usize) -> anyhow::Result<Response> {
+        let mut attempt = 0u32;
+        loop {
+            let mut builder = self.client.request(request.method.clone(), request.url);
+            for (name, value) in request.headers {
+                builder = builder.header(*name, value.as_str());
+            }
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            if let Some(token) = request.bearer {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    fail(ExitKind::BadInput, format!("the token for {service} is not a valid HTTP header value"))
+                })?;
+                // Keeps the token out of reqwest's and hyper's debug output.
+                value.set_sensitive(true);
+                builder = builder.header(AUTHORIZATION, value);
+            }
+            match builder.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if !(RetryPolicy::is_retryable_status(status) && attempt < self.retry.retries) {
+                        return Self::read_body_capped(service, response, max_body).await;
+                    }
+                    crate::report::debug(&format!("{service} answered {status}, retrying"));
+                }
+                Err(e) => {
+                    let transient = e.is_connect() || e.is_timeout() || e.is_request();
+                    if !(transient && attempt < self.retry.retries) {
+                        return Err(fail_with_hint(
+                            ExitKind::Remote,
+                            format!("cannot reach {service} at {}: {}", redact_url(request.url), describe(e)),
+                            "check the URL and the network, then run the command again",
+                        ));
+                    }
+                    crate::report::debug(&format!("{service} request failed, retrying"));
+                }
+            }
+            tokio::time::sleep(self.retry.delay(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// Reads a body of at most `max_body` bytes (a tarball has its own cap, larger than
+    /// [`MAX_BODY_BYTES`]).
+    async fn read_body_capped(service: &str, mut response: reqwest::Response, max_body: usize) -> anyhow::Result<Response> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let too_big = || fail(ExitKind::Remote, format!("{service} response is larger than {max_body} bytes"));
+        if response.content_length().is_some_and(|n| n > max_body as u64) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > max_body {
+                        return Err(too_big());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e)))),
+            }
+        }
+        Ok(Response { status, headers, body })
+    }
 }
 
 /// Reads the body, refusing one larger than [`MAX_BODY_BYTES`].
@@ -340,6 +412,17 @@ pub fn redact_url(url: &str) -> String {
 /// Joins a base URL (with or without a trailing `/`) and an absolute API path.
 pub fn join(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+/// One request for [`Http::request`].
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    /// Extra headers (`content-type`, `accept`, `npm-command`, ...).
+    pub headers: &'a [(&'a str, String)],
+    pub bearer: Option<&'a SecretString>,
+    pub body: Option<Vec<u8>>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod github;
 pub mod http;
 pub mod oidc;
 pub mod provenance;
+pub mod registry;
 pub mod report;
 pub mod secret;
 pub mod sigstore;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Attest(args) => cmd::attest::run(args).await,
+            Command::Publish(args) => cmd::publish::run(args).await,
             Command::Verify(args) => cmd::verify::run(args).await,
             Command::ServeSigstore(args) => cmd::serve::run(args).await,
             Command::Conformance(c) => cmd::conformance::run(c).await,
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
 fn command_title(command: &Command) -> &'static str {
     match command {
         Command::Attest(_) => "npm-attest attest",
+        Command::Publish(_) => "npm-attest publish",
         Command::Verify(_) => "npm-attest verify",
         Command::ServeSigstore(_) => "npm-attest serve-sigstore",
         Command::Conformance(_) => "npm-attest conformance",

@@ -173,8 +173,9 @@ impl SignerPlan {
                 let described = source.describe();
                 let token = oidc::fetch(&http, source).await?;
                 inspect_token(&token, described)?;
+                let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
                 let session = SigningSession::open(http, endpoints, token, None).await?;
-                Ok(Signer { session, standin: None, statement_env: self.env })
+                Ok(Signer { session, standin: None, statement_env: self.env, identity })
             }
             Instance::Local => {
                 let standin = Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) })
@@ -218,6 +219,7 @@ impl SignerPlan {
                         }
                     }
                 }
+                let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
                 let trusted_logs = Some(standin.trusted_root().tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
                 let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
@@ -227,7 +229,7 @@ impl SignerPlan {
                         return Err(e);
                     }
                 };
-                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env) })
+                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env), identity })
             }
         }
     }
@@ -252,6 +254,9 @@ pub struct Signer {
     session: SigningSession,
     standin: Option<Standin>,
     statement_env: Env,
+    /// The claims of the identity token the certificate was issued for (what the
+    /// certificate's identity must be derived from, for checking our own bundles).
+    identity: Map<String, Value>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -268,6 +273,11 @@ impl Signer {
     /// The stand-in's trusted root, for a local instance.
     pub fn trusted_root(&self) -> Option<&TrustedRoot> {
         self.standin.as_ref().map(Standin::trusted_root)
+    }
+
+    /// The claims of the identity token the signing certificate was issued for.
+    pub fn identity_claims(&self) -> &Map<String, Value> {
+        &self.identity
     }
 
     /// The CI whose form the statement takes.

@@ -461,6 +461,20 @@ impl SigningSession {
             crate::report::debug("the signing certificate is about to expire; asking Fulcio for a new one");
             *cert = Self::certify(&self.http, &self.endpoints, &self.token, &self.key).await?;
         }
+        // A signature made after notAfter fails every verifier (the signing time must fall in
+        // the leaf's validity): refuse to sign and log it rather than report a useless bundle.
+        let now = now()?;
+        if cert.not_after < now {
+            return Err(fail_with_hint(
+                ExitKind::Remote,
+                format!(
+                    "Fulcio issued a certificate that expired at {}, before it could be used (now {})",
+                    cert.not_after.to_rfc3339(),
+                    now.to_rfc3339()
+                ),
+                "check this machine's clock, or the Fulcio instance",
+            ));
+        }
         Ok(cert.leaf.clone())
     }
 

@@ -2,5 +2,7 @@
 
 pub mod attest;
 pub mod conformance;
+pub mod publish;
 pub mod serve;
 pub mod verify;
+pub mod verify_registry;

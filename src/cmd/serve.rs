@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// independent clients (file mode 0600).
     #[arg(long, value_name = "PATH")]
     pub token_out: Option<PathBuf>,
+    /// Test and demo knob: issue certificates whose validity ended before they are issued
+    /// (notBefore 20 minutes ago, notAfter 10 minutes ago); the log keeps the real time.
+    #[arg(long)]
+    pub expired_certificates: bool,
     /// Delay every answer by this many milliseconds (a far-away Sigstore, for benchmarks).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
@@ -136,6 +140,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "pick a free address with --listen 127.0.0.1:0",
         )
     })?;
+    if args.expired_certificates {
+        standin.issue_expired_certificates();
+        report::info("issuing expired certificates (--expired-certificates)");
+    }
     let outputs = async {
         if let Some(path) = &args.trusted_root_out {
             write_json(path, standin.trusted_root())?;

@@ -41,8 +41,16 @@ pub struct VerifyArgs {
     /// The Sigstore bundle (`.sigstore.json`). Repeat it, with one SUBJECT per bundle in the
     /// same order, to verify several; or pass one directory of `*.sigstore.json` bundles, each
     /// checked against the tarball of the same stem (`X.sigstore.json` and `X.tgz`).
-    #[arg(long, value_name = "BUNDLE", required = true)]
+    #[arg(long, value_name = "BUNDLE", required_unless_present = "registry")]
     pub bundle: Vec<PathBuf>,
+    /// Verify NAME@VERSION as published on this npm registry (packument, tarball and the
+    /// attestations endpoint) instead of local files.
+    #[arg(long, value_name = "URL", conflicts_with = "bundle")]
+    pub registry: Option<String>,
+    /// With --registry: verify every package a package-lock.json (lockfileVersion 2 or 3)
+    /// installs, instead of one NAME@VERSION.
+    #[arg(long, value_name = "FILE", requires = "registry")]
+    pub lockfile: Option<PathBuf>,
     /// A trusted_root.json to use instead of the embedded Sigstore public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -87,6 +95,12 @@ pub struct VerifyArgs {
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    if let Some(registry) = args.registry.clone() {
+        if let Some(lockfile) = args.lockfile.clone() {
+            return batch::run_lockfile(&args, &registry, &lockfile).await;
+        }
+        return super::verify_registry::run(args, registry).await;
+    }
     let pairs = match batch::pairs(&args.bundle, &args.subject)? {
         batch::Pairs::One(bundle, subject) => (bundle, subject),
         batch::Pairs::Many(pairs) => return run_many(&args, pairs),
@@ -115,12 +129,12 @@ fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<()> {
     let jobs = args.jobs.map(|n| n as usize).unwrap_or_else(batch::cores);
     // Verification is CPU-bound: run it on this runtime thread's blocking slot.
     let outcomes = tokio::task::block_in_place(|| batch::verify_all(&pairs, &trust, &policy, jobs));
-    batch::report(&outcomes, args.json)
+    batch::report(&outcomes, args.json, batch::Items::Bundles)
 }
 
 /// Builds the policy, refusing keyless verification without an issuer and an identity
 /// constraint (npm itself accepts any signer; we do not).
-fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
+pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
     if let Some(path) = &args.key {
         return Ok(Policy::ManagedKey {
             spki_der: read_public_key(path)?,
@@ -187,7 +201,7 @@ pub fn verify(
 }
 
 /// Reads a file of at most `limit` bytes.
-fn read_capped(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_capped(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|e| {
         fail_with_hint(
             ExitKind::BadInput,

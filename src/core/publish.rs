@@ -158,13 +158,12 @@ impl Npmrc {
             if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
                 continue;
             }
-            let Some((key, value)) = line.split_once('=') else { continue };
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
             let key = rc.substitute(key.trim(), env);
             let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
+            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
             let value = rc.substitute(value, env);
             rc.entries.push((key, value));
         }
@@ -176,7 +175,9 @@ impl Npmrc {
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             let escaped = start > 0 && rest.as_bytes()[start - 1] == b'\\';
-            let Some(end) = rest[start..].find('}') else { break };
+            let Some(end) = rest[start..].find('}') else {
+                break;
+            };
             let name = &rest[start + 2..start + end];
             if escaped {
                 out.push_str(&rest[..start - 1]);
@@ -245,6 +246,224 @@ pub fn nerf_dart(registry: &str) -> Option<String> {
     Some(format!("//{host}{port}{path}"))
 }
 
+/// The placeholder `actions/setup-node` puts in `NODE_AUTH_TOKEN` when no token is given; it
+/// is never a real credential (npm sends it anyway and gets a misleading 404).
+pub const SETUP_NODE_PLACEHOLDER_TOKEN: &str = "XXXXX-XXXXX-XXXXX-XXXXX";
+
+/// The OIDC audience the registry expects for trusted publishing (npm-provenance.md §6 step 2).
+pub fn trusted_publishing_audience(registry: &str) -> Option<String> {
+    let url = url::Url::parse(registry).ok()?;
+    Some(format!("npm:{}", url.host_str()?))
+}
+
+/// The OIDC issuer of GitHub Actions tokens.
+pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The OIDC issuer of GitLab.com CI tokens.
+pub const GITLAB_ISSUER: &str = "https://gitlab.com";
+
+/// The certificate identity Fulcio issues for a token's claims: `(issuer, SAN)`.
+/// GitHub Actions: `https://github.com/<job_workflow_ref>`; GitLab:
+/// `https://<ci_config_ref_uri>`; otherwise a verified email, else `sub`
+/// (sigstore-protocol.md, Fulcio principals).
+pub fn certificate_identity(claims: &Map<String, Value>) -> Option<(String, String)> {
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let issuer = claim("iss")?.to_owned();
+    if issuer == GITHUB_ACTIONS_ISSUER {
+        return Some((issuer, format!("https://github.com/{}", claim("job_workflow_ref")?)));
+    }
+    if let Some(config) = claim("ci_config_ref_uri") {
+        return Some((issuer, format!("https://{config}")));
+    }
+    if let Some(email) = claim("email") {
+        if claims.get("email_verified").and_then(Value::as_bool) == Some(true) {
+            return Some((issuer, email.to_owned()));
+        }
+    }
+    Some((issuer, claim("sub")?.to_owned()))
+}
+
+/// What the CI environment says about the build, for the provenance preflight. `None` means
+/// not known (then the check is skipped, not passed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildFacts {
+    /// `https://github.com/<owner>/<repo>` (or the GitLab project URL).
+    pub repository: Option<String>,
+    /// `RUNNER_ENVIRONMENT`: `github-hosted` or `self-hosted`.
+    pub runner_environment: Option<String>,
+    /// `public`, `private` or `internal`.
+    pub repository_visibility: Option<String>,
+}
+
+/// A reason the registry would refuse the publish, found before anything is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PreflightError {
+    /// `"private": true` in package.json.
+    PrivatePackage { name: String },
+    /// `access: restricted` on an unscoped name (libnpmpublish `EUNSCOPED`).
+    RestrictedUnscoped { name: String },
+    /// The version is already on the registry.
+    VersionExists { name: String, version: String },
+    /// package.json has no usable `repository` (the registry compares it with the certificate).
+    MissingRepository { ci_repository: String },
+    /// package.json `repository` names another repository than the one building.
+    RepositoryMismatch { package_json: String, ci_repository: String },
+    /// The runner is not GitHub-hosted.
+    UnsupportedRunner { runner_environment: String },
+    /// The source repository is not public.
+    PrivateSourceRepository { visibility: String },
+    /// A new (or not public) scoped package with provenance needs `--access public`.
+    AccessNotPublic { name: String },
+}
+
+impl std::fmt::Display for PreflightError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PrivatePackage { name } => write!(f, "{name} is marked \"private\": true in package.json"),
+            Self::RestrictedUnscoped { name } => write!(f, "cannot restrict access to the unscoped package {name}"),
+            Self::VersionExists { name, version } => write!(f, "{name}@{version} is already on the registry"),
+            Self::MissingRepository { ci_repository } => write!(
+                f,
+                "package.json has no \"repository\"; the registry refuses provenance unless it names {ci_repository}"
+            ),
+            Self::RepositoryMismatch { package_json, ci_repository } => write!(
+                f,
+                "package.json \"repository\" is {package_json}, but this build runs in {ci_repository}; the registry refuses that provenance"
+            ),
+            Self::UnsupportedRunner { runner_environment } => write!(
+                f,
+                "the runner is {runner_environment:?}; the registry accepts provenance only from \"github-hosted\" runners"
+            ),
+            Self::PrivateSourceRepository { visibility } => write!(
+                f,
+                "the source repository is {visibility}; the registry accepts provenance only from public repositories"
+            ),
+            Self::AccessNotPublic { name } => {
+                write!(f, "{name} is new or not public, and provenance needs a public package")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PreflightError {}
+
+impl PreflightError {
+    /// The fix, in one sentence.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::PrivatePackage { .. } => "remove \"private\": true from package.json if the package is meant to be published".into(),
+            Self::RestrictedUnscoped { .. } => "use --access public, or publish under a scope (@scope/name)".into(),
+            Self::VersionExists { .. } => "bump \"version\" in package.json (published versions can never be replaced)".into(),
+            Self::MissingRepository { ci_repository } => {
+                format!("add \"repository\": {{\"type\": \"git\", \"url\": \"git+{ci_repository}.git\"}} to package.json")
+            }
+            Self::RepositoryMismatch { ci_repository, .. } => format!(
+                "set \"repository.url\" in package.json to \"git+{ci_repository}.git\" (add \"directory\" for a package in a monorepo)"
+            ),
+            Self::UnsupportedRunner { .. } => {
+                "run the publish job on a GitHub-hosted runner (runs-on: ubuntu-latest), or publish with --no-provenance".into()
+            }
+            Self::PrivateSourceRepository { .. } => {
+                "publish with --no-provenance, or make the source repository public".into()
+            }
+            Self::AccessNotPublic { .. } => "pass --access public (or publish with --no-provenance)".into(),
+        }
+    }
+}
+
+/// The provenance checks the public registry makes on the bundle (npm-provenance.md §4, the
+/// 422 answers), made ahead of time from the manifest and the CI facts.
+pub fn check_provenance(manifest: &Map<String, Value>, facts: &BuildFacts) -> Result<(), PreflightError> {
+    if let Some(ci_repository) = &facts.repository {
+        match manifest.get("repository").and_then(normalize_repository) {
+            None => return Err(PreflightError::MissingRepository { ci_repository: ci_repository.clone() }),
+            Some(declared) if !same_repository(&declared, ci_repository) => {
+                return Err(PreflightError::RepositoryMismatch {
+                    package_json: declared,
+                    ci_repository: ci_repository.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(runner) = facts.runner_environment.as_deref().filter(|r| *r != "github-hosted") {
+        return Err(PreflightError::UnsupportedRunner { runner_environment: runner.to_owned() });
+    }
+    if let Some(visibility) = facts.repository_visibility.as_deref().filter(|v| *v != "public") {
+        return Err(PreflightError::PrivateSourceRepository { visibility: visibility.to_owned() });
+    }
+    Ok(())
+}
+
+/// The manifest checks every publish makes (libnpmpublish `EPRIVATE`, `EUNSCOPED`).
+pub fn check_manifest(name: &str, manifest: &Map<String, Value>, access: Option<&str>) -> Result<(), PreflightError> {
+    if manifest.get("private").is_some_and(|p| p == &Value::Bool(true) || p == "true") {
+        return Err(PreflightError::PrivatePackage { name: name.to_owned() });
+    }
+    if access == Some("restricted") && !name.starts_with('@') {
+        return Err(PreflightError::RestrictedUnscoped { name: name.to_owned() });
+    }
+    Ok(())
+}
+
+/// The registry's own words from an error body: npm registries answer `{"error": ...}`,
+/// `{"message": ...}` or `{"reason": ...}`; other bodies are used as text.
+pub fn registry_message(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let message = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(obj)) => ["error", "message", "reason", "detail"]
+            .iter()
+            .find_map(|k| obj.get(*k).and_then(Value::as_str).filter(|m| !m.trim().is_empty()))
+            .map(str::to_owned),
+        _ => None,
+    }
+    .unwrap_or_else(|| text.chars().take(300).collect());
+    Some(message.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Why a publish PUT failed, from the status, `www-authenticate` and the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishRefusal {
+    /// A one-time password is required (401 with `www-authenticate: OTP`, or the message says so).
+    OtpRequired,
+    /// The version (or the package name) is taken (403/409 "cannot publish over").
+    VersionExists,
+    /// 401/403: the token is missing, wrong or lacks permission.
+    Unauthorized,
+    /// 404 on PUT: npm's answer for a token that cannot publish the package (or its scope).
+    NotFound,
+    /// 422: the provenance bundle was refused.
+    ProvenanceRejected,
+    /// Anything else.
+    Other,
+}
+
+pub fn classify_refusal(status: u16, www_authenticate: Option<&str>, message: &str) -> PublishRefusal {
+    let lower = message.to_ascii_lowercase();
+    let otp_header = www_authenticate.is_some_and(|h| h.split(',').any(|p| p.trim().eq_ignore_ascii_case("otp")));
+    if (status == 401 || status == 403) && (otp_header || lower.contains("one-time password")) {
+        return PublishRefusal::OtpRequired;
+    }
+    if (status == 403 || status == 409)
+        && (lower.contains("previously published")
+            || lower.contains("cannot publish over")
+            || lower.contains("already present")
+            || lower.contains("already exists"))
+    {
+        return PublishRefusal::VersionExists;
+    }
+    match status {
+        401 | 403 => PublishRefusal::Unauthorized,
+        404 => PublishRefusal::NotFound,
+        422 => PublishRefusal::ProvenanceRejected,
+        _ => PublishRefusal::Other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +485,10 @@ mod tests {
         ] {
             assert_eq!(normalize_repository_url(form), want, "{form}");
         }
-        assert_eq!(normalize_repository(&json!({"type": "git", "url": "github:a/b"})), Some("https://github.com/a/b".into()));
+        assert_eq!(
+            normalize_repository(&json!({"type": "git", "url": "github:a/b"})),
+            Some("https://github.com/a/b".into())
+        );
         for bad in ["", "demo", "https://github.com", "./local/path", "/abs/path", "file:", "https://github.com//x"] {
             assert_eq!(normalize_repository_url(bad), None, "{bad}");
         }
@@ -291,7 +513,8 @@ mod tests {
     #[test]
     fn document_has_npm_shape_with_both_attachments() {
         let manifest: Map<String, Value> =
-            serde_json::from_str(r#"{"name":"@acme/x","version":"1.0.0","description":"d","main":"index.js"}"#).unwrap();
+            serde_json::from_str(r#"{"name":"@acme/x","version":"1.0.0","description":"d","main":"index.js"}"#)
+                .unwrap();
         let doc = build_document(&PublishInput {
             manifest: &manifest,
             name: "@acme/x",
@@ -315,5 +538,116 @@ mod tests {
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.tgz"]["length"], 3);
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.sigstore"]["data"], "{\"mediaType\":\"m\"}");
         assert_eq!(doc["_attachments"]["@acme/x-1.0.0.sigstore"]["content_type"], "m");
+    }
+
+    #[test]
+    fn fulcio_identity_follows_the_token() {
+        let claims = |v: Value| v.as_object().cloned().unwrap();
+        let gh = claims(
+            json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "repo:o/r:ref:refs/heads/main", "job_workflow_ref": "o/r/.github/workflows/r.yml@refs/heads/main"}),
+        );
+        assert_eq!(
+            certificate_identity(&gh),
+            Some((
+                GITHUB_ACTIONS_ISSUER.into(),
+                "https://github.com/o/r/.github/workflows/r.yml@refs/heads/main".into()
+            ))
+        );
+        let gl = claims(
+            json!({"iss": GITLAB_ISSUER, "sub": "project_path:g/p", "ci_config_ref_uri": "gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"}),
+        );
+        assert_eq!(certificate_identity(&gl).unwrap().1, "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main");
+        let email =
+            claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c", "email_verified": true}));
+        assert_eq!(certificate_identity(&email).unwrap().1, "a@b.c");
+        let unverified = claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"}));
+        assert_eq!(certificate_identity(&unverified).unwrap().1, "123");
+        assert_eq!(certificate_identity(&claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "x"}))), None);
+        assert_eq!(certificate_identity(&Map::new()), None);
+    }
+
+    #[test]
+    fn provenance_preflight_names_each_registry_refusal() {
+        let manifest = |v: Value| v.as_object().cloned().unwrap();
+        let facts = BuildFacts {
+            repository: Some("https://github.com/o/r".into()),
+            runner_environment: Some("github-hosted".into()),
+            repository_visibility: Some("public".into()),
+        };
+        for form in ["git+https://github.com/o/r.git", "github:o/r", "git@github.com:O/R.git", "https://github.com/o/r"]
+        {
+            assert_eq!(check_provenance(&manifest(json!({"repository": form})), &facts), Ok(()), "{form}");
+        }
+        assert!(matches!(
+            check_provenance(&manifest(json!({})), &facts),
+            Err(PreflightError::MissingRepository { .. })
+        ));
+        let other =
+            check_provenance(&manifest(json!({"repository": {"url": "git+https://github.com/o/other.git"}})), &facts)
+                .unwrap_err();
+        assert_eq!(
+            other,
+            PreflightError::RepositoryMismatch {
+                package_json: "https://github.com/o/other".into(),
+                ci_repository: "https://github.com/o/r".into()
+            }
+        );
+        assert!(other.hint().contains("git+https://github.com/o/r.git"));
+        let ok = manifest(json!({"repository": "github:o/r"}));
+        let self_hosted = BuildFacts { runner_environment: Some("self-hosted".into()), ..facts.clone() };
+        assert!(matches!(check_provenance(&ok, &self_hosted), Err(PreflightError::UnsupportedRunner { .. })));
+        let private = BuildFacts { repository_visibility: Some("private".into()), ..facts.clone() };
+        assert!(matches!(check_provenance(&ok, &private), Err(PreflightError::PrivateSourceRepository { .. })));
+        // Unknown facts are not checked.
+        assert_eq!(check_provenance(&manifest(json!({})), &BuildFacts::default()), Ok(()));
+    }
+
+    #[test]
+    fn manifest_checks_refuse_private_and_restricted_unscoped() {
+        let m = |v: Value| v.as_object().cloned().unwrap();
+        assert!(matches!(
+            check_manifest("x", &m(json!({"private": true})), None),
+            Err(PreflightError::PrivatePackage { .. })
+        ));
+        assert_eq!(check_manifest("x", &m(json!({"private": false})), None), Ok(()));
+        assert!(matches!(
+            check_manifest("x", &m(json!({})), Some("restricted")),
+            Err(PreflightError::RestrictedUnscoped { .. })
+        ));
+        assert_eq!(check_manifest("@s/x", &m(json!({})), Some("restricted")), Ok(()));
+    }
+
+    #[test]
+    fn registry_refusals_are_told_apart() {
+        assert_eq!(
+            registry_message(br#"{"error":"You cannot publish over the previously published versions: 1.0.0."}"#)
+                .as_deref(),
+            Some("You cannot publish over the previously published versions: 1.0.0.")
+        );
+        assert_eq!(
+            registry_message(br#"{"message":"OIDC token exchange error - unauthorized"}"#).as_deref(),
+            Some("OIDC token exchange error - unauthorized")
+        );
+        assert_eq!(registry_message(b"Bad\n gateway").as_deref(), Some("Bad gateway"));
+        assert_eq!(registry_message(b""), None);
+        assert_eq!(classify_refusal(401, Some("OTP"), "x"), PublishRefusal::OtpRequired);
+        assert_eq!(classify_refusal(401, Some("Bearer, otp"), "x"), PublishRefusal::OtpRequired);
+        assert_eq!(
+            classify_refusal(403, None, "You cannot publish over the previously published versions: 1.0.0."),
+            PublishRefusal::VersionExists
+        );
+        assert_eq!(classify_refusal(409, None, "this package is already present"), PublishRefusal::VersionExists);
+        assert_eq!(classify_refusal(401, None, "Unable to authenticate"), PublishRefusal::Unauthorized);
+        assert_eq!(classify_refusal(404, None, "Not found"), PublishRefusal::NotFound);
+        assert_eq!(
+            classify_refusal(422, None, "Error verifying sigstore provenance bundle"),
+            PublishRefusal::ProvenanceRejected
+        );
+        assert_eq!(classify_refusal(400, None, "bad"), PublishRefusal::Other);
+        assert_eq!(trusted_publishing_audience("http://127.0.0.1:4873/").as_deref(), Some("npm:127.0.0.1"));
+        assert_eq!(
+            trusted_publishing_audience("https://registry.npmjs.org/").as_deref(),
+            Some("npm:registry.npmjs.org")
+        );
     }
 }

@@ -45,6 +45,9 @@ const OID_OTHERNAME_USERNAME: ObjectIdentifier =
 
 /// Leaf lifetime, as public-good Fulcio issues them.
 pub(crate) const LEAF_VALIDITY_SECONDS: i64 = 600;
+/// How long before issuance an expired leaf's validity starts (with the usual
+/// [`LEAF_VALIDITY_SECONDS`], it ended ten minutes before it was issued).
+pub(crate) const EXPIRED_LEAF_AGE_SECONDS: i64 = 2 * LEAF_VALIDITY_SECONDS;
 /// CA lifetime: long enough for any local session.
 const CA_VALIDITY_SECONDS: i64 = 10 * 365 * 86_400;
 
@@ -103,7 +106,11 @@ pub(crate) struct LeafRequest<'a> {
     /// The requester's SubjectPublicKeyInfo, DER.
     pub spki_der: &'a [u8],
     pub principal: &'a Principal,
+    /// When the CA issues the leaf: the SCT's timestamp.
     pub now: UnixTime,
+    /// The start of the leaf's validity: `now`, except when the stand-in is told to issue
+    /// expired certificates.
+    pub not_before: UnixTime,
     /// 20 random bytes; the top bit is cleared to keep the serial positive.
     pub serial: [u8; 20],
 }
@@ -219,7 +226,7 @@ impl CertificateAuthority {
             request.serial,
             self.intermediate_name.clone(),
             Name::default(),
-            validity(request.now, LEAF_VALIDITY_SECONDS)?,
+            validity(request.not_before, LEAF_VALIDITY_SECONDS)?,
             spki,
             extensions.clone(),
         )?;

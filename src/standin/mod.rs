@@ -169,6 +169,7 @@ impl Standin {
             log: Mutex::new(log),
             clock,
             random: random_serial,
+            expired_certificates: std::sync::atomic::AtomicBool::new(false),
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
@@ -213,6 +214,16 @@ impl Standin {
     pub fn mint_token(&self, claims: Map<String, Value>) -> SecretString {
         let (now, _) = clock();
         SecretString::new(self.app.issuer.mint(claims, now))
+    }
+
+    /// From now on, the CA issues leaves whose validity ended before they are issued (notBefore
+    /// twenty minutes ago, notAfter ten minutes ago), while the CT log and the transparency
+    /// log keep the real time. For tests and demos of clients and verifiers facing an expired
+    /// certificate at signing time; never what a real Fulcio does.
+    pub fn issue_expired_certificates(&self) {
+        self.app
+            .expired_certificates
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops serving and waits for the server task to end.

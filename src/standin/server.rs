@@ -89,6 +89,9 @@ pub(crate) struct App {
     pub(crate) clock: fn() -> (UnixTime, u128),
     /// 20 random bytes for a serial number, or `None` when the random source fails.
     pub(crate) random: fn() -> Option<[u8; 20]>,
+    /// A test and demo knob: issue leaves whose validity ended before they are issued
+    /// (see [`crate::standin::Standin::issue_expired_certificates`]).
+    pub(crate) expired_certificates: std::sync::atomic::AtomicBool,
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
@@ -209,10 +212,19 @@ impl App {
                 fulcio::GENERIC_CA_ERROR,
             );
         };
+        let not_before = if self
+            .expired_certificates
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            UnixTime(now.seconds() - crate::standin::ca::EXPIRED_LEAF_AGE_SECONDS)
+        } else {
+            now
+        };
         let leaf = LeafRequest {
             spki_der: key.spki_der(),
             principal: &principal,
             now,
+            not_before,
             serial,
         };
         match self.ca.issue(&leaf, &self.ct) {

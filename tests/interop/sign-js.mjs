@@ -4,7 +4,9 @@
 // Pointed at npm-attest's local stand-in this is an independent client of its Fulcio and
 // Rekor APIs. One line of JSON out; exit 0 signed, 1 refused, 2 usage (see common.mjs).
 //
-//   sign-js.mjs --fulcio URL --rekor URL --token-file F --statement S --out B
+//   sign-js.mjs --fulcio URL --rekor URL --token-file F --statement S --out B [--entry-type dsse|intoto]
+//
+// --entry-type intoto logs the older `intoto` 0.0.2 entry that npm 9-10 wrote (default `dsse`).
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -21,6 +23,7 @@ await run(async () => {
         'token-file': { type: 'string' },
         statement: { type: 'string' },
         out: { type: 'string' },
+        'entry-type': { type: 'string', default: 'dsse' },
       },
       strict: true,
     }));
@@ -29,6 +32,9 @@ await run(async () => {
   }
   for (const flag of ['fulcio', 'rekor', 'token-file', 'statement', 'out']) {
     if (!values[flag]) throw new UsageError(`--${flag} is required`);
+  }
+  if (!['dsse', 'intoto'].includes(values['entry-type'])) {
+    throw new UsageError(`--entry-type must be dsse or intoto, not ${values['entry-type']}`);
   }
   let sign, bundleLib;
   try {
@@ -47,7 +53,7 @@ await run(async () => {
       identityProvider: { getToken: async () => token },
       retry: 0,
     });
-    const witnesses = [new sign.RekorWitness({ rekorBaseURL: values.rekor, entryType: 'dsse', retry: 0 })];
+    const witnesses = [new sign.RekorWitness({ rekorBaseURL: values.rekor, entryType: values['entry-type'], retry: 0 })];
     const builder = new sign.DSSEBundleBuilder({ signer, witnesses });
     return builder.create({ data: statement, type: 'application/vnd.in-toto+json' });
   });

@@ -317,3 +317,72 @@ fn every_bundle_of_a_batch_passes_sigstore_js_and_sigstore_python() {
         sigstore_python_verify(&case).unwrap_or_else(|e| panic!("sigstore-python: {}: {e}", bundle.display()));
     }
 }
+
+#[test]
+fn a_lockfile_audit_verifies_every_dependency_from_the_registry_and_names_the_one_without_provenance() {
+    use crate::registry::{RegistryConfig, RegistryStandin};
+
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    for name in ["sigstore-1.0.0.tgz", "tuf-js-1.0.0.tgz", "playwright-cli-0.1.1.tgz"] {
+        copy_tarball(dir, name);
+    }
+    let out = run_in(
+        dir,
+        &["attest", "--dry-run", "--json", "sigstore-1.0.0.tgz", "tuf-js-1.0.0.tgz", "playwright-cli-0.1.1.tgz"],
+        ENV,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let registry = RegistryStandin::start(RegistryConfig::default());
+    for package in json_result(&out)["packages"].as_array().unwrap() {
+        let bundle: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(package["bundle"].as_str().unwrap())).unwrap()).unwrap();
+        registry.seed_published(
+            package["package"]["name"].as_str().unwrap(),
+            package["package"]["version"].as_str().unwrap(),
+            std::fs::read(dir.join(package["tarball"].as_str().unwrap())).unwrap(),
+            Some(bundle),
+        );
+    }
+    // A dependency published without provenance.
+    registry.seed_published(
+        "sigstore",
+        "2.0.0",
+        std::fs::read(data("npm-provenance/tarballs/sigstore-2.0.0.tgz")).unwrap(),
+        None,
+    );
+    let lock = |extra: bool| {
+        let mut packages = serde_json::json!({
+            "": {"name": "app", "version": "1.0.0"},
+            "node_modules/sigstore": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/sigstore/-/sigstore-1.0.0.tgz"},
+            "node_modules/tuf-js": {"version": "1.0.0"},
+            "node_modules/@playwright/cli": {"version": "0.1.1", "dev": true},
+            "node_modules/local": {"resolved": "packages/local", "link": true}
+        });
+        if extra {
+            packages["node_modules/tuf-js/node_modules/sigstore"] = serde_json::json!({"version": "2.0.0"});
+        }
+        serde_json::json!({"name": "app", "lockfileVersion": 3, "packages": packages})
+    };
+    std::fs::write(dir.join("package-lock.json"), serde_json::to_vec(&lock(true)).unwrap()).unwrap();
+    let url = registry.url();
+    let mut args = verify_args("trusted_root.json");
+    args.extend(["--registry", url.as_str(), "--lockfile", "package-lock.json", "--json"]);
+    let audit = run_in(dir, &args, &[]);
+    assert_eq!(audit.status.code(), Some(1), "{}{}", stdout(&audit), stderr(&audit));
+    let report = json_result(&audit);
+    assert_eq!(report["verified"], 3);
+    assert_eq!(report["failed"], 1);
+    let labels: Vec<&str> =
+        report["packages"].as_array().unwrap().iter().map(|p| p["package"].as_str().unwrap()).collect();
+    assert_eq!(labels, vec!["@playwright/cli@0.1.1", "sigstore@1.0.0", "sigstore@2.0.0", "tuf-js@1.0.0"]);
+    assert!(report["packages"][2]["error"].as_str().unwrap().contains("has no provenance"), "{report}");
+    assert!(stderr(&audit).contains("1 of 4 packages failed verification: sigstore@2.0.0"), "{}", stderr(&audit));
+
+    std::fs::write(dir.join("package-lock.json"), serde_json::to_vec(&lock(false)).unwrap()).unwrap();
+    let mut text = verify_args("trusted_root.json");
+    text.extend(["--registry", url.as_str(), "--lockfile", "package-lock.json"]);
+    let clean = run_in(dir, &text, &[]);
+    assert!(clean.status.success(), "{}{}", stdout(&clean), stderr(&clean));
+    assert!(stdout(&clean).contains("3 verified, 0 failed"), "{}", stdout(&clean));
+}

@@ -28,6 +28,7 @@ use sha2::{Digest as _, Sha512};
 use crate::support::{data, repo_root};
 
 mod npm_attest_output;
+mod peer_bundles;
 
 /// How long one peer invocation may take before the test fails.
 const PEER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -270,6 +271,19 @@ pub fn sign_with_js(
     statement: &Path,
     out: &Path,
 ) -> Result<Facts, Rejection> {
+    sign_with_js_entry(fulcio, rekor, token, statement, out, "dsse")
+}
+
+/// [`sign_with_js`] with the Rekor entry type sigstore-js's `RekorWitness` writes: `dsse` (npm
+/// 11) or `intoto` (npm 9-10).
+pub fn sign_with_js_entry(
+    fulcio: &str,
+    rekor: &str,
+    token: &str,
+    statement: &Path,
+    out: &Path,
+    entry_type: &str,
+) -> Result<Facts, Rejection> {
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("token");
     fs::write(&token_file, token).expect("write token file");
@@ -278,6 +292,7 @@ pub fn sign_with_js(
     cmd.arg("--token-file").arg(&token_file);
     cmd.arg("--statement").arg(statement);
     cmd.arg("--out").arg(out);
+    cmd.args(["--entry-type", entry_type]);
     answer(cmd)
 }
 
@@ -533,9 +548,15 @@ pub struct ServeSigstore {
 
 impl ServeSigstore {
     pub fn start() -> ServeSigstore {
+        Self::start_with(&[])
+    }
+
+    /// [`ServeSigstore::start`] with `extra` flags (e.g. `--expired-certificates`).
+    pub fn start_with(extra: &[&str]) -> ServeSigstore {
         let dir = tempfile::tempdir().expect("temp dir for serve-sigstore");
         let mut child = Command::new(crate::support::bin())
             .args(["serve-sigstore", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .arg("--trusted-root-out")
             .arg(dir.path().join("trusted_root.json"))
             .arg("--signing-config-out")
@@ -586,6 +607,11 @@ impl ServeSigstore {
 
     pub fn trusted_root(&self) -> PathBuf {
         self.dir.path().join("trusted_root.json")
+    }
+
+    /// The signing config v0.2 naming its CA and log.
+    pub fn signing_config(&self) -> PathBuf {
+        self.dir.path().join("signing_config.json")
     }
 
     /// The ClientTrustConfig for sigstore-python's `--trust-config`.

@@ -4,7 +4,7 @@
 //! visibility endpoint, packuments with `dist.attestations`, the attestations endpoint and
 //! tarball downloads. Verdaccio covers the plain publish path; it refuses provenance.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,8 @@ pub struct RegistryConfig {
     pub public_packages: Vec<String>,
     /// Answer the first N PUTs with 503 (transient-fault tests).
     pub fail_first_puts: u32,
+    /// Store the first successful PUT but answer it with 502 (the answer is lost on the way).
+    pub lose_first_answer: bool,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +51,8 @@ struct State {
     provenance: BTreeMap<String, Value>,
     issued_tokens: Vec<String>,
     requests: Vec<(String, String)>,
+    /// Every PUT, in full (headers and body).
+    put_requests: Vec<Request>,
     puts_seen: u32,
 }
 
@@ -64,6 +68,9 @@ impl RegistryStandin {
         let server = FakeServer::start(move |req| {
             let mut st = shared.lock().unwrap();
             st.requests.push((req.method.clone(), req.path.clone()));
+            if req.method == "PUT" {
+                st.put_requests.push(req.clone());
+            }
             handle(&mut st, &req)
         });
         Self { server, state }
@@ -86,10 +93,56 @@ impl RegistryStandin {
         self.state.lock().unwrap().packuments.get(name).cloned()
     }
 
+    /// Every PUT request received, in full.
+    pub fn put_requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().put_requests.clone()
+    }
+
+    /// The provenance bundle stored for `name@version`.
+    pub fn provenance(&self, spec: &str) -> Option<Value> {
+        self.state.lock().unwrap().provenance.get(spec).cloned()
+    }
+
+    /// Serves other bytes as the tarball of `name@version` (a tampered mirror).
+    pub fn replace_tarball(&self, spec: &str, bytes: Vec<u8>) {
+        self.state.lock().unwrap().tarballs.insert(spec.to_owned(), bytes);
+    }
+
+    /// Seeds a published version with its tarball and, when given, its provenance bundle, as
+    /// a publish would have left them (packument `dist` with tarball URL, integrity and
+    /// attestations URL).
+    pub fn seed_published(&self, name: &str, version: &str, tarball: Vec<u8>, bundle: Option<Value>) {
+        let base = self.server.url.clone();
+        let mut st = self.state.lock().unwrap();
+        let integrity = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
+        );
+        let file = format!("{}-{version}.tgz", name.rsplit('/').next().unwrap_or(name));
+        let mut dist = json!({"integrity": integrity, "tarball": format!("{base}/{name}/-/{file}")});
+        if let Some(bundle) = bundle {
+            dist["attestations"] = json!({
+                "url": format!("{base}/-/npm/v1/attestations/{name}@{version}"),
+                "provenance": {"predicateType": "https://slsa.dev/provenance/v1"}
+            });
+            st.provenance.insert(format!("{name}@{version}"), bundle);
+        }
+        st.tarballs.insert(format!("{name}@{version}"), tarball);
+        let doc = st
+            .packuments
+            .entry(name.to_owned())
+            .or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
+        doc["versions"][version] = json!({"name": name, "version": version, "dist": dist});
+        doc["dist-tags"]["latest"] = json!(version);
+    }
+
     /// Seeds an already-published version.
     pub fn seed_version(&self, name: &str, version: &str) {
         let mut st = self.state.lock().unwrap();
-        let doc = st.packuments.entry(name.to_owned()).or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
+        let doc = st
+            .packuments
+            .entry(name.to_owned())
+            .or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
         doc["versions"][version] = json!({"name": name, "version": version, "dist": {}});
         doc["dist-tags"]["latest"] = json!(version);
     }
@@ -126,7 +179,9 @@ fn handle(st: &mut State, req: &Request) -> Response {
         let spec = unescape_name(spec);
         return match st.provenance.get(&spec) {
             Some(bundle) => {
-                let predicate_type = statement_of(bundle).and_then(|s| s["predicateType"].as_str().map(str::to_owned)).unwrap_or_default();
+                let predicate_type = statement_of(bundle)
+                    .and_then(|s| s["predicateType"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 Response::json(200, &json!({"attestations": [{"predicateType": predicate_type, "bundle": bundle}]}))
             }
             None => error(404, "Not found"),
@@ -137,7 +192,11 @@ fn handle(st: &mut State, req: &Request) -> Response {
         if let Some((name, file)) = path.trim_start_matches('/').split_once("/-/") {
             let name = unescape_name(name);
             let base = name.rsplit('/').next().unwrap_or(&name);
-            if let Some(version) = file.strip_suffix(".tgz").and_then(|f| f.rsplit('/').next()).and_then(|f| f.strip_prefix(&format!("{base}-"))) {
+            if let Some(version) = file
+                .strip_suffix(".tgz")
+                .and_then(|f| f.rsplit('/').next())
+                .and_then(|f| f.strip_prefix(&format!("{base}-")))
+            {
                 return match st.tarballs.get(&format!("{name}@{version}")) {
                     Some(t) => Response::bytes(200, "application/octet-stream", t.clone()),
                     None => error(404, "Not found"),
@@ -160,10 +219,18 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
     let Some(jwt) = req.bearer() else {
         return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     };
-    let Some(claims) = jwt.split('.').nth(1).and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c.trim_end_matches('=')).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok()) else {
+    let Some(claims) = jwt
+        .split('.')
+        .nth(1)
+        .and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c.trim_end_matches('=')).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    else {
         return Response::json(400, &json!({"message": "OIDC token exchange error - bad request"}));
     };
-    let host = url::Url::parse(&format!("http://{}", req.header("host").unwrap_or(""))).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    let host = url::Url::parse(&format!("http://{}", req.header("host").unwrap_or("")))
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
     let audience_ok = match &claims["aud"] {
         Value::String(a) => *a == format!("npm:{host}"),
         Value::Array(items) => items.iter().any(|a| a.as_str() == Some(&format!("npm:{host}"))),
@@ -182,12 +249,20 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
     let Some(_) = st.config.trusted_publishers.iter().find(|p| p.package == name) else {
         return Response::json(404, &json!({"message": "OIDC token exchange error - package not found"}));
     };
-    if !st.config.trusted_publishers.iter().any(|p| p.package == name && p.repository == repository && p.workflow_file == workflow_file) {
+    if !st
+        .config
+        .trusted_publishers
+        .iter()
+        .any(|p| p.package == name && p.repository == repository && p.workflow_file == workflow_file)
+    {
         return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     }
     let token = format!("npm_oidc_{:032x}", st.issued_tokens.len() as u128 + 0x5eed_0000);
     st.issued_tokens.push(token.clone());
-    Response::json(201, &json!({"token_type": "oidc", "token": token, "created": "2026-01-01T00:00:00.000Z", "expires": "2099-01-01T00:00:00.000Z"}))
+    Response::json(
+        201,
+        &json!({"token_type": "oidc", "token": token, "created": "2026-01-01T00:00:00.000Z", "expires": "2099-01-01T00:00:00.000Z"}),
+    )
 }
 
 fn now() -> i64 {
@@ -218,7 +293,9 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
     if st.puts_seen <= st.config.fail_first_puts {
         return error(503, "Service Unavailable");
     }
-    let token_ok = req.bearer().is_some_and(|t| st.config.tokens.iter().any(|k| k == t) || st.issued_tokens.iter().any(|k| k == t));
+    let token_ok = req
+        .bearer()
+        .is_some_and(|t| st.config.tokens.iter().any(|k| k == t) || st.issued_tokens.iter().any(|k| k == t));
     if !token_ok {
         return error(401, "Unable to authenticate, need: Bearer");
     }
@@ -227,7 +304,9 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
             return error(401, "This operation requires a one-time password.").with_header("www-authenticate", "OTP");
         }
     }
-    let Some(doc) = req.json() else { return error(400, "invalid JSON body") };
+    let Some(doc) = req.json() else {
+        return error(400, "invalid JSON body");
+    };
     if doc["name"].as_str() != Some(name) || doc["_id"].as_str() != Some(name) {
         return error(400, "package name in the body does not match the URL");
     }
@@ -238,9 +317,15 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
     if st.packuments.get(name).is_some_and(|p| p["versions"].get(&version).is_some()) {
         return error(403, &format!("You cannot publish over the previously published versions: {version}."));
     }
-    let Some(attachments) = doc["_attachments"].as_object() else { return error(400, "no attachments") };
+    let Some(attachments) = doc["_attachments"].as_object() else {
+        return error(400, "no attachments");
+    };
     let tgz_key = format!("{name}-{version}.tgz");
-    let Some(tarball) = attachments.get(&tgz_key).and_then(|a| a["data"].as_str()).and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok()) else {
+    let Some(tarball) = attachments
+        .get(&tgz_key)
+        .and_then(|a| a["data"].as_str())
+        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+    else {
         return error(400, &format!("missing attachment {tgz_key}"));
     };
     let sha512 = sha2::Sha512::digest(&tarball);
@@ -255,7 +340,9 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         let Some(bundle) = att["data"].as_str().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
             return reject("the attachment is not a JSON bundle");
         };
-        let Some(statement) = statement_of(&bundle) else { return reject("no DSSE payload") };
+        let Some(statement) = statement_of(&bundle) else {
+            return reject("no DSSE payload");
+        };
         let subjects = statement["subject"].as_array().cloned().unwrap_or_default();
         if subjects.len() != 1
             || subjects[0]["name"].as_str() != Some(purl(name, &version).as_str())
@@ -264,7 +351,8 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
             return reject("the provenance subject does not match the package");
         }
         let cert_repo = cert_extension(&bundle, 12).unwrap_or_default();
-        let pkg_repo = manifest.get("repository").and_then(npm_attest::core::publish::normalize_repository).unwrap_or_default();
+        let pkg_repo =
+            manifest.get("repository").and_then(npm_attest::core::publish::normalize_repository).unwrap_or_default();
         if !npm_attest::core::publish::same_repository(&cert_repo, &pkg_repo) {
             return reject(&format!(
                 "Failed to validate repository information: package.json: \"repository.url\" is \"{pkg_repo}\", expected to match \"{cert_repo}\" from provenance"
@@ -282,7 +370,8 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
     }
     let host = req.header("host").unwrap_or("127.0.0.1");
     let mut manifest = manifest;
-    manifest["dist"]["tarball"] = json!(format!("http://{host}/{name}/-/{}-{version}.tgz", name.rsplit('/').next().unwrap_or(name)));
+    manifest["dist"]["tarball"] =
+        json!(format!("http://{host}/{name}/-/{}-{version}.tgz", name.rsplit('/').next().unwrap_or(name)));
     if let Some((bundle, predicate_type)) = provenance {
         manifest["dist"]["attestations"] = json!({
             "url": format!("http://{host}/-/npm/v1/attestations/{name}@{version}"),
@@ -290,7 +379,10 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         });
         st.provenance.insert(format!("{name}@{version}"), bundle);
     }
-    let entry = st.packuments.entry(name.to_owned()).or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
+    let entry = st
+        .packuments
+        .entry(name.to_owned())
+        .or_insert_with(|| json!({"_id": name, "name": name, "dist-tags": {}, "versions": {}, "time": {}}));
     entry["versions"][&version] = manifest;
     if let Some(tags) = doc["dist-tags"].as_object() {
         for (tag, v) in tags {
@@ -302,5 +394,8 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
         entry["description"] = d.clone();
     }
     st.tarballs.insert(format!("{name}@{version}"), tarball);
+    if st.config.lose_first_answer && st.puts_seen == 1 {
+        return error(502, "Bad Gateway");
+    }
     Response::json(201, &json!({"ok": true, "id": name, "success": true}))
 }

@@ -1,0 +1,798 @@
+//! `npm-attest publish`: publish an npm package with signed provenance, as
+//! `npm publish --provenance` does, and more carefully.
+//!
+//! Order matters: everything that can be known without signing is checked first (the identity
+//! token source, the tarball and package.json, what the registry would refuse with a 422, the
+//! version not being on the registry yet, the access needed for provenance), then the bundle
+//! is signed, then verified with the identity of our own token against the instance's trusted
+//! root, and only a bundle that verifies is uploaded. If the upload finally fails, the bundle
+//! is kept on disk and the message says how to publish it with `--bundle` without signing again.
+//!
+//! [`publish_package`] is the whole per-package pipeline; `run` only sets up what packages
+//! share (the signer, the registry client) around it.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::core::bundle::Bundle;
+use crate::core::npm::PackageName;
+use crate::core::publish::{
+    build_document, certificate_identity, check_manifest, check_provenance, classify_refusal, normalize_repository,
+    BuildFacts, PreflightError, PublishInput, PublishRefusal, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER,
+};
+use crate::core::trust_root::TrustedRoot;
+use crate::core::verify::{verify_bundle, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, VerifyError};
+use crate::error::{fail, fail_with_hint, ExitKind};
+use crate::fsutil::{rename, write_atomic};
+use crate::http::{Http, RetryPolicy};
+use crate::provenance::{capture_env, parse_secret, Env, Signer, SignerPlan, SigstoreArgs};
+use crate::registry::{self, AuthPlan, Registry};
+use crate::report;
+use crate::secret::SecretString;
+use crate::tarball::{self, PackageTarball};
+
+/// `package/package.json` inside a tarball.
+const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest tarball published (the public registry's own limit is lower).
+const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Access {
+    Public,
+    Restricted,
+}
+
+impl Access {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// A tarball made by `npm pack`, or a package directory (packed with `npm pack` first).
+    #[arg(default_value = ".")]
+    pub package: PathBuf,
+
+    /// The registry [default: from .npmrc, else https://registry.npmjs.org/].
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+
+    /// The dist-tag to publish under.
+    #[arg(long, default_value = "latest")]
+    pub tag: String,
+
+    /// Package access; provenance on a new scoped package needs `public`.
+    #[arg(long, value_enum)]
+    pub access: Option<Access>,
+
+    /// A one-time password for registries that require two-factor authentication.
+    #[arg(long, value_name = "CODE", value_parser = parse_secret)]
+    pub otp: Option<SecretString>,
+
+    /// Publish without a provenance attestation.
+    #[arg(long)]
+    pub no_provenance: bool,
+
+    /// Publish with this already-signed bundle instead of signing again (it must be about this
+    /// exact tarball, name the package's repository, and verify).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_provenance")]
+    pub bundle: Option<PathBuf>,
+
+    /// The trusted root that verifies the bundle before upload, for `--bundle` or a custom
+    /// `--sigstore URL` [default: the local stand-in's, or the embedded public-good root].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub sigstore: SigstoreArgs,
+
+    /// Print one JSON object describing the result on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What every package of a run shares.
+pub struct Context {
+    pub env: Env,
+    pub http: Http,
+    /// Where `.npmrc` is looked for first (the package directory, or the current directory).
+    pub project_dir: PathBuf,
+    pub registry_flag: Option<String>,
+    pub tag: String,
+    pub access: Option<Access>,
+    pub otp: Option<SecretString>,
+    pub provenance: bool,
+    pub bundle: Option<PathBuf>,
+    pub trusted_root: Option<PathBuf>,
+    /// Local stand-in: where to write its trusted root (`--trusted-root-out`).
+    pub trusted_root_out: Option<PathBuf>,
+    pub dry_run: bool,
+    /// Where a bundle is kept when an upload fails.
+    pub keep_dir: PathBuf,
+    signer: LazySigner,
+}
+
+/// The signer, started only when the first package passed its preflight.
+struct LazySigner {
+    plan: std::sync::Mutex<Option<SignerPlan>>,
+    signer: tokio::sync::OnceCell<Signer>,
+}
+
+impl LazySigner {
+    async fn get(&self) -> anyhow::Result<&Signer> {
+        self.signer
+            .get_or_try_init(|| async {
+                let plan = self
+                    .plan
+                    .lock()
+                    .map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?
+                    .take()
+                    .ok_or_else(|| fail(ExitKind::Internal, "no signer was planned"))?;
+                plan.start().await
+            })
+            .await
+    }
+
+    async fn shutdown(self) {
+        if let Some(signer) = self.signer.into_inner() {
+            signer.shutdown().await;
+        }
+    }
+}
+
+/// One package to publish: the tarball as read and hashed, its bytes and its package.json.
+pub struct PackageInput {
+    pub tarball: PackageTarball,
+    pub bytes: Vec<u8>,
+    pub manifest: Map<String, Value>,
+    /// A tarball packed from a directory (moved next to a kept bundle if the upload fails).
+    pub packed: bool,
+}
+
+/// What a publish did.
+#[derive(Debug)]
+pub struct Published {
+    pub name: String,
+    pub version: String,
+    pub registry: String,
+    pub tag: String,
+    pub access: Option<&'static str>,
+    pub integrity: String,
+    /// `(attachment name, bytes)`.
+    pub attachments: Vec<(String, usize)>,
+    pub transparency_log_url: Option<String>,
+    pub dry_run: bool,
+}
+
+pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
+    let env = capture_env();
+    let provenance = !args.no_provenance;
+    // The identity token source first: no token means no point in packing or hashing.
+    let plan =
+        if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
+
+    let meta = std::fs::metadata(&args.package).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot read {}: {e}", args.package.display()),
+            "pass a tarball made by `npm pack` or a package directory",
+        )
+    })?;
+    let pack_dir = if meta.is_dir() {
+        Some(tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
+            fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
+        })?)
+    } else {
+        None
+    };
+    let (tarball_path, project_dir) = match &pack_dir {
+        Some(dir) => {
+            report::info(&format!("Packing {} with `npm pack`", args.package.display()));
+            (tarball::npm_pack(&args.package, dir.path()).await?, args.package.clone())
+        }
+        None => (args.package.clone(), PathBuf::from(".")),
+    };
+    let input = read_input(&tarball_path, pack_dir.is_some()).await?;
+
+    let ctx = Context::new(&args, env, project_dir, plan)?;
+    let result = publish_package(&ctx, &input).await;
+    ctx.shutdown().await;
+    let published = result?;
+    if args.json {
+        report::data(&published_json(&published).to_string());
+    }
+    Ok(())
+}
+
+impl Context {
+    /// What the packages of one run share; `plan` is started when the first package passed
+    /// its preflight.
+    pub fn new(args: &PublishArgs, env: Env, project_dir: PathBuf, plan: Option<SignerPlan>) -> anyhow::Result<Self> {
+        if let Some(otp) = &args.otp {
+            report::mask(otp);
+        }
+        Ok(Self {
+            env,
+            http: Http::new(RetryPolicy::default())?,
+            project_dir,
+            registry_flag: args.registry.clone(),
+            tag: args.tag.clone(),
+            access: args.access,
+            otp: args.otp.clone(),
+            provenance: !args.no_provenance,
+            bundle: args.bundle.clone(),
+            trusted_root: args.trusted_root.clone(),
+            trusted_root_out: args.sigstore.trusted_root_out.clone(),
+            dry_run: args.sigstore.dry_run,
+            keep_dir: PathBuf::from("."),
+            signer: LazySigner { plan: std::sync::Mutex::new(plan), signer: tokio::sync::OnceCell::new() },
+        })
+    }
+
+    /// Stops the signer (the local stand-in), if one was started.
+    pub async fn shutdown(self) {
+        self.signer.shutdown().await;
+    }
+}
+
+/// Reads, hashes and loads a tarball.
+pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInput> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<PackageInput> {
+        let tarball = tarball::read(&path)?;
+        if tarball.size > MAX_TARBALL_BYTES {
+            return Err(fail(
+                ExitKind::BadInput,
+                format!("{} is larger than {MAX_TARBALL_BYTES} bytes", path.display()),
+            ));
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display())))?;
+        // The bytes uploaded must be the bytes hashed (and signed over).
+        if sha2_512(&bytes) != tarball.sha512 {
+            return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
+        }
+        let manifest = read_manifest(&bytes).map_err(|reason| {
+            fail(ExitKind::BadInput, format!("invalid package tarball {}: {reason}", path.display()))
+        })?;
+        Ok(PackageInput { tarball, bytes, manifest, packed })
+    })
+    .await
+    .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
+}
+
+fn sha2_512(bytes: &[u8]) -> [u8; 64] {
+    use sha2::Digest as _;
+    sha2::Sha512::digest(bytes).into()
+}
+
+/// `package/package.json` as a JSON object (the tarball was already validated by `tarball::read`).
+fn read_manifest(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let entries = archive.entries().map_err(|e| e.to_string())?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.path().map_err(|e| e.to_string())?.as_ref() != Path::new("package/package.json") {
+            continue;
+        }
+        let mut text = Vec::new();
+        entry.take(MAX_PACKAGE_JSON_BYTES + 1).read_to_end(&mut text).map_err(|e| e.to_string())?;
+        if text.len() as u64 > MAX_PACKAGE_JSON_BYTES {
+            return Err("package/package.json is too large".into());
+        }
+        return match serde_json::from_slice(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err("package/package.json is not a JSON object".into()),
+            Err(e) => Err(format!("package/package.json is not valid JSON: {e}")),
+        };
+    }
+    Err("no package/package.json".into())
+}
+
+fn preflight_error(e: PreflightError) -> anyhow::Error {
+    let kind = match e {
+        PreflightError::UnsupportedRunner { .. } | PreflightError::PrivateSourceRepository { .. } => {
+            ExitKind::Environment
+        }
+        _ => ExitKind::BadInput,
+    };
+    let hint = e.hint();
+    fail_with_hint(kind, format!("refusing to publish: {e}"), hint)
+}
+
+/// The facts the registry will find in the certificate, as the CI environment tells them.
+/// Outside a CI nothing is known (and nothing is checked).
+fn build_facts(env: &dyn Fn(&str) -> Option<String>) -> BuildFacts {
+    let set = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    if set("GITHUB_ACTIONS").as_deref() == Some("true") {
+        let server = set("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
+        let visibility = set("GITHUB_EVENT_PATH").and_then(|p| event_visibility(Path::new(&p)));
+        return BuildFacts {
+            repository: set("GITHUB_REPOSITORY").map(|r| format!("{}/{r}", server.trim_end_matches('/'))),
+            runner_environment: set("RUNNER_ENVIRONMENT"),
+            repository_visibility: visibility,
+        };
+    }
+    if set("GITLAB_CI").is_some() {
+        return BuildFacts {
+            repository: set("CI_PROJECT_URL"),
+            runner_environment: None,
+            repository_visibility: set("CI_PROJECT_VISIBILITY"),
+        };
+    }
+    BuildFacts::default()
+}
+
+/// `repository.visibility` (or `repository.private`) from the Actions event payload.
+fn event_visibility(path: &Path) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = Vec::new();
+    file.take(16 * 1024 * 1024).read_to_end(&mut text).ok()?;
+    let event: Value = serde_json::from_slice(&text).ok()?;
+    let repository = event.get("repository")?;
+    if let Some(v) = repository.get("visibility").and_then(Value::as_str) {
+        return Some(v.to_owned());
+    }
+    repository.get("private").and_then(Value::as_bool).map(|p| if p { "private" } else { "public" }.to_owned())
+}
+
+/// Publishes one package: preflight, authentication, signing and verification, upload.
+pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Result<Published> {
+    let lookup = |key: &str| ctx.env.get(key).cloned();
+    let name = &input.tarball.name;
+    let version = input.tarball.version.as_str();
+    let access = ctx.access.map(Access::as_str);
+    report::info(&format!("Publishing {name}@{version} ({} bytes, {})", input.tarball.size, input.tarball.integrity()));
+
+    // Preflight, local: package.json and what the registry checks in the certificate.
+    check_manifest(name.as_str(), &input.manifest, access).map_err(preflight_error)?;
+    let mut facts = build_facts(&lookup);
+    if ctx.provenance {
+        check_provenance(&input.manifest, &facts).map_err(preflight_error)?;
+        if facts == BuildFacts::default() {
+            report::warn("not in GitHub Actions or GitLab CI: the registry's repository, runner and visibility checks on provenance were not made ahead of time");
+        }
+    }
+
+    // Authentication.
+    let npmrc = registry::load_npmrc(&ctx.project_dir, &lookup)?;
+    let registry_url = registry::registry_url(ctx.registry_flag.as_deref(), &npmrc, &lookup, name)?;
+    let registry = Registry::new(ctx.http.clone(), &registry_url);
+    let auth = registry::plan_auth(&registry_url, &npmrc, &lookup)?;
+    report::debug(&format!("registry {registry_url}, authentication: {}", auth.describe()));
+    let token = match &auth {
+        AuthPlan::Token { token, .. } => Some(token.clone()),
+        AuthPlan::None if ctx.dry_run => {
+            report::warn(&format!("no token for {registry_url}: a real publish would fail"));
+            None
+        }
+        AuthPlan::None => return Err(registry::missing_auth(&registry_url, &npmrc)),
+        _ => {
+            let id_token = registry::trusted_publishing_id_token(&ctx.http, &auth, &registry_url)
+                .await?
+                .ok_or_else(|| fail(ExitKind::Internal, "trusted publishing without an identity token"))?;
+            if ctx.provenance {
+                // The token's claims are the facts Fulcio will certify.
+                let claims =
+                    crate::core::jwt::decode_unverified(id_token.expose()).map(|j| j.claims).unwrap_or_default();
+                let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+                facts.runner_environment = facts.runner_environment.or_else(|| claim("runner_environment"));
+                facts.repository_visibility = claim("repository_visibility").or(facts.repository_visibility);
+                check_provenance(&input.manifest, &facts).map_err(preflight_error)?;
+            }
+            report::info(&format!(
+                "Trusted publishing: exchanging an identity token for {name} at {}",
+                registry.host()
+            ));
+            Some(registry.exchange_oidc(name, &id_token).await?)
+        }
+    };
+
+    // Preflight, remote, before anything is signed: the version must be new; provenance on a
+    // new scoped package needs public access (npm's `ensureProvenanceGeneration`). Without
+    // provenance nothing would be wasted: the registry's own answer is shown instead.
+    let packument = if ctx.provenance { registry.packument(name, token.as_ref()).await? } else { None };
+    if packument.as_ref().and_then(|p| p.get("versions")).and_then(|v| v.get(version)).is_some() {
+        return Err(preflight_error(PreflightError::VersionExists {
+            name: name.to_string(),
+            version: version.to_owned(),
+        }));
+    }
+    let new_before_put = ctx.provenance;
+    if ctx.provenance && access != Some("public") && name.scope().is_some() {
+        let public = match &packument {
+            None => false,
+            Some(_) => registry.visibility(name, token.as_ref()).await?.unwrap_or(false),
+        };
+        if !public {
+            return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
+        }
+    }
+
+    // Sign (or take the given bundle), and verify before anything is uploaded.
+    let mut kept_root: Option<Vec<u8>> = None;
+    let mut tlog_url = None;
+    let bundle_value: Option<(Value, bool)> = if !ctx.provenance {
+        None
+    } else if let Some(path) = &ctx.bundle {
+        let (bundle, value) = read_bundle_file(path)?;
+        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), None)?;
+        let policy = repository_policy(&input.manifest)?;
+        check_bundle(&bundle, &trust, exact, &input.tarball, &policy, &path.display().to_string())?;
+        report::info(&format!("The bundle {} is about this tarball and verifies", path.display()));
+        Some((value, false))
+    } else {
+        let signer = ctx.signer.get().await?;
+        let bundle = signer.attest(&input.tarball).await?;
+        let log_index = bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
+        tlog_url = Some(signer.endpoints().transparency_log_url(log_index));
+        report::info(&format!(
+            "Signed provenance statement with source and build information from {}",
+            signer.provider().display_name()
+        ));
+        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
+        // The embedded public-good root says nothing about another instance: there only an
+        // exact root (--trusted-root) can pass.
+        let exact = exact || *signer.endpoints() != crate::sigstore::Endpoints::public_good();
+        if let Some(root) = signer.trusted_root() {
+            let bytes = serde_json::to_vec_pretty(root)
+                .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
+            if let Some(path) = &ctx.trusted_root_out {
+                write_atomic(path, &bytes)?;
+                report::info(&format!("Trusted root of the local Sigstore stand-in: {}", path.display()));
+            }
+            kept_root = Some(bytes);
+        }
+        let (issuer, san) = certificate_identity(signer.identity_claims()).ok_or_else(|| {
+            fail(ExitKind::Internal, "the identity token has no claims to derive the certificate identity from")
+        })?;
+        let mut identity = IdentityPolicy::new(issuer);
+        identity.san = Some(SanMatcher::Exact(san));
+        check_bundle(&bundle, &trust, exact, &input.tarball, &Policy::Keyless(identity), "the new bundle")?;
+        report::info(&format!(
+            "Provenance statement published to transparency log: {}",
+            tlog_url.as_deref().unwrap_or("-")
+        ));
+        let value = serde_json::to_value(&bundle)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the bundle: {e}")))?;
+        Some((value, true))
+    };
+
+    // The document npm sends.
+    let bundle_json = bundle_value.as_ref().map(|(v, _)| v.to_string());
+    let media_type = bundle_value
+        .as_ref()
+        .and_then(|(v, _)| v.get("mediaType").and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
+    let integrity = input.tarball.integrity();
+    let shasum = input.tarball.shasum();
+    let document = build_document(&PublishInput {
+        manifest: &input.manifest,
+        name: name.as_str(),
+        version,
+        tarball: &input.bytes,
+        integrity: &integrity,
+        shasum: &shasum,
+        registry: &registry_url,
+        tag: &ctx.tag,
+        access,
+        provenance: bundle_json.as_deref().map(|b| (b, media_type.as_str())),
+    });
+    let mut attachments = vec![(format!("{name}-{version}.tgz"), input.bytes.len())];
+    if let Some(b) = &bundle_json {
+        attachments.push((format!("{name}-{version}.sigstore"), b.len()));
+    }
+    let published = Published {
+        name: name.to_string(),
+        version: version.to_owned(),
+        registry: registry_url.clone(),
+        tag: ctx.tag.clone(),
+        access,
+        integrity: integrity.clone(),
+        attachments,
+        transparency_log_url: tlog_url,
+        dry_run: ctx.dry_run,
+    };
+    let put_url = format!("{registry_url}{}", name.escaped());
+    if ctx.dry_run {
+        report::info(&format!(
+            "Dry run: would PUT {put_url} (tag {}, access {})",
+            ctx.tag,
+            access.unwrap_or("default")
+        ));
+        for (attachment, size) in &published.attachments {
+            report::info(&format!("  {attachment} ({size} bytes)"));
+        }
+        return Ok(published);
+    }
+
+    let body = serde_json::to_vec(&document)
+        .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the publish document: {e}")))?;
+    let outcome =
+        upload(&registry, name, version, &integrity, body, token.as_ref(), ctx.otp.as_ref(), new_before_put).await;
+    match outcome {
+        Ok(()) => {
+            report::info(&format!("Published {name}@{version} to {registry_url} with tag {}", ctx.tag));
+            Ok(published)
+        }
+        Err(err) => match &bundle_value {
+            // A fresh bundle is never thrown away: keep it (and what verifies it) for `--bundle`.
+            Some((value, true)) => Err(keep_for_retry(ctx, input, value, kept_root.as_deref(), err)),
+            _ => Err(err),
+        },
+    }
+}
+
+/// The PUT and the reading of the registry's answer.
+#[allow(clippy::too_many_arguments)]
+async fn upload(
+    registry: &Registry,
+    name: &PackageName,
+    version: &str,
+    integrity: &str,
+    body: Vec<u8>,
+    token: Option<&SecretString>,
+    otp: Option<&SecretString>,
+    new_before_put: bool,
+) -> anyhow::Result<()> {
+    let answer = registry.put_package(name, body, token, otp).await?;
+    if answer.status.is_success() {
+        return Ok(());
+    }
+    let status = answer.status.as_u16();
+    let message =
+        answer.message.clone().unwrap_or_else(|| answer.status.canonical_reason().unwrap_or("no message").to_owned());
+    let refusal = classify_refusal(status, answer.www_authenticate.as_deref(), &message);
+    if refusal == PublishRefusal::VersionExists && new_before_put {
+        // The version was not there before our PUT: a retried PUT whose first attempt went
+        // through answers "exists", and that is our upload when the integrity is ours.
+        if let Ok(Some(p)) = registry.packument(name, token).await {
+            if p["versions"][version]["dist"]["integrity"].as_str() == Some(integrity) {
+                report::info("The registry already has this exact tarball (an earlier attempt went through)");
+                return Ok(());
+            }
+        }
+    }
+    let (kind, hint) = match refusal {
+        PublishRefusal::OtpRequired => (ExitKind::Remote, "pass --otp CODE with a current one-time password (or use a granular automation token)".to_owned()),
+        PublishRefusal::VersionExists => (ExitKind::BadInput, "bump \"version\" in package.json (published versions can never be replaced)".to_owned()),
+        PublishRefusal::Unauthorized => (ExitKind::Environment, "check the registry token (NODE_AUTH_TOKEN, NPM_TOKEN or .npmrc) and that it may publish this package".to_owned()),
+        PublishRefusal::NotFound => (ExitKind::Environment, "the token cannot publish this package or scope: check the token, the scope's owner, or the trusted publisher configuration".to_owned()),
+        PublishRefusal::ProvenanceRejected => (ExitKind::Remote, "the registry refused the provenance: check package.json \"repository\", the runner (GitHub-hosted) and the repository visibility (public), or publish with --no-provenance".to_owned()),
+        _ => (ExitKind::Remote, "check the registry's message; transient failures were already retried".to_owned()),
+    };
+    Err(fail_with_hint(kind, format!("the registry refused {name}@{version} ({status}): {message}"), hint))
+}
+
+/// Writes the bundle (and its trusted root, and a packed tarball) next to each other and turns
+/// `err` into one that says how to publish them without signing again.
+fn keep_for_retry(
+    ctx: &Context,
+    input: &PackageInput,
+    bundle: &Value,
+    root: Option<&[u8]>,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let stem = format!(
+        "{}-{}",
+        input.tarball.name.as_str().trim_start_matches('@').replace('/', "-"),
+        input.tarball.version.as_str()
+    );
+    let bundle_path = ctx.keep_dir.join(format!("{stem}.sigstore.json"));
+    let mut tarball_path = input.tarball.path.clone();
+    let result = (|| -> anyhow::Result<Option<PathBuf>> {
+        if input.packed {
+            let kept = ctx.keep_dir.join(format!("{stem}.tgz"));
+            rename(&input.tarball.path, &kept)?;
+            tarball_path = kept;
+        }
+        let root_path = match root {
+            Some(bytes) => {
+                let path = ctx.keep_dir.join(format!("{stem}.trusted_root.json"));
+                write_atomic(&path, bytes)?;
+                Some(path)
+            }
+            None => None,
+        };
+        let mut bytes = serde_json::to_vec_pretty(bundle)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the bundle: {e}")))?;
+        bytes.push(b'\n');
+        write_atomic(&bundle_path, &bytes)?;
+        Ok(root_path)
+    })();
+    let (kind, message, hint) = {
+        let (kind, hint) = crate::error::classify(&err);
+        (kind, crate::error::render(&err).trim_start_matches("error: ").to_owned(), hint.map(str::to_owned))
+    };
+    match result {
+        Ok(root_path) => {
+            let root_flag = root_path.map(|p| format!(" --trusted-root {}", p.display())).unwrap_or_default();
+            let retry =
+                format!("npm-attest publish --bundle {}{root_flag} {}", bundle_path.display(), tarball_path.display());
+            let hint = match hint {
+                Some(h) => format!("{h}; the signed bundle was kept, publish it without signing again: {retry}"),
+                None => {
+                    format!("the signed bundle was kept, publish it without signing again: {retry}")
+                }
+            };
+            fail_with_hint(kind, message, hint)
+        }
+        Err(keep_err) => fail_with_hint(
+            kind,
+            message,
+            format!("the signed bundle could not be kept either: {}", crate::error::render(&keep_err)),
+        ),
+    }
+}
+
+fn read_bundle_file(path: &Path) -> anyhow::Result<(Bundle, Value)> {
+    let bundle = crate::cmd::verify::read_bundle(path)?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read bundle {}: {e}", path.display())))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| fail(ExitKind::BadInput, format!("bundle {} is not JSON: {e}", path.display())))?;
+    Ok((bundle, value))
+}
+
+/// The trusted root to verify with, and whether it is exactly the instance's (a given file or
+/// the stand-in's) rather than the embedded public-good snapshot, which may be older than the
+/// live Sigstore keys.
+fn trusted_root_from(path: Option<&Path>, local: Option<&TrustedRoot>) -> anyhow::Result<(TrustedRoot, bool)> {
+    match (path, local) {
+        (None, Some(root)) => Ok((root.clone(), true)),
+        (Some(path), _) => Ok((crate::cmd::verify::read_trusted_root(Some(path), false)?, true)),
+        (None, None) => Ok((crate::cmd::verify::read_trusted_root(None, false)?, false)),
+    }
+}
+
+/// For a given bundle: the signer must be the package's own repository (the registry compares
+/// the certificate's Source Repository URI with package.json `repository`), on GitHub Actions
+/// or GitLab CI.
+fn repository_policy(manifest: &Map<String, Value>) -> anyhow::Result<Policy> {
+    let repository = manifest.get("repository").and_then(normalize_repository).ok_or_else(|| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            "cannot check who signed the bundle: package.json has no \"repository\"",
+            "add \"repository\" to package.json (the registry requires it for provenance)",
+        )
+    })?;
+    let issuer = if repository.starts_with("https://github.com/") {
+        GITHUB_ACTIONS_ISSUER
+    } else if repository.starts_with("https://gitlab.com/") {
+        GITLAB_ISSUER
+    } else {
+        return Err(fail(
+            ExitKind::BadInput,
+            format!("cannot check who signed the bundle: {repository} is neither on GitHub nor on GitLab.com"),
+        ));
+    };
+    let mut identity = IdentityPolicy::new(issuer);
+    identity.source_repository_uri = Some(repository);
+    Ok(Policy::Keyless(identity))
+}
+
+/// Verifies a bundle for this exact tarball (sigstore-protocol.md §5 via `core::verify`).
+fn check_bundle(
+    bundle: &Bundle,
+    trust: &TrustedRoot,
+    exact_root: bool,
+    tarball: &PackageTarball,
+    policy: &Policy,
+    what: &str,
+) -> anyhow::Result<()> {
+    let subject = Subject::NpmPackage(NpmPackage {
+        name: tarball.name.as_str().to_owned(),
+        version: tarball.version.as_str().to_owned(),
+        sha512: tarball.sha512,
+    });
+    let Err(e) = verify_bundle(bundle, trust, &subject, policy) else {
+        return Ok(());
+    };
+    // Against the embedded public-good snapshot, only failures no stale root can explain (who
+    // signed, the signature, the subject) refuse; the registry verifies trust material against
+    // the live root anyway.
+    let refuse = exact_root
+        || matches!(
+            e,
+            VerifyError::PolicyMismatch { .. } | VerifyError::Signature { .. } | VerifyError::SubjectMismatch { .. }
+        );
+    if !refuse {
+        report::warn(&format!(
+            "{what} does not verify against the embedded public-good trusted root, which may be older than the Sigstore keys: {e}"
+        ));
+        return Ok(());
+    }
+    let kind = match e.blame() {
+        Blame::Malformed => ExitKind::BadInput,
+        _ => ExitKind::VerificationFailed,
+    };
+    Err(fail_with_hint(
+        kind,
+        format!("refusing to publish: {what} does not verify: {e}"),
+        "sign this exact tarball again, or pass the trusted root of the Sigstore instance that signed it with --trusted-root",
+    ))
+}
+
+fn published_json(p: &Published) -> Value {
+    json!({
+        "name": p.name,
+        "version": p.version,
+        "registry": p.registry,
+        "tag": p.tag,
+        "access": p.access,
+        "integrity": p.integrity,
+        "attachments": p.attachments.iter().map(|(n, s)| json!({"name": n, "size": s})).collect::<Vec<_>>(),
+        "transparencyLogUrl": p.transparency_log_url,
+        "dryRun": p.dry_run,
+        "published": !p.dry_run,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn build_facts_come_from_the_ci_at_hand() {
+        let gh = build_facts(&env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_SERVER_URL", "https://github.com/"),
+            ("RUNNER_ENVIRONMENT", "self-hosted"),
+        ]));
+        assert_eq!(gh.repository.as_deref(), Some("https://github.com/o/r"));
+        assert_eq!(gh.runner_environment.as_deref(), Some("self-hosted"));
+        assert_eq!(gh.repository_visibility, None);
+        let gl = build_facts(&env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_PROJECT_URL", "https://gitlab.com/g/p"),
+            ("CI_PROJECT_VISIBILITY", "internal"),
+        ]));
+        assert_eq!(gl.repository.as_deref(), Some("https://gitlab.com/g/p"));
+        assert_eq!(gl.repository_visibility.as_deref(), Some("internal"));
+        assert_eq!(build_facts(&env(&[("GITHUB_REPOSITORY", "o/r")])), BuildFacts::default());
+    }
+
+    #[test]
+    fn event_payload_visibility_reads_both_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, r#"{"repository":{"private":true}}"#).unwrap();
+        assert_eq!(event_visibility(&path).as_deref(), Some("private"));
+        std::fs::write(&path, r#"{"repository":{"private":false,"visibility":"internal"}}"#).unwrap();
+        assert_eq!(event_visibility(&path).as_deref(), Some("internal"));
+        std::fs::write(&path, r#"{"repository":{"private":false}}"#).unwrap();
+        assert_eq!(event_visibility(&path).as_deref(), Some("public"));
+        assert_eq!(event_visibility(&dir.path().join("missing.json")), None);
+    }
+
+    #[test]
+    fn given_bundles_must_name_a_github_or_gitlab_repository() {
+        let m = |v: Value| v.as_object().cloned().unwrap();
+        let Policy::Keyless(p) = repository_policy(&m(json!({"repository": "github:o/r"}))).unwrap() else {
+            panic!("keyless expected")
+        };
+        assert_eq!(p.issuer, GITHUB_ACTIONS_ISSUER);
+        assert_eq!(p.source_repository_uri.as_deref(), Some("https://github.com/o/r"));
+        let Policy::Keyless(p) = repository_policy(&m(json!({"repository": "gitlab:g/p"}))).unwrap() else {
+            panic!("keyless expected")
+        };
+        assert_eq!(p.issuer, GITLAB_ISSUER);
+        assert!(repository_policy(&m(json!({}))).is_err());
+        assert!(repository_policy(&m(json!({"repository": "https://example.com/o/r"}))).is_err());
+    }
+}
