@@ -13,9 +13,13 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
+use crate::cmd::batch::{self, error_text};
 use crate::core::bundle::Bundle;
 use crate::core::npm::PackageName;
 use crate::core::publish::{
@@ -55,9 +59,19 @@ impl Access {
 
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
-    /// A tarball made by `npm pack`, or a package directory (packed with `npm pack` first).
-    #[arg(default_value = ".")]
-    pub package: PathBuf,
+    /// Tarballs made by `npm pack`, or package directories (packed with `npm pack` first).
+    /// With `--workspaces`: the project root whose package.json lists the workspaces.
+    #[arg(default_value = ".", value_name = "PACKAGE")]
+    pub packages: Vec<PathBuf>,
+
+    /// Publish every workspace package of the project (the root package.json's `workspaces`
+    /// globs, as npm reads them); private packages are skipped as `npm publish` skips them.
+    #[arg(long)]
+    pub workspaces: bool,
+
+    /// How many packages are checked, signed and uploaded at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
 
     /// The registry [default: from .npmrc, else https://registry.npmjs.org/].
     #[arg(long, value_name = "URL")]
@@ -153,6 +167,8 @@ pub struct PackageInput {
     pub manifest: Map<String, Value>,
     /// A tarball packed from a directory (moved next to a kept bundle if the upload fails).
     pub packed: bool,
+    /// The package directory of a batch, whose `.npmrc` is read instead of the run's.
+    pub project_dir: Option<PathBuf>,
 }
 
 /// What a publish did.
@@ -176,31 +192,38 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     // The identity token source first: no token means no point in packing or hashing.
     let plan =
         if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
+    let inputs = batch::inputs(&args.packages, args.workspaces)?;
+    match inputs.as_slice() {
+        [one] if !args.workspaces => run_one(&args, env, plan, one).await,
+        _ if args.bundle.is_some() => Err(fail_with_hint(
+            ExitKind::BadInput,
+            "--bundle is about one package but several were given",
+            "publish the package of that bundle on its own",
+        )),
+        _ => run_batch(&args, env, plan, &inputs).await,
+    }
+}
 
-    let meta = std::fs::metadata(&args.package).map_err(|e| {
+/// One package: the original single-package flow and output.
+async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package: &Path) -> anyhow::Result<()> {
+    let meta = std::fs::metadata(package).map_err(|e| {
         fail_with_hint(
             ExitKind::BadInput,
-            format!("cannot read {}: {e}", args.package.display()),
+            format!("cannot read {}: {e}", package.display()),
             "pass a tarball made by `npm pack` or a package directory",
         )
     })?;
-    let pack_dir = if meta.is_dir() {
-        Some(tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
-            fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
-        })?)
-    } else {
-        None
-    };
+    let pack_dir = if meta.is_dir() { Some(pack_dir()?) } else { None };
     let (tarball_path, project_dir) = match &pack_dir {
         Some(dir) => {
-            report::info(&format!("Packing {} with `npm pack`", args.package.display()));
-            (tarball::npm_pack(&args.package, dir.path()).await?, args.package.clone())
+            report::info(&format!("Packing {} with `npm pack`", package.display()));
+            (tarball::npm_pack(package, dir.path()).await?, package.to_path_buf())
         }
-        None => (args.package.clone(), PathBuf::from(".")),
+        None => (package.to_path_buf(), PathBuf::from(".")),
     };
     let input = read_input(&tarball_path, pack_dir.is_some()).await?;
 
-    let ctx = Context::new(&args, env, project_dir, plan)?;
+    let ctx = Context::new(args, env, project_dir, plan)?;
     let result = publish_package(&ctx, &input).await;
     ctx.shutdown().await;
     let published = result?;
@@ -208,6 +231,200 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         report::data(&published_json(&published).to_string());
     }
     Ok(())
+}
+
+/// A temporary directory in the current directory for `npm pack` output.
+fn pack_dir() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
+        fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
+    })
+}
+
+/// The outcome for one package of a batch.
+enum Outcome {
+    Published(Published),
+    Failed { label: String, error: anyhow::Error },
+}
+
+/// Several packages with one signer. Every package is packed and read, then every package runs
+/// its preflight, and only then are the ones that passed signed (by the one signer, started
+/// when the first of them needs it) and uploaded; at most `--concurrency` at a time in each
+/// step. A package refused or failing is reported and the others still complete.
+async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packages: &[PathBuf]) -> anyhow::Result<()> {
+    report::info(&format!("Publishing {} packages ({} at a time, one certificate)", packages.len(), args.concurrency));
+    let limit = args.concurrency as usize;
+    // `.npmrc` of the project root for workspaces (npm reads it there), else of the current directory.
+    let project_dir = match (args.workspaces, args.packages.as_slice()) {
+        (true, [root]) => root.clone(),
+        _ => PathBuf::from("."),
+    };
+    let ctx = Arc::new(Context::new(args, env, project_dir, plan)?);
+
+    // Packing and reading, in parallel.
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let paths: Vec<Result<PathBuf, Outcome>> = packages.iter().cloned().map(Ok).collect();
+    let read = bounded(cores, paths, |package: PathBuf| async move {
+        let result = load(&package).await;
+        (package, result)
+    })
+    .await?;
+    let mut pack_dirs = Vec::new();
+    let mut loaded: Vec<Result<PackageInput, Outcome>> = Vec::with_capacity(packages.len());
+    for item in read {
+        loaded.push(match item {
+            Ok((_, Ok((input, dir)))) => {
+                pack_dirs.extend(dir);
+                Ok(input)
+            }
+            Ok((package, Err(error))) => Err(Outcome::Failed { label: package.display().to_string(), error }),
+            Err(outcome) => Err(outcome),
+        });
+    }
+
+    // Preflight for every package before anything is signed.
+    let checked = bounded(limit, loaded, {
+        let ctx = Arc::clone(&ctx);
+        move |input: PackageInput| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let checked = preflight(&ctx, &input).await;
+                (input, checked)
+            }
+        }
+    })
+    .await?;
+    let mut ready: Vec<Result<(PackageInput, Checked), Outcome>> = Vec::with_capacity(checked.len());
+    for item in checked {
+        ready.push(match item {
+            Ok((input, Ok(checked))) => Ok((input, checked)),
+            Ok((input, Err(error))) => Err(Outcome::Failed { label: label(&input), error }),
+            Err(outcome) => Err(outcome),
+        });
+    }
+
+    // Signing and uploading the packages that passed.
+    let done = bounded(limit, ready, {
+        let ctx = Arc::clone(&ctx);
+        move |(input, checked): (PackageInput, Checked)| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                match sign_and_upload(&ctx, &input, checked).await {
+                    Ok(published) => Outcome::Published(published),
+                    Err(error) => Outcome::Failed { label: label(&input), error },
+                }
+            }
+        }
+    })
+    .await?;
+    let outcomes: Vec<Outcome> = done.into_iter().map(|r| r.unwrap_or_else(|outcome| outcome)).collect();
+    if let Some(ctx) = Arc::into_inner(ctx) {
+        ctx.shutdown().await;
+    }
+    drop(pack_dirs);
+    report_batch(args, &outcomes)
+}
+
+/// `name@version` of a package.
+fn label(input: &PackageInput) -> String {
+    format!("{}@{}", input.tarball.name, input.tarball.version.as_str())
+}
+
+/// Packs a package directory (into a temporary directory kept by the caller) or takes a
+/// tarball, and reads it.
+async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
+    let meta = std::fs::metadata(package).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot read {}: {e}", package.display()),
+            "pass a tarball made by `npm pack` or a package directory",
+        )
+    })?;
+    if !meta.is_dir() {
+        return Ok((read_input(package, false).await?, None));
+    }
+    let dir = pack_dir()?;
+    report::info(&format!("Packing {} with `npm pack`", package.display()));
+    let tarball_path = tarball::npm_pack(package, dir.path()).await?;
+    let mut input = read_input(&tarball_path, true).await?;
+    input.project_dir = Some(package.to_path_buf());
+    Ok((input, Some(dir)))
+}
+
+/// Runs `step` on every `Ok` item, at most `limit` at a time, keeping the order; `Err` items
+/// pass through untouched.
+async fn bounded<T, U, E, F, Fut>(limit: usize, items: Vec<Result<T, E>>, step: F) -> anyhow::Result<Vec<Result<U, E>>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = U> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<Result<U, E>>> = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(item) => {
+                results.push(None);
+                let permits = Arc::clone(&permits);
+                let work = step(item);
+                tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    (index, work.await)
+                });
+            }
+            Err(passed) => results.push(Some(Err(passed))),
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (index, result) =
+            joined.map_err(|e| fail(ExitKind::Internal, format!("a publishing task stopped: {e}")))?;
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(Ok(result));
+        }
+    }
+    results.into_iter().map(|r| r.ok_or_else(|| fail(ExitKind::Internal, "a publishing task was lost"))).collect()
+}
+
+/// Per-package lines and a summary (or one JSON object), and the exit status.
+fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
+    let failed = outcomes.len() - succeeded;
+    if args.json {
+        let packages: Vec<Value> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Published(p) => published_json(p),
+                Outcome::Failed { label, error } => json!({"package": label, "error": error_text(error)}),
+            })
+            .collect();
+        report::data(&json!({"packages": packages, "succeeded": succeeded, "failed": failed}).to_string());
+    } else {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Published(p) => {
+                    let verb = if p.dry_run { "checked  " } else { "published" };
+                    let log = p.transparency_log_url.as_deref().unwrap_or("no provenance");
+                    report::data(&format!("{verb}  {}@{}  {}  ({log})", p.name, p.version, p.registry));
+                }
+                Outcome::Failed { label, error } => report::data(&format!("failed     {label}: {}", error_text(error))),
+            }
+        }
+        let verb = if args.sigstore.dry_run { "checked (dry run)" } else { "published" };
+        report::data(&format!("{succeeded} {verb}, {failed} failed"));
+    }
+    let failures: Vec<(&str, &anyhow::Error)> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed { label, error } => Some((label.as_str(), error)),
+            Outcome::Published(_) => None,
+        })
+        .collect();
+    batch::verdict(
+        outcomes.len(),
+        &failures,
+        "the other packages were published; fix the ones named and publish them again",
+    )
 }
 
 impl Context {
@@ -261,7 +478,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         let manifest = read_manifest(&bytes).map_err(|reason| {
             fail(ExitKind::BadInput, format!("invalid package tarball {}: {reason}", path.display()))
         })?;
-        Ok(PackageInput { tarball, bytes, manifest, packed })
+        Ok(PackageInput { tarball, bytes, manifest, packed, project_dir: None })
     })
     .await
     .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
@@ -342,8 +559,23 @@ fn event_visibility(path: &Path) -> Option<String> {
     repository.get("private").and_then(Value::as_bool).map(|p| if p { "private" } else { "public" }.to_owned())
 }
 
+/// What the preflight of a package established for its upload.
+pub struct Checked {
+    registry_url: String,
+    registry: Registry,
+    token: Option<SecretString>,
+    new_before_put: bool,
+}
+
 /// Publishes one package: preflight, authentication, signing and verification, upload.
 pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Result<Published> {
+    let checked = preflight(ctx, input).await?;
+    sign_and_upload(ctx, input, checked).await
+}
+
+/// Everything that can refuse a package before it is signed: package.json, the CI facts the
+/// registry checks, authentication, the version being new and the access provenance needs.
+pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Checked> {
     let lookup = |key: &str| ctx.env.get(key).cloned();
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
@@ -361,7 +593,7 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     }
 
     // Authentication.
-    let npmrc = registry::load_npmrc(&ctx.project_dir, &lookup)?;
+    let npmrc = registry::load_npmrc(input.project_dir.as_deref().unwrap_or(&ctx.project_dir), &lookup)?;
     let registry_url = registry::registry_url(ctx.registry_flag.as_deref(), &npmrc, &lookup, name)?;
     let registry = Registry::new(ctx.http.clone(), &registry_url);
     let auth = registry::plan_auth(&registry_url, &npmrc, &lookup)?;
@@ -414,6 +646,16 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
             return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
         }
     }
+
+    Ok(Checked { registry_url, registry, token, new_before_put })
+}
+
+/// Signs (or takes the given bundle), verifies, and uploads a package that passed [`preflight`].
+pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Checked) -> anyhow::Result<Published> {
+    let Checked { registry_url, registry, token, new_before_put } = checked;
+    let name = &input.tarball.name;
+    let version = input.tarball.version.as_str();
+    let access = ctx.access.map(Access::as_str);
 
     // Sign (or take the given bundle), and verify before anything is uploaded.
     let mut kept_root: Option<Vec<u8>> = None;
