@@ -334,14 +334,11 @@ fn report_batch(
         }
     }
     if args.json {
-        let packages: Vec<Value> = outcomes
-            .iter()
-            .map(|o| match o {
-                Outcome::Attested { json, .. } => json.clone(),
-                Outcome::Failed { label, error } => json!({"package": label, "error": error_text(error)}),
-            })
-            .collect();
-        report::data(&json!({"packages": packages, "succeeded": succeeded, "failed": failed}).to_string());
+        let entries = outcomes.iter().map(|o| match o {
+            Outcome::Attested { json, .. } => Ok(json.clone()),
+            Outcome::Failed { label, error } => Err((label.as_str(), error)),
+        });
+        report::data(&batch::json_summary(entries).to_string());
     } else {
         for outcome in outcomes {
             match outcome {
@@ -371,14 +368,7 @@ fn report_batch(
 /// bundle, else `output_dir` holds it, else it goes next to the tarball (or in the current
 /// directory for a package directory).
 async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Result<Plan> {
-    let meta = std::fs::metadata(input).map_err(|e| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("cannot read {}: {e}", input.display()),
-            "pass a tarball made by `npm pack` or a package directory",
-        )
-    })?;
-    if meta.is_dir() {
+    if batch::is_dir(input)? {
         // The packed tarball is kept next to the bundle; it is packed into a temporary
         // directory there and moved into place only when the bundle is written.
         let out_dir = match (output, output_dir) {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::{classify, fail_with_hint, render, ExitKind};
 use crate::report;
@@ -83,4 +83,35 @@ pub fn verdict(total: usize, failures: &[(&str, &anyhow::Error)], hint: &str) ->
     };
     let names: Vec<&str> = failures.iter().map(|(label, _)| *label).collect();
     Err(fail_with_hint(kind, format!("{} of {total} packages failed: {}", failures.len(), names.join(", ")), hint))
+}
+
+/// Whether a package argument is a directory (to pack) rather than a tarball.
+pub fn is_dir(package: &Path) -> anyhow::Result<bool> {
+    let meta = std::fs::metadata(package).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot read {}: {e}", package.display()),
+            "pass a tarball made by `npm pack` or a package directory",
+        )
+    })?;
+    Ok(meta.is_dir())
+}
+
+/// The `--json` object of a batch, `{"packages":[...],"succeeded":N,"failed":M}`, from each
+/// package's own object or, for a failed one, its label and error.
+pub fn json_summary<'a>(entries: impl Iterator<Item = Result<Value, (&'a str, &'a anyhow::Error)>>) -> Value {
+    let (mut succeeded, mut failed) = (0, 0);
+    let packages: Vec<Value> = entries
+        .map(|entry| match entry {
+            Ok(value) => {
+                succeeded += 1;
+                value
+            }
+            Err((label, error)) => {
+                failed += 1;
+                json!({"package": label, "error": error_text(error)})
+            }
+        })
+        .collect();
+    json!({"packages": packages, "succeeded": succeeded, "failed": failed})
 }

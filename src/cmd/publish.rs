@@ -167,7 +167,8 @@ pub struct PackageInput {
     pub manifest: Map<String, Value>,
     /// A tarball packed from a directory (moved next to a kept bundle if the upload fails).
     pub packed: bool,
-    /// The package directory of a batch, whose `.npmrc` is read instead of the run's.
+    /// The package directory it was packed from, whose `.npmrc` is read instead of the one in
+    /// the run's `Context::project_dir` (not for workspaces: npm reads the project root's).
     pub project_dir: Option<PathBuf>,
 }
 
@@ -206,23 +207,9 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
 
 /// One package: the original single-package flow and output.
 async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package: &Path) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(package).map_err(|e| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("cannot read {}: {e}", package.display()),
-            "pass a tarball made by `npm pack` or a package directory",
-        )
-    })?;
-    let pack_dir = if meta.is_dir() { Some(pack_dir()?) } else { None };
-    let (tarball_path, project_dir) = match &pack_dir {
-        Some(dir) => {
-            report::info(&format!("Packing {} with `npm pack`", package.display()));
-            (tarball::npm_pack(package, dir.path()).await?, package.to_path_buf())
-        }
-        None => (package.to_path_buf(), PathBuf::from(".")),
-    };
-    let input = read_input(&tarball_path, pack_dir.is_some()).await?;
-
+    // A package directory's `.npmrc` is read through `input.project_dir`.
+    let (input, _pack_dir) = load(package).await?;
+    let project_dir = PathBuf::from(".");
     let ctx = Context::new(args, env, project_dir, plan)?;
     let result = publish_package(&ctx, &input).await;
     ctx.shutdown().await;
@@ -272,8 +259,11 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
     let mut loaded: Vec<Result<PackageInput, Outcome>> = Vec::with_capacity(packages.len());
     for item in read {
         loaded.push(match item {
-            Ok((_, Ok((input, dir)))) => {
+            Ok((_, Ok((mut input, dir)))) => {
                 pack_dirs.extend(dir);
+                if args.workspaces {
+                    input.project_dir = None;
+                }
                 Ok(input)
             }
             Ok((package, Err(error))) => Err(Outcome::Failed { label: package.display().to_string(), error }),
@@ -332,14 +322,7 @@ fn label(input: &PackageInput) -> String {
 /// Packs a package directory (into a temporary directory kept by the caller) or takes a
 /// tarball, and reads it.
 async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
-    let meta = std::fs::metadata(package).map_err(|e| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("cannot read {}: {e}", package.display()),
-            "pass a tarball made by `npm pack` or a package directory",
-        )
-    })?;
-    if !meta.is_dir() {
+    if !batch::is_dir(package)? {
         return Ok((read_input(package, false).await?, None));
     }
     let dir = pack_dir()?;
@@ -391,14 +374,11 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
     let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
     let failed = outcomes.len() - succeeded;
     if args.json {
-        let packages: Vec<Value> = outcomes
-            .iter()
-            .map(|o| match o {
-                Outcome::Published(p) => published_json(p),
-                Outcome::Failed { label, error } => json!({"package": label, "error": error_text(error)}),
-            })
-            .collect();
-        report::data(&json!({"packages": packages, "succeeded": succeeded, "failed": failed}).to_string());
+        let entries = outcomes.iter().map(|o| match o {
+            Outcome::Published(p) => Ok(published_json(p)),
+            Outcome::Failed { label, error } => Err((label.as_str(), error)),
+        });
+        report::data(&batch::json_summary(entries).to_string());
     } else {
         for outcome in outcomes {
             match outcome {
@@ -420,11 +400,12 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
             Outcome::Published(_) => None,
         })
         .collect();
-    batch::verdict(
-        outcomes.len(),
-        &failures,
-        "the other packages were published; fix the ones named and publish them again",
-    )
+    let hint = if succeeded > 0 {
+        "the other packages were published; fix the ones named and publish them again"
+    } else {
+        "fix the packages named and publish them again"
+    };
+    batch::verdict(outcomes.len(), &failures, hint)
 }
 
 impl Context {

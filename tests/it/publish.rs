@@ -858,3 +858,170 @@ fn a_package_directory_is_packed_and_its_npmrc_token_used() {
     assert_eq!(files_in(work.path()), vec!["pkg"]);
     assert_secret_free(&out, &[STATIC_TOKEN]);
 }
+
+/// The leaf certificate (base64 DER) of a Sigstore bundle v0.3 as the registry received it.
+fn leaf_certificate(put: &crate::fake_http::Request, attachment: &str) -> String {
+    let body = put.json().unwrap();
+    let data = body["_attachments"][attachment]["data"].as_str().unwrap_or_else(|| panic!("no {attachment}"));
+    let bundle: Value = serde_json::from_str(data).unwrap();
+    bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap().to_owned()
+}
+
+/// A batch in `octo/hello` with trusted publishing for both packages: a scoped and an unscoped one.
+fn batch_setup(work: &Path) -> (RegistryStandin, ActionsRuntime) {
+    let publisher = |package: &str| TrustedPublisher {
+        package: package.into(),
+        repository: "octo/hello".into(),
+        workflow_file: "release.yml".into(),
+    };
+    let registry = RegistryStandin::start(RegistryConfig {
+        trusted_publishers: vec![publisher("@octo/hello"), publisher("hello-cli")],
+        ..RegistryConfig::default()
+    });
+    let runtime = ActionsRuntime::start("octo/hello", "public");
+    let repo = Some("git+https://github.com/octo/hello.git");
+    make_tarball(work, "octo-hello-1.0.0.tgz", &manifest("@octo/hello", "1.0.0", repo));
+    make_tarball(work, "hello-cli-2.0.0.tgz", &manifest("hello-cli", "2.0.0", repo));
+    (registry, runtime)
+}
+
+#[test]
+fn a_batch_is_signed_with_one_certificate_and_every_package_verifies_from_the_registry() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &[
+            "publish",
+            "--registry",
+            &url,
+            "--sigstore",
+            "local",
+            "--access",
+            "public",
+            "--trusted-root-out",
+            "root.json",
+            "--concurrency",
+            "2",
+            "--json",
+            "octo-hello-1.0.0.tgz",
+            "hello-cli-2.0.0.tgz",
+        ],
+        &env,
+    );
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert_eq!(result["succeeded"], 2, "{result}");
+    assert_eq!(result["failed"], 0, "{result}");
+    let names: Vec<&str> = result["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["@octo/hello", "hello-cli"], "in the order given");
+    assert!(result["packages"].as_array().unwrap().iter().all(|p| p["published"] == true), "{result}");
+
+    // One identity token for Sigstore serves the batch; each package exchanged its own npm token.
+    let audiences = runtime.audiences();
+    assert_eq!(audiences.iter().filter(|a| *a == "sigstore").count(), 1, "{audiences:?}");
+    assert_eq!(audiences.iter().filter(|a| *a == "npm:127.0.0.1").count(), 2, "{audiences:?}");
+
+    // Both arrived with their provenance, under the same leaf certificate.
+    let puts = registry.put_requests();
+    assert_eq!(puts.len(), 2);
+    let scoped = puts.iter().find(|p| p.path == "/@octo%2fhello").expect("a PUT for @octo/hello");
+    let unscoped = puts.iter().find(|p| p.path == "/hello-cli").expect("a PUT for hello-cli");
+    let scoped_cert = leaf_certificate(scoped, "@octo/hello-1.0.0.sigstore");
+    let unscoped_cert = leaf_certificate(unscoped, "hello-cli-2.0.0.sigstore");
+    assert_eq!(scoped_cert, unscoped_cert, "one certificate for the whole batch");
+    assert_eq!(scoped.json().unwrap()["access"], "public");
+
+    // The consumer side verifies each from the registry.
+    for spec in ["@octo/hello@1.0.0", "hello-cli@2.0.0"] {
+        let ok = run(
+            work.path(),
+            &[
+                "verify",
+                "--registry",
+                &url,
+                spec,
+                "--certificate-oidc-issuer",
+                GITHUB_ISSUER,
+                "--repository",
+                "octo/hello",
+                "--trusted-root",
+                "root.json",
+            ],
+            &env,
+        );
+        assert!(ok.status.success(), "{spec}: {}", stderr(&ok));
+        assert!(stdout(&ok).contains("verified: pkg:npm/"), "{spec}: {}", stdout(&ok));
+    }
+    assert_secret_free(&out, &[REQUEST_TOKEN]);
+}
+
+#[test]
+fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    // The version exists already: that package is refused before anything is signed.
+    registry.seed_version("hello-cli", "2.0.0");
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let args = [
+        "publish",
+        "--registry",
+        &url,
+        "--sigstore",
+        "local",
+        "--access",
+        "public",
+        "octo-hello-1.0.0.tgz",
+        "hello-cli-2.0.0.tgz",
+    ];
+    let out = run(work.path(), &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(5), "{so}\n{se}");
+    assert!(so.lines().any(|l| l.starts_with("published") && l.contains("@octo/hello@1.0.0")), "{so}");
+    let refused = so.lines().find(|l| l.starts_with("failed") && l.contains("hello-cli@2.0.0")).expect(&so);
+    assert!(refused.contains("refusing to publish"), "{refused}");
+    assert!(so.contains("1 published, 1 failed"), "{so}");
+    let error = se.lines().find(|l| l.starts_with("error: ")).expect(&se);
+    assert!(error.contains("1 of 2 packages failed: hello-cli@2.0.0"), "{error}");
+
+    // Only the other package was uploaded, with its provenance; nothing was left on disk.
+    let puts = registry.put_requests();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].path, "/@octo%2fhello");
+    assert!(puts[0].json().unwrap()["_attachments"]["@octo/hello-1.0.0.sigstore"].is_object());
+    assert_eq!(files_in(work.path()), vec!["hello-cli-2.0.0.tgz", "octo-hello-1.0.0.tgz"]);
+
+    // The same in JSON, and with every package refused the exit code is the refusal's own.
+    let mut json_args = args.to_vec();
+    json_args.insert(1, "--json");
+    registry.seed_version("@octo/hello", "1.0.0");
+    let all = run(work.path(), &json_args, &env);
+    assert_eq!(all.status.code(), Some(2), "{}", stderr(&all));
+    let json_line = stdout(&all).lines().find(|l| l.starts_with('{')).map(str::to_owned).expect("a JSON line");
+    let result: Value = serde_json::from_str(&json_line).unwrap();
+    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(0), Some(2)), "{result}");
+    assert_eq!(result["packages"][1]["package"], "hello-cli@2.0.0");
+    assert!(result["packages"][1]["error"].as_str().unwrap().contains("already"), "{result}");
+    assert_eq!(registry.put_requests().len(), 1, "nothing more was uploaded");
+    assert!(!stderr(&all).contains("Signed provenance"), "nothing was signed");
+}
+
+#[test]
+fn bundle_is_refused_with_several_packages() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &["publish", "--registry", &url, "--bundle", "b.sigstore.json", "octo-hello-1.0.0.tgz", "hello-cli-2.0.0.tgz"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--bundle is about one package"), "{}", stderr(&out));
+    assert!(registry.requests().is_empty());
+}
