@@ -969,6 +969,27 @@ mod tests {
         move |k: &str| map.get(k).cloned()
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bounded_keeps_the_order_passes_failures_through_and_never_exceeds_the_limit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let items: Vec<Result<u64, &str>> = vec![Ok(30), Err("refused"), Ok(10), Ok(20), Ok(5), Ok(1)];
+        let step = |delay: u64| {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                delay * 2
+            }
+        };
+        let out = bounded(2, items, step).await.unwrap();
+        assert_eq!(out, vec![Ok(60), Err("refused"), Ok(20), Ok(40), Ok(10), Ok(2)]);
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two at a time, not more and not fewer");
+    }
+
     #[test]
     fn build_facts_come_from_the_ci_at_hand() {
         let gh = build_facts(&env(&[

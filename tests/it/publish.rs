@@ -920,10 +920,13 @@ fn a_batch_is_signed_with_one_certificate_and_every_package_verifies_from_the_re
     assert_eq!(names, vec!["@octo/hello", "hello-cli"], "in the order given");
     assert!(result["packages"].as_array().unwrap().iter().all(|p| p["published"] == true), "{result}");
 
-    // One identity token for Sigstore serves the batch; each package exchanged its own npm token.
-    let audiences = runtime.audiences();
-    assert_eq!(audiences.iter().filter(|a| *a == "sigstore").count(), 1, "{audiences:?}");
-    assert_eq!(audiences.iter().filter(|a| *a == "npm:127.0.0.1").count(), 2, "{audiences:?}");
+    // Each package exchanged its own npm token in its preflight, both before anything was
+    // signed; then one identity token for Sigstore served the batch.
+    assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1", "npm:127.0.0.1", "sigstore"]);
+    let requests = registry.requests();
+    let last_packument = requests.iter().rposition(|(m, _)| m == "GET").unwrap();
+    let first_put = requests.iter().position(|(m, _)| m == "PUT").unwrap();
+    assert!(last_packument < first_put, "{requests:?}");
 
     // Both arrived with their provenance, under the same leaf certificate.
     let puts = registry.put_requests();
@@ -1024,4 +1027,48 @@ fn bundle_is_refused_with_several_packages() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--bundle is about one package"), "{}", stderr(&out));
     assert!(registry.requests().is_empty());
+}
+
+#[test]
+fn workspaces_publish_every_public_workspace_with_the_root_npmrc() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let root = work.path().join("mono");
+    let write = |dir: &str, manifest: Value| {
+        let dir = root.join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        std::fs::write(dir.join("index.js"), "module.exports = 1\n").unwrap();
+    };
+    write("", json!({"name": "mono", "version": "0.0.0", "private": true, "workspaces": ["packages/*"]}));
+    write("packages/alpha", json!({"name": "@octo/alpha", "version": "1.0.0", "files": ["index.js"]}));
+    write("packages/beta", json!({"name": "beta-tool", "version": "3.1.0", "files": ["index.js"]}));
+    write("packages/internal", json!({"name": "internal", "version": "1.0.0", "private": true}));
+    // The token comes from the project root's .npmrc, as npm reads it for workspaces.
+    let port = url::Url::parse(&registry.url()).unwrap().port().unwrap();
+    std::fs::write(
+        root.join(".npmrc"),
+        format!("registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken={STATIC_TOKEN}\n"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let env = vec![("HOME".to_owned(), home.path().display().to_string())];
+    let out = run(
+        work.path(),
+        &["publish", "--no-provenance", "--access", "public", "--workspaces", "--concurrency", "1", "--json", "mono"],
+        &env,
+    );
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    assert!(se.contains("Skipping workspace") && se.contains("internal"), "{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(2), Some(0)), "{result}");
+    let mut paths: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["/@octo%2falpha", "/beta-tool"]);
+    assert!(registry.put_requests().iter().all(|p| p.bearer() == Some(STATIC_TOKEN)));
+    // The packed tarballs lived in temporary directories only.
+    assert_eq!(files_in(work.path()), vec!["mono"]);
+    assert_secret_free(&out, &[STATIC_TOKEN]);
 }
