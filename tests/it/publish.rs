@@ -141,6 +141,23 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// `verify --registry` of `spec` as built in `repository` (on GitHub Actions), with `root.json`.
+fn verify_from_registry(dir: &Path, url: &str, spec: &str, repository: &str, env: &[(String, String)]) -> Output {
+    let args = [
+        "verify",
+        "--registry",
+        url,
+        spec,
+        "--certificate-oidc-issuer",
+        GITHUB_ISSUER,
+        "--repository",
+        repository,
+        "--trusted-root",
+        "root.json",
+    ];
+    run(dir, &args, env)
+}
+
 /// Masked values (`::add-mask::`) are the only place secrets may appear.
 fn assert_secret_free(o: &Output, secrets: &[&str]) {
     let (so, se) = (stdout(o), stderr(o));
@@ -251,24 +268,7 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     std::fs::remove_file(&received).unwrap();
 
     // Consumer side: the packument, the tarball and the attestations endpoint.
-    let verify = |repository: &str| {
-        run(
-            work.path(),
-            &[
-                "verify",
-                "--registry",
-                &url,
-                "@octo/hello@1.0.0",
-                "--certificate-oidc-issuer",
-                GITHUB_ISSUER,
-                "--repository",
-                repository,
-                "--trusted-root",
-                "root.json",
-            ],
-            &env,
-        )
-    };
+    let verify = |repository: &str| verify_from_registry(work.path(), &url, "@octo/hello@1.0.0", repository, &env);
     let ok = verify("octo/hello");
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("verified: pkg:npm/%40octo/hello@1.0.0"), "{}", stdout(&ok));
@@ -940,22 +940,7 @@ fn a_batch_is_signed_with_one_certificate_and_every_package_verifies_from_the_re
 
     // The consumer side verifies each from the registry.
     for spec in ["@octo/hello@1.0.0", "hello-cli@2.0.0"] {
-        let ok = run(
-            work.path(),
-            &[
-                "verify",
-                "--registry",
-                &url,
-                spec,
-                "--certificate-oidc-issuer",
-                GITHUB_ISSUER,
-                "--repository",
-                "octo/hello",
-                "--trusted-root",
-                "root.json",
-            ],
-            &env,
-        );
+        let ok = verify_from_registry(work.path(), &url, spec, "octo/hello", &env);
         assert!(ok.status.success(), "{spec}: {}", stderr(&ok));
         assert!(stdout(&ok).contains("verified: pkg:npm/"), "{spec}: {}", stdout(&ok));
     }
