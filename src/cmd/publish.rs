@@ -257,6 +257,7 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
     .await?;
     let mut pack_dirs = Vec::new();
     let mut loaded: Vec<Result<PackageInput, Outcome>> = Vec::with_capacity(packages.len());
+    let mut seen = std::collections::HashSet::new();
     for item in read {
         loaded.push(match item {
             Ok((_, Ok((mut input, dir)))) => {
@@ -264,7 +265,19 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
                 if args.workspaces {
                     input.project_dir = None;
                 }
-                Ok(input)
+                let label = label(&input);
+                // A version can be published once: a second copy in the batch would be signed
+                // and logged for nothing.
+                if seen.insert(label.clone()) {
+                    Ok(input)
+                } else {
+                    let error = fail_with_hint(
+                        ExitKind::BadInput,
+                        format!("{label} is given more than once"),
+                        "give each package once",
+                    );
+                    Err(Outcome::Failed { label, error })
+                }
             }
             Ok((package, Err(error))) => Err(Outcome::Failed { label: package.display().to_string(), error }),
             Err(outcome) => Err(outcome),

@@ -1057,3 +1057,35 @@ fn workspaces_publish_every_public_workspace_with_the_root_npmrc() {
     assert_eq!(files_in(work.path()), vec!["mono"]);
     assert_secret_free(&out, &[STATIC_TOKEN]);
 }
+
+#[test]
+fn the_same_version_twice_in_a_batch_is_signed_and_uploaded_once() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    std::fs::copy(work.path().join("octo-hello-1.0.0.tgz"), work.path().join("copy.tgz")).unwrap();
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &[
+            "publish",
+            "--registry",
+            &url,
+            "--sigstore",
+            "local",
+            "--access",
+            "public",
+            "octo-hello-1.0.0.tgz",
+            "copy.tgz",
+        ],
+        &env,
+    );
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(5), "{so}\n{se}");
+    assert!(
+        so.lines().any(|l| l.starts_with("failed") && l.contains("@octo/hello@1.0.0 is given more than once")),
+        "{so}"
+    );
+    assert_eq!(registry.put_requests().len(), 1);
+    assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1", "sigstore"], "one preflight, one signature");
+}
