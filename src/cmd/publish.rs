@@ -136,19 +136,38 @@ pub struct Context {
 struct LazySigner {
     plan: std::sync::Mutex<Option<SignerPlan>>,
     signer: tokio::sync::OnceCell<Signer>,
+    /// Why the one start failed (exit kind and message), for the other packages of a batch.
+    failure: std::sync::Mutex<Option<(ExitKind, String)>>,
 }
 
 impl LazySigner {
+    fn new(plan: Option<SignerPlan>) -> Self {
+        Self {
+            plan: std::sync::Mutex::new(plan),
+            signer: tokio::sync::OnceCell::new(),
+            failure: std::sync::Mutex::new(None),
+        }
+    }
+
     async fn get(&self) -> anyhow::Result<&Signer> {
         self.signer
             .get_or_try_init(|| async {
-                let plan = self
-                    .plan
-                    .lock()
-                    .map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?
-                    .take()
-                    .ok_or_else(|| fail(ExitKind::Internal, "no signer was planned"))?;
-                plan.start().await
+                let plan =
+                    self.plan.lock().map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?.take();
+                let Some(plan) = plan else {
+                    // The plan is used once: a start that failed is not tried again.
+                    let failure =
+                        self.failure.lock().map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?;
+                    return Err(match failure.as_ref() {
+                        Some((kind, text)) => fail(*kind, format!("the signer could not be started: {text}")),
+                        None => fail(ExitKind::Internal, "no signer was planned"),
+                    });
+                };
+                let started = plan.start().await;
+                if let (Err(e), Ok(mut failure)) = (&started, self.failure.lock()) {
+                    *failure = Some((crate::error::classify(e).0, error_text(e)));
+                }
+                started
             })
             .await
     }
@@ -442,7 +461,7 @@ impl Context {
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
             keep_dir: PathBuf::from("."),
-            signer: LazySigner { plan: std::sync::Mutex::new(plan), signer: tokio::sync::OnceCell::new() },
+            signer: LazySigner::new(plan),
         })
     }
 

@@ -1089,3 +1089,35 @@ fn the_same_version_twice_in_a_batch_is_signed_and_uploaded_once() {
     assert_eq!(registry.put_requests().len(), 1);
     assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1", "sigstore"], "one preflight, one signature");
 }
+
+#[test]
+fn a_signer_that_cannot_start_fails_every_package_with_its_own_reason() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let runtime = ActionsRuntime::start("octo/hello", "public");
+    let repo = Some("git+https://github.com/octo/hello.git");
+    make_tarball(work.path(), "octo-hello-1.0.0.tgz", &manifest("@octo/hello", "1.0.0", repo));
+    make_tarball(work.path(), "hello-cli-2.0.0.tgz", &manifest("hello-cli", "2.0.0", repo));
+    // The Actions runtime refuses this request token: no identity token, so no certificate.
+    let env = with(
+        &actions_env(work.path(), Some(&runtime)),
+        &[("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "revoked"), ("NODE_AUTH_TOKEN", STATIC_TOKEN)],
+    );
+    let url = registry.url();
+    let args = ["publish", "--registry", &url, "--sigstore", "local", "--access", "public", "--json"];
+    let out = run(work.path(), &[&args[..], &["octo-hello-1.0.0.tgz", "hello-cli-2.0.0.tgz"]].concat(), &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_ne!(out.status.code(), Some(0), "{so}\n{se}");
+    assert_ne!(out.status.code(), Some(5), "all failed: {se}");
+    let json_line = so.lines().find(|l| l.starts_with('{')).expect(&so);
+    let result: Value = serde_json::from_str(json_line).unwrap();
+    assert_eq!(result["failed"], 2, "{result}");
+    for package in result["packages"].as_array().unwrap() {
+        let error = package["error"].as_str().unwrap();
+        assert!(!error.contains("no signer was planned"), "{error}");
+        assert!(error.contains("401") || error.contains("bad request token"), "{error}");
+    }
+    assert_eq!(registry.puts(), 0);
+    assert!(runtime.audiences().is_empty(), "the refused request asked for no audience");
+}
