@@ -18,14 +18,14 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::cmd::batch::{self, error_text};
 use crate::core::bundle::Bundle;
-use crate::error::{classify, fail, fail_with_hint, render, ExitKind};
+use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::provenance::{capture_env, Signer, SignerPlan, SigstoreArgs};
 use crate::report;
 use crate::sigstore::{self, Endpoints};
 use crate::tarball::{self, PackageTarball};
-use crate::workspaces;
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
@@ -84,11 +84,7 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
     let lookup = |key: &str| env.get(key).cloned();
     // Checked before signing too: a missing token or repository fails before anything is logged.
-    let upload = if args.upload_to_github {
-        Some(crate::github::UploadTarget::from_env(&lookup)?)
-    } else {
-        None
-    };
+    let upload = if args.upload_to_github { Some(crate::github::UploadTarget::from_env(&lookup)?) } else { None };
     let inputs = inputs(&args)?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -112,43 +108,7 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
 
 /// The packages named on the command line, or the workspaces of the project root.
 fn inputs(args: &AttestArgs) -> anyhow::Result<Vec<PathBuf>> {
-    let inputs = if args.workspaces {
-        let root = match args.packages.as_slice() {
-            [root] => root.clone(),
-            _ => {
-                return Err(fail_with_hint(
-                    ExitKind::BadInput,
-                    "--workspaces takes one project root, not a list of packages",
-                    "pass the directory holding the root package.json (default: the current directory)",
-                ))
-            }
-        };
-        let found = workspaces::find(&root).map_err(|e| {
-            fail_with_hint(
-                ExitKind::BadInput,
-                format!("cannot list the workspaces of {}: {e}", root.display()),
-                "add a `workspaces` array of directory globs to the root package.json",
-            )
-        })?;
-        let mut packages = Vec::new();
-        for dir in found {
-            if is_private(&dir) {
-                report::info(&format!("Skipping workspace {}: marked as private", dir.display()));
-            } else {
-                packages.push(dir);
-            }
-        }
-        if packages.is_empty() {
-            return Err(fail_with_hint(
-                ExitKind::BadInput,
-                format!("the workspaces of {} match no publishable package", root.display()),
-                "check the `workspaces` globs in the root package.json",
-            ));
-        }
-        packages
-    } else {
-        args.packages.clone()
-    };
+    let inputs = batch::inputs(&args.packages, args.workspaces)?;
     if inputs.len() > 1 && args.output.is_some() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
@@ -157,14 +117,6 @@ fn inputs(args: &AttestArgs) -> anyhow::Result<Vec<PathBuf>> {
         ));
     }
     Ok(inputs)
-}
-
-/// Whether a package directory's package.json says `"private": true` (npm does not publish it).
-fn is_private(dir: &Path) -> bool {
-    std::fs::read(dir.join("package.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .is_some_and(|manifest| manifest.get("private") == Some(&Value::Bool(true)))
 }
 
 /// One package: the original single-package flow and output.
@@ -302,7 +254,9 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
                     },
                     Err(error) => Outcome::Failed { label, error },
                 },
-                Err(e) => Outcome::Failed { label, error: fail(ExitKind::Internal, format!("the signing queue closed: {e}")) },
+                Err(e) => {
+                    Outcome::Failed { label, error: fail(ExitKind::Internal, format!("the signing queue closed: {e}")) }
+                }
             };
             (index, outcome)
         });
@@ -353,10 +307,7 @@ async fn prepare_all(inputs: &[PathBuf], out_dir: Option<PathBuf>, cores: usize)
             }
         }
     }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(fail(ExitKind::Internal, "a packing task stopped"))))
-        .collect()
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(fail(ExitKind::Internal, "a packing task stopped")))).collect()
 }
 
 /// Per-package lines and a summary (or one JSON object), and the exit status.
@@ -382,19 +333,12 @@ fn report_batch(
             report::info(&format!("Trusted root: {}", path.display()));
         }
     }
-    let error_text = |error: &anyhow::Error| {
-        let line = render(error);
-        line.strip_prefix("error: ").unwrap_or(&line).to_owned()
-    };
     if args.json {
-        let packages: Vec<Value> = outcomes
-            .iter()
-            .map(|o| match o {
-                Outcome::Attested { json, .. } => json.clone(),
-                Outcome::Failed { label, error } => json!({"package": label, "error": error_text(error)}),
-            })
-            .collect();
-        report::data(&json!({"packages": packages, "succeeded": succeeded, "failed": failed}).to_string());
+        let entries = outcomes.iter().map(|o| match o {
+            Outcome::Attested { json, .. } => Ok(json.clone()),
+            Outcome::Failed { label, error } => Err((label.as_str(), error)),
+        });
+        report::data(&batch::json_summary(entries).to_string());
     } else {
         for outcome in outcomes {
             match outcome {
@@ -406,52 +350,25 @@ fn report_batch(
         }
         report::data(&format!("{succeeded} attested, {failed} failed"));
     }
-    if failed == 0 {
-        return Ok(());
-    }
-    let failures: Vec<&Outcome> = outcomes.iter().filter(|o| matches!(o, Outcome::Failed { .. })).collect();
-    let names: Vec<&str> = failures
+    let failures: Vec<(&str, &anyhow::Error)> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::Failed { label, .. } => Some(label.as_str()),
+            Outcome::Failed { label, error } => Some((label.as_str(), error)),
             Outcome::Attested { .. } => None,
         })
         .collect();
-    // Some failed and others succeeded: exit 5. All failed: their common exit kind, if any.
-    let kind = if succeeded > 0 {
-        ExitKind::PartialFailure
-    } else {
-        let kinds: Vec<ExitKind> = failures
-            .iter()
-            .filter_map(|o| match o {
-                Outcome::Failed { error, .. } => Some(classify(error).0),
-                Outcome::Attested { .. } => None,
-            })
-            .collect();
-        match kinds.split_first() {
-            Some((first, rest)) if rest.iter().all(|k| k == first) => *first,
-            _ => ExitKind::PartialFailure,
-        }
-    };
-    Err(fail_with_hint(
-        kind,
-        format!("{failed} of {} packages failed: {}", outcomes.len(), names.join(", ")),
+    batch::verdict(
+        outcomes.len(),
+        &failures,
         "the other packages were attested and their bundles written; fix the ones named and attest them again",
-    ))
+    )
 }
 
 /// Works out the tarball (packing a directory) and the output paths: `output` names the
 /// bundle, else `output_dir` holds it, else it goes next to the tarball (or in the current
 /// directory for a package directory).
 async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Result<Plan> {
-    let meta = std::fs::metadata(input).map_err(|e| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("cannot read {}: {e}", input.display()),
-            "pass a tarball made by `npm pack` or a package directory",
-        )
-    })?;
-    if meta.is_dir() {
+    if batch::is_dir(input)? {
         // The packed tarball is kept next to the bundle; it is packed into a temporary
         // directory there and moved into place only when the bundle is written.
         let out_dir = match (output, output_dir) {
@@ -459,43 +376,23 @@ async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) ->
             (None, Some(dir)) => dir.to_path_buf(),
             (None, None) => PathBuf::from("."),
         };
-        let pack_dir = tempfile::Builder::new()
-            .prefix(".npm-attest-pack-")
-            .tempdir_in(&out_dir)
-            .map_err(|e| {
-                fail(
-                    ExitKind::Environment,
-                    format!(
-                        "cannot create a temporary directory in {}: {e}",
-                        out_dir.display()
-                    ),
-                )
-            })?;
+        let pack_dir = tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(&out_dir).map_err(|e| {
+            fail(ExitKind::Environment, format!("cannot create a temporary directory in {}: {e}", out_dir.display()))
+        })?;
         report::info(&format!("Packing {} with `npm pack`", input.display()));
         let packed = tarball::npm_pack(input, pack_dir.path()).await?;
         let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
         let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
-        let bundle = output
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
-        Ok(Plan {
-            tarball: packed,
-            tarball_final: Some(tarball_final),
-            bundle,
-            _pack_dir: Some(pack_dir),
-        })
+        let bundle =
+            output.map(Path::to_path_buf).unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
+        Ok(Plan { tarball: packed, tarball_final: Some(tarball_final), bundle, _pack_dir: Some(pack_dir) })
     } else {
         let bundle = match (output, output_dir) {
             (Some(output), _) => output.to_path_buf(),
             (None, Some(dir)) => in_dir(dir, &bundle_name(input)),
             (None, None) => input.with_file_name(bundle_name(input)),
         };
-        Ok(Plan {
-            tarball: input.to_path_buf(),
-            tarball_final: None,
-            bundle,
-            _pack_dir: None,
-        })
+        Ok(Plan { tarball: input.to_path_buf(), tarball_final: None, bundle, _pack_dir: None })
     }
 }
 
@@ -510,25 +407,13 @@ fn in_dir(dir: &Path, name: &str) -> PathBuf {
 
 /// `<stem>.sigstore.json` for `<stem>.tgz` (or `.tar.gz`).
 fn bundle_name(tarball: &Path) -> String {
-    let name = tarball
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "package".into());
-    let stem = name
-        .strip_suffix(".tgz")
-        .or_else(|| name.strip_suffix(".tar.gz"))
-        .unwrap_or(&name)
-        .to_owned();
+    let name = tarball.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "package".into());
+    let stem = name.strip_suffix(".tgz").or_else(|| name.strip_suffix(".tar.gz")).unwrap_or(&name).to_owned();
     format!("{stem}.sigstore.json")
 }
 
 fn log_index(bundle: &Bundle) -> i64 {
-    bundle
-        .verification_material
-        .tlog_entries
-        .first()
-        .map(|e| e.log_index)
-        .unwrap_or_default()
+    bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default()
 }
 
 /// [`write_results`] on the blocking pool (it syncs the file to disk), handing the plan and
@@ -622,9 +507,7 @@ async fn finish(
             signer.provider().display_name()
         ));
     }
-    report::info(&format!(
-        "Provenance statement published to transparency log: {tlog_url}"
-    ));
+    report::info(&format!("Provenance statement published to transparency log: {tlog_url}"));
     if plan.tarball_final.is_some() {
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
@@ -658,10 +541,7 @@ mod tests {
 
     #[test]
     fn bundle_names_follow_the_tarball() {
-        assert_eq!(
-            bundle_name(Path::new("dir/hello-npm-1.0.0.tgz")),
-            "hello-npm-1.0.0.sigstore.json"
-        );
+        assert_eq!(bundle_name(Path::new("dir/hello-npm-1.0.0.tgz")), "hello-npm-1.0.0.sigstore.json");
         assert_eq!(bundle_name(Path::new("x.tar.gz")), "x.sigstore.json");
         assert_eq!(bundle_name(Path::new("weird")), "weird.sigstore.json");
     }

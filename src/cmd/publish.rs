@@ -13,9 +13,13 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
+use crate::cmd::batch::{self, error_text};
 use crate::core::bundle::Bundle;
 use crate::core::npm::PackageName;
 use crate::core::publish::{
@@ -55,9 +59,19 @@ impl Access {
 
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
-    /// A tarball made by `npm pack`, or a package directory (packed with `npm pack` first).
-    #[arg(default_value = ".")]
-    pub package: PathBuf,
+    /// Tarballs made by `npm pack`, or package directories (packed with `npm pack` first).
+    /// With `--workspaces`: the project root whose package.json lists the workspaces.
+    #[arg(default_value = ".", value_name = "PACKAGE")]
+    pub packages: Vec<PathBuf>,
+
+    /// Publish every workspace package of the project (the root package.json's `workspaces`
+    /// globs, as npm reads them); private packages are skipped as `npm publish` skips them.
+    #[arg(long)]
+    pub workspaces: bool,
+
+    /// How many packages are checked, signed and uploaded at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
 
     /// The registry [default: from .npmrc, else https://registry.npmjs.org/].
     #[arg(long, value_name = "URL")]
@@ -122,19 +136,38 @@ pub struct Context {
 struct LazySigner {
     plan: std::sync::Mutex<Option<SignerPlan>>,
     signer: tokio::sync::OnceCell<Signer>,
+    /// Why the one start failed (exit kind and message), for the other packages of a batch.
+    failure: std::sync::Mutex<Option<(ExitKind, String)>>,
 }
 
 impl LazySigner {
+    fn new(plan: Option<SignerPlan>) -> Self {
+        Self {
+            plan: std::sync::Mutex::new(plan),
+            signer: tokio::sync::OnceCell::new(),
+            failure: std::sync::Mutex::new(None),
+        }
+    }
+
     async fn get(&self) -> anyhow::Result<&Signer> {
         self.signer
             .get_or_try_init(|| async {
-                let plan = self
-                    .plan
-                    .lock()
-                    .map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?
-                    .take()
-                    .ok_or_else(|| fail(ExitKind::Internal, "no signer was planned"))?;
-                plan.start().await
+                let plan =
+                    self.plan.lock().map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?.take();
+                let Some(plan) = plan else {
+                    // The plan is used once: a start that failed is not tried again.
+                    let failure =
+                        self.failure.lock().map_err(|_| fail(ExitKind::Internal, "the signer lock is poisoned"))?;
+                    return Err(match failure.as_ref() {
+                        Some((kind, text)) => fail(*kind, format!("the signer could not be started: {text}")),
+                        None => fail(ExitKind::Internal, "no signer was planned"),
+                    });
+                };
+                let started = plan.start().await;
+                if let (Err(e), Ok(mut failure)) = (&started, self.failure.lock()) {
+                    *failure = Some((crate::error::classify(e).0, error_text(e)));
+                }
+                started
             })
             .await
     }
@@ -153,6 +186,9 @@ pub struct PackageInput {
     pub manifest: Map<String, Value>,
     /// A tarball packed from a directory (moved next to a kept bundle if the upload fails).
     pub packed: bool,
+    /// The package directory it was packed from, whose `.npmrc` is read instead of the one in
+    /// the run's `Context::project_dir` (not for workspaces: npm reads the project root's).
+    pub project_dir: Option<PathBuf>,
 }
 
 /// What a publish did.
@@ -176,31 +212,24 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     // The identity token source first: no token means no point in packing or hashing.
     let plan =
         if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
-
-    let meta = std::fs::metadata(&args.package).map_err(|e| {
-        fail_with_hint(
+    let inputs = batch::inputs(&args.packages, args.workspaces)?;
+    match inputs.as_slice() {
+        [one] if !args.workspaces => run_one(&args, env, plan, one).await,
+        _ if args.bundle.is_some() => Err(fail_with_hint(
             ExitKind::BadInput,
-            format!("cannot read {}: {e}", args.package.display()),
-            "pass a tarball made by `npm pack` or a package directory",
-        )
-    })?;
-    let pack_dir = if meta.is_dir() {
-        Some(tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
-            fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
-        })?)
-    } else {
-        None
-    };
-    let (tarball_path, project_dir) = match &pack_dir {
-        Some(dir) => {
-            report::info(&format!("Packing {} with `npm pack`", args.package.display()));
-            (tarball::npm_pack(&args.package, dir.path()).await?, args.package.clone())
-        }
-        None => (args.package.clone(), PathBuf::from(".")),
-    };
-    let input = read_input(&tarball_path, pack_dir.is_some()).await?;
+            "--bundle is about one package but several were given",
+            "publish the package of that bundle on its own",
+        )),
+        _ => run_batch(&args, env, plan, &inputs).await,
+    }
+}
 
-    let ctx = Context::new(&args, env, project_dir, plan)?;
+/// One package: the original single-package flow and output.
+async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package: &Path) -> anyhow::Result<()> {
+    // A package directory's `.npmrc` is read through `input.project_dir`.
+    let (input, _pack_dir) = load(package).await?;
+    let project_dir = PathBuf::from(".");
+    let ctx = Context::new(args, env, project_dir, plan)?;
     let result = publish_package(&ctx, &input).await;
     ctx.shutdown().await;
     let published = result?;
@@ -208,6 +237,207 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         report::data(&published_json(&published).to_string());
     }
     Ok(())
+}
+
+/// A temporary directory in the current directory for `npm pack` output.
+fn pack_dir() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
+        fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
+    })
+}
+
+/// The outcome for one package of a batch.
+enum Outcome {
+    Published(Published),
+    Failed { label: String, error: anyhow::Error },
+}
+
+/// Several packages with one signer. Every package is packed and read, then every package runs
+/// its preflight, and only then are the ones that passed signed (by the one signer, started
+/// when the first of them needs it) and uploaded; at most `--concurrency` at a time in each
+/// step. A package refused or failing is reported and the others still complete.
+async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packages: &[PathBuf]) -> anyhow::Result<()> {
+    report::info(&format!("Publishing {} packages ({} at a time, one certificate)", packages.len(), args.concurrency));
+    let limit = args.concurrency as usize;
+    // `.npmrc` of the project root for workspaces (npm reads it there), else of the current directory.
+    let project_dir = match (args.workspaces, args.packages.as_slice()) {
+        (true, [root]) => root.clone(),
+        _ => PathBuf::from("."),
+    };
+    let ctx = Arc::new(Context::new(args, env, project_dir, plan)?);
+
+    // Packing and reading, in parallel.
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let paths: Vec<Result<PathBuf, Outcome>> = packages.iter().cloned().map(Ok).collect();
+    let read = bounded(cores, paths, |package: PathBuf| async move {
+        let result = load(&package).await;
+        (package, result)
+    })
+    .await?;
+    let mut pack_dirs = Vec::new();
+    let mut loaded: Vec<Result<PackageInput, Outcome>> = Vec::with_capacity(packages.len());
+    let mut seen = std::collections::HashSet::new();
+    for item in read {
+        loaded.push(match item {
+            Ok((_, Ok((mut input, dir)))) => {
+                pack_dirs.extend(dir);
+                if args.workspaces {
+                    input.project_dir = None;
+                }
+                let label = label(&input);
+                // A version can be published once: a second copy in the batch would be signed
+                // and logged for nothing.
+                if seen.insert(label.clone()) {
+                    Ok(input)
+                } else {
+                    let error = fail_with_hint(
+                        ExitKind::BadInput,
+                        format!("{label} is given more than once"),
+                        "give each package once",
+                    );
+                    Err(Outcome::Failed { label, error })
+                }
+            }
+            Ok((package, Err(error))) => Err(Outcome::Failed { label: package.display().to_string(), error }),
+            Err(outcome) => Err(outcome),
+        });
+    }
+
+    // Preflight for every package before anything is signed.
+    let checked = bounded(limit, loaded, {
+        let ctx = Arc::clone(&ctx);
+        move |input: PackageInput| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                let checked = preflight(&ctx, &input).await;
+                (input, checked)
+            }
+        }
+    })
+    .await?;
+    let mut ready: Vec<Result<(PackageInput, Checked), Outcome>> = Vec::with_capacity(checked.len());
+    for item in checked {
+        ready.push(match item {
+            Ok((input, Ok(checked))) => Ok((input, checked)),
+            Ok((input, Err(error))) => Err(Outcome::Failed { label: label(&input), error }),
+            Err(outcome) => Err(outcome),
+        });
+    }
+
+    // Signing and uploading the packages that passed.
+    let done = bounded(limit, ready, {
+        let ctx = Arc::clone(&ctx);
+        move |(input, checked): (PackageInput, Checked)| {
+            let ctx = Arc::clone(&ctx);
+            async move {
+                match sign_and_upload(&ctx, &input, checked).await {
+                    Ok(published) => Outcome::Published(published),
+                    Err(error) => Outcome::Failed { label: label(&input), error },
+                }
+            }
+        }
+    })
+    .await?;
+    let outcomes: Vec<Outcome> = done.into_iter().map(|r| r.unwrap_or_else(|outcome| outcome)).collect();
+    if let Some(ctx) = Arc::into_inner(ctx) {
+        ctx.shutdown().await;
+    }
+    drop(pack_dirs);
+    report_batch(args, &outcomes)
+}
+
+/// `name@version` of a package.
+fn label(input: &PackageInput) -> String {
+    format!("{}@{}", input.tarball.name, input.tarball.version.as_str())
+}
+
+/// Packs a package directory (into a temporary directory kept by the caller) or takes a
+/// tarball, and reads it.
+async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
+    if !batch::is_dir(package)? {
+        return Ok((read_input(package, false).await?, None));
+    }
+    let dir = pack_dir()?;
+    report::info(&format!("Packing {} with `npm pack`", package.display()));
+    let tarball_path = tarball::npm_pack(package, dir.path()).await?;
+    let mut input = read_input(&tarball_path, true).await?;
+    input.project_dir = Some(package.to_path_buf());
+    Ok((input, Some(dir)))
+}
+
+/// Runs `step` on every `Ok` item, at most `limit` at a time, keeping the order; `Err` items
+/// pass through untouched.
+async fn bounded<T, U, E, F, Fut>(limit: usize, items: Vec<Result<T, E>>, step: F) -> anyhow::Result<Vec<Result<U, E>>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = U> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<Result<U, E>>> = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(item) => {
+                results.push(None);
+                let permits = Arc::clone(&permits);
+                let work = step(item);
+                tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    (index, work.await)
+                });
+            }
+            Err(passed) => results.push(Some(Err(passed))),
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (index, result) =
+            joined.map_err(|e| fail(ExitKind::Internal, format!("a publishing task stopped: {e}")))?;
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(Ok(result));
+        }
+    }
+    results.into_iter().map(|r| r.ok_or_else(|| fail(ExitKind::Internal, "a publishing task was lost"))).collect()
+}
+
+/// Per-package lines and a summary (or one JSON object), and the exit status.
+fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
+    let failed = outcomes.len() - succeeded;
+    if args.json {
+        let entries = outcomes.iter().map(|o| match o {
+            Outcome::Published(p) => Ok(published_json(p)),
+            Outcome::Failed { label, error } => Err((label.as_str(), error)),
+        });
+        report::data(&batch::json_summary(entries).to_string());
+    } else {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Published(p) => {
+                    let verb = if p.dry_run { "checked  " } else { "published" };
+                    let log = p.transparency_log_url.as_deref().unwrap_or("no provenance");
+                    report::data(&format!("{verb}  {}@{}  {}  ({log})", p.name, p.version, p.registry));
+                }
+                Outcome::Failed { label, error } => report::data(&format!("failed     {label}: {}", error_text(error))),
+            }
+        }
+        let verb = if args.sigstore.dry_run { "checked (dry run)" } else { "published" };
+        report::data(&format!("{succeeded} {verb}, {failed} failed"));
+    }
+    let failures: Vec<(&str, &anyhow::Error)> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed { label, error } => Some((label.as_str(), error)),
+            Outcome::Published(_) => None,
+        })
+        .collect();
+    let hint = if succeeded > 0 {
+        "the other packages were published; fix the ones named and publish them again"
+    } else {
+        "fix the packages named and publish them again"
+    };
+    batch::verdict(outcomes.len(), &failures, hint)
 }
 
 impl Context {
@@ -231,7 +461,7 @@ impl Context {
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
             keep_dir: PathBuf::from("."),
-            signer: LazySigner { plan: std::sync::Mutex::new(plan), signer: tokio::sync::OnceCell::new() },
+            signer: LazySigner::new(plan),
         })
     }
 
@@ -261,7 +491,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         let manifest = read_manifest(&bytes).map_err(|reason| {
             fail(ExitKind::BadInput, format!("invalid package tarball {}: {reason}", path.display()))
         })?;
-        Ok(PackageInput { tarball, bytes, manifest, packed })
+        Ok(PackageInput { tarball, bytes, manifest, packed, project_dir: None })
     })
     .await
     .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
@@ -342,8 +572,23 @@ fn event_visibility(path: &Path) -> Option<String> {
     repository.get("private").and_then(Value::as_bool).map(|p| if p { "private" } else { "public" }.to_owned())
 }
 
+/// What the preflight of a package established for its upload.
+pub struct Checked {
+    registry_url: String,
+    registry: Registry,
+    token: Option<SecretString>,
+    new_before_put: bool,
+}
+
 /// Publishes one package: preflight, authentication, signing and verification, upload.
 pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Result<Published> {
+    let checked = preflight(ctx, input).await?;
+    sign_and_upload(ctx, input, checked).await
+}
+
+/// Everything that can refuse a package before it is signed: package.json, the CI facts the
+/// registry checks, authentication, the version being new and the access provenance needs.
+pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Checked> {
     let lookup = |key: &str| ctx.env.get(key).cloned();
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
@@ -361,7 +606,7 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     }
 
     // Authentication.
-    let npmrc = registry::load_npmrc(&ctx.project_dir, &lookup)?;
+    let npmrc = registry::load_npmrc(input.project_dir.as_deref().unwrap_or(&ctx.project_dir), &lookup)?;
     let registry_url = registry::registry_url(ctx.registry_flag.as_deref(), &npmrc, &lookup, name)?;
     let registry = Registry::new(ctx.http.clone(), &registry_url);
     let auth = registry::plan_auth(&registry_url, &npmrc, &lookup)?;
@@ -414,6 +659,16 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
             return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
         }
     }
+
+    Ok(Checked { registry_url, registry, token, new_before_put })
+}
+
+/// Signs (or takes the given bundle), verifies, and uploads a package that passed [`preflight`].
+pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Checked) -> anyhow::Result<Published> {
+    let Checked { registry_url, registry, token, new_before_put } = checked;
+    let name = &input.tarball.name;
+    let version = input.tarball.version.as_str();
+    let access = ctx.access.map(Access::as_str);
 
     // Sign (or take the given bundle), and verify before anything is uploaded.
     let mut kept_root: Option<Vec<u8>> = None;
@@ -744,6 +999,27 @@ mod tests {
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bounded_keeps_the_order_passes_failures_through_and_never_exceeds_the_limit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let items: Vec<Result<u64, &str>> = vec![Ok(30), Err("refused"), Ok(10), Ok(20), Ok(5), Ok(1)];
+        let step = |delay: u64| {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                delay * 2
+            }
+        };
+        let out = bounded(2, items, step).await.unwrap();
+        assert_eq!(out, vec![Ok(60), Err("refused"), Ok(20), Ok(40), Ok(10), Ok(2)]);
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two at a time, not more and not fewer");
     }
 
     #[test]

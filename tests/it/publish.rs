@@ -141,6 +141,23 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// `verify --registry` of `spec` as built in `repository` (on GitHub Actions), with `root.json`.
+fn verify_from_registry(dir: &Path, url: &str, spec: &str, repository: &str, env: &[(String, String)]) -> Output {
+    let args = [
+        "verify",
+        "--registry",
+        url,
+        spec,
+        "--certificate-oidc-issuer",
+        GITHUB_ISSUER,
+        "--repository",
+        repository,
+        "--trusted-root",
+        "root.json",
+    ];
+    run(dir, &args, env)
+}
+
 /// Masked values (`::add-mask::`) are the only place secrets may appear.
 fn assert_secret_free(o: &Output, secrets: &[&str]) {
     let (so, se) = (stdout(o), stderr(o));
@@ -251,24 +268,7 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
     std::fs::remove_file(&received).unwrap();
 
     // Consumer side: the packument, the tarball and the attestations endpoint.
-    let verify = |repository: &str| {
-        run(
-            work.path(),
-            &[
-                "verify",
-                "--registry",
-                &url,
-                "@octo/hello@1.0.0",
-                "--certificate-oidc-issuer",
-                GITHUB_ISSUER,
-                "--repository",
-                repository,
-                "--trusted-root",
-                "root.json",
-            ],
-            &env,
-        )
-    };
+    let verify = |repository: &str| verify_from_registry(work.path(), &url, "@octo/hello@1.0.0", repository, &env);
     let ok = verify("octo/hello");
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("verified: pkg:npm/%40octo/hello@1.0.0"), "{}", stdout(&ok));
@@ -857,4 +857,267 @@ fn a_package_directory_is_packed_and_its_npmrc_token_used() {
     // The packed tarball lived in a temporary directory only.
     assert_eq!(files_in(work.path()), vec!["pkg"]);
     assert_secret_free(&out, &[STATIC_TOKEN]);
+}
+
+/// The leaf certificate (base64 DER) of a Sigstore bundle v0.3 as the registry received it.
+fn leaf_certificate(put: &crate::fake_http::Request, attachment: &str) -> String {
+    let body = put.json().unwrap();
+    let data = body["_attachments"][attachment]["data"].as_str().unwrap_or_else(|| panic!("no {attachment}"));
+    let bundle: Value = serde_json::from_str(data).unwrap();
+    bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap().to_owned()
+}
+
+/// A batch in `octo/hello` with trusted publishing for both packages: a scoped and an unscoped one.
+fn batch_setup(work: &Path) -> (RegistryStandin, ActionsRuntime) {
+    let publisher = |package: &str| TrustedPublisher {
+        package: package.into(),
+        repository: "octo/hello".into(),
+        workflow_file: "release.yml".into(),
+    };
+    let registry = RegistryStandin::start(RegistryConfig {
+        trusted_publishers: vec![publisher("@octo/hello"), publisher("hello-cli")],
+        ..RegistryConfig::default()
+    });
+    let runtime = ActionsRuntime::start("octo/hello", "public");
+    let repo = Some("git+https://github.com/octo/hello.git");
+    make_tarball(work, "octo-hello-1.0.0.tgz", &manifest("@octo/hello", "1.0.0", repo));
+    make_tarball(work, "hello-cli-2.0.0.tgz", &manifest("hello-cli", "2.0.0", repo));
+    (registry, runtime)
+}
+
+#[test]
+fn a_batch_is_signed_with_one_certificate_and_every_package_verifies_from_the_registry() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &[
+            "publish",
+            "--registry",
+            &url,
+            "--sigstore",
+            "local",
+            "--access",
+            "public",
+            "--trusted-root-out",
+            "root.json",
+            "--concurrency",
+            "2",
+            "--json",
+            "octo-hello-1.0.0.tgz",
+            "hello-cli-2.0.0.tgz",
+        ],
+        &env,
+    );
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert_eq!(result["succeeded"], 2, "{result}");
+    assert_eq!(result["failed"], 0, "{result}");
+    let names: Vec<&str> = result["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["@octo/hello", "hello-cli"], "in the order given");
+    assert!(result["packages"].as_array().unwrap().iter().all(|p| p["published"] == true), "{result}");
+
+    // Each package exchanged its own npm token in its preflight, both before anything was
+    // signed; then one identity token for Sigstore served the batch.
+    assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1", "npm:127.0.0.1", "sigstore"]);
+    let requests = registry.requests();
+    let last_packument = requests.iter().rposition(|(m, _)| m == "GET").unwrap();
+    let first_put = requests.iter().position(|(m, _)| m == "PUT").unwrap();
+    assert!(last_packument < first_put, "{requests:?}");
+
+    // Both arrived with their provenance, under the same leaf certificate.
+    let puts = registry.put_requests();
+    assert_eq!(puts.len(), 2);
+    let scoped = puts.iter().find(|p| p.path == "/@octo%2fhello").expect("a PUT for @octo/hello");
+    let unscoped = puts.iter().find(|p| p.path == "/hello-cli").expect("a PUT for hello-cli");
+    let scoped_cert = leaf_certificate(scoped, "@octo/hello-1.0.0.sigstore");
+    let unscoped_cert = leaf_certificate(unscoped, "hello-cli-2.0.0.sigstore");
+    assert_eq!(scoped_cert, unscoped_cert, "one certificate for the whole batch");
+    assert_eq!(scoped.json().unwrap()["access"], "public");
+
+    // The consumer side verifies each from the registry.
+    for spec in ["@octo/hello@1.0.0", "hello-cli@2.0.0"] {
+        let ok = verify_from_registry(work.path(), &url, spec, "octo/hello", &env);
+        assert!(ok.status.success(), "{spec}: {}", stderr(&ok));
+        assert!(stdout(&ok).contains("verified: pkg:npm/"), "{spec}: {}", stdout(&ok));
+    }
+    assert_secret_free(&out, &[REQUEST_TOKEN]);
+}
+
+#[test]
+fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    // The version exists already: that package is refused before anything is signed.
+    registry.seed_version("hello-cli", "2.0.0");
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let args = [
+        "publish",
+        "--registry",
+        &url,
+        "--sigstore",
+        "local",
+        "--access",
+        "public",
+        "octo-hello-1.0.0.tgz",
+        "hello-cli-2.0.0.tgz",
+    ];
+    let out = run(work.path(), &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(5), "{so}\n{se}");
+    assert!(so.lines().any(|l| l.starts_with("published") && l.contains("@octo/hello@1.0.0")), "{so}");
+    let refused = so.lines().find(|l| l.starts_with("failed") && l.contains("hello-cli@2.0.0")).expect(&so);
+    assert!(refused.contains("refusing to publish"), "{refused}");
+    assert!(so.contains("1 published, 1 failed"), "{so}");
+    let error = se.lines().find(|l| l.starts_with("error: ")).expect(&se);
+    assert!(error.contains("1 of 2 packages failed: hello-cli@2.0.0"), "{error}");
+
+    // Only the other package was uploaded, with its provenance; nothing was left on disk.
+    let puts = registry.put_requests();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].path, "/@octo%2fhello");
+    assert!(puts[0].json().unwrap()["_attachments"]["@octo/hello-1.0.0.sigstore"].is_object());
+    assert_eq!(files_in(work.path()), vec!["hello-cli-2.0.0.tgz", "octo-hello-1.0.0.tgz"]);
+
+    // The same in JSON, and with every package refused the exit code is the refusal's own.
+    let mut json_args = args.to_vec();
+    json_args.insert(1, "--json");
+    registry.seed_version("@octo/hello", "1.0.0");
+    let all = run(work.path(), &json_args, &env);
+    assert_eq!(all.status.code(), Some(2), "{}", stderr(&all));
+    let json_line = stdout(&all).lines().find(|l| l.starts_with('{')).map(str::to_owned).expect("a JSON line");
+    let result: Value = serde_json::from_str(&json_line).unwrap();
+    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(0), Some(2)), "{result}");
+    assert_eq!(result["packages"][1]["package"], "hello-cli@2.0.0");
+    assert!(result["packages"][1]["error"].as_str().unwrap().contains("already"), "{result}");
+    assert_eq!(registry.put_requests().len(), 1, "nothing more was uploaded");
+    assert!(!stderr(&all).contains("Signed provenance"), "nothing was signed");
+}
+
+#[test]
+fn bundle_is_refused_with_several_packages() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &["publish", "--registry", &url, "--bundle", "b.sigstore.json", "octo-hello-1.0.0.tgz", "hello-cli-2.0.0.tgz"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--bundle is about one package"), "{}", stderr(&out));
+    assert!(registry.requests().is_empty());
+}
+
+#[test]
+fn workspaces_publish_every_public_workspace_with_the_root_npmrc() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let root = work.path().join("mono");
+    let write = |dir: &str, manifest: Value| {
+        let dir = root.join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        std::fs::write(dir.join("index.js"), "module.exports = 1\n").unwrap();
+    };
+    write("", json!({"name": "mono", "version": "0.0.0", "private": true, "workspaces": ["packages/*"]}));
+    write("packages/alpha", json!({"name": "@octo/alpha", "version": "1.0.0", "files": ["index.js"]}));
+    write("packages/beta", json!({"name": "beta-tool", "version": "3.1.0", "files": ["index.js"]}));
+    write("packages/internal", json!({"name": "internal", "version": "1.0.0", "private": true}));
+    // The token comes from the project root's .npmrc, as npm reads it for workspaces.
+    let port = url::Url::parse(&registry.url()).unwrap().port().unwrap();
+    std::fs::write(
+        root.join(".npmrc"),
+        format!("registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken={STATIC_TOKEN}\n"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let env = vec![("HOME".to_owned(), home.path().display().to_string())];
+    let out = run(
+        work.path(),
+        &["publish", "--no-provenance", "--access", "public", "--workspaces", "--concurrency", "1", "--json", "mono"],
+        &env,
+    );
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    assert!(se.contains("Skipping workspace") && se.contains("internal"), "{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(2), Some(0)), "{result}");
+    let mut paths: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["/@octo%2falpha", "/beta-tool"]);
+    assert!(registry.put_requests().iter().all(|p| p.bearer() == Some(STATIC_TOKEN)));
+    // The packed tarballs lived in temporary directories only.
+    assert_eq!(files_in(work.path()), vec!["mono"]);
+    assert_secret_free(&out, &[STATIC_TOKEN]);
+}
+
+#[test]
+fn the_same_version_twice_in_a_batch_is_signed_and_uploaded_once() {
+    let work = tempfile::tempdir().unwrap();
+    let (registry, runtime) = batch_setup(work.path());
+    std::fs::copy(work.path().join("octo-hello-1.0.0.tgz"), work.path().join("copy.tgz")).unwrap();
+    let env = actions_env(work.path(), Some(&runtime));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &[
+            "publish",
+            "--registry",
+            &url,
+            "--sigstore",
+            "local",
+            "--access",
+            "public",
+            "octo-hello-1.0.0.tgz",
+            "copy.tgz",
+        ],
+        &env,
+    );
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(5), "{so}\n{se}");
+    assert!(
+        so.lines().any(|l| l.starts_with("failed") && l.contains("@octo/hello@1.0.0 is given more than once")),
+        "{so}"
+    );
+    assert_eq!(registry.put_requests().len(), 1);
+    assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1", "sigstore"], "one preflight, one signature");
+}
+
+#[test]
+fn a_signer_that_cannot_start_fails_every_package_with_its_own_reason() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let runtime = ActionsRuntime::start("octo/hello", "public");
+    let repo = Some("git+https://github.com/octo/hello.git");
+    make_tarball(work.path(), "octo-hello-1.0.0.tgz", &manifest("@octo/hello", "1.0.0", repo));
+    make_tarball(work.path(), "hello-cli-2.0.0.tgz", &manifest("hello-cli", "2.0.0", repo));
+    // The Actions runtime refuses this request token: no identity token, so no certificate.
+    let env = with(
+        &actions_env(work.path(), Some(&runtime)),
+        &[("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "revoked"), ("NODE_AUTH_TOKEN", STATIC_TOKEN)],
+    );
+    let url = registry.url();
+    let args = ["publish", "--registry", &url, "--sigstore", "local", "--access", "public", "--json"];
+    let out = run(work.path(), &[&args[..], &["octo-hello-1.0.0.tgz", "hello-cli-2.0.0.tgz"]].concat(), &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_ne!(out.status.code(), Some(0), "{so}\n{se}");
+    assert_ne!(out.status.code(), Some(5), "all failed: {se}");
+    let json_line = so.lines().find(|l| l.starts_with('{')).expect(&so);
+    let result: Value = serde_json::from_str(json_line).unwrap();
+    assert_eq!(result["failed"], 2, "{result}");
+    for package in result["packages"].as_array().unwrap() {
+        let error = package["error"].as_str().unwrap();
+        assert!(!error.contains("no signer was planned"), "{error}");
+        assert!(error.contains("401") || error.contains("bad request token"), "{error}");
+    }
+    assert_eq!(registry.puts(), 0);
+    assert!(runtime.audiences().is_empty(), "the refused request asked for no audience");
 }
