@@ -31,10 +31,6 @@ pub const STAGING_TRUSTED_ROOT: &str = include_str!("../trust/public-good-stagin
 const MAX_JSON_BYTES: u64 = 16 * 1024 * 1024;
 /// A PEM public key.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
-/// `package/package.json` inside a tarball.
-const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
-/// Tar entries walked while looking for `package/package.json`.
-const MAX_TAR_ENTRIES: usize = 100_000;
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -349,64 +345,27 @@ fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
     })
 }
 
-/// `name` and `version` from `package/package.json` when `path` is a gzip'd npm tarball;
-/// `None` when it is not a gzip file at all (then it is a plain artifact).
+/// `name` and `version` from `package/package.json` when `path` is an npm tarball, read by the
+/// same reader `attest` and `publish` use (so the purl is built from the same cleaned version);
+/// `None` when the file is not a gzip'd tar holding a `package/package.json` (then it is a plain
+/// artifact).
 fn npm_manifest(path: &Path) -> anyhow::Result<Option<(String, String)>> {
-    let bad = |reason: String| {
-        fail_with_hint(
+    use crate::tarball::{read_package, TarballError};
+    match read_package(path) {
+        Ok(package) => Ok(Some((package.name.as_str().to_owned(), package.version.as_str().to_owned()))),
+        Err(
+            TarballError::NotGzip
+            | TarballError::CorruptGzip { .. }
+            | TarballError::Truncated
+            | TarballError::NotTar { .. }
+            | TarballError::NoPackageJson,
+        ) => Ok(None),
+        Err(e) => Err(fail_with_hint(
             ExitKind::BadInput,
-            format!("npm tarball {}: {reason}", path.display()),
+            format!("npm tarball {}: {e}", path.display()),
             "pass the .tgz that `npm pack` produced, or a sha512:<hex> digest",
-        )
-    };
-    let mut file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut magic = [0u8; 2];
-    if file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-        return Ok(None);
+        )),
     }
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let entries = match archive.entries() {
-        Ok(entries) => entries,
-        // A gzip file that is not a tar archive is just an artifact.
-        Err(_) => return Ok(None),
-    };
-    for (count, entry) in entries.enumerate() {
-        if count >= MAX_TAR_ENTRIES {
-            return Err(bad(format!("more than {MAX_TAR_ENTRIES} entries")));
-        }
-        let Ok(entry) = entry else { return Ok(None) };
-        let is_manifest = entry
-            .path()
-            .is_ok_and(|p| p == Path::new("package/package.json"));
-        if !is_manifest {
-            continue;
-        }
-        if entry.size() > MAX_PACKAGE_JSON_BYTES {
-            return Err(bad(format!(
-                "package/package.json is larger than {MAX_PACKAGE_JSON_BYTES} bytes"
-            )));
-        }
-        let mut bytes = Vec::new();
-        entry
-            .take(MAX_PACKAGE_JSON_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(e.to_string()))?;
-        let manifest: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("package/package.json is not JSON: {e}")))?;
-        let field = |k: &str| {
-            manifest
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let (Some(name), Some(version)) = (field("name"), field("version")) else {
-            return Err(bad("package/package.json has no name or version".into()));
-        };
-        return Ok(Some((name, version)));
-    }
-    Ok(None)
 }
 
 pub(crate) fn subject_label(subject: &Subject) -> String {

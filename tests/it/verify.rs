@@ -566,3 +566,42 @@ fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+/// A package.json version written with a leading `v` is cleaned (`semver.clean`) into the purl
+/// that `attest` signs; `verify` must build the purl the same way, or it rejects our own bundle.
+#[test]
+fn a_v_prefixed_version_verifies_against_the_purl_attest_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(
+        pkg.join("package.json"),
+        r#"{"name":"vee-version","version":"v2.0.0-rc.1","files":["index.js"],"repository":"github:local/example"}"#,
+    )
+    .unwrap();
+    std::fs::write(pkg.join("index.js"), "module.exports = 1;\n").unwrap();
+    let out = crate::support::run_in(dir.path(), &["attest", "--dry-run", "--json", "pkg"], &[]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let result: Value = serde_json::from_str(crate::support::stdout(&out).trim()).unwrap();
+    assert_eq!(result["subject"]["name"], "pkg:npm/vee-version@2.0.0-rc.1");
+    let tarball = result["tarball"].as_str().unwrap();
+    let bundle = result["bundle"].as_str().unwrap();
+    let out = crate::support::run_in(
+        dir.path(),
+        &[
+            "verify",
+            "--bundle",
+            bundle,
+            "--trusted-root",
+            "trusted_root.json",
+            "--repository",
+            "local/example",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            tarball,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    assert!(crate::support::stdout(&out).contains("pkg:npm/vee-version@2.0.0-rc.1"));
+}
