@@ -60,7 +60,8 @@ pub struct VerifyArgs {
     /// A regular expression the whole certificate identity (SAN) must match.
     #[arg(long, value_name = "RE")]
     pub certificate_identity_regexp: Option<String>,
-    /// The exact OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+    /// The exact OIDC issuer, e.g. https://token.actions.githubusercontent.com [default with
+    /// `--repository OWNER/REPO`: https://token.actions.githubusercontent.com].
     #[arg(long, value_name = "ISS")]
     pub certificate_oidc_issuer: Option<String>,
     /// The source repository (OWNER/REPO, or a full URL), checked against the certificate's Source Repository URI.
@@ -136,7 +137,15 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
             spki_der: read_public_key(path)?,
         });
     }
-    let issuer = args.certificate_oidc_issuer.clone().unwrap_or_default();
+    let issuer = match &args.certificate_oidc_issuer {
+        Some(issuer) => issuer.clone(),
+        // `--repository OWNER/REPO` is GitHub's shorthand (as `gh attestation verify --repo`
+        // is), so its issuer is GitHub Actions' unless another one is named.
+        None if args.repository.as_deref().is_some_and(|r| !r.contains("://")) => {
+            crate::standin::GITHUB_ACTIONS_ISSUER.to_owned()
+        }
+        None => String::new(),
+    };
     let mut identity = IdentityPolicy::new(issuer.clone());
     identity.san = match (
         &args.certificate_identity,

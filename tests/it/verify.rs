@@ -188,6 +188,29 @@ fn playwright_provenance_proves_repository_workflow_and_ref() {
     }
 }
 
+/// `--repository OWNER/REPO` alone is GitHub's shorthand, as in `gh attestation verify --repo`:
+/// the issuer defaults to GitHub Actions', and another named issuer still has to match.
+#[test]
+fn repository_shorthand_alone_implies_the_github_actions_issuer() {
+    let bundle = npm(PLAYWRIGHT).display().to_string();
+    let out = verify(&["--bundle", &bundle, "--repository", "microsoft/playwright-cli", &playwright_tarball()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(GITHUB_ISSUER));
+    let out = verify(&[
+        "--bundle",
+        &bundle,
+        "--repository",
+        "microsoft/playwright-cli",
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+        &playwright_tarball(),
+    ]);
+    assert_rejected(&out, 1, "OIDC issuer");
+    // A full URL names no particular forge, so it still needs an issuer.
+    let out = verify(&["--bundle", &bundle, "--repository", "https://github.com/microsoft/playwright-cli", &playwright_tarball()]);
+    assert_rejected(&out, 2, "refusing to verify without an identity policy");
+}
+
 // ---- Attacks on the policy and the subject (rejected before any log check). ----
 
 #[test]
