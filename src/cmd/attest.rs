@@ -501,13 +501,14 @@ async fn finish(
             "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run, nothing was published",
             signer.provider().display_name()
         ));
+        report::info(&format!("Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"));
     } else {
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",
             signer.provider().display_name()
         ));
+        report::info(&format!("Provenance statement published to transparency log: {tlog_url}"));
     }
-    report::info(&format!("Provenance statement published to transparency log: {tlog_url}"));
     if plan.tarball_final.is_some() {
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
