@@ -5,6 +5,7 @@ mod architecture;
 mod attest;
 mod conformance;
 mod fake_http;
+mod faults;
 mod registry;
 mod standin;
 mod support;
