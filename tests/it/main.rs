@@ -6,6 +6,7 @@ mod attest;
 mod conformance;
 mod fake_http;
 mod faults;
+mod hostile;
 mod registry;
 mod standin;
 mod support;
