@@ -11,6 +11,7 @@ mod fake_http;
 mod faults;
 mod hostile;
 mod registry;
+mod secrets;
 mod standin;
 mod support;
 mod verify;
