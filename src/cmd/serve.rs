@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// --seed.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_rate, help_heading = "Fault injection")]
     pub fail_rate: f64,
+    /// A Retry-After header (seconds) on injected 429 and 503 answers.
+    #[arg(long, value_name = "SECONDS", help_heading = "Fault injection")]
+    pub retry_after: Option<u64>,
     /// The seed of --fail-rate's random choices.
     #[arg(
         long,
@@ -113,6 +116,7 @@ impl ServeArgs {
             fail_rate: self.fail_rate,
             seed: self.seed,
             mode,
+            retry_after: self.retry_after,
         }
     }
 }

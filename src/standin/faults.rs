@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
@@ -51,6 +51,8 @@ pub struct Faults {
     pub seed: u64,
     /// How a failing request fails.
     pub mode: FaultMode,
+    /// A `Retry-After` header (whole seconds) on injected 429 and 503 answers.
+    pub retry_after: Option<u64>,
 }
 
 impl Default for Faults {
@@ -61,6 +63,7 @@ impl Default for Faults {
             fail_rate: 0.0,
             seed: 0,
             mode: FaultMode::Status(StatusCode::SERVICE_UNAVAILABLE),
+            retry_after: None,
         }
     }
 }
@@ -170,7 +173,11 @@ impl FaultLayer {
 
 /// The error body of the service behind `path`: gRPC-gateway's for Fulcio, go-swagger's for
 /// Rekor and everything else.
-fn error_response(status: StatusCode, path: &str) -> Response<Full<Bytes>> {
+fn error_response(
+    status: StatusCode,
+    path: &str,
+    retry_after: Option<u64>,
+) -> Response<Full<Bytes>> {
     let message = format!("injected fault: {}", status.as_u16());
     let body = if path.starts_with("/api/v2/") {
         // gRPC UNAVAILABLE for any injected fault.
@@ -183,6 +190,13 @@ fn error_response(status: StatusCode, path: &str) -> Response<Full<Bytes>> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(seconds) = retry_after.filter(|_| {
+        status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+    }) {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 
@@ -196,9 +210,11 @@ impl Middleware for FaultLayer {
             let n = self.count(&endpoint);
             match self.faults.decide(&endpoint, n) {
                 Decision::Pass => next.run(request).await,
-                Decision::Fail(FaultMode::Status(status)) => {
-                    Reply::Response(error_response(status, &request.path))
-                }
+                Decision::Fail(FaultMode::Status(status)) => Reply::Response(error_response(
+                    status,
+                    &request.path,
+                    self.faults.retry_after,
+                )),
                 Decision::Fail(FaultMode::DropConnection) => Reply::DropConnection,
                 Decision::Fail(FaultMode::TruncateBody) => match next.run(request).await {
                     Reply::Response(response) => Reply::TruncateBody(response),

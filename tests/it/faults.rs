@@ -17,6 +17,7 @@ struct Wire {
     status: u16,
     declared: Option<usize>,
     received: usize,
+    retry_after: Option<String>,
 }
 
 fn get(base: &str, path: &str) -> Wire {
@@ -38,6 +39,7 @@ fn get(base: &str, path: &str) -> Wire {
             status: 0,
             declared: None,
             received: raw.len(),
+            retry_after: None,
         };
     };
     let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
@@ -50,10 +52,15 @@ fn get(base: &str, path: &str) -> Wire {
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse().ok());
+    let retry_after = head
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after:"))
+        .map(|v| v.trim().to_owned());
     Wire {
         status,
         declared,
         received: raw.len() - split - 4,
+        retry_after,
     }
 }
 
@@ -73,10 +80,12 @@ async fn the_first_requests_to_each_endpoint_fail_with_the_status_then_pass() {
     let standin = start(Faults {
         fail_first: 2,
         mode: FaultMode::Status(hyper::StatusCode::TOO_MANY_REQUESTS),
+        retry_after: Some(7),
         ..Faults::default()
     })
     .await;
     let base = standin.base_url().to_owned();
+    let probe = base.clone();
     let statuses = tokio::task::spawn_blocking(move || {
         [
             "/api/v1/log",
@@ -91,6 +100,10 @@ async fn the_first_requests_to_each_endpoint_fail_with_the_status_then_pass() {
     .await
     .unwrap();
     assert_eq!(statuses, [429, 429, 429, 200, 429, 200]);
+    let wire = tokio::task::spawn_blocking(move || get(&probe, "/api/v2/trustBundle"))
+        .await
+        .unwrap();
+    assert_eq!((wire.status, wire.retry_after.as_deref()), (429, Some("7")));
     standin.shutdown().await;
 }
 
@@ -135,7 +148,8 @@ async fn dropped_connections_send_nothing_and_latency_delays_every_request() {
         Wire {
             status: 0,
             declared: None,
-            received: 0
+            received: 0,
+            retry_after: None,
         }
     );
     assert_eq!(second.status, 200);
@@ -288,7 +302,8 @@ async fn attest_through(layers: Vec<Arc<dyn Middleware>>, env: &[(&str, &str)]) 
     )
     .await
     .unwrap();
-    let claims = npm_attest::standin::github_actions_claims(&|_| None, npm_attest::sigstore::now().unwrap());
+    let claims =
+        npm_attest::standin::github_actions_claims(&|_| None, npm_attest::sigstore::now().unwrap());
     let token = standin.mint_token(claims);
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
