@@ -230,10 +230,6 @@ impl Recorder {
     fn seen(&self) -> Vec<(String, String)> {
         self.seen.lock().unwrap().clone()
     }
-
-    fn count(&self, endpoint: &str) -> usize {
-        self.seen().iter().filter(|(e, _)| e == endpoint).count()
-    }
 }
 
 impl Middleware for Recorder {
