@@ -32,6 +32,14 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
+// The value lives only in a `Zeroizing<String>`, which wipes it on drop (checked here at
+// compile time), so `SecretString` does too.
+impl zeroize::ZeroizeOnDrop for SecretString {}
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Zeroizing<String>>();
+};
+
 impl Zeroize for SecretString {
     fn zeroize(&mut self) {
         self.0.zeroize();

@@ -42,6 +42,13 @@ pub struct EphemeralKey {
     key: p256::ecdsa::SigningKey,
 }
 
+// The only field, the `SigningKey`, wipes its scalar on drop (checked here at compile time).
+impl zeroize::ZeroizeOnDrop for EphemeralKey {}
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<p256::ecdsa::SigningKey>();
+};
+
 impl std::fmt::Debug for EphemeralKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("EphemeralKey(****)")

@@ -5,13 +5,15 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use hyper::StatusCode;
 
 use crate::core::time::UnixTime;
 use crate::error::{fail_with_hint, ExitKind};
 use crate::report;
-use crate::standin::{github_actions_claims, ApiRequest, BoxFuture, Middleware, Next, Reply, Standin, StandinOptions};
+use crate::standin::{github_actions_claims, FaultMode, Faults, Standin, StandinOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -36,20 +38,90 @@ pub struct ServeArgs {
     /// (notBefore 20 minutes ago, notAfter 10 minutes ago); the log keeps the real time.
     #[arg(long)]
     pub expired_certificates: bool,
-    /// Delay every answer by this many milliseconds (a far-away Sigstore, for benchmarks).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Delay every request by this many milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        help_heading = "Fault injection"
+    )]
     pub latency_ms: u64,
+    /// The first N requests to each endpoint fail.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Fault injection"
+    )]
+    pub fail_first: u64,
+    /// The status failing requests answer.
+    #[arg(
+        long,
+        value_name = "CODE",
+        default_value_t = 503,
+        value_parser = clap::value_parser!(u16).range(400..=599),
+        conflicts_with_all = ["truncate_bodies", "drop_connections"],
+        help_heading = "Fault injection"
+    )]
+    pub fail_status: u16,
+    /// A fraction (0 to 1) of requests fail at random, reproducibly for a
+    /// --seed.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_rate, help_heading = "Fault injection")]
+    pub fail_rate: f64,
+    /// A Retry-After header (seconds) on injected 429 and 503 answers.
+    #[arg(long, value_name = "SECONDS", help_heading = "Fault injection")]
+    pub retry_after: Option<u64>,
+    /// The seed of --fail-rate's random choices.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        help_heading = "Fault injection"
+    )]
+    pub seed: u64,
+    /// Failing requests get their real answer cut midway (the full
+    /// Content-Length is declared, then the connection closes); every request when neither
+    /// --fail-first nor --fail-rate is given.
+    #[arg(
+        long,
+        conflicts_with = "drop_connections",
+        help_heading = "Fault injection"
+    )]
+    pub truncate_bodies: bool,
+    /// Failing requests get their connection closed without an answer;
+    /// every request when neither --fail-first nor --fail-rate is given.
+    #[arg(long, help_heading = "Fault injection")]
+    pub drop_connections: bool,
 }
 
-/// Answers every request after a fixed delay (`--latency-ms`).
-struct Latency(std::time::Duration);
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text} is not a fraction between 0 and 1")),
+    }
+}
 
-impl Middleware for Latency {
-    fn call<'a>(&'a self, request: ApiRequest, next: Next<'a>) -> BoxFuture<'a, Reply> {
-        Box::pin(async move {
-            tokio::time::sleep(self.0).await;
-            next.run(request).await
-        })
+impl ServeArgs {
+    /// The fault-injection options the flags ask for.
+    pub fn faults(&self) -> Faults {
+        let mode = if self.drop_connections {
+            FaultMode::DropConnection
+        } else if self.truncate_bodies {
+            FaultMode::TruncateBody
+        } else {
+            // The flag's parser keeps the code within 400..=599.
+            FaultMode::Status(
+                StatusCode::from_u16(self.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            )
+        };
+        Faults {
+            latency: Duration::from_millis(self.latency_ms),
+            fail_first: self.fail_first,
+            fail_rate: self.fail_rate,
+            seed: self.seed,
+            mode,
+            retry_after: self.retry_after,
+        }
     }
 }
 
@@ -116,16 +188,21 @@ impl ShutdownSignals {
             _ = self.terminate.recv() => {}
         }
         #[cfg(not(unix))]
-        tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
         Ok(())
     }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut layers: Vec<std::sync::Arc<dyn Middleware>> = Vec::new();
-    if args.latency_ms > 0 {
-        layers.push(std::sync::Arc::new(Latency(std::time::Duration::from_millis(args.latency_ms))));
-    }
+    let faults = args.faults();
+    let layers = if faults.is_active() {
+        report::info(&format!("injecting faults: {faults:?}"));
+        vec![faults.middleware()]
+    } else {
+        Vec::new()
+    };
     let standin = Standin::start_with_middleware(
         StandinOptions {
             listen: args.listen,

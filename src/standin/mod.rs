@@ -11,6 +11,7 @@
 
 mod ca;
 mod ct;
+pub mod faults;
 mod fulcio;
 mod issuer;
 mod log;
@@ -34,6 +35,7 @@ use crate::core::trust_root::{
 };
 use crate::secret::SecretString;
 
+pub use faults::{FaultMode, Faults};
 pub use server::{ApiRequest, BoxFuture, Middleware, Next, Reply, MAX_BODY_BYTES};
 
 /// The issuer the mocked GitHub Actions tokens carry.

@@ -47,6 +47,9 @@ pub enum Reply {
     Response(Response<Full<Bytes>>),
     /// Close the connection without answering.
     DropConnection,
+    /// Send the head with the full `Content-Length`, then half the body, then close the
+    /// connection (a response cut midway).
+    TruncateBody(Response<Full<Bytes>>),
 }
 
 /// One link of the request chain. Call `next.run(request)` to continue to the routes.
@@ -322,7 +325,7 @@ async fn serve_request(
     request: hyper::Request<hyper::body::Incoming>,
     app: Arc<App>,
     layers: Arc<Vec<Arc<dyn Middleware>>>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<ServedBody>, std::io::Error> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -330,10 +333,10 @@ async fn serve_request(
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                return Ok(rekor_error(
+                return Ok(ServedBody::whole(rekor_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "request body is larger than 32 MiB",
-                ));
+                )));
             }
             return Err(std::io::Error::other("request body could not be read"));
         }
@@ -356,9 +359,99 @@ async fn serve_request(
     .run(api_request)
     .await
     {
-        Reply::Response(response) => Ok(response),
+        Reply::Response(response) => Ok(ServedBody::whole(response)),
+        Reply::TruncateBody(response) => Ok(ServedBody::truncated(response)),
         // An error from the service makes hyper close the connection without an answer.
         Reply::DropConnection => Err(std::io::Error::other("connection dropped by middleware")),
+    }
+}
+
+/// A response body as sent: whole, or cut midway ([`Reply::TruncateBody`]).
+struct ServedBody {
+    /// What is still to be sent.
+    data: Option<Bytes>,
+    /// The length the head declares.
+    declared: u64,
+    /// For a cut body: a pause after the part that is sent (so that hyper flushes it), then
+    /// an error, which makes hyper close the connection.
+    cut: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ServedBody {
+    fn whole(response: Response<Full<Bytes>>) -> Response<Self> {
+        response.map(|body| {
+            // `Full` holds a single frame, so this never waits.
+            let data = full_bytes(body);
+            let declared = data.len() as u64;
+            Self {
+                data: Some(data).filter(|d| !d.is_empty()),
+                declared,
+                cut: None,
+            }
+        })
+    }
+
+    fn truncated(response: Response<Full<Bytes>>) -> Response<Self> {
+        response.map(|body| {
+            let data = full_bytes(body);
+            let declared = data.len() as u64;
+            let sent = data.slice(..data.len() / 2);
+            Self {
+                data: Some(sent),
+                declared,
+                cut: Some(Box::pin(tokio::time::sleep(
+                    std::time::Duration::from_millis(50),
+                ))),
+            }
+        })
+    }
+}
+
+/// The bytes of a `Full` body (one frame, available at once).
+fn full_bytes(body: Full<Bytes>) -> Bytes {
+    let mut body = std::pin::pin!(body);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match hyper::body::Body::poll_frame(body.as_mut(), &mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+impl hyper::body::Body for ServedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        if let Some(data) = self.data.take() {
+            if !data.is_empty() {
+                return Poll::Ready(Some(Ok(hyper::body::Frame::data(data))));
+            }
+        }
+        match self.cut.as_mut() {
+            Some(pause) => match pause.as_mut().poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(()) => {
+                    self.cut = None;
+                    Poll::Ready(Some(Err(std::io::Error::other(
+                        "response body truncated by fault injection",
+                    ))))
+                }
+            },
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.cut.is_none()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.declared)
     }
 }
 
