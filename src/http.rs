@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -18,39 +18,142 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 pub const USER_AGENT: &str = concat!("npm-attest/", env!("CARGO_PKG_VERSION"));
 
-/// When to try a request again: connection errors, 408, 429 and 5xx (as sigstore-js's
-/// `external/fetch.ts` does), with exponential backoff.
+/// One policy for every network call (docs/operations.md, "Retry policy"): connection errors,
+/// timeouts, bodies cut short, 408, 429 and 5xx are tried again after an exponential backoff
+/// with jitter (or the service's `Retry-After`), until `retries` or the overall `deadline`
+/// runs out; other 4xx are never retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts after the first.
     pub retries: u32,
-    /// The wait before the first retry; doubled for each further one.
+    /// The wait before the first retry; doubled for each further one (before jitter).
     pub first_delay: Duration,
+    /// The longest wait between two attempts.
+    pub max_delay: Duration,
+    /// No retry is started that would begin later than this after the first attempt.
+    pub deadline: Duration,
 }
 
+/// Overrides the default deadline, in whole seconds.
+pub const DEADLINE_VARIABLE: &str = "NPM_ATTEST_RETRY_DEADLINE_SECS";
+
 impl RetryPolicy {
-    pub const NONE: Self = Self {
-        retries: 0,
-        first_delay: Duration::ZERO,
-    };
+    pub const NONE: Self =
+        Self { retries: 0, first_delay: Duration::ZERO, max_delay: Duration::ZERO, deadline: Duration::ZERO };
 
     fn is_retryable_status(status: StatusCode) -> bool {
-        status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status.is_server_error()
+        status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
     }
 
-    fn delay(&self, attempt: u32) -> Duration {
-        self.first_delay.saturating_mul(1u32 << attempt.min(8))
+    /// The backoff before retry `retry` (0 for the first): `first_delay × 2^retry`, capped at
+    /// `max_delay`, scaled into its upper half by `jitter` (in [0, 1)) so that clients that
+    /// failed together do not retry together.
+    fn delay(&self, retry: u32, jitter: f64) -> Duration {
+        let full = self.first_delay.saturating_mul(1u32 << retry.min(16)).min(self.max_delay);
+        full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+    }
+
+    /// The wait before the next attempt after `failures` failed ones and `elapsed` since the
+    /// first, or `None` to give up: out of retries, or the wait (the service's `retry_after`
+    /// when it sent one) would end past the deadline.
+    fn next_wait(&self, failures: u32, elapsed: Duration, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
+        if failures == 0 || failures > self.retries {
+            return None;
+        }
+        let wait = retry_after.unwrap_or_else(|| self.delay(failures - 1, jitter));
+        (elapsed.saturating_add(wait) <= self.deadline).then_some(wait)
     }
 }
 
 impl Default for RetryPolicy {
+    /// Up to 8 retries within 60 seconds: waits of about 0.5, 1, 2, 4, 8, 10, 10 and 10 seconds.
     fn default() -> Self {
         Self {
-            retries: 2,
+            retries: 8,
             first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(10),
+            deadline: Duration::from_secs(60),
         }
+    }
+}
+
+/// A uniform number in [0, 1) from the system random source (0.5 if it fails: the jitter
+/// only spreads retries out).
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
+}
+
+/// A `Retry-After` header: delay seconds or an HTTP date (RFC 9110 §10.2.3); a date in the
+/// past is no wait.
+fn retry_after(headers: &HeaderMap, now: time::OffsetDateTime) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822).ok()?;
+    Some(Duration::try_from(when - now).unwrap_or(Duration::ZERO))
+}
+
+/// A failed attempt that another attempt may fix.
+struct Transient {
+    /// The error to report if no retry follows.
+    error: anyhow::Error,
+    /// What happened, for the debug log (`answered 503`, `request failed: ...`).
+    what: String,
+    retry_after: Option<Duration>,
+}
+
+/// The retry loop's state for one call.
+struct Retrying<'a> {
+    policy: &'a RetryPolicy,
+    service: &'a str,
+    started: std::time::Instant,
+    failures: u32,
+}
+
+impl<'a> Retrying<'a> {
+    fn new(policy: &'a RetryPolicy, service: &'a str) -> Self {
+        Self { policy, service, started: std::time::Instant::now(), failures: 0 }
+    }
+
+    /// After a transient failure: waits and returns `Ok` for another attempt, or the error to
+    /// give up with (naming the attempts and the time spent when there were retries).
+    async fn again(&mut self, failure: Transient) -> anyhow::Result<()> {
+        self.failures += 1;
+        let elapsed = self.started.elapsed();
+        let Some(wait) = self.policy.next_wait(self.failures, elapsed, failure.retry_after, jitter()) else {
+            if self.failures == 1 {
+                return Err(failure.error);
+            }
+            crate::report::debug(&format!("{} {} (attempt {}); giving up", self.service, failure.what, self.failures));
+            return Err(failure.error.context(crate::error::Exit {
+                kind: ExitKind::Remote,
+                message: format!(
+                    "{} kept failing: {} attempts in {:.1}s",
+                    self.service,
+                    self.failures,
+                    elapsed.as_secs_f64()
+                ),
+                hint: Some(
+                    "the service is having trouble; run the job again later (public Sigstore: https://status.sigstore.dev)"
+                        .to_owned(),
+                ),
+            }));
+        };
+        crate::report::debug(&format!(
+            "{} {} (attempt {} of at most {}); retrying in {:.1}s",
+            self.service,
+            failure.what,
+            self.failures,
+            self.policy.retries + 1,
+            wait.as_secs_f64()
+        ));
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 }
 
@@ -85,7 +188,14 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(retry: RetryPolicy) -> anyhow::Result<Self> {
+    /// A client retrying under `retry`, whose deadline `NPM_ATTEST_RETRY_DEADLINE_SECS`
+    /// overrides when set.
+    pub fn new(mut retry: RetryPolicy) -> anyhow::Result<Self> {
+        if retry.retries > 0 {
+            if let Some(seconds) = std::env::var(DEADLINE_VARIABLE).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+                retry.deadline = Duration::from_secs(seconds);
+            }
+        }
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(15))
@@ -178,59 +288,54 @@ impl Http {
         bearer: Option<&SecretString>,
         accept: &[StatusCode],
     ) -> anyhow::Result<Response> {
-        let mut attempt = 0u32;
+        let mut retrying = Retrying::new(&self.retry, service);
         loop {
-            let mut request = self
-                .client
-                .request(method.clone(), url)
-                .header(ACCEPT, "application/json");
+            let mut request = self.client.request(method.clone(), url).header(ACCEPT, "application/json");
             if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
+                request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
             }
             if let Some(token) = bearer {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| {
-                        fail(
-                            ExitKind::BadInput,
-                            format!("the token for {service} is not a valid HTTP header value"),
-                        )
-                    })?;
-                // Keeps the token out of reqwest's and hyper's debug output.
-                value.set_sensitive(true);
-                request = request.header(AUTHORIZATION, value);
+                request = request.header(AUTHORIZATION, bearer_value(service, token)?);
             }
-            match request.send().await {
+            let failure = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
                     if status.is_success() || accept.contains(&status) {
-                        return read_body(service, response).await;
-                    }
-                    if !(RetryPolicy::is_retryable_status(status) && attempt < self.retry.retries) {
+                        match read_body_or_cut(service, response, MAX_BODY_BYTES).await? {
+                            Ok(response) => return Ok(response),
+                            Err(cut) => cut,
+                        }
+                    } else if RetryPolicy::is_retryable_status(status) {
+                        let wait = retry_after(response.headers(), time::OffsetDateTime::now_utc());
+                        let response = match read_body_or_cut(service, response, MAX_BODY_BYTES).await? {
+                            Ok(response) => response,
+                            Err(_) => Response { status, headers: HeaderMap::new(), body: Vec::new() },
+                        };
+                        Transient {
+                            error: status_error(service, &response),
+                            what: format!("answered {}", status.as_u16()),
+                            retry_after: wait,
+                        }
+                    } else {
                         let response = read_body(service, response).await?;
                         return Err(status_error(service, &response));
                     }
-                    crate::report::debug(&format!("{service} answered {status}, retrying"));
                 }
                 Err(e) => {
                     let transient = e.is_connect() || e.is_timeout() || e.is_request();
-                    if !(transient && attempt < self.retry.retries) {
-                        return Err(fail_with_hint(
-                            ExitKind::Remote,
-                            format!(
-                                "cannot reach {service} at {}: {}",
-                                redact_url(url),
-                                describe(e)
-                            ),
-                            "check the service URL and the network (public Sigstore: https://status.sigstore.dev)",
-                        ));
+                    let text = describe(e);
+                    let error = fail_with_hint(
+                        ExitKind::Remote,
+                        format!("cannot reach {service} at {}: {text}", redact_url(url)),
+                        "check the service URL and the network (public Sigstore: https://status.sigstore.dev)",
+                    );
+                    if !transient {
+                        return Err(error);
                     }
-                    crate::report::debug(&format!("{service} request failed, retrying"));
+                    Transient { error, what: format!("request failed: {text}"), retry_after: None }
                 }
-            }
-            tokio::time::sleep(self.retry.delay(attempt)).await;
-            attempt += 1;
+            };
+            retrying.again(failure).await?;
         }
     }
 
@@ -239,7 +344,7 @@ impl Http {
     /// retryable statuses (408, 429, 5xx) are retried under the client's policy; the body is
     /// read up to `max_body` bytes.
     pub async fn request(&self, service: &str, request: Request<'_>, max_body: usize) -> anyhow::Result<Response> {
-        let mut attempt = 0u32;
+        let mut retrying = Retrying::new(&self.retry, service);
         loop {
             let mut builder = self.client.request(request.method.clone(), request.url);
             for (name, value) in request.headers {
@@ -249,62 +354,99 @@ impl Http {
                 builder = builder.body(body.clone());
             }
             if let Some(token) = request.bearer {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    fail(ExitKind::BadInput, format!("the token for {service} is not a valid HTTP header value"))
-                })?;
-                // Keeps the token out of reqwest's and hyper's debug output.
-                value.set_sensitive(true);
-                builder = builder.header(AUTHORIZATION, value);
+                builder = builder.header(AUTHORIZATION, bearer_value(service, token)?);
             }
-            match builder.send().await {
+            let failure = match builder.send().await {
                 Ok(response) => {
                     let status = response.status();
-                    if !(RetryPolicy::is_retryable_status(status) && attempt < self.retry.retries) {
-                        return Self::read_body_capped(service, response, max_body).await;
+                    let wait = retry_after(response.headers(), time::OffsetDateTime::now_utc());
+                    match read_body_or_cut(service, response, max_body).await? {
+                        // The final answer, whatever its status, is the caller's to judge; a
+                        // retryable one is tried again while the policy allows.
+                        Ok(response) if RetryPolicy::is_retryable_status(status) => {
+                            let failure = Transient {
+                                error: status_error(service, &response),
+                                what: format!("answered {}", status.as_u16()),
+                                retry_after: wait,
+                            };
+                            if retrying.again(failure).await.is_err() {
+                                return Ok(response);
+                            }
+                            continue;
+                        }
+                        Ok(response) => return Ok(response),
+                        Err(cut) => cut,
                     }
-                    crate::report::debug(&format!("{service} answered {status}, retrying"));
                 }
                 Err(e) => {
                     let transient = e.is_connect() || e.is_timeout() || e.is_request();
-                    if !(transient && attempt < self.retry.retries) {
-                        return Err(fail_with_hint(
-                            ExitKind::Remote,
-                            format!("cannot reach {service} at {}: {}", redact_url(request.url), describe(e)),
-                            "check the URL and the network, then run the command again",
-                        ));
+                    let text = describe(e);
+                    let error = fail_with_hint(
+                        ExitKind::Remote,
+                        format!("cannot reach {service} at {}: {text}", redact_url(request.url)),
+                        "check the URL and the network, then run the command again",
+                    );
+                    if !transient {
+                        return Err(error);
                     }
-                    crate::report::debug(&format!("{service} request failed, retrying"));
+                    Transient { error, what: format!("request failed: {text}"), retry_after: None }
                 }
-            }
-            tokio::time::sleep(self.retry.delay(attempt)).await;
-            attempt += 1;
+            };
+            retrying.again(failure).await?;
         }
     }
+}
 
-    /// Reads a body of at most `max_body` bytes (a tarball has its own cap, larger than
-    /// [`MAX_BODY_BYTES`]).
-    async fn read_body_capped(service: &str, mut response: reqwest::Response, max_body: usize) -> anyhow::Result<Response> {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let too_big = || fail(ExitKind::Remote, format!("{service} response is larger than {max_body} bytes"));
-        if response.content_length().is_some_and(|n| n > max_body as u64) {
-            return Err(too_big());
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > max_body {
-                        return Err(too_big());
-                    }
-                    body.extend_from_slice(&chunk);
+/// The bearer header, marked sensitive (kept out of reqwest's and hyper's debug output).
+fn bearer_value(service: &str, token: &SecretString) -> anyhow::Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+        fail(ExitKind::BadInput, format!("the token for {service} is not a valid HTTP header value"))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Reads a body of at most `max_body` bytes: `Ok(Err(Transient))` when the connection ends
+/// before the body does (a response cut short, worth another attempt), an error when it is too
+/// large.
+async fn read_body_or_cut(
+    service: &str,
+    mut response: reqwest::Response,
+    max_body: usize,
+) -> anyhow::Result<Result<Response, Transient>> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let too_big = || {
+        let limit = if max_body % (1024 * 1024) == 0 {
+            format!("{} MiB", max_body / (1024 * 1024))
+        } else {
+            format!("{max_body} bytes")
+        };
+        fail(ExitKind::Remote, format!("{service} response is larger than {limit}"))
+    };
+    if response.content_length().is_some_and(|n| n > max_body as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max_body {
+                    return Err(too_big());
                 }
-                Ok(None) => break,
-                Err(e) => return Err(fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e)))),
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Ok(Err(Transient {
+                    what: format!("answered {} but the body was cut short", status.as_u16()),
+                    error: fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e))),
+                    retry_after: None,
+                }))
             }
         }
-        Ok(Response { status, headers, body })
     }
+    Ok(Ok(Response { status, headers, body }))
 }
 
 /// Reads the body, refusing one larger than [`MAX_BODY_BYTES`].
@@ -467,15 +609,51 @@ mod tests {
     #[test]
     fn retry_policy_backs_off_and_picks_statuses() {
         let p = RetryPolicy::default();
-        assert_eq!(p.delay(0), Duration::from_millis(500));
-        assert_eq!(p.delay(1), Duration::from_millis(1000));
-        assert!(RetryPolicy::is_retryable_status(
-            StatusCode::SERVICE_UNAVAILABLE
-        ));
-        assert!(RetryPolicy::is_retryable_status(
-            StatusCode::TOO_MANY_REQUESTS
-        ));
+        // Jitter scales each wait into the upper half of the exponential step.
+        assert_eq!(p.delay(0, 0.0), Duration::from_millis(250));
+        assert_eq!(p.delay(0, 1.0), Duration::from_millis(500));
+        assert_eq!(p.delay(1, 1.0), Duration::from_millis(1000));
+        assert_eq!(p.delay(30, 1.0), p.max_delay);
+        assert!(RetryPolicy::is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(RetryPolicy::is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
+        assert!(RetryPolicy::is_retryable_status(StatusCode::REQUEST_TIMEOUT));
         assert!(!RetryPolicy::is_retryable_status(StatusCode::CONFLICT));
         assert!(!RetryPolicy::is_retryable_status(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn retries_stop_at_the_count_or_the_deadline() {
+        let p = RetryPolicy {
+            retries: 3,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(4),
+            deadline: Duration::from_secs(10),
+        };
+        let s = Duration::from_secs;
+        assert_eq!(p.next_wait(1, s(0), None, 1.0), Some(s(1)));
+        assert_eq!(p.next_wait(3, s(0), None, 1.0), Some(s(4)));
+        assert_eq!(p.next_wait(4, s(0), None, 1.0), None, "out of retries");
+        assert_eq!(p.next_wait(2, s(9), None, 1.0), None, "the wait would end past the deadline");
+        assert_eq!(p.next_wait(2, s(9), None, 0.0), Some(s(1)));
+        // The service's Retry-After replaces the backoff, within the deadline.
+        assert_eq!(p.next_wait(1, s(0), Some(s(7)), 1.0), Some(s(7)));
+        assert_eq!(p.next_wait(1, s(5), Some(s(7)), 1.0), None);
+        assert_eq!(RetryPolicy::NONE.next_wait(1, s(0), None, 0.5), None);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = time::macros::datetime!(1994-11-06 08:49:30 UTC);
+        let header = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert_eq!(retry_after(&header("120"), now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(&header("Sun, 06 Nov 1994 08:49:37 GMT"), now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&header("Sun, 06 Nov 1994 08:49:00 GMT"), now), Some(Duration::ZERO));
+        assert_eq!(retry_after(&header("soon"), now), None);
+        assert_eq!(retry_after(&header("-5"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 }

@@ -382,7 +382,6 @@ fn first(n: u64, mode: FaultMode) -> Arc<dyn Middleware> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the retry policy (truncated bodies are not retried yet)"]
 async fn attest_recovers_from_each_transient_fault() {
     use hyper::StatusCode;
     let cases: Vec<(&str, Arc<dyn Middleware>)> = vec![
@@ -447,7 +446,6 @@ impl Attested {
 /// A truncated Rekor answer after the entry was logged: the retry gets 409 and the client
 /// completes the bundle from the existing entry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the retry policy (truncated bodies are not retried yet)"]
 async fn a_lost_rekor_answer_is_recovered_through_the_conflict() {
     let attested = attest_through(
         vec![Arc::new(Only {
