@@ -115,7 +115,9 @@ mod tests {
 
     #[test]
     fn classify_finds_an_exit_attached_as_context() {
-        let err = Err::<(), _>(std::io::Error::other("disk on fire")).classify(ExitKind::BadInput, "cannot read x").unwrap_err();
+        let err = Err::<(), _>(std::io::Error::other("disk on fire"))
+            .classify(ExitKind::BadInput, "cannot read x")
+            .unwrap_err();
         assert_eq!(classify(&err).0, ExitKind::BadInput);
         assert_eq!(render(&err), "error: cannot read x: disk on fire");
     }

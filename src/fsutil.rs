@@ -22,15 +22,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| cannot("cannot create a temporary file", e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| cannot("write failed", e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| cannot("sync failed", e))?;
+    tmp.write_all(bytes).map_err(|e| cannot("write failed", e))?;
+    tmp.as_file().sync_all().map_err(|e| cannot("sync failed", e))?;
     // `persist` renames within the directory; on failure the temporary file is removed
     // when the returned error (which owns it) is dropped.
-    tmp.persist(path)
-        .map_err(|e| cannot("rename failed", e.error))?;
+    tmp.persist(path).map_err(|e| cannot("rename failed", e.error))?;
     Ok(())
 }
 
@@ -44,12 +40,8 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 
 /// Renames `from` to `to` (same file system), failing with a message naming both.
 pub fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::rename(from, to).map_err(|e| {
-        fail(
-            ExitKind::Environment,
-            format!("cannot move {} to {}: {e}", from.display(), to.display()),
-        )
-    })
+    std::fs::rename(from, to)
+        .map_err(|e| fail(ExitKind::Environment, format!("cannot move {} to {}: {e}", from.display(), to.display())))
 }
 
 #[cfg(test)]
@@ -63,10 +55,7 @@ mod tests {
         write_atomic(&target, b"first").unwrap();
         write_atomic(&target, b"second").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.json")]);
     }
 

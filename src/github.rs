@@ -14,9 +14,7 @@ use serde_json::Value;
 
 use crate::core::bundle::Bundle;
 use crate::core::trust_root::TrustedRoot;
-use crate::core::verify::{
-    verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject, VerifyError,
-};
+use crate::core::verify::{verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject, VerifyError};
 use crate::core::x509::LeafCertificate;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy as HttpRetry};
@@ -56,15 +54,12 @@ impl ActionsEnv {
     pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| env(name).filter(|v| !v.is_empty());
         let repository = non_empty("GITHUB_REPOSITORY");
-        let workflow_path =
-            non_empty("GITHUB_WORKFLOW_REF").and_then(|r| workflow_path(&r, repository.as_deref()));
+        let workflow_path = non_empty("GITHUB_WORKFLOW_REF").and_then(|r| workflow_path(&r, repository.as_deref()));
         ActionsEnv {
             output_file: non_empty("GITHUB_OUTPUT").map(PathBuf::from),
             summary_file: non_empty("GITHUB_STEP_SUMMARY").map(PathBuf::from),
-            api_url: non_empty("GITHUB_API_URL")
-                .unwrap_or_else(|| "https://api.github.com".to_owned()),
-            server_url: non_empty("GITHUB_SERVER_URL")
-                .unwrap_or_else(|| "https://github.com".to_owned()),
+            api_url: non_empty("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()),
+            server_url: non_empty("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".to_owned()),
             repository,
             in_actions: env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
             runner_temp: non_empty("RUNNER_TEMP").map(PathBuf::from),
@@ -102,10 +97,7 @@ impl fmt::Display for OutputError {
         match self {
             OutputError::InvalidName { name } => write!(f, "invalid step output name {name:?}"),
             OutputError::DelimiterInValue { name } => {
-                write!(
-                    f,
-                    "the value of step output {name:?} contains the heredoc delimiter"
-                )
+                write!(f, "the value of step output {name:?} contains the heredoc delimiter")
             }
         }
     }
@@ -124,22 +116,13 @@ pub fn delimiter_from(random: [u8; 16]) -> String {
 /// `name<<DELIM\nvalue\nDELIM\n`. The runner reads everything between the two delimiter lines
 /// as the value, so newlines, `=` and shell metacharacters are data.
 pub fn output_record(name: &str, value: &str, delimiter: &str) -> Result<String, OutputError> {
-    let valid_name = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid_name {
-        return Err(OutputError::InvalidName {
-            name: name.to_owned(),
-        });
+        return Err(OutputError::InvalidName { name: name.to_owned() });
     }
     if value.contains(delimiter) {
-        return Err(OutputError::DelimiterInValue {
-            name: name.to_owned(),
-        });
+        return Err(OutputError::DelimiterInValue { name: name.to_owned() });
     }
     Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
 }
@@ -208,33 +191,21 @@ pub fn render_summary(s: &AttestSummary) -> String {
     row("Package", code(&s.package));
     row("Subject", code(&s.subject_name));
     row("Digest", code(&s.subject_digest));
-    let unverified = if s.signer_unverified {
-        " (not verified)"
-    } else {
-        ""
-    };
+    let unverified = if s.signer_unverified { " (not verified)" } else { "" };
     match (&s.signer_identity, &s.signer_issuer) {
-        (Some(id), Some(iss)) => row(
-            "Signer",
-            format!("{} (issuer {}){unverified}", code(id), code(iss)),
-        ),
+        (Some(id), Some(iss)) => row("Signer", format!("{} (issuer {}){unverified}", code(id), code(iss))),
         (Some(id), None) => row("Signer", format!("{}{unverified}", code(id))),
         _ => row("Signer", "unknown".to_owned()),
     }
     match (&s.transparency_log_url, s.log_index) {
-        (Some(url), Some(index)) => {
-            row("Transparency log", link(&format!("log index {index}"), url))
-        }
+        (Some(url), Some(index)) => row("Transparency log", link(&format!("log index {index}"), url)),
         (Some(url), None) => row("Transparency log", link("entry", url)),
         (None, Some(index)) => row("Transparency log", format!("log index {index}")),
         (None, None) => row("Transparency log", "no entry".to_owned()),
     }
     let verification = match &s.verification {
         Some(VerificationOutcome::Verified { trusted_root }) => {
-            format!(
-                "✅ verified against the {} trusted root",
-                escape_md(trusted_root)
-            )
+            format!("✅ verified against the {} trusted root", escape_md(trusted_root))
         }
         Some(VerificationOutcome::Failed { reason }) => format!("❌ failed: {}", escape_md(reason)),
         Some(VerificationOutcome::NotRun { reason }) => format!("not run: {}", escape_md(reason)),
@@ -314,9 +285,7 @@ fn code(text: &str) -> String {
 /// link syntax; anything else is shown as code.
 fn link(text: &str, url: &str) -> String {
     let safe = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.chars().all(|c| {
-            c.is_ascii_graphic() && !matches!(c, '(' | ')' | '<' | '>' | '"' | '`' | '|' | '\\')
-        });
+        && url.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '(' | ')' | '<' | '>' | '"' | '`' | '|' | '\\'));
     if safe {
         format!("[{}]({url})", escape_md(text))
     } else {
@@ -333,12 +302,7 @@ pub fn verify_command(
     repository: &str,
     tarball: &str,
 ) -> String {
-    let mut words = vec![
-        "npm-attest".to_owned(),
-        "verify".to_owned(),
-        "--bundle".to_owned(),
-        shell_word(bundle),
-    ];
+    let mut words = vec!["npm-attest".to_owned(), "verify".to_owned(), "--bundle".to_owned(), shell_word(bundle)];
     if let Some(root) = trusted_root {
         words.push("--trusted-root".to_owned());
         words.push(shell_word(root));
@@ -356,17 +320,13 @@ pub fn verify_command(
 /// A POSIX shell word: as is when it is plainly safe, else single-quoted.
 fn shell_word(text: &str) -> String {
     let plain = !text.is_empty()
-        && text.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '/' | '.' | '-' | '_' | '@' | ':' | '%' | '+' | '=')
-        });
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_' | '@' | ':' | '%' | '+' | '='));
     if plain {
         text.to_owned()
     } else {
-        format!(
-            "'{}'",
-            text.replace('\'', r"'\''").replace(['\n', '\r'], " ")
-        )
+        format!("'{}'", text.replace('\'', r"'\''").replace(['\n', '\r'], " "))
     }
 }
 
@@ -400,19 +360,13 @@ impl Permission {
 pub fn permission_hint(missing: Permission, workflow_path: Option<&str>) -> String {
     let file = workflow_path.unwrap_or("the workflow file");
     let mut lines = vec![missing.yaml()];
-    for p in [
-        Permission::IdToken,
-        Permission::Attestations,
-        Permission::Contents,
-    ] {
+    for p in [Permission::IdToken, Permission::Attestations, Permission::Contents] {
         if p != missing && (missing != Permission::IdToken || p == Permission::Contents) {
             lines.push(p.yaml());
         }
     }
     let why = match missing {
-        Permission::IdToken => {
-            "the job needs an OIDC identity token to sign; fork pull requests never get one"
-        }
+        Permission::IdToken => "the job needs an OIDC identity token to sign; fork pull requests never get one",
         Permission::Attestations => "the GITHUB_TOKEN may not store attestations",
         Permission::Contents => "the GITHUB_TOKEN may not read the repository",
     };
@@ -532,10 +486,7 @@ impl fmt::Display for AttestationsError {
                 write!(f, "GitHub answered {status}: {message}")
             }
             AttestationsError::BadResponse { status, detail } => {
-                write!(
-                    f,
-                    "GitHub answered {status} without an attestation id: {detail}"
-                )
+                write!(f, "GitHub answered {status} without an attestation id: {detail}")
             }
         }
     }
@@ -546,47 +497,31 @@ impl std::error::Error for AttestationsError {}
 /// `{api_url}/repos/{owner}/{repo}/attestations`, after checking `repository` is `owner/repo`
 /// with the characters GitHub allows in owner and repository names.
 pub fn attestations_endpoint(api_url: &str, repository: &str) -> Result<String, AttestationsError> {
-    let bad = || AttestationsError::BadRepository {
-        repository: repository.to_owned(),
-    };
+    let bad = || AttestationsError::BadRepository { repository: repository.to_owned() };
     let (owner, repo) = repository.split_once('/').ok_or_else(bad)?;
     let part_ok = |p: &str| {
         !p.is_empty()
             && p != "."
             && p != ".."
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     if !part_ok(owner) || !part_ok(repo) {
         return Err(bad());
     }
-    Ok(format!(
-        "{}/repos/{owner}/{repo}/attestations",
-        api_url.trim_end_matches('/')
-    ))
+    Ok(format!("{}/repos/{owner}/{repo}/attestations", api_url.trim_end_matches('/')))
 }
 
 /// The page of an attestation: `{server_url}/{owner}/{repo}/attestations/{id}` (as actions/attest).
 pub fn attestation_url(server_url: &str, repository: &str, id: u64) -> String {
-    format!(
-        "{}/{repository}/attestations/{id}",
-        server_url.trim_end_matches('/')
-    )
+    format!("{}/{repository}/attestations/{id}", server_url.trim_end_matches('/'))
 }
 
 /// Classifies an answer of the attestations API: 201 (any 2xx) with `{"id": N}` is success;
 /// every other status maps to the cause a maintainer can act on.
-pub fn classify_response(
-    status: u16,
-    body: &[u8],
-) -> Result<CreateAttestationResponse, AttestationsError> {
+pub fn classify_response(status: u16, body: &[u8]) -> Result<CreateAttestationResponse, AttestationsError> {
     if (200..300).contains(&status) {
-        return serde_json::from_slice::<CreateAttestationResponse>(body).map_err(|e| {
-            AttestationsError::BadResponse {
-                status,
-                detail: e.to_string(),
-            }
-        });
+        return serde_json::from_slice::<CreateAttestationResponse>(body)
+            .map_err(|e| AttestationsError::BadResponse { status, detail: e.to_string() });
     }
     let message = serde_json::from_slice::<ApiErrorBody>(body)
         .ok()
@@ -630,10 +565,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     /// Five attempts, as the Actions toolkit's retry plugin makes.
     fn default() -> Self {
-        RetryPolicy {
-            attempts: 5,
-            base_delay: std::time::Duration::from_secs(1),
-        }
+        RetryPolicy { attempts: 5, base_delay: std::time::Duration::from_secs(1) }
     }
 }
 
@@ -641,9 +573,7 @@ impl RetryPolicy {
     /// The delay after failed attempt `n` (1-based), capped at 30 seconds.
     pub fn delay_after(&self, n: u32) -> std::time::Duration {
         let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.base_delay
-            .saturating_mul(factor)
-            .min(std::time::Duration::from_secs(30))
+        self.base_delay.saturating_mul(factor).min(std::time::Duration::from_secs(30))
     }
 }
 
@@ -660,23 +590,15 @@ pub struct UploadedAttestation {
 /// A fresh random heredoc delimiter.
 pub fn random_delimiter() -> anyhow::Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("cannot draw a random output delimiter: {e}"),
-        )
-    })?;
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| fail(ExitKind::Internal, format!("cannot draw a random output delimiter: {e}")))?;
     Ok(delimiter_from(bytes))
 }
 
 /// Appends `outputs` to the `$GITHUB_OUTPUT` file in the heredoc form, with a random delimiter.
 pub fn append_outputs(path: &Path, outputs: &[(&str, String)]) -> anyhow::Result<()> {
-    let records = output_records(outputs, &random_delimiter()?).map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("cannot write step outputs: {e}"),
-        )
-    })?;
+    let records = output_records(outputs, &random_delimiter()?)
+        .map_err(|e| fail(ExitKind::Internal, format!("cannot write step outputs: {e}")))?;
     append(path, records.as_bytes(), "GITHUB_OUTPUT")
 }
 
@@ -687,25 +609,16 @@ pub fn append_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
 
 /// The runner's file commands are append-only files it reads after the step; append in one write.
 fn append(path: &Path, bytes: &[u8], variable: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| {
-            fail_with_hint(
-                ExitKind::Environment,
-                format!("cannot open {} ({variable}): {e}", path.display()),
-                format!("{variable} must name a writable file, as the Actions runner sets it"),
-            )
-        })?;
+    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| {
+        fail_with_hint(
+            ExitKind::Environment,
+            format!("cannot open {} ({variable}): {e}", path.display()),
+            format!("{variable} must name a writable file, as the Actions runner sets it"),
+        )
+    })?;
     file.write_all(bytes)
         .and_then(|()| file.flush())
-        .map_err(|e| {
-            fail(
-                ExitKind::Environment,
-                format!("cannot write {} ({variable}): {e}", path.display()),
-            )
-        })
+        .map_err(|e| fail(ExitKind::Environment, format!("cannot write {} ({variable}): {e}", path.display())))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -745,12 +658,7 @@ impl UploadTarget {
             let hint = e.hint(None).unwrap_or_default();
             fail_with_hint(e.exit_kind(), e.to_string(), hint)
         })?;
-        Ok(UploadTarget {
-            endpoint,
-            repository,
-            server_url: actions.server_url,
-            token,
-        })
+        Ok(UploadTarget { endpoint, repository, server_url: actions.server_url, token })
     }
 }
 
@@ -782,41 +690,21 @@ async fn upload_with_retries(
 ) -> anyhow::Result<UploadedAttestation> {
     // Retries are decided here, from the classified answer; the client sends each request once.
     let http = Http::new(HttpRetry::NONE)?;
-    let body = serde_json::to_value(CreateAttestationRequest { bundle }).map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("cannot encode the attestations request: {e}"),
-        )
-    })?;
-    let headers = [
-        ("accept", "application/vnd.github+json"),
-        ("x-github-api-version", API_VERSION),
-    ];
+    let body = serde_json::to_value(CreateAttestationRequest { bundle })
+        .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the attestations request: {e}")))?;
+    let headers = [("accept", "application/vnd.github+json"), ("x-github-api-version", API_VERSION)];
     let mut attempt = 1;
     loop {
-        let answer = http
-            .post_json_once(
-                "the GitHub attestations API",
-                &target.endpoint,
-                &body,
-                &target.token,
-                &headers,
-            )
-            .await;
+        let answer =
+            http.post_json_once("the GitHub attestations API", &target.endpoint, &body, &target.token, &headers).await;
         let classified = answer.map(|response| {
-            report::debug(&format!(
-                "POST {} (attempt {attempt}): {}",
-                target.endpoint, response.status
-            ));
+            report::debug(&format!("POST {} (attempt {attempt}): {}", target.endpoint, response.status));
             classify_response(response.status.as_u16(), &response.body)
         });
         let error = match classified {
             Ok(Ok(created)) => {
                 let url = attestation_url(&target.server_url, &target.repository, created.id);
-                return Ok(UploadedAttestation {
-                    id: created.id,
-                    url,
-                });
+                return Ok(UploadedAttestation { id: created.id, url });
             }
             Ok(Err(e)) if e.is_transient() && attempt < retry.attempts => e.to_string(),
             Ok(Err(e)) => {
@@ -891,21 +779,14 @@ pub async fn report_attestation(
     let actions = ActionsEnv::from_lookup(env);
     let bundle_path = absolute(attested.bundle_path);
     let tarball_path = absolute(attested.tarball_path);
-    let purl = NpmPackage {
-        name: attested.name.to_owned(),
-        version: attested.version.to_owned(),
-        sha512: attested.sha512,
-    }
-    .purl();
+    let purl =
+        NpmPackage { name: attested.name.to_owned(), version: attested.version.to_owned(), sha512: attested.sha512 }
+            .purl();
     let digest = format!("sha512:{}", hex::encode(attested.sha512));
     if let (Some(_), Some(temp)) = (&actions.output_file, &actions.runner_temp) {
         // Like actions/attest: one bundle path per line, gathered across the job's steps.
         let list = temp.join("created_attestation_paths.txt");
-        append(
-            &list,
-            format!("{}\n", bundle_path.display()).as_bytes(),
-            "RUNNER_TEMP",
-        )?;
+        append(&list, format!("{}\n", bundle_path.display()).as_bytes(), "RUNNER_TEMP")?;
     }
     if let Some(file) = &actions.output_file {
         // Written before the upload, so that a failed upload still reports the bundle.
@@ -917,19 +798,13 @@ pub async fn report_attestation(
                 ("subject-name", purl.clone()),
                 ("subject-digest", digest.clone()),
                 ("log-index", attested.log_index.to_string()),
-                (
-                    "transparency-log-url",
-                    attested.transparency_log_url.to_owned(),
-                ),
+                ("transparency-log-url", attested.transparency_log_url.to_owned()),
             ],
         )?;
         // The local stand-in's trusted root, which verifies the bundle (the action's publish
         // step passes it to `publish --trusted-root`).
         if let Some(root) = attested.trusted_root_path {
-            append_outputs(
-                file,
-                &[("trusted-root", absolute(root).display().to_string())],
-            )?;
+            append_outputs(file, &[("trusted-root", absolute(root).display().to_string())])?;
         }
     }
     let mut summary = AttestSummary {
@@ -941,12 +816,8 @@ pub async fn report_attestation(
         bundle_path: bundle_path.display().to_string(),
         ..AttestSummary::default()
     };
-    if let (Some(issuer), Some(repository)) =
-        (actions_issuer(&actions.server_url), &actions.repository)
-    {
-        let root = attested
-            .trusted_root_path
-            .map(|p| absolute(p).display().to_string());
+    if let (Some(issuer), Some(repository)) = (actions_issuer(&actions.server_url), &actions.repository) {
+        let root = attested.trusted_root_path.map(|p| absolute(p).display().to_string());
         summary.verify_command = Some(verify_command(
             &summary.bundle_path,
             root.as_deref(),
@@ -966,23 +837,13 @@ pub async fn report_attestation(
     if let Some(target) = upload {
         let bundle = serde_json::to_value(attested.bundle)
             .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the bundle: {e}")))?;
-        match upload_attestation(
-            target,
-            &bundle,
-            RetryPolicy::default(),
-            actions.workflow_path.as_deref(),
-        )
-        .await
-        {
+        match upload_attestation(target, &bundle, RetryPolicy::default(), actions.workflow_path.as_deref()).await {
             Ok(uploaded) => {
                 report::info(&format!("Attestation stored with GitHub: {}", uploaded.url));
                 if let Some(file) = &actions.output_file {
                     append_outputs(
                         file,
-                        &[
-                            ("attestation-id", uploaded.id.to_string()),
-                            ("attestation-url", uploaded.url.clone()),
-                        ],
+                        &[("attestation-id", uploaded.id.to_string()), ("attestation-url", uploaded.url.clone())],
                     )?;
                 }
                 summary.attestation_url = Some(uploaded.url);
@@ -1052,9 +913,8 @@ fn verify_into_summary(
                     (&public_good, "public-good")
                 }
                 Err(e) => {
-                    summary.verification = Some(VerificationOutcome::NotRun {
-                        reason: format!("embedded trusted root: {e}"),
-                    });
+                    summary.verification =
+                        Some(VerificationOutcome::NotRun { reason: format!("embedded trusted root: {e}") });
                     return None;
                 }
             }
@@ -1067,21 +927,15 @@ fn verify_into_summary(
         }
     };
     // Only in an Actions job do GITHUB_REPOSITORY and the identity token describe the same run.
-    let (true, Some(issuer), Some(repository)) = (
-        actions.in_actions,
-        actions_issuer(&actions.server_url),
-        actions.repository.as_deref(),
-    ) else {
-        summary.verification = Some(VerificationOutcome::NotRun {
-            reason: "not a GitHub Actions run on github.com or GHE.com".into(),
-        });
+    let (true, Some(issuer), Some(repository)) =
+        (actions.in_actions, actions_issuer(&actions.server_url), actions.repository.as_deref())
+    else {
+        summary.verification =
+            Some(VerificationOutcome::NotRun { reason: "not a GitHub Actions run on github.com or GHE.com".into() });
         return None;
     };
     let mut identity = IdentityPolicy::new(issuer);
-    identity.source_repository_uri = Some(format!(
-        "{}/{repository}",
-        actions.server_url.trim_end_matches('/')
-    ));
+    identity.source_repository_uri = Some(format!("{}/{repository}", actions.server_url.trim_end_matches('/')));
     let subject = Subject::NpmPackage(NpmPackage {
         name: attested.name.to_owned(),
         version: attested.version.to_owned(),
@@ -1093,14 +947,10 @@ fn verify_into_summary(
                 summary.signer_identity = Some(id.san.value().to_owned());
                 summary.signer_issuer = Some(id.issuer.clone());
             }
-            summary.verification = Some(VerificationOutcome::Verified {
-                trusted_root: root_name.to_owned(),
-            });
+            summary.verification = Some(VerificationOutcome::Verified { trusted_root: root_name.to_owned() });
         }
         Err(e) => {
-            summary.verification = Some(VerificationOutcome::Failed {
-                reason: e.to_string(),
-            });
+            summary.verification = Some(VerificationOutcome::Failed { reason: e.to_string() });
             let refuse = matches!(attested.trusted_root, TrustedRootChoice::Local(_))
                 || matches!(
                     e,
@@ -1132,8 +982,7 @@ pub fn actions_issuer(server_url: &str) -> Option<String> {
         return Some("https://token.actions.githubusercontent.com".to_owned());
     }
     let tenant = host.strip_suffix(".ghe.com")?;
-    (!tenant.is_empty() && !tenant.contains('.'))
-        .then(|| format!("https://token.actions.{tenant}.ghe.com"))
+    (!tenant.is_empty() && !tenant.contains('.')).then(|| format!("https://token.actions.{tenant}.ghe.com"))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -1146,22 +995,13 @@ mod tests {
 
     #[test]
     fn output_record_uses_the_heredoc_form() {
-        let rec = output_record(
-            "bundle-path",
-            "a=b\n$(touch /tmp/pwned)\n'\"",
-            "ghadelimiter_X",
-        )
-        .unwrap();
-        assert_eq!(
-            rec,
-            "bundle-path<<ghadelimiter_X\na=b\n$(touch /tmp/pwned)\n'\"\nghadelimiter_X\n"
-        );
+        let rec = output_record("bundle-path", "a=b\n$(touch /tmp/pwned)\n'\"", "ghadelimiter_X").unwrap();
+        assert_eq!(rec, "bundle-path<<ghadelimiter_X\na=b\n$(touch /tmp/pwned)\n'\"\nghadelimiter_X\n");
     }
 
     #[test]
     fn output_record_refuses_a_value_containing_the_delimiter() {
-        let err =
-            output_record("x", "evil\nghadelimiter_X\ninjected=1", "ghadelimiter_X").unwrap_err();
+        let err = output_record("x", "evil\nghadelimiter_X\ninjected=1", "ghadelimiter_X").unwrap_err();
         assert_eq!(err, OutputError::DelimiterInValue { name: "x".into() });
     }
 
@@ -1175,10 +1015,7 @@ mod tests {
 
     #[test]
     fn delimiters_are_distinct_per_draw() {
-        assert_eq!(
-            delimiter_from([0xab; 16]),
-            format!("ghadelimiter_{}", "ab".repeat(16))
-        );
+        assert_eq!(delimiter_from([0xab; 16]), format!("ghadelimiter_{}", "ab".repeat(16)));
         assert_ne!(random_delimiter().unwrap(), random_delimiter().unwrap());
     }
 
@@ -1187,9 +1024,7 @@ mod tests {
         let env = |k: &str| match k {
             "GITHUB_OUTPUT" => Some("/tmp/out".to_owned()),
             "GITHUB_REPOSITORY" => Some("octo/pkg".to_owned()),
-            "GITHUB_WORKFLOW_REF" => {
-                Some("octo/pkg/.github/workflows/release.yml@refs/tags/v1.0.0".to_owned())
-            }
+            "GITHUB_WORKFLOW_REF" => Some("octo/pkg/.github/workflows/release.yml@refs/tags/v1.0.0".to_owned()),
             "GITHUB_API_URL" => Some(String::new()),
             _ => None,
         };
@@ -1197,10 +1032,7 @@ mod tests {
         assert_eq!(a.output_file.as_deref(), Some(Path::new("/tmp/out")));
         assert_eq!(a.summary_file, None);
         assert_eq!(a.api_url, "https://api.github.com");
-        assert_eq!(
-            a.workflow_path.as_deref(),
-            Some(".github/workflows/release.yml")
-        );
+        assert_eq!(a.workflow_path.as_deref(), Some(".github/workflows/release.yml"));
     }
 
     #[test]
@@ -1209,10 +1041,7 @@ mod tests {
             workflow_path("o/r/.github/workflows/a.yml@refs/heads/main", None).as_deref(),
             Some(".github/workflows/a.yml")
         );
-        assert_eq!(
-            workflow_path("other/r/.github/workflows/a.yml@x", Some("o/r")),
-            None
-        );
+        assert_eq!(workflow_path("other/r/.github/workflows/a.yml@x", Some("o/r")), None);
     }
 
     fn summary() -> AttestSummary {
@@ -1220,17 +1049,13 @@ mod tests {
             package: "@scope/pkg@1.2.3".into(),
             subject_name: "pkg:npm/%40scope/pkg@1.2.3".into(),
             subject_digest: "sha512:abcd".into(),
-            signer_identity: Some(
-                "https://github.com/octo/pkg/.github/workflows/release.yml@refs/tags/v1.2.3".into(),
-            ),
+            signer_identity: Some("https://github.com/octo/pkg/.github/workflows/release.yml@refs/tags/v1.2.3".into()),
             signer_issuer: Some("https://token.actions.githubusercontent.com".into()),
             signer_unverified: false,
             log_index: Some(42),
             transparency_log_url: Some("https://search.sigstore.dev/?logIndex=42".into()),
             bundle_path: "/tmp/pkg-1.2.3.sigstore.json".into(),
-            verification: Some(VerificationOutcome::Verified {
-                trusted_root: "public-good".into(),
-            }),
+            verification: Some(VerificationOutcome::Verified { trusted_root: "public-good".into() }),
             attestation_url: Some("https://github.com/octo/pkg/attestations/7".into()),
             published_to: None,
             verify_command: Some(verify_command(
@@ -1247,22 +1072,11 @@ mod tests {
     fn summary_shows_the_facts() {
         let md = render_summary(&summary());
         assert!(md.starts_with("### npm provenance attested\n"));
-        assert!(
-            md.contains("| Package | <code>@scope/pkg@1.2.3</code> |"),
-            "{md}"
-        );
+        assert!(md.contains("| Package | <code>@scope/pkg@1.2.3</code> |"), "{md}");
         assert!(md.contains("| Digest | <code>sha512:abcd</code> |"));
-        assert!(
-            md.contains(
-                "| Transparency log | [log index 42](https://search.sigstore.dev/?logIndex=42) |"
-            ),
-            "{md}"
-        );
+        assert!(md.contains("| Transparency log | [log index 42](https://search.sigstore.dev/?logIndex=42) |"), "{md}");
         assert!(md.contains("<code>https://github.com/octo/pkg/.github/workflows/release.yml@refs/tags/v1.2.3</code>"));
-        assert!(
-            md.contains("| Verification | ✅ verified against the public-good trusted root |"),
-            "{md}"
-        );
+        assert!(md.contains("| Verification | ✅ verified against the public-good trusted root |"), "{md}");
         assert!(md.contains("[https://github.com/octo/pkg/attestations/7](https://github.com/octo/pkg/attestations/7)"));
         assert!(md.contains(
             "\n```sh\nnpm-attest verify --bundle /tmp/pkg-1.2.3.sigstore.json --certificate-oidc-issuer https://token.actions.githubusercontent.com --repository octo/pkg /tmp/scope-pkg-1.2.3.tgz\n```\n"
@@ -1273,15 +1087,13 @@ mod tests {
     fn summary_marks_an_unverified_signer() {
         let mut s = summary();
         s.signer_unverified = true;
-        s.verification = Some(VerificationOutcome::Failed {
-            reason: "inclusion proof does not match".into(),
-        });
+        s.verification = Some(VerificationOutcome::Failed { reason: "inclusion proof does not match".into() });
         let md = render_summary(&s);
-        assert!(md.contains("(issuer <code>https://token.actions.githubusercontent.com</code>) (not verified) |"), "{md}");
         assert!(
-            md.contains("| Verification | ❌ failed: inclusion proof does not match |"),
+            md.contains("(issuer <code>https://token.actions.githubusercontent.com</code>) (not verified) |"),
             "{md}"
         );
+        assert!(md.contains("| Verification | ❌ failed: inclusion proof does not match |"), "{md}");
     }
 
     #[test]
@@ -1289,62 +1101,35 @@ mod tests {
         let mut s = summary();
         s.package = "x</code><script>alert(1)</script>|`\nnext".into();
         s.transparency_log_url = Some("javascript:alert(1)".into());
-        s.verification = Some(VerificationOutcome::Failed {
-            reason: "[click](http://evil) <b>".into(),
-        });
-        s.verify_command = Some(verify_command(
-            "/tmp/a b'$(x)",
-            Some("r\nx"),
-            "i",
-            "o/r",
-            "t",
-        ));
+        s.verification = Some(VerificationOutcome::Failed { reason: "[click](http://evil) <b>".into() });
+        s.verify_command = Some(verify_command("/tmp/a b'$(x)", Some("r\nx"), "i", "o/r", "t"));
         let md = render_summary(&s);
         assert!(!md.contains("<script>"), "{md}");
         assert!(!md.contains("](javascript"), "{md}");
         assert!(!md.contains("<b>"));
         assert!(md.contains("\\[click\\]\\(http://evil\\)"), "{md}");
-        assert!(
-            md.contains("--bundle '/tmp/a b'\\''$(x)' --trusted-root 'r x' "),
-            "{md}"
-        );
+        assert!(md.contains("--bundle '/tmp/a b'\\''$(x)' --trusted-root 'r x' "), "{md}");
         // Every table line still has exactly three cell separators.
-        for line in md
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
-        {
+        for line in md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| ---")) {
             assert_eq!(line.matches('|').count(), 3, "{line}");
         }
     }
 
     #[test]
     fn permission_hints_name_the_workflow_lines() {
-        let h = permission_hint(
-            Permission::Attestations,
-            Some(".github/workflows/release.yml"),
-        );
+        let h = permission_hint(Permission::Attestations, Some(".github/workflows/release.yml"));
         assert!(h.contains("in .github/workflows/release.yml"), "{h}");
-        assert!(
-            h.contains("attestations: write, id-token: write, contents: read"),
-            "{h}"
-        );
+        assert!(h.contains("attestations: write, id-token: write, contents: read"), "{h}");
         let h = permission_hint(Permission::IdToken, None);
-        assert!(
-            h.contains("permissions: { id-token: write, contents: read }"),
-            "{h}"
-        );
+        assert!(h.contains("permissions: { id-token: write, contents: read }"), "{h}");
         assert!(h.contains("fork pull requests"));
     }
 
     #[test]
     fn request_body_wraps_the_bundle_as_json() {
-        let bundle =
-            serde_json::json!({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"});
+        let bundle = serde_json::json!({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"});
         let body = serde_json::to_string(&CreateAttestationRequest { bundle: &bundle }).unwrap();
-        assert_eq!(
-            body,
-            r#"{"bundle":{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}}"#
-        );
+        assert_eq!(body, r#"{"bundle":{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}}"#);
     }
 
     #[test]
@@ -1353,15 +1138,7 @@ mod tests {
             attestations_endpoint("https://api.github.com/", "octo/pkg").unwrap(),
             "https://api.github.com/repos/octo/pkg/attestations"
         );
-        for bad in [
-            "octo",
-            "octo/",
-            "/pkg",
-            "octo/pkg/x",
-            "octo/../x",
-            "o?x/y",
-            "o/..",
-        ] {
+        for bad in ["octo", "octo/", "/pkg", "octo/pkg/x", "octo/../x", "o?x/y", "o/.."] {
             assert!(
                 matches!(
                     attestations_endpoint("https://api.github.com", bad),
@@ -1370,74 +1147,39 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(
-            attestation_url("https://github.com", "octo/pkg", 7),
-            "https://github.com/octo/pkg/attestations/7"
-        );
+        assert_eq!(attestation_url("https://github.com", "octo/pkg", 7), "https://github.com/octo/pkg/attestations/7");
     }
 
     #[test]
     fn classify_success_and_failures() {
-        assert_eq!(
-            classify_response(201, br#"{"id": 123}"#).unwrap(),
-            CreateAttestationResponse { id: 123 }
-        );
-        assert!(matches!(
-            classify_response(201, b"{}"),
-            Err(AttestationsError::BadResponse { status: 201, .. })
-        ));
+        assert_eq!(classify_response(201, br#"{"id": 123}"#).unwrap(), CreateAttestationResponse { id: 123 });
+        assert!(matches!(classify_response(201, b"{}"), Err(AttestationsError::BadResponse { status: 201, .. })));
 
-        let e = classify_response(
-            403,
-            br#"{"message":"Resource not accessible by integration","documentation_url":"x"}"#,
-        )
-        .unwrap_err();
+        let e =
+            classify_response(403, br#"{"message":"Resource not accessible by integration","documentation_url":"x"}"#)
+                .unwrap_err();
         assert_eq!(
             e,
-            AttestationsError::MissingPermission {
-                message: "Resource not accessible by integration".into()
-            }
+            AttestationsError::MissingPermission { message: "Resource not accessible by integration".into() }
         );
         assert!(!e.is_transient());
         assert_eq!(e.exit_kind(), ExitKind::Environment);
-        assert!(e
-            .hint(Some(".github/workflows/release.yml"))
-            .unwrap()
-            .contains("attestations: write"));
+        assert!(e.hint(Some(".github/workflows/release.yml")).unwrap().contains("attestations: write"));
 
-        let e = classify_response(
-            404,
-            br#"{"message":"Feature not available for user-owned private repositories."}"#,
-        )
-        .unwrap_err();
-        assert!(matches!(
-            e,
-            AttestationsError::NotAvailable { status: 404, .. }
-        ));
+        let e = classify_response(404, br#"{"message":"Feature not available for user-owned private repositories."}"#)
+            .unwrap_err();
+        assert!(matches!(e, AttestationsError::NotAvailable { status: 404, .. }));
 
         let e = classify_response(502, b"<html>bad gateway</html>").unwrap_err();
-        assert_eq!(
-            e,
-            AttestationsError::Transient {
-                status: 502,
-                message: "<html>bad gateway</html>".into()
-            }
-        );
+        assert_eq!(e, AttestationsError::Transient { status: 502, message: "<html>bad gateway</html>".into() });
         assert!(e.is_transient());
         assert!(classify_response(429, b"").unwrap_err().is_transient());
-        assert!(
-            classify_response(403, br#"{"message":"API rate limit exceeded"}"#)
-                .unwrap_err()
-                .is_transient()
-        );
+        assert!(classify_response(403, br#"{"message":"API rate limit exceeded"}"#).unwrap_err().is_transient());
 
         let e = classify_response(422, br#"{"message":"Validation failed"}"#).unwrap_err();
         assert_eq!(e.to_string(), "GitHub answered 422: Validation failed");
         assert_eq!(e.exit_kind(), ExitKind::Remote);
-        assert!(matches!(
-            classify_response(401, b"").unwrap_err(),
-            AttestationsError::Unauthorized { .. }
-        ));
+        assert!(matches!(classify_response(401, b"").unwrap_err(), AttestationsError::Unauthorized { .. }));
     }
 
     #[test]
@@ -1446,24 +1188,16 @@ mod tests {
             actions_issuer("https://github.com").as_deref(),
             Some("https://token.actions.githubusercontent.com")
         );
-        assert_eq!(
-            actions_issuer("https://acme.ghe.com/").as_deref(),
-            Some("https://token.actions.acme.ghe.com")
-        );
+        assert_eq!(actions_issuer("https://acme.ghe.com/").as_deref(), Some("https://token.actions.acme.ghe.com"));
         assert_eq!(actions_issuer("https://github.example.com"), None);
         assert_eq!(actions_issuer("not a url"), None);
     }
 
     /// A real npm provenance bundle (v0.3, public-good) and its package.
     fn playwright_cli() -> (Bundle, [u8; 64]) {
-        let text = include_str!(
-            "../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
-        );
+        let text = include_str!("../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json");
         let sha512 = hex::decode("f64d7565f0f001f3150c322e1155b55afb3c4a80cd5c863574d43ef42f7f492f199849647317acbb97a82fbbcd6bdea7b626d419aab54ccdaa428aaf765fc8f6").unwrap();
-        (
-            serde_json::from_str(text).unwrap(),
-            sha512.try_into().unwrap(),
-        )
+        (serde_json::from_str(text).unwrap(), sha512.try_into().unwrap())
     }
 
     fn actions_for(repository: &str) -> ActionsEnv {
@@ -1494,18 +1228,10 @@ mod tests {
     fn a_public_good_bundle_verifies_for_its_repository() {
         let (bundle, sha512) = playwright_cli();
         let mut summary = AttestSummary::default();
-        let refusal = verify_for_summary(
-            &actions_for("microsoft/playwright-cli"),
-            &attested(&bundle, sha512),
-            &mut summary,
-        );
+        let refusal =
+            verify_for_summary(&actions_for("microsoft/playwright-cli"), &attested(&bundle, sha512), &mut summary);
         assert!(refusal.is_none(), "{refusal:?}");
-        assert_eq!(
-            summary.verification,
-            Some(VerificationOutcome::Verified {
-                trusted_root: "public-good".into()
-            })
-        );
+        assert_eq!(summary.verification, Some(VerificationOutcome::Verified { trusted_root: "public-good".into() }));
         assert_eq!(
             summary.signer_identity.as_deref(),
             Some("https://github.com/microsoft/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1")
@@ -1517,20 +1243,10 @@ mod tests {
     fn a_bundle_signed_for_another_repository_is_refused() {
         let (bundle, sha512) = playwright_cli();
         let mut summary = AttestSummary::default();
-        let refusal = verify_for_summary(
-            &actions_for("octo/impostor"),
-            &attested(&bundle, sha512),
-            &mut summary,
-        )
-        .expect("a policy mismatch fails the step");
-        assert_eq!(
-            crate::error::classify(&refusal).0,
-            ExitKind::VerificationFailed
-        );
-        assert!(matches!(
-            summary.verification,
-            Some(VerificationOutcome::Failed { .. })
-        ));
+        let refusal = verify_for_summary(&actions_for("octo/impostor"), &attested(&bundle, sha512), &mut summary)
+            .expect("a policy mismatch fails the step");
+        assert_eq!(crate::error::classify(&refusal).0, ExitKind::VerificationFailed);
+        assert!(matches!(summary.verification, Some(VerificationOutcome::Failed { .. })));
         assert!(summary.signer_unverified);
     }
 
@@ -1539,11 +1255,8 @@ mod tests {
         let (bundle, mut sha512) = playwright_cli();
         sha512[0] ^= 1;
         let mut summary = AttestSummary::default();
-        let refusal = verify_for_summary(
-            &actions_for("microsoft/playwright-cli"),
-            &attested(&bundle, sha512),
-            &mut summary,
-        );
+        let refusal =
+            verify_for_summary(&actions_for("microsoft/playwright-cli"), &attested(&bundle, sha512), &mut summary);
         assert!(refusal.is_some());
     }
 
@@ -1553,20 +1266,14 @@ mod tests {
         let mut summary = AttestSummary::default();
         let env = ActionsEnv::from_lookup(&|_| None);
         assert!(verify_for_summary(&env, &attested(&bundle, sha512), &mut summary).is_none());
-        assert!(matches!(
-            summary.verification,
-            Some(VerificationOutcome::NotRun { .. })
-        ));
+        assert!(matches!(summary.verification, Some(VerificationOutcome::NotRun { .. })));
         // The signer is still shown, marked as not verified.
         assert!(summary.signer_unverified);
     }
 
     #[test]
     fn retry_delays_double_and_cap() {
-        let p = RetryPolicy {
-            attempts: 5,
-            base_delay: std::time::Duration::from_millis(100),
-        };
+        let p = RetryPolicy { attempts: 5, base_delay: std::time::Duration::from_millis(100) };
         assert_eq!(p.delay_after(1).as_millis(), 100);
         assert_eq!(p.delay_after(3).as_millis(), 400);
         assert_eq!(p.delay_after(40).as_secs(), 30);
@@ -1583,10 +1290,7 @@ mod tests {
         assert_eq!(lines[0], "earlier=1");
         let delim = lines[1].strip_prefix("a<<").unwrap();
         assert!(delim.starts_with("ghadelimiter_") && delim.len() == 13 + 32);
-        assert_eq!(
-            &lines[2..],
-            ["1", delim, &format!("b<<{delim}"), "two", "lines", delim]
-        );
+        assert_eq!(&lines[2..], ["1", delim, &format!("b<<{delim}"), "two", "lines", delim]);
         let sum = dir.path().join("summary");
         append_summary(&sum, "# one\n").unwrap();
         append_summary(&sum, "# two\n").unwrap();

@@ -56,7 +56,13 @@ impl RetryPolicy {
     /// The wait before the next attempt after `failures` failed ones and `elapsed` since the
     /// first, or `None` to give up: out of retries, or the wait (the service's `retry_after`
     /// when it sent one) would end past the deadline.
-    fn next_wait(&self, failures: u32, elapsed: Duration, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
+    fn next_wait(
+        &self,
+        failures: u32,
+        elapsed: Duration,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Option<Duration> {
         if failures == 0 || failures > self.retries {
             return None;
         }
@@ -171,12 +177,8 @@ impl Response {
     }
 
     pub fn json(&self, service: &str) -> anyhow::Result<Value> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            fail(
-                ExitKind::Remote,
-                format!("{service} answered with invalid JSON: {e}"),
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| fail(ExitKind::Remote, format!("{service} answered with invalid JSON: {e}")))
     }
 }
 
@@ -201,12 +203,7 @@ impl Http {
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(120))
             .build()
-            .map_err(|e| {
-                fail(
-                    ExitKind::Internal,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { client, retry })
     }
 
@@ -219,14 +216,9 @@ impl Http {
         body: &Value,
         accept: &[StatusCode],
     ) -> anyhow::Result<Response> {
-        let bytes = serde_json::to_vec(body).map_err(|e| {
-            fail(
-                ExitKind::Internal,
-                format!("cannot encode the {service} request: {e}"),
-            )
-        })?;
-        self.send(service, Method::POST, url, Some(bytes), None, accept)
-            .await
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the {service} request: {e}")))?;
+        self.send(service, Method::POST, url, Some(bytes), None, accept).await
     }
 
     /// One `POST url` with a JSON body, a bearer token and extra headers, without retries: every
@@ -240,12 +232,8 @@ impl Http {
         bearer: &SecretString,
         headers: &[(&'static str, &str)],
     ) -> anyhow::Result<Response> {
-        let bytes = serde_json::to_vec(body).map_err(|e| {
-            fail(
-                ExitKind::Internal,
-                format!("cannot encode the {service} request: {e}"),
-            )
-        })?;
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the {service} request: {e}")))?;
         let mut request = self
             .client
             .post(url)
@@ -257,26 +245,15 @@ impl Http {
         }
         match request.send().await {
             Ok(response) => read_body(service, response).await,
-            Err(e) => Err(fail(
-                ExitKind::Remote,
-                format!(
-                    "cannot reach {service} at {}: {}",
-                    redact_url(url),
-                    describe(e)
-                ),
-            )),
+            Err(e) => {
+                Err(fail(ExitKind::Remote, format!("cannot reach {service} at {}: {}", redact_url(url), describe(e))))
+            }
         }
     }
 
     /// `GET url` expecting JSON, optionally with a bearer token.
-    pub async fn get_json(
-        &self,
-        service: &str,
-        url: &str,
-        bearer: Option<&SecretString>,
-    ) -> anyhow::Result<Response> {
-        self.send(service, Method::GET, url, None, bearer, &[])
-            .await
+    pub async fn get_json(&self, service: &str, url: &str, bearer: Option<&SecretString>) -> anyhow::Result<Response> {
+        self.send(service, Method::GET, url, None, bearer, &[]).await
     }
 
     async fn send(
@@ -399,9 +376,8 @@ impl Http {
 
 /// The bearer header, marked sensitive (kept out of reqwest's and hyper's debug output).
 fn bearer_value(service: &str, token: &SecretString) -> anyhow::Result<HeaderValue> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-        fail(ExitKind::BadInput, format!("the token for {service} is not a valid HTTP header value"))
-    })?;
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| fail(ExitKind::BadInput, format!("the token for {service} is not a valid HTTP header value")))?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -453,10 +429,7 @@ async fn read_body_or_cut(
 async fn read_body(service: &str, mut response: reqwest::Response) -> anyhow::Result<Response> {
     let status = response.status();
     let headers = response.headers().clone();
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
+    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large(service));
     }
     let mut body = Vec::new();
@@ -470,28 +443,15 @@ async fn read_body(service: &str, mut response: reqwest::Response) -> anyhow::Re
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(fail(
-                    ExitKind::Remote,
-                    format!("reading the {service} response failed: {}", describe(e)),
-                ))
+                return Err(fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e))))
             }
         }
     }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    Ok(Response { status, headers, body })
 }
 
 fn too_large(service: &str) -> anyhow::Error {
-    fail(
-        ExitKind::Remote,
-        format!(
-            "{service} response is larger than {} MiB",
-            MAX_BODY_BYTES / (1024 * 1024)
-        ),
-    )
+    fail(ExitKind::Remote, format!("{service} response is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)))
 }
 
 /// `Fulcio answered 401: <message>`, the message taken from a JSON `message` field when the
@@ -505,23 +465,12 @@ pub fn status_error(service: &str, response: &Response) -> anyhow::Error {
         let text = text.trim();
         let short: String = text.chars().take(200).collect();
         if short.is_empty() {
-            response
-                .status
-                .canonical_reason()
-                .unwrap_or("no message")
-                .to_owned()
+            response.status.canonical_reason().unwrap_or("no message").to_owned()
         } else {
             short
         }
     });
-    fail(
-        ExitKind::Remote,
-        format!(
-            "{service} answered {}: {}",
-            response.status.as_u16(),
-            message.replace('\n', " ")
-        ),
-    )
+    fail(ExitKind::Remote, format!("{service} answered {}: {}", response.status.as_u16(), message.replace('\n', " ")))
 }
 
 /// The error text without reqwest's URL (which may carry query parameters) and with its causes.
@@ -579,19 +528,9 @@ mod tests {
             body: br#"{"code":16,"message":"error processing the identity token"}"#.to_vec(),
         };
         let err = status_error("Fulcio", &response);
-        assert_eq!(
-            err.to_string(),
-            "Fulcio answered 401: error processing the identity token"
-        );
-        let empty = Response {
-            status: StatusCode::BAD_GATEWAY,
-            headers: HeaderMap::new(),
-            body: Vec::new(),
-        };
-        assert_eq!(
-            status_error("Rekor", &empty).to_string(),
-            "Rekor answered 502: Bad Gateway"
-        );
+        assert_eq!(err.to_string(), "Fulcio answered 401: error processing the identity token");
+        let empty = Response { status: StatusCode::BAD_GATEWAY, headers: HeaderMap::new(), body: Vec::new() };
+        assert_eq!(status_error("Rekor", &empty).to_string(), "Rekor answered 502: Bad Gateway");
     }
 
     #[test]
@@ -600,10 +539,7 @@ mod tests {
             redact_url("https://runner.example/token?api-version=2.0&audience=sigstore"),
             "https://runner.example/token"
         );
-        assert_eq!(
-            join("http://127.0.0.1:9/", "/api/v1/log/entries"),
-            "http://127.0.0.1:9/api/v1/log/entries"
-        );
+        assert_eq!(join("http://127.0.0.1:9/", "/api/v1/log/entries"), "http://127.0.0.1:9/api/v1/log/entries");
     }
 
     #[test]

@@ -15,6 +15,6 @@ pub mod registry;
 pub mod report;
 pub mod secret;
 pub mod sigstore;
-pub mod tarball;
 pub mod standin;
+pub mod tarball;
 pub mod workspaces;

@@ -9,7 +9,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let runner_debug = std::env::var("RUNNER_DEBUG").is_ok_and(|v| v == "1");
-    let verbosity = if cli.quiet { 0 } else if cli.verbose || runner_debug { 2 } else { 1 };
+    let verbosity = if cli.quiet {
+        0
+    } else if cli.verbose || runner_debug {
+        2
+    } else {
+        1
+    };
     report::init(verbosity, in_actions);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

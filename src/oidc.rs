@@ -24,10 +24,7 @@ pub const SIGSTORE_AUDIENCE: &str = "sigstore";
 #[non_exhaustive]
 pub enum TokenSource {
     /// The GitHub Actions OIDC runtime; the token still has to be requested.
-    ActionsRuntime {
-        request_url: String,
-        request_token: SecretString,
-    },
+    ActionsRuntime { request_url: String, request_token: SecretString },
     /// `SIGSTORE_ID_TOKEN`.
     Environment(SecretString),
     /// `--identity-token`.
@@ -50,14 +47,9 @@ fn non_empty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> 
 
 /// Finds the identity token source without any network access, masking what it finds.
 /// With none, fails with `ExitKind::Environment` and a hint naming the fix for the CI at hand.
-pub fn discover(
-    env: &dyn Fn(&str) -> Option<String>,
-    flag: Option<SecretString>,
-) -> anyhow::Result<TokenSource> {
+pub fn discover(env: &dyn Fn(&str) -> Option<String>, flag: Option<SecretString>) -> anyhow::Result<TokenSource> {
     if let Some(request_url) = non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_URL") {
-        let Some(request_token) =
-            non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(SecretString::new)
-        else {
+        let Some(request_token) = non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(SecretString::new) else {
             return Err(fail_with_hint(
                 ExitKind::Environment,
                 "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not",
@@ -65,14 +57,9 @@ pub fn discover(
             ));
         };
         report::mask(&request_token);
-        return Ok(TokenSource::ActionsRuntime {
-            request_url,
-            request_token,
-        });
+        return Ok(TokenSource::ActionsRuntime { request_url, request_token });
     }
-    if let Some(token) =
-        non_empty(env, "SIGSTORE_ID_TOKEN").map(|t| SecretString::new(t.trim().to_owned()))
-    {
+    if let Some(token) = non_empty(env, "SIGSTORE_ID_TOKEN").map(|t| SecretString::new(t.trim().to_owned())) {
         report::mask(&token);
         return Ok(TokenSource::Environment(token));
     }
@@ -110,18 +97,9 @@ pub fn missing_token(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Error {
 /// The identity token for `source`: requested from the Actions runtime, or taken as given.
 pub async fn fetch(http: &Http, source: TokenSource) -> anyhow::Result<SecretString> {
     let token = match source {
-        TokenSource::ActionsRuntime {
-            request_url,
-            request_token,
-        } => {
+        TokenSource::ActionsRuntime { request_url, request_token } => {
             let url = audience_url(&request_url, SIGSTORE_AUDIENCE)?;
-            let response = http
-                .get_json(
-                    "the GitHub Actions OIDC runtime",
-                    &url,
-                    Some(&request_token),
-                )
-                .await?;
+            let response = http.get_json("the GitHub Actions OIDC runtime", &url, Some(&request_token)).await?;
             let value = response.json("the GitHub Actions OIDC runtime")?;
             let token = value.get("value").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| {
                 fail(ExitKind::Remote, "the GitHub Actions OIDC runtime answered without a token (no `value` field)")
@@ -150,17 +128,9 @@ pub fn audience_url(request_url: &str, audience: &str) -> anyhow::Result<String>
 
 /// Decodes the token's claims (no signature check: Fulcio does that) and explains problems
 /// Fulcio would otherwise report less clearly. Returns warnings for what may still work.
-pub fn inspect(
-    token: &SecretString,
-    source: &str,
-    now: UnixTime,
-) -> anyhow::Result<(UnverifiedJwt, Vec<String>)> {
-    let jwt = decode_unverified(token.expose()).map_err(|e| {
-        fail(
-            ExitKind::BadInput,
-            format!("identity token from {source} is unusable: {e}"),
-        )
-    })?;
+pub fn inspect(token: &SecretString, source: &str, now: UnixTime) -> anyhow::Result<(UnverifiedJwt, Vec<String>)> {
+    let jwt = decode_unverified(token.expose())
+        .map_err(|e| fail(ExitKind::BadInput, format!("identity token from {source} is unusable: {e}")))?;
     let mut warnings = Vec::new();
     let audiences = jwt.audiences();
     if !audiences.contains(&SIGSTORE_AUDIENCE) {
@@ -172,10 +142,7 @@ pub fn inspect(
         if exp < now.seconds() {
             return Err(fail_with_hint(
                 ExitKind::Environment,
-                format!(
-                    "identity token from {source} expired at {}",
-                    UnixTime(exp).to_rfc3339()
-                ),
+                format!("identity token from {source} expired at {}", UnixTime(exp).to_rfc3339()),
                 "request a fresh token (GitHub and GitLab tokens live for minutes)",
             ));
         }
@@ -197,10 +164,7 @@ mod tests {
     use crate::error::classify;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -208,25 +172,16 @@ mod tests {
     fn sources_are_tried_in_order() {
         let flag = || Some(SecretString::new("flag.token.x".into()));
         let all = env(&[
-            (
-                "ACTIONS_ID_TOKEN_REQUEST_URL",
-                "http://127.0.0.1:1/token?api-version=2.0",
-            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:1/token?api-version=2.0"),
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "req"),
             ("SIGSTORE_ID_TOKEN", "env.token.x"),
         ]);
-        assert!(matches!(
-            discover(&all, flag()).unwrap(),
-            TokenSource::ActionsRuntime { .. }
-        ));
+        assert!(matches!(discover(&all, flag()).unwrap(), TokenSource::ActionsRuntime { .. }));
         let gitlab = env(&[("SIGSTORE_ID_TOKEN", "env.token.x")]);
         assert!(
             matches!(discover(&gitlab, flag()).unwrap(), TokenSource::Environment(t) if t.expose() == "env.token.x")
         );
-        assert!(matches!(
-            discover(&env(&[]), flag()).unwrap(),
-            TokenSource::Flag(_)
-        ));
+        assert!(matches!(discover(&env(&[]), flag()).unwrap(), TokenSource::Flag(_)));
     }
 
     #[test]
@@ -243,37 +198,20 @@ mod tests {
     #[test]
     fn audience_is_appended_to_the_runtime_url() {
         assert_eq!(
-            audience_url(
-                "https://pipelines.example/idtoken?api-version=2.0",
-                "sigstore"
-            )
-            .unwrap(),
+            audience_url("https://pipelines.example/idtoken?api-version=2.0", "sigstore").unwrap(),
             "https://pipelines.example/idtoken?api-version=2.0&audience=sigstore"
         );
-        assert_eq!(
-            audience_url("http://127.0.0.1:5/t", "sigstore").unwrap(),
-            "http://127.0.0.1:5/t?audience=sigstore"
-        );
+        assert_eq!(audience_url("http://127.0.0.1:5/t", "sigstore").unwrap(), "http://127.0.0.1:5/t?audience=sigstore");
     }
 
     #[test]
     fn inspect_refuses_expired_and_subjectless_tokens() {
         let key = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
-        let mint = |claims: Value| {
-            SecretString::new(crate::core::jwt::mint_es256(
-                &key,
-                "k",
-                claims.as_object().unwrap(),
-            ))
-        };
-        let good = mint(
-            serde_json::json!({"sub": "repo:o/r:ref:refs/heads/main", "aud": "sigstore", "exp": 2000}),
-        );
+        let mint =
+            |claims: Value| SecretString::new(crate::core::jwt::mint_es256(&key, "k", claims.as_object().unwrap()));
+        let good = mint(serde_json::json!({"sub": "repo:o/r:ref:refs/heads/main", "aud": "sigstore", "exp": 2000}));
         let (jwt, warnings) = inspect(&good, "test", UnixTime(1000)).unwrap();
-        assert_eq!(
-            jwt.challenge_subject(),
-            Some("repo:o/r:ref:refs/heads/main")
-        );
+        assert_eq!(jwt.challenge_subject(), Some("repo:o/r:ref:refs/heads/main"));
         assert!(warnings.is_empty());
         let expired = inspect(&good, "test", UnixTime(3000)).unwrap_err();
         assert_eq!(classify(&expired).0, ExitKind::Environment);

@@ -178,9 +178,10 @@ impl SignerPlan {
                 Ok(Signer { session, standin: None, statement_env: self.env, identity })
             }
             Instance::Local => {
-                let standin = Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) })
-                    .await
-                    .map_err(|e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")))?;
+                let standin =
+                    Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) }).await.map_err(
+                        |e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")),
+                    )?;
                 let base = standin.base_url().to_owned();
                 let endpoints = Endpoints { fulcio: base.clone(), rekor: base };
                 let (token, described, claims) = match self.local_token {

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::core::bundle::{
-    Bundle, Envelope, EnvelopeSignature, HashOutput, MessageSignature, TransparencyLogEntry,
-    VerificationMaterial, X509Certificate, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_3,
+    Bundle, Envelope, EnvelopeSignature, HashOutput, MessageSignature, TransparencyLogEntry, VerificationMaterial,
+    X509Certificate, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_3,
 };
 use crate::core::crypto::pem_rfc7468_decode;
 use crate::core::dsse;
@@ -62,12 +62,8 @@ impl EphemeralKey {
         // A uniformly random 32-byte string is a valid P-256 scalar except with probability
         // about 2^-32; draw again in that case.
         for _ in 0..8 {
-            getrandom::getrandom(seed.as_mut_slice()).map_err(|e| {
-                fail(
-                    ExitKind::Environment,
-                    format!("cannot read the system random source: {e}"),
-                )
-            })?;
+            getrandom::getrandom(seed.as_mut_slice())
+                .map_err(|e| fail(ExitKind::Environment, format!("cannot read the system random source: {e}")))?;
             if let Ok(key) = p256::ecdsa::SigningKey::from_slice(seed.as_slice()) {
                 return Ok(Self { key });
             }
@@ -80,12 +76,7 @@ impl EphemeralKey {
         self.key
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| {
-                fail(
-                    ExitKind::Internal,
-                    format!("cannot encode the public key: {e}"),
-                )
-            })
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the public key: {e}")))
     }
 
     pub fn public_key_der(&self) -> anyhow::Result<Vec<u8>> {
@@ -93,12 +84,7 @@ impl EphemeralKey {
             .verifying_key()
             .to_public_key_der()
             .map(|d| d.as_bytes().to_vec())
-            .map_err(|e| {
-                fail(
-                    ExitKind::Internal,
-                    format!("cannot encode the public key: {e}"),
-                )
-            })
+            .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the public key: {e}")))
     }
 
     /// ECDSA P-256 with SHA-256 over `message`, ASN.1 DER.
@@ -117,17 +103,11 @@ pub struct Endpoints {
 
 impl Endpoints {
     pub fn public_good() -> Self {
-        Self {
-            fulcio: PUBLIC_GOOD_FULCIO.into(),
-            rekor: PUBLIC_GOOD_REKOR.into(),
-        }
+        Self { fulcio: PUBLIC_GOOD_FULCIO.into(), rekor: PUBLIC_GOOD_REKOR.into() }
     }
 
     pub fn staging() -> Self {
-        Self {
-            fulcio: STAGING_FULCIO.into(),
-            rekor: STAGING_REKOR.into(),
-        }
+        Self { fulcio: STAGING_FULCIO.into(), rekor: STAGING_REKOR.into() }
     }
 
     /// Where people can look the entry up: search.sigstore.dev for public-good, the log's
@@ -136,10 +116,7 @@ impl Endpoints {
         if self.rekor.trim_end_matches('/') == PUBLIC_GOOD_REKOR {
             format!("https://search.sigstore.dev/?logIndex={log_index}")
         } else {
-            format!(
-                "{}?logIndex={log_index}",
-                join(&self.rekor, "/api/v1/log/entries")
-            )
+            format!("{}?logIndex={log_index}", join(&self.rekor, "/api/v1/log/entries"))
         }
     }
 }
@@ -159,11 +136,13 @@ pub async fn request_certificate(
     token: &SecretString,
     key: &EphemeralKey,
 ) -> anyhow::Result<LeafCertificate> {
-    let jwt = decode_unverified(token.expose())
-        .classify(ExitKind::BadInput, "the identity token is unusable")?;
+    let jwt = decode_unverified(token.expose()).classify(ExitKind::BadInput, "the identity token is unusable")?;
     // §7.3 step 2: the verified `email`, else `sub`.
     let subject = jwt.challenge_subject().ok_or_else(|| {
-        fail(ExitKind::BadInput, "the identity token has no `sub` claim (or an unverified `email`) to prove possession over")
+        fail(
+            ExitKind::BadInput,
+            "the identity token has no `sub` claim (or an unverified `email`) to prove possession over",
+        )
     })?;
     // §7.3 step 3: ECDSA-P256-SHA256, DER, over the subject's UTF-8 bytes.
     let proof = key.sign(subject.as_bytes());
@@ -174,40 +153,24 @@ pub async fn request_certificate(
             "proofOfPossession": b64_encode(&proof),
         }
     });
-    let response = http
-        .post_json("Fulcio", &join(fulcio, "/api/v2/signingCert"), &body, &[])
-        .await?;
+    let response = http.post_json("Fulcio", &join(fulcio, "/api/v2/signingCert"), &body, &[]).await?;
     let value = response.json("Fulcio")?;
     // §7.3 step 5: the embedded-SCT chain, else the detached one; leaf first.
     let chain = value
         .pointer("/signedCertificateEmbeddedSct/chain/certificates")
         .or_else(|| value.pointer("/signedCertificateDetachedSct/chain/certificates"))
         .and_then(Value::as_array)
-        .ok_or_else(|| {
-            fail(
-                ExitKind::Remote,
-                "Fulcio answered without a certificate chain",
-            )
-        })?;
-    let pem = chain.first().and_then(Value::as_str).ok_or_else(|| {
-        fail(
-            ExitKind::Remote,
-            "Fulcio answered with an empty certificate chain",
-        )
-    })?;
-    let (label, der) = pem_rfc7468_decode(pem)
-        .classify(ExitKind::Remote, "Fulcio's leaf certificate is not PEM")?;
+        .ok_or_else(|| fail(ExitKind::Remote, "Fulcio answered without a certificate chain"))?;
+    let pem = chain
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail(ExitKind::Remote, "Fulcio answered with an empty certificate chain"))?;
+    let (label, der) = pem_rfc7468_decode(pem).classify(ExitKind::Remote, "Fulcio's leaf certificate is not PEM")?;
     if label != "CERTIFICATE" {
-        return Err(fail(
-            ExitKind::Remote,
-            format!("Fulcio's leaf is a PEM {label:?}, not a CERTIFICATE"),
-        ));
+        return Err(fail(ExitKind::Remote, format!("Fulcio's leaf is a PEM {label:?}, not a CERTIFICATE")));
     }
     check_certifies_key(&der, &key.public_key_der()?)?;
-    Ok(LeafCertificate {
-        pem: normalize_pem(pem),
-        der,
-    })
+    Ok(LeafCertificate { pem: normalize_pem(pem), der })
 }
 
 /// The PEM text exactly as Fulcio sent it, with a trailing newline ensured.
@@ -226,15 +189,9 @@ fn check_certifies_key(cert_der: &[u8], our_spki_der: &[u8]) -> anyhow::Result<(
         .tbs_certificate
         .subject_public_key_info
         .to_der()
-        .classify(
-            ExitKind::Remote,
-            "Fulcio's leaf certificate has a malformed public key",
-        )?;
+        .classify(ExitKind::Remote, "Fulcio's leaf certificate has a malformed public key")?;
     if spki != our_spki_der {
-        return Err(fail(
-            ExitKind::Remote,
-            "Fulcio issued a certificate for a different public key than ours",
-        ));
+        return Err(fail(ExitKind::Remote, "Fulcio issued a certificate for a different public key than ours"));
     }
     Ok(())
 }
@@ -249,32 +206,17 @@ pub async fn create_log_entry(
     our_signature: &[u8],
 ) -> anyhow::Result<TransparencyLogEntry> {
     let url = join(rekor, "/api/v1/log/entries");
-    let response = http
-        .post_json("Rekor", &url, proposed, &[StatusCode::CONFLICT])
-        .await?;
+    let response = http.post_json("Rekor", &url, proposed, &[StatusCode::CONFLICT]).await?;
     let body = if response.status == StatusCode::CONFLICT {
-        let uuid = conflict_uuid(response.header("location"), &response.body).ok_or_else(|| {
-            fail(
-                ExitKind::Remote,
-                "Rekor answered 409 (entry exists) without saying which entry",
-            )
-        })?;
+        let uuid = conflict_uuid(response.header("location"), &response.body)
+            .ok_or_else(|| fail(ExitKind::Remote, "Rekor answered 409 (entry exists) without saying which entry"))?;
         crate::report::debug(&format!("Rekor already holds entry {uuid}, fetching it"));
-        http.get_json(
-            "Rekor",
-            &join(rekor, &format!("/api/v1/log/entries/{uuid}")),
-            None,
-        )
-        .await?
-        .body
+        http.get_json("Rekor", &join(rekor, &format!("/api/v1/log/entries/{uuid}")), None).await?.body
     } else {
         response.body
     };
-    let (_uuid, entry) =
-        parse_entry_response(&body).classify(ExitKind::Remote, "Rekor's answer is unusable")?;
-    let tle = entry
-        .to_bundle_entry()
-        .classify(ExitKind::Remote, "Rekor's answer is unusable")?;
+    let (_uuid, entry) = parse_entry_response(&body).classify(ExitKind::Remote, "Rekor's answer is unusable")?;
+    let tle = entry.to_bundle_entry().classify(ExitKind::Remote, "Rekor's answer is unusable")?;
     check_entry_is_ours(&tle, our_signature)?;
     Ok(tle)
 }
@@ -283,20 +225,14 @@ pub async fn create_log_entry(
 /// error message (`... already exists in the transparency log with UUID <uuid>`). Only hex is
 /// accepted, so the follow-up request cannot be steered elsewhere.
 fn conflict_uuid(location: Option<&str>, body: &[u8]) -> Option<String> {
-    let is_uuid =
-        |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_uuid = |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(last) = location.and_then(|l| l.trim_end_matches('/').rsplit('/').next()) {
         if is_uuid(last) {
             return Some(last.to_owned());
         }
     }
     let value: Value = serde_json::from_slice(body).ok()?;
-    let last = value
-        .get("message")?
-        .as_str()?
-        .split_whitespace()
-        .last()?
-        .trim_end_matches('.');
+    let last = value.get("message")?.as_str()?.split_whitespace().last()?.trim_end_matches('.');
     is_uuid(last).then(|| last.to_owned())
 }
 
@@ -305,28 +241,16 @@ fn conflict_uuid(location: Option<&str>, body: &[u8]) -> Option<String> {
 /// 409 lookup) answering with someone else's entry; the signed checkpoint and SET are left to
 /// the verifier, which holds the log's key.
 fn check_entry_is_ours(entry: &TransparencyLogEntry, our_signature: &[u8]) -> anyhow::Result<()> {
-    let body: Value = serde_json::from_slice(&entry.canonicalized_body).map_err(|e| {
-        fail(
-            ExitKind::Remote,
-            format!("Rekor's entry body is not JSON: {e}"),
-        )
-    })?;
+    let body: Value = serde_json::from_slice(&entry.canonicalized_body)
+        .map_err(|e| fail(ExitKind::Remote, format!("Rekor's entry body is not JSON: {e}")))?;
     let ours = b64_encode(our_signature);
     let listed: Vec<&str> = match body.get("kind").and_then(Value::as_str) {
         Some("dsse") => body
             .pointer("/spec/signatures")
             .and_then(Value::as_array)
-            .map(|sigs| {
-                sigs.iter()
-                    .filter_map(|s| s.get("signature").and_then(Value::as_str))
-                    .collect()
-            })
+            .map(|sigs| sigs.iter().filter_map(|s| s.get("signature").and_then(Value::as_str)).collect())
             .unwrap_or_default(),
-        Some("hashedrekord") => body
-            .pointer("/spec/signature/content")
-            .and_then(Value::as_str)
-            .into_iter()
-            .collect(),
+        Some("hashedrekord") => body.pointer("/spec/signature/content").and_then(Value::as_str).into_iter().collect(),
         other => {
             return Err(fail(
                 ExitKind::Remote,
@@ -335,31 +259,17 @@ fn check_entry_is_ours(entry: &TransparencyLogEntry, our_signature: &[u8]) -> an
         }
     };
     if !listed.contains(&ours.as_str()) {
-        return Err(fail(
-            ExitKind::Remote,
-            "Rekor's entry does not carry our signature",
-        ));
+        return Err(fail(ExitKind::Remote, "Rekor's entry does not carry our signature"));
     }
-    let proof = entry.inclusion_proof.as_ref().ok_or_else(|| {
-        fail(
-            ExitKind::Remote,
-            "Rekor answered without an inclusion proof",
-        )
-    })?;
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .ok_or_else(|| fail(ExitKind::Remote, "Rekor answered without an inclusion proof"))?;
     if entry.inclusion_promise.is_none() {
-        return Err(fail(
-            ExitKind::Remote,
-            "Rekor answered without a signed entry timestamp",
-        ));
+        return Err(fail(ExitKind::Remote, "Rekor answered without a signed entry timestamp"));
     }
-    let (Ok(index), Ok(size)) = (
-        u64::try_from(proof.log_index),
-        u64::try_from(proof.tree_size),
-    ) else {
-        return Err(fail(
-            ExitKind::Remote,
-            "Rekor's inclusion proof has a negative index or size",
-        ));
+    let (Ok(index), Ok(size)) = (u64::try_from(proof.log_index), u64::try_from(proof.tree_size)) else {
+        return Err(fail(ExitKind::Remote, "Rekor's inclusion proof has a negative index or size"));
     };
     merkle::verify_inclusion(
         index,
@@ -376,10 +286,7 @@ fn check_entry_is_ours(entry: &TransparencyLogEntry, our_signature: &[u8]) -> an
 #[derive(Debug, Clone, Copy)]
 pub enum Content<'a> {
     /// A DSSE envelope over `payload` (npm provenance: an in-toto statement).
-    Dsse {
-        payload_type: &'a str,
-        payload: &'a [u8],
-    },
+    Dsse { payload_type: &'a str, payload: &'a [u8] },
     /// A plain message signature (hashedrekord).
     Message { message: &'a [u8] },
 }
@@ -394,8 +301,8 @@ pub async fn sign(
     content: Content<'_>,
     trusted_logs: Option<&[TransparencyLogInstance]>,
 ) -> anyhow::Result<Bundle> {
-    let session = SigningSession::open(http.clone(), endpoints.clone(), token.clone(), trusted_logs.map(<[_]>::to_vec))
-        .await?;
+    let session =
+        SigningSession::open(http.clone(), endpoints.clone(), token.clone(), trusted_logs.map(<[_]>::to_vec)).await?;
     session.sign(content).await
 }
 
@@ -542,19 +449,16 @@ impl SigningSession {
 /// The certificate's `notAfter` as Unix seconds.
 fn certificate_not_after(der: &[u8]) -> anyhow::Result<UnixTime> {
     use der::Decode as _;
-    let cert = x509_cert::Certificate::from_der(der).classify(ExitKind::Remote, "Fulcio's leaf certificate is not X.509")?;
+    let cert =
+        x509_cert::Certificate::from_der(der).classify(ExitKind::Remote, "Fulcio's leaf certificate is not X.509")?;
     let not_after = cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs();
     Ok(UnixTime(i64::try_from(not_after).unwrap_or(i64::MAX)))
 }
 
 /// The bundle as written to disk: pretty JSON with a trailing newline.
 pub fn bundle_json(bundle: &Bundle) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(bundle).map_err(|e| {
-        fail(
-            ExitKind::Internal,
-            format!("cannot serialize the bundle: {e}"),
-        )
-    })?;
+    let mut bytes = serde_json::to_vec_pretty(bundle)
+        .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the bundle: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -573,27 +477,17 @@ pub fn select_endpoints(config: &SigningConfig, now: UnixTime) -> anyhow::Result
             })
             .collect();
         ok.sort_by(|(a, a_start), (b, b_start)| {
-            b.major_api_version
-                .cmp(&a.major_api_version)
-                .then(b_start.cmp(a_start))
+            b.major_api_version.cmp(&a.major_api_version).then(b_start.cmp(a_start))
         });
         ok.into_iter().map(|(s, _)| s).collect()
     };
     let fulcio = usable(&config.ca_urls, &[1])
         .into_iter()
         .next()
-        .ok_or_else(|| {
-            fail(
-                ExitKind::BadInput,
-                "signing config names no Fulcio (v1 API) valid now",
-            )
-        })?;
+        .ok_or_else(|| fail(ExitKind::BadInput, "signing config names no Fulcio (v1 API) valid now"))?;
     let rekors = usable(&config.rekor_tlog_urls, &[1]);
     let Some(first) = rekors.first() else {
-        let v2_only = config
-            .rekor_tlog_urls
-            .iter()
-            .any(|s| s.major_api_version == 2);
+        let v2_only = config.rekor_tlog_urls.iter().any(|s| s.major_api_version == 2);
         return Err(if v2_only {
             fail_with_hint(
                 ExitKind::BadInput,
@@ -601,20 +495,13 @@ pub fn select_endpoints(config: &SigningConfig, now: UnixTime) -> anyhow::Result
                 "add a Rekor v1 log (`majorApiVersion: 1`) to the signing config",
             )
         } else {
-            fail(
-                ExitKind::BadInput,
-                "signing config names no Rekor (v1 API) log valid now",
-            )
+            fail(ExitKind::BadInput, "signing config names no Rekor (v1 API) log valid now")
         });
     };
     // One log per operator (§2.3); we write to exactly one, so ALL/EXACT asking for more fail.
     let mut operators: Vec<&str> = rekors.iter().map(|s| s.operator.as_str()).collect();
     operators.dedup();
-    let required = match config
-        .rekor_tlog_config
-        .as_ref()
-        .map(|c| (c.selector.as_str(), c.count))
-    {
+    let required = match config.rekor_tlog_config.as_ref().map(|c| (c.selector.as_str(), c.count)) {
         Some(("ALL", _)) => operators.len(),
         Some(("EXACT", count)) => count.unwrap_or(1) as usize,
         _ => 1,
@@ -625,10 +512,7 @@ pub fn select_endpoints(config: &SigningConfig, now: UnixTime) -> anyhow::Result
             format!("signing config asks for entries in {required} logs; npm-attest writes to one"),
         ));
     }
-    Ok(Endpoints {
-        fulcio: fulcio.url.clone(),
-        rekor: first.url.clone(),
-    })
+    Ok(Endpoints { fulcio: fulcio.url.clone(), rekor: first.url.clone() })
 }
 
 /// `conformance sign-bundle`'s inputs (testdata/sigstore-conformance/README.md, "The
@@ -651,71 +535,40 @@ pub async fn conformance_sign_bundle(opts: ConformanceSignOptions) -> anyhow::Re
     let now = now()?;
     let endpoints = match &opts.signing_config {
         Some(path) => {
-            let text = std::fs::read(path).map_err(|e| {
-                fail(
-                    ExitKind::BadInput,
-                    format!("cannot read signing config {}: {e}", path.display()),
-                )
-            })?;
-            let config: SigningConfig = serde_json::from_slice(&text).map_err(|e| {
-                fail(
-                    ExitKind::BadInput,
-                    format!("invalid signing config {}: {e}", path.display()),
-                )
-            })?;
+            let text = std::fs::read(path)
+                .map_err(|e| fail(ExitKind::BadInput, format!("cannot read signing config {}: {e}", path.display())))?;
+            let config: SigningConfig = serde_json::from_slice(&text)
+                .map_err(|e| fail(ExitKind::BadInput, format!("invalid signing config {}: {e}", path.display())))?;
             select_endpoints(&config, now)?
         }
         None if opts.staging => Endpoints::staging(),
         None => Endpoints::public_good(),
     };
-    let file = std::fs::read(&opts.file).map_err(|e| {
-        fail(
-            ExitKind::BadInput,
-            format!("cannot read {}: {e}", opts.file.display()),
-        )
-    })?;
+    let file = std::fs::read(&opts.file)
+        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {}: {e}", opts.file.display())))?;
     crate::report::mask(&opts.identity_token);
     let http = Http::new(crate::http::RetryPolicy::default())?;
     let content = if opts.in_toto {
         serde_json::from_slice::<Value>(&file).map_err(|e| {
-            fail(
-                ExitKind::BadInput,
-                format!("{} is not an in-toto statement: {e}", opts.file.display()),
-            )
+            fail(ExitKind::BadInput, format!("{} is not an in-toto statement: {e}", opts.file.display()))
         })?;
-        Content::Dsse {
-            payload_type: IN_TOTO_PAYLOAD_TYPE,
-            payload: &file,
-        }
+        Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: &file }
     } else {
         Content::Message { message: &file }
     };
     let trusted_root = match &opts.trusted_root {
         Some(path) => {
-            let text = std::fs::read(path).map_err(|e| {
-                fail(
-                    ExitKind::BadInput,
-                    format!("cannot read trusted root {}: {e}", path.display()),
-                )
-            })?;
-            Some(serde_json::from_slice::<TrustedRoot>(&text).map_err(|e| {
-                fail(
-                    ExitKind::BadInput,
-                    format!("invalid trusted root {}: {e}", path.display()),
-                )
-            })?)
+            let text = std::fs::read(path)
+                .map_err(|e| fail(ExitKind::BadInput, format!("cannot read trusted root {}: {e}", path.display())))?;
+            Some(
+                serde_json::from_slice::<TrustedRoot>(&text)
+                    .map_err(|e| fail(ExitKind::BadInput, format!("invalid trusted root {}: {e}", path.display())))?,
+            )
         }
         None => None,
     };
     let trusted_logs = trusted_root.as_ref().map(|r| r.tlogs.as_slice());
-    let bundle = sign(
-        &http,
-        &endpoints,
-        &opts.identity_token,
-        content,
-        trusted_logs,
-    )
-    .await?;
+    let bundle = sign(&http, &endpoints, &opts.identity_token, content, trusted_logs).await?;
     crate::fsutil::write_atomic(&opts.bundle_out, &bundle_json(&bundle)?)
 }
 
@@ -745,37 +598,25 @@ mod tests {
         public.verify(b"DSSEv1 0  0 ", &sig).unwrap();
         assert!(public.verify(b"DSSEv1 0  0  ", &sig).is_err());
         let other = EphemeralKey::generate().unwrap();
-        assert_ne!(
-            other.public_key_der().unwrap(),
-            key.public_key_der().unwrap()
-        );
+        assert_ne!(other.public_key_der().unwrap(), key.public_key_der().unwrap());
     }
 
     #[test]
     fn conflict_uuid_comes_from_location_or_message_and_must_be_hex() {
         let uuid = "24296fb24b8ad77a".to_owned() + &"ab".repeat(32);
-        assert_eq!(
-            conflict_uuid(Some(&format!("/api/v1/log/entries/{uuid}")), b""),
-            Some(uuid.clone())
-        );
+        assert_eq!(conflict_uuid(Some(&format!("/api/v1/log/entries/{uuid}")), b""), Some(uuid.clone()));
         let body = format!(
             r#"{{"code":409,"message":"an equivalent entry already exists in the transparency log with UUID {uuid}"}}"#
         );
         assert_eq!(conflict_uuid(None, body.as_bytes()), Some(uuid));
-        assert_eq!(
-            conflict_uuid(Some("https://evil.example/../x?y"), b"{}"),
-            None
-        );
+        assert_eq!(conflict_uuid(Some("https://evil.example/../x?y"), b"{}"), None);
     }
 
     fn service(url: &str, version: u32, start: &str, end: Option<&str>, operator: &str) -> Service {
         Service {
             url: url.into(),
             major_api_version: version,
-            valid_for: TimeRange {
-                start: Some(start.into()),
-                end: end.map(Into::into),
-            },
+            valid_for: TimeRange { start: Some(start.into()), end: end.map(Into::into) },
             operator: operator.into(),
         }
     }
@@ -788,73 +629,41 @@ mod tests {
             ca_urls: vec![
                 service("https://old-fulcio", 1, "2020-01-01T00:00:00Z", None, "a"),
                 service("https://new-fulcio", 1, "2025-01-01T00:00:00Z", None, "a"),
-                service(
-                    "https://future-fulcio",
-                    1,
-                    "2027-01-01T00:00:00Z",
-                    None,
-                    "a",
-                ),
+                service("https://future-fulcio", 1, "2027-01-01T00:00:00Z", None, "a"),
             ],
             oidc_urls: vec![],
             rekor_tlog_urls: vec![
                 service("https://rekor-v2", 2, "2026-06-12T00:00:00Z", None, "a"),
-                service(
-                    "https://expired-rekor",
-                    1,
-                    "2020-01-01T00:00:00Z",
-                    Some("2021-01-01T00:00:00Z"),
-                    "a",
-                ),
+                service("https://expired-rekor", 1, "2020-01-01T00:00:00Z", Some("2021-01-01T00:00:00Z"), "a"),
                 service("https://rekor", 1, "2021-01-12T00:00:00Z", None, "a"),
             ],
             tsa_urls: vec![],
-            rekor_tlog_config: Some(ServiceConfig {
-                selector: "ANY".into(),
-                count: None,
-            }),
+            rekor_tlog_config: Some(ServiceConfig { selector: "ANY".into(), count: None }),
             tsa_config: None,
         };
         assert_eq!(
             select_endpoints(&config, now).unwrap(),
-            Endpoints {
-                fulcio: "https://new-fulcio".into(),
-                rekor: "https://rekor".into()
-            }
+            Endpoints { fulcio: "https://new-fulcio".into(), rekor: "https://rekor".into() }
         );
         let mut v2_only = config.clone();
         v2_only.rekor_tlog_urls.truncate(1);
         let err = select_endpoints(&v2_only, now).unwrap_err();
         assert!(err.to_string().contains("Rekor v2"), "{err}");
         let mut exact_two = config;
-        exact_two.rekor_tlog_config = Some(ServiceConfig {
-            selector: "EXACT".into(),
-            count: Some(2),
-        });
+        exact_two.rekor_tlog_config = Some(ServiceConfig { selector: "EXACT".into(), count: Some(2) });
         assert!(select_endpoints(&exact_two, now).is_err());
     }
 
     #[test]
     fn transparency_links() {
-        assert_eq!(
-            Endpoints::public_good().transparency_log_url(5),
-            "https://search.sigstore.dev/?logIndex=5"
-        );
-        let local = Endpoints {
-            fulcio: "http://127.0.0.1:9".into(),
-            rekor: "http://127.0.0.1:9/".into(),
-        };
-        assert_eq!(
-            local.transparency_log_url(0),
-            "http://127.0.0.1:9/api/v1/log/entries?logIndex=0"
-        );
+        assert_eq!(Endpoints::public_good().transparency_log_url(5), "https://search.sigstore.dev/?logIndex=5");
+        let local = Endpoints { fulcio: "http://127.0.0.1:9".into(), rekor: "http://127.0.0.1:9/".into() };
+        assert_eq!(local.transparency_log_url(0), "http://127.0.0.1:9/api/v1/log/entries?logIndex=0");
     }
 
     #[test]
     fn a_certificate_for_another_key_is_refused() {
-        let der = crate::core::crypto::pem_rfc7468_decode(&fixture_leaf_pem())
-            .unwrap()
-            .1;
+        let der = crate::core::crypto::pem_rfc7468_decode(&fixture_leaf_pem()).unwrap().1;
         let key = EphemeralKey::generate().unwrap();
         let err = check_certifies_key(&der, &key.public_key_der().unwrap()).unwrap_err();
         assert!(err.to_string().contains("different public key"), "{err}");
@@ -865,12 +674,7 @@ mod tests {
             "../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
         ))
         .unwrap();
-        let der = b64_decode(
-            bundle["verificationMaterial"]["certificate"]["rawBytes"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+        let der = b64_decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
         crate::core::crypto::pem_encode("CERTIFICATE", &der)
     }
 }

@@ -53,9 +53,7 @@ impl fmt::Display for TarballError {
         match self {
             Self::Open { source } => write!(f, "cannot open it: {source}"),
             Self::Read { source } => write!(f, "cannot read it: {source}"),
-            Self::NotGzip => {
-                f.write_str("not a gzip file (npm tarballs are .tgz, made by `npm pack`)")
-            }
+            Self::NotGzip => f.write_str("not a gzip file (npm tarballs are .tgz, made by `npm pack`)"),
             Self::CorruptGzip { reason } => write!(f, "corrupt gzip data: {reason}"),
             Self::Truncated => f.write_str("the file is truncated (the gzip stream ends early)"),
             Self::NotTar { reason } => write!(f, "not a valid tar archive: {reason}"),
@@ -66,10 +64,7 @@ impl fmt::Display for TarballError {
             }
             Self::PackageJsonNotAFile => write!(f, "{PACKAGE_JSON_PATH} is not a regular file"),
             Self::PackageJsonTooLarge { size, limit } => {
-                write!(
-                    f,
-                    "{PACKAGE_JSON_PATH} is {size} bytes, larger than the {limit}-byte limit"
-                )
+                write!(f, "{PACKAGE_JSON_PATH} is {size} bytes, larger than the {limit}-byte limit")
             }
             Self::InvalidJson { reason } => {
                 write!(f, "{PACKAGE_JSON_PATH} is not valid JSON: {reason}")
@@ -126,19 +121,13 @@ impl PackageTarball {
     }
 
     pub fn subject(&self) -> Subject {
-        Subject {
-            name: self.purl(),
-            sha512_hex: self.sha512_hex(),
-        }
+        Subject { name: self.purl(), sha512_hex: self.sha512_hex() }
     }
 }
 
 /// Reads and hashes the tarball at `path`; a bad file is `ExitKind::BadInput` naming it.
 pub fn read(path: &Path) -> anyhow::Result<PackageTarball> {
-    read_package(path).classify(
-        ExitKind::BadInput,
-        format!("invalid package tarball {}", path.display()),
-    )
+    read_package(path).classify(ExitKind::BadInput, format!("invalid package tarball {}", path.display()))
 }
 
 /// Counts and hashes every byte read through it.
@@ -173,28 +162,16 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_entries: MAX_ENTRIES,
-            max_package_json_bytes: MAX_PACKAGE_JSON_BYTES,
-        }
+        Self { max_entries: MAX_ENTRIES, max_package_json_bytes: MAX_PACKAGE_JSON_BYTES }
     }
 }
 
 /// [`read_package`] with explicit caps.
-pub fn read_package_with_limits(
-    path: &Path,
-    limits: Limits,
-) -> Result<PackageTarball, TarballError> {
+pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTarball, TarballError> {
     let file = File::open(path).map_err(|source| TarballError::Open { source })?;
-    let mut hashing = HashingReader {
-        inner: file,
-        sha512: Sha512::new(),
-        sha1: Sha1::new(),
-        size: 0,
-    };
+    let mut hashing = HashingReader { inner: file, sha512: Sha512::new(), sha1: Sha1::new(), size: 0 };
     let mut magic = [0u8; 2];
-    let got =
-        read_up_to(&mut hashing, &mut magic).map_err(|source| TarballError::Read { source })?;
+    let got = read_up_to(&mut hashing, &mut magic).map_err(|source| TarballError::Read { source })?;
     if got < 2 || magic != [0x1f, 0x8b] {
         return Err(TarballError::NotGzip);
     }
@@ -208,15 +185,11 @@ pub fn read_package_with_limits(
         let entries = archive.entries().map_err(|e| classify_stream_error(&e))?;
         for (count, entry) in entries.enumerate() {
             if count >= limits.max_entries {
-                return Err(TarballError::TooManyEntries {
-                    limit: limits.max_entries,
-                });
+                return Err(TarballError::TooManyEntries { limit: limits.max_entries });
             }
             let mut entry = entry.map_err(|e| classify_stream_error(&e))?;
             let is_package_json = {
-                let entry_path = entry.path().map_err(|e| TarballError::NotTar {
-                    reason: e.to_string(),
-                })?;
+                let entry_path = entry.path().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
                 let text = entry_path.to_string_lossy();
                 text.strip_prefix("./").unwrap_or(&text) == PACKAGE_JSON_PATH
             };
@@ -229,14 +202,9 @@ pub fn read_package_with_limits(
             if !entry.header().entry_type().is_file() {
                 return Err(TarballError::PackageJsonNotAFile);
             }
-            let size = entry.header().size().map_err(|e| TarballError::NotTar {
-                reason: e.to_string(),
-            })?;
+            let size = entry.header().size().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
             if size > limits.max_package_json_bytes {
-                return Err(TarballError::PackageJsonTooLarge {
-                    size,
-                    limit: limits.max_package_json_bytes,
-                });
+                return Err(TarballError::PackageJsonTooLarge { size, limit: limits.max_package_json_bytes });
             }
             let mut bytes = Vec::with_capacity(size as usize);
             (&mut entry)
@@ -290,19 +258,13 @@ fn classify_stream_error(e: &io::Error) -> TarballError {
     let text = e.to_string();
     match e.kind() {
         io::ErrorKind::UnexpectedEof => TarballError::Truncated,
-        _ if text.contains("unexpected EOF") || text.contains("unexpected end of file") => {
-            TarballError::Truncated
-        }
+        _ if text.contains("unexpected EOF") || text.contains("unexpected end of file") => TarballError::Truncated,
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
             if text.contains("deflate") || text.contains("gzip") =>
         {
-            TarballError::CorruptGzip {
-                reason: one_line(&text),
-            }
+            TarballError::CorruptGzip { reason: one_line(&text) }
         }
-        _ => TarballError::NotTar {
-            reason: one_line(&text),
-        },
+        _ => TarballError::NotTar { reason: one_line(&text) },
     }
 }
 
@@ -319,12 +281,8 @@ fn one_line(text: &str) -> String {
 /// Reads `name` and `version` from `package.json` and checks them as npm does before publishing.
 pub fn parse_manifest(bytes: &[u8]) -> Result<(PackageName, PackageVersion), TarballError> {
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| TarballError::InvalidJson {
-            reason: e.to_string(),
-        })?;
-    let obj = value.as_object().ok_or(TarballError::InvalidJson {
-        reason: "not a JSON object".into(),
-    })?;
+        serde_json::from_slice(bytes).map_err(|e| TarballError::InvalidJson { reason: e.to_string() })?;
+    let obj = value.as_object().ok_or(TarballError::InvalidJson { reason: "not a JSON object".into() })?;
     let field = |field: &'static str| -> Result<&str, TarballError> {
         match obj.get(field) {
             None | Some(serde_json::Value::Null) => Err(TarballError::MissingField { field }),
@@ -333,12 +291,9 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<(PackageName, PackageVersion), Tar
         }
     };
     let raw_name = field("name")?;
-    let name = PackageName::parse(raw_name).map_err(|source| TarballError::InvalidName {
-        name: raw_name.to_owned(),
-        source,
-    })?;
-    let version = PackageVersion::clean(field("version")?)
-        .map_err(|source| TarballError::InvalidVersion { source })?;
+    let name = PackageName::parse(raw_name)
+        .map_err(|source| TarballError::InvalidName { name: raw_name.to_owned(), source })?;
+    let version = PackageVersion::clean(field("version")?).map_err(|source| TarballError::InvalidVersion { source })?;
     Ok((name, version))
 }
 
@@ -362,63 +317,35 @@ pub async fn npm_pack(dir: &Path, dest: &Path) -> anyhow::Result<PathBuf> {
                     "install Node.js and npm, or pass a tarball made by `npm pack`",
                 )
             } else {
-                fail(
-                    ExitKind::Environment,
-                    format!("cannot run `npm pack` in {}: {e}", dir.display()),
-                )
+                fail(ExitKind::Environment, format!("cannot run `npm pack` in {}: {e}", dir.display()))
             }
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output");
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
         return Err(fail_with_hint(
             ExitKind::BadInput,
-            format!(
-                "`npm pack` failed in {} ({}): {}",
-                dir.display(),
-                output.status,
-                last.trim()
-            ),
+            format!("`npm pack` failed in {} ({}): {}", dir.display(), output.status, last.trim()),
             "run `npm pack` there to see the full error",
         ));
     }
     // `--json` prints `[{"filename": ...}]`, but lifecycle scripts may print to stdout too:
     // trust the one tarball that appeared in the (fresh, empty) destination instead.
     let mut tarballs = Vec::new();
-    let listing = std::fs::read_dir(dest).map_err(|e| {
-        fail(
-            ExitKind::Environment,
-            format!("cannot list {}: {e}", dest.display()),
-        )
-    })?;
+    let listing = std::fs::read_dir(dest)
+        .map_err(|e| fail(ExitKind::Environment, format!("cannot list {}: {e}", dest.display())))?;
     for entry in listing {
-        let entry = entry.map_err(|e| {
-            fail(
-                ExitKind::Environment,
-                format!("cannot list {}: {e}", dest.display()),
-            )
-        })?;
+        let entry = entry.map_err(|e| fail(ExitKind::Environment, format!("cannot list {}: {e}", dest.display())))?;
         if entry.path().extension().is_some_and(|x| x == "tgz") {
             tarballs.push(entry.path());
         }
     }
     match tarballs.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(fail(
-            ExitKind::Environment,
-            format!("`npm pack` in {} wrote no tarball", dir.display()),
-        )),
+        [] => Err(fail(ExitKind::Environment, format!("`npm pack` in {} wrote no tarball", dir.display()))),
         _ => Err(fail(
             ExitKind::BadInput,
-            format!(
-                "`npm pack` in {} wrote {} tarballs (workspaces?), expected one",
-                dir.display(),
-                tarballs.len()
-            ),
+            format!("`npm pack` in {} wrote {} tarballs (workspaces?), expected one", dir.display(), tarballs.len()),
         )),
     }
 }
@@ -429,8 +356,7 @@ mod tests {
 
     #[test]
     fn a_real_npm_tarball_is_read_and_hashed() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/npm-provenance/tarballs/sigstore-2.0.0.tgz");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npm-provenance/tarballs/sigstore-2.0.0.tgz");
         let t = read_package(&path).unwrap();
         assert_eq!(t.name.as_str(), "sigstore");
         assert_eq!(t.version.as_str(), "2.0.0");
@@ -444,34 +370,16 @@ mod tests {
 
     #[test]
     fn manifest_fields_are_checked() {
-        assert!(matches!(
-            parse_manifest(b"{"),
-            Err(TarballError::InvalidJson { .. })
-        ));
-        assert!(matches!(
-            parse_manifest(b"[]"),
-            Err(TarballError::InvalidJson { .. })
-        ));
-        assert!(matches!(
-            parse_manifest(br#"{"version":"1.0.0"}"#),
-            Err(TarballError::MissingField { field: "name" })
-        ));
-        assert!(matches!(
-            parse_manifest(br#"{"name":"a"}"#),
-            Err(TarballError::MissingField { field: "version" })
-        ));
+        assert!(matches!(parse_manifest(b"{"), Err(TarballError::InvalidJson { .. })));
+        assert!(matches!(parse_manifest(b"[]"), Err(TarballError::InvalidJson { .. })));
+        assert!(matches!(parse_manifest(br#"{"version":"1.0.0"}"#), Err(TarballError::MissingField { field: "name" })));
+        assert!(matches!(parse_manifest(br#"{"name":"a"}"#), Err(TarballError::MissingField { field: "version" })));
         assert!(matches!(
             parse_manifest(br#"{"name":"a","version":1}"#),
             Err(TarballError::FieldNotAString { field: "version" })
         ));
-        assert!(matches!(
-            parse_manifest(br#"{"name":"A","version":"1.0.0"}"#),
-            Err(TarballError::InvalidName { .. })
-        ));
-        assert!(matches!(
-            parse_manifest(br#"{"name":"a","version":"x"}"#),
-            Err(TarballError::InvalidVersion { .. })
-        ));
+        assert!(matches!(parse_manifest(br#"{"name":"A","version":"1.0.0"}"#), Err(TarballError::InvalidName { .. })));
+        assert!(matches!(parse_manifest(br#"{"name":"a","version":"x"}"#), Err(TarballError::InvalidVersion { .. })));
         let (n, v) = parse_manifest(br#"{"name":"@s/a","version":"v1.0.0"}"#).unwrap();
         assert_eq!((n.as_str(), v.as_str()), ("@s/a", "1.0.0"));
     }
@@ -482,9 +390,7 @@ mod bad_tarballs {
     use super::*;
 
     fn read_bad(name: &str) -> TarballError {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/bad-tarballs")
-            .join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad-tarballs").join(name);
         match read_package(&path) {
             Ok(t) => panic!("{name} was accepted as {}@{}", t.name, t.version),
             Err(e) => e,
@@ -505,83 +411,35 @@ mod bad_tarballs {
         check("tar-not-gzipped.tgz", |e| matches!(e, E::NotGzip));
         check("gzip-not-tar.tgz", |e| matches!(e, E::NotTar { .. }));
         check("no-package-json.tgz", |e| matches!(e, E::NoPackageJson));
-        check("package-json-outside-package-dir.tgz", |e| {
-            matches!(e, E::NoPackageJson)
-        });
-        check("package-json-invalid-json.tgz", |e| {
-            matches!(e, E::InvalidJson { .. })
-        });
-        check("package-json-not-an-object.tgz", |e| {
-            matches!(e, E::InvalidJson { .. })
-        });
-        check("package-json-missing-name.tgz", |e| {
-            matches!(e, E::MissingField { field: "name" })
-        });
-        check("package-json-missing-version.tgz", |e| {
-            matches!(e, E::MissingField { field: "version" })
-        });
+        check("package-json-outside-package-dir.tgz", |e| matches!(e, E::NoPackageJson));
+        check("package-json-invalid-json.tgz", |e| matches!(e, E::InvalidJson { .. }));
+        check("package-json-not-an-object.tgz", |e| matches!(e, E::InvalidJson { .. }));
+        check("package-json-missing-name.tgz", |e| matches!(e, E::MissingField { field: "name" }));
+        check("package-json-missing-version.tgz", |e| matches!(e, E::MissingField { field: "version" }));
         check("package-json-name-uppercase.tgz", |e| {
-            matches!(
-                e,
-                E::InvalidName {
-                    source: NameError::NotLowercase,
-                    ..
-                }
-            )
+            matches!(e, E::InvalidName { source: NameError::NotLowercase, .. })
         });
         check("package-json-name-not-url-safe.tgz", |e| {
-            matches!(
-                e,
-                E::InvalidName {
-                    source: NameError::NotUrlSafe { .. },
-                    ..
-                }
-            )
+            matches!(e, E::InvalidName { source: NameError::NotUrlSafe { .. }, .. })
         });
         check("package-json-name-too-long.tgz", |e| {
-            matches!(
-                e,
-                E::InvalidName {
-                    source: NameError::TooLong { len: 215 },
-                    ..
-                }
-            )
+            matches!(e, E::InvalidName { source: NameError::TooLong { len: 215 }, .. })
         });
-        check("package-json-version-not-semver.tgz", |e| {
-            matches!(e, E::InvalidVersion { .. })
-        });
-        check("package-json-too-large.tgz", |e| {
-            matches!(e, E::PackageJsonTooLarge { .. })
-        });
-        check("duplicate-package-json.tgz", |e| {
-            matches!(e, E::DuplicatePackageJson)
-        });
+        check("package-json-version-not-semver.tgz", |e| matches!(e, E::InvalidVersion { .. }));
+        check("package-json-too-large.tgz", |e| matches!(e, E::PackageJsonTooLarge { .. }));
+        check("duplicate-package-json.tgz", |e| matches!(e, E::DuplicatePackageJson));
         check("truncated-midway.tgz", |e| matches!(e, E::Truncated));
         check("truncated-gzip-trailer.tgz", |e| matches!(e, E::Truncated));
-        check("truncated-before-package-json.tgz", |e| {
-            matches!(e, E::Truncated)
-        });
-        check("corrupt-deflate-data.tgz", |e| {
-            matches!(e, E::CorruptGzip { .. })
-        });
+        check("truncated-before-package-json.tgz", |e| matches!(e, E::Truncated));
+        check("corrupt-deflate-data.tgz", |e| matches!(e, E::CorruptGzip { .. }));
     }
 
     #[test]
     fn the_caps_apply() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/npm-provenance/tarballs/sigstore-2.0.0.tgz");
-        let few = Limits {
-            max_entries: 3,
-            ..Limits::default()
-        };
-        assert!(matches!(
-            read_package_with_limits(&path, few),
-            Err(TarballError::TooManyEntries { limit: 3 })
-        ));
-        let tiny = Limits {
-            max_package_json_bytes: 10,
-            ..Limits::default()
-        };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npm-provenance/tarballs/sigstore-2.0.0.tgz");
+        let few = Limits { max_entries: 3, ..Limits::default() };
+        assert!(matches!(read_package_with_limits(&path, few), Err(TarballError::TooManyEntries { limit: 3 })));
+        let tiny = Limits { max_package_json_bytes: 10, ..Limits::default() };
         assert!(matches!(
             read_package_with_limits(&path, tiny),
             Err(TarballError::PackageJsonTooLarge { limit: 10, .. })

@@ -501,7 +501,9 @@ async fn finish(
             "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run, nothing was published",
             signer.provider().display_name()
         ));
-        report::info(&format!("Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"));
+        report::info(&format!(
+            "Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"
+        ));
     } else {
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",

@@ -54,25 +54,11 @@ pub struct VerifyBundleArgs {
     pub staging: bool,
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
-    #[arg(
-        long,
-        value_name = "IDENTITY",
-        requires = "certificate_oidc_issuer",
-        conflicts_with = "key"
-    )]
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_oidc_issuer", conflicts_with = "key")]
     pub certificate_identity: Option<String>,
-    #[arg(
-        long,
-        value_name = "URL",
-        requires = "certificate_identity",
-        conflicts_with = "key"
-    )]
+    #[arg(long, value_name = "URL", requires = "certificate_identity", conflicts_with = "key")]
     pub certificate_oidc_issuer: Option<String>,
-    #[arg(
-        long,
-        value_name = "PEM",
-        required_unless_present = "certificate_identity"
-    )]
+    #[arg(long, value_name = "PEM", required_unless_present = "certificate_identity")]
     pub key: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -100,14 +86,8 @@ pub async fn run(cmd: ConformanceCommand) -> anyhow::Result<()> {
 }
 
 fn verify_bundle(args: VerifyBundleArgs) -> anyhow::Result<()> {
-    let policy = match (
-        &args.key,
-        &args.certificate_identity,
-        &args.certificate_oidc_issuer,
-    ) {
-        (Some(key), _, _) => Policy::ManagedKey {
-            spki_der: read_public_key(key)?,
-        },
+    let policy = match (&args.key, &args.certificate_identity, &args.certificate_oidc_issuer) {
+        (Some(key), _, _) => Policy::ManagedKey { spki_der: read_public_key(key)? },
         (None, Some(identity), Some(issuer)) => {
             let mut p = IdentityPolicy::new(issuer.clone());
             p.san = Some(SanMatcher::Exact(identity.clone()));

@@ -39,20 +39,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub expired_certificates: bool,
     /// Delay every request by this many milliseconds.
-    #[arg(
-        long,
-        value_name = "MS",
-        default_value_t = 0,
-        help_heading = "Fault injection"
-    )]
+    #[arg(long, value_name = "MS", default_value_t = 0, help_heading = "Fault injection")]
     pub latency_ms: u64,
     /// The first N requests to each endpoint fail.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 0,
-        help_heading = "Fault injection"
-    )]
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Fault injection")]
     pub fail_first: u64,
     /// The status failing requests answer.
     #[arg(
@@ -72,21 +62,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", help_heading = "Fault injection")]
     pub retry_after: Option<u64>,
     /// The seed of --fail-rate's random choices.
-    #[arg(
-        long,
-        value_name = "S",
-        default_value_t = 0,
-        help_heading = "Fault injection"
-    )]
+    #[arg(long, value_name = "S", default_value_t = 0, help_heading = "Fault injection")]
     pub seed: u64,
     /// Failing requests get their real answer cut midway (the full
     /// Content-Length is declared, then the connection closes); every request when neither
     /// --fail-first nor --fail-rate is given.
-    #[arg(
-        long,
-        conflicts_with = "drop_connections",
-        help_heading = "Fault injection"
-    )]
+    #[arg(long, conflicts_with = "drop_connections", help_heading = "Fault injection")]
     pub truncate_bodies: bool,
     /// Failing requests get their connection closed without an answer;
     /// every request when neither --fail-first nor --fail-rate is given.
@@ -110,9 +91,7 @@ impl ServeArgs {
             FaultMode::TruncateBody
         } else {
             // The flag's parser keeps the code within 400..=599.
-            FaultMode::Status(
-                StatusCode::from_u16(self.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            )
+            FaultMode::Status(StatusCode::from_u16(self.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE))
         };
         Faults {
             latency: Duration::from_millis(self.latency_ms),
@@ -152,8 +131,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)
-        .context("cannot serialize the stand-in's trust material")?;
+    let mut text = serde_json::to_string_pretty(value).context("cannot serialize the stand-in's trust material")?;
     text.push('\n');
     write_atomically(path, text.as_bytes())
 }
@@ -188,9 +166,7 @@ impl ShutdownSignals {
             _ = self.terminate.recv() => {}
         }
         #[cfg(not(unix))]
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot listen for Ctrl-C")?;
+        tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
         Ok(())
     }
 }
@@ -203,20 +179,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let standin = Standin::start_with_middleware(
-        StandinOptions {
-            listen: args.listen,
-        },
-        layers,
-    )
-    .await
-    .map_err(|e| {
-        fail_with_hint(
-            ExitKind::Environment,
-            format!("cannot start the local Sigstore stand-in: {e:#}"),
-            "pick a free address with --listen 127.0.0.1:0",
-        )
-    })?;
+    let standin =
+        Standin::start_with_middleware(StandinOptions { listen: args.listen }, layers).await.map_err(|e| {
+            fail_with_hint(
+                ExitKind::Environment,
+                format!("cannot start the local Sigstore stand-in: {e:#}"),
+                "pick a free address with --listen 127.0.0.1:0",
+            )
+        })?;
     if args.expired_certificates {
         standin.issue_expired_certificates();
         report::info("issuing expired certificates (--expired-certificates)");

@@ -13,8 +13,8 @@ use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
 use crate::core::time::UnixTime;
 use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{
-    verify_bundle, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject,
-    TimeSource, VerifiedBundle, VerifiedSigner, VerifyError,
+    verify_bundle, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, TimeSource,
+    VerifiedBundle, VerifiedSigner, VerifyError,
 };
 use crate::core::x509::SigstoreExtension;
 use crate::error::{fail, fail_with_hint, ExitKind};
@@ -51,11 +51,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// The exact certificate identity (SAN), e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.0.
-    #[arg(
-        long,
-        value_name = "SAN",
-        conflicts_with = "certificate_identity_regexp"
-    )]
+    #[arg(long, value_name = "SAN", conflicts_with = "certificate_identity_regexp")]
     pub certificate_identity: Option<String>,
     /// A regular expression the whole certificate identity (SAN) must match.
     #[arg(long, value_name = "RE")]
@@ -133,9 +129,7 @@ fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<()> {
 /// constraint (npm itself accepts any signer; we do not).
 pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
     if let Some(path) = &args.key {
-        return Ok(Policy::ManagedKey {
-            spki_der: read_public_key(path)?,
-        });
+        return Ok(Policy::ManagedKey { spki_der: read_public_key(path)? });
     }
     let issuer = match &args.certificate_oidc_issuer {
         Some(issuer) => issuer.clone(),
@@ -147,10 +141,7 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
         None => String::new(),
     };
     let mut identity = IdentityPolicy::new(issuer.clone());
-    identity.san = match (
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-    ) {
+    identity.san = match (&args.certificate_identity, &args.certificate_identity_regexp) {
         (Some(san), _) => Some(SanMatcher::Exact(san.clone())),
         (None, Some(re)) => Some(SanMatcher::regex(re).map_err(|e| {
             fail_with_hint(
@@ -208,24 +199,14 @@ pub fn verify(
 /// Reads a file of at most `limit` bytes.
 pub(crate) fn read_capped(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|e| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("cannot open {what} {}: {e}", path.display()),
-            "check the path",
-        )
+        fail_with_hint(ExitKind::BadInput, format!("cannot open {what} {}: {e}", path.display()), "check the path")
     })?;
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
-        fail(
-            ExitKind::BadInput,
-            format!("cannot read {what} {}: {e}", path.display()),
-        )
-    })?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {what} {}: {e}", path.display())))?;
     if bytes.len() as u64 > limit {
-        return Err(fail(
-            ExitKind::BadInput,
-            format!("{what} {} is larger than {limit} bytes", path.display()),
-        ));
+        return Err(fail(ExitKind::BadInput, format!("{what} {} is larger than {limit} bytes", path.display())));
     }
     Ok(bytes)
 }
@@ -246,15 +227,11 @@ pub fn read_trusted_root(path: Option<&Path>, staging: bool) -> anyhow::Result<T
     let parsed = match path {
         Some(path) => {
             let bytes = read_capped(path, MAX_JSON_BYTES, "trusted root")?;
-            serde_json::from_slice(&bytes).with_context(|| {
-                format!("trusted root {} is not a trusted_root.json", path.display())
-            })
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("trusted root {} is not a trusted_root.json", path.display()))
         }
-        None if staging => {
-            serde_json::from_str(STAGING_TRUSTED_ROOT).context("embedded staging trusted root")
-        }
-        None => serde_json::from_str(PRODUCTION_TRUSTED_ROOT)
-            .context("embedded production trusted root"),
+        None if staging => serde_json::from_str(STAGING_TRUSTED_ROOT).context("embedded staging trusted root"),
+        None => serde_json::from_str(PRODUCTION_TRUSTED_ROOT).context("embedded production trusted root"),
     };
     parsed.map_err(|e| fail(ExitKind::BadInput, format!("{e:#}")))
 }
@@ -262,12 +239,8 @@ pub fn read_trusted_root(path: Option<&Path>, staging: bool) -> anyhow::Result<T
 /// A PEM `PUBLIC KEY` file, as SPKI DER.
 pub fn read_public_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     let bytes = read_capped(path, MAX_KEY_BYTES, "public key")?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        fail(
-            ExitKind::BadInput,
-            format!("public key {} is not PEM text", path.display()),
-        )
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| fail(ExitKind::BadInput, format!("public key {} is not PEM text", path.display())))?;
     let bad = |e: crate::core::crypto::CryptoError| {
         fail_with_hint(
             ExitKind::BadInput,
@@ -285,14 +258,8 @@ fn parse_digest(arg: &str) -> Option<ArtifactDigests> {
     let (alg, hex_text) = arg.split_once(':')?;
     let bytes = hex::decode(hex_text).ok()?;
     match alg {
-        "sha256" => Some(ArtifactDigests {
-            sha256: Some(bytes.try_into().ok()?),
-            sha512: None,
-        }),
-        "sha512" => Some(ArtifactDigests {
-            sha256: None,
-            sha512: Some(bytes.try_into().ok()?),
-        }),
+        "sha256" => Some(ArtifactDigests { sha256: Some(bytes.try_into().ok()?), sha512: None }),
+        "sha512" => Some(ArtifactDigests { sha256: None, sha512: Some(bytes.try_into().ok()?) }),
         _ => None,
     }
 }
@@ -315,14 +282,8 @@ pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
     let digests = hash_file(path)?;
     if npm_aware {
         if let Some((name, version)) = npm_manifest(path)? {
-            let sha512 = digests
-                .sha512
-                .ok_or_else(|| fail(ExitKind::Internal, "tarball digest missing"))?;
-            return Ok(Subject::NpmPackage(NpmPackage {
-                name,
-                version,
-                sha512,
-            }));
+            let sha512 = digests.sha512.ok_or_else(|| fail(ExitKind::Internal, "tarball digest missing"))?;
+            return Ok(Subject::NpmPackage(NpmPackage { name, version, sha512 }));
         }
     }
     Ok(Subject::Artifact(digests))
@@ -330,12 +291,7 @@ pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
 
 /// SHA-256 and SHA-512 of a file, streamed.
 fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
-    let cannot = |e: std::io::Error| {
-        fail(
-            ExitKind::BadInput,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    };
+    let cannot = |e: std::io::Error| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut sha256 = sha2::Sha256::new();
     let mut sha512 = sha2::Sha512::new();
@@ -348,10 +304,7 @@ fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
         sha256.update(&buf[..n]);
         sha512.update(&buf[..n]);
     }
-    Ok(ArtifactDigests {
-        sha256: Some(sha256.finalize().into()),
-        sha512: Some(sha512.finalize().into()),
-    })
+    Ok(ArtifactDigests { sha256: Some(sha256.finalize().into()), sha512: Some(sha512.finalize().into()) })
 }
 
 /// `name` and `version` from `package/package.json` when `path` is an npm tarball, read by the
@@ -408,43 +361,22 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
                 ext(SigstoreExtension::SourceRepositoryUri),
                 ext(SigstoreExtension::SourceRepositoryDigest)
             ));
-            lines.push(format!(
-                "  ref:               {}",
-                ext(SigstoreExtension::SourceRepositoryRef)
-            ));
-            lines.push(format!(
-                "  workflow:          {}",
-                ext(SigstoreExtension::BuildSignerUri)
-            ));
-            lines.push(format!(
-                "  runner:            {}",
-                ext(SigstoreExtension::RunnerEnvironment)
-            ));
-            lines.push(format!(
-                "  run:               {}",
-                ext(SigstoreExtension::RunInvocationUri)
-            ));
+            lines.push(format!("  ref:               {}", ext(SigstoreExtension::SourceRepositoryRef)));
+            lines.push(format!("  workflow:          {}", ext(SigstoreExtension::BuildSignerUri)));
+            lines.push(format!("  runner:            {}", ext(SigstoreExtension::RunnerEnvironment)));
+            lines.push(format!("  run:               {}", ext(SigstoreExtension::RunInvocationUri)));
         }
         VerifiedSigner::ManagedKey { hint } => {
-            lines.push(format!(
-                "  signer:            managed key {}",
-                if hint.is_empty() { "(no hint)" } else { hint }
-            ));
+            lines
+                .push(format!("  signer:            managed key {}", if hint.is_empty() { "(no hint)" } else { hint }));
         }
     }
     if let Some(st) = &v.statement {
         lines.push(format!("  predicate:         {}", st.predicate_type));
     }
-    lines.push(format!(
-        "  log index:         {} ({})",
-        v.log_entry.log_index, v.log_entry.log_base_url
-    ));
+    lines.push(format!("  log index:         {} ({})", v.log_entry.log_index, v.log_entry.log_base_url));
     for t in &v.signed_times {
-        lines.push(format!(
-            "  signed at:         {} ({})",
-            t.time.to_rfc3339(),
-            time_source(&t.source)
-        ));
+        lines.push(format!("  signed at:         {} ({})", t.time.to_rfc3339(), time_source(&t.source)));
     }
     lines
 }
@@ -513,10 +445,7 @@ mod tests {
     fn digests_parse_only_in_their_exact_form() {
         let d = parse_digest(&format!("sha256:{}", "ab".repeat(32))).unwrap();
         assert_eq!(d.sha256, Some([0xab; 32]));
-        assert!(parse_digest(&format!("sha512:{}", "cd".repeat(64)))
-            .unwrap()
-            .sha512
-            .is_some());
+        assert!(parse_digest(&format!("sha512:{}", "cd".repeat(64))).unwrap().sha512.is_some());
         assert!(parse_digest(&format!("sha256:{}", "ab".repeat(31))).is_none());
         assert!(parse_digest(&format!("sha1:{}", "ab".repeat(20))).is_none());
         assert!(parse_digest("sha256:zz").is_none());
@@ -524,22 +453,13 @@ mod tests {
 
     #[test]
     fn embedded_roots_parse() {
-        assert!(
-            read_trusted_root(None, false)
-                .unwrap()
-                .certificate_authorities
-                .len()
-                >= 2
-        );
+        assert!(read_trusted_root(None, false).unwrap().certificate_authorities.len() >= 2);
         assert!(!read_trusted_root(None, true).unwrap().tlogs.is_empty());
     }
 
     #[test]
     fn repository_shorthand_is_a_github_url() {
         assert_eq!(repository_uri("o/r"), "https://github.com/o/r");
-        assert_eq!(
-            repository_uri("https://gitlab.com/o/r/"),
-            "https://gitlab.com/o/r"
-        );
+        assert_eq!(repository_uri("https://gitlab.com/o/r/"), "https://gitlab.com/o/r");
     }
 }

@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn keys_are_sorted_recursively_without_whitespace() {
-        let v: Value = serde_json::from_str(r#"{"logIndex":1,"body":"x","logID":"ab","integratedTime":2,"z":{"b":[1,{"d":0,"c":"é\n"}],"a":null}}"#).unwrap();
+        let v: Value = serde_json::from_str(
+            r#"{"logIndex":1,"body":"x","logID":"ab","integratedTime":2,"z":{"b":[1,{"d":0,"c":"é\n"}],"a":null}}"#,
+        )
+        .unwrap();
         assert_eq!(
             to_canonical_string(&v).unwrap(),
             r#"{"body":"x","integratedTime":2,"logID":"ab","logIndex":1,"z":{"a":null,"b":[1,{"c":"é\n","d":0}]}}"#

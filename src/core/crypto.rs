@@ -120,7 +120,8 @@ impl PublicKey {
                 .map_err(|_| CryptoError::BadSignature)
             }
             Self::Ed25519(key) => {
-                let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| CryptoError::MalformedSignature)?;
+                let sig =
+                    ed25519_dalek::Signature::from_slice(signature).map_err(|_| CryptoError::MalformedSignature)?;
                 key.verify_strict(message, &sig).map_err(|_| CryptoError::BadSignature)
             }
             Self::RsaPkcs1Sha256(der) => {

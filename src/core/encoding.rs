@@ -8,9 +8,7 @@ use base64::Engine as _;
 /// Standard alphabet; padding written, and accepted whether present or not.
 pub const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_encode_padding(true).with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 pub fn b64_encode(bytes: impl AsRef<[u8]>) -> String {
@@ -81,9 +79,7 @@ pub mod int64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         match StrOrNum::deserialize(d)? {
             StrOrNum::Num(n) => Ok(n),
-            StrOrNum::Str(s) => s
-                .parse::<i64>()
-                .map_err(|_| serde::de::Error::custom(format!("invalid int64 {s:?}"))),
+            StrOrNum::Str(s) => s.parse::<i64>().map_err(|_| serde::de::Error::custom(format!("invalid int64 {s:?}"))),
         }
     }
 }

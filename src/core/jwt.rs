@@ -142,7 +142,8 @@ mod tests {
 
         let parts: Vec<&str> = token.split('.').collect();
         claims.insert("sub".into(), "repo:evil/r:ref:refs/heads/main".into());
-        let forged = format!("{}.{}.{}", parts[0], b64url_encode(Value::Object(claims).to_string().as_bytes()), parts[2]);
+        let forged =
+            format!("{}.{}.{}", parts[0], b64url_encode(Value::Object(claims).to_string().as_bytes()), parts[2]);
         assert_eq!(verify_es256(key.verifying_key(), &forged), Err(JwtError::BadSignature));
     }
 

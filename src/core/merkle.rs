@@ -75,10 +75,8 @@ pub fn root_from_inclusion_proof(
     }
     let mut hashes = Vec::with_capacity(proof.len());
     for (position, p) in proof.iter().enumerate() {
-        let h: Hash = p
-            .as_slice()
-            .try_into()
-            .map_err(|_| InclusionError::BadHashLength { position, length: p.len() })?;
+        let h: Hash =
+            p.as_slice().try_into().map_err(|_| InclusionError::BadHashLength { position, length: p.len() })?;
         hashes.push(h);
     }
     let mut acc = *leaf;

@@ -39,20 +39,12 @@ impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("name is empty"),
-            Self::TooLong { len } => write!(
-                f,
-                "name is {len} characters long, npm allows at most {MAX_NAME_LEN}"
-            ),
-            Self::LeadingDotOrUnderscore => {
-                f.write_str("name cannot start with a period or an underscore")
-            }
+            Self::TooLong { len } => write!(f, "name is {len} characters long, npm allows at most {MAX_NAME_LEN}"),
+            Self::LeadingDotOrUnderscore => f.write_str("name cannot start with a period or an underscore"),
             Self::SurroundingSpaces => f.write_str("name cannot have leading or trailing spaces"),
             Self::NotLowercase => f.write_str("name cannot contain capital letters"),
             Self::Blocked => f.write_str("name is reserved by npm"),
-            Self::NotUrlSafe { ch } => write!(
-                f,
-                "name can only contain URL-friendly characters, found {ch:?}"
-            ),
+            Self::NotUrlSafe { ch } => write!(f, "name can only contain URL-friendly characters, found {ch:?}"),
             Self::SpecialCharacter { ch } => {
                 write!(f, "name cannot contain the special character {ch:?}")
             }
@@ -138,10 +130,7 @@ impl PackageName {
 
     /// The scope without `@`, when the name is scoped.
     pub fn scope(&self) -> Option<&str> {
-        self.0
-            .strip_prefix('@')
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(scope, _)| scope)
+        self.0.strip_prefix('@').and_then(|rest| rest.split_once('/')).map(|(scope, _)| scope)
     }
 
     /// The name as it appears in registry URLs: `@scope%2fname` (npm-package-arg `escapedName`).
@@ -158,10 +147,7 @@ impl fmt::Display for PackageName {
 
 /// `encodeURIComponent` leaves exactly `A-Z a-z 0-9 - _ . ! ~ * ' ( )` unescaped.
 fn check_url_safe(part: &str) -> Result<(), NameError> {
-    match part
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-_.!~*'()".contains(*c)))
-    {
+    match part.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.!~*'()".contains(*c))) {
         Some(ch) => Err(NameError::NotUrlSafe { ch }),
         None => Ok(()),
     }
@@ -176,10 +162,8 @@ impl PackageVersion {
     /// without build metadata (node-semver's `SemVer.version`).
     pub fn clean(raw: &str) -> Result<Self, VersionError> {
         let stripped = raw.trim().trim_start_matches(['=', 'v']);
-        let mut parsed = semver::Version::parse(stripped).map_err(|e| VersionError::NotSemver {
-            version: raw.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let mut parsed = semver::Version::parse(stripped)
+            .map_err(|e| VersionError::NotSemver { version: raw.to_owned(), reason: e.to_string() })?;
         parsed.build = semver::BuildMetadata::EMPTY;
         Ok(Self(parsed.to_string()))
     }
@@ -211,13 +195,7 @@ mod tests {
 
     #[test]
     fn valid_names_are_accepted() {
-        for n in [
-            "hello-npm",
-            "@scope/pkg",
-            "a",
-            "x.y_z-1",
-            "@npm-attest/hello.js",
-        ] {
+        for n in ["hello-npm", "@scope/pkg", "a", "x.y_z-1", "@npm-attest/hello.js"] {
             assert_eq!(PackageName::parse(n).unwrap().as_str(), n);
         }
         assert!(PackageName::parse(&"a".repeat(214)).is_ok());
@@ -244,10 +222,7 @@ mod tests {
         for (name, expected) in cases {
             assert_eq!(PackageName::parse(name), Err(expected), "{name:?}");
         }
-        assert_eq!(
-            PackageName::parse(&"a".repeat(215)),
-            Err(NameError::TooLong { len: 215 })
-        );
+        assert_eq!(PackageName::parse(&"a".repeat(215)), Err(NameError::TooLong { len: 215 }));
     }
 
     #[test]
@@ -259,11 +234,7 @@ mod tests {
             (" 1.0.0-beta.1 ", "1.0.0-beta.1"),
             ("1.0.0+build.5", "1.0.0"),
         ] {
-            assert_eq!(
-                PackageVersion::clean(raw).unwrap().as_str(),
-                clean,
-                "{raw:?}"
-            );
+            assert_eq!(PackageVersion::clean(raw).unwrap().as_str(), clean, "{raw:?}");
         }
         for bad in ["", "1.2", "latest", "01.2.3", "1.2.3.4"] {
             assert!(PackageVersion::clean(bad).is_err(), "{bad:?}");
@@ -273,14 +244,8 @@ mod tests {
     #[test]
     fn purl_escapes_only_the_scope_at() {
         let v = PackageVersion::clean("0.1.1").unwrap();
-        assert_eq!(
-            purl(&PackageName::parse("@playwright/cli").unwrap(), &v),
-            "pkg:npm/%40playwright/cli@0.1.1"
-        );
-        assert_eq!(
-            purl(&PackageName::parse("sigstore").unwrap(), &v),
-            "pkg:npm/sigstore@0.1.1"
-        );
+        assert_eq!(purl(&PackageName::parse("@playwright/cli").unwrap(), &v), "pkg:npm/%40playwright/cli@0.1.1");
+        assert_eq!(purl(&PackageName::parse("sigstore").unwrap(), &v), "pkg:npm/sigstore@0.1.1");
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub fn validate_path(
         .map_err(|e| PathError::BadCertificate { reason: format!("leaf: {e:?}") })?;
     let intermediates: Vec<CertificateDer<'_>> =
         intermediates.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
-    let seconds = u64::try_from(at.seconds()).map_err(|_| PathError::NoValidPath { reason: "time before 1970".into() })?;
+    let seconds =
+        u64::try_from(at.seconds()).map_err(|_| PathError::NoValidPath { reason: "time before 1970".into() })?;
     let time = PkiTime::since_unix_epoch(std::time::Duration::from_secs(seconds));
     leaf.verify_for_usage(
         memoized_algorithms(),
@@ -94,13 +95,9 @@ impl Memoized {
     fn key(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> [u8; 32] {
         let mut h = Sha256::new();
         // Every part length-prefixed, so no two inputs share an encoding.
-        for part in [
-            self.0.public_key_alg_id().as_ref(),
-            self.0.signature_alg_id().as_ref(),
-            public_key,
-            message,
-            signature,
-        ] {
+        for part in
+            [self.0.public_key_alg_id().as_ref(), self.0.signature_alg_id().as_ref(), public_key, message, signature]
+        {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part);
         }
@@ -165,7 +162,8 @@ mod tests {
         ))
         .unwrap();
         let root: TrustedRoot =
-            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json"))
+                .unwrap();
         (bundle, root)
     }
 

@@ -118,8 +118,8 @@ pub fn body_kind_version(body: &[u8]) -> Result<KindVersion, ResponseError> {
         #[serde(rename = "apiVersion")]
         api_version: String,
     }
-    let head: Head = serde_json::from_slice(body)
-        .map_err(|e| ResponseError::BadField { field: "body", reason: e.to_string() })?;
+    let head: Head =
+        serde_json::from_slice(body).map_err(|e| ResponseError::BadField { field: "body", reason: e.to_string() })?;
     Ok(KindVersion { kind: head.kind, version: head.api_version })
 }
 
@@ -130,7 +130,8 @@ fn hex_field(field: &'static str, text: &str) -> Result<Vec<u8>, ResponseError> 
 impl LogEntry {
     /// Maps the API response into the bundle's `TransparencyLogEntry` (npm-provenance.md §7.5).
     pub fn to_bundle_entry(&self) -> Result<TransparencyLogEntry, ResponseError> {
-        let body = b64_decode(&self.body).map_err(|e| ResponseError::BadField { field: "body", reason: e.to_string() })?;
+        let body =
+            b64_decode(&self.body).map_err(|e| ResponseError::BadField { field: "body", reason: e.to_string() })?;
         let kind_version = body_kind_version(&body)?;
         let verification = self.verification.as_ref();
         let inclusion_promise = match verification.and_then(|v| v.signed_entry_timestamp.as_deref()) {

@@ -25,10 +25,7 @@ pub enum SctError {
     /// The log is trusted, but not at the SCT's time.
     LogNotValidAt { log_base_url: String, at: UnixTime },
     /// The log's key in the trusted root is unusable.
-    BadLogKey {
-        log_base_url: String,
-        reason: String,
-    },
+    BadLogKey { log_base_url: String, reason: String },
     /// The signature over the rebuilt precertificate entry does not verify.
     BadSignature { log_base_url: String },
 }
@@ -36,30 +33,19 @@ pub enum SctError {
 impl std::fmt::Display for SctError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Missing => {
-                f.write_str("certificate has no embedded signed certificate timestamp")
-            }
+            Self::Missing => f.write_str("certificate has no embedded signed certificate timestamp"),
             Self::Malformed { reason } => write!(f, "embedded SCT list is malformed: {reason}"),
-            Self::UnknownLog { log_id_hex } => write!(
-                f,
-                "SCT is from CT log {log_id_hex}, which the trusted root does not list"
-            ),
-            Self::LogNotValidAt { log_base_url, at } => {
-                write!(
-                    f,
-                    "CT log {log_base_url} is not trusted at the SCT time {}",
-                    at.to_rfc3339()
-                )
+            Self::UnknownLog { log_id_hex } => {
+                write!(f, "SCT is from CT log {log_id_hex}, which the trusted root does not list")
             }
-            Self::BadLogKey {
-                log_base_url,
-                reason,
-            } => write!(f, "CT log {log_base_url} has an unusable key: {reason}"),
+            Self::LogNotValidAt { log_base_url, at } => {
+                write!(f, "CT log {log_base_url} is not trusted at the SCT time {}", at.to_rfc3339())
+            }
+            Self::BadLogKey { log_base_url, reason } => {
+                write!(f, "CT log {log_base_url} has an unusable key: {reason}")
+            }
             Self::BadSignature { log_base_url } => {
-                write!(
-                    f,
-                    "SCT signature from CT log {log_base_url} does not match the certificate"
-                )
+                write!(f, "SCT signature from CT log {log_base_url} does not match the certificate")
             }
         }
     }
@@ -94,9 +80,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], SctError> {
         if self.bytes.len() < n {
-            return Err(SctError::Malformed {
-                reason: "truncated".into(),
-            });
+            return Err(SctError::Malformed { reason: "truncated".into() });
         }
         let (head, rest) = self.bytes.split_at(n);
         self.bytes = rest;
@@ -130,21 +114,15 @@ pub fn parse_sct_list(list: &[u8]) -> Result<Vec<Sct>, SctError> {
     let mut outer = Reader { bytes: list };
     let body = outer.vec16()?;
     if !outer.bytes.is_empty() {
-        return Err(SctError::Malformed {
-            reason: "trailing bytes after the list".into(),
-        });
+        return Err(SctError::Malformed { reason: "trailing bytes after the list".into() });
     }
     let mut items = Reader { bytes: body };
     let mut scts = Vec::new();
     while !items.bytes.is_empty() {
         if scts.len() == MAX_SCTS {
-            return Err(SctError::Malformed {
-                reason: format!("more than {MAX_SCTS} SCTs"),
-            });
+            return Err(SctError::Malformed { reason: format!("more than {MAX_SCTS} SCTs") });
         }
-        let mut r = Reader {
-            bytes: items.vec16()?,
-        };
+        let mut r = Reader { bytes: items.vec16()? };
         let version = r.u8()?;
         let mut log_id = [0u8; 32];
         log_id.copy_from_slice(r.take(32)?);
@@ -154,24 +132,12 @@ pub fn parse_sct_list(list: &[u8]) -> Result<Vec<Sct>, SctError> {
         let signature_algorithm = r.u8()?;
         let signature = r.vec16()?.to_vec();
         if !r.bytes.is_empty() {
-            return Err(SctError::Malformed {
-                reason: "trailing bytes after an SCT".into(),
-            });
+            return Err(SctError::Malformed { reason: "trailing bytes after an SCT".into() });
         }
-        scts.push(Sct {
-            version,
-            log_id,
-            timestamp_ms,
-            extensions,
-            hash_algorithm,
-            signature_algorithm,
-            signature,
-        });
+        scts.push(Sct { version, log_id, timestamp_ms, extensions, hash_algorithm, signature_algorithm, signature });
     }
     if scts.is_empty() {
-        return Err(SctError::Malformed {
-            reason: "empty list".into(),
-        });
+        return Err(SctError::Malformed { reason: "empty list".into() });
     }
     Ok(scts)
 }
@@ -179,33 +145,22 @@ pub fn parse_sct_list(list: &[u8]) -> Result<Vec<Sct>, SctError> {
 /// The leaf's TBSCertificate with the SCT list extension removed, re-encoded as DER: the
 /// precertificate's TBS as the log saw it (RFC 6962 §3.2).
 pub fn precert_tbs(leaf_der: &[u8]) -> Result<Vec<u8>, SctError> {
-    let cert = Certificate::from_der(leaf_der).map_err(|e| SctError::Malformed {
-        reason: e.to_string(),
-    })?;
+    let cert = Certificate::from_der(leaf_der).map_err(|e| SctError::Malformed { reason: e.to_string() })?;
     let mut tbs = cert.tbs_certificate;
     if let Some(exts) = tbs.extensions.as_mut() {
         exts.retain(|e| e.extn_id != OID_SCT_LIST);
     }
-    tbs.to_der().map_err(|e| SctError::Malformed {
-        reason: e.to_string(),
-    })
+    tbs.to_der().map_err(|e| SctError::Malformed { reason: e.to_string() })
 }
 
 /// The bytes a CT log signs for a precertificate entry (RFC 6962 §3.2, `digitally-signed struct`).
-pub fn precert_signed_data(
-    sct: &Sct,
-    issuer_key_hash: &[u8; 32],
-    tbs: &[u8],
-) -> Result<Vec<u8>, SctError> {
+pub fn precert_signed_data(sct: &Sct, issuer_key_hash: &[u8; 32], tbs: &[u8]) -> Result<Vec<u8>, SctError> {
     let tbs_len = u32::try_from(tbs.len())
         .ok()
         .filter(|n| *n < (1 << 24))
-        .ok_or_else(|| SctError::Malformed {
-            reason: "TBSCertificate too long".into(),
-        })?;
-    let ext_len = u16::try_from(sct.extensions.len()).map_err(|_| SctError::Malformed {
-        reason: "extensions too long".into(),
-    })?;
+        .ok_or_else(|| SctError::Malformed { reason: "TBSCertificate too long".into() })?;
+    let ext_len = u16::try_from(sct.extensions.len())
+        .map_err(|_| SctError::Malformed { reason: "extensions too long".into() })?;
     let mut out = Vec::with_capacity(tbs.len() + 64);
     out.push(sct.version); // sct_version v1 = 0
     out.push(0); // signature_type certificate_timestamp
@@ -252,20 +207,14 @@ fn verify_one(
     ctlogs: &[TransparencyLogInstance],
 ) -> Result<VerifiedSct, SctError> {
     if sct.version != 0 {
-        return Err(SctError::Malformed {
-            reason: format!("SCT version {}", sct.version),
-        });
+        return Err(SctError::Malformed { reason: format!("SCT version {}", sct.version) });
     }
     // Logs are matched by log ID (SHA-256 of the log key); several entries may share a key
     // with different validity windows.
-    let candidates: Vec<&TransparencyLogInstance> = ctlogs
-        .iter()
-        .filter(|log| log.log_id.key_id.as_slice() == sct.log_id.as_slice())
-        .collect();
+    let candidates: Vec<&TransparencyLogInstance> =
+        ctlogs.iter().filter(|log| log.log_id.key_id.as_slice() == sct.log_id.as_slice()).collect();
     if candidates.is_empty() {
-        return Err(SctError::UnknownLog {
-            log_id_hex: hex::encode(sct.log_id),
-        });
+        return Err(SctError::UnknownLog { log_id_hex: hex::encode(sct.log_id) });
     }
     let at = UnixTime(i64::try_from(sct.timestamp_ms / 1000).unwrap_or(i64::MAX));
     let signed = precert_signed_data(sct, issuer_key_hash, tbs)?;
@@ -275,31 +224,17 @@ fn verify_one(
             // A trusted-root key is used only inside its validFor, inclusive at both ends; an
             // absent validFor places no bound (sigstore-protocol.md §2.2).
             if let Some(range) = &log.public_key.valid_for {
-                let validity = Validity::from_range(range).map_err(|e| SctError::BadLogKey {
-                    log_base_url: log.base_url.clone(),
-                    reason: e.to_string(),
-                })?;
+                let validity = Validity::from_range(range)
+                    .map_err(|e| SctError::BadLogKey { log_base_url: log.base_url.clone(), reason: e.to_string() })?;
                 if !validity.contains(at) {
-                    return Err(SctError::LogNotValidAt {
-                        log_base_url: log.base_url.clone(),
-                        at,
-                    });
+                    return Err(SctError::LogNotValidAt { log_base_url: log.base_url.clone(), at });
                 }
             }
-            let key = PublicKey::from_spki_der(&log.public_key.raw_bytes).map_err(|e| {
-                SctError::BadLogKey {
-                    log_base_url: log.base_url.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let key = PublicKey::from_spki_der(&log.public_key.raw_bytes)
+                .map_err(|e| SctError::BadLogKey { log_base_url: log.base_url.clone(), reason: e.to_string() })?;
             key.verify(&signed, &sct.signature)
-                .map_err(|_| SctError::BadSignature {
-                    log_base_url: log.base_url.clone(),
-                })?;
-            Ok(VerifiedSct {
-                log_base_url: log.base_url.clone(),
-                timestamp_ms: sct.timestamp_ms,
-            })
+                .map_err(|_| SctError::BadSignature { log_base_url: log.base_url.clone() })?;
+            Ok(VerifiedSct { log_base_url: log.base_url.clone(), timestamp_ms: sct.timestamp_ms })
         })();
         match result {
             Ok(v) => return Ok(v),
@@ -308,9 +243,7 @@ fn verify_one(
             }
         }
     }
-    Err(first_error.unwrap_or(SctError::UnknownLog {
-        log_id_hex: hex::encode(sct.log_id),
-    }))
+    Err(first_error.unwrap_or(SctError::UnknownLog { log_id_hex: hex::encode(sct.log_id) }))
 }
 
 #[cfg(test)]
@@ -325,22 +258,17 @@ mod tests {
             "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
         ))
         .unwrap();
-        let root: TrustedRoot = serde_json::from_str(include_str!(
-            "../../tests/data/trust/public-good-production-trusted_root.json"
-        ))
-        .unwrap();
-        let leaf =
-            LeafCertificate::parse(&bundle.verification_material.certificate.unwrap().raw_bytes)
+        let root: TrustedRoot =
+            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json"))
                 .unwrap();
+        let leaf = LeafCertificate::parse(&bundle.verification_material.certificate.unwrap().raw_bytes).unwrap();
         (leaf, root)
     }
 
     fn intermediate_spki(root: &TrustedRoot) -> Vec<u8> {
         // The 2022 chain: sigstore-intermediate, then the sigstore root.
         let ca = root.certificate_authorities.last().unwrap();
-        subject_and_spki(&ca.cert_chain.certificates[0].raw_bytes)
-            .unwrap()
-            .1
+        subject_and_spki(&ca.cert_chain.certificates[0].raw_bytes).unwrap().1
     }
 
     #[test]
@@ -353,28 +281,17 @@ mod tests {
     #[test]
     fn sct_from_the_wrong_issuer_key_is_rejected() {
         let (leaf, root) = fixtures();
-        let root_spki = subject_and_spki(
-            &root
-                .certificate_authorities
-                .last()
+        let root_spki =
+            subject_and_spki(&root.certificate_authorities.last().unwrap().cert_chain.certificates[1].raw_bytes)
                 .unwrap()
-                .cert_chain
-                .certificates[1]
-                .raw_bytes,
-        )
-        .unwrap()
-        .1;
-        assert!(matches!(
-            verify_embedded_scts(&leaf, &root_spki, &root.ctlogs),
-            Err(SctError::BadSignature { .. })
-        ));
+                .1;
+        assert!(matches!(verify_embedded_scts(&leaf, &root_spki, &root.ctlogs), Err(SctError::BadSignature { .. })));
     }
 
     #[test]
     fn sct_from_an_untrusted_log_is_rejected() {
         let (leaf, mut root) = fixtures();
-        root.ctlogs
-            .retain(|l| l.base_url != "https://ctfe.sigstore.dev/2022");
+        root.ctlogs.retain(|l| l.base_url != "https://ctfe.sigstore.dev/2022");
         assert!(matches!(
             verify_embedded_scts(&leaf, &intermediate_spki(&root), &root.ctlogs),
             Err(SctError::UnknownLog { .. })
@@ -400,13 +317,7 @@ mod tests {
         let (leaf, _) = fixtures();
         let list = leaf.sct_list.unwrap();
         for cut in [0, 1, 2, 5, 40, list.len() - 1] {
-            assert!(
-                matches!(
-                    parse_sct_list(&list[..cut]),
-                    Err(SctError::Malformed { .. })
-                ),
-                "cut {cut}"
-            );
+            assert!(matches!(parse_sct_list(&list[..cut]), Err(SctError::Malformed { .. })), "cut {cut}");
         }
         assert_eq!(parse_sct_list(&list).unwrap().len(), 1);
     }

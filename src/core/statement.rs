@@ -13,8 +13,7 @@ pub const IN_TOTO_STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 pub const SLSA_PROVENANCE_V0_2: &str = "https://slsa.dev/provenance/v0.2";
 pub const GITHUB_BUILDER_ID_PREFIX: &str = "https://github.com/actions/runner";
-pub const GITHUB_BUILD_TYPE: &str =
-    "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1";
+pub const GITHUB_BUILD_TYPE: &str = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1";
 pub const GITLAB_BUILD_TYPE: &str = "https://github.com/npm/cli/gitlab/v0alpha1";
 
 /// The GitLab `invocation.parameters` keys, in npm's order; each is copied from the variable
@@ -163,21 +162,13 @@ fn put_env(map: &mut Map<String, Value>, key: &str, env: EnvLookup<'_>, var: &st
 }
 
 fn object(entries: Vec<(&str, Value)>) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
+    Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 fn subject_value(subject: &Subject) -> Value {
     object(vec![
         ("name", Value::String(subject.name.clone())),
-        (
-            "digest",
-            object(vec![("sha512", Value::String(subject.sha512_hex.clone()))]),
-        ),
+        ("digest", object(vec![("sha512", Value::String(subject.sha512_hex.clone()))])),
     ])
 }
 
@@ -208,12 +199,7 @@ pub fn github_statement(subject: &Subject, env: EnvLookup<'_>) -> Value {
     let mut github = Map::new();
     put_env(&mut github, "event_name", env, "GITHUB_EVENT_NAME");
     put_env(&mut github, "repository_id", env, "GITHUB_REPOSITORY_ID");
-    put_env(
-        &mut github,
-        "repository_owner_id",
-        env,
-        "GITHUB_REPOSITORY_OWNER_ID",
-    );
+    put_env(&mut github, "repository_owner_id", env, "GITHUB_REPOSITORY_OWNER_ID");
 
     let mut commit = Map::new();
     put_env(&mut commit, "gitCommit", env, "GITHUB_SHA");
@@ -240,21 +226,11 @@ pub fn github_statement(subject: &Subject, env: EnvLookup<'_>) -> Value {
                                 ]),
                             )]),
                         ),
-                        (
-                            "internalParameters",
-                            object(vec![("github", Value::Object(github))]),
-                        ),
+                        ("internalParameters", object(vec![("github", Value::Object(github))])),
                         (
                             "resolvedDependencies",
                             Value::Array(vec![object(vec![
-                                (
-                                    "uri",
-                                    format!(
-                                        "git+{server}/{repository}@{}",
-                                        interp(env, "GITHUB_REF")
-                                    )
-                                    .into(),
-                                ),
+                                ("uri", format!("git+{server}/{repository}@{}", interp(env, "GITHUB_REF")).into()),
                                 ("digest", Value::Object(commit)),
                             ])]),
                         ),
@@ -267,11 +243,7 @@ pub fn github_statement(subject: &Subject, env: EnvLookup<'_>) -> Value {
                             "builder",
                             object(vec![(
                                 "id",
-                                format!(
-                                    "{GITHUB_BUILDER_ID_PREFIX}/{}",
-                                    interp(env, "RUNNER_ENVIRONMENT")
-                                )
-                                .into(),
+                                format!("{GITHUB_BUILDER_ID_PREFIX}/{}", interp(env, "RUNNER_ENVIRONMENT")).into(),
                             )]),
                         ),
                         (
@@ -318,12 +290,7 @@ pub fn gitlab_statement(subject: &Subject, env: EnvLookup<'_>) -> Value {
 
     let mut environment = Map::new();
     put_env(&mut environment, "name", env, "CI_RUNNER_DESCRIPTION");
-    put_env(
-        &mut environment,
-        "architecture",
-        env,
-        "CI_RUNNER_EXECUTABLE_ARCH",
-    );
+    put_env(&mut environment, "architecture", env, "CI_RUNNER_EXECUTABLE_ARCH");
     put_env(&mut environment, "server", env, "CI_SERVER_URL");
     put_env(&mut environment, "project", env, "CI_PROJECT_PATH");
     environment.insert("job".into(), Value::Object(job));
@@ -339,10 +306,7 @@ pub fn gitlab_statement(subject: &Subject, env: EnvLookup<'_>) -> Value {
                 ("buildType", GITLAB_BUILD_TYPE.into()),
                 (
                     "builder",
-                    object(vec![(
-                        "id",
-                        format!("{project_url}/-/runners/{}", interp(env, "CI_RUNNER_ID")).into(),
-                    )]),
+                    object(vec![("id", format!("{project_url}/-/runners/{}", interp(env, "CI_RUNNER_ID")).into())]),
                 ),
                 (
                     "invocation",
@@ -386,18 +350,12 @@ mod tests {
     use super::*;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
     }
 
     fn subject() -> Subject {
-        Subject {
-            name: "pkg:npm/%40octo/hello@1.0.0".into(),
-            sha512_hex: "ab".repeat(64),
-        }
+        Subject { name: "pkg:npm/%40octo/hello@1.0.0".into(), sha512_hex: "ab".repeat(64) }
     }
 
     const GITHUB_ENV: [(&str, &str); 14] = [
@@ -409,10 +367,7 @@ mod tests {
         ("GITHUB_EVENT_NAME", "release"),
         ("GITHUB_REF", "refs/tags/v1.0.0"),
         ("GITHUB_SHA", "d1c6d1113932ddcee243e8b111b6d4aea553df20"),
-        (
-            "GITHUB_WORKFLOW_REF",
-            "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0",
-        ),
+        ("GITHUB_WORKFLOW_REF", "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0"),
         ("GITHUB_RUN_ID", "9358004112"),
         ("GITHUB_RUN_ATTEMPT", "1"),
         ("RUNNER_ENVIRONMENT", "github-hosted"),
@@ -452,10 +407,7 @@ mod tests {
             ("GITHUB_EVENT_NAME", "release"),
             ("GITHUB_REF", "refs/tags/v0.1.1"),
             ("GITHUB_SHA", "d1c6d1113932ddcee243e8b111b6d4aea553df20"),
-            (
-                "GITHUB_WORKFLOW_REF",
-                "microsoft/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1",
-            ),
+            ("GITHUB_WORKFLOW_REF", "microsoft/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1"),
             ("GITHUB_RUN_ID", "22026075834"),
             ("GITHUB_RUN_ATTEMPT", "1"),
             ("RUNNER_ENVIRONMENT", "github-hosted"),
@@ -469,68 +421,36 @@ mod tests {
             "../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
         ))
         .unwrap();
-        let payload =
-            crate::core::encoding::b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
-                .unwrap();
-        assert_eq!(
-            String::from_utf8(ours).unwrap(),
-            String::from_utf8(payload).unwrap()
-        );
+        let payload = crate::core::encoding::b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(payload).unwrap());
     }
 
     #[test]
     fn unset_variables_are_omitted_or_undefined_like_javascript() {
         let env = lookup(&[("GITHUB_REPOSITORY", "o/r"), ("GITHUB_EVENT_NAME", "")]);
-        let text =
-            String::from_utf8(statement_bytes(Provider::GithubActions, &subject(), &env)).unwrap();
+        let text = String::from_utf8(statement_bytes(Provider::GithubActions, &subject(), &env)).unwrap();
         assert!(text.contains(r#""github":{"event_name":""}"#), "{text}");
         assert!(text.contains(r#""digest":{}"#), "{text}");
         assert!(text.contains(r#""repository":"undefined/o/r""#), "{text}");
-        assert!(
-            text.contains(r#""id":"https://github.com/actions/runner/undefined""#),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                r#""invocationId":"undefined/o/r/actions/runs/undefined/attempts/undefined""#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#""workflow":{"ref":"","repository""#),
-            "{text}"
-        );
+        assert!(text.contains(r#""id":"https://github.com/actions/runner/undefined""#), "{text}");
+        assert!(text.contains(r#""invocationId":"undefined/o/r/actions/runs/undefined/attempts/undefined""#), "{text}");
+        assert!(text.contains(r#""workflow":{"ref":"","repository""#), "{text}");
     }
 
     #[test]
     fn workflow_ref_splits_at_the_first_at_sign() {
         let env = lookup(&[
             ("GITHUB_REPOSITORY", "octo/repo"),
-            (
-                "GITHUB_WORKFLOW_REF",
-                "octo/repo/.github/workflows/publish.yml@refs/tags/pkg@1.0.0",
-            ),
+            ("GITHUB_WORKFLOW_REF", "octo/repo/.github/workflows/publish.yml@refs/tags/pkg@1.0.0"),
         ]);
         assert_eq!(
             workflow_path_and_ref(&env),
-            (
-                ".github/workflows/publish.yml".to_owned(),
-                "refs/tags/pkg@1.0.0".to_owned()
-            )
+            (".github/workflows/publish.yml".to_owned(), "refs/tags/pkg@1.0.0".to_owned())
         );
-        let no_at = lookup(&[
-            ("GITHUB_REPOSITORY", "octo/repo"),
-            ("GITHUB_WORKFLOW_REF", "octo/repo/x.yml"),
-        ]);
-        assert_eq!(
-            workflow_path_and_ref(&no_at),
-            ("x.ym".to_owned(), "x.yml".to_owned())
-        );
+        let no_at = lookup(&[("GITHUB_REPOSITORY", "octo/repo"), ("GITHUB_WORKFLOW_REF", "octo/repo/x.yml")]);
+        assert_eq!(workflow_path_and_ref(&no_at), ("x.ym".to_owned(), "x.yml".to_owned()));
         let unset_repo = lookup(&[("GITHUB_WORKFLOW_REF", "undefined/w.yml@main")]);
-        assert_eq!(
-            workflow_path_and_ref(&unset_repo),
-            ("w.yml".to_owned(), "main".to_owned())
-        );
+        assert_eq!(workflow_path_and_ref(&unset_repo), ("w.yml".to_owned(), "main".to_owned()));
     }
 
     #[test]
@@ -553,8 +473,7 @@ mod tests {
             ("GITHUB_ACTIONS", "true"),
         ]);
         assert_eq!(Provider::detect(&env), Provider::GitlabCi);
-        let text =
-            String::from_utf8(statement_bytes(Provider::GitlabCi, &subject(), &env)).unwrap();
+        let text = String::from_utf8(statement_bytes(Provider::GitlabCi, &subject(), &env)).unwrap();
         let expected = concat!(
             r#"{"_type":"https://in-toto.io/Statement/v0.1","#,
             r#""subject":[{"name":"pkg:npm/%40octo/hello@1.0.0","digest":{"sha512":""#,
@@ -579,18 +498,10 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 76);
-        let all: Vec<(String, String)> = GITLAB_PARAMETERS
-            .iter()
-            .map(|k| (k.to_string(), format!("v-{k}")))
-            .collect();
+        let all: Vec<(String, String)> = GITLAB_PARAMETERS.iter().map(|k| (k.to_string(), format!("v-{k}"))).collect();
         let env = move |k: &str| all.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         let v = gitlab_statement(&subject(), &env);
-        let params = v["predicate"]["invocation"]["parameters"]
-            .as_object()
-            .unwrap();
-        assert_eq!(
-            params.keys().map(String::as_str).collect::<Vec<_>>(),
-            GITLAB_PARAMETERS.to_vec()
-        );
+        let params = v["predicate"]["invocation"]["parameters"].as_object().unwrap();
+        assert_eq!(params.keys().map(String::as_str).collect::<Vec<_>>(), GITLAB_PARAMETERS.to_vec());
     }
 }

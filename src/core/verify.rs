@@ -10,8 +10,8 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use crate::core::bundle::{
-    Bundle, Envelope, TransparencyLogEntry, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_1, MEDIA_TYPE_V0_2,
-    MEDIA_TYPE_V0_3, MEDIA_TYPE_V0_3_LEGACY,
+    Bundle, Envelope, TransparencyLogEntry, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_1, MEDIA_TYPE_V0_2, MEDIA_TYPE_V0_3,
+    MEDIA_TYPE_V0_3_LEGACY,
 };
 use crate::core::crypto::PublicKey;
 use crate::core::dsse::pae;
@@ -24,8 +24,7 @@ use crate::core::trust_root::{
 };
 use crate::core::tsa::{verify_timestamp, TsaError, VerifiedTimestamp};
 use crate::core::x509::{
-    has_precert_signing_eku, subject_and_spki, CertificateError, LeafCertificate, San,
-    SigstoreExtension,
+    has_precert_signing_eku, subject_and_spki, CertificateError, LeafCertificate, San, SigstoreExtension,
 };
 
 /// At most this many RFC 3161 tokens per bundle (sigstore-protocol.md §5 step 1a).
@@ -52,10 +51,7 @@ pub struct ArtifactDigests {
 impl ArtifactDigests {
     /// Both digests of the artifact's bytes.
     pub fn of_bytes(bytes: &[u8]) -> Self {
-        Self {
-            sha256: Some(sha2::Sha256::digest(bytes).into()),
-            sha512: Some(sha2::Sha512::digest(bytes).into()),
-        }
+        Self { sha256: Some(sha2::Sha256::digest(bytes).into()), sha512: Some(sha2::Sha512::digest(bytes).into()) }
     }
 }
 
@@ -136,13 +132,7 @@ pub struct IdentityPolicy {
 
 impl IdentityPolicy {
     pub fn new(issuer: impl Into<String>) -> Self {
-        Self {
-            issuer: issuer.into(),
-            san: None,
-            source_repository_uri: None,
-            workflow_path: None,
-            source_ref: None,
-        }
+        Self { issuer: issuer.into(), san: None, source_repository_uri: None, workflow_path: None, source_ref: None }
     }
 
     fn has_identity_constraint(&self) -> bool {
@@ -198,10 +188,7 @@ pub struct CertificateIdentity {
 
 impl CertificateIdentity {
     pub fn extension(&self, which: SigstoreExtension) -> Option<&str> {
-        self.extensions
-            .iter()
-            .find(|(k, _)| *k == which)
-            .map(|(_, v)| v.as_str())
+        self.extensions.iter().find(|(k, _)| *k == which).map(|(_, v)| v.as_str())
     }
 }
 
@@ -299,22 +286,13 @@ pub enum VerifyError {
     /// Step 4: the leaf's profile is not a code-signing leaf.
     CertificateProfile { reason: String },
     /// Step 4: the policy requires something this signer does not have.
-    PolicyMismatch {
-        field: &'static str,
-        expected: String,
-        found: String,
-    },
+    PolicyMismatch { field: &'static str, expected: String, found: String },
     /// The policy is unusable (e.g. keyless with no identity constraint).
     PolicyInvalid { reason: String },
     /// Step 5/8: the transparency log entry did not verify.
     Tlog(TlogError),
     /// Step 6: a signed time is outside the leaf's validity.
-    TimeOutsideCertificate {
-        at: UnixTime,
-        source: String,
-        not_before: UnixTime,
-        not_after: UnixTime,
-    },
+    TimeOutsideCertificate { at: UnixTime, source: String, not_before: UnixTime, not_after: UnixTime },
     /// Step 7: the signature does not verify.
     Signature { reason: String },
     /// Step 7: the signed content is not about the given subject.
@@ -371,9 +349,7 @@ impl std::fmt::Display for VerifyError {
 impl std::error::Error for VerifyError {}
 
 fn shape(reason: impl Into<String>) -> VerifyError {
-    VerifyError::Shape {
-        reason: reason.into(),
-    }
+    VerifyError::Shape { reason: reason.into() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,15 +372,8 @@ pub enum BundleSigner {
 /// What was signed.
 #[derive(Debug, Clone, Copy)]
 pub enum BundleContent<'a> {
-    MessageSignature {
-        digest: Option<(&'a str, &'a [u8])>,
-        signature: &'a [u8],
-    },
-    Dsse {
-        envelope: &'a Envelope,
-        signature: &'a [u8],
-        keyid: &'a str,
-    },
+    MessageSignature { digest: Option<(&'a str, &'a [u8])>, signature: &'a [u8] },
+    Dsse { envelope: &'a Envelope, signature: &'a [u8], keyid: &'a str },
 }
 
 impl BundleContent<'_> {
@@ -426,13 +395,8 @@ pub struct ParsedBundle<'a> {
     pub timestamps: Vec<&'a [u8]>,
 }
 
-const SUPPORTED_KINDS: &[(&str, &str)] = &[
-    ("hashedrekord", "0.0.1"),
-    ("hashedrekord", "0.0.2"),
-    ("dsse", "0.0.1"),
-    ("dsse", "0.0.2"),
-    ("intoto", "0.0.2"),
-];
+const SUPPORTED_KINDS: &[(&str, &str)] =
+    &[("hashedrekord", "0.0.1"), ("hashedrekord", "0.0.2"), ("dsse", "0.0.1"), ("dsse", "0.0.2"), ("intoto", "0.0.2")];
 
 impl<'a> ParsedBundle<'a> {
     /// Applies the shape rules (step 0).
@@ -441,35 +405,25 @@ impl<'a> ParsedBundle<'a> {
             MEDIA_TYPE_V0_1 => BundleVersion::V0_1,
             MEDIA_TYPE_V0_2 => BundleVersion::V0_2,
             MEDIA_TYPE_V0_3 | MEDIA_TYPE_V0_3_LEGACY => BundleVersion::V0_3,
-            other => {
-                return Err(VerifyError::UnsupportedMediaType {
-                    media_type: other.to_owned(),
-                })
-            }
+            other => return Err(VerifyError::UnsupportedMediaType { media_type: other.to_owned() }),
         };
         let vm = &bundle.verification_material;
 
         // verificationMaterial.content is a oneof: exactly one of publicKey, x509CertificateChain, certificate.
-        let present = [
-            vm.public_key.is_some(),
-            vm.x509_certificate_chain.is_some(),
-            vm.certificate.is_some(),
-        ];
+        let present = [vm.public_key.is_some(), vm.x509_certificate_chain.is_some(), vm.certificate.is_some()];
         if present.iter().filter(|p| **p).count() != 1 {
-            return Err(shape("verification material must hold exactly one of publicKey, x509CertificateChain, certificate"));
+            return Err(shape(
+                "verification material must hold exactly one of publicKey, x509CertificateChain, certificate",
+            ));
         }
         let signer = if let Some(pk) = &vm.public_key {
-            BundleSigner::PublicKey {
-                hint: pk.hint.clone(),
-            }
+            BundleSigner::PublicKey { hint: pk.hint.clone() }
         } else {
             let leaf_der = match (version, &vm.x509_certificate_chain, &vm.certificate) {
                 // v0.3 carries the leaf alone.
                 (BundleVersion::V0_3, _, Some(cert)) => &cert.raw_bytes,
                 (BundleVersion::V0_3, _, None) => {
-                    return Err(shape(
-                        "a v0.3 bundle must use certificate, not x509CertificateChain",
-                    ))
+                    return Err(shape("a v0.3 bundle must use certificate, not x509CertificateChain"))
                 }
                 // v0.1/v0.2 carry a chain whose first entry is the leaf; the rest is ignored
                 // (intermediates come from the trusted root only).
@@ -479,19 +433,13 @@ impl<'a> ParsedBundle<'a> {
                             "certificate chain has more than {MAX_CHAIN_CERTIFICATES} certificates"
                         )));
                     }
-                    &chain
-                        .certificates
-                        .first()
-                        .ok_or_else(|| shape("certificate chain is empty"))?
-                        .raw_bytes
+                    &chain.certificates.first().ok_or_else(|| shape("certificate chain is empty"))?.raw_bytes
                 }
                 _ => return Err(shape("a v0.1/v0.2 bundle must use x509CertificateChain")),
             };
             let leaf = LeafCertificate::parse(leaf_der).map_err(VerifyError::Certificate)?;
             if leaf.is_ca {
-                return Err(shape(
-                    "the first certificate is a CA certificate, not a signing leaf",
-                ));
+                return Err(shape("the first certificate is a CA certificate, not a signing leaf"));
             }
             BundleSigner::Certificate(Box::new(leaf))
         };
@@ -502,10 +450,7 @@ impl<'a> ParsedBundle<'a> {
                     return Err(shape("message signature is empty"));
                 }
                 BundleContent::MessageSignature {
-                    digest: ms
-                        .message_digest
-                        .as_ref()
-                        .map(|d| (d.algorithm.as_str(), d.digest.as_slice())),
+                    digest: ms.message_digest.as_ref().map(|d| (d.algorithm.as_str(), d.digest.as_slice())),
                     signature: &ms.signature,
                 }
             }
@@ -519,17 +464,9 @@ impl<'a> ParsedBundle<'a> {
                 if sig.sig.is_empty() {
                     return Err(shape("DSSE signature is empty"));
                 }
-                BundleContent::Dsse {
-                    envelope: env,
-                    signature: &sig.sig,
-                    keyid: &sig.keyid,
-                }
+                BundleContent::Dsse { envelope: env, signature: &sig.sig, keyid: &sig.keyid }
             }
-            _ => {
-                return Err(shape(
-                    "bundle must hold exactly one of messageSignature, dsseEnvelope",
-                ))
-            }
+            _ => return Err(shape("bundle must hold exactly one of messageSignature, dsseEnvelope")),
         };
 
         // Exactly one log entry (this verifier does not accept TSA-only bundles).
@@ -543,14 +480,8 @@ impl<'a> ParsedBundle<'a> {
             return Err(shape(format!("log index {} is negative", entry.log_index)));
         }
         let kv = &entry.kind_version;
-        if !SUPPORTED_KINDS
-            .iter()
-            .any(|(k, v)| *k == kv.kind && *v == kv.version)
-        {
-            return Err(shape(format!(
-                "log entry kind {}/{} is not supported",
-                kv.kind, kv.version
-            )));
+        if !SUPPORTED_KINDS.iter().any(|(k, v)| *k == kv.kind && *v == kv.version) {
+            return Err(shape(format!("log entry kind {}/{} is not supported", kv.kind, kv.version)));
         }
         if let Some(proof) = &entry.inclusion_proof {
             if proof.log_index < 0 || proof.tree_size < 0 {
@@ -565,9 +496,7 @@ impl<'a> ParsedBundle<'a> {
             .map(|t| t.signed_timestamp.as_slice())
             .collect();
         if timestamps.len() > MAX_TIMESTAMPS {
-            return Err(shape(format!(
-                "more than {MAX_TIMESTAMPS} RFC 3161 timestamps"
-            )));
+            return Err(shape(format!("more than {MAX_TIMESTAMPS} RFC 3161 timestamps")));
         }
         for (i, t) in timestamps.iter().enumerate() {
             if timestamps[..i].contains(t) {
@@ -592,20 +521,12 @@ impl<'a> ParsedBundle<'a> {
                     return Err(shape("inclusion proof has no checkpoint"));
                 }
                 if entry.inclusion_promise.is_none() && timestamps.is_empty() {
-                    return Err(shape(
-                        "bundle has neither an inclusion promise (SET) nor an RFC 3161 timestamp",
-                    ));
+                    return Err(shape("bundle has neither an inclusion promise (SET) nor an RFC 3161 timestamp"));
                 }
             }
         }
 
-        Ok(Self {
-            version,
-            signer,
-            content,
-            tlog_entry: entry,
-            timestamps,
-        })
+        Ok(Self { version, signer, content, tlog_entry: entry, timestamps })
     }
 }
 
@@ -627,12 +548,8 @@ pub fn verify_bundle(
     // The key the signature must verify with: the leaf's, or the policy's managed key. The
     // bundle's signer kind must be the one the policy expects (step 9).
     let (key_spki, leaf) = match (&parsed.signer, policy) {
-        (BundleSigner::Certificate(leaf), Policy::Keyless(_)) => {
-            (leaf.spki_der.as_slice(), Some(leaf.as_ref()))
-        }
-        (BundleSigner::PublicKey { .. }, Policy::ManagedKey { spki_der }) => {
-            (spki_der.as_slice(), None)
-        }
+        (BundleSigner::Certificate(leaf), Policy::Keyless(_)) => (leaf.spki_der.as_slice(), Some(leaf.as_ref())),
+        (BundleSigner::PublicKey { .. }, Policy::ManagedKey { spki_der }) => (spki_der.as_slice(), None),
         (BundleSigner::PublicKey { .. }, Policy::Keyless(_)) => {
             return Err(VerifyError::PolicyMismatch {
                 field: "signer",
@@ -649,12 +566,8 @@ pub fn verify_bundle(
         }
     };
     let key = PublicKey::from_spki_der(key_spki).map_err(|e| match leaf {
-        Some(_) => VerifyError::Certificate(CertificateError::Unsupported {
-            reason: e.to_string(),
-        }),
-        None => VerifyError::PolicyInvalid {
-            reason: format!("managed key: {e}"),
-        },
+        Some(_) => VerifyError::Certificate(CertificateError::Unsupported { reason: e.to_string() }),
+        None => VerifyError::PolicyInvalid { reason: format!("managed key: {e}") },
     })?;
 
     // Step 7 first: it needs no time, and "not this artifact" is the most useful answer.
@@ -668,29 +581,17 @@ pub fn verify_bundle(
     // Step 1a: RFC 3161 timestamps.
     let mut signed_times = Vec::new();
     for token in &parsed.timestamps {
-        let VerifiedTimestamp {
-            time,
-            authority_uri,
-        } = verify_timestamp(
-            token,
-            parsed.content.signature(),
-            &trust.timestamp_authorities,
-        )
-        .map_err(VerifyError::Timestamp)?;
-        signed_times.push(SignedTime {
-            time,
-            source: TimeSource::Timestamp { authority_uri },
-        });
+        let VerifiedTimestamp { time, authority_uri } =
+            verify_timestamp(token, parsed.content.signature(), &trust.timestamp_authorities)
+                .map_err(VerifyError::Timestamp)?;
+        signed_times.push(SignedTime { time, source: TimeSource::Timestamp { authority_uri } });
     }
 
     // Steps 5 and 8: the log entry (inclusion proof, checkpoint, SET, body consistency).
     let content = match parsed.content {
         BundleContent::MessageSignature { signature, .. } => {
             let sha256 = subject_sha256(subject)?;
-            SignedContent::MessageSignature {
-                artifact_sha256: sha256,
-                signature,
-            }
+            SignedContent::MessageSignature { artifact_sha256: sha256, signature }
         }
         BundleContent::Dsse { envelope, .. } => SignedContent::Dsse { envelope },
     };
@@ -698,17 +599,11 @@ pub fn verify_bundle(
         Some(leaf) => SignerKey::Certificate { der: &leaf.der },
         None => SignerKey::PublicKey { spki_der: key_spki },
     };
-    let log_entry = verify_entry(parsed.tlog_entry, &trust.tlogs, content, signer_key)
-        .map_err(VerifyError::Tlog)?;
+    let log_entry = verify_entry(parsed.tlog_entry, &trust.tlogs, content, signer_key).map_err(VerifyError::Tlog)?;
 
     // Step 1b: the integrated time counts only when its SET verified.
     if let Some(time) = log_entry.integrated_time {
-        signed_times.push(SignedTime {
-            time,
-            source: TimeSource::TransparencyLog {
-                log_index: log_entry.log_index,
-            },
-        });
+        signed_times.push(SignedTime { time, source: TimeSource::TransparencyLog { log_index: log_entry.log_index } });
     }
     if signed_times.is_empty() {
         return Err(VerifyError::NoSignedTime);
@@ -722,9 +617,7 @@ pub fn verify_bundle(
                 san: leaf
                     .san()
                     .cloned()
-                    .ok_or_else(|| VerifyError::CertificateProfile {
-                        reason: "no single SAN".into(),
-                    })?,
+                    .ok_or_else(|| VerifyError::CertificateProfile { reason: "no single SAN".into() })?,
                 issuer: leaf.oidc_issuer().unwrap_or_default().to_owned(),
                 not_before: leaf.not_before,
                 not_after: leaf.not_after,
@@ -733,51 +626,29 @@ pub fn verify_bundle(
                 extensions: leaf.extensions().map(|(k, v)| (k, v.to_owned())).collect(),
             }))
         }
-        (None, BundleSigner::PublicKey { hint }) => {
-            VerifiedSigner::ManagedKey { hint: hint.clone() }
-        }
+        (None, BundleSigner::PublicKey { hint }) => VerifiedSigner::ManagedKey { hint: hint.clone() },
         (None, BundleSigner::Certificate(_)) => {
-            return Err(VerifyError::PolicyInvalid {
-                reason: "certificate bundle without a leaf".into(),
-            })
+            return Err(VerifyError::PolicyInvalid { reason: "certificate bundle without a leaf".into() })
         }
     };
 
-    Ok(VerifiedBundle {
-        media_type: bundle.media_type.clone(),
-        signer,
-        log_entry,
-        signed_times,
-        statement,
-    })
+    Ok(VerifiedBundle { media_type: bundle.media_type.clone(), signer, log_entry, signed_times, statement })
 }
 
 fn check_trusted_root(trust: &TrustedRoot) -> Result<(), VerifyError> {
     match trust.media_type.as_str() {
         TRUSTED_ROOT_MEDIA_TYPE_V0_1 | TRUSTED_ROOT_MEDIA_TYPE_V0_2 => {}
-        other => {
-            return Err(VerifyError::TrustedRoot {
-                reason: format!("media type {other:?} is not supported"),
-            })
-        }
+        other => return Err(VerifyError::TrustedRoot { reason: format!("media type {other:?} is not supported") }),
     }
     // Every validFor present must parse and have a start (sigstore-protocol.md §2.2); a root
     // with a malformed window is refused whole rather than read leniently.
-    let logs = trust
-        .tlogs
-        .iter()
-        .chain(&trust.ctlogs)
-        .map(|l| (&l.base_url, &l.public_key.valid_for));
-    let authorities = trust
-        .certificate_authorities
-        .iter()
-        .chain(&trust.timestamp_authorities)
-        .map(|ca| (&ca.uri, &ca.valid_for));
+    let logs = trust.tlogs.iter().chain(&trust.ctlogs).map(|l| (&l.base_url, &l.public_key.valid_for));
+    let authorities =
+        trust.certificate_authorities.iter().chain(&trust.timestamp_authorities).map(|ca| (&ca.uri, &ca.valid_for));
     for (name, range) in logs.chain(authorities) {
         if let Some(range) = range {
-            Validity::from_range(range).map_err(|e| VerifyError::TrustedRoot {
-                reason: format!("validFor of {name}: {e}"),
-            })?;
+            Validity::from_range(range)
+                .map_err(|e| VerifyError::TrustedRoot { reason: format!("validFor of {name}: {e}") })?;
         }
     }
     Ok(())
@@ -789,30 +660,25 @@ fn check_policy(policy: &Policy) -> Result<(), VerifyError> {
             // Keyless verification with no identity proves only "someone with some account
             // signed this": refuse it.
             if identity.issuer.is_empty() {
-                return Err(VerifyError::PolicyInvalid {
-                    reason: "no OIDC issuer given".into(),
-                });
+                return Err(VerifyError::PolicyInvalid { reason: "no OIDC issuer given".into() });
             }
             if !identity.has_identity_constraint() {
                 return Err(VerifyError::PolicyInvalid {
-                    reason: "no identity constraint given (SAN, repository, workflow or ref)"
-                        .into(),
+                    reason: "no identity constraint given (SAN, repository, workflow or ref)".into(),
                 });
             }
             Ok(())
         }
-        Policy::ManagedKey { spki_der } if spki_der.is_empty() => Err(VerifyError::PolicyInvalid {
-            reason: "managed key is empty".into(),
-        }),
+        Policy::ManagedKey { spki_der } if spki_der.is_empty() => {
+            Err(VerifyError::PolicyInvalid { reason: "managed key is empty".into() })
+        }
         Policy::ManagedKey { .. } => Ok(()),
     }
 }
 
 fn subject_sha256(subject: &Subject) -> Result<&[u8], VerifyError> {
     match subject {
-        Subject::Artifact(ArtifactDigests {
-            sha256: Some(d), ..
-        }) => Ok(d),
+        Subject::Artifact(ArtifactDigests { sha256: Some(d), .. }) => Ok(d),
         Subject::Artifact(_) => Err(VerifyError::SubjectMismatch {
             reason: "a message-signature bundle needs the artifact's SHA-256 digest".into(),
         }),
@@ -844,43 +710,27 @@ fn verify_signature(
                 }
                 if value != sha256 {
                     return Err(VerifyError::SubjectMismatch {
-                        reason: "the bundle's message digest differs from the artifact's SHA-256"
-                            .into(),
+                        reason: "the bundle's message digest differs from the artifact's SHA-256".into(),
                     });
                 }
             }
             // Signature over SHA-256(artifact), verified as a prehash (works in digest mode too).
             key.verify_prehashed(sha256, signature)
-                .map_err(|e| VerifyError::Signature {
-                    reason: format!("message signature: {e}"),
-                })?;
+                .map_err(|e| VerifyError::Signature { reason: format!("message signature: {e}") })?;
             Ok(None)
         }
-        BundleContent::Dsse {
-            envelope,
-            signature,
-            keyid,
-        } => {
+        BundleContent::Dsse { envelope, signature, keyid } => {
             key.verify(&pae(&envelope.payload_type, &envelope.payload), signature)
-                .map_err(|e| VerifyError::Signature {
-                    reason: format!("DSSE signature over PAE: {e}"),
-                })?;
+                .map_err(|e| VerifyError::Signature { reason: format!("DSSE signature over PAE: {e}") })?;
             if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
                 return Err(VerifyError::SubjectMismatch {
-                    reason: format!(
-                        "DSSE payload type {:?} is not an in-toto statement",
-                        envelope.payload_type
-                    ),
+                    reason: format!("DSSE payload type {:?} is not an in-toto statement", envelope.payload_type),
                 });
             }
             let statement = parse_statement(&envelope.payload)?;
             match subject {
                 Subject::Artifact(digests) => {
-                    if !statement
-                        .subjects
-                        .iter()
-                        .any(|s| subject_matches(s, digests))
-                    {
+                    if !statement.subjects.iter().any(|s| subject_matches(s, digests)) {
                         return Err(VerifyError::SubjectMismatch {
                             reason: "no statement subject has the artifact's digest".into(),
                         });
@@ -904,47 +754,24 @@ fn verify_signature(
 }
 
 fn parse_statement(payload: &[u8]) -> Result<VerifiedStatement, VerifyError> {
-    let bad = |reason: &str| VerifyError::SubjectMismatch {
-        reason: format!("in-toto statement: {reason}"),
-    };
+    let bad = |reason: &str| VerifyError::SubjectMismatch { reason: format!("in-toto statement: {reason}") };
     let value: Value = serde_json::from_slice(payload).map_err(|_| bad("payload is not JSON"))?;
-    let statement_type = value
-        .get("_type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no _type"))?;
+    let statement_type = value.get("_type").and_then(Value::as_str).ok_or_else(|| bad("no _type"))?;
     if statement_type != STATEMENT_V1 && statement_type != STATEMENT_V0_1 {
-        return Err(bad(&format!(
-            "_type {statement_type:?} is not an in-toto statement"
-        )));
+        return Err(bad(&format!("_type {statement_type:?} is not an in-toto statement")));
     }
-    let predicate_type = value
-        .get("predicateType")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let raw_subjects = value
-        .get("subject")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no subject list"))?;
+    let predicate_type = value.get("predicateType").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let raw_subjects = value.get("subject").and_then(Value::as_array).ok_or_else(|| bad("no subject list"))?;
     if raw_subjects.is_empty() || raw_subjects.len() > MAX_SUBJECTS {
         return Err(bad(&format!("has {} subjects", raw_subjects.len())));
     }
     let mut subjects = Vec::with_capacity(raw_subjects.len());
     for raw in raw_subjects {
-        let name = raw
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let digest = raw
-            .get("digest")
-            .and_then(Value::as_object)
-            .ok_or_else(|| bad("a subject has no digest"))?;
+        let name = raw.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let digest = raw.get("digest").and_then(Value::as_object).ok_or_else(|| bad("a subject has no digest"))?;
         let mut digests = Vec::with_capacity(digest.len());
         for (alg, hex_value) in digest {
-            let hex_value = hex_value
-                .as_str()
-                .ok_or_else(|| bad("a subject digest is not a string"))?;
+            let hex_value = hex_value.as_str().ok_or_else(|| bad("a subject digest is not a string"))?;
             digests.push((alg.clone(), hex_value.to_ascii_lowercase()));
         }
         subjects.push(StatementSubject { name, digests });
@@ -960,10 +787,8 @@ fn parse_statement(payload: &[u8]) -> Result<VerifiedStatement, VerifyError> {
 /// A subject matches when it shares at least one digest algorithm with the artifact and every
 /// shared algorithm's digest is equal.
 fn subject_matches(subject: &StatementSubject, digests: &ArtifactDigests) -> bool {
-    let ours: [(&str, Option<String>); 2] = [
-        ("sha256", digests.sha256.map(hex::encode)),
-        ("sha512", digests.sha512.map(hex::encode)),
-    ];
+    let ours: [(&str, Option<String>); 2] =
+        [("sha256", digests.sha256.map(hex::encode)), ("sha512", digests.sha512.map(hex::encode))];
     let mut shared = 0;
     for (alg, mine) in ours.iter() {
         let Some(mine) = mine else { continue };
@@ -979,10 +804,7 @@ fn subject_matches(subject: &StatementSubject, digests: &ArtifactDigests) -> boo
     shared > 0
 }
 
-fn check_npm_subject(
-    statement: &VerifiedStatement,
-    package: &NpmPackage,
-) -> Result<(), VerifyError> {
+fn check_npm_subject(statement: &VerifiedStatement, package: &NpmPackage) -> Result<(), VerifyError> {
     let purl = package.purl();
     let [only] = statement.subjects.as_slice() else {
         return Err(VerifyError::SubjectMismatch {
@@ -1003,32 +825,20 @@ fn check_npm_subject(
         Some(_) => Err(VerifyError::SubjectMismatch {
             reason: format!("the tarball's sha512 differs from the one signed for {purl}"),
         }),
-        None => Err(VerifyError::SubjectMismatch {
-            reason: format!("statement subject {purl} has no sha512 digest"),
-        }),
+        None => Err(VerifyError::SubjectMismatch { reason: format!("statement subject {purl} has no sha512 digest") }),
     }
 }
 
 /// Step 4: the leaf's profile and the identity policy.
-fn check_profile_and_identity(
-    leaf: &LeafCertificate,
-    policy: &IdentityPolicy,
-) -> Result<(), VerifyError> {
+fn check_profile_and_identity(leaf: &LeafCertificate, policy: &IdentityPolicy) -> Result<(), VerifyError> {
     if !leaf.digital_signature {
-        return Err(VerifyError::CertificateProfile {
-            reason: "key usage lacks digitalSignature".into(),
-        });
+        return Err(VerifyError::CertificateProfile { reason: "key usage lacks digitalSignature".into() });
     }
     if !leaf.code_signing {
-        return Err(VerifyError::CertificateProfile {
-            reason: "extended key usage lacks codeSigning".into(),
-        });
+        return Err(VerifyError::CertificateProfile { reason: "extended key usage lacks codeSigning".into() });
     }
     let san = leaf.san().ok_or_else(|| VerifyError::CertificateProfile {
-        reason: format!(
-            "has {} SANs, expected exactly one",
-            leaf.sans.len() + leaf.other_sans
-        ),
+        reason: format!("has {} SANs, expected exactly one", leaf.sans.len() + leaf.other_sans),
     })?;
     let found_issuer = leaf.oidc_issuer().unwrap_or_default();
     if found_issuer != policy.issuer {
@@ -1048,9 +858,7 @@ fn check_profile_and_identity(
         }
     }
     if let Some(want) = &policy.source_repository_uri {
-        let found = leaf
-            .extension(SigstoreExtension::SourceRepositoryUri)
-            .unwrap_or_default();
+        let found = leaf.extension(SigstoreExtension::SourceRepositoryUri).unwrap_or_default();
         if found != want {
             return Err(VerifyError::PolicyMismatch {
                 field: "source repository",
@@ -1060,9 +868,7 @@ fn check_profile_and_identity(
         }
     }
     if let Some(want) = &policy.workflow_path {
-        let found = leaf
-            .extension(SigstoreExtension::BuildSignerUri)
-            .unwrap_or_default();
+        let found = leaf.extension(SigstoreExtension::BuildSignerUri).unwrap_or_default();
         if !workflow_matches(found, want) {
             return Err(VerifyError::PolicyMismatch {
                 field: "build signer workflow",
@@ -1072,9 +878,7 @@ fn check_profile_and_identity(
         }
     }
     if let Some(want) = &policy.source_ref {
-        let found = leaf
-            .extension(SigstoreExtension::SourceRepositoryRef)
-            .unwrap_or_default();
+        let found = leaf.extension(SigstoreExtension::SourceRepositoryRef).unwrap_or_default();
         if found != want {
             return Err(VerifyError::PolicyMismatch {
                 field: "source ref",
@@ -1096,11 +900,7 @@ fn workflow_matches(build_signer_uri: &str, want: &str) -> bool {
     if want.is_empty() {
         return false;
     }
-    let want = if want.contains('/') {
-        want.to_owned()
-    } else {
-        format!(".github/workflows/{want}")
-    };
+    let want = if want.contains('/') { want.to_owned() } else { format!(".github/workflows/{want}") };
     without_ref.ends_with(&format!("/{want}"))
 }
 
@@ -1149,43 +949,30 @@ fn authority_at<'t>(
     trust: &'t TrustedRoot,
     at: UnixTime,
 ) -> Result<&'t CertificateAuthority, VerifyError> {
-    let mut last_reason =
-        "no certificate authority in the trusted root is valid at that time".to_owned();
+    let mut last_reason = "no certificate authority in the trusted root is valid at that time".to_owned();
     for ca in &trust.certificate_authorities {
         // An absent validFor places no bound; a present one must have a start and is
         // inclusive at both ends (sigstore-protocol.md §2.2).
         if let Some(range) = &ca.valid_for {
-            let validity = Validity::from_range(range).map_err(|e| VerifyError::TrustedRoot {
-                reason: format!("certificate authority {}: {e}", ca.uri),
-            })?;
+            let validity = Validity::from_range(range)
+                .map_err(|e| VerifyError::TrustedRoot { reason: format!("certificate authority {}: {e}", ca.uri) })?;
             if !validity.contains(at) {
                 continue;
             }
         }
-        let chain: Vec<Vec<u8>> = ca
-            .cert_chain
-            .certificates
-            .iter()
-            .map(|c| c.raw_bytes.clone())
-            .collect();
+        let chain: Vec<Vec<u8>> = ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect();
         match validate_path(&leaf.der, &chain, at, EKU_CODE_SIGNING) {
             Ok(()) => return Ok(ca),
             Err(e) => last_reason = e.to_string(),
         }
     }
-    Err(VerifyError::CertificatePath {
-        at,
-        reason: last_reason,
-    })
+    Err(VerifyError::CertificatePath { at, reason: last_reason })
 }
 
 /// The SPKI of the certificate that issued the leaf: the chain certificate whose subject is
 /// the leaf's issuer; if that is a CT precertificate-signing certificate, the next one up
 /// (sigstore-protocol.md §5 step 3).
-fn issuer_spki(
-    leaf: &LeafCertificate,
-    authority: &CertificateAuthority,
-) -> Result<Vec<u8>, VerifyError> {
+fn issuer_spki(leaf: &LeafCertificate, authority: &CertificateAuthority) -> Result<Vec<u8>, VerifyError> {
     let certs = &authority.cert_chain.certificates;
     let bad = |e: CertificateError| VerifyError::TrustedRoot {
         reason: format!("certificate authority {}: {e}", authority.uri),

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use der::asn1::{Ia5StringRef, ObjectIdentifier, Utf8StringRef};
 use der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName as SanExtension,
-};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName as SanExtension};
 use x509_cert::Certificate;
 
 use crate::core::time::UnixTime;
@@ -27,11 +25,9 @@ const OID_KP_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.
 /// The embedded SCT list (RFC 6962 §3.3).
 pub const OID_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 /// Certificate Transparency precertificate signing EKU (RFC 6962 §3.1).
-pub const OID_KP_PRECERT_SIGNING: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.4");
+pub const OID_KP_PRECERT_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.4");
 /// The OtherName SAN type for username identities (`1.3.6.1.4.1.57264.1.7`).
-const OID_SIGSTORE_OTHERNAME: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+const OID_SIGSTORE_OTHERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 /// The arc of the Sigstore certificate extensions.
 const SIGSTORE_ARC: &str = "1.3.6.1.4.1.57264.1";
 
@@ -207,19 +203,11 @@ pub struct LeafCertificate {
 impl LeafCertificate {
     /// Parses a DER certificate and its extensions. Rejects malformed known extensions.
     pub fn parse(der: &[u8]) -> Result<Self, CertificateError> {
-        let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer {
-            reason: e.to_string(),
-        })?;
+        let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
         let tbs = &cert.tbs_certificate;
         let spki_der =
-            tbs.subject_public_key_info
-                .to_der()
-                .map_err(|e| CertificateError::NotDer {
-                    reason: e.to_string(),
-                })?;
-        let issuer_name_der = tbs.issuer.to_der().map_err(|e| CertificateError::NotDer {
-            reason: e.to_string(),
-        })?;
+            tbs.subject_public_key_info.to_der().map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
+        let issuer_name_der = tbs.issuer.to_der().map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
         let not_before = unix(tbs.validity.not_before)?;
         let not_after = unix(tbs.validity.not_after)?;
 
@@ -239,28 +227,17 @@ impl LeafCertificate {
         };
         for ext in tbs.extensions.iter().flatten() {
             let value = ext.extn_value.as_bytes();
-            let bad = |reason: String| CertificateError::BadExtension {
-                oid: ext.extn_id.to_string(),
-                reason,
-            };
+            let bad = |reason: String| CertificateError::BadExtension { oid: ext.extn_id.to_string(), reason };
             match ext.extn_id {
                 OID_SAN => {
                     let san = SanExtension::from_der(value).map_err(|e| bad(e.to_string()))?;
                     for name in san.0 {
                         match name {
-                            GeneralName::UniformResourceIdentifier(uri) => {
-                                leaf.sans.push(San::Uri(uri.to_string()))
-                            }
-                            GeneralName::Rfc822Name(email) => {
-                                leaf.sans.push(San::Email(email.to_string()))
-                            }
-                            GeneralName::OtherName(other)
-                                if other.type_id == OID_SIGSTORE_OTHERNAME =>
-                            {
-                                let text = other
-                                    .value
-                                    .decode_as::<Utf8StringRef<'_>>()
-                                    .map_err(|e| bad(e.to_string()))?;
+                            GeneralName::UniformResourceIdentifier(uri) => leaf.sans.push(San::Uri(uri.to_string())),
+                            GeneralName::Rfc822Name(email) => leaf.sans.push(San::Email(email.to_string())),
+                            GeneralName::OtherName(other) if other.type_id == OID_SIGSTORE_OTHERNAME => {
+                                let text =
+                                    other.value.decode_as::<Utf8StringRef<'_>>().map_err(|e| bad(e.to_string()))?;
                                 leaf.sans.push(San::OtherName(text.as_str().to_owned()));
                             }
                             _ => leaf.other_sans += 1,
@@ -281,8 +258,7 @@ impl LeafCertificate {
                 }
                 OID_SCT_LIST => {
                     // The extension value is an OCTET STRING wrapping the TLS-encoded list (RFC 6962 §3.3).
-                    let inner = der::asn1::OctetStringRef::from_der(value)
-                        .map_err(|e| bad(e.to_string()))?;
+                    let inner = der::asn1::OctetStringRef::from_der(value).map_err(|e| bad(e.to_string()))?;
                     leaf.sct_list = Some(inner.as_bytes().to_vec());
                 }
                 oid => {
@@ -314,8 +290,7 @@ impl LeafCertificate {
     /// The OIDC issuer: `.8`, falling back to the deprecated `.1` for old certificates
     /// (sigstore-protocol.md §3.3, "Issuer check").
     pub fn oidc_issuer(&self) -> Option<&str> {
-        self.extension(SigstoreExtension::Issuer)
-            .or_else(|| self.extension(SigstoreExtension::IssuerV1))
+        self.extension(SigstoreExtension::Issuer).or_else(|| self.extension(SigstoreExtension::IssuerV1))
     }
 
     /// Every Sigstore extension present, in OID order.
@@ -327,9 +302,7 @@ impl LeafCertificate {
 fn unix(t: x509_cert::time::Time) -> Result<UnixTime, CertificateError> {
     i64::try_from(t.to_unix_duration().as_secs())
         .map(UnixTime)
-        .map_err(|_| CertificateError::Unsupported {
-            reason: "validity time out of range".into(),
-        })
+        .map_err(|_| CertificateError::Unsupported { reason: "validity time out of range".into() })
 }
 
 /// The last arc when `oid` is directly under `1.3.6.1.4.1.57264.1`.
@@ -353,17 +326,11 @@ fn decode_sigstore_value(arc: u32, value: &[u8]) -> Result<String, String> {
 
 /// Whether a CA certificate (DER) carries the CT precertificate-signing EKU.
 pub fn has_precert_signing_eku(der: &[u8]) -> Result<bool, CertificateError> {
-    let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer {
-        reason: e.to_string(),
-    })?;
+    let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
         if ext.extn_id == OID_EXT_KEY_USAGE {
-            let eku = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes()).map_err(|e| {
-                CertificateError::BadExtension {
-                    oid: ext.extn_id.to_string(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let eku = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+                .map_err(|e| CertificateError::BadExtension { oid: ext.extn_id.to_string(), reason: e.to_string() })?;
             return Ok(eku.0.contains(&OID_KP_PRECERT_SIGNING));
         }
     }
@@ -372,23 +339,14 @@ pub fn has_precert_signing_eku(der: &[u8]) -> Result<bool, CertificateError> {
 
 /// The subject Name (DER) and SubjectPublicKeyInfo (DER) of a certificate.
 pub fn subject_and_spki(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CertificateError> {
-    let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer {
-        reason: e.to_string(),
-    })?;
-    let subject = cert
-        .tbs_certificate
-        .subject
-        .to_der()
-        .map_err(|e| CertificateError::NotDer {
-            reason: e.to_string(),
-        })?;
+    let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
+    let subject =
+        cert.tbs_certificate.subject.to_der().map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
     let spki = cert
         .tbs_certificate
         .subject_public_key_info
         .to_der()
-        .map_err(|e| CertificateError::NotDer {
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;
     Ok((subject, spki))
 }
 
@@ -402,8 +360,7 @@ mod tests {
             "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
         ))
         .unwrap();
-        LeafCertificate::parse(&bundle.verification_material.certificate.unwrap().raw_bytes)
-            .unwrap()
+        LeafCertificate::parse(&bundle.verification_material.certificate.unwrap().raw_bytes).unwrap()
     }
 
     #[test]
@@ -415,18 +372,12 @@ mod tests {
                 "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".into()
             ))
         );
-        assert_eq!(
-            leaf.oidc_issuer(),
-            Some("https://token.actions.githubusercontent.com")
-        );
+        assert_eq!(leaf.oidc_issuer(), Some("https://token.actions.githubusercontent.com"));
         assert_eq!(
             leaf.extension(SigstoreExtension::SourceRepositoryUri),
             Some("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon")
         );
-        assert_eq!(
-            leaf.extension(SigstoreExtension::SourceRepositoryRef),
-            Some("refs/heads/main")
-        );
+        assert_eq!(leaf.extension(SigstoreExtension::SourceRepositoryRef), Some("refs/heads/main"));
         assert!(leaf.digital_signature && leaf.code_signing && !leaf.is_ca);
         assert_eq!(leaf.not_after.0 - leaf.not_before.0, 600);
         assert!(leaf.sct_list.as_ref().is_some_and(|l| l.len() > 40));
@@ -434,10 +385,7 @@ mod tests {
 
     #[test]
     fn non_der_and_truncated_certificates_are_errors() {
-        assert!(matches!(
-            LeafCertificate::parse(b"not a certificate"),
-            Err(CertificateError::NotDer { .. })
-        ));
+        assert!(matches!(LeafCertificate::parse(b"not a certificate"), Err(CertificateError::NotDer { .. })));
         let leaf = happy_leaf();
         assert!(LeafCertificate::parse(&leaf.der[..leaf.der.len() - 1]).is_err());
     }
@@ -445,10 +393,7 @@ mod tests {
     #[test]
     fn sigstore_values_decode_raw_below_seven_and_der_from_eight() {
         assert_eq!(decode_sigstore_value(1, b"https://x").unwrap(), "https://x");
-        assert_eq!(
-            decode_sigstore_value(8, &[0x0c, 3, b'a', b'b', b'c']).unwrap(),
-            "abc"
-        );
+        assert_eq!(decode_sigstore_value(8, &[0x0c, 3, b'a', b'b', b'c']).unwrap(), "abc");
         assert!(decode_sigstore_value(8, b"abc").is_err());
     }
 }

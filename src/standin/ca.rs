@@ -19,8 +19,8 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectAltName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
+    SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
@@ -37,11 +37,9 @@ const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 /// `id-kp-codeSigning`.
 const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 /// The embedded SCT list extension (RFC 6962 §3.3).
-pub(crate) const OID_SCT_LIST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+pub(crate) const OID_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 /// Fulcio's OtherName SAN type for username identities (sigstore-protocol.md §3.3, `.7`).
-const OID_OTHERNAME_USERNAME: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+const OID_OTHERNAME_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 
 /// Leaf lifetime, as public-good Fulcio issues them.
 pub(crate) const LEAF_VALIDITY_SECONDS: i64 = 600;
@@ -76,10 +74,7 @@ impl std::fmt::Display for CaError {
 impl std::error::Error for CaError {}
 
 fn enc(what: &'static str) -> impl Fn(der::Error) -> CaError {
-    move |e| CaError::Encoding {
-        what,
-        reason: e.to_string(),
-    }
+    move |e| CaError::Encoding { what, reason: e.to_string() }
 }
 
 /// The root and intermediate, and the intermediate's key that signs leaves.
@@ -95,9 +90,7 @@ pub(crate) struct CertificateAuthority {
 
 impl std::fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertificateAuthority")
-            .field("not_before", &self.not_before)
-            .finish_non_exhaustive()
+        f.debug_struct("CertificateAuthority").field("not_before", &self.not_before).finish_non_exhaustive()
     }
 }
 
@@ -123,11 +116,9 @@ impl CertificateAuthority {
         not_before: UnixTime,
         serials: ([u8; 20], [u8; 20]),
     ) -> Result<Self, CaError> {
-        let root_name =
-            Name::from_str("CN=npm-attest-local,O=npm-attest.local").map_err(enc("root name"))?;
+        let root_name = Name::from_str("CN=npm-attest-local,O=npm-attest.local").map_err(enc("root name"))?;
         let intermediate_name =
-            Name::from_str("CN=npm-attest-local-intermediate,O=npm-attest.local")
-                .map_err(enc("intermediate name"))?;
+            Name::from_str("CN=npm-attest-local-intermediate,O=npm-attest.local").map_err(enc("intermediate name"))?;
         let root_spki = spki_of(root_key)?;
         let intermediate_spki = spki_of(&intermediate_key)?;
         let root_ski = key_identifier(&root_spki);
@@ -137,50 +128,23 @@ impl CertificateAuthority {
         // Root: BasicConstraints CA (critical), KeyUsage certSign|cRLSign (critical), SKI.
         let root_extensions = vec![
             ext(&KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign), true)?,
-            ext(
-                &BasicConstraints {
-                    ca: true,
-                    path_len_constraint: Some(1),
-                },
-                true,
-            )?,
+            ext(&BasicConstraints { ca: true, path_len_constraint: Some(1) }, true)?,
             ext(&SubjectKeyIdentifier(octets(&root_ski)?), false)?,
         ];
-        let root_tbs = tbs(
-            serials.0,
-            root_name.clone(),
-            root_name.clone(),
-            validity,
-            root_spki,
-            root_extensions,
-        )?;
+        let root_tbs = tbs(serials.0, root_name.clone(), root_name.clone(), validity, root_spki, root_extensions)?;
         let root_der = sign_certificate(root_key, root_tbs)?;
 
         // Intermediate: like `sigstore-intermediate`, CA with pathLen 0, EKU codeSigning.
         let intermediate_extensions = vec![
             ext(&KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign), true)?,
             ext(&ExtendedKeyUsage(vec![EKU_CODE_SIGNING]), false)?,
-            ext(
-                &BasicConstraints {
-                    ca: true,
-                    path_len_constraint: Some(0),
-                },
-                true,
-            )?,
+            ext(&BasicConstraints { ca: true, path_len_constraint: Some(0) }, true)?,
             ext(&SubjectKeyIdentifier(octets(&intermediate_ski)?), false)?,
             ext(&authority_key_id(&root_ski)?, false)?,
         ];
-        let intermediate_spki_der = intermediate_spki
-            .to_der()
-            .map_err(enc("intermediate key"))?;
-        let intermediate_tbs = tbs(
-            serials.1,
-            root_name,
-            intermediate_name.clone(),
-            validity,
-            intermediate_spki,
-            intermediate_extensions,
-        )?;
+        let intermediate_spki_der = intermediate_spki.to_der().map_err(enc("intermediate key"))?;
+        let intermediate_tbs =
+            tbs(serials.1, root_name, intermediate_name.clone(), validity, intermediate_spki, intermediate_extensions)?;
         let intermediate_der = sign_certificate(root_key, intermediate_tbs)?;
 
         Ok(Self {
@@ -204,24 +168,14 @@ impl CertificateAuthority {
 
     /// `[intermediate PEM, root PEM]`: what follows the leaf in a Fulcio response.
     pub(crate) fn chain_pem(&self) -> Vec<String> {
-        vec![
-            pem_encode("CERTIFICATE", &self.intermediate_der),
-            pem_encode("CERTIFICATE", &self.root_der),
-        ]
+        vec![pem_encode("CERTIFICATE", &self.intermediate_der), pem_encode("CERTIFICATE", &self.root_der)]
     }
 
     /// Issues a leaf for `request`, with an SCT from `ct` embedded (RFC 6962 §3.2-3.3).
     pub(crate) fn issue(&self, request: &LeafRequest<'_>, ct: &CtLog) -> Result<Vec<u8>, CaError> {
-        let spki = SubjectPublicKeyInfoOwned::from_der(request.spki_der).map_err(|e| {
-            CaError::BadPublicKey {
-                reason: e.to_string(),
-            }
-        })?;
-        let mut extensions = leaf_extensions(
-            request.principal,
-            &key_identifier(&spki),
-            &self.intermediate_ski,
-        )?;
+        let spki = SubjectPublicKeyInfoOwned::from_der(request.spki_der)
+            .map_err(|e| CaError::BadPublicKey { reason: e.to_string() })?;
+        let mut extensions = leaf_extensions(request.principal, &key_identifier(&spki), &self.intermediate_ski)?;
         let mut leaf = tbs(
             request.serial,
             self.intermediate_name.clone(),
@@ -236,22 +190,14 @@ impl CertificateAuthority {
         let precert_tbs = leaf.to_der().map_err(enc("precertificate"))?;
         // The SCT's signed struct carries the TBS with a 24-bit length (RFC 6962 §3.2).
         if precert_tbs.len() >= 1 << 24 {
-            return Err(CaError::Encoding {
-                what: "precertificate",
-                reason: "longer than 2^24-1 bytes".into(),
-            });
+            return Err(CaError::Encoding { what: "precertificate", reason: "longer than 2^24-1 bytes".into() });
         }
         let issuer_key_hash = crate::standin::ct::issuer_key_hash(&self.intermediate_spki_der);
-        let timestamp_ms = u64::try_from(request.now.seconds())
-            .unwrap_or(0)
-            .saturating_mul(1000);
+        let timestamp_ms = u64::try_from(request.now.seconds()).unwrap_or(0).saturating_mul(1000);
         let sct = ct.sign_precert(timestamp_ms, &issuer_key_hash, &precert_tbs);
         let list = crate::standin::ct::encode_sct_list(&[sct]);
         // extnValue wraps the DER OCTET STRING that holds the TLS-encoded list (RFC 6962 §3.3).
-        let inner = OctetString::new(list)
-            .map_err(enc("SCT list"))?
-            .to_der()
-            .map_err(enc("SCT list"))?;
+        let inner = OctetString::new(list).map_err(enc("SCT list"))?.to_der().map_err(enc("SCT list"))?;
         extensions.push(Extension {
             extn_id: OID_SCT_LIST,
             critical: false,
@@ -264,18 +210,10 @@ impl CertificateAuthority {
 
 /// The leaf's extensions, in Fulcio's order: KeyUsage, EKU, SKI, AKI, SAN, then the
 /// `1.3.6.1.4.1.57264.1.*` extensions in OID order (sigstore-protocol.md §3.2-3.3).
-fn leaf_extensions(
-    principal: &Principal,
-    ski: &[u8],
-    aki: &[u8],
-) -> Result<Vec<Extension>, CaError> {
+fn leaf_extensions(principal: &Principal, ski: &[u8], aki: &[u8]) -> Result<Vec<Extension>, CaError> {
     let san = match &principal.san {
-        San::Uri(uri) => {
-            GeneralName::UniformResourceIdentifier(Ia5String::new(uri).map_err(enc("URI SAN"))?)
-        }
-        San::Email(email) => {
-            GeneralName::Rfc822Name(Ia5String::new(email).map_err(enc("email SAN"))?)
-        }
+        San::Uri(uri) => GeneralName::UniformResourceIdentifier(Ia5String::new(uri).map_err(enc("URI SAN"))?),
+        San::Email(email) => GeneralName::Rfc822Name(Ia5String::new(email).map_err(enc("email SAN"))?),
         San::Username(name) => GeneralName::OtherName(OtherName {
             type_id: OID_OTHERNAME_USERNAME,
             value: der::Any::encode_from(&Utf8StringRef::new(name).map_err(enc("username SAN"))?)
@@ -292,37 +230,21 @@ fn leaf_extensions(
     ];
     for custom in &principal.extensions {
         let oid = ObjectIdentifier::from_str(&format!("1.3.6.1.4.1.57264.1.{}", custom.arc))
-            .map_err(|e| CaError::Encoding {
-                what: "extension OID",
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| CaError::Encoding { what: "extension OID", reason: e.to_string() })?;
         // `.1`-`.6` hold the raw bytes; `.8` onwards a DER UTF8String (sigstore-protocol.md §3.3).
         let value = if custom.arc <= 6 {
             custom.value.as_bytes().to_vec()
         } else {
-            Utf8StringRef::new(&custom.value)
-                .and_then(|s| s.to_der())
-                .map_err(enc("Sigstore extension"))?
+            Utf8StringRef::new(&custom.value).and_then(|s| s.to_der()).map_err(enc("Sigstore extension"))?
         };
-        out.push(Extension {
-            extn_id: oid,
-            critical: false,
-            extn_value: octets(&value)?,
-        });
+        out.push(Extension { extn_id: oid, critical: false, extn_value: octets(&value)? });
     }
     Ok(out)
 }
 
-fn ext<T: der::Encode + const_oid::AssociatedOid>(
-    value: &T,
-    critical: bool,
-) -> Result<Extension, CaError> {
+fn ext<T: der::Encode + const_oid::AssociatedOid>(value: &T, critical: bool) -> Result<Extension, CaError> {
     let der = value.to_der().map_err(enc("extension"))?;
-    Ok(Extension {
-        extn_id: T::OID,
-        critical,
-        extn_value: octets(&der)?,
-    })
+    Ok(Extension { extn_id: T::OID, critical, extn_value: octets(&der)? })
 }
 
 fn octets(bytes: &[u8]) -> Result<OctetString, CaError> {
@@ -330,10 +252,7 @@ fn octets(bytes: &[u8]) -> Result<OctetString, CaError> {
 }
 
 fn authority_key_id(key_id: &[u8]) -> Result<AuthorityKeyIdentifier, CaError> {
-    Ok(AuthorityKeyIdentifier {
-        key_identifier: Some(octets(key_id)?),
-        ..Default::default()
-    })
+    Ok(AuthorityKeyIdentifier { key_identifier: Some(octets(key_id)?), ..Default::default() })
 }
 
 /// RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING's bytes.
@@ -345,27 +264,17 @@ fn spki_of(key: &p384::ecdsa::SigningKey) -> Result<SubjectPublicKeyInfoOwned, C
     let der = key
         .verifying_key()
         .to_public_key_der()
-        .map_err(|e| CaError::Encoding {
-            what: "CA public key",
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| CaError::Encoding { what: "CA public key", reason: e.to_string() })?;
     SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(enc("CA public key"))
 }
 
 fn validity(start: UnixTime, seconds: i64) -> Result<Validity, CaError> {
     let time = |t: i64| -> Result<Time, CaError> {
-        let secs = u64::try_from(t).map_err(|_| CaError::Encoding {
-            what: "validity",
-            reason: "before 1970".into(),
-        })?;
-        UtcTime::from_unix_duration(std::time::Duration::from_secs(secs))
-            .map(Time::UtcTime)
-            .map_err(enc("validity"))
+        let secs =
+            u64::try_from(t).map_err(|_| CaError::Encoding { what: "validity", reason: "before 1970".into() })?;
+        UtcTime::from_unix_duration(std::time::Duration::from_secs(secs)).map(Time::UtcTime).map_err(enc("validity"))
     };
-    Ok(Validity {
-        not_before: time(start.seconds())?,
-        not_after: time(start.seconds() + seconds)?,
-    })
+    Ok(Validity { not_before: time(start.seconds())?, not_after: time(start.seconds() + seconds)? })
 }
 
 fn tbs(
@@ -384,10 +293,7 @@ fn tbs(
     Ok(TbsCertificate {
         version: Version::V3,
         serial_number: SerialNumber::new(&serial).map_err(enc("serial number"))?,
-        signature: AlgorithmIdentifierOwned {
-            oid: ECDSA_WITH_SHA384,
-            parameters: None,
-        },
+        signature: AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA384, parameters: None },
         issuer,
         validity,
         subject,
@@ -398,20 +304,13 @@ fn tbs(
     })
 }
 
-fn sign_certificate(
-    key: &p384::ecdsa::SigningKey,
-    tbs: TbsCertificate,
-) -> Result<Vec<u8>, CaError> {
+fn sign_certificate(key: &p384::ecdsa::SigningKey, tbs: TbsCertificate) -> Result<Vec<u8>, CaError> {
     let tbs_der = tbs.to_der().map_err(enc("TBS certificate"))?;
     let signature: p384::ecdsa::Signature = key.sign(&tbs_der);
     let cert = Certificate {
         tbs_certificate: tbs,
-        signature_algorithm: AlgorithmIdentifierOwned {
-            oid: ECDSA_WITH_SHA384,
-            parameters: None,
-        },
-        signature: BitString::from_bytes(signature.to_der().as_bytes())
-            .map_err(enc("signature"))?,
+        signature_algorithm: AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA384, parameters: None },
+        signature: BitString::from_bytes(signature.to_der().as_bytes()).map_err(enc("signature"))?,
     };
     cert.to_der().map_err(enc("certificate"))
 }

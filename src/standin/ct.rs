@@ -22,9 +22,7 @@ pub(crate) struct CtLog {
 
 impl std::fmt::Debug for CtLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CtLog")
-            .field("log_id", &hex::encode(self.log_id))
-            .finish_non_exhaustive()
+        f.debug_struct("CtLog").field("log_id", &hex::encode(self.log_id)).finish_non_exhaustive()
     }
 }
 
@@ -32,11 +30,7 @@ impl CtLog {
     pub(crate) fn new(key: p256::ecdsa::SigningKey, spki_der: Vec<u8>) -> Self {
         // RFC 6962 §3.2: the log ID is the SHA-256 of the log's public key (SPKI DER).
         let log_id = Sha256::digest(&spki_der).into();
-        Self {
-            key,
-            spki_der,
-            log_id,
-        }
+        Self { key, spki_der, log_id }
     }
 
     pub(crate) fn spki_der(&self) -> &[u8] {
@@ -48,12 +42,7 @@ impl CtLog {
     }
 
     /// Signs an SCT for a precertificate and returns the TLS-encoded `SignedCertificateTimestamp`.
-    pub(crate) fn sign_precert(
-        &self,
-        timestamp_ms: u64,
-        issuer_key_hash: &[u8; 32],
-        tbs: &[u8],
-    ) -> Vec<u8> {
+    pub(crate) fn sign_precert(&self, timestamp_ms: u64, issuer_key_hash: &[u8; 32], tbs: &[u8]) -> Vec<u8> {
         let input = precert_signing_input(timestamp_ms, issuer_key_hash, tbs);
         let signature: p256::ecdsa::Signature = self.key.sign(&input);
         encode_sct(&self.log_id, timestamp_ms, signature.to_der().as_bytes())
@@ -68,11 +57,7 @@ pub(crate) fn issuer_key_hash(issuer_spki_der: &[u8]) -> [u8; 32] {
 /// The `digitally-signed` struct of RFC 6962 §3.2 for a `precert_entry` with no extensions:
 /// `sct_version(0) ‖ signature_type(0) ‖ timestamp(u64) ‖ entry_type(1, u16) ‖
 /// issuer_key_hash[32] ‖ tbs_certificate<1..2^24-1> ‖ extensions<0..2^16-1>`.
-pub(crate) fn precert_signing_input(
-    timestamp_ms: u64,
-    issuer_key_hash: &[u8; 32],
-    tbs: &[u8],
-) -> Vec<u8> {
+pub(crate) fn precert_signing_input(timestamp_ms: u64, issuer_key_hash: &[u8; 32], tbs: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(tbs.len() + 52);
     out.push(0); // v1
     out.push(SIGNATURE_TYPE_CERTIFICATE_TIMESTAMP);

@@ -105,22 +105,14 @@ impl Faults {
 
     /// The middleware that applies these faults, counting requests per endpoint from zero.
     pub fn middleware(&self) -> Arc<dyn Middleware> {
-        Arc::new(FaultLayer {
-            faults: self.clone(),
-            seen: Mutex::new(HashMap::new()),
-        })
+        Arc::new(FaultLayer { faults: self.clone(), seen: Mutex::new(HashMap::new()) })
     }
 }
 
 /// `METHOD /path`, without the query, with a trailing `/` removed and the variable part of a
 /// Rekor entry lookup folded into `{id}`.
 pub fn endpoint_key(request: &ApiRequest) -> String {
-    let path = request
-        .path
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('/');
+    let path = request.path.split('?').next().unwrap_or_default().trim_end_matches('/');
     let path = match path.strip_prefix("/api/v1/log/entries/") {
         Some(rest) if !rest.is_empty() => "/api/v1/log/entries/{id}",
         _ => path,
@@ -145,9 +137,7 @@ fn unit_interval(x: u64) -> f64 {
 
 /// FNV-1a over the endpoint name, to key the random stream by endpoint.
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 struct FaultLayer {
@@ -160,10 +150,7 @@ impl FaultLayer {
     fn count(&self, endpoint: &str) -> u64 {
         // A poisoned lock only means another request panicked while counting; the map is
         // still a map.
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = seen.entry(endpoint.to_owned()).or_insert(0);
         let this = *n;
         *n = n.saturating_add(1);
@@ -173,11 +160,7 @@ impl FaultLayer {
 
 /// The error body of the service behind `path`: gRPC-gateway's for Fulcio, go-swagger's for
 /// Rekor and everything else.
-fn error_response(
-    status: StatusCode,
-    path: &str,
-    retry_after: Option<u64>,
-) -> Response<Full<Bytes>> {
+fn error_response(status: StatusCode, path: &str, retry_after: Option<u64>) -> Response<Full<Bytes>> {
     let message = format!("injected fault: {}", status.as_u16());
     let body = if path.starts_with("/api/v2/") {
         // gRPC UNAVAILABLE for any injected fault.
@@ -187,15 +170,11 @@ fn error_response(
     };
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(seconds) = retry_after.filter(|_| {
-        status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
-    }) {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(seconds) =
+        retry_after.filter(|_| status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+    {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -210,11 +189,9 @@ impl Middleware for FaultLayer {
             let n = self.count(&endpoint);
             match self.faults.decide(&endpoint, n) {
                 Decision::Pass => next.run(request).await,
-                Decision::Fail(FaultMode::Status(status)) => Reply::Response(error_response(
-                    status,
-                    &request.path,
-                    self.faults.retry_after,
-                )),
+                Decision::Fail(FaultMode::Status(status)) => {
+                    Reply::Response(error_response(status, &request.path, self.faults.retry_after))
+                }
                 Decision::Fail(FaultMode::DropConnection) => Reply::DropConnection,
                 Decision::Fail(FaultMode::TruncateBody) => match next.run(request).await {
                     Reply::Response(response) => Reply::TruncateBody(response),
@@ -248,15 +225,8 @@ mod tests {
 
     #[test]
     fn the_first_n_requests_fail_at_each_endpoint_separately() {
-        let faults = Faults {
-            fail_first: 2,
-            mode: FaultMode::Status(StatusCode::BAD_GATEWAY),
-            ..Faults::default()
-        };
-        let layer = FaultLayer {
-            faults: faults.clone(),
-            seen: Mutex::new(HashMap::new()),
-        };
+        let faults = Faults { fail_first: 2, mode: FaultMode::Status(StatusCode::BAD_GATEWAY), ..Faults::default() };
+        let layer = FaultLayer { faults: faults.clone(), seen: Mutex::new(HashMap::new()) };
         let mut outcomes = Vec::new();
         for path in [
             "/api/v2/signingCert",
@@ -270,10 +240,7 @@ mod tests {
             outcomes.push(faults.decide(&endpoint, layer.count(&endpoint)));
         }
         let fail = Decision::Fail(FaultMode::Status(StatusCode::BAD_GATEWAY));
-        assert_eq!(
-            outcomes,
-            [fail, fail, fail, Decision::Pass, fail, Decision::Pass]
-        );
+        assert_eq!(outcomes, [fail, fail, fail, Decision::Pass, fail, Decision::Pass]);
     }
 
     #[test]
@@ -283,64 +250,35 @@ mod tests {
             endpoint_key(&get("/api/v1/log/entries/1?x")),
         );
         assert_eq!(endpoint_key(&get("/api/v1/log/")), "GET /api/v1/log");
-        assert_ne!(
-            endpoint_key(&get("/api/v1/log/entries")),
-            endpoint_key(&get("/api/v1/log/entries/1"))
-        );
+        assert_ne!(endpoint_key(&get("/api/v1/log/entries")), endpoint_key(&get("/api/v1/log/entries/1")));
     }
 
     #[test]
     fn random_failures_are_reproducible_for_a_seed_and_near_the_rate() {
-        let faults = |seed| Faults {
-            fail_rate: 0.3,
-            seed,
-            ..Faults::default()
-        };
+        let faults = |seed| Faults { fail_rate: 0.3, seed, ..Faults::default() };
         let run = |f: &Faults, endpoint: &str| -> Vec<bool> {
-            (0..2000)
-                .map(|n| f.decide(endpoint, n) != Decision::Pass)
-                .collect()
+            (0..2000).map(|n| f.decide(endpoint, n) != Decision::Pass).collect()
         };
         let a = run(&faults(7), "POST /api/v2/signingCert");
         assert_eq!(a, run(&faults(7), "POST /api/v2/signingCert"));
         assert_ne!(a, run(&faults(8), "POST /api/v2/signingCert"));
         assert_ne!(a, run(&faults(7), "POST /api/v1/log/entries"));
         let failed = a.iter().filter(|f| **f).count();
-        assert!(
-            (500..700).contains(&failed),
-            "{failed} of 2000 failed at rate 0.3"
-        );
+        assert!((500..700).contains(&failed), "{failed} of 2000 failed at rate 0.3");
         // Rate 0 never fails; rate 1 always does.
-        let never = Faults {
-            fail_rate: 0.0,
-            ..faults(7)
-        };
-        let always = Faults {
-            fail_rate: 1.0,
-            ..faults(7)
-        };
+        let never = Faults { fail_rate: 0.0, ..faults(7) };
+        let always = Faults { fail_rate: 1.0, ..faults(7) };
         assert!((0..500).all(|n| never.decide("GET /", n) == Decision::Pass));
         assert!((0..500).all(|n| always.decide("GET /", n) != Decision::Pass));
     }
 
     #[test]
     fn truncating_or_dropping_alone_applies_to_every_request() {
-        let drop_all = Faults {
-            mode: FaultMode::DropConnection,
-            ..Faults::default()
-        };
+        let drop_all = Faults { mode: FaultMode::DropConnection, ..Faults::default() };
         assert!(drop_all.is_active());
-        assert!((0..10)
-            .all(|n| drop_all.decide("GET /", n) == Decision::Fail(FaultMode::DropConnection)));
-        let first_only = Faults {
-            fail_first: 1,
-            mode: FaultMode::TruncateBody,
-            ..Faults::default()
-        };
-        assert_eq!(
-            first_only.decide("GET /", 0),
-            Decision::Fail(FaultMode::TruncateBody)
-        );
+        assert!((0..10).all(|n| drop_all.decide("GET /", n) == Decision::Fail(FaultMode::DropConnection)));
+        let first_only = Faults { fail_first: 1, mode: FaultMode::TruncateBody, ..Faults::default() };
+        assert_eq!(first_only.decide("GET /", 0), Decision::Fail(FaultMode::TruncateBody));
         assert_eq!(first_only.decide("GET /", 1), Decision::Pass);
         assert!(!Faults::default().is_active());
         assert_eq!(Faults::default().decide("GET /", 0), Decision::Pass);

@@ -10,13 +10,10 @@ use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
 use crate::core::encoding::b64_decode;
 
 pub(crate) const INVALID_IDENTITY_TOKEN: &str = "There was an error processing the identity token";
-pub(crate) const INVALID_PUBLIC_KEY: &str =
-    "The public key supplied in the request could not be parsed";
+pub(crate) const INVALID_PUBLIC_KEY: &str = "The public key supplied in the request could not be parsed";
 pub(crate) const INVALID_CSR: &str = "The certificate signing request could not be parsed";
-pub(crate) const INVALID_SIGNATURE: &str =
-    "The signature supplied in the request could not be verified";
-pub(crate) const INVALID_REQUEST_BODY: &str =
-    "request body is not a CreateSigningCertificateRequest JSON object";
+pub(crate) const INVALID_SIGNATURE: &str = "The signature supplied in the request could not be verified";
+pub(crate) const INVALID_REQUEST_BODY: &str = "request body is not a CreateSigningCertificateRequest JSON object";
 pub(crate) const GENERIC_CA_ERROR: &str = "error communicating with CA backend";
 
 /// What the client wants certified, before the proof is checked.
@@ -25,11 +22,7 @@ pub(crate) enum KeyProof {
     /// SPKI DER and a signature over the challenge subject.
     PublicKey { spki_der: Vec<u8>, proof: Vec<u8> },
     /// A CSR: SPKI DER, the raw `certificationRequestInfo` bytes and their signature.
-    Csr {
-        spki_der: Vec<u8>,
-        info_der: Vec<u8>,
-        signature: Vec<u8>,
-    },
+    Csr { spki_der: Vec<u8>, info_der: Vec<u8>, signature: Vec<u8> },
 }
 
 /// A parsed `CreateSigningCertificateRequest`.
@@ -43,10 +36,7 @@ pub(crate) struct SigningCertRequest {
 
 /// Parses the JSON body. The key part is parsed lazily so that a bad token is reported first,
 /// as Fulcio authenticates before it looks at the key.
-pub(crate) fn parse_request(
-    body: &[u8],
-    bearer: Option<&str>,
-) -> Result<SigningCertRequest, &'static str> {
+pub(crate) fn parse_request(body: &[u8], bearer: Option<&str>) -> Result<SigningCertRequest, &'static str> {
     // gRPC-gateway refuses a body it cannot unmarshal with InvalidArgument too.
     let json: Value = serde_json::from_slice(body).map_err(|_| INVALID_REQUEST_BODY)?;
     let token = json
@@ -56,11 +46,7 @@ pub(crate) fn parse_request(
         .or(bearer)
         .unwrap_or_default()
         .to_owned();
-    let key = match json
-        .get("certificateSigningRequest")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-    {
+    let key = match json.get("certificateSigningRequest").and_then(Value::as_str).filter(|c| !c.is_empty()) {
         Some(csr) => parse_csr(csr),
         None => parse_public_key_request(&json),
     };
@@ -69,10 +55,7 @@ pub(crate) fn parse_request(
 
 /// `publicKeyRequest.publicKey.content` is PEM or base64 DER (Fulcio `challenges.ParsePublicKey`).
 fn parse_public_key_request(json: &Value) -> Result<KeyProof, &'static str> {
-    let content = json
-        .pointer("/publicKeyRequest/publicKey/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let content = json.pointer("/publicKeyRequest/publicKey/content").and_then(Value::as_str).unwrap_or_default();
     let spki_der = if content.trim_start().starts_with("-----BEGIN") {
         match pem_rfc7468_decode(content) {
             Ok((label, der)) if label == "PUBLIC KEY" => der,
@@ -93,10 +76,7 @@ fn parse_public_key_request(json: &Value) -> Result<KeyProof, &'static str> {
 
 /// `certificateSigningRequest` is base64 of a PEM `CERTIFICATE REQUEST` (PKCS#10, RFC 2986).
 fn parse_csr(b64_pem: &str) -> Result<KeyProof, &'static str> {
-    let pem = b64_decode(b64_pem)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or(INVALID_CSR)?;
+    let pem = b64_decode(b64_pem).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(INVALID_CSR)?;
     let (label, der) = pem_rfc7468_decode(&pem).map_err(|_| INVALID_CSR)?;
     if label != "CERTIFICATE REQUEST" {
         return Err(INVALID_CSR);
@@ -108,11 +88,7 @@ fn parse_csr(b64_pem: &str) -> Result<KeyProof, &'static str> {
     // from the input rather than re-encoding the parsed value.
     let info_der = first_element(&der).ok_or(INVALID_CSR)?.to_vec();
     let signature = csr.signature.as_bytes().ok_or(INVALID_CSR)?.to_vec();
-    Ok(KeyProof::Csr {
-        spki_der,
-        info_der,
-        signature,
-    })
+    Ok(KeyProof::Csr { spki_der, info_der, signature })
 }
 
 /// The first TLV inside the outer DER SEQUENCE of `der`.
@@ -155,11 +131,7 @@ impl KeyProof {
         let key = PublicKey::from_spki_der(self.spki_der()).map_err(|_| INVALID_PUBLIC_KEY)?;
         match self {
             Self::PublicKey { proof, .. } => key.verify(challenge.as_bytes(), proof),
-            Self::Csr {
-                info_der,
-                signature,
-                ..
-            } => key.verify(info_der, signature),
+            Self::Csr { info_der, signature, .. } => key.verify(info_der, signature),
         }
         .map_err(|_| INVALID_SIGNATURE)
     }
@@ -171,24 +143,12 @@ mod tests {
 
     #[test]
     fn the_bearer_header_is_used_only_when_the_body_has_no_token() {
-        let r = parse_request(
-            br#"{"credentials":{"oidcIdentityToken":"a.b.c"}}"#,
-            Some("x.y.z"),
-        )
-        .unwrap();
+        let r = parse_request(br#"{"credentials":{"oidcIdentityToken":"a.b.c"}}"#, Some("x.y.z")).unwrap();
         assert_eq!(r.token, "a.b.c");
-        let r = parse_request(
-            br#"{"certificateSigningRequest":"bm90IHBlbQ=="}"#,
-            Some("x.y.z"),
-        )
-        .unwrap();
+        let r = parse_request(br#"{"certificateSigningRequest":"bm90IHBlbQ=="}"#, Some("x.y.z")).unwrap();
         assert_eq!(r.token, "x.y.z");
         assert_eq!(r.key, Err(INVALID_CSR));
-        let r = parse_request(
-            br#"{"publicKeyRequest":{"publicKey":{"content":"!!"}}}"#,
-            None,
-        )
-        .unwrap();
+        let r = parse_request(br#"{"publicKeyRequest":{"publicKey":{"content":"!!"}}}"#, None).unwrap();
         assert_eq!(r.key, Err(INVALID_PUBLIC_KEY));
     }
 

@@ -87,19 +87,17 @@ impl std::fmt::Display for TokenError {
                 write!(f, "identity token is {bytes} bytes, over the 64 KiB limit")
             }
             Self::Malformed(e) => write!(f, "{e}"),
-            Self::BadSignature => f.write_str(
-                "identity token names the stand-in's key but its signature does not verify",
-            ),
+            Self::BadSignature => {
+                f.write_str("identity token names the stand-in's key but its signature does not verify")
+            }
             Self::Expired { exp, now } => write!(f, "identity token expired at {exp} (now {now})"),
-            Self::NotYetValid { claim, value, now } => write!(
-                f,
-                "identity token `{claim}` {value} is in the future (now {now})"
-            ),
+            Self::NotYetValid { claim, value, now } => {
+                write!(f, "identity token `{claim}` {value} is in the future (now {now})")
+            }
             Self::MissingClaim { claim } => write!(f, "identity token has no `{claim}` claim"),
-            Self::WrongAudience { audiences } => write!(
-                f,
-                "identity token audience {audiences:?} does not contain `sigstore`"
-            ),
+            Self::WrongAudience { audiences } => {
+                write!(f, "identity token audience {audiences:?} does not contain `sigstore`")
+            }
             Self::EmailNotVerified => f.write_str("identity token `email` is not verified"),
         }
     }
@@ -115,9 +113,7 @@ pub(crate) struct Issuer {
 
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Issuer")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("Issuer").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -128,15 +124,11 @@ impl Issuer {
 
     /// Mints an ES256 token, filling in `iss`, `aud`, `iat`, `nbf` and `exp` when absent.
     pub(crate) fn mint(&self, mut claims: Map<String, Value>, now: UnixTime) -> String {
-        claims
-            .entry("iss")
-            .or_insert_with(|| GITHUB_ACTIONS_ISSUER.into());
+        claims.entry("iss").or_insert_with(|| GITHUB_ACTIONS_ISSUER.into());
         claims.entry("aud").or_insert_with(|| AUDIENCE.into());
         claims.entry("iat").or_insert_with(|| now.seconds().into());
         claims.entry("nbf").or_insert_with(|| now.seconds().into());
-        claims
-            .entry("exp")
-            .or_insert_with(|| (now.seconds() + 600).into());
+        claims.entry("exp").or_insert_with(|| (now.seconds() + 600).into());
         crate::core::jwt::mint_es256(&self.key, &self.kid, &claims)
     }
 
@@ -149,8 +141,7 @@ impl Issuer {
             return Err(TokenError::TooLarge { bytes: token.len() });
         }
         let decoded = decode_unverified(token).map_err(TokenError::Malformed)?;
-        let names_our_key =
-            decoded.header.get("kid").and_then(Value::as_str) == Some(self.kid.as_str());
+        let names_our_key = decoded.header.get("kid").and_then(Value::as_str) == Some(self.kid.as_str());
         let jwt = if names_our_key {
             verify_es256(self.key.verifying_key(), token).map_err(|_| TokenError::BadSignature)?
         } else {
@@ -163,38 +154,23 @@ impl Issuer {
 
 /// OIDC ID token validation (OpenID Connect Core §3.1.3.7 steps 3, 9, 10) minus the signature.
 fn check_claims(jwt: &UnverifiedJwt, now: UnixTime) -> Result<(), TokenError> {
-    jwt.str_claim("iss")
-        .filter(|s| !s.is_empty())
-        .ok_or(TokenError::MissingClaim { claim: "iss" })?;
+    jwt.str_claim("iss").filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim { claim: "iss" })?;
     let audiences = jwt.audiences();
     if !audiences.contains(&AUDIENCE) {
-        return Err(TokenError::WrongAudience {
-            audiences: audiences.iter().map(|s| (*s).to_owned()).collect(),
-        });
+        return Err(TokenError::WrongAudience { audiences: audiences.iter().map(|s| (*s).to_owned()).collect() });
     }
-    let exp = jwt
-        .int_claim("exp")
-        .ok_or(TokenError::MissingClaim { claim: "exp" })?;
+    let exp = jwt.int_claim("exp").ok_or(TokenError::MissingClaim { claim: "exp" })?;
     if exp <= now.seconds() {
-        return Err(TokenError::Expired {
-            exp,
-            now: now.seconds(),
-        });
+        return Err(TokenError::Expired { exp, now: now.seconds() });
     }
     for claim in ["iat", "nbf"] {
         if let Some(value) = jwt.int_claim(claim) {
             if value > now.seconds() + SKEW_SECONDS {
-                return Err(TokenError::NotYetValid {
-                    claim,
-                    value,
-                    now: now.seconds(),
-                });
+                return Err(TokenError::NotYetValid { claim, value, now: now.seconds() });
             }
         }
     }
-    jwt.str_claim("sub")
-        .filter(|s| !s.is_empty())
-        .ok_or(TokenError::MissingClaim { claim: "sub" })?;
+    jwt.str_claim("sub").filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim { claim: "sub" })?;
     Ok(())
 }
 
@@ -223,39 +199,20 @@ fn principal(jwt: &UnverifiedJwt) -> Result<Principal, TokenError> {
     } else {
         San::Username(sub.clone())
     };
-    Ok(Principal {
-        challenge: sub,
-        san,
-        extensions: issuer_extensions(&issuer),
-    })
+    Ok(Principal { challenge: sub, san, extensions: issuer_extensions(&issuer) })
 }
 
 /// `.1` (raw) and `.8` (UTF8String) carry the issuer for every identity.
 fn issuer_extensions(issuer: &str) -> Vec<CustomExtension> {
-    vec![
-        CustomExtension {
-            arc: 1,
-            value: issuer.to_owned(),
-        },
-        CustomExtension {
-            arc: 8,
-            value: issuer.to_owned(),
-        },
-    ]
+    vec![CustomExtension { arc: 1, value: issuer.to_owned() }, CustomExtension { arc: 8, value: issuer.to_owned() }]
 }
 
 fn claim(jwt: &UnverifiedJwt, name: &'static str) -> Result<String, TokenError> {
-    jwt.str_claim(name)
-        .map(str::to_owned)
-        .ok_or(TokenError::MissingClaim { claim: name })
+    jwt.str_claim(name).map(str::to_owned).ok_or(TokenError::MissingClaim { claim: name })
 }
 
 /// Fulcio's `github-workflow` issuer type (sigstore-protocol.md §3.3 table).
-fn github_principal(
-    jwt: &UnverifiedJwt,
-    issuer: String,
-    sub: String,
-) -> Result<Principal, TokenError> {
+fn github_principal(jwt: &UnverifiedJwt, issuer: String, sub: String) -> Result<Principal, TokenError> {
     let opt = |name: &str| jwt.str_claim(name).unwrap_or_default().to_owned();
     let job_workflow_ref = claim(jwt, "job_workflow_ref")?;
     let repository = claim(jwt, "repository")?;
@@ -275,50 +232,26 @@ fn github_principal(
         (13, opt("sha")),
         (14, opt("ref")),
         (15, opt("repository_id")),
-        (
-            16,
-            jwt.str_claim("repository_owner")
-                .map(|o| format!("https://github.com/{o}"))
-                .unwrap_or_default(),
-        ),
+        (16, jwt.str_claim("repository_owner").map(|o| format!("https://github.com/{o}")).unwrap_or_default()),
         (17, opt("repository_owner_id")),
-        (
-            18,
-            jwt.str_claim("workflow_ref")
-                .map(|w| format!("https://github.com/{w}"))
-                .unwrap_or_default(),
-        ),
+        (18, jwt.str_claim("workflow_ref").map(|w| format!("https://github.com/{w}")).unwrap_or_default()),
         (19, opt("workflow_sha")),
         (20, opt("event_name")),
     ];
     if let (Some(run_id), Some(attempt)) = (jwt.str_claim("run_id"), jwt.str_claim("run_attempt")) {
-        values.push((
-            21,
-            format!("https://github.com/{repository}/actions/runs/{run_id}/attempts/{attempt}"),
-        ));
+        values.push((21, format!("https://github.com/{repository}/actions/runs/{run_id}/attempts/{attempt}")));
     }
     values.push((22, opt("repository_visibility")));
     values.push((23, opt("environment")));
     values.push((24, sub.clone()));
     // Fulcio renders only the extensions whose value is known.
-    let extensions = values
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(arc, value)| CustomExtension { arc, value })
-        .collect();
-    Ok(Principal {
-        challenge: sub,
-        san: San::Uri(signer_uri),
-        extensions,
-    })
+    let extensions =
+        values.into_iter().filter(|(_, v)| !v.is_empty()).map(|(arc, value)| CustomExtension { arc, value }).collect();
+    Ok(Principal { challenge: sub, san: San::Uri(signer_uri), extensions })
 }
 
 /// Fulcio's `gitlab-pipeline` issuer type (its CI issuer metadata templates for gitlab.com).
-fn gitlab_principal(
-    jwt: &UnverifiedJwt,
-    issuer: String,
-    sub: String,
-) -> Result<Principal, TokenError> {
+fn gitlab_principal(jwt: &UnverifiedJwt, issuer: String, sub: String) -> Result<Principal, TokenError> {
     let opt = |name: &str| jwt.str_claim(name).unwrap_or_default().to_owned();
     let config_ref = claim(jwt, "ci_config_ref_uri")?;
     let project_path = claim(jwt, "project_path")?;
@@ -331,68 +264,32 @@ fn gitlab_principal(
         (11, opt("runner_environment")),
         (12, format!("{GITLAB_ISSUER}/{project_path}")),
         (13, opt("sha")),
-        (
-            14,
-            jwt.str_claim("ref_path")
-                .map(str::to_owned)
-                .unwrap_or_else(|| opt("ref")),
-        ),
+        (14, jwt.str_claim("ref_path").map(str::to_owned).unwrap_or_else(|| opt("ref"))),
         (15, opt("project_id")),
-        (
-            16,
-            jwt.str_claim("namespace_path")
-                .map(|n| format!("{GITLAB_ISSUER}/{n}"))
-                .unwrap_or_default(),
-        ),
+        (16, jwt.str_claim("namespace_path").map(|n| format!("{GITLAB_ISSUER}/{n}")).unwrap_or_default()),
         (17, opt("namespace_id")),
         (18, signer_uri.clone()),
         (19, opt("ci_config_sha")),
         (20, opt("pipeline_source")),
-        (
-            21,
-            jwt.str_claim("job_id")
-                .map(|j| format!("{GITLAB_ISSUER}/{project_path}/-/jobs/{j}"))
-                .unwrap_or_default(),
-        ),
+        (21, jwt.str_claim("job_id").map(|j| format!("{GITLAB_ISSUER}/{project_path}/-/jobs/{j}")).unwrap_or_default()),
         (22, opt("project_visibility")),
         (24, sub.clone()),
     ];
-    let extensions = values
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(arc, value)| CustomExtension { arc, value })
-        .collect();
-    Ok(Principal {
-        challenge: sub,
-        san: San::Uri(signer_uri),
-        extensions,
-    })
+    let extensions =
+        values.into_iter().filter(|(_, v)| !v.is_empty()).map(|(arc, value)| CustomExtension { arc, value }).collect();
+    Ok(Principal { challenge: sub, san: San::Uri(signer_uri), extensions })
 }
 
 /// The claims a GitHub Actions token carries for this run (see [`crate::standin::github_actions_claims`]).
-pub(crate) fn github_actions_claims(
-    env: &dyn Fn(&str) -> Option<String>,
-    now: UnixTime,
-) -> Map<String, Value> {
-    let var = |name: &str, default: &str| {
-        env(name)
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| default.to_owned())
-    };
+pub(crate) fn github_actions_claims(env: &dyn Fn(&str) -> Option<String>, now: UnixTime) -> Map<String, Value> {
+    let var = |name: &str, default: &str| env(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
     let repository = var("GITHUB_REPOSITORY", "local/example");
     let owner_default = repository.split('/').next().unwrap_or("local").to_owned();
     let owner = var("GITHUB_REPOSITORY_OWNER", &owner_default);
     let git_ref = var("GITHUB_REF", "refs/heads/main");
-    let ref_type_default = if git_ref.starts_with("refs/tags/") {
-        "tag"
-    } else {
-        "branch"
-    };
+    let ref_type_default = if git_ref.starts_with("refs/tags/") { "tag" } else { "branch" };
     let sha = var("GITHUB_SHA", "0000000000000000000000000000000000000000");
-    let workflow_ref = var(
-        "GITHUB_WORKFLOW_REF",
-        &format!("{repository}/.github/workflows/release.yml@{git_ref}"),
-    );
+    let workflow_ref = var("GITHUB_WORKFLOW_REF", &format!("{repository}/.github/workflows/release.yml@{git_ref}"));
     let workflow_sha = var("GITHUB_WORKFLOW_SHA", &sha);
     let actor = var("GITHUB_ACTOR", &owner);
     let run_id = var("GITHUB_RUN_ID", "1");
@@ -401,32 +298,20 @@ pub(crate) fn github_actions_claims(
     let mut put = |k: &str, v: String| {
         claims.insert(k.to_owned(), Value::String(v));
     };
-    put(
-        "jti",
-        format!(
-            "npm-attest-standin-{run_id}-{run_attempt}-{}",
-            now.seconds()
-        ),
-    );
+    put("jti", format!("npm-attest-standin-{run_id}-{run_attempt}-{}", now.seconds()));
     put("sub", format!("repo:{repository}:ref:{git_ref}"));
     put("ref", git_ref.clone());
     put("sha", sha);
     put("repository", repository.clone());
     put("repository_owner", owner);
-    put(
-        "repository_owner_id",
-        var("GITHUB_REPOSITORY_OWNER_ID", "1"),
-    );
+    put("repository_owner_id", var("GITHUB_REPOSITORY_OWNER_ID", "1"));
     // GitHub exposes no variable for the visibility; npm provenance requires a public repo.
     put("repository_visibility", "public".to_owned());
     put("repository_id", var("GITHUB_REPOSITORY_ID", "1"));
     put("run_id", run_id);
     put("run_number", var("GITHUB_RUN_NUMBER", "1"));
     put("run_attempt", run_attempt);
-    put(
-        "runner_environment",
-        var("RUNNER_ENVIRONMENT", "github-hosted"),
-    );
+    put("runner_environment", var("RUNNER_ENVIRONMENT", "github-hosted"));
     put("actor_id", var("GITHUB_ACTOR_ID", "1"));
     put("actor", actor.clone());
     put("triggering_actor", var("GITHUB_TRIGGERING_ACTOR", &actor));
@@ -455,10 +340,7 @@ mod tests {
     use super::*;
 
     fn issuer() -> Issuer {
-        Issuer::new(
-            p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap(),
-            "standin-test".into(),
-        )
+        Issuer::new(p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap(), "standin-test".into())
     }
 
     fn env(_: &str) -> Option<String> {
@@ -474,23 +356,12 @@ mod tests {
         assert_eq!(p.challenge, "repo:local/example:ref:refs/heads/main");
         assert_eq!(
             p.san,
-            San::Uri(
-                "https://github.com/local/example/.github/workflows/release.yml@refs/heads/main"
-                    .into()
-            )
+            San::Uri("https://github.com/local/example/.github/workflows/release.yml@refs/heads/main".into())
         );
-        let ext = |arc| {
-            p.extensions
-                .iter()
-                .find(|e| e.arc == arc)
-                .map(|e| e.value.as_str())
-        };
+        let ext = |arc| p.extensions.iter().find(|e| e.arc == arc).map(|e| e.value.as_str());
         assert_eq!(ext(8), Some(GITHUB_ACTIONS_ISSUER));
         assert_eq!(ext(12), Some("https://github.com/local/example"));
-        assert_eq!(
-            ext(21),
-            Some("https://github.com/local/example/actions/runs/1/attempts/1")
-        );
+        assert_eq!(ext(21), Some("https://github.com/local/example/actions/runs/1/attempts/1"));
         assert_eq!(ext(23), None, "an empty environment is left out");
     }
 
@@ -500,49 +371,26 @@ mod tests {
         let iss = issuer();
         let mut claims = github_actions_claims(&env, now);
         claims.insert("exp".into(), (now.seconds() - 1).into());
-        assert!(matches!(
-            iss.authenticate(&iss.mint(claims, now), now),
-            Err(TokenError::Expired { .. })
-        ));
+        assert!(matches!(iss.authenticate(&iss.mint(claims, now), now), Err(TokenError::Expired { .. })));
 
         let mut claims = github_actions_claims(&env, now);
         claims.insert("aud".into(), "npm:registry.npmjs.org".into());
-        assert!(matches!(
-            iss.authenticate(&iss.mint(claims, now), now),
-            Err(TokenError::WrongAudience { .. })
-        ));
+        assert!(matches!(iss.authenticate(&iss.mint(claims, now), now), Err(TokenError::WrongAudience { .. })));
 
         // Same kid, another key: a forgery of the stand-in's own tokens.
-        let other = Issuer::new(
-            p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap(),
-            "standin-test".into(),
-        );
+        let other = Issuer::new(p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap(), "standin-test".into());
         let forged = other.mint(github_actions_claims(&env, now), now);
-        assert_eq!(
-            iss.authenticate(&forged, now),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(iss.authenticate(&forged, now), Err(TokenError::BadSignature));
 
         // A foreign key id: accepted on its claims.
-        let foreign = Issuer::new(
-            p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap(),
-            "elsewhere".into(),
-        );
-        assert!(iss
-            .authenticate(&foreign.mint(github_actions_claims(&env, now), now), now)
-            .is_ok());
+        let foreign = Issuer::new(p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap(), "elsewhere".into());
+        assert!(iss.authenticate(&foreign.mint(github_actions_claims(&env, now), now), now).is_ok());
 
-        assert!(matches!(
-            iss.authenticate("not-a-jwt", now),
-            Err(TokenError::Malformed(_))
-        ));
+        assert!(matches!(iss.authenticate("not-a-jwt", now), Err(TokenError::Malformed(_))));
         assert_eq!(iss.authenticate("", now), Err(TokenError::Missing));
         let mut huge = github_actions_claims(&env, now);
         huge.insert("job_workflow_ref".into(), "a".repeat(70_000).into());
-        assert!(matches!(
-            iss.authenticate(&iss.mint(huge, now), now),
-            Err(TokenError::TooLarge { .. })
-        ));
+        assert!(matches!(iss.authenticate(&iss.mint(huge, now), now), Err(TokenError::TooLarge { .. })));
     }
 
     #[test]
@@ -558,35 +406,17 @@ mod tests {
             "job_id": "7",
         }))
         .unwrap();
-        let p = iss
-            .authenticate(&iss.mint(claims.clone(), now), now)
-            .unwrap();
-        assert_eq!(
-            p.san,
-            San::Uri("https://gitlab.com/group/proj//.gitlab-ci.yml@refs/heads/main".into())
-        );
-        assert_eq!(
-            p.challenge,
-            "project_path:group/proj:ref_type:branch:ref:main"
-        );
-        let ext = |arc| {
-            p.extensions
-                .iter()
-                .find(|e| e.arc == arc)
-                .map(|e| e.value.clone())
-        };
+        let p = iss.authenticate(&iss.mint(claims.clone(), now), now).unwrap();
+        assert_eq!(p.san, San::Uri("https://gitlab.com/group/proj//.gitlab-ci.yml@refs/heads/main".into()));
+        assert_eq!(p.challenge, "project_path:group/proj:ref_type:branch:ref:main");
+        let ext = |arc| p.extensions.iter().find(|e| e.arc == arc).map(|e| e.value.clone());
         assert_eq!(ext(12), Some("https://gitlab.com/group/proj".to_owned()));
-        assert_eq!(
-            ext(21),
-            Some("https://gitlab.com/group/proj/-/jobs/7".to_owned())
-        );
+        assert_eq!(ext(21), Some("https://gitlab.com/group/proj/-/jobs/7".to_owned()));
         let mut missing = claims;
         missing.remove("ci_config_ref_uri");
         assert_eq!(
             iss.authenticate(&iss.mint(missing, now), now),
-            Err(TokenError::MissingClaim {
-                claim: "ci_config_ref_uri"
-            })
+            Err(TokenError::MissingClaim { claim: "ci_config_ref_uri" })
         );
     }
 
@@ -599,16 +429,11 @@ mod tests {
         claims.insert("sub".into(), "1234".into());
         claims.insert("email".into(), "dev@example.com".into());
         claims.insert("email_verified".into(), true.into());
-        let p = iss
-            .authenticate(&iss.mint(claims.clone(), now), now)
-            .unwrap();
+        let p = iss.authenticate(&iss.mint(claims.clone(), now), now).unwrap();
         assert_eq!(p.san, San::Email("dev@example.com".into()));
         assert_eq!(p.challenge, "dev@example.com");
         claims.insert("email_verified".into(), false.into());
-        assert_eq!(
-            iss.authenticate(&iss.mint(claims, now), now),
-            Err(TokenError::EmailNotVerified)
-        );
+        assert_eq!(iss.authenticate(&iss.mint(claims, now), now), Err(TokenError::EmailNotVerified));
     }
 
     #[test]
@@ -617,9 +442,7 @@ mod tests {
             "GITHUB_REPOSITORY" => Some("octo/pkg".to_owned()),
             "GITHUB_REF" => Some("refs/tags/v1.0.0".to_owned()),
             "GITHUB_SHA" => Some("a".repeat(40)),
-            "GITHUB_WORKFLOW_REF" => {
-                Some("octo/pkg/.github/workflows/publish.yml@refs/tags/v1.0.0".to_owned())
-            }
+            "GITHUB_WORKFLOW_REF" => Some("octo/pkg/.github/workflows/publish.yml@refs/tags/v1.0.0".to_owned()),
             "RUNNER_ENVIRONMENT" => Some("self-hosted".to_owned()),
             _ => None,
         };
@@ -627,10 +450,7 @@ mod tests {
         assert_eq!(c["sub"], "repo:octo/pkg:ref:refs/tags/v1.0.0");
         assert_eq!(c["ref_type"], "tag");
         assert_eq!(c["repository_owner"], "octo");
-        assert_eq!(
-            c["job_workflow_ref"],
-            "octo/pkg/.github/workflows/publish.yml@refs/tags/v1.0.0"
-        );
+        assert_eq!(c["job_workflow_ref"], "octo/pkg/.github/workflows/publish.yml@refs/tags/v1.0.0");
         assert_eq!(c["workflow_sha"], "a".repeat(40));
         assert_eq!(c["runner_environment"], "self-hosted");
         assert_eq!(c["exp"], 610);

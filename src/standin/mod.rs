@@ -29,9 +29,9 @@ use tokio::sync::watch;
 use crate::core::bundle::{LogId, X509Certificate};
 use crate::core::time::UnixTime;
 use crate::core::trust_root::{
-    CertChain, CertificateAuthority as CaEntry, ClientTrustConfig, DistinguishedName, PublicKey,
-    Service, ServiceConfig, SigningConfig, TimeRange, TransparencyLogInstance, TrustedRoot,
-    CLIENT_TRUST_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_MEDIA_TYPE_V0_2, TRUSTED_ROOT_MEDIA_TYPE_V0_1,
+    CertChain, CertificateAuthority as CaEntry, ClientTrustConfig, DistinguishedName, PublicKey, Service,
+    ServiceConfig, SigningConfig, TimeRange, TransparencyLogInstance, TrustedRoot, CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+    SIGNING_CONFIG_MEDIA_TYPE_V0_2, TRUSTED_ROOT_MEDIA_TYPE_V0_1,
 };
 use crate::secret::SecretString;
 
@@ -63,26 +63,18 @@ pub struct Standin {
 
 impl std::fmt::Debug for Standin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Standin")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("Standin").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
 fn clock() -> (UnixTime, u128) {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (
-        UnixTime(i64::try_from(since.as_secs()).unwrap_or(i64::MAX)),
-        since.as_nanos(),
-    )
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    (UnixTime(i64::try_from(since.as_secs()).unwrap_or(i64::MAX)), since.as_nanos())
 }
 
 fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf)
-        .map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?;
+    getrandom::getrandom(&mut buf).map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?;
     Ok(buf)
 }
 
@@ -175,14 +167,7 @@ impl Standin {
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
-        Ok(Standin {
-            base_url,
-            trusted_root,
-            signing_config,
-            app,
-            shutdown,
-            task: Some(task),
-        })
+        Ok(Standin { base_url, trusted_root, signing_config, app, shutdown, task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`: the base URL of both the Fulcio API (`/api/v2/signingCert`)
@@ -223,9 +208,7 @@ impl Standin {
     /// log keep the real time. For tests and demos of clients and verifiers facing an expired
     /// certificate at signing time; never what a real Fulcio does.
     pub fn issue_expired_certificates(&self) {
-        self.app
-            .expired_certificates
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.app.expired_certificates.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops serving and waits for the server task to end.
@@ -251,15 +234,11 @@ impl Drop for Standin {
 fn genesis_entry(tree_id: u64) -> anyhow::Result<Vec<u8>> {
     use p256::ecdsa::signature::hazmat::PrehashSigner as _;
     let key = p256_key()?;
-    let digest = Sha256::digest(format!(
-        "npm-attest local Sigstore stand-in, tree {tree_id}"
-    ));
-    let signature: p256::ecdsa::Signature = key
-        .sign_prehash(&digest)
-        .map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
+    let digest = Sha256::digest(format!("npm-attest local Sigstore stand-in, tree {tree_id}"));
+    let signature: p256::ecdsa::Signature =
+        key.sign_prehash(&digest).map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
     let pem = crate::core::crypto::pem_encode("PUBLIC KEY", &p256_spki(&key)?);
-    let proposed =
-        crate::core::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
+    let proposed = crate::core::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
     log::canonicalize(&proposed).map_err(|e| anyhow::anyhow!("cannot log the genesis entry: {e}"))
 }
 
@@ -270,10 +249,7 @@ fn build_trusted_root(
     log: &log::Log,
     valid_from: UnixTime,
 ) -> TrustedRoot {
-    let valid_for = TimeRange {
-        start: Some(valid_from.to_rfc3339()),
-        end: None,
-    };
+    let valid_for = TimeRange { start: Some(valid_from.to_rfc3339()), end: None };
     let instance = |spki: &[u8], log_id: [u8; 32]| TransparencyLogInstance {
         base_url: base_url.to_owned(),
         hash_algorithm: "SHA2_256".to_owned(),
@@ -282,9 +258,7 @@ fn build_trusted_root(
             key_details: "PKIX_ECDSA_P256_SHA_256".to_owned(),
             valid_for: Some(valid_for.clone()),
         },
-        log_id: LogId {
-            key_id: log_id.to_vec(),
-        },
+        log_id: LogId { key_id: log_id.to_vec() },
         checkpoint_key_id: None,
         operator: None,
     };
@@ -299,12 +273,8 @@ fn build_trusted_root(
             uri: base_url.to_owned(),
             cert_chain: CertChain {
                 certificates: vec![
-                    X509Certificate {
-                        raw_bytes: ca.intermediate_der().to_vec(),
-                    },
-                    X509Certificate {
-                        raw_bytes: ca.root_der().to_vec(),
-                    },
+                    X509Certificate { raw_bytes: ca.intermediate_der().to_vec() },
+                    X509Certificate { raw_bytes: ca.root_der().to_vec() },
                 ],
             },
             valid_for: Some(valid_for.clone()),
@@ -319,10 +289,7 @@ fn build_signing_config(base_url: &str, valid_from: UnixTime) -> SigningConfig {
     let service = Service {
         url: base_url.to_owned(),
         major_api_version: 1,
-        valid_for: TimeRange {
-            start: Some(valid_from.to_rfc3339()),
-            end: None,
-        },
+        valid_for: TimeRange { start: Some(valid_from.to_rfc3339()), end: None },
         operator: "local".to_owned(),
     };
     SigningConfig {
@@ -331,22 +298,13 @@ fn build_signing_config(base_url: &str, valid_from: UnixTime) -> SigningConfig {
         oidc_urls: Vec::new(),
         rekor_tlog_urls: vec![service],
         tsa_urls: Vec::new(),
-        rekor_tlog_config: Some(ServiceConfig {
-            selector: "ANY".to_owned(),
-            count: None,
-        }),
-        tsa_config: Some(ServiceConfig {
-            selector: "ANY".to_owned(),
-            count: None,
-        }),
+        rekor_tlog_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
+        tsa_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
     }
 }
 
 /// The claims a GitHub Actions OIDC token would carry for this run: taken from the `GITHUB_*`
 /// and `RUNNER_*` variables (looked up through `env`) when set, plausible local values otherwise.
-pub fn github_actions_claims(
-    env: &dyn Fn(&str) -> Option<String>,
-    now: UnixTime,
-) -> Map<String, Value> {
+pub fn github_actions_claims(env: &dyn Fn(&str) -> Option<String>, now: UnixTime) -> Map<String, Value> {
     issuer::github_actions_claims(env, now)
 }

@@ -66,17 +66,7 @@ pub struct Next<'a> {
 impl<'a> Next<'a> {
     pub async fn run(self, request: ApiRequest) -> Reply {
         match self.layers.split_first() {
-            Some((layer, rest)) => {
-                layer
-                    .call(
-                        request,
-                        Next {
-                            layers: rest,
-                            app: self.app,
-                        },
-                    )
-                    .await
-            }
+            Some((layer, rest)) => layer.call(request, Next { layers: rest, app: self.app }).await,
             None => Reply::Response(self.app.route(&request)),
         }
     }
@@ -100,42 +90,28 @@ pub(crate) struct App {
 fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 /// gRPC-gateway's error body, as Fulcio sends it: `{"code": <grpc code>, "message", "details"}`.
 fn fulcio_error(status: StatusCode, grpc_code: u32, message: &str) -> Response<Full<Bytes>> {
-    json_response(
-        status,
-        &json!({"code": grpc_code, "message": message, "details": []}),
-    )
+    json_response(status, &json!({"code": grpc_code, "message": message, "details": []}))
 }
 
 /// go-swagger's error body, as Rekor sends it: `{"code": <http status>, "message"}`.
 fn rekor_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    json_response(
-        status,
-        &json!({"code": status.as_u16(), "message": message}),
-    )
+    json_response(status, &json!({"code": status.as_u16(), "message": message}))
 }
 
 impl App {
     fn route(&self, request: &ApiRequest) -> Response<Full<Bytes>> {
-        let path = request
-            .path
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('/');
+        let path = request.path.split('?').next().unwrap_or_default().trim_end_matches('/');
         match (&request.method, path) {
             (&Method::POST, "/api/v2/signingCert") => self.signing_cert(request),
-            (&Method::GET, "/api/v2/trustBundle") => json_response(
-                StatusCode::OK,
-                &json!({"chains": [{"certificates": self.ca.chain_pem()}]}),
-            ),
+            (&Method::GET, "/api/v2/trustBundle") => {
+                json_response(StatusCode::OK, &json!({"chains": [{"certificates": self.ca.chain_pem()}]}))
+            }
             (&Method::GET, "/api/v2/configuration") => json_response(
                 StatusCode::OK,
                 &json!({"issuers": [
@@ -148,28 +124,16 @@ impl App {
                 let (_, ns) = (self.clock)();
                 match self.log.lock() {
                     Ok(log) => json_response(StatusCode::OK, &log.log_info(ns)),
-                    Err(_) => rekor_error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "log state is unavailable",
-                    ),
+                    Err(_) => rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "log state is unavailable"),
                 }
             }
             (&Method::GET, "/api/v1/log/publicKey") => match self.log.lock() {
                 Ok(log) => {
-                    let mut response = Response::new(Full::new(Bytes::from(pem_encode(
-                        "PUBLIC KEY",
-                        log.spki_der(),
-                    ))));
-                    response.headers_mut().insert(
-                        CONTENT_TYPE,
-                        HeaderValue::from_static("application/x-pem-file"),
-                    );
+                    let mut response = Response::new(Full::new(Bytes::from(pem_encode("PUBLIC KEY", log.spki_der()))));
+                    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-pem-file"));
                     response
                 }
-                Err(_) => rekor_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "log state is unavailable",
-                ),
+                Err(_) => rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "log state is unavailable"),
             },
             (&Method::GET, p) if p.starts_with("/api/v1/log/entries/") => {
                 self.get_entry(p.trim_start_matches("/api/v1/log/entries/"))
@@ -186,10 +150,7 @@ impl App {
             .headers
             .get(hyper::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         let parsed = match fulcio::parse_request(&request.body, bearer) {
             Ok(p) => p,
@@ -209,27 +170,14 @@ impl App {
             return bad(message);
         }
         let Some(serial) = (self.random)() else {
-            return fulcio_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                INTERNAL,
-                fulcio::GENERIC_CA_ERROR,
-            );
+            return fulcio_error(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, fulcio::GENERIC_CA_ERROR);
         };
-        let not_before = if self
-            .expired_certificates
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        let not_before = if self.expired_certificates.load(std::sync::atomic::Ordering::Relaxed) {
             UnixTime(now.seconds() - crate::standin::ca::EXPIRED_LEAF_AGE_SECONDS)
         } else {
             now
         };
-        let leaf = LeafRequest {
-            spki_der: key.spki_der(),
-            principal: &principal,
-            now,
-            not_before,
-            serial,
-        };
+        let leaf = LeafRequest { spki_der: key.spki_der(), principal: &principal, now, not_before, serial };
         match self.ca.issue(&leaf, &self.ct) {
             Ok(der) => {
                 let mut certificates = vec![pem_encode("CERTIFICATE", &der)];
@@ -240,11 +188,7 @@ impl App {
                     &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": certificates}}}),
                 )
             }
-            Err(_) => fulcio_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                INTERNAL,
-                fulcio::GENERIC_CA_ERROR,
-            ),
+            Err(_) => fulcio_error(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, fulcio::GENERIC_CA_ERROR),
         }
     }
 
@@ -256,12 +200,7 @@ impl App {
     fn create_entry(&self, request: &ApiRequest) -> Response<Full<Bytes>> {
         let proposed: Value = match serde_json::from_slice(&request.body) {
             Ok(v) => v,
-            Err(e) => {
-                return rekor_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("proposed entry is not JSON: {e}"),
-                )
-            }
+            Err(e) => return rekor_error(StatusCode::BAD_REQUEST, &format!("proposed entry is not JSON: {e}")),
         };
         let body = match canonicalize(&proposed) {
             Ok(b) => b,
@@ -269,29 +208,18 @@ impl App {
         };
         let (now, ns) = (self.clock)();
         let Ok(mut log) = self.log.lock() else {
-            return rekor_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "log state is unavailable",
-            );
+            return rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "log state is unavailable");
         };
         let (index, status) = match log.append(body, now.seconds()) {
             Appended::New(index) => (index, StatusCode::CREATED),
             Appended::Duplicate(index) => (index, StatusCode::CONFLICT),
         };
         let Some((uuid, entry)) = log.entry(index, ns) else {
-            return rekor_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "entry vanished from the log",
-            );
+            return rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "entry vanished from the log");
         };
         drop(log);
         let mut response = if status == StatusCode::CONFLICT {
-            rekor_error(
-                status,
-                &format!(
-                    "an equivalent entry already exists in the transparency log with UUID {uuid}"
-                ),
-            )
+            rekor_error(status, &format!("an equivalent entry already exists in the transparency log with UUID {uuid}"))
         } else {
             let mut r = json_response(status, &json!({ uuid.clone(): entry }));
             if let Ok(etag) = HeaderValue::from_str(&uuid) {
@@ -299,19 +227,14 @@ impl App {
             }
             r
         };
-        response
-            .headers_mut()
-            .insert(LOCATION, self.entry_location(&uuid));
+        response.headers_mut().insert(LOCATION, self.entry_location(&uuid));
         response
     }
 
     fn get_entry(&self, id: &str) -> Response<Full<Bytes>> {
         let (_, ns) = (self.clock)();
         let Ok(log) = self.log.lock() else {
-            return rekor_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "log state is unavailable",
-            );
+            return rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "log state is unavailable");
         };
         match log.find(id).and_then(|index| log.entry(index, ns)) {
             Some((uuid, entry)) => json_response(StatusCode::OK, &json!({ uuid: entry })),
@@ -330,9 +253,7 @@ async fn serve_request(
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 return Ok(ServedBody::whole(rekor_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "request body is larger than 32 MiB",
@@ -341,24 +262,9 @@ async fn serve_request(
             return Err(std::io::Error::other("request body could not be read"));
         }
     };
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
-    let api_request = ApiRequest {
-        method: parts.method,
-        path,
-        headers: parts.headers,
-        body,
-    };
-    match (Next {
-        layers: &layers,
-        app: &app,
-    })
-    .run(api_request)
-    .await
-    {
+    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    let api_request = ApiRequest { method: parts.method, path, headers: parts.headers, body };
+    match (Next { layers: &layers, app: &app }).run(api_request).await {
         Reply::Response(response) => Ok(ServedBody::whole(response)),
         Reply::TruncateBody(response) => Ok(ServedBody::truncated(response)),
         // An error from the service makes hyper close the connection without an answer.
@@ -383,11 +289,7 @@ impl ServedBody {
             // `Full` holds a single frame, so this never waits.
             let data = full_bytes(body);
             let declared = data.len() as u64;
-            Self {
-                data: Some(data).filter(|d| !d.is_empty()),
-                declared,
-                cut: None,
-            }
+            Self { data: Some(data).filter(|d| !d.is_empty()), declared, cut: None }
         })
     }
 
@@ -399,9 +301,7 @@ impl ServedBody {
             Self {
                 data: Some(sent),
                 declared,
-                cut: Some(Box::pin(tokio::time::sleep(
-                    std::time::Duration::from_millis(50),
-                ))),
+                cut: Some(Box::pin(tokio::time::sleep(std::time::Duration::from_millis(50)))),
             }
         })
     }
@@ -437,9 +337,7 @@ impl hyper::body::Body for ServedBody {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(()) => {
                     self.cut = None;
-                    Poll::Ready(Some(Err(std::io::Error::other(
-                        "response body truncated by fault injection",
-                    ))))
+                    Poll::Ready(Some(Err(std::io::Error::other("response body truncated by fault injection"))))
                 }
             },
             None => Poll::Ready(None),

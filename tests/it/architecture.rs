@@ -53,11 +53,7 @@ fn core_does_no_io() {
             }
         }
     }
-    assert!(
-        violations.is_empty(),
-        "I/O in the pure core:\n{}",
-        violations.join("\n")
-    );
+    assert!(violations.is_empty(), "I/O in the pure core:\n{}", violations.join("\n"));
 }
 
 /// "Only `src/http.rs` builds an HTTP client."
@@ -72,31 +68,16 @@ fn one_http_client() {
             || text.contains("ClientBuilder::new")
             || text.contains("reqwest::Client::new")
         {
-            builders.push(
-                file.strip_prefix(repo_root())
-                    .unwrap()
-                    .display()
-                    .to_string(),
-            );
+            builders.push(file.strip_prefix(repo_root()).unwrap().display().to_string());
         }
     }
     builders.retain(|f| f != "src/http.rs");
-    assert!(
-        builders.is_empty(),
-        "HTTP clients built outside src/http.rs: {builders:?}"
-    );
+    assert!(builders.is_empty(), "HTTP clients built outside src/http.rs: {builders:?}");
 }
 
 /// Calls that abort on a bad value. On outside input they are bugs; on an internal invariant
 /// they must say which.
-const ABORTING_CALLS: [&str; 6] = [
-    ".unwrap()",
-    ".expect(",
-    "panic!(",
-    "unreachable!(",
-    "todo!(",
-    "unimplemented!(",
-];
+const ABORTING_CALLS: [&str; 6] = [".unwrap()", ".expect(", "panic!(", "unreachable!(", "todo!(", "unimplemented!("];
 
 /// Aborting calls that stay, each with the reason it cannot fail on outside input:
 /// `(file, text on the line, reason)`. Prefer an `// invariant: ...` comment on the line above
@@ -159,16 +140,10 @@ fn no_aborting_calls_outside_tests_without_a_stated_invariant() {
         if file.file_name().is_some_and(|n| n == "tests.rs") {
             continue;
         }
-        let rel = file
-            .strip_prefix(repo_root())
-            .unwrap()
-            .display()
-            .to_string();
+        let rel = file.strip_prefix(repo_root()).unwrap().display().to_string();
         let text = std::fs::read_to_string(&file).unwrap();
         for (line_no, line) in aborting_calls(&text) {
-            let allowed = ABORT_ALLOW_LIST
-                .iter()
-                .position(|(f, snippet, _)| *f == rel && line.contains(snippet));
+            let allowed = ABORT_ALLOW_LIST.iter().position(|(f, snippet, _)| *f == rel && line.contains(snippet));
             match allowed {
                 Some(k) => allowed_used[k] = true,
                 None => violations.push(format!("{rel}:{line_no}: {line}")),
@@ -181,16 +156,9 @@ fn no_aborting_calls_outside_tests_without_a_stated_invariant() {
          entry (return a typed error instead):\n{}",
         violations.join("\n")
     );
-    let stale: Vec<_> = ABORT_ALLOW_LIST
-        .iter()
-        .zip(&allowed_used)
-        .filter(|(_, used)| !**used)
-        .map(|(entry, _)| entry)
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "allow-list entries that match nothing: {stale:?}"
-    );
+    let stale: Vec<_> =
+        ABORT_ALLOW_LIST.iter().zip(&allowed_used).filter(|(_, used)| !**used).map(|(entry, _)| entry).collect();
+    assert!(stale.is_empty(), "allow-list entries that match nothing: {stale:?}");
 }
 
 /// The scanner itself: it finds each aborting call, honours invariant comments, and skips

@@ -68,10 +68,7 @@ fn rekor_key() -> p256::ecdsa::SigningKey {
 /// does not check it, and the client must not either).
 fn mint_jwt(extra: &[(&str, Value)]) -> String {
     let mut claims = Map::new();
-    claims.insert(
-        "iss".into(),
-        "https://token.actions.githubusercontent.com".into(),
-    );
+    claims.insert("iss".into(), "https://token.actions.githubusercontent.com".into());
     claims.insert("aud".into(), "sigstore".into());
     claims.insert("sub".into(), SUBJECT.into());
     claims.insert("iat".into(), 1_700_000_000.into());
@@ -99,21 +96,15 @@ fn issue_leaf(public_key_pem: &str) -> String {
     let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "fake-fulcio");
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "fake-fulcio");
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let subject_key = p256::PublicKey::from_public_key_pem(public_key_pem).unwrap();
     let point = p256::EncodedPoint::from(subject_key);
     let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     leaf.subject_alt_names = vec![rcgen::SanType::URI(
-        "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0"
-            .try_into()
-            .unwrap(),
+        "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0".try_into().unwrap(),
     )];
-    leaf.signed_by(&RawP256(point.as_bytes().to_vec()), &issuer)
-        .unwrap()
-        .pem()
+    leaf.signed_by(&RawP256(point.as_bytes().to_vec()), &issuer).unwrap().pem()
 }
 
 impl FakeSigstore {
@@ -138,19 +129,11 @@ impl FakeSigstore {
     }
 
     fn requests_to(&self, path: &str) -> Vec<Request> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path_only() == path)
-            .collect()
+        self.requests().into_iter().filter(|r| r.path_only() == path).collect()
     }
 
     fn leaf_pem(&self) -> String {
-        self.state
-            .lock()
-            .unwrap()
-            .issued_leaf_pem
-            .clone()
-            .expect("a certificate was issued")
+        self.state.lock().unwrap().issued_leaf_pem.clone().expect("a certificate was issued")
     }
 }
 
@@ -173,35 +156,19 @@ fn handle(state: &Mutex<SigstoreState>, jwt: &str, fault: Fault, req: Request) -
                 return Response::bytes(201, "application/json", vec![b' '; 11 * 1024 * 1024]);
             }
             if fault == Fault::FulcioUnauthorized {
-                return Response::json(
-                    401,
-                    &json!({"code": 16, "message": "error processing the identity token"}),
-                );
+                return Response::json(401, &json!({"code": 16, "message": "error processing the identity token"}));
             }
             let Some(body) = req.json() else {
                 return Response::json(400, &json!({"message": "not json"}));
             };
-            let Some(pem) = body
-                .pointer("/publicKeyRequest/publicKey/content")
-                .and_then(Value::as_str)
-            else {
+            let Some(pem) = body.pointer("/publicKeyRequest/publicKey/content").and_then(Value::as_str) else {
                 return Response::json(400, &json!({"message": "no public key"}));
             };
             // The proof of possession is a signature over the token's `sub`.
-            let pop = b64_decode(
-                body["publicKeyRequest"]["proofOfPossession"]
-                    .as_str()
-                    .unwrap_or(""),
-            )
-            .unwrap_or_default();
-            if PublicKey::from_pem(pem)
-                .and_then(|k| k.verify(SUBJECT.as_bytes(), &pop))
-                .is_err()
-            {
-                return Response::json(
-                    400,
-                    &json!({"message": "proof of possession does not verify"}),
-                );
+            let pop =
+                b64_decode(body["publicKeyRequest"]["proofOfPossession"].as_str().unwrap_or("")).unwrap_or_default();
+            if PublicKey::from_pem(pem).and_then(|k| k.verify(SUBJECT.as_bytes(), &pop)).is_err() {
+                return Response::json(400, &json!({"message": "proof of possession does not verify"}));
             }
             let leaf = issue_leaf(pem);
             state.lock().unwrap().issued_leaf_pem = Some(leaf.clone());
@@ -212,14 +179,7 @@ fn handle(state: &Mutex<SigstoreState>, jwt: &str, fault: Fault, req: Request) -
         }
         ("POST", "/api/v1/log/entries") => {
             if fault == Fault::RekorUnavailableOnce
-                && state
-                    .lock()
-                    .unwrap()
-                    .requests
-                    .iter()
-                    .filter(|r| r.path_only() == "/api/v1/log/entries")
-                    .count()
-                    == 1
+                && state.lock().unwrap().requests.iter().filter(|r| r.path_only() == "/api/v1/log/entries").count() == 1
             {
                 return Response::json(503, &json!({"message": "try again"}));
             }
@@ -252,21 +212,14 @@ fn handle(state: &Mutex<SigstoreState>, jwt: &str, fault: Fault, req: Request) -
 fn log_entry(proposed: &Value, fault: Fault, log_index: i64) -> (String, Value) {
     let body = match proposed["kind"].as_str() {
         Some("dsse") => {
-            let envelope_text = proposed["spec"]["proposedContent"]["envelope"]
-                .as_str()
-                .unwrap();
-            let verifier = proposed["spec"]["proposedContent"]["verifiers"][0]
-                .as_str()
-                .unwrap();
+            let envelope_text = proposed["spec"]["proposedContent"]["envelope"].as_str().unwrap();
+            let verifier = proposed["spec"]["proposedContent"]["verifiers"][0].as_str().unwrap();
             let envelope: Value = serde_json::from_str(envelope_text).unwrap();
             let payload = b64_decode(envelope["payload"].as_str().unwrap()).unwrap();
             let sig = if fault == Fault::RekorForeignEntry {
                 b64_encode(b"someone else's signature")
             } else {
-                envelope["signatures"][0]["sig"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
+                envelope["signatures"][0]["sig"].as_str().unwrap().to_owned()
             };
             json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
                 "envelopeHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(envelope_text))},
@@ -281,8 +234,8 @@ fn log_entry(proposed: &Value, fault: Fault, log_index: i64) -> (String, Value) 
     let spki = rekor_key().verifying_key().to_public_key_der().unwrap();
     let log_id = hex::encode(Sha256::digest(spki.as_bytes()));
     let integrated_time = 1_760_000_000i64;
-    let set: p256::ecdsa::Signature = rekor_key()
-        .sign(rekor::set_payload(&body_b64, integrated_time, &log_id, log_index).as_bytes());
+    let set: p256::ecdsa::Signature =
+        rekor_key().sign(rekor::set_payload(&body_b64, integrated_time, &log_id, log_index).as_bytes());
     let entry = json!({
         "body": body_b64, "integratedTime": integrated_time, "logID": log_id, "logIndex": log_index,
         "verification": {
@@ -297,28 +250,16 @@ fn log_entry(proposed: &Value, fault: Fault, log_index: i64) -> (String, Value) 
 fn actions_env(fake: &FakeSigstore) -> Vec<(String, String)> {
     vec![
         ("GITHUB_ACTIONS".into(), "true".into()),
-        (
-            "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
-            format!("{}/token?api-version=2.0", fake.url()),
-        ),
-        (
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
-            REQUEST_TOKEN.into(),
-        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL".into(), format!("{}/token?api-version=2.0", fake.url())),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), REQUEST_TOKEN.into()),
         ("GITHUB_SERVER_URL".into(), "https://github.com".into()),
         ("GITHUB_REPOSITORY".into(), "octo/hello".into()),
         ("GITHUB_REPOSITORY_ID".into(), "810002373".into()),
         ("GITHUB_REPOSITORY_OWNER_ID".into(), "583231".into()),
         ("GITHUB_EVENT_NAME".into(), "release".into()),
         ("GITHUB_REF".into(), "refs/tags/v1.0.0".into()),
-        (
-            "GITHUB_SHA".into(),
-            "d1c6d1113932ddcee243e8b111b6d4aea553df20".into(),
-        ),
-        (
-            "GITHUB_WORKFLOW_REF".into(),
-            "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0".into(),
-        ),
+        ("GITHUB_SHA".into(), "d1c6d1113932ddcee243e8b111b6d4aea553df20".into()),
+        ("GITHUB_WORKFLOW_REF".into(), "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0".into()),
         ("GITHUB_RUN_ID".into(), "9358004112".into()),
         ("GITHUB_RUN_ATTEMPT".into(), "1".into()),
         ("RUNNER_ENVIRONMENT".into(), "github-hosted".into()),
@@ -326,10 +267,7 @@ fn actions_env(fake: &FakeSigstore) -> Vec<(String, String)> {
 }
 
 fn envs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// A copy of a real npm tarball in a fresh directory.
@@ -341,33 +279,21 @@ fn tarball_in_tempdir(name: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
 
 /// The stdout line that is the `--json` result.
 fn json_result(out: &str) -> Value {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON on stdout: {out}"));
+    let line = out.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON on stdout: {out}"));
     serde_json::from_str(line).unwrap()
 }
 
 fn cert_public_key(der: &[u8]) -> PublicKey {
     let cert = x509_cert::Certificate::from_der(der).unwrap();
-    PublicKey::from_spki_der(
-        &cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .unwrap(),
-    )
-    .unwrap()
+    PublicKey::from_spki_der(&cert.tbs_certificate.subject_public_key_info.to_der().unwrap()).unwrap()
 }
 
 #[test]
@@ -375,27 +301,14 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     let fake = FakeSigstore::start(Fault::None);
     let (dir, tarball) = tarball_in_tempdir("sigstore-2.0.0.tgz");
     let env = actions_env(&fake);
-    let out = run_in(
-        dir.path(),
-        &[
-            "attest",
-            "sigstore-2.0.0.tgz",
-            "--sigstore",
-            fake.url(),
-            "--json",
-        ],
-        &envs(&env),
-    );
+    let out = run_in(dir.path(), &["attest", "sigstore-2.0.0.tgz", "--sigstore", fake.url(), "--json"], &envs(&env));
     let (so, se) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "stdout: {so}\nstderr: {se}");
 
     // The runtime was asked for a `sigstore` token with the request token as bearer.
     let token_requests = fake.requests_to("/token");
     assert_eq!(token_requests.len(), 1);
-    assert_eq!(
-        token_requests[0].query("audience").as_deref(),
-        Some("sigstore")
-    );
+    assert_eq!(token_requests[0].query("audience").as_deref(), Some("sigstore"));
     assert_eq!(token_requests[0].bearer(), Some(REQUEST_TOKEN));
     assert_eq!(token_requests[0].header("accept"), Some("application/json"));
 
@@ -403,14 +316,8 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     let fulcio = fake.requests_to("/api/v2/signingCert");
     assert_eq!(fulcio.len(), 1);
     let fulcio_body = fulcio[0].json().unwrap();
-    assert_eq!(
-        fulcio_body["credentials"]["oidcIdentityToken"],
-        fake.jwt.as_str()
-    );
-    assert_eq!(
-        fulcio_body["publicKeyRequest"]["publicKey"]["algorithm"],
-        "ECDSA"
-    );
+    assert_eq!(fulcio_body["credentials"]["oidcIdentityToken"], fake.jwt.as_str());
+    assert_eq!(fulcio_body["publicKeyRequest"]["publicKey"]["algorithm"], "ECDSA");
     assert!(fulcio_body["publicKeyRequest"]["publicKey"]["content"]
         .as_str()
         .unwrap()
@@ -423,10 +330,7 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     assert_eq!(result["subject"]["name"], "pkg:npm/sigstore@2.0.0");
     assert_eq!(result["subject"]["sha512"], sha512.as_str());
     assert_eq!(result["logIndex"], 0);
-    assert_eq!(
-        result["transparencyLogUrl"],
-        format!("{}/api/v1/log/entries?logIndex=0", fake.url()).as_str()
-    );
+    assert_eq!(result["transparencyLogUrl"], format!("{}/api/v1/log/entries?logIndex=0", fake.url()).as_str());
     assert_eq!(result["bundle"], "sigstore-2.0.0.sigstore.json");
     assert_eq!(result["tarball"], "sigstore-2.0.0.tgz");
     assert!(se.contains("transparency log"), "{se}");
@@ -434,29 +338,14 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     // The bundle: v0.3, the leaf only, one entry with promise and proof, DSSE over PAE.
     let bundle_path = dir.path().join("sigstore-2.0.0.sigstore.json");
     let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_path).unwrap()).unwrap();
-    assert_eq!(
-        bundle["mediaType"],
-        "application/vnd.dev.sigstore.bundle.v0.3+json"
-    );
-    let leaf_der = b64_decode(
-        bundle["verificationMaterial"]["certificate"]["rawBytes"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    assert_eq!(bundle["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    let leaf_der = b64_decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
     assert_eq!(pem_encode("CERTIFICATE", &leaf_der), fake.leaf_pem());
-    assert!(bundle["verificationMaterial"]
-        .get("x509CertificateChain")
-        .is_none());
-    let entries = bundle["verificationMaterial"]["tlogEntries"]
-        .as_array()
-        .unwrap();
+    assert!(bundle["verificationMaterial"].get("x509CertificateChain").is_none());
+    let entries = bundle["verificationMaterial"]["tlogEntries"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     let entry = &entries[0];
-    assert_eq!(
-        entry["kindVersion"],
-        json!({"kind": "dsse", "version": "0.0.1"})
-    );
+    assert_eq!(entry["kindVersion"], json!({"kind": "dsse", "version": "0.0.1"}));
     assert_eq!(entry["logIndex"], "0");
     assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
     assert_eq!(entry["inclusionProof"]["logIndex"], "0");
@@ -467,14 +356,9 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
     let payload = b64_decode(envelope["payload"].as_str().unwrap()).unwrap();
     let sig = b64_decode(envelope["signatures"][0]["sig"].as_str().unwrap()).unwrap();
-    cert_public_key(&leaf_der)
-        .verify(&dsse::pae("application/vnd.in-toto+json", &payload), &sig)
-        .unwrap();
+    cert_public_key(&leaf_der).verify(&dsse::pae("application/vnd.in-toto+json", &payload), &sig).unwrap();
     let statement: Value = serde_json::from_slice(&payload).unwrap();
-    assert_eq!(
-        statement["subject"],
-        json!([{"name": "pkg:npm/sigstore@2.0.0", "digest": {"sha512": sha512}}])
-    );
+    assert_eq!(statement["subject"], json!([{"name": "pkg:npm/sigstore@2.0.0", "digest": {"sha512": sha512}}]));
     assert_eq!(
         statement["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["path"],
         ".github/workflows/publish.yml"
@@ -488,13 +372,8 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     let rekor = fake.requests_to("/api/v1/log/entries");
     let proposal = rekor[0].json().unwrap();
     assert_eq!(proposal["kind"], "dsse");
-    assert_eq!(
-        proposal["spec"]["proposedContent"]["verifiers"][0],
-        b64_encode(fake.leaf_pem()).as_str()
-    );
-    let envelope_text = proposal["spec"]["proposedContent"]["envelope"]
-        .as_str()
-        .unwrap();
+    assert_eq!(proposal["spec"]["proposedContent"]["verifiers"][0], b64_encode(fake.leaf_pem()).as_str());
+    let envelope_text = proposal["spec"]["proposedContent"]["envelope"].as_str().unwrap();
     assert_eq!(
         envelope_text,
         format!(
@@ -505,73 +384,39 @@ fn github_actions_run_signs_npm_provenance_and_writes_a_v03_bundle() {
     );
 
     // Tokens are masked, and appear nowhere else.
-    assert!(
-        so.lines().any(|l| l == format!("::add-mask::{}", fake.jwt)),
-        "{so}"
-    );
-    assert!(
-        so.lines()
-            .any(|l| l == format!("::add-mask::{REQUEST_TOKEN}")),
-        "{so}"
-    );
-    let unmasked_stdout: String = so
-        .lines()
-        .filter(|l| !l.starts_with("::add-mask::"))
-        .collect();
+    assert!(so.lines().any(|l| l == format!("::add-mask::{}", fake.jwt)), "{so}");
+    assert!(so.lines().any(|l| l == format!("::add-mask::{REQUEST_TOKEN}")), "{so}");
+    let unmasked_stdout: String = so.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
     for secret in [fake.jwt.as_str(), REQUEST_TOKEN] {
         assert!(!unmasked_stdout.contains(secret));
         assert!(!se.contains(secret));
         for name in files_in(dir.path()) {
-            let text = String::from_utf8_lossy(&std::fs::read(dir.path().join(&name)).unwrap())
-                .into_owned();
+            let text = String::from_utf8_lossy(&std::fs::read(dir.path().join(&name)).unwrap()).into_owned();
             assert!(!text.contains(secret), "{name} contains a token");
         }
     }
-    assert_eq!(
-        files_in(dir.path()),
-        vec!["sigstore-2.0.0.sigstore.json", "sigstore-2.0.0.tgz"]
-    );
+    assert_eq!(files_in(dir.path()), vec!["sigstore-2.0.0.sigstore.json", "sigstore-2.0.0.tgz"]);
 }
 
 #[test]
 fn missing_id_token_permission_fails_first_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     // The package does not even exist: the token check must come before reading it.
-    let out = run_in(
-        dir.path(),
-        &["attest", "missing.tgz"],
-        &[("GITHUB_ACTIONS", "true")],
-    );
+    let out = run_in(dir.path(), &["attest", "missing.tgz"], &[("GITHUB_ACTIONS", "true")]);
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{se}");
     assert!(se.contains("id-token: write"), "{se}");
     assert!(!se.contains("missing.tgz"), "{se}");
     // The error is also a workflow annotation.
-    assert!(
-        stdout(&out).starts_with("::error title=npm-attest attest::"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).starts_with("::error title=npm-attest attest::"), "{}", stdout(&out));
 
-    let gitlab = run_in(
-        dir.path(),
-        &["attest", "missing.tgz"],
-        &[("GITLAB_CI", "true")],
-    );
+    let gitlab = run_in(dir.path(), &["attest", "missing.tgz"], &[("GITLAB_CI", "true")]);
     assert_eq!(gitlab.status.code(), Some(3));
-    assert!(
-        stderr(&gitlab).contains("aud: sigstore"),
-        "{}",
-        stderr(&gitlab)
-    );
+    assert!(stderr(&gitlab).contains("aud: sigstore"), "{}", stderr(&gitlab));
 
     let local = run_in(dir.path(), &["attest", "missing.tgz"], &[]);
     assert_eq!(local.status.code(), Some(3));
-    assert!(
-        stderr(&local).contains("--identity-token"),
-        "{}",
-        stderr(&local)
-    );
+    assert!(stderr(&local).contains("--identity-token"), "{}", stderr(&local));
     assert!(files_in(dir.path()).is_empty());
 }
 
@@ -591,29 +436,16 @@ fn every_bad_tarball_is_refused_with_one_line_and_nothing_written() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(&case, dir.path().join(&name)).unwrap();
-        let out = run_in(
-            dir.path(),
-            &["attest", &name, "--sigstore", fake.url()],
-            &[("SIGSTORE_ID_TOKEN", token.as_str())],
-        );
+        let out =
+            run_in(dir.path(), &["attest", &name, "--sigstore", fake.url()], &[("SIGSTORE_ID_TOKEN", token.as_str())]);
         let se = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {se}");
         assert_eq!(se.lines().count(), 1, "{name}: {se}");
-        assert!(
-            se.starts_with("error: invalid package tarball ") && se.contains(&name),
-            "{name}: {se}"
-        );
+        assert!(se.starts_with("error: invalid package tarball ") && se.contains(&name), "{name}: {se}");
         assert!(!se.contains(&token));
-        assert_eq!(
-            files_in(dir.path()),
-            vec![name.clone()],
-            "{name} left files behind"
-        );
+        assert_eq!(files_in(dir.path()), vec![name.clone()], "{name} left files behind");
     }
-    assert!(
-        fake.requests().is_empty(),
-        "a bad tarball reached the network"
-    );
+    assert!(fake.requests().is_empty(), "a bad tarball reached the network");
 }
 
 #[test]
@@ -623,16 +455,7 @@ fn a_rekor_conflict_completes_the_bundle_from_the_existing_entry() {
     let token = mint_jwt(&[]);
     let out = run_in(
         dir.path(),
-        &[
-            "attest",
-            "tuf-js-1.0.0.tgz",
-            "--fulcio-url",
-            fake.url(),
-            "--rekor-url",
-            fake.url(),
-            "-o",
-            "out.json",
-        ],
+        &["attest", "tuf-js-1.0.0.tgz", "--fulcio-url", fake.url(), "--rekor-url", fake.url(), "-o", "out.json"],
         &[("SIGSTORE_ID_TOKEN", token.as_str())],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -642,12 +465,8 @@ fn a_rekor_conflict_completes_the_bundle_from_the_existing_entry() {
         .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/log/entries/"))
         .collect();
     assert_eq!(gets.len(), 1);
-    let bundle: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
-    assert_eq!(
-        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
-        "dsse"
-    );
+    let bundle: Value = serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    assert_eq!(bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"], "dsse");
 }
 
 #[test]
@@ -661,11 +480,7 @@ fn a_log_entry_without_our_signature_is_refused() {
         &[("SIGSTORE_ID_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("does not carry our signature"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("does not carry our signature"), "{}", stderr(&out));
     assert_eq!(files_in(dir.path()), vec!["tuf-js-1.0.0.tgz"]);
 }
 
@@ -681,10 +496,7 @@ fn a_fulcio_refusal_names_the_service_and_writes_nothing() {
     );
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{se}");
-    assert!(
-        se.contains("Fulcio answered 401: error processing the identity token"),
-        "{se}"
-    );
+    assert!(se.contains("Fulcio answered 401: error processing the identity token"), "{se}");
     assert!(!se.contains(&token));
     assert_eq!(files_in(dir.path()), vec!["tuf-js-1.0.0.tgz"]);
     assert!(fake.requests_to("/api/v1/log/entries").is_empty());
@@ -697,13 +509,7 @@ fn gitlab_ci_gets_npm_gitlab_statement() {
     let token = mint_jwt(&[("sub", json!(SUBJECT))]);
     let out = run_in(
         dir.path(),
-        &[
-            "attest",
-            "tuf-js-1.0.0.tgz",
-            "--sigstore",
-            fake.url(),
-            "--json",
-        ],
+        &["attest", "tuf-js-1.0.0.tgz", "--sigstore", fake.url(), "--json"],
         &[
             ("GITLAB_CI", "true"),
             ("CI_PROJECT_URL", "https://gitlab.com/g/p"),
@@ -713,33 +519,19 @@ fn gitlab_ci_gets_npm_gitlab_statement() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        !stdout(&out).contains("::add-mask::"),
-        "masking is for GitHub Actions only"
-    );
-    let bundle: Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("tuf-js-1.0.0.sigstore.json")).unwrap(),
-    )
-    .unwrap();
-    let statement: Value = serde_json::from_slice(
-        &b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
+    assert!(!stdout(&out).contains("::add-mask::"), "masking is for GitHub Actions only");
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("tuf-js-1.0.0.sigstore.json")).unwrap()).unwrap();
+    let statement: Value =
+        serde_json::from_slice(&b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v0.1");
-    assert_eq!(
-        statement["predicate"]["builder"]["id"],
-        "https://gitlab.com/g/p/-/runners/1"
-    );
+    assert_eq!(statement["predicate"]["builder"]["id"], "https://gitlab.com/g/p/-/runners/1");
     assert_eq!(statement["subject"][0]["name"], "pkg:npm/tuf-js@1.0.0");
 }
 
 #[test]
 fn a_package_directory_is_packed_with_npm_and_the_tarball_kept() {
-    if std::process::Command::new("npm")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if std::process::Command::new("npm").arg("--version").output().is_err() {
         // Without npm the directory path cannot run; the error path is covered below.
         return;
     }
@@ -749,26 +541,14 @@ fn a_package_directory_is_packed_with_npm_and_the_tarball_kept() {
     let package = crate::support::repo_root().join("examples/hello-npm");
     let out = run_in(
         dir.path(),
-        &[
-            "attest",
-            package.to_str().unwrap(),
-            "--sigstore",
-            fake.url(),
-            "--json",
-        ],
+        &["attest", package.to_str().unwrap(), "--sigstore", fake.url(), "--json"],
         &[("SIGSTORE_ID_TOKEN", token.as_str())],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        files_in(dir.path()),
-        vec!["hello-npm-1.0.0.sigstore.json", "hello-npm-1.0.0.tgz"]
-    );
+    assert_eq!(files_in(dir.path()), vec!["hello-npm-1.0.0.sigstore.json", "hello-npm-1.0.0.tgz"]);
     let result = json_result(&stdout(&out));
     let tarball = std::fs::read(dir.path().join("hello-npm-1.0.0.tgz")).unwrap();
-    assert_eq!(
-        result["subject"]["sha512"],
-        hex::encode(Sha512::digest(&tarball)).as_str()
-    );
+    assert_eq!(result["subject"]["sha512"], hex::encode(Sha512::digest(&tarball)).as_str());
     assert_eq!(result["subject"]["name"], "pkg:npm/hello-npm@1.0.0");
     assert_eq!(result["tarball"], "hello-npm-1.0.0.tgz");
     assert_eq!(result["bundle"], "hello-npm-1.0.0.sigstore.json");
@@ -781,27 +561,14 @@ fn without_npm_a_directory_is_an_environment_error() {
     let package = crate::support::repo_root().join("examples/hello-npm");
     let mut cmd = std::process::Command::new(crate::support::bin());
     cmd.current_dir(dir.path())
-        .args([
-            "attest",
-            package.to_str().unwrap(),
-            "--sigstore",
-            "http://127.0.0.1:9",
-        ])
+        .args(["attest", package.to_str().unwrap(), "--sigstore", "http://127.0.0.1:9"])
         .env_clear()
         .env("PATH", dir.path())
         .env("SIGSTORE_ID_TOKEN", &token);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("npm is not installed"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        files_in(dir.path()).is_empty(),
-        "{:?}",
-        files_in(dir.path())
-    );
+    assert!(stderr(&out).contains("npm is not installed"), "{}", stderr(&out));
+    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
 }
 
 #[test]
@@ -830,52 +597,28 @@ fn conformance_message_signing_writes_a_hashedrekord_bundle() {
             signing_config: Some(config_path.clone()),
             file,
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(npm_attest::sigstore::conformance_sign_bundle(opts))
     };
     run(false, artifact.clone(), "message.sigstore.json").unwrap();
     let bundle: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("message.sigstore.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("message.sigstore.json")).unwrap()).unwrap();
     let bytes = std::fs::read(&artifact).unwrap();
-    assert_eq!(
-        bundle["messageSignature"]["messageDigest"]["algorithm"],
-        "SHA2_256"
-    );
-    assert_eq!(
-        bundle["messageSignature"]["messageDigest"]["digest"],
-        b64_encode(Sha256::digest(&bytes)).as_str()
-    );
+    assert_eq!(bundle["messageSignature"]["messageDigest"]["algorithm"], "SHA2_256");
+    assert_eq!(bundle["messageSignature"]["messageDigest"]["digest"], b64_encode(Sha256::digest(&bytes)).as_str());
     assert_eq!(
         bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"],
         json!({"kind": "hashedrekord", "version": "0.0.1"})
     );
-    let leaf = b64_decode(
-        bundle["verificationMaterial"]["certificate"]["rawBytes"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let leaf = b64_decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
     let sig = b64_decode(bundle["messageSignature"]["signature"].as_str().unwrap()).unwrap();
     cert_public_key(&leaf).verify(&bytes, &sig).unwrap();
 
-    run(
-        true,
-        data("sigstore-conformance/statement.json"),
-        "statement.sigstore.json",
-    )
-    .unwrap();
+    run(true, data("sigstore-conformance/statement.json"), "statement.sigstore.json").unwrap();
     let bundle: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("statement.sigstore.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("statement.sigstore.json")).unwrap()).unwrap();
     let payload = b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        payload,
-        std::fs::read(data("sigstore-conformance/statement.json")).unwrap()
-    );
+    assert_eq!(payload, std::fs::read(data("sigstore-conformance/statement.json")).unwrap());
 
     // Not a statement: refused before any request.
     let before = fake.requests().len();
@@ -886,10 +629,7 @@ fn conformance_message_signing_writes_a_hashedrekord_bundle() {
 
 /// The token the run minted, from its `::add-mask::` line.
 fn masked_values(out: &str) -> Vec<String> {
-    out.lines()
-        .filter_map(|l| l.strip_prefix("::add-mask::"))
-        .map(str::to_owned)
-        .collect()
+    out.lines().filter_map(|l| l.strip_prefix("::add-mask::")).map(str::to_owned).collect()
 }
 
 /// Checks a bundle the way a verifier would, against the stand-in's trusted root: the log
@@ -900,12 +640,7 @@ fn verify_local_bundle(bundle_path: &Path, root_path: &Path) -> Value {
     let root: npm_attest::core::trust_root::TrustedRoot =
         serde_json::from_slice(&std::fs::read(root_path).unwrap()).unwrap();
     let envelope = bundle.dsse_envelope.as_ref().unwrap();
-    let leaf = &bundle
-        .verification_material
-        .certificate
-        .as_ref()
-        .unwrap()
-        .raw_bytes;
+    let leaf = &bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
     let entry = &bundle.verification_material.tlog_entries[0];
     npm_attest::core::tlog::verify_entry(
         entry,
@@ -915,22 +650,15 @@ fn verify_local_bundle(bundle_path: &Path, root_path: &Path) -> Value {
     )
     .unwrap();
     cert_public_key(leaf)
-        .verify(
-            &dsse::pae(&envelope.payload_type, &envelope.payload),
-            &envelope.signatures[0].sig,
-        )
+        .verify(&dsse::pae(&envelope.payload_type, &envelope.payload), &envelope.signatures[0].sig)
         .unwrap();
     serde_json::from_slice(&envelope.payload).unwrap()
 }
 
 /// sigstore-js (the verifier npm ships) on the same bundle, when npm's copy is installed.
 fn sigstore_js_verifies(bundle_path: &Path, root_path: &Path) -> Option<String> {
-    let root = std::process::Command::new("npm")
-        .args(["root", "-g"])
-        .output()
-        .ok()?;
-    let modules =
-        PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("npm/node_modules");
+    let root = std::process::Command::new("npm").args(["root", "-g"]).output().ok()?;
+    let modules = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("npm/node_modules");
     if !modules.join("@sigstore/verify").exists() {
         return None;
     }
@@ -952,11 +680,7 @@ fn sigstore_js_verifies(bundle_path: &Path, root_path: &Path) -> Option<String> 
         .env("NODE_PATH", modules)
         .output()
         .ok()?;
-    assert!(
-        out.status.success(),
-        "sigstore-js refused the bundle: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "sigstore-js refused the bundle: {}", stderr(&out));
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
@@ -971,25 +695,13 @@ fn dry_run_attests_the_example_package_with_a_verifiable_bundle() {
     );
     let (so, se) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{so}\n{se}");
-    assert_eq!(
-        files_in(dir.path()),
-        vec![
-            "hello-npm-1.0.0.sigstore.json",
-            "hello-npm-1.0.0.tgz",
-            "trusted_root.json"
-        ]
-    );
+    assert_eq!(files_in(dir.path()), vec!["hello-npm-1.0.0.sigstore.json", "hello-npm-1.0.0.tgz", "trusted_root.json"]);
     let result = json_result(&so);
     assert_eq!(result["trustedRoot"], "trusted_root.json");
-    assert!(result["transparencyLogUrl"]
-        .as_str()
-        .unwrap()
-        .starts_with("http://127.0.0.1:"));
+    assert!(result["transparencyLogUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
 
-    let statement = verify_local_bundle(
-        &dir.path().join("hello-npm-1.0.0.sigstore.json"),
-        &dir.path().join("trusted_root.json"),
-    );
+    let statement =
+        verify_local_bundle(&dir.path().join("hello-npm-1.0.0.sigstore.json"), &dir.path().join("trusted_root.json"));
     let tarball = std::fs::read(dir.path().join("hello-npm-1.0.0.tgz")).unwrap();
     assert_eq!(
         statement["subject"],
@@ -1005,15 +717,11 @@ fn dry_run_attests_the_example_package_with_a_verifiable_bundle() {
     assert!(!se.contains(token.as_str()));
     for name in files_in(dir.path()) {
         let bytes = std::fs::read(dir.path().join(&name)).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(token.as_str()),
-            "{name}"
-        );
+        assert!(!String::from_utf8_lossy(&bytes).contains(token.as_str()), "{name}");
     }
-    if let Some(san) = sigstore_js_verifies(
-        &dir.path().join("hello-npm-1.0.0.sigstore.json"),
-        &dir.path().join("trusted_root.json"),
-    ) {
+    if let Some(san) =
+        sigstore_js_verifies(&dir.path().join("hello-npm-1.0.0.sigstore.json"), &dir.path().join("trusted_root.json"))
+    {
         assert!(san.starts_with("https://github.com/"), "{san}");
     }
 }
@@ -1029,11 +737,7 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
     )
     .unwrap();
     std::fs::write(pkg.join("index.js"), "module.exports = 42\n").unwrap();
-    if std::process::Command::new("npm")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if std::process::Command::new("npm").arg("--version").output().is_err() {
         return;
     }
     let out_dir = work.path().join("out");
@@ -1042,10 +746,7 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
         ("GITHUB_SERVER_URL", "https://github.com"),
         ("GITHUB_REPOSITORY", "octo/hello"),
         ("GITHUB_REF", "refs/tags/v2.0.0-rc.1"),
-        (
-            "GITHUB_WORKFLOW_REF",
-            "octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1",
-        ),
+        ("GITHUB_WORKFLOW_REF", "octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1"),
     ];
     env.push(("GITHUB_EVENT_NAME", "release"));
     let out = run_in(
@@ -1064,45 +765,22 @@ fn dry_run_of_a_scoped_package_keeps_statement_and_certificate_consistent() {
         &env,
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        files_in(&out_dir),
-        vec!["octo-hello-v2.0.0-rc.1.tgz", "provenance.json", "root.json"]
-    );
+    assert_eq!(files_in(&out_dir), vec!["octo-hello-v2.0.0-rc.1.tgz", "provenance.json", "root.json"]);
     // npm pack names the file after the raw version; the subject uses the cleaned one.
-    assert!(!files_in(work.path())
-        .iter()
-        .any(|n| n.starts_with(".npm-attest")));
-    let statement =
-        verify_local_bundle(&out_dir.join("provenance.json"), &out_dir.join("root.json"));
-    assert_eq!(
-        statement["subject"][0]["name"],
-        "pkg:npm/%40octo/hello@2.0.0-rc.1"
-    );
+    assert!(!files_in(work.path()).iter().any(|n| n.starts_with(".npm-attest")));
+    let statement = verify_local_bundle(&out_dir.join("provenance.json"), &out_dir.join("root.json"));
+    assert_eq!(statement["subject"][0]["name"], "pkg:npm/%40octo/hello@2.0.0-rc.1");
     let workflow = &statement["predicate"]["buildDefinition"]["externalParameters"]["workflow"];
     assert_eq!(workflow["repository"], "https://github.com/octo/hello");
     assert_eq!(workflow["ref"], "refs/tags/v2.0.0-rc.1");
     assert_eq!(workflow["path"], ".github/workflows/publish.yml");
     // The certificate names the same workflow (its SAN is plain ASCII inside the DER).
-    let bundle: Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("provenance.json")).unwrap()).unwrap();
-    let leaf = b64_decode(
-        bundle["verificationMaterial"]["certificate"]["rawBytes"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let bundle: Value = serde_json::from_slice(&std::fs::read(out_dir.join("provenance.json")).unwrap()).unwrap();
+    let leaf = b64_decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
     let san = b"https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1";
-    assert!(
-        leaf.windows(san.len()).any(|w| w == san),
-        "the certificate is for another workflow"
-    );
-    if let Some(san) =
-        sigstore_js_verifies(&out_dir.join("provenance.json"), &out_dir.join("root.json"))
-    {
-        assert_eq!(
-            san,
-            "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1"
-        );
+    assert!(leaf.windows(san.len()).any(|w| w == san), "the certificate is for another workflow");
+    if let Some(san) = sigstore_js_verifies(&out_dir.join("provenance.json"), &out_dir.join("root.json")) {
+        assert_eq!(san, "https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v2.0.0-rc.1");
     }
 }
 
@@ -1132,22 +810,14 @@ fn an_oversized_answer_is_refused() {
         &[("SIGSTORE_ID_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Fulcio response is larger than 10 MiB"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("Fulcio response is larger than 10 MiB"), "{}", stderr(&out));
     assert_eq!(files_in(dir.path()), vec!["tuf-js-1.0.0.tgz"]);
 }
 
 #[test]
 fn conformance_signing_against_the_stand_in_verifies_with_its_trusted_root() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let standin = npm_attest::standin::Standin::start(npm_attest::standin::StandinOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -1155,28 +825,13 @@ fn conformance_signing_against_the_stand_in_verifies_with_its_trusted_root() {
         .await
         .unwrap();
         let config = dir.path().join("signing_config.json");
-        std::fs::write(
-            &config,
-            serde_json::to_vec(&standin.signing_config()).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(&config, serde_json::to_vec(&standin.signing_config()).unwrap()).unwrap();
         let root = dir.path().join("trusted_root.json");
         std::fs::write(&root, serde_json::to_vec(standin.trusted_root()).unwrap()).unwrap();
-        let claims = npm_attest::standin::github_actions_claims(
-            &|_| None,
-            npm_attest::sigstore::now().unwrap(),
-        );
+        let claims = npm_attest::standin::github_actions_claims(&|_| None, npm_attest::sigstore::now().unwrap());
         for (in_toto, file, out) in [
-            (
-                false,
-                data("sigstore-conformance/a.txt"),
-                "message.sigstore.json",
-            ),
-            (
-                true,
-                data("sigstore-conformance/statement.json"),
-                "statement.sigstore.json",
-            ),
+            (false, data("sigstore-conformance/a.txt"), "message.sigstore.json"),
+            (true, data("sigstore-conformance/statement.json"), "statement.sigstore.json"),
         ] {
             let opts = npm_attest::sigstore::ConformanceSignOptions {
                 staging: false,
@@ -1189,30 +844,19 @@ fn conformance_signing_against_the_stand_in_verifies_with_its_trusted_root() {
             };
             // With a trusted root the new entry is verified (SET, checkpoint, inclusion, body)
             // before the bundle is written.
-            npm_attest::sigstore::conformance_sign_bundle(opts)
-                .await
-                .unwrap();
+            npm_attest::sigstore::conformance_sign_bundle(opts).await.unwrap();
         }
         standin.shutdown().await;
     });
     let message: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("message.sigstore.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        message["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
-        "hashedrekord"
-    );
+        serde_json::from_slice(&std::fs::read(dir.path().join("message.sigstore.json")).unwrap()).unwrap();
+    assert_eq!(message["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"], "hashedrekord");
     let statement: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("statement.sigstore.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        statement["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
-        "dsse"
-    );
-    if let Some(san) = sigstore_js_verifies(
-        &dir.path().join("statement.sigstore.json"),
-        &dir.path().join("trusted_root.json"),
-    ) {
+        serde_json::from_slice(&std::fs::read(dir.path().join("statement.sigstore.json")).unwrap()).unwrap();
+    assert_eq!(statement["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"], "dsse");
+    if let Some(san) =
+        sigstore_js_verifies(&dir.path().join("statement.sigstore.json"), &dir.path().join("trusted_root.json"))
+    {
         assert!(san.starts_with("https://github.com/"), "{san}");
     }
 }
@@ -1223,11 +867,7 @@ fn the_trusted_root_check_catches_an_entry_from_another_log() {
     // signer refuses the entry instead of writing a bundle that will not verify.
     let fake = FakeSigstore::start(Fault::None);
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let err = rt.block_on(async {
         let standin = npm_attest::standin::Standin::start(npm_attest::standin::StandinOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -1255,10 +895,7 @@ fn the_trusted_root_check_catches_an_entry_from_another_log() {
         };
         npm_attest::sigstore::conformance_sign_bundle(opts).await.unwrap_err()
     });
-    assert!(
-        npm_attest::error::render(&err).contains("does not verify against the trusted root"),
-        "{err:#}"
-    );
+    assert!(npm_attest::error::render(&err).contains("does not verify against the trusted root"), "{err:#}");
     assert!(!dir.path().join("out.sigstore.json").exists());
 }
 
@@ -1279,13 +916,7 @@ fn attest_against_a_running_serve_sigstore_by_url() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = std::process::Command::new(crate::support::bin())
         .current_dir(dir.path())
-        .args([
-            "serve-sigstore",
-            "--trusted-root-out",
-            "root.json",
-            "--token-out",
-            "token.jwt",
-        ])
+        .args(["serve-sigstore", "--trusted-root-out", "root.json", "--token-out", "token.jwt"])
         .env_clear()
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -1294,14 +925,8 @@ fn attest_against_a_running_serve_sigstore_by_url() {
     let server_stdout = server.stdout.take().unwrap();
     let _server = KillOnDrop(server);
     let mut line = String::new();
-    std::io::BufReader::new(server_stdout)
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
+    std::io::BufReader::new(server_stdout).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
     // The token file is written before the server listens; wait briefly if not.
     for _ in 0..50 {
         if dir.path().join("token.jwt").exists() && dir.path().join("root.json").exists() {
@@ -1310,22 +935,10 @@ fn attest_against_a_running_serve_sigstore_by_url() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let token = std::fs::read_to_string(dir.path().join("token.jwt")).unwrap();
-    std::fs::copy(
-        data("npm-provenance/tarballs/sigstore-1.0.0.tgz"),
-        dir.path().join("sigstore-1.0.0.tgz"),
-    )
-    .unwrap();
+    std::fs::copy(data("npm-provenance/tarballs/sigstore-1.0.0.tgz"), dir.path().join("sigstore-1.0.0.tgz")).unwrap();
     let out = run_in(
         dir.path(),
-        &[
-            "attest",
-            "sigstore-1.0.0.tgz",
-            "--sigstore",
-            &url,
-            "--identity-token",
-            token.trim(),
-            "--json",
-        ],
+        &["attest", "sigstore-1.0.0.tgz", "--sigstore", &url, "--identity-token", token.trim(), "--json"],
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1335,10 +948,8 @@ fn attest_against_a_running_serve_sigstore_by_url() {
         format!("{url}/api/v1/log/entries?logIndex={}", result["logIndex"]).as_str()
     );
     assert!(result.get("trustedRoot").is_none());
-    let statement = verify_local_bundle(
-        &dir.path().join("sigstore-1.0.0.sigstore.json"),
-        &dir.path().join("root.json"),
-    );
+    let statement =
+        verify_local_bundle(&dir.path().join("sigstore-1.0.0.sigstore.json"), &dir.path().join("root.json"));
     assert_eq!(statement["subject"][0]["name"], "pkg:npm/sigstore@1.0.0");
     assert!(!stderr(&out).contains(token.trim()));
     assert!(!stdout(&out).contains(token.trim()));
@@ -1347,24 +958,13 @@ fn attest_against_a_running_serve_sigstore_by_url() {
 #[test]
 fn a_dry_run_bundle_passes_npm_attest_verify_for_that_tarball_only() {
     let (dir, _) = tarball_in_tempdir("tuf-js-1.0.0.tgz");
-    std::fs::copy(
-        data("npm-provenance/tarballs/sigstore-2.0.0.tgz"),
-        dir.path().join("other.tgz"),
-    )
-    .unwrap();
+    std::fs::copy(data("npm-provenance/tarballs/sigstore-2.0.0.tgz"), dir.path().join("other.tgz")).unwrap();
     let env = [
         ("GITHUB_REPOSITORY", "octo/hello"),
-        (
-            "GITHUB_WORKFLOW_REF",
-            "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0",
-        ),
+        ("GITHUB_WORKFLOW_REF", "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0"),
         ("GITHUB_REF", "refs/tags/v1.0.0"),
     ];
-    let out = run_in(
-        dir.path(),
-        &["attest", "--dry-run", "tuf-js-1.0.0.tgz"],
-        &env,
-    );
+    let out = run_in(dir.path(), &["attest", "--dry-run", "tuf-js-1.0.0.tgz"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     let verify = |subject: &str| {
         run_in(
@@ -1391,40 +991,19 @@ fn a_dry_run_bundle_passes_npm_attest_verify_for_that_tarball_only() {
     let ok = verify("tuf-js-1.0.0.tgz");
     assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
     let wrong = verify("other.tgz");
-    assert_eq!(
-        wrong.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&wrong),
-        stderr(&wrong)
-    );
+    assert_eq!(wrong.status.code(), Some(1), "{}{}", stdout(&wrong), stderr(&wrong));
 }
 
 #[test]
 fn an_expired_token_fails_before_the_package_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let expired = mint_jwt(&[("exp", json!(1_600_000_000))]);
-    let out = run_in(
-        dir.path(),
-        &["attest", "missing.tgz"],
-        &[("SIGSTORE_ID_TOKEN", expired.as_str())],
-    );
+    let out = run_in(dir.path(), &["attest", "missing.tgz"], &[("SIGSTORE_ID_TOKEN", expired.as_str())]);
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{se}");
-    assert!(
-        se.contains("identity token from SIGSTORE_ID_TOKEN expired at 2020-09-13T12:26:40Z"),
-        "{se}"
-    );
+    assert!(se.contains("identity token from SIGSTORE_ID_TOKEN expired at 2020-09-13T12:26:40Z"), "{se}");
     assert!(!se.contains(&expired));
-    let garbage = run_in(
-        dir.path(),
-        &["attest", "missing.tgz", "--identity-token", "not-a-jwt"],
-        &[],
-    );
+    let garbage = run_in(dir.path(), &["attest", "missing.tgz", "--identity-token", "not-a-jwt"], &[]);
     assert_eq!(garbage.status.code(), Some(2), "{}", stderr(&garbage));
-    assert!(
-        stderr(&garbage).contains("identity token from --identity-token is unusable"),
-        "{}",
-        stderr(&garbage)
-    );
+    assert!(stderr(&garbage).contains("identity token from --identity-token is unusable"), "{}", stderr(&garbage));
 }

@@ -23,15 +23,9 @@ enum Mode {
 fn args_for(case_dir: &Path, mode: Mode) -> Vec<String> {
     let file = |name: &str| case_dir.join(name);
     let trimmed = |name: &str, default: &str| {
-        std::fs::read_to_string(file(name))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|_| default.to_owned())
+        std::fs::read_to_string(file(name)).map(|s| s.trim().to_owned()).unwrap_or_else(|_| default.to_owned())
     };
-    let artifact = if file("artifact").exists() {
-        file("artifact")
-    } else {
-        case_dir.parent().unwrap().join("a.txt")
-    };
+    let artifact = if file("artifact").exists() { file("artifact") } else { case_dir.parent().unwrap().join("a.txt") };
     let mut args = vec![
         "conformance".to_owned(),
         "verify-bundle".to_owned(),
@@ -49,26 +43,18 @@ fn args_for(case_dir: &Path, mode: Mode) -> Vec<String> {
         ]);
     }
     if file("trusted_root.json").exists() {
-        args.extend([
-            "--trusted-root".to_owned(),
-            file("trusted_root.json").display().to_string(),
-        ]);
+        args.extend(["--trusted-root".to_owned(), file("trusted_root.json").display().to_string()]);
     } else {
         // Rule 1: the production root. It is also the binary's default; pass it explicitly so
         // the test pins the copy in tests/data.
         args.extend([
             "--trusted-root".to_owned(),
-            data("trust/public-good-production-trusted_root.json")
-                .display()
-                .to_string(),
+            data("trust/public-good-production-trusted_root.json").display().to_string(),
         ]);
     }
     args.push(match mode {
         Mode::Path => artifact.display().to_string(),
-        Mode::Digest => format!(
-            "sha256:{}",
-            hex::encode(sha2::Sha256::digest(std::fs::read(&artifact).unwrap()))
-        ),
+        Mode::Digest => format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(&artifact).unwrap()))),
     });
     args
 }
@@ -76,11 +62,8 @@ fn args_for(case_dir: &Path, mode: Mode) -> Vec<String> {
 #[test]
 fn all_conformance_cases_pass_in_both_input_modes() {
     let root = data("sigstore-conformance/bundle-verify");
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut cases: Vec<_> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     cases.sort();
     assert_eq!(cases.len(), 55, "expected the 55 vectors of the README");
 
@@ -96,9 +79,7 @@ fn all_conformance_cases_pass_in_both_input_modes() {
             let ok = out.status.success();
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
             // A crash is never an acceptable rejection.
-            let crashed = out.status.code().is_none()
-                || out.status.code() == Some(101)
-                || stderr.contains("panicked");
+            let crashed = out.status.code().is_none() || out.status.code() == Some(101) || stderr.contains("panicked");
             let pass = ok == expect_ok && !crashed;
             report.push(format!(
                 "{} {name} [{mode:?}] {}",
@@ -114,11 +95,7 @@ fn all_conformance_cases_pass_in_both_input_modes() {
         }
     }
     eprintln!("{}", report.join("\n"));
-    eprintln!(
-        "conformance: {}/{} passed",
-        report.len() - failures.len(),
-        report.len()
-    );
+    eprintln!("conformance: {}/{} passed", report.len() - failures.len(), report.len());
     assert!(
         failures.is_empty(),
         "{} of {} conformance cases failed:\n{}",
@@ -136,29 +113,14 @@ fn the_embedded_production_root_is_the_default() {
     let case = root.join("happy-path-v0.3");
     let mut args = args_for(&case, Mode::Path);
     let at = args.iter().position(|a| a == "--trusted-root").unwrap();
-    let explicit = run_in(
-        &root,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &[],
-    );
+    let explicit = run_in(&root, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     args.drain(at..at + 2);
-    let embedded = run_in(
-        &root,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &[],
-    );
+    let embedded = run_in(&root, &args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     assert_eq!(explicit.status.code(), embedded.status.code());
-    assert_eq!(
-        String::from_utf8_lossy(&explicit.stderr),
-        String::from_utf8_lossy(&embedded.stderr)
-    );
+    assert_eq!(String::from_utf8_lossy(&explicit.stderr), String::from_utf8_lossy(&embedded.stderr));
     // The staging root does not trust a production bundle.
     let mut staging = args.clone();
     staging.insert(2, "--staging".to_owned());
-    let out = run_in(
-        &root,
-        &staging.iter().map(String::as_str).collect::<Vec<_>>(),
-        &[],
-    );
+    let out = run_in(&root, &staging.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     assert!(!out.status.success());
 }

@@ -116,11 +116,7 @@ fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                pointers(
-                    v,
-                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                    out,
-                );
+                pointers(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
             }
         }
         Value::Array(items) => {
@@ -270,15 +266,8 @@ pub fn mutate_json(rng: &mut Rng, doc: &mut Value) -> String {
 /// `HOSTILE_SCALE=N` multiplies every iteration count (and `HOSTILE_SEED=S` changes the seeds)
 /// for a longer local search; the defaults keep the suite fast.
 fn no_panics(name: &str, seed: u64, iterations: u64, mut f: impl FnMut(&mut Rng) -> String) {
-    let scale: u64 = std::env::var("HOSTILE_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    let seed = seed
-        ^ std::env::var("HOSTILE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0u64);
+    let scale: u64 = std::env::var("HOSTILE_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let seed = seed ^ std::env::var("HOSTILE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0u64);
     let iterations = iterations * scale;
     let mut panics = Vec::new();
     for i in 0..iterations {
@@ -293,17 +282,10 @@ fn no_panics(name: &str, seed: u64, iterations: u64, mut f: impl FnMut(&mut Rng)
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
-            panics.push(format!(
-                "{name} seed {seed} iteration {i}: {message} ({how})"
-            ));
+            panics.push(format!("{name} seed {seed} iteration {i}: {message} ({how})"));
         }
     }
-    assert!(
-        panics.is_empty(),
-        "{} panics:\n{}",
-        panics.len(),
-        panics.join("\n")
-    );
+    assert!(panics.is_empty(), "{} panics:\n{}", panics.len(), panics.join("\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,10 +304,7 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn production() -> TrustedRoot {
-    serde_json::from_value(read_json(&data(
-        "trust/public-good-production-trusted_root.json",
-    )))
-    .unwrap()
+    serde_json::from_value(read_json(&data("trust/public-good-production-trusted_root.json"))).unwrap()
 }
 
 fn keyless(issuer: &str, san: &str) -> Policy {
@@ -350,22 +329,12 @@ fn npm_cases() -> Vec<Case> {
         .iter()
         .filter(|e| wanted.contains(&e["file"].as_str().unwrap()))
         .map(|e| {
-            let purl = e["purl"]
-                .as_str()
-                .unwrap()
-                .strip_prefix("pkg:npm/")
-                .unwrap();
+            let purl = e["purl"].as_str().unwrap().strip_prefix("pkg:npm/").unwrap();
             let (name, version) = purl.rsplit_once('@').unwrap();
-            let sha512: [u8; 64] = hex::decode(e["sha512"].as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap();
+            let sha512: [u8; 64] = hex::decode(e["sha512"].as_str().unwrap()).unwrap().try_into().unwrap();
             Case {
                 name: e["file"].as_str().unwrap().to_owned(),
-                bundle: read_json(&data(&format!(
-                    "npm-provenance/{}",
-                    e["file"].as_str().unwrap()
-                ))),
+                bundle: read_json(&data(&format!("npm-provenance/{}", e["file"].as_str().unwrap()))),
                 root: production(),
                 subject: Subject::NpmPackage(NpmPackage {
                     name: name.replace("%40", "@"),
@@ -401,9 +370,7 @@ fn conformance_cases() -> Vec<Case> {
         };
         let policy = if dir.join("key.pub").exists() {
             let pem = std::fs::read_to_string(dir.join("key.pub")).unwrap();
-            Policy::ManagedKey {
-                spki_der: pem_rfc7468_decode(&pem).unwrap().1,
-            }
+            Policy::ManagedKey { spki_der: pem_rfc7468_decode(&pem).unwrap().1 }
         } else {
             keyless(ISSUER, SAN)
         };
@@ -430,11 +397,7 @@ fn all_cases() -> Vec<Case> {
     assert_eq!(cases.len(), 11);
     for case in &cases {
         let text = serde_json::to_vec(&case.bundle).unwrap();
-        assert!(
-            verify_text(&text, case, &case.root),
-            "{} must verify unmutated",
-            case.name
-        );
+        assert!(verify_text(&text, case, &case.root), "{} must verify unmutated", case.name);
     }
     cases
 }
@@ -464,23 +427,14 @@ fn mutated_bundles_never_panic_the_verifier() {
     });
     // Most edits must be refused (a few, like reordering or deleting an ignored member, are
     // harmless); a verifier that accepts most mutants checks nothing.
-    let scale: usize = std::env::var("HOSTILE_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    assert!(
-        accepted < 400 * scale,
-        "{accepted} of 2000 mutated bundles verified"
-    );
+    let scale: usize = std::env::var("HOSTILE_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    assert!(accepted < 400 * scale, "{accepted} of 2000 mutated bundles verified");
 }
 
 #[test]
 fn mutated_trusted_roots_never_panic_the_verifier() {
     let cases: Vec<Case> = all_cases();
-    let roots: Vec<Value> = cases
-        .iter()
-        .map(|c| serde_json::to_value(&c.root).unwrap())
-        .collect();
+    let roots: Vec<Value> = cases.iter().map(|c| serde_json::to_value(&c.root).unwrap()).collect();
     no_panics("trusted root", 0x7e57, 800, |rng| {
         let which = rng.below(cases.len());
         let case = &cases[which];
@@ -513,10 +467,7 @@ fn mutated_identity_tokens_never_panic_the_decoder() {
     assert!(verify_es256(key.verifying_key(), &token).is_ok());
     let (header, payload) = {
         let mut parts = token.split('.');
-        (
-            parts.next().unwrap().to_owned(),
-            parts.next().unwrap().to_owned(),
-        )
+        (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned())
     };
     no_panics("jwt", 0x1d70, 3000, |rng| {
         let candidate = match rng.below(3) {
@@ -531,30 +482,13 @@ fn mutated_identity_tokens_never_panic_the_decoder() {
                 (format!("{header}.{}.sig", b64_json(&doc)), how)
             }
             _ => {
-                let parts = [
-                    "",
-                    ".",
-                    "..",
-                    "...",
-                    "a.b",
-                    "a.b.c.d",
-                    "=.=.=",
-                    "\u{ff}.\u{0}.x",
-                ];
+                let parts = ["", ".", "..", "...", "a.b", "a.b.c.d", "=.=.=", "\u{ff}.\u{0}.x"];
                 let extra = parts[rng.below(parts.len())];
-                (
-                    format!("{payload}{extra}{header}"),
-                    format!("joined {extra:?}"),
-                )
+                (format!("{payload}{extra}{header}"), format!("joined {extra:?}"))
             }
         };
         if let Ok(jwt) = decode_unverified(&candidate.0) {
-            let _ = (
-                jwt.audiences(),
-                jwt.challenge_subject(),
-                jwt.str_claim("iss"),
-                jwt.int_claim("exp"),
-            );
+            let _ = (jwt.audiences(), jwt.challenge_subject(), jwt.str_claim("iss"), jwt.int_claim("exp"));
         }
         let _ = verify_es256(key.verifying_key(), &candidate.0);
         candidate.1
@@ -563,21 +497,12 @@ fn mutated_identity_tokens_never_panic_the_decoder() {
 
 /// The Rekor v1 checkpoint of a real npm bundle and the verifier that accepts it.
 fn rekor_v1_checkpoint() -> (String, PublicKey, [u8; 4]) {
-    let bundle = read_json(&data(
-        "npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json",
-    ));
+    let bundle = read_json(&data("npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"));
     let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
-    let checkpoint = entry["inclusionProof"]["checkpoint"]["envelope"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let checkpoint = entry["inclusionProof"]["checkpoint"]["envelope"].as_str().unwrap().to_owned();
     let log_id = b64_decode(entry["logId"]["keyId"].as_str().unwrap()).unwrap();
     let root = production();
-    let tlog = root
-        .tlogs
-        .iter()
-        .find(|t| t.log_id.key_id == log_id)
-        .unwrap();
+    let tlog = root.tlogs.iter().find(|t| t.log_id.key_id == log_id).unwrap();
     let key = PublicKey::from_spki_der(&tlog.public_key.raw_bytes).unwrap();
     (checkpoint, key, log_id[..4].try_into().unwrap())
 }
@@ -598,10 +523,7 @@ fn mutated_checkpoints_never_panic_the_note_parser() {
         let mut how = mutate_bytes(rng, &mut raw);
         if rng.one_in(3) {
             // Line-level edits: repeat, drop or blank a line.
-            let mut lines: Vec<String> = String::from_utf8_lossy(&raw)
-                .split('\n')
-                .map(str::to_owned)
-                .collect();
+            let mut lines: Vec<String> = String::from_utf8_lossy(&raw).split('\n').map(str::to_owned).collect();
             let at = rng.below(lines.len());
             match rng.below(3) {
                 0 => lines.insert(at, lines[at].clone()),
@@ -626,9 +548,7 @@ fn mutated_checkpoints_never_panic_the_note_parser() {
 
 /// A Rekor v1 API response (`{"<uuid>": LogEntry}`) rebuilt from a real bundle's entry.
 fn rekor_response() -> Value {
-    let bundle = read_json(&data(
-        "npm-provenance/sigstore-2.1.0-provenance-v0.3.sigstore.json",
-    ));
+    let bundle = read_json(&data("npm-provenance/sigstore-2.1.0-provenance-v0.3.sigstore.json"));
     let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
     let proof = &entry["inclusionProof"];
     let hex_of = |v: &Value| hex::encode(b64_decode(v.as_str().unwrap()).unwrap());
@@ -692,13 +612,7 @@ fn mutated_certificates_never_panic_the_x509_code() {
     let chains: Vec<Vec<Vec<u8>>> = root
         .certificate_authorities
         .iter()
-        .map(|ca| {
-            ca.cert_chain
-                .certificates
-                .iter()
-                .map(|c| c.raw_bytes.clone())
-                .collect()
-        })
+        .map(|ca| ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect())
         .collect();
     ders.extend(chains.iter().flatten().cloned());
     assert!(ders.len() >= 10);
@@ -730,11 +644,7 @@ fn mutated_tarballs_never_panic_the_reader() {
     use npm_attest::tarball::read_package;
     let dir = tempfile::tempdir().unwrap();
     let mut inputs: Vec<Vec<u8>> = Vec::new();
-    for name in [
-        "sigstore-1.0.0.tgz",
-        "tuf-js-1.0.0.tgz",
-        "playwright-cli-0.1.1.tgz",
-    ] {
+    for name in ["sigstore-1.0.0.tgz", "tuf-js-1.0.0.tgz", "playwright-cli-0.1.1.tgz"] {
         inputs.push(std::fs::read(data(&format!("npm-provenance/tarballs/{name}"))).unwrap());
     }
     // The same packages uncompressed, so that mutations hit tar headers rather than only the
@@ -743,8 +653,7 @@ fn mutated_tarballs_never_panic_the_reader() {
         .iter()
         .map(|gz| {
             let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut out)
-                .unwrap();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut out).unwrap();
             out
         })
         .collect();
@@ -767,8 +676,7 @@ fn mutated_tarballs_never_panic_the_reader() {
                 tar[at] = rng.next() as u8;
             }
             how = format!("tar {}", mutate_bytes(rng, &mut tar));
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             encoder.write_all(&tar).unwrap();
             encoder.finish().unwrap()
         };
@@ -785,9 +693,7 @@ fn tarball_with_package_json(json: &[u8]) -> Vec<u8> {
     header.set_size(json.len() as u64);
     header.set_mode(0o644);
     header.set_entry_type(tar::EntryType::Regular);
-    builder
-        .append_data(&mut header, "package/package.json", json)
-        .unwrap();
+    builder.append_data(&mut header, "package/package.json", json).unwrap();
     builder.into_inner().unwrap()
 }
 
@@ -813,14 +719,7 @@ fn mutated_package_json_never_panics_the_manifest_reader() {
         }
         let _ = parse_manifest(&text);
         if rng.one_in(20) {
-            std::fs::write(
-                &path,
-                gzip(
-                    &tarball_with_package_json(&text),
-                    flate2::Compression::fast(),
-                ),
-            )
-            .unwrap();
+            std::fs::write(&path, gzip(&tarball_with_package_json(&text), flate2::Compression::fast())).unwrap();
             let _ = read_package(&path);
         }
         how
@@ -839,10 +738,7 @@ fn a_100_mb_package_json_is_refused_without_reading_it() {
     let path = dir.path().join("package-json-100-mb.tgz");
     {
         let file = std::fs::File::create(&path).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(
-            std::io::BufWriter::new(file),
-            flate2::Compression::none(),
-        );
+        let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::none());
         let mut header = tar::Header::new_gnu();
         header.set_path("package/package.json").unwrap();
         header.set_size(size);
@@ -878,18 +774,12 @@ fn a_gzip_bomb_package_json_is_refused() {
     // 64 MiB of spaces compresses to about 64 KiB; the tar header claims 64 MiB.
     let mut json = vec![b' '; 64 * 1024 * 1024];
     json[0] = b'{';
-    let tgz = gzip(
-        &tarball_with_package_json(&json),
-        flate2::Compression::best(),
-    );
+    let tgz = gzip(&tarball_with_package_json(&json), flate2::Compression::best());
     drop(json);
     assert!(tgz.len() < 1024 * 1024, "{}", tgz.len());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gzip-bomb-package-json.tgz");
     std::fs::write(&path, &tgz).unwrap();
     let err = catch_unwind(|| read_package(&path)).unwrap().unwrap_err();
-    assert!(
-        matches!(err, TarballError::PackageJsonTooLarge { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, TarballError::PackageJsonTooLarge { .. }), "{err}");
 }

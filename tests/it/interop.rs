@@ -51,11 +51,7 @@ fn script(name: &str) -> PathBuf {
 
 /// Fails the test unless `path` (inside the interop directory) exists.
 fn require_installed(path: &Path, what: &str) {
-    assert!(
-        path.exists(),
-        "{what} is not installed ({} is missing): run tests/setup-interop",
-        path.display()
-    );
+    assert!(path.exists(), "{what} is not installed ({} is missing): run tests/setup-interop", path.display());
 }
 
 fn node_modules() -> PathBuf {
@@ -67,10 +63,7 @@ fn node_modules() -> PathBuf {
 /// The interop venv's Python.
 pub fn venv_python() -> PathBuf {
     let python = interop_dir().join("venv").join("bin").join("python");
-    require_installed(
-        &python,
-        "the Python peers (sigstore-python, in-toto-attestation)",
-    );
+    require_installed(&python, "the Python peers (sigstore-python, in-toto-attestation)");
     python
 }
 
@@ -84,8 +77,7 @@ pub fn venv_bin(name: &str) -> PathBuf {
 fn node_command(script_name: &str) -> Command {
     node_modules();
     let mut cmd = Command::new("node");
-    cmd.arg(script(script_name))
-        .env("NPM_ATTEST_INTEROP", interop_dir());
+    cmd.arg(script(script_name)).env("NPM_ATTEST_INTEROP", interop_dir());
     cmd
 }
 
@@ -107,9 +99,7 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
     cmd.stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).expect("create stdout file"))
         .stderr(fs::File::create(&err_path).expect("create stderr file"));
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for peer") {
@@ -194,9 +184,7 @@ fn verify_args(cmd: &mut Command, case: &VerifyCase<'_>) {
     cmd.arg("--bundle").arg(case.bundle);
     cmd.arg("--trusted-root").arg(case.trusted_root);
     if let Some((tarball, name, version)) = case.tarball {
-        cmd.arg("--tarball")
-            .arg(tarball)
-            .args(["--name", name, "--version", version]);
+        cmd.arg("--tarball").arg(tarball).args(["--name", name, "--version", version]);
     }
     if let Some(artifact) = case.artifact {
         cmd.arg("--artifact").arg(artifact);
@@ -224,18 +212,9 @@ pub fn npm_cli_sigstore_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection
         },
         PEER_TIMEOUT,
     );
-    assert!(
-        out.status.success(),
-        "npm root -g failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let modules = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        .join("npm")
-        .join("node_modules");
-    require_installed(
-        &modules.join("@sigstore").join("verify"),
-        "npm's bundled sigstore-js",
-    );
+    assert!(out.status.success(), "npm root -g failed: {}", String::from_utf8_lossy(&out.stderr));
+    let modules = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("npm").join("node_modules");
+    require_installed(&modules.join("@sigstore").join("verify"), "npm's bundled sigstore-js");
     let mut cmd = node_command("verify-js.mjs");
     cmd.env("NPM_ATTEST_SIGSTORE_JS", &modules);
     verify_args(&mut cmd, case);
@@ -264,13 +243,7 @@ pub fn intoto_check(bundle: &Path) -> Result<Facts, Rejection> {
 /// sigstore-js's signer (`@sigstore/sign` 5.1.0: `FulcioSigner`, `RekorWitness` with `dsse`
 /// entries, `DSSEBundleBuilder`) signs `statement` against `fulcio` and `rekor` (base URLs)
 /// with `token`, writing the bundle to `out`. The facts include `elapsedMs`.
-pub fn sign_with_js(
-    fulcio: &str,
-    rekor: &str,
-    token: &str,
-    statement: &Path,
-    out: &Path,
-) -> Result<Facts, Rejection> {
+pub fn sign_with_js(fulcio: &str, rekor: &str, token: &str, statement: &Path, out: &Path) -> Result<Facts, Rejection> {
     sign_with_js_entry(fulcio, rekor, token, statement, out, "dsse")
 }
 
@@ -303,10 +276,7 @@ pub enum PythonSign<'a> {
     Sign,
     /// `sigstore attest --predicate-type T --predicate P`: a DSSE in-toto statement with the
     /// file as its subject.
-    Attest {
-        predicate_type: &'a str,
-        predicate: &'a Path,
-    },
+    Attest { predicate_type: &'a str, predicate: &'a Path },
 }
 
 /// sigstore-python's CLI signs `file` with `token` against the instance that the client trust
@@ -325,12 +295,8 @@ pub fn sign_with_python(
         PythonSign::Sign => {
             cmd.arg("sign");
         }
-        PythonSign::Attest {
-            predicate_type,
-            predicate,
-        } => {
-            cmd.args(["attest", "--predicate-type", predicate_type, "--predicate"])
-                .arg(predicate);
+        PythonSign::Attest { predicate_type, predicate } => {
+            cmd.args(["attest", "--predicate-type", predicate_type, "--predicate"]).arg(predicate);
         }
     }
     // The token travels in the environment, not in argv.
@@ -466,10 +432,7 @@ impl Verdaccio {
         let mut cmd = Command::new("npm");
         cmd.current_dir(dir)
             .env("npm_config_userconfig", &npmrc)
-            .env(
-                "npm_config_globalconfig",
-                self.dir.path().join("npmrc-global"),
-            )
+            .env("npm_config_globalconfig", self.dir.path().join("npmrc-global"))
             .env("npm_config_cache", self.dir.path().join("npm-cache"))
             .env("npm_config_registry", self.url())
             .env_remove("NODE_AUTH_TOKEN");
@@ -487,11 +450,7 @@ impl Verdaccio {
             if let Ok((200, _)) = http_get(self.port, "/-/ping") {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "Verdaccio did not answer within {timeout:?}; log:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "Verdaccio did not answer within {timeout:?}; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -518,7 +477,10 @@ pub fn free_port() -> u16 {
 fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -527,10 +489,7 @@ fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {text:.80}")))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Ok((status, body))
 }
 
@@ -579,23 +538,13 @@ impl ServeSigstore {
             let _ = tx.send(line);
         });
         let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
-        let mut server = ServeSigstore {
-            child,
-            base_url: String::new(),
-            dir,
-        };
+        let mut server = ServeSigstore { child, base_url: String::new(), dir };
         let Some(url) = line.trim().strip_prefix("listening on ") else {
-            panic!(
-                "serve-sigstore did not say `listening on URL` (said {line:?}); stderr:\n{}",
-                server.stderr()
-            );
+            panic!("serve-sigstore did not say `listening on URL` (said {line:?}); stderr:\n{}", server.stderr());
         };
         server.base_url = url.trim_end_matches('/').to_owned();
         for file in ["trusted_root.json", "trust_config.json", "token"] {
-            assert!(
-                server.dir.path().join(file).exists(),
-                "serve-sigstore did not write {file}"
-            );
+            assert!(server.dir.path().join(file).exists(), "serve-sigstore did not write {file}");
         }
         server
     }
@@ -621,10 +570,7 @@ impl ServeSigstore {
 
     /// The token it minted (GitHub Actions-like claims, audience `sigstore`).
     pub fn token(&self) -> String {
-        fs::read_to_string(self.dir.path().join("token"))
-            .expect("token")
-            .trim()
-            .to_owned()
+        fs::read_to_string(self.dir.path().join("token")).expect("token").trim().to_owned()
     }
 
     pub fn stderr(&self) -> String {
@@ -643,20 +589,14 @@ impl Drop for ServeSigstore {
 pub fn jwt_claims(token: &str) -> Value {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .expect("base64url"),
-    )
-    .expect("JWT claims JSON")
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).expect("base64url"))
+        .expect("JWT claims JSON")
 }
 
 /// The certificate identity Fulcio derives from a GitHub Actions token:
 /// `https://github.com/<job_workflow_ref>`, and the issuer.
 pub fn github_identity(claims: &Value) -> (String, String) {
-    let workflow = claims["job_workflow_ref"]
-        .as_str()
-        .expect("job_workflow_ref claim");
+    let workflow = claims["job_workflow_ref"].as_str().expect("job_workflow_ref claim");
     let issuer = claims["iss"].as_str().expect("iss claim");
     (format!("https://github.com/{workflow}"), issuer.to_owned())
 }
@@ -667,21 +607,11 @@ pub fn npm_pack(dir: &Path, name: &str, version: &str) -> PathBuf {
     fs::create_dir_all(&pkg).expect("package dir");
     let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT"});
     write_json(&pkg.join("package.json"), &manifest);
-    fs::write(
-        pkg.join("index.js"),
-        format!("module.exports = {name:?};\n"),
-    )
-    .expect("index.js");
+    fs::write(pkg.join("index.js"), format!("module.exports = {name:?};\n")).expect("index.js");
     let mut cmd = Command::new("npm");
-    cmd.current_dir(&pkg)
-        .args(["pack", "--json", "--pack-destination"])
-        .arg(dir);
+    cmd.current_dir(&pkg).args(["pack", "--json", "--pack-destination"]).arg(dir);
     let out = run_with_timeout(cmd, PEER_TIMEOUT);
-    assert!(
-        out.status.success(),
-        "npm pack: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "npm pack: {}", String::from_utf8_lossy(&out.stderr));
     let packed: Value = serde_json::from_slice(&out.stdout).expect("npm pack --json");
     dir.join(packed[0]["filename"].as_str().expect("filename"))
 }
@@ -694,9 +624,7 @@ pub fn npm_pack(dir: &Path, name: &str, version: &str) -> PathBuf {
 /// signature (and log entry) can tell.
 pub fn with_one_payload_byte_changed(bundle: &Value) -> Value {
     let mut bundle = bundle.clone();
-    let payload = bundle["dsseEnvelope"]["payload"]
-        .as_str()
-        .expect("DSSE payload");
+    let payload = bundle["dsseEnvelope"]["payload"].as_str().expect("DSSE payload");
     let mut bytes = B64.decode(payload).expect("payload base64");
     let marker = b"\"sha512\":\"";
     let at = bytes
@@ -714,22 +642,17 @@ pub fn with_one_payload_byte_changed(bundle: &Value) -> Value {
 /// re-encoded. The signature no longer matches; only for checks that do not verify it.
 pub fn with_statement(bundle: &Value, edit: impl FnOnce(&mut Value)) -> Value {
     let mut bundle = bundle.clone();
-    let payload = bundle["dsseEnvelope"]["payload"]
-        .as_str()
-        .expect("DSSE payload");
+    let payload = bundle["dsseEnvelope"]["payload"].as_str().expect("DSSE payload");
     let mut statement: Value =
         serde_json::from_slice(&B64.decode(payload).expect("payload base64")).expect("statement");
     edit(&mut statement);
-    bundle["dsseEnvelope"]["payload"] =
-        Value::String(B64.encode(serde_json::to_vec(&statement).expect("JSON")));
+    bundle["dsseEnvelope"]["payload"] = Value::String(B64.encode(serde_json::to_vec(&statement).expect("JSON")));
     bundle
 }
 
 pub fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(
-        &fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())),
-    )
-    .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
 pub fn write_json(path: &Path, value: &Value) {
@@ -771,13 +694,8 @@ fn real_fulcio_bundles() -> Vec<RealBundle> {
         .map(|e| {
             let (name, version) = name_version_of_purl(e["purl"].as_str().expect("purl"));
             RealBundle {
-                path: data(&format!(
-                    "npm-provenance/{}",
-                    e["file"].as_str().expect("file")
-                )),
-                tarball: e["tarball"]
-                    .as_str()
-                    .map(|t| data(&format!("npm-provenance/{t}"))),
+                path: data(&format!("npm-provenance/{}", e["file"].as_str().expect("file"))),
+                tarball: e["tarball"].as_str().map(|t| data(&format!("npm-provenance/{t}"))),
                 name,
                 version,
                 san: e["san"].as_str().expect("san").to_owned(),
@@ -786,11 +704,7 @@ fn real_fulcio_bundles() -> Vec<RealBundle> {
             }
         })
         .collect();
-    assert_eq!(
-        bundles.len(),
-        12,
-        "index.json lists 12 Fulcio-signed bundles"
-    );
+    assert_eq!(bundles.len(), 12, "index.json lists 12 Fulcio-signed bundles");
     bundles
 }
 
@@ -803,10 +717,7 @@ impl RealBundle {
         VerifyCase {
             bundle: &self.path,
             trusted_root: root,
-            tarball: self
-                .tarball
-                .as_deref()
-                .map(|t| (t, self.name.as_str(), self.version.as_str())),
+            tarball: self.tarball.as_deref().map(|t| (t, self.name.as_str(), self.version.as_str())),
             artifact: None,
             san: &self.san,
             issuer: &self.issuer,
@@ -817,10 +728,7 @@ impl RealBundle {
 fn playwright() -> RealBundle {
     real_fulcio_bundles()
         .into_iter()
-        .find(|b| {
-            b.path
-                .ends_with("playwright-cli-0.1.1-provenance.sigstore.json")
-        })
+        .find(|b| b.path.ends_with("playwright-cli-0.1.1-provenance.sigstore.json"))
         .expect("the playwright-cli provenance bundle")
 }
 
@@ -829,8 +737,7 @@ fn sigstore_js_accepts_every_real_npm_bundle_with_its_identity_and_tarball() {
     let root = production_root();
     let mut with_tarball = 0;
     for b in real_fulcio_bundles() {
-        let facts = sigstore_js_verify(&b.case(&root))
-            .unwrap_or_else(|r| panic!("{}: {r}", b.path.display()));
+        let facts = sigstore_js_verify(&b.case(&root)).unwrap_or_else(|r| panic!("{}: {r}", b.path.display()));
         assert_eq!(facts["san"], b.san.as_str(), "{}", b.path.display());
         assert_eq!(facts["issuer"], b.issuer.as_str(), "{}", b.path.display());
         if let Some(tarball) = &b.tarball {
@@ -839,10 +746,7 @@ fn sigstore_js_accepts_every_real_npm_bundle_with_its_identity_and_tarball() {
             assert_eq!(facts["sha512"], digest.as_str());
         }
     }
-    assert!(
-        with_tarball >= 8,
-        "the npm subject checks ran on {with_tarball} bundles"
-    );
+    assert!(with_tarball >= 8, "the npm subject checks ran on {with_tarball} bundles");
 }
 
 /// sigstore-python 4.5.1 verifies DSSE bundles only when their log entry is `dsse` (or
@@ -850,20 +754,12 @@ fn sigstore_js_accepts_every_real_npm_bundle_with_its_identity_and_tarball() {
 #[test]
 fn sigstore_python_accepts_the_real_npm_bundles_with_dsse_entries() {
     let root = production_root();
-    let dsse: Vec<RealBundle> = real_fulcio_bundles()
-        .into_iter()
-        .filter(|b| b.tlog_kind == "dsse/0.0.1")
-        .collect();
+    let dsse: Vec<RealBundle> = real_fulcio_bundles().into_iter().filter(|b| b.tlog_kind == "dsse/0.0.1").collect();
     assert_eq!(dsse.len(), 3);
     for b in &dsse {
-        let facts = sigstore_python_verify(&b.case(&root))
-            .unwrap_or_else(|r| panic!("{}: {r}", b.path.display()));
+        let facts = sigstore_python_verify(&b.case(&root)).unwrap_or_else(|r| panic!("{}: {r}", b.path.display()));
         assert_eq!(facts["payloadType"], "application/vnd.in-toto+json");
-        assert!(
-            facts.contains_key("sha512"),
-            "npm subject checks ran for {}",
-            b.path.display()
-        );
+        assert!(facts.contains_key("sha512"), "npm subject checks ran for {}", b.path.display());
     }
 }
 
@@ -874,18 +770,12 @@ fn sigstore_python_refuses_intoto_log_entries() {
     let root = production_root();
     let b = real_fulcio_bundles()
         .into_iter()
-        .find(|b| {
-            b.path
-                .ends_with("sigstore-2.1.0-provenance-v0.3.sigstore.json")
-        })
+        .find(|b| b.path.ends_with("sigstore-2.1.0-provenance-v0.3.sigstore.json"))
         .expect("bundle");
     assert_eq!(b.tlog_kind, "intoto/0.0.2");
     let rejection = sigstore_python_verify(&b.case(&root)).expect_err("intoto entry");
     assert_eq!(rejection.stage, "sigstore", "{rejection}");
-    assert!(
-        rejection.message.contains("dsse/hashedrekord"),
-        "{rejection}"
-    );
+    assert!(rejection.message.contains("dsse/hashedrekord"), "{rejection}");
 }
 
 #[test]
@@ -898,15 +788,11 @@ fn both_verifiers_reject_a_bundle_with_one_payload_byte_changed() {
     let changed = with_one_payload_byte_changed(&original);
     assert_ne!(changed, original);
     write_json(&tampered, &changed);
-    let case = VerifyCase {
-        bundle: &tampered,
-        ..b.case(&root)
-    };
+    let case = VerifyCase { bundle: &tampered, ..b.case(&root) };
 
     let js = sigstore_js_verify(&case).expect_err("sigstore-js must reject a changed payload");
     assert_eq!(js.stage, "sigstore", "{js}");
-    let py =
-        sigstore_python_verify(&case).expect_err("sigstore-python must reject a changed payload");
+    let py = sigstore_python_verify(&case).expect_err("sigstore-python must reject a changed payload");
     assert_eq!(py.stage, "sigstore", "{py}");
 }
 
@@ -914,24 +800,13 @@ fn both_verifiers_reject_a_bundle_with_one_payload_byte_changed() {
 fn npm_clis_own_sigstore_js_accepts_a_real_bundle_and_rejects_a_changed_payload() {
     let root = production_root();
     let b = playwright();
-    let facts =
-        npm_cli_sigstore_verify(&b.case(&root)).expect("npm's verifier accepts the real bundle");
+    let facts = npm_cli_sigstore_verify(&b.case(&root)).expect("npm's verifier accepts the real bundle");
     let modules = facts["modules"].as_str().unwrap_or("");
-    assert!(
-        modules.ends_with("npm/node_modules"),
-        "expected npm's own copy, got {modules}"
-    );
+    assert!(modules.ends_with("npm/node_modules"), "expected npm's own copy, got {modules}");
     let dir = tempfile::tempdir().unwrap();
     let tampered = dir.path().join("payload-byte-changed.sigstore.json");
-    write_json(
-        &tampered,
-        &with_one_payload_byte_changed(&read_json(&b.path)),
-    );
-    let r = npm_cli_sigstore_verify(&VerifyCase {
-        bundle: &tampered,
-        ..b.case(&root)
-    })
-    .expect_err("changed payload");
+    write_json(&tampered, &with_one_payload_byte_changed(&read_json(&b.path)));
+    let r = npm_cli_sigstore_verify(&VerifyCase { bundle: &tampered, ..b.case(&root) }).expect_err("changed payload");
     assert_eq!(r.stage, "sigstore", "{r}");
 }
 
@@ -939,38 +814,20 @@ fn npm_clis_own_sigstore_js_accepts_a_real_bundle_and_rejects_a_changed_payload(
 fn both_verifiers_reject_a_wrong_san_and_a_wrong_issuer() {
     let root = production_root();
     let b = playwright();
-    let wrong_san =
-        "https://github.com/attacker/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1";
+    let wrong_san = "https://github.com/attacker/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1";
     for case in [
-        VerifyCase {
-            san: wrong_san,
-            ..b.case(&root)
-        },
-        VerifyCase {
-            san: "/^https://github.com/attacker//",
-            ..b.case(&root)
-        },
-        VerifyCase {
-            issuer: "https://gitlab.com",
-            ..b.case(&root)
-        },
+        VerifyCase { san: wrong_san, ..b.case(&root) },
+        VerifyCase { san: "/^https://github.com/attacker//", ..b.case(&root) },
+        VerifyCase { issuer: "https://gitlab.com", ..b.case(&root) },
     ] {
         let js = sigstore_js_verify(&case).expect_err("sigstore-js must reject the identity");
-        assert_eq!(
-            (js.stage.as_str(), js.code.as_str()),
-            ("sigstore", "UNTRUSTED_SIGNER_ERROR"),
-            "{js}"
-        );
-        let py =
-            sigstore_python_verify(&case).expect_err("sigstore-python must reject the identity");
+        assert_eq!((js.stage.as_str(), js.code.as_str()), ("sigstore", "UNTRUSTED_SIGNER_ERROR"), "{js}");
+        let py = sigstore_python_verify(&case).expect_err("sigstore-python must reject the identity");
         assert_eq!(py.stage, "sigstore", "{py}");
     }
     // The regex form matches, so the rejections above are about the identity, not the syntax.
     let prefix = "/^https:\\/\\/github\\.com\\/microsoft\\/playwright-cli\\//";
-    let ok = VerifyCase {
-        san: prefix,
-        ..b.case(&root)
-    };
+    let ok = VerifyCase { san: prefix, ..b.case(&root) };
     sigstore_js_verify(&ok).expect("sigstore-js accepts a matching SAN regex");
     sigstore_python_verify(&ok).expect("sigstore-python accepts a matching SAN regex");
 }
@@ -981,30 +838,14 @@ fn both_verifiers_reject_another_packages_tarball_or_name() {
     let b = playwright();
     let other = data("npm-provenance/tarballs/sigstore-1.0.0.tgz");
     let cases = [
-        VerifyCase {
-            tarball: Some((&other, "@playwright/cli", "0.1.1")),
-            ..b.case(&root)
-        },
-        VerifyCase {
-            tarball: Some((b.tarball.as_deref().unwrap(), "playwright-cli", "0.1.1")),
-            ..b.case(&root)
-        },
-        VerifyCase {
-            tarball: Some((b.tarball.as_deref().unwrap(), "@playwright/cli", "0.1.2")),
-            ..b.case(&root)
-        },
+        VerifyCase { tarball: Some((&other, "@playwright/cli", "0.1.1")), ..b.case(&root) },
+        VerifyCase { tarball: Some((b.tarball.as_deref().unwrap(), "playwright-cli", "0.1.1")), ..b.case(&root) },
+        VerifyCase { tarball: Some((b.tarball.as_deref().unwrap(), "@playwright/cli", "0.1.2")), ..b.case(&root) },
     ];
     for case in cases {
-        for (peer, verdict) in [
-            ("js", sigstore_js_verify(&case)),
-            ("python", sigstore_python_verify(&case)),
-        ] {
+        for (peer, verdict) in [("js", sigstore_js_verify(&case)), ("python", sigstore_python_verify(&case))] {
             let r = verdict.expect_err("the subject does not match the package");
-            assert_eq!(
-                (r.stage.as_str(), r.code.as_str()),
-                ("npm-subject", "NPM_SUBJECT_ERROR"),
-                "{peer}: {r}"
-            );
+            assert_eq!((r.stage.as_str(), r.code.as_str()), ("npm-subject", "NPM_SUBJECT_ERROR"), "{peer}: {r}");
         }
     }
 }
@@ -1014,18 +855,8 @@ fn both_verifiers_reject_a_root_that_does_not_hold_the_signers() {
     let staging = data("trust/public-good-staging-trusted_root.json");
     let b = playwright();
     let case = b.case(&staging);
-    assert_eq!(
-        sigstore_js_verify(&case)
-            .expect_err("untrusted CA and log")
-            .stage,
-        "sigstore"
-    );
-    assert_eq!(
-        sigstore_python_verify(&case)
-            .expect_err("untrusted CA and log")
-            .stage,
-        "sigstore"
-    );
+    assert_eq!(sigstore_js_verify(&case).expect_err("untrusted CA and log").stage, "sigstore");
+    assert_eq!(sigstore_python_verify(&case).expect_err("untrusted CA and log").stage, "sigstore");
 }
 
 #[test]
@@ -1044,40 +875,18 @@ fn both_verifiers_check_a_message_signature_against_its_artifact() {
     };
     sigstore_js_verify(&case).expect("sigstore-js accepts the signed artifact");
     sigstore_python_verify(&case).expect("sigstore-python accepts the signed artifact");
-    let wrong = VerifyCase {
-        artifact: Some(&other),
-        ..case
-    };
-    assert_eq!(
-        sigstore_js_verify(&wrong)
-            .expect_err("another artifact")
-            .stage,
-        "sigstore"
-    );
-    assert_eq!(
-        sigstore_python_verify(&wrong)
-            .expect_err("another artifact")
-            .stage,
-        "sigstore"
-    );
+    let wrong = VerifyCase { artifact: Some(&other), ..case };
+    assert_eq!(sigstore_js_verify(&wrong).expect_err("another artifact").stage, "sigstore");
+    assert_eq!(sigstore_python_verify(&wrong).expect_err("another artifact").stage, "sigstore");
 }
 
 #[test]
 fn intoto_attestation_accepts_a_real_slsa_v1_provenance_statement() {
     let facts = intoto_check(&playwright().path).expect("a real npm SLSA v1 statement");
     assert_eq!(facts["predicateType"], "https://slsa.dev/provenance/v1");
-    assert_eq!(
-        facts["subjects"],
-        json!(["pkg:npm/%40playwright/cli@0.1.1"])
-    );
-    assert_eq!(
-        facts["buildType"],
-        "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1"
-    );
-    assert_eq!(
-        facts["builderId"],
-        "https://github.com/actions/runner/github-hosted"
-    );
+    assert_eq!(facts["subjects"], json!(["pkg:npm/%40playwright/cli@0.1.1"]));
+    assert_eq!(facts["buildType"], "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1");
+    assert_eq!(facts["builderId"], "https://github.com/actions/runner/github-hosted");
 }
 
 #[test]
@@ -1093,16 +902,10 @@ fn intoto_attestation_rejects_unknown_fields_and_missing_required_ones() {
             s["predicate"]["runDetails"]["builder"]["name"] = json!("x");
         }),
         ("predicate-no-build-type", "predicate", |s| {
-            s["predicate"]["buildDefinition"]
-                .as_object_mut()
-                .unwrap()
-                .remove("buildType");
+            s["predicate"]["buildDefinition"].as_object_mut().unwrap().remove("buildType");
         }),
         ("predicate-no-builder-id", "predicate", |s| {
-            s["predicate"]["runDetails"]["builder"]
-                .as_object_mut()
-                .unwrap()
-                .remove("id");
+            s["predicate"]["runDetails"]["builder"].as_object_mut().unwrap().remove("id");
         }),
         ("statement-v0.1-type", "statement", |s| {
             s["_type"] = json!("https://in-toto.io/Statement/v0.1");
@@ -1129,10 +932,8 @@ fn verdaccio_takes_a_plain_npm_publish_and_serves_the_install() {
     let name = "@npm-attest-test/tiny";
     fs::write(
         pkg.join("package.json"),
-        serde_json::to_vec_pretty(
-            &json!({"name": name, "version": "1.0.0", "main": "index.js", "license": "MIT"}),
-        )
-        .unwrap(),
+        serde_json::to_vec_pretty(&json!({"name": name, "version": "1.0.0", "main": "index.js", "license": "MIT"}))
+            .unwrap(),
     )
     .unwrap();
     fs::write(pkg.join("index.js"), "module.exports = 42;\n").unwrap();
@@ -1145,29 +946,17 @@ fn verdaccio_takes_a_plain_npm_publish_and_serves_the_install() {
         },
         PEER_TIMEOUT,
     );
-    assert!(
-        publish.status.success(),
-        "npm publish: {}\n{}",
-        String::from_utf8_lossy(&publish.stderr),
-        registry.log()
-    );
+    assert!(publish.status.success(), "npm publish: {}\n{}", String::from_utf8_lossy(&publish.stderr), registry.log());
 
     let (status, body) = registry.get("/@npm-attest-test%2ftiny");
     assert_eq!(status, 200, "{body}");
     let packument: Value = serde_json::from_str(&body).expect("packument JSON");
     assert_eq!(packument["dist-tags"]["latest"], "1.0.0");
-    assert!(packument["versions"]["1.0.0"]["dist"]["integrity"]
-        .as_str()
-        .unwrap_or("")
-        .starts_with("sha512-"));
+    assert!(packument["versions"]["1.0.0"]["dist"]["integrity"].as_str().unwrap_or("").starts_with("sha512-"));
 
     let app = work.path().join("app");
     fs::create_dir(&app).unwrap();
-    fs::write(
-        app.join("package.json"),
-        r#"{"name":"app","version":"0.0.0","private":true}"#,
-    )
-    .unwrap();
+    fs::write(app.join("package.json"), r#"{"name":"app","version":"0.0.0","private":true}"#).unwrap();
     let install = run_with_timeout(
         {
             let mut c = registry.npm(&app);
@@ -1176,11 +965,7 @@ fn verdaccio_takes_a_plain_npm_publish_and_serves_the_install() {
         },
         PEER_TIMEOUT,
     );
-    assert!(
-        install.status.success(),
-        "npm install: {}",
-        String::from_utf8_lossy(&install.stderr)
-    );
+    assert!(install.status.success(), "npm install: {}", String::from_utf8_lossy(&install.stderr));
     let installed = read_json(&app.join("node_modules/@npm-attest-test/tiny/package.json"));
     assert_eq!(installed["version"], "1.0.0");
     assert_eq!(
@@ -1190,21 +975,13 @@ fn verdaccio_takes_a_plain_npm_publish_and_serves_the_install() {
 
     let port = registry.port();
     drop(registry);
-    assert!(
-        http_get(port, "/-/ping").is_err(),
-        "Verdaccio still answers after drop"
-    );
+    assert!(http_get(port, "/-/ping").is_err(), "Verdaccio still answers after drop");
 }
 
 #[test]
 fn missing_peers_fail_with_the_setup_hint() {
-    let result = std::panic::catch_unwind(|| {
-        require_installed(Path::new("/nonexistent/.interop/venv"), "x")
-    });
-    let message = *result
-        .expect_err("must fail")
-        .downcast::<String>()
-        .expect("message");
+    let result = std::panic::catch_unwind(|| require_installed(Path::new("/nonexistent/.interop/venv"), "x"));
+    let message = *result.expect_err("must fail").downcast::<String>().expect("message");
     assert!(message.contains("run tests/setup-interop"), "{message}");
 }
 

@@ -114,10 +114,8 @@ impl RegistryStandin {
     pub fn seed_published(&self, name: &str, version: &str, tarball: Vec<u8>, bundle: Option<Value>) {
         let base = self.server.url.clone();
         let mut st = self.state.lock().unwrap();
-        let integrity = format!(
-            "sha512-{}",
-            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
-        );
+        let integrity =
+            format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball)));
         let file = format!("{}-{version}.tgz", name.rsplit('/').next().unwrap_or(name));
         let mut dist = json!({"integrity": integrity, "tarball": format!("{base}/{name}/-/{file}")});
         if let Some(bundle) = bundle {

@@ -46,21 +46,10 @@ fn serve(extra: &[&str]) -> Served {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
     let token = std::fs::read_to_string(&token_path).unwrap();
-    Served {
-        child,
-        base,
-        token,
-        _dir: dir,
-    }
+    Served { child, base, token, _dir: dir }
 }
 
 /// The variables of a GitHub Actions release job (not the OIDC runtime's).
@@ -74,10 +63,7 @@ fn github_env() -> Vec<(&'static str, &'static str)> {
         ("GITHUB_EVENT_NAME", "release"),
         ("GITHUB_REF", "refs/tags/v1.0.0"),
         ("GITHUB_SHA", "d1c6d1113932ddcee243e8b111b6d4aea553df20"),
-        (
-            "GITHUB_WORKFLOW_REF",
-            "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0",
-        ),
+        ("GITHUB_WORKFLOW_REF", "octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0"),
         ("GITHUB_RUN_ID", "9358004112"),
         ("GITHUB_RUN_ATTEMPT", "1"),
         ("RUNNER_ENVIRONMENT", "github-hosted"),
@@ -107,11 +93,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 /// (a token cut or re-encoded elsewhere still carries it).
 fn needles(secret: &str) -> Vec<String> {
     let mut found = vec![secret.to_owned()];
-    if let Some(signature) = secret
-        .rsplit('.')
-        .next()
-        .filter(|s| s.len() >= 16 && *s != secret)
-    {
+    if let Some(signature) = secret.rsplit('.').next().filter(|s| s.len() >= 16 && *s != secret) {
         found.push(signature.to_owned());
     }
     found
@@ -125,11 +107,7 @@ fn assert_no_leak(out: &Output, dir: &Path, secrets: &[&str]) -> Vec<usize> {
     for secret in secrets {
         let mask_line = format!("::add-mask::{secret}");
         masks.push(so.lines().filter(|l| *l == mask_line).count());
-        let rest_of_stdout: String = so
-            .lines()
-            .filter(|l| *l != mask_line)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let rest_of_stdout: String = so.lines().filter(|l| *l != mask_line).collect::<Vec<_>>().join("\n");
         for needle in needles(secret) {
             assert!(!rest_of_stdout.contains(&needle), "secret on stdout:\n{so}");
             assert!(!se.contains(&needle), "secret on stderr:\n{se}");
@@ -146,21 +124,14 @@ fn assert_no_leak(out: &Output, dir: &Path, secrets: &[&str]) -> Vec<usize> {
                 assert!(!text.contains(&needle), "secret in {}", file.display());
             }
         }
-        assert!(
-            !text.contains("PRIVATE KEY"),
-            "a private key in {}",
-            file.display()
-        );
+        assert!(!text.contains("PRIVATE KEY"), "a private key in {}", file.display());
     }
     assert!(!so.contains("PRIVATE KEY") && !se.contains("PRIVATE KEY"));
     masks
 }
 
 fn with_actions(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
-    let mut env: Vec<(&'static str, String)> = github_env()
-        .into_iter()
-        .map(|(k, v)| (k, v.to_owned()))
-        .collect();
+    let mut env: Vec<(&'static str, String)> = github_env().into_iter().map(|(k, v)| (k, v.to_owned())).collect();
     env.push(("GITHUB_ACTIONS", "true".to_owned()));
     env.extend(extra.iter().cloned());
     env
@@ -174,18 +145,11 @@ fn run(dir: &Path, args: &[&str], env: &[(&'static str, String)]) -> Output {
 #[test]
 fn a_dry_run_masks_its_minted_token_and_writes_it_nowhere() {
     let (dir, _) = workdir();
-    let out = run(
-        dir.path(),
-        &["attest", "tuf-js-1.0.0.tgz", "--dry-run", "--verbose"],
-        &with_actions(&[]),
-    );
+    let out = run(dir.path(), &["attest", "tuf-js-1.0.0.tgz", "--dry-run", "--verbose"], &with_actions(&[]));
     assert!(out.status.success(), "{}", stderr(&out));
     // The stand-in's token is known only through its mask line.
     let so = stdout(&out);
-    let minted: Vec<&str> = so
-        .lines()
-        .filter_map(|l| l.strip_prefix("::add-mask::"))
-        .collect();
+    let minted: Vec<&str> = so.lines().filter_map(|l| l.strip_prefix("::add-mask::")).collect();
     assert_eq!(minted.len(), 1, "{so}");
     assert_eq!(minted[0].split('.').count(), 3, "a JWT is masked");
     let token = minted[0].to_owned();
@@ -200,35 +164,17 @@ fn a_token_from_the_flag_or_the_environment_is_masked_and_kept_out_of_outputs() 
     let (dir, _) = workdir();
     let flag = run(
         dir.path(),
-        &[
-            "attest",
-            "tuf-js-1.0.0.tgz",
-            "--sigstore",
-            &served.base,
-            "--verbose",
-            "--identity-token",
-            &served.token,
-        ],
+        &["attest", "tuf-js-1.0.0.tgz", "--sigstore", &served.base, "--verbose", "--identity-token", &served.token],
         &with_actions(&[]),
     );
     assert!(flag.status.success(), "{}", stderr(&flag));
-    assert!(
-        stderr(&flag).contains("503"),
-        "the retries are logged: {}",
-        stderr(&flag)
-    );
+    assert!(stderr(&flag).contains("503"), "the retries are logged: {}", stderr(&flag));
     assert_eq!(assert_no_leak(&flag, dir.path(), &[&served.token]), [1]);
 
     let (dir, _) = workdir();
     let env = run(
         dir.path(),
-        &[
-            "attest",
-            "tuf-js-1.0.0.tgz",
-            "--sigstore",
-            &served.base,
-            "--verbose",
-        ],
+        &["attest", "tuf-js-1.0.0.tgz", "--sigstore", &served.base, "--verbose"],
         &with_actions(&[("SIGSTORE_ID_TOKEN", served.token.clone())]),
     );
     assert!(env.status.success(), "{}", stderr(&env));
@@ -241,9 +187,7 @@ fn the_actions_runtime_tokens_are_masked_and_kept_out_of_outputs() {
     let served = serve(&[]);
     let token = served.token.clone();
     let runtime = FakeServer::start(move |request| {
-        if request.bearer() == Some(REQUEST_TOKEN)
-            && request.query("audience").as_deref() == Some("sigstore")
-        {
+        if request.bearer() == Some(REQUEST_TOKEN) && request.query("audience").as_deref() == Some("sigstore") {
             Response::json(200, &serde_json::json!({"count": 1, "value": token}))
         } else {
             Response::json(401, &serde_json::json!({"message": "bad request token"}))
@@ -252,26 +196,14 @@ fn the_actions_runtime_tokens_are_masked_and_kept_out_of_outputs() {
     let (dir, _) = workdir();
     let out = run(
         dir.path(),
-        &[
-            "attest",
-            "tuf-js-1.0.0.tgz",
-            "--sigstore",
-            &served.base,
-            "--verbose",
-        ],
+        &["attest", "tuf-js-1.0.0.tgz", "--sigstore", &served.base, "--verbose"],
         &with_actions(&[
-            (
-                "ACTIONS_ID_TOKEN_REQUEST_URL",
-                format!("{}/token?api-version=2.0", runtime.url),
-            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token?api-version=2.0", runtime.url)),
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN.to_owned()),
         ]),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        assert_no_leak(&out, dir.path(), &[&served.token, REQUEST_TOKEN]),
-        [1, 1]
-    );
+    assert_eq!(assert_no_leak(&out, dir.path(), &[&served.token, REQUEST_TOKEN]), [1, 1]);
 }
 
 #[test]
@@ -290,15 +222,7 @@ fn refused_tokens_stay_out_of_the_error_messages() {
         let (dir, _) = workdir();
         let out = run(
             dir.path(),
-            &[
-                "attest",
-                "tuf-js-1.0.0.tgz",
-                "--sigstore",
-                &served.base,
-                "--verbose",
-                "--identity-token",
-                &token,
-            ],
+            &["attest", "tuf-js-1.0.0.tgz", "--sigstore", &served.base, "--verbose", "--identity-token", &token],
             &with_actions(&[]),
         );
         assert!(!out.status.success());
@@ -336,8 +260,5 @@ fn secret_types_redact_debug_have_no_display_and_wipe_on_drop() {
     let key = npm_attest::sigstore::EphemeralKey::generate().unwrap();
     let shown = format!("{token:?} {token:#?} {key:?} {key:#?}");
     assert!(!shown.contains("eyJ") && !shown.contains("c2ln"), "{shown}");
-    assert_eq!(
-        shown,
-        "SecretString(****) SecretString(****) EphemeralKey(****) EphemeralKey(****)"
-    );
+    assert_eq!(shown, "SecretString(****) SecretString(****) EphemeralKey(****) EphemeralKey(****)");
 }

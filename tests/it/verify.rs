@@ -37,11 +37,7 @@ fn registry_key_pem(dir: &Path) -> PathBuf {
         body.push('\n');
     }
     let path = dir.join("npm-registry.pem");
-    std::fs::write(
-        &path,
-        format!("-----BEGIN PUBLIC KEY-----\n{body}-----END PUBLIC KEY-----\n"),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("-----BEGIN PUBLIC KEY-----\n{body}-----END PUBLIC KEY-----\n")).unwrap();
     path
 }
 
@@ -76,9 +72,7 @@ const PLAYWRIGHT_SAN: &str =
     "https://github.com/microsoft/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1";
 
 fn playwright_tarball() -> String {
-    npm("tarballs/playwright-cli-0.1.1.tgz")
-        .display()
-        .to_string()
+    npm("tarballs/playwright-cli-0.1.1.tgz").display().to_string()
 }
 
 /// Every real provenance bundle verifies against the embedded production root with its
@@ -120,12 +114,7 @@ fn real_npm_provenance_bundles_verify_with_their_identities() {
         }
     }
     assert_eq!(checked, 12);
-    assert!(
-        failures.is_empty(),
-        "{} of {checked} real bundles failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {checked} real bundles failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// npm's registry publish attestations verify with the registry's key.
@@ -142,14 +131,8 @@ fn registry_publish_attestations_verify_with_the_npm_key() {
         }
         checked += 1;
         let file = entry["file"].as_str().unwrap();
-        let out = verify(&[
-            "--bundle",
-            &npm(file).display().to_string(),
-            "--key",
-            &key,
-            "--json",
-            &subject_arg(&entry),
-        ]);
+        let out =
+            verify(&["--bundle", &npm(file).display().to_string(), "--key", &key, "--json", &subject_arg(&entry)]);
         if !out.status.success() {
             failures.push(format!("{file}: {}", stderr(&out).trim()));
         }
@@ -207,7 +190,13 @@ fn repository_shorthand_alone_implies_the_github_actions_issuer() {
     ]);
     assert_rejected(&out, 1, "OIDC issuer");
     // A full URL names no particular forge, so it still needs an issuer.
-    let out = verify(&["--bundle", &bundle, "--repository", "https://github.com/microsoft/playwright-cli", &playwright_tarball()]);
+    let out = verify(&[
+        "--bundle",
+        &bundle,
+        "--repository",
+        "https://github.com/microsoft/playwright-cli",
+        &playwright_tarball(),
+    ]);
     assert_rejected(&out, 2, "refusing to verify without an identity policy");
 }
 
@@ -216,8 +205,7 @@ fn repository_shorthand_alone_implies_the_github_actions_issuer() {
 #[test]
 fn wrong_identity_is_rejected() {
     let bundle = npm(PLAYWRIGHT).display().to_string();
-    let fork =
-        "https://github.com/evil/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1";
+    let fork = "https://github.com/evil/playwright-cli/.github/workflows/publish.yml@refs/tags/v0.1.1";
     let out = verify(&[
         "--bundle",
         &bundle,
@@ -275,21 +263,9 @@ fn keyless_verification_without_identity_policy_is_refused() {
     let bundle = npm(PLAYWRIGHT).display().to_string();
     let out = verify(&["--bundle", &bundle, &playwright_tarball()]);
     assert_rejected(&out, 2, "--certificate-oidc-issuer");
-    let out = verify(&[
-        "--bundle",
-        &bundle,
-        "--certificate-oidc-issuer",
-        GITHUB_ISSUER,
-        &playwright_tarball(),
-    ]);
+    let out = verify(&["--bundle", &bundle, "--certificate-oidc-issuer", GITHUB_ISSUER, &playwright_tarball()]);
     assert_rejected(&out, 2, "--certificate-identity");
-    let out = verify(&[
-        "--bundle",
-        &bundle,
-        "--certificate-identity",
-        PLAYWRIGHT_SAN,
-        &playwright_tarball(),
-    ]);
+    let out = verify(&["--bundle", &bundle, "--certificate-identity", PLAYWRIGHT_SAN, &playwright_tarball()]);
     assert_rejected(&out, 2, "refusing to verify without an identity policy");
 }
 
@@ -329,19 +305,11 @@ fn repacked_tarball_with_same_name_is_rejected() {
     header.set_size(manifest.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    builder
-        .append_data(&mut header, "package/package.json", &manifest[..])
-        .unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    builder.append_data(&mut header, "package/package.json", &manifest[..]).unwrap();
     let gz = builder.into_inner().unwrap().finish().unwrap();
     let path = dir.path().join("cli-0.1.1.tgz");
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(&gz)
-        .unwrap();
+    std::fs::File::create(&path).unwrap().write_all(&gz).unwrap();
     let bundle = npm(PLAYWRIGHT).display().to_string();
     let out = verify(&[
         "--bundle",
@@ -362,9 +330,7 @@ fn changed_payload_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let mut b = bundle_json(PLAYWRIGHT);
     let payload = b["dsseEnvelope"]["payload"].as_str().unwrap();
-    let decoded = String::from_utf8(base64_decode(payload))
-        .unwrap()
-        .replace("refs/tags/v0.1.1", "refs/tags/v6.6.6");
+    let decoded = String::from_utf8(base64_decode(payload)).unwrap().replace("refs/tags/v0.1.1", "refs/tags/v6.6.6");
     b["dsseEnvelope"]["payload"] = Value::String(base64_encode(decoded.as_bytes()));
     let path = write_json(dir.path(), "changed-payload.sigstore.json", &b);
     let out = verify(&[
@@ -385,11 +351,9 @@ fn second_subject_smuggled_into_the_statement_is_rejected() {
     let mut b = bundle_json(PLAYWRIGHT);
     let payload = base64_decode(b["dsseEnvelope"]["payload"].as_str().unwrap());
     let mut statement: Value = serde_json::from_slice(&payload).unwrap();
-    let evil =
-        serde_json::json!({"name": "pkg:npm/evil@1.0.0", "digest": {"sha512": "00".repeat(64)}});
+    let evil = serde_json::json!({"name": "pkg:npm/evil@1.0.0", "digest": {"sha512": "00".repeat(64)}});
     statement["subject"].as_array_mut().unwrap().push(evil);
-    b["dsseEnvelope"]["payload"] =
-        Value::String(base64_encode(&serde_json::to_vec(&statement).unwrap()));
+    b["dsseEnvelope"]["payload"] = Value::String(base64_encode(&serde_json::to_vec(&statement).unwrap()));
     let path = write_json(dir.path(), "second-subject.sigstore.json", &b);
     let out = verify(&[
         "--bundle",
@@ -428,8 +392,7 @@ fn tampered_pacote_attestations_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let key = registry_key_pem(dir.path()).display().to_string();
     let sha512 = "sha512:282c0c5fa936d264321643581b65d3de5c0af6ed4fdfac12f5851115df39cc25cfaf0ad22d908487bfef30114d61c25746206d1834be4f8fd1659178f77cc004";
-    let san =
-        "https://github.com/sigstore/sigstore-js/.github/workflows/publish.yml@refs/tags/v0.4.0";
+    let san = "https://github.com/sigstore/sigstore-js/.github/workflows/publish.yml@refs/tags/v0.4.0";
     // (file, index of the tampered bundle in the response)
     for (file, which) in [
         ("sigstore-0.4.0-invalid.json", 1),
@@ -439,18 +402,12 @@ fn tampered_pacote_attestations_are_rejected() {
         ("sigstore-0.4.0-unsupported.json", 1),
         ("sigstore-0.4.0-no-keyid.json", 0),
     ] {
-        let response: Value = serde_json::from_slice(
-            &std::fs::read(npm(&format!("attestations/tampered/{file}"))).unwrap(),
-        )
-        .unwrap();
+        let response: Value =
+            serde_json::from_slice(&std::fs::read(npm(&format!("attestations/tampered/{file}"))).unwrap()).unwrap();
         let attestation = &response["attestations"][which];
         let path = write_json(dir.path(), file, &attestation["bundle"]);
         let bundle = path.display().to_string();
-        let out = if attestation["predicateType"]
-            .as_str()
-            .unwrap()
-            .contains("npm/attestation")
-        {
+        let out = if attestation["predicateType"].as_str().unwrap().contains("npm/attestation") {
             verify(&["--bundle", &bundle, "--key", &key, sha512])
         } else {
             verify(&[
@@ -465,10 +422,7 @@ fn tampered_pacote_attestations_are_rejected() {
         };
         assert!(!out.status.success(), "{file} verified");
         let err = stderr(&out);
-        assert!(
-            !err.contains("panicked") && err.trim().lines().count() == 1,
-            "{file}: {err}"
-        );
+        assert!(!err.contains("panicked") && err.trim().lines().count() == 1, "{file}: {err}");
     }
 }
 
@@ -481,9 +435,7 @@ fn wrong_managed_key_is_rejected() {
     std::fs::write(&key, pem).unwrap();
     let out = verify(&[
         "--bundle",
-        &npm("sigstore-1.0.0-publish.sigstore.json")
-            .display()
-            .to_string(),
+        &npm("sigstore-1.0.0-publish.sigstore.json").display().to_string(),
         "--key",
         &key.display().to_string(),
         &npm("tarballs/sigstore-1.0.0.tgz").display().to_string(),
@@ -507,40 +459,26 @@ fn malformed_bundles_are_bad_input_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let good = bundle_json(PLAYWRIGHT);
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "truncated-json",
-            serde_json::to_vec(&good).unwrap()[..200].to_vec(),
-        ),
+        ("truncated-json", serde_json::to_vec(&good).unwrap()[..200].to_vec()),
         ("not-json", b"\x00\x01 definitely not json".to_vec()),
         ("empty-file", Vec::new()),
     ];
     let mut wrong_type = good.clone();
     wrong_type["verificationMaterial"]["tlogEntries"] = Value::String("nope".into());
-    cases.push((
-        "wrong-type-tlog-entries",
-        serde_json::to_vec(&wrong_type).unwrap(),
-    ));
+    cases.push(("wrong-type-tlog-entries", serde_json::to_vec(&wrong_type).unwrap()));
     let mut bad_b64 = good.clone();
     bad_b64["dsseEnvelope"]["signatures"][0]["sig"] = Value::String("!!!not base64!!!".into());
-    cases.push((
-        "invalid-base64-signature",
-        serde_json::to_vec(&bad_b64).unwrap(),
-    ));
+    cases.push(("invalid-base64-signature", serde_json::to_vec(&bad_b64).unwrap()));
     let mut non_der = good.clone();
-    non_der["verificationMaterial"]["certificate"]["rawBytes"] =
-        Value::String(base64_encode(b"not a certificate"));
+    non_der["verificationMaterial"]["certificate"]["rawBytes"] = Value::String(base64_encode(b"not a certificate"));
     cases.push(("non-der-certificate", serde_json::to_vec(&non_der).unwrap()));
     let mut huge = good.clone();
     let entry = huge["verificationMaterial"]["tlogEntries"][0].clone();
     huge["verificationMaterial"]["tlogEntries"] = Value::Array(vec![entry; 5000]);
     cases.push(("huge-tlog-entry-array", serde_json::to_vec(&huge).unwrap()));
     let mut unknown_media = good.clone();
-    unknown_media["mediaType"] =
-        Value::String("application/vnd.dev.sigstore.bundle+json;version=9.9".into());
-    cases.push((
-        "unknown-media-type",
-        serde_json::to_vec(&unknown_media).unwrap(),
-    ));
+    unknown_media["mediaType"] = Value::String("application/vnd.dev.sigstore.bundle+json;version=9.9".into());
+    cases.push(("unknown-media-type", serde_json::to_vec(&unknown_media).unwrap()));
     let mut negative = good.clone();
     negative["verificationMaterial"]["tlogEntries"][0]["logIndex"] = Value::String("-5".into());
     cases.push(("negative-log-index", serde_json::to_vec(&negative).unwrap()));
@@ -559,10 +497,7 @@ fn malformed_bundles_are_bad_input_not_panics() {
         ]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
-        assert!(
-            !err.contains("panicked") && err.trim().lines().count() == 1,
-            "{name}: {err}"
-        );
+        assert!(!err.contains("panicked") && err.trim().lines().count() == 1, "{name}: {err}");
     }
 }
 

@@ -21,19 +21,12 @@ macro_rules! conformance {
 /// A real npm provenance bundle, embedded at compile time.
 macro_rules! npm {
     ($file:literal) => {
-        serde_json::from_str::<Bundle>(include_str!(concat!(
-            "../../../tests/data/npm-provenance/",
-            $file
-        )))
-        .unwrap()
+        serde_json::from_str::<Bundle>(include_str!(concat!("../../../tests/data/npm-provenance/", $file))).unwrap()
     };
 }
 
 fn production() -> TrustedRoot {
-    serde_json::from_str(include_str!(
-        "../../../tests/data/trust/public-good-production-trusted_root.json"
-    ))
-    .unwrap()
+    serde_json::from_str(include_str!("../../../tests/data/trust/public-good-production-trusted_root.json")).unwrap()
 }
 
 fn a_txt() -> Subject {
@@ -65,46 +58,22 @@ fn sha512_hex(hex_text: &str) -> [u8; 64] {
 #[test]
 fn shape_rules_reject_the_conformance_shape_attacks() {
     for (case, bundle) in [
-        (
-            "bundle-negative-log-index_fail",
-            conformance!("bundle-negative-log-index_fail"),
-        ),
-        (
-            "bundle-unknown-version_fail",
-            conformance!("bundle-unknown-version_fail"),
-        ),
+        ("bundle-negative-log-index_fail", conformance!("bundle-negative-log-index_fail")),
+        ("bundle-unknown-version_fail", conformance!("bundle-unknown-version_fail")),
     ] {
-        assert!(
-            ParsedBundle::parse(&bundle).is_err(),
-            "{case} passed the shape rules"
-        );
+        assert!(ParsedBundle::parse(&bundle).is_err(), "{case} passed the shape rules");
     }
     // bundle-empty-certificate-chain_fail itself already fails to deserialize (its inclusion
     // proof has no checkpoint); the same attack on a well-formed bundle:
     let mut empty_chain = conformance!("happy-path-v0.1");
-    empty_chain
-        .verification_material
-        .x509_certificate_chain
-        .as_mut()
-        .unwrap()
-        .certificates
-        .clear();
-    assert!(matches!(
-        ParsedBundle::parse(&empty_chain),
-        Err(VerifyError::Shape { .. })
-    ));
+    empty_chain.verification_material.x509_certificate_chain.as_mut().unwrap().certificates.clear();
+    assert!(matches!(ParsedBundle::parse(&empty_chain), Err(VerifyError::Shape { .. })));
     for (case, bundle) in [
         ("happy-path-v0.1", conformance!("happy-path-v0.1")),
         ("happy-path-v0.2", conformance!("happy-path-v0.2")),
         ("happy-path-v0.3", conformance!("happy-path-v0.3")),
-        (
-            "happy-path-v0.3-new-mediaType",
-            conformance!("happy-path-v0.3-new-mediaType"),
-        ),
-        (
-            "happy-path-intoto-in-dsse-v3",
-            conformance!("happy-path-intoto-in-dsse-v3"),
-        ),
+        ("happy-path-v0.3-new-mediaType", conformance!("happy-path-v0.3-new-mediaType")),
+        ("happy-path-intoto-in-dsse-v3", conformance!("happy-path-intoto-in-dsse-v3")),
     ] {
         ParsedBundle::parse(&bundle).unwrap_or_else(|e| panic!("{case}: {e}"));
     }
@@ -115,44 +84,18 @@ fn a_v0_2_bundle_without_a_checkpoint_or_time_source_is_rejected() {
     let mut bundle = conformance!("happy-path-v0.2");
     let mut no_promise = bundle.clone();
     no_promise.verification_material.tlog_entries[0].inclusion_promise = None;
-    assert!(matches!(
-        ParsedBundle::parse(&no_promise),
-        Err(VerifyError::Shape { .. })
-    ));
-    bundle.verification_material.tlog_entries[0]
-        .inclusion_proof
-        .as_mut()
-        .unwrap()
-        .checkpoint
-        .envelope
-        .clear();
-    assert!(matches!(
-        ParsedBundle::parse(&bundle),
-        Err(VerifyError::Shape { .. })
-    ));
+    assert!(matches!(ParsedBundle::parse(&no_promise), Err(VerifyError::Shape { .. })));
+    bundle.verification_material.tlog_entries[0].inclusion_proof.as_mut().unwrap().checkpoint.envelope.clear();
+    assert!(matches!(ParsedBundle::parse(&bundle), Err(VerifyError::Shape { .. })));
 }
 
 #[test]
 fn a_ca_certificate_as_leaf_is_rejected() {
     let mut bundle = conformance!("happy-path-v0.1");
     let root = production();
-    let ca = root
-        .certificate_authorities
-        .last()
-        .unwrap()
-        .cert_chain
-        .certificates[0]
-        .clone();
-    bundle
-        .verification_material
-        .x509_certificate_chain
-        .as_mut()
-        .unwrap()
-        .certificates = vec![ca];
-    assert!(matches!(
-        ParsedBundle::parse(&bundle),
-        Err(VerifyError::Shape { .. })
-    ));
+    let ca = root.certificate_authorities.last().unwrap().cert_chain.certificates[0].clone();
+    bundle.verification_material.x509_certificate_chain.as_mut().unwrap().certificates = vec![ca];
+    assert!(matches!(ParsedBundle::parse(&bundle), Err(VerifyError::Shape { .. })));
 }
 
 #[test]
@@ -160,10 +103,7 @@ fn dsse_with_two_signatures_is_rejected() {
     let mut bundle = npm!("playwright-cli-0.1.1-provenance.sigstore.json");
     let env = bundle.dsse_envelope.as_mut().unwrap();
     env.signatures.push(env.signatures[0].clone());
-    assert!(matches!(
-        ParsedBundle::parse(&bundle),
-        Err(VerifyError::Shape { .. })
-    ));
+    assert!(matches!(ParsedBundle::parse(&bundle), Err(VerifyError::Shape { .. })));
 }
 
 #[test]
@@ -173,18 +113,12 @@ fn message_signature_verifies_over_the_artifact_and_not_another() {
     let key = key_of(&leaf_of(&parsed));
     assert_eq!(verify_signature(&parsed, &key, &a_txt()).unwrap(), None);
     let other = Subject::Artifact(ArtifactDigests::of_bytes(b"another artifact"));
-    assert!(matches!(
-        verify_signature(&parsed, &key, &other),
-        Err(VerifyError::SubjectMismatch { .. })
-    ));
+    assert!(matches!(verify_signature(&parsed, &key, &other), Err(VerifyError::SubjectMismatch { .. })));
     // Without the message digest hint the signature itself must fail.
     let mut no_hint = bundle.clone();
     no_hint.message_signature.as_mut().unwrap().message_digest = None;
     let parsed = ParsedBundle::parse(&no_hint).unwrap();
-    assert!(matches!(
-        verify_signature(&parsed, &key, &other),
-        Err(VerifyError::Signature { .. })
-    ));
+    assert!(matches!(verify_signature(&parsed, &key, &other), Err(VerifyError::Signature { .. })));
 }
 
 #[test]
@@ -195,10 +129,7 @@ fn dsse_signature_and_subject_match_for_the_conformance_statement() {
     let statement = verify_signature(&parsed, &key, &a_txt()).unwrap().unwrap();
     assert!(!statement.subjects.is_empty());
     let other = Subject::Artifact(ArtifactDigests::of_bytes(b"x"));
-    assert!(matches!(
-        verify_signature(&parsed, &key, &other),
-        Err(VerifyError::SubjectMismatch { .. })
-    ));
+    assert!(matches!(verify_signature(&parsed, &key, &other), Err(VerifyError::SubjectMismatch { .. })));
 }
 
 fn playwright() -> Bundle {
@@ -213,11 +144,8 @@ fn statement_sha512(bundle: &Bundle) -> [u8; 64] {
 #[test]
 fn npm_subject_must_be_exactly_the_package_and_tarball() {
     let bundle = playwright();
-    let package = NpmPackage {
-        name: "@playwright/cli".into(),
-        version: "0.1.1".into(),
-        sha512: statement_sha512(&bundle),
-    };
+    let package =
+        NpmPackage { name: "@playwright/cli".into(), version: "0.1.1".into(), sha512: statement_sha512(&bundle) };
     let parsed = ParsedBundle::parse(&bundle).unwrap();
     let key = key_of(&leaf_of(&parsed));
     assert_eq!(package.purl(), "pkg:npm/%40playwright/cli@0.1.1");
@@ -239,20 +167,11 @@ fn npm_subject_must_be_exactly_the_package_and_tarball() {
 fn a_second_subject_is_rejected_for_npm_packages() {
     let bundle = playwright();
     let mut statement = parse_statement(&bundle.dsse_envelope.as_ref().unwrap().payload).unwrap();
-    let package = NpmPackage {
-        name: "@playwright/cli".into(),
-        version: "0.1.1".into(),
-        sha512: statement_sha512(&bundle),
-    };
+    let package =
+        NpmPackage { name: "@playwright/cli".into(), version: "0.1.1".into(), sha512: statement_sha512(&bundle) };
     check_npm_subject(&statement, &package).unwrap();
-    statement.subjects.push(StatementSubject {
-        name: "pkg:npm/evil@1.0.0".into(),
-        digests: vec![],
-    });
-    assert!(matches!(
-        check_npm_subject(&statement, &package),
-        Err(VerifyError::SubjectMismatch { .. })
-    ));
+    statement.subjects.push(StatementSubject { name: "pkg:npm/evil@1.0.0".into(), digests: vec![] });
+    assert!(matches!(check_npm_subject(&statement, &package), Err(VerifyError::SubjectMismatch { .. })));
 }
 
 #[test]
@@ -260,21 +179,12 @@ fn changed_payload_breaks_the_dsse_signature() {
     let mut bundle = playwright();
     let sha512 = statement_sha512(&bundle);
     let env = bundle.dsse_envelope.as_mut().unwrap();
-    let text = String::from_utf8(env.payload.clone())
-        .unwrap()
-        .replace("refs/tags", "refs/heads");
+    let text = String::from_utf8(env.payload.clone()).unwrap().replace("refs/tags", "refs/heads");
     env.payload = text.into_bytes();
     let parsed = ParsedBundle::parse(&bundle).unwrap();
     let key = key_of(&leaf_of(&parsed));
-    let subject = Subject::NpmPackage(NpmPackage {
-        name: "@playwright/cli".into(),
-        version: "0.1.1".into(),
-        sha512,
-    });
-    assert!(matches!(
-        verify_signature(&parsed, &key, &subject),
-        Err(VerifyError::Signature { .. })
-    ));
+    let subject = Subject::NpmPackage(NpmPackage { name: "@playwright/cli".into(), version: "0.1.1".into(), sha512 });
+    assert!(matches!(verify_signature(&parsed, &key, &subject), Err(VerifyError::Signature { .. })));
 }
 
 #[test]
@@ -284,9 +194,8 @@ fn identity_policy_checks_san_issuer_and_extensions() {
     check_profile_and_identity(&leaf, &default_policy()).unwrap();
 
     let mut wrong_san = default_policy();
-    wrong_san.san = Some(SanMatcher::Exact(
-        "https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".into(),
-    ));
+    wrong_san.san =
+        Some(SanMatcher::Exact("https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".into()));
     let mut wrong_issuer = default_policy();
     wrong_issuer.issuer = "https://accounts.google.com".into();
     let mut wrong_repo = default_policy();
@@ -296,8 +205,7 @@ fn identity_policy_checks_san_issuer_and_extensions() {
     let mut wrong_workflow = default_policy();
     wrong_workflow.workflow_path = Some("release.yml".into());
     let mut partial_regex = default_policy();
-    partial_regex.san =
-        Some(SanMatcher::regex("https://github.com/sigstore-conformance/").unwrap());
+    partial_regex.san = Some(SanMatcher::regex("https://github.com/sigstore-conformance/").unwrap());
     for (name, policy) in [
         ("san", wrong_san),
         ("issuer", wrong_issuer),
@@ -307,45 +215,29 @@ fn identity_policy_checks_san_issuer_and_extensions() {
         ("unanchored regex", partial_regex),
     ] {
         assert!(
-            matches!(
-                check_profile_and_identity(&leaf, &policy),
-                Err(VerifyError::PolicyMismatch { .. })
-            ),
+            matches!(check_profile_and_identity(&leaf, &policy), Err(VerifyError::PolicyMismatch { .. })),
             "{name} mismatch accepted"
         );
     }
 
     let mut by_extensions = IdentityPolicy::new(GITHUB_ISSUER);
-    by_extensions.source_repository_uri = Some(
-        "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon".into(),
-    );
+    by_extensions.source_repository_uri =
+        Some("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon".into());
     by_extensions.workflow_path = Some("extremely-dangerous-oidc-beacon.yml".into());
     by_extensions.source_ref = Some("refs/heads/main".into());
-    by_extensions.san =
-        Some(SanMatcher::regex("https://github\\.com/sigstore-conformance/.*").unwrap());
+    by_extensions.san = Some(SanMatcher::regex("https://github\\.com/sigstore-conformance/.*").unwrap());
     check_profile_and_identity(&leaf, &by_extensions).unwrap();
 }
 
 #[test]
 fn keyless_policy_without_identity_is_refused() {
     let policy = Policy::Keyless(IdentityPolicy::new(GITHUB_ISSUER));
-    let err = verify_bundle(
-        &conformance!("happy-path-v0.3"),
-        &production(),
-        &a_txt(),
-        &policy,
-    )
-    .unwrap_err();
+    let err = verify_bundle(&conformance!("happy-path-v0.3"), &production(), &a_txt(), &policy).unwrap_err();
     assert!(matches!(err, VerifyError::PolicyInvalid { .. }), "{err}");
     let mut no_issuer = default_policy();
     no_issuer.issuer.clear();
-    let err = verify_bundle(
-        &conformance!("happy-path-v0.3"),
-        &production(),
-        &a_txt(),
-        &Policy::Keyless(no_issuer),
-    )
-    .unwrap_err();
+    let err = verify_bundle(&conformance!("happy-path-v0.3"), &production(), &a_txt(), &Policy::Keyless(no_issuer))
+        .unwrap_err();
     assert!(matches!(err, VerifyError::PolicyInvalid { .. }), "{err}");
 }
 
@@ -358,16 +250,7 @@ fn a_key_signed_bundle_is_refused_under_a_keyless_policy() {
         &Policy::Keyless(default_policy()),
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            VerifyError::PolicyMismatch {
-                field: "signer",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, VerifyError::PolicyMismatch { field: "signer", .. }), "{err}");
 }
 
 #[test]
@@ -386,22 +269,18 @@ fn log_time(bundle: &Bundle) -> Vec<SignedTime> {
     let entry = &bundle.verification_material.tlog_entries[0];
     vec![SignedTime {
         time: UnixTime(entry.integrated_time),
-        source: TimeSource::TransparencyLog {
-            log_index: entry.log_index as u64,
-        },
+        source: TimeSource::TransparencyLog { log_index: entry.log_index as u64 },
     }]
 }
 
 #[test]
 fn the_certificate_chains_and_its_sct_verifies_at_the_log_time() {
     let root = production();
-    for (case, bundle) in [
-        ("happy-path-v0.1", conformance!("happy-path-v0.1")),
-        ("happy-path-v0.3", conformance!("happy-path-v0.3")),
-    ] {
+    for (case, bundle) in
+        [("happy-path-v0.1", conformance!("happy-path-v0.1")), ("happy-path-v0.3", conformance!("happy-path-v0.3"))]
+    {
         let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
-        let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle))
-            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle)).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(ca.uri, "https://fulcio.sigstore.dev");
         assert_eq!(sct.log_base_url, "https://ctfe.sigstore.dev/2022");
     }
@@ -418,10 +297,7 @@ fn a_signed_time_outside_the_certificate_is_rejected() {
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
     let mut times = log_time(&bundle);
     times[0].time = UnixTime(leaf.not_after.0 + 1);
-    assert!(matches!(
-        verify_certificate(&leaf, &root, &times),
-        Err(VerifyError::TimeOutsideCertificate { .. })
-    ));
+    assert!(matches!(verify_certificate(&leaf, &root, &times), Err(VerifyError::TimeOutsideCertificate { .. })));
     // The boundary itself is inside (inclusive).
     times[0].time = leaf.not_after;
     verify_certificate(&leaf, &root, &times).unwrap();
@@ -434,10 +310,7 @@ fn a_certificate_from_another_ca_does_not_chain() {
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
     // Keep only the 2021 CA, which never issued this leaf.
     root.certificate_authorities.truncate(1);
-    assert!(matches!(
-        verify_certificate(&leaf, &root, &log_time(&bundle)),
-        Err(VerifyError::CertificatePath { .. })
-    ));
+    assert!(matches!(verify_certificate(&leaf, &root, &log_time(&bundle)), Err(VerifyError::CertificatePath { .. })));
 }
 
 #[test]
@@ -449,10 +322,7 @@ fn a_ca_outside_its_valid_for_is_not_used() {
     for ca in &mut root.certificate_authorities {
         ca.valid_for.as_mut().unwrap().end = Some(UnixTime(t[0].time.0 - 1).to_rfc3339());
     }
-    assert!(matches!(
-        verify_certificate(&leaf, &root, &t),
-        Err(VerifyError::CertificatePath { .. })
-    ));
+    assert!(matches!(verify_certificate(&leaf, &root, &t), Err(VerifyError::CertificatePath { .. })));
     // End equal to the signing time is still valid (inclusive).
     for ca in &mut root.certificate_authorities {
         ca.valid_for.as_mut().unwrap().end = Some(t[0].time.to_rfc3339());
@@ -468,17 +338,10 @@ fn a_keyless_npm_signature_with_a_key_id_is_rejected() {
     bundle.dsse_envelope.as_mut().unwrap().signatures[0].keyid = "SHA256:not-a-registry-key".into();
     let parsed = ParsedBundle::parse(&bundle).unwrap();
     let key = key_of(&leaf_of(&parsed));
-    let package = NpmPackage {
-        name: "@playwright/cli".into(),
-        version: "0.1.1".into(),
-        sha512,
-    };
+    let package = NpmPackage { name: "@playwright/cli".into(), version: "0.1.1".into(), sha512 };
     assert!(matches!(
         verify_signature(&parsed, &key, &Subject::NpmPackage(package)),
-        Err(VerifyError::PolicyMismatch {
-            field: "DSSE signature key id",
-            ..
-        })
+        Err(VerifyError::PolicyMismatch { field: "DSSE signature key id", .. })
     ));
 }
 
@@ -486,22 +349,12 @@ fn a_keyless_npm_signature_with_a_key_id_is_rejected() {
 fn a_trusted_root_with_a_validity_window_missing_its_start_is_refused() {
     let mut root = production();
     root.ctlogs[0].public_key.valid_for.as_mut().unwrap().start = None;
-    let err = verify_bundle(
-        &conformance!("happy-path-v0.3"),
-        &root,
-        &a_txt(),
-        &Policy::Keyless(default_policy()),
-    )
-    .unwrap_err();
+    let err = verify_bundle(&conformance!("happy-path-v0.3"), &root, &a_txt(), &Policy::Keyless(default_policy()))
+        .unwrap_err();
     assert!(matches!(err, VerifyError::TrustedRoot { .. }), "{err}");
     let mut root = production();
     root.media_type = "application/vnd.dev.sigstore.trustedroot+json;version=9".into();
-    let err = verify_bundle(
-        &conformance!("happy-path-v0.3"),
-        &root,
-        &a_txt(),
-        &Policy::Keyless(default_policy()),
-    )
-    .unwrap_err();
+    let err = verify_bundle(&conformance!("happy-path-v0.3"), &root, &a_txt(), &Policy::Keyless(default_policy()))
+        .unwrap_err();
     assert!(matches!(err, VerifyError::TrustedRoot { .. }), "{err}");
 }

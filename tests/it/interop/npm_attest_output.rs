@@ -55,19 +55,9 @@ fn dry_run(dir: &Path, name: &str, version: &str) -> DryRun {
         tarball.to_str().unwrap(),
     ];
     let out = run_in(dir, &args, &github_env());
-    assert!(
-        out.status.success(),
-        "attest --dry-run {name}: {}",
-        stderr(&out)
-    );
-    let report: Value =
-        serde_json::from_str(stdout(&out).trim()).expect("one JSON object on stdout");
-    DryRun {
-        report,
-        bundle,
-        trusted_root,
-        tarball,
-    }
+    assert!(out.status.success(), "attest --dry-run {name}: {}", stderr(&out));
+    let report: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON object on stdout");
+    DryRun { report, bundle, trusted_root, tarball }
 }
 
 #[test]
@@ -75,10 +65,7 @@ fn dry_run_bundles_pass_sigstore_js_sigstore_python_npm_and_in_toto() {
     let dir = tempfile::tempdir().unwrap();
     let san = format!("https://github.com/{WORKFLOW_REF}");
     let mut runs = Vec::new();
-    for (name, version) in [
-        ("hello-npm-attest", "1.2.3"),
-        ("@npm-attest-test/scoped-pkg", "0.1.0-beta.1"),
-    ] {
+    for (name, version) in [("hello-npm-attest", "1.2.3"), ("@npm-attest-test/scoped-pkg", "0.1.0-beta.1")] {
         let run = dry_run(dir.path(), name, version);
         let purl = format!("pkg:npm/{}@{version}", name.replacen('@', "%40", 1));
         let digest = sha512_hex(&fs::read(&run.tarball).unwrap());
@@ -94,19 +81,13 @@ fn dry_run_bundles_pass_sigstore_js_sigstore_python_npm_and_in_toto() {
             issuer: GITHUB_ISSUER,
         };
         let js = sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js, {name}: {r}"));
-        assert_eq!(
-            (&js["subject"], &js["sha512"]),
-            (&json!(purl), &json!(digest))
-        );
-        let py = sigstore_python_verify(&case)
-            .unwrap_or_else(|r| panic!("sigstore-python, {name}: {r}"));
+        assert_eq!((&js["subject"], &js["sha512"]), (&json!(purl), &json!(digest)));
+        let py = sigstore_python_verify(&case).unwrap_or_else(|r| panic!("sigstore-python, {name}: {r}"));
         assert_eq!(py["subject"], purl.as_str());
-        let npm = npm_cli_sigstore_verify(&case)
-            .unwrap_or_else(|r| panic!("npm's sigstore-js, {name}: {r}"));
+        let npm = npm_cli_sigstore_verify(&case).unwrap_or_else(|r| panic!("npm's sigstore-js, {name}: {r}"));
         assert_eq!(npm["subject"], purl.as_str());
 
-        let statement = intoto_check(&run.bundle)
-            .unwrap_or_else(|r| panic!("in-toto-attestation, {name}: {r}"));
+        let statement = intoto_check(&run.bundle).unwrap_or_else(|r| panic!("in-toto-attestation, {name}: {r}"));
         assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
         assert_eq!(statement["subjects"], json!([purl]));
         runs.push((name, version, run));
@@ -138,10 +119,7 @@ fn dry_run_bundles_with_a_changed_payload_byte_or_the_wrong_root_or_identity_are
     let run = dry_run(dir.path(), name, "2.0.0");
     let san = format!("https://github.com/{WORKFLOW_REF}");
     let changed = dir.path().join("payload-byte-changed.sigstore.json");
-    write_json(
-        &changed,
-        &with_one_payload_byte_changed(&read_json(&run.bundle)),
-    );
+    write_json(&changed, &with_one_payload_byte_changed(&read_json(&run.bundle)));
     let production = data("trust/public-good-production-trusted_root.json");
     let good = VerifyCase {
         bundle: &run.bundle,
@@ -153,20 +131,8 @@ fn dry_run_bundles_with_a_changed_payload_byte_or_the_wrong_root_or_identity_are
     };
     sigstore_js_verify(&good).expect("the untouched bundle verifies");
     let cases = [
-        (
-            "payload byte changed",
-            VerifyCase {
-                bundle: &changed,
-                ..good.clone()
-            },
-        ),
-        (
-            "public-good root",
-            VerifyCase {
-                trusted_root: &production,
-                ..good.clone()
-            },
-        ),
+        ("payload byte changed", VerifyCase { bundle: &changed, ..good.clone() }),
+        ("public-good root", VerifyCase { trusted_root: &production, ..good.clone() }),
         (
             "other workflow",
             VerifyCase {
@@ -174,13 +140,7 @@ fn dry_run_bundles_with_a_changed_payload_byte_or_the_wrong_root_or_identity_are
                 ..good.clone()
             },
         ),
-        (
-            "other issuer",
-            VerifyCase {
-                issuer: "https://gitlab.com",
-                ..good.clone()
-            },
-        ),
+        ("other issuer", VerifyCase { issuer: "https://gitlab.com", ..good.clone() }),
     ];
     for (what, case) in cases {
         let js = sigstore_js_verify(&case).expect_err(what);
@@ -202,18 +162,9 @@ fn sigstore_js_and_sigstore_python_sign_against_serve_sigstore_and_sigstore_js_v
 
     // sigstore-js's signer: Fulcio, DSSE, a Rekor dsse entry.
     let js_bundle = dir.path().join("signed-by-sigstore-js.sigstore.json");
-    let facts = sign_with_js(
-        server.base_url(),
-        server.base_url(),
-        &token,
-        &statement,
-        &js_bundle,
-    )
-    .unwrap_or_else(|r| panic!("sigstore-js signing: {r}\n{}", server.stderr()));
-    eprintln!(
-        "sigstore-js signed against serve-sigstore in {} ms",
-        facts["elapsedMs"]
-    );
+    let facts = sign_with_js(server.base_url(), server.base_url(), &token, &statement, &js_bundle)
+        .unwrap_or_else(|r| panic!("sigstore-js signing: {r}\n{}", server.stderr()));
+    eprintln!("sigstore-js signed against serve-sigstore in {} ms", facts["elapsedMs"]);
     let case = VerifyCase {
         bundle: &js_bundle,
         trusted_root: &root,
@@ -222,61 +173,30 @@ fn sigstore_js_and_sigstore_python_sign_against_serve_sigstore_and_sigstore_js_v
         san: &san,
         issuer: &issuer,
     };
-    sigstore_js_verify(&case)
-        .unwrap_or_else(|r| panic!("sigstore-js verifying its own bundle: {r}"));
-    sigstore_python_verify(&case)
-        .unwrap_or_else(|r| panic!("sigstore-python verifying sigstore-js's bundle: {r}"));
+    sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js verifying its own bundle: {r}"));
+    sigstore_python_verify(&case).unwrap_or_else(|r| panic!("sigstore-python verifying sigstore-js's bundle: {r}"));
 
     // sigstore-python's CLI: a message signature (hashedrekord) ...
     let py_sign = dir.path().join("signed-by-sigstore-python.sigstore.json");
-    sign_with_python(
-        &server.trust_config(),
-        &token,
-        PythonSign::Sign,
-        &artifact,
-        &py_sign,
-    )
-    .unwrap_or_else(|e| panic!("sigstore sign: {e}\n{}", server.stderr()));
-    let case = VerifyCase {
-        bundle: &py_sign,
-        artifact: Some(&artifact),
-        ..case.clone()
-    };
-    sigstore_js_verify(&case)
-        .unwrap_or_else(|r| panic!("sigstore-js verifying `sigstore sign`: {r}"));
-    let other = VerifyCase {
-        artifact: Some(&statement),
-        ..case.clone()
-    };
-    assert_eq!(
-        sigstore_js_verify(&other)
-            .expect_err("another artifact")
-            .stage,
-        "sigstore"
-    );
+    sign_with_python(&server.trust_config(), &token, PythonSign::Sign, &artifact, &py_sign)
+        .unwrap_or_else(|e| panic!("sigstore sign: {e}\n{}", server.stderr()));
+    let case = VerifyCase { bundle: &py_sign, artifact: Some(&artifact), ..case.clone() };
+    sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js verifying `sigstore sign`: {r}"));
+    let other = VerifyCase { artifact: Some(&statement), ..case.clone() };
+    assert_eq!(sigstore_js_verify(&other).expect_err("another artifact").stage, "sigstore");
 
     // ... and a DSSE attestation with an SLSA v1 predicate.
     let predicate = dir.path().join("predicate.json");
-    let real = read_json(&data(
-        "npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json",
-    ));
+    let real = read_json(&data("npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"));
     let mut real_statement = Value::Null;
     with_statement(&real, |s| real_statement = s.clone());
     write_json(&predicate, &real_statement["predicate"]);
     let py_attest = dir.path().join("attested-by-sigstore-python.sigstore.json");
-    let mode = PythonSign::Attest {
-        predicate_type: "https://slsa.dev/provenance/v1",
-        predicate: &predicate,
-    };
+    let mode = PythonSign::Attest { predicate_type: "https://slsa.dev/provenance/v1", predicate: &predicate };
     sign_with_python(&server.trust_config(), &token, mode, &artifact, &py_attest)
         .unwrap_or_else(|e| panic!("sigstore attest: {e}\n{}", server.stderr()));
-    let case = VerifyCase {
-        bundle: &py_attest,
-        artifact: None,
-        ..case.clone()
-    };
-    sigstore_js_verify(&case)
-        .unwrap_or_else(|r| panic!("sigstore-js verifying `sigstore attest`: {r}"));
+    let case = VerifyCase { bundle: &py_attest, artifact: None, ..case.clone() };
+    sigstore_js_verify(&case).unwrap_or_else(|r| panic!("sigstore-js verifying `sigstore attest`: {r}"));
     let checked = intoto_check(&py_attest).unwrap_or_else(|r| panic!("in-toto-attestation: {r}"));
     assert_eq!(checked["predicateType"], "https://slsa.dev/provenance/v1");
 }
@@ -306,16 +226,8 @@ fn attest_against_serve_sigstore_passes_both_verifiers_and_in_toto() {
     ];
     let out = run_in(dir.path(), &args, &[]);
     let ours = started.elapsed();
-    assert!(
-        out.status.success(),
-        "attest --sigstore URL: {}\n{}",
-        stderr(&out),
-        server.stderr()
-    );
-    assert!(
-        !stdout(&out).contains(&token) && !stderr(&out).contains(&token),
-        "the token leaked"
-    );
+    assert!(out.status.success(), "attest --sigstore URL: {}\n{}", stderr(&out), server.stderr());
+    assert!(!stdout(&out).contains(&token) && !stderr(&out).contains(&token), "the token leaked");
 
     let case = VerifyCase {
         bundle: &bundle,
@@ -335,14 +247,8 @@ fn attest_against_serve_sigstore_passes_both_verifiers_and_in_toto() {
     with_statement(&read_json(&bundle), |s| ours_statement = s.clone());
     write_json(&statement, &ours_statement);
     let js_bundle = dir.path().join("sigstore-js.sigstore.json");
-    let facts = sign_with_js(
-        server.base_url(),
-        server.base_url(),
-        &token,
-        &statement,
-        &js_bundle,
-    )
-    .unwrap_or_else(|r| panic!("sigstore-js signing: {r}"));
+    let facts = sign_with_js(server.base_url(), server.base_url(), &token, &statement, &js_bundle)
+        .unwrap_or_else(|r| panic!("sigstore-js signing: {r}"));
     eprintln!(
         "against serve-sigstore: npm-attest attest (whole process, incl. tarball read) {} ms; \
          sigstore-js DSSEBundleBuilder.create {} ms",
