@@ -17,7 +17,7 @@ use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{verify_bundle, IdentityPolicy, NpmPackage, Policy, Subject, VerifyError};
 use crate::core::x509::LeafCertificate;
 use crate::error::{fail, fail_with_hint, ExitKind};
-use crate::http::{Http, RetryPolicy as HttpRetry};
+use crate::http::{Http, RetryPolicy};
 use crate::report;
 use crate::secret::SecretString;
 
@@ -553,30 +553,6 @@ fn body_excerpt(body: &[u8]) -> String {
     }
 }
 
-/// How often and how patiently to retry transient failures.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in total, at least 1.
-    pub attempts: u32,
-    /// The delay before the second attempt; doubled each time.
-    pub base_delay: std::time::Duration,
-}
-
-impl Default for RetryPolicy {
-    /// Five attempts, as the Actions toolkit's retry plugin makes.
-    fn default() -> Self {
-        RetryPolicy { attempts: 5, base_delay: std::time::Duration::from_secs(1) }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay after failed attempt `n` (1-based), capped at 30 seconds.
-    pub fn delay_after(&self, n: u32) -> std::time::Duration {
-        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.base_delay.saturating_mul(factor).min(std::time::Duration::from_secs(30))
-    }
-}
-
 /// A stored attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadedAttestation {
@@ -689,43 +665,57 @@ async fn upload_with_retries(
     workflow_path: Option<&str>,
 ) -> anyhow::Result<UploadedAttestation> {
     // Retries are decided here, from the classified answer; the client sends each request once.
-    let http = Http::new(HttpRetry::NONE)?;
+    let http = Http::new(RetryPolicy::NONE)?;
     let body = serde_json::to_value(CreateAttestationRequest { bundle })
         .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the attestations request: {e}")))?;
     let headers = [("accept", "application/vnd.github+json"), ("x-github-api-version", API_VERSION)];
+    // The shared policy (`crate::http::RetryPolicy`: backoff with jitter, `Retry-After`, the
+    // overall deadline); which answers are transient is GitHub's own (`classify_response`:
+    // also its 403 rate limits).
+    let started = std::time::Instant::now();
     let mut attempt = 1;
     loop {
         let answer =
             http.post_json_once("the GitHub attestations API", &target.endpoint, &body, &target.token, &headers).await;
-        let classified = answer.map(|response| {
-            report::debug(&format!("POST {} (attempt {attempt}): {}", target.endpoint, response.status));
-            classify_response(response.status.as_u16(), &response.body)
-        });
-        let error = match classified {
-            Ok(Ok(created)) => {
-                let url = attestation_url(&target.server_url, &target.repository, created.id);
-                return Ok(UploadedAttestation { id: created.id, url });
-            }
-            Ok(Err(e)) if e.is_transient() && attempt < retry.attempts => e.to_string(),
-            Ok(Err(e)) => {
-                let message = format!("cannot store the attestation with GitHub: {e}");
-                return Err(match e.hint(workflow_path) {
-                    Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
-                    None => fail(e.exit_kind(), message),
-                });
+        let (error, wait) = match answer {
+            Ok(response) => {
+                report::debug(&format!("POST {} (attempt {attempt}): {}", target.endpoint, response.status));
+                match classify_response(response.status.as_u16(), &response.body) {
+                    Ok(created) => {
+                        let url = attestation_url(&target.server_url, &target.repository, created.id);
+                        return Ok(UploadedAttestation { id: created.id, url });
+                    }
+                    Err(e) => {
+                        let wait = e
+                            .is_transient()
+                            .then(|| retry.wait_before_retry(attempt, started, Some(&response.headers)))
+                            .flatten();
+                        match wait {
+                            Some(wait) => (e.to_string(), wait),
+                            None => {
+                                let message = format!("cannot store the attestation with GitHub: {e}");
+                                return Err(match e.hint(workflow_path) {
+                                    Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
+                                    None => fail(e.exit_kind(), message),
+                                });
+                            }
+                        }
+                    }
+                }
             }
             // Connection failures and the like.
-            Err(e) if attempt < retry.attempts => format!("{e:#}"),
-            Err(e) => return Err(e.context("cannot store the attestation with GitHub")),
+            Err(e) => match retry.wait_before_retry(attempt, started, None) {
+                Some(wait) => (format!("{e:#}"), wait),
+                None => return Err(e.context("cannot store the attestation with GitHub")),
+            },
         };
-        let delay = retry.delay_after(attempt);
         report::warn(&format!(
-            "the GitHub attestations API failed ({error}); retrying in {} ms (attempt {} of {})",
-            delay.as_millis(),
+            "the GitHub attestations API failed ({error}); retrying in {} ms (attempt {} of at most {})",
+            wait.as_millis(),
             attempt + 1,
-            retry.attempts
+            retry.retries + 1
         ));
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(wait).await;
         attempt += 1;
     }
 }
@@ -837,7 +827,14 @@ pub async fn report_attestation(
     if let Some(target) = upload {
         let bundle = serde_json::to_value(attested.bundle)
             .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the bundle: {e}")))?;
-        match upload_attestation(target, &bundle, RetryPolicy::default(), actions.workflow_path.as_deref()).await {
+        match upload_attestation(
+            target,
+            &bundle,
+            RetryPolicy::default().with_env_deadline(),
+            actions.workflow_path.as_deref(),
+        )
+        .await
+        {
             Ok(uploaded) => {
                 report::info(&format!("Attestation stored with GitHub: {}", uploaded.url));
                 if let Some(file) = &actions.output_file {
@@ -1269,14 +1266,6 @@ mod tests {
         assert!(matches!(summary.verification, Some(VerificationOutcome::NotRun { .. })));
         // The signer is still shown, marked as not verified.
         assert!(summary.signer_unverified);
-    }
-
-    #[test]
-    fn retry_delays_double_and_cap() {
-        let p = RetryPolicy { attempts: 5, base_delay: std::time::Duration::from_millis(100) };
-        assert_eq!(p.delay_after(1).as_millis(), 100);
-        assert_eq!(p.delay_after(3).as_millis(), 400);
-        assert_eq!(p.delay_after(40).as_secs(), 30);
     }
 
     #[test]

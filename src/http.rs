@@ -53,6 +53,29 @@ impl RetryPolicy {
         full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
     }
 
+    /// This policy with its deadline taken from `NPM_ATTEST_RETRY_DEADLINE_SECS` when that is set.
+    pub fn with_env_deadline(mut self) -> Self {
+        if self.retries > 0 {
+            if let Some(seconds) = std::env::var(DEADLINE_VARIABLE).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+                self.deadline = Duration::from_secs(seconds);
+            }
+        }
+        self
+    }
+
+    /// For a caller that sends once and classifies the answers itself (the GitHub attestations
+    /// API): the wait before another attempt after `failures` failed ones since `started`, with
+    /// this policy's backoff, jitter, deadline and the answer's `Retry-After`; `None` to give up.
+    pub fn wait_before_retry(
+        &self,
+        failures: u32,
+        started: std::time::Instant,
+        answer: Option<&HeaderMap>,
+    ) -> Option<Duration> {
+        let after = answer.and_then(|headers| retry_after(headers, time::OffsetDateTime::now_utc()));
+        self.next_wait(failures, started.elapsed(), after, jitter())
+    }
+
     /// The wait before the next attempt after `failures` failed ones and `elapsed` since the
     /// first, or `None` to give up: out of retries, or the wait (the service's `retry_after`
     /// when it sent one) would end past the deadline.
@@ -192,12 +215,8 @@ pub struct Http {
 impl Http {
     /// A client retrying under `retry`, whose deadline `NPM_ATTEST_RETRY_DEADLINE_SECS`
     /// overrides when set.
-    pub fn new(mut retry: RetryPolicy) -> anyhow::Result<Self> {
-        if retry.retries > 0 {
-            if let Some(seconds) = std::env::var(DEADLINE_VARIABLE).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
-                retry.deadline = Duration::from_secs(seconds);
-            }
-        }
+    pub fn new(retry: RetryPolicy) -> anyhow::Result<Self> {
+        let retry = retry.with_env_deadline();
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(15))
@@ -575,6 +594,20 @@ mod tests {
         assert_eq!(p.next_wait(1, s(0), Some(s(7)), 1.0), Some(s(7)));
         assert_eq!(p.next_wait(1, s(5), Some(s(7)), 1.0), None);
         assert_eq!(RetryPolicy::NONE.next_wait(1, s(0), None, 0.5), None);
+    }
+
+    #[test]
+    fn callers_that_classify_answers_get_the_same_waits() {
+        let p = RetryPolicy { retries: 2, deadline: Duration::from_secs(30), ..RetryPolicy::default() };
+        let started = std::time::Instant::now();
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(p.wait_before_retry(1, started, Some(&headers)), Some(Duration::from_secs(3)));
+        let backoff = p.wait_before_retry(1, started, None).unwrap();
+        assert!(backoff >= Duration::from_millis(250) && backoff <= Duration::from_millis(500), "{backoff:?}");
+        assert_eq!(p.wait_before_retry(3, started, None), None, "out of retries");
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("31"));
+        assert_eq!(p.wait_before_retry(1, started, Some(&headers)), None, "past the deadline");
     }
 
     #[test]
