@@ -899,42 +899,12 @@ fn the_trusted_root_check_catches_an_entry_from_another_log() {
     assert!(!dir.path().join("out.sigstore.json").exists());
 }
 
-/// Stops the child process it holds, even when the test fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn attest_against_a_running_serve_sigstore_by_url() {
-    use std::io::BufRead as _;
-
     let dir = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new(crate::support::bin())
-        .current_dir(dir.path())
-        .args(["serve-sigstore", "--trusted-root-out", "root.json", "--token-out", "token.jwt"])
-        .env_clear()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server_stdout = server.stdout.take().unwrap();
-    let _server = KillOnDrop(server);
-    let mut line = String::new();
-    std::io::BufReader::new(server_stdout).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-    // The token file is written before the server listens; wait briefly if not.
-    for _ in 0..50 {
-        if dir.path().join("token.jwt").exists() && dir.path().join("root.json").exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let token = std::fs::read_to_string(dir.path().join("token.jwt")).unwrap();
+    let server = crate::interop::ServeSigstore::start();
+    let url = server.base_url().to_owned();
+    let token = server.token();
     std::fs::copy(data("npm-provenance/tarballs/sigstore-1.0.0.tgz"), dir.path().join("sigstore-1.0.0.tgz")).unwrap();
     let out = run_in(
         dir.path(),
@@ -948,8 +918,7 @@ fn attest_against_a_running_serve_sigstore_by_url() {
         format!("{url}/api/v1/log/entries?logIndex={}", result["logIndex"]).as_str()
     );
     assert!(result.get("trustedRoot").is_none());
-    let statement =
-        verify_local_bundle(&dir.path().join("sigstore-1.0.0.sigstore.json"), &dir.path().join("root.json"));
+    let statement = verify_local_bundle(&dir.path().join("sigstore-1.0.0.sigstore.json"), &server.trusted_root());
     assert_eq!(statement["subject"][0]["name"], "pkg:npm/sigstore@1.0.0");
     assert!(!stderr(&out).contains(token.trim()));
     assert!(!stdout(&out).contains(token.trim()));

@@ -758,41 +758,13 @@ fn a_new_bundle_that_does_not_verify_is_never_uploaded() {
     assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
 }
 
-/// Stops the child process it holds, even when the test fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn another_sigstore_instance_needs_its_trusted_root_before_anything_is_uploaded() {
-    use std::io::BufRead as _;
-
     let work = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new(crate::support::bin())
-        .current_dir(work.path())
-        .args(["serve-sigstore", "--trusted-root-out", "root.json", "--token-out", "token.jwt"])
-        .env_clear()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server_stdout = server.stdout.take().unwrap();
-    let _server = KillOnDrop(server);
-    let mut line = String::new();
-    std::io::BufReader::new(server_stdout).read_line(&mut line).unwrap();
-    let sigstore_url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-    for _ in 0..50 {
-        if work.path().join("token.jwt").exists() && work.path().join("root.json").exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let token = std::fs::read_to_string(work.path().join("token.jwt")).unwrap().trim().to_owned();
+    let server = crate::interop::ServeSigstore::start();
+    let sigstore_url = server.base_url().to_owned();
+    let root = server.trusted_root().display().to_string();
+    let token = server.token();
 
     let registry =
         RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
@@ -816,12 +788,12 @@ fn another_sigstore_instance_needs_its_trusted_root_before_anything_is_uploaded(
     assert!(stderr(&without_root).contains("--trusted-root"));
     assert_eq!(registry.puts(), 0);
 
-    let with_root = publish(&["--trusted-root", "root.json"]);
+    let with_root = publish(&["--trusted-root", root.as_str()]);
     assert!(with_root.status.success(), "{}", stderr(&with_root));
     assert_eq!(registry.puts(), 1);
     assert!(registry.provenance("hello@1.0.0").is_some());
     assert_secret_free(&with_root, &[&token, STATIC_TOKEN]);
-    assert_eq!(files_in(work.path()), vec!["pkg.tgz", "root.json", "token.jwt"]);
+    assert_eq!(files_in(work.path()), vec!["pkg.tgz"]);
 }
 
 #[test]
