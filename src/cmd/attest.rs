@@ -19,13 +19,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cmd::batch::{self, error_text};
-use crate::core::bundle::Bundle;
+use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
-use crate::provenance::{capture_env, Signer, SignerPlan, SigstoreArgs};
+use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
-use crate::sigstore::{self, Endpoints};
-use crate::tarball::{self, PackageTarball};
+use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::session::bundle_json;
+use crate::sigstore::signer::{capture_env, Signer, SignerPlan, SigstoreArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
@@ -84,7 +85,8 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
     let lookup = |key: &str| env.get(key).cloned();
     // Checked before signing too: a missing token or repository fails before anything is logged.
-    let upload = if args.upload_to_github { Some(crate::github::UploadTarget::from_env(&lookup)?) } else { None };
+    let upload =
+        if args.upload_to_github { Some(crate::ci::attestations::UploadTarget::from_env(&lookup)?) } else { None };
     let inputs = inputs(&args)?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -125,7 +127,7 @@ async fn run_one(
     signer_plan: SignerPlan,
     input: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
-    upload: Option<&crate::github::UploadTarget>,
+    upload: Option<&crate::ci::attestations::UploadTarget>,
 ) -> anyhow::Result<()> {
     let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
     let package = read_tarball(&plan.tarball).await?;
@@ -139,15 +141,15 @@ async fn run_one(
     let signer = signer_plan.start().await?;
     let result = match signer.attest(&package).await {
         Ok(bundle) => {
-            let report_to = crate::github::ReportTo {
+            let report_to = crate::ci::report::ReportTo {
                 env: lookup,
                 upload,
                 trusted_root: match signer.trusted_root() {
-                    Some(root) => crate::github::TrustedRootChoice::Local(root),
-                    None if *signer.endpoints() == sigstore::Endpoints::public_good() => {
-                        crate::github::TrustedRootChoice::PublicGood
+                    Some(root) => crate::ci::report::TrustedRootChoice::Local(root),
+                    None if *signer.endpoints() == Endpoints::public_good() => {
+                        crate::ci::report::TrustedRootChoice::PublicGood
                     }
-                    None => crate::github::TrustedRootChoice::Unknown,
+                    None => crate::ci::report::TrustedRootChoice::Unknown,
                 },
             };
             finish(args, &plan, &package, &signer, &bundle, report_to).await
@@ -380,7 +382,7 @@ async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) ->
             fail(ExitKind::Environment, format!("cannot create a temporary directory in {}: {e}", out_dir.display()))
         })?;
         report::info(&format!("Packing {} with `npm pack`", input.display()));
-        let packed = tarball::npm_pack(input, pack_dir.path()).await?;
+        let packed = crate::npm::pack::npm_pack(input, pack_dir.path()).await?;
         let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
         let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
         let bundle =
@@ -426,7 +428,7 @@ async fn write_in_background(plan: Plan, bundle: Bundle) -> anyhow::Result<(Plan
 
 /// Moves a packed tarball into place and writes the bundle (last); returns the tarball path.
 fn write_results(plan: &Plan, bundle: &Bundle) -> anyhow::Result<PathBuf> {
-    let bundle_bytes = sigstore::bundle_json(bundle)?;
+    let bundle_bytes = bundle_json(bundle)?;
     let tarball_path = match &plan.tarball_final {
         Some(final_path) => {
             rename(&plan.tarball, final_path)?;
@@ -473,7 +475,7 @@ async fn finish(
     package: &PackageTarball,
     signer: &Signer,
     bundle: &Bundle,
-    report_to: crate::github::ReportTo<'_>,
+    report_to: crate::ci::report::ReportTo<'_>,
 ) -> anyhow::Result<()> {
     let endpoints = signer.endpoints();
     let trusted_root = match signer.trusted_root() {
@@ -523,7 +525,7 @@ async fn finish(
         let out = result_json(&plan.bundle, &tarball_path, package, log_index, endpoints, trusted_root);
         report::data(&out.to_string());
     }
-    let attested = crate::github::Attested {
+    let attested = crate::ci::report::Attested {
         bundle,
         bundle_path: &plan.bundle,
         tarball_path: &tarball_path,
@@ -535,7 +537,7 @@ async fn finish(
         trusted_root: report_to.trusted_root,
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
-    crate::github::report_attestation(report_to.env, &attested, report_to.upload).await
+    crate::ci::report::report_attestation(report_to.env, &attested, report_to.upload).await
 }
 
 #[cfg(test)]

@@ -14,18 +14,20 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::ci::oidc::{self, TokenSource};
+use crate::clock;
 use crate::core::jwt::decode_unverified;
-use crate::core::statement::{statement_bytes, Provider};
-use crate::core::trust_root::TrustedRoot;
+use crate::core::npm::statement::{statement_bytes, Provider};
+use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
-use crate::oidc::{self, TokenSource};
+use crate::npm::tarball::PackageTarball;
 use crate::report;
 use crate::secret::SecretString;
-use crate::sigstore::{self, Content, Endpoints, SigningSession};
+use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::session::{Content, SigningSession};
 use crate::standin::{self, Standin, StandinOptions};
-use crate::tarball::PackageTarball;
 
 /// The Sigstore instance and identity flags, shared by `attest` and `publish`.
 #[derive(Debug, Clone, clap::Args)]
@@ -145,7 +147,7 @@ impl SignerPlan {
             Instance::Remote(_) => {
                 let source = oidc::discover(&lookup, args.identity_token.clone())?;
                 if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
-                    oidc::inspect(token, source.describe(), sigstore::now()?)?;
+                    oidc::inspect(token, source.describe(), clock::now()?)?;
                 }
                 (Some(source), None)
             }
@@ -203,7 +205,7 @@ impl SignerPlan {
                     }
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();
-                        let claims = standin::github_actions_claims(&lookup, sigstore::now()?);
+                        let claims = standin::github_actions_claims(&lookup, clock::now()?);
                         let token = standin.mint_token(claims.clone());
                         report::mask(&token);
                         (token, "the local stand-in", claims)
@@ -237,7 +239,7 @@ impl SignerPlan {
 }
 
 fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
-    let (jwt, warnings) = oidc::inspect(token, described, sigstore::now()?)?;
+    let (jwt, warnings) = oidc::inspect(token, described, clock::now()?)?;
     for w in warnings {
         report::warn(&w);
     }

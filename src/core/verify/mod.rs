@@ -6,25 +6,33 @@
 //! Pure: no clock. Every time used comes from a verified source inside the bundle (an RFC 3161
 //! token or a Rekor integrated time backed by a verified SET).
 
+pub mod checkpoint;
+pub mod merkle;
+pub mod pki;
+pub mod sct;
+pub mod tlog;
+pub mod tsa;
+pub mod x509;
+
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::core::bundle::{
+use crate::core::crypto::PublicKey;
+use crate::core::dsse::pae;
+use crate::core::time::{UnixTime, Validity};
+use crate::core::verify::pki::{validate_path, EKU_CODE_SIGNING};
+use crate::core::verify::sct::{verify_embedded_scts, SctError, VerifiedSct};
+use crate::core::verify::tlog::{verify_entry, SignedContent, SignerKey, TlogError, VerifiedLogEntry};
+use crate::core::verify::tsa::{verify_timestamp, TsaError, VerifiedTimestamp};
+use crate::core::verify::x509::{
+    has_precert_signing_eku, subject_and_spki, CertificateError, LeafCertificate, San, SigstoreExtension,
+};
+use crate::core::wire::bundle::{
     Bundle, Envelope, TransparencyLogEntry, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_1, MEDIA_TYPE_V0_2, MEDIA_TYPE_V0_3,
     MEDIA_TYPE_V0_3_LEGACY,
 };
-use crate::core::crypto::PublicKey;
-use crate::core::dsse::pae;
-use crate::core::pki::{validate_path, EKU_CODE_SIGNING};
-use crate::core::sct::{verify_embedded_scts, SctError, VerifiedSct};
-use crate::core::time::{UnixTime, Validity};
-use crate::core::tlog::{verify_entry, SignedContent, SignerKey, TlogError, VerifiedLogEntry};
-use crate::core::trust_root::{
+use crate::core::wire::trust_root::{
     CertificateAuthority, TrustedRoot, TRUSTED_ROOT_MEDIA_TYPE_V0_1, TRUSTED_ROOT_MEDIA_TYPE_V0_2,
-};
-use crate::core::tsa::{verify_timestamp, TsaError, VerifiedTimestamp};
-use crate::core::x509::{
-    has_precert_signing_eku, subject_and_spki, CertificateError, LeafCertificate, San, SigstoreExtension,
 };
 
 /// At most this many RFC 3161 tokens per bundle (sigstore-protocol.md §5 step 1a).
