@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::ci::runner::{permission_hint, ActionsEnv, Permission};
 use crate::error::{fail, fail_with_hint, ExitKind};
-use crate::http::{Http, RetryPolicy};
+use crate::http::{Http, Request, Response, RetryPolicy, MAX_BODY_BYTES};
 use crate::report;
 use crate::secret::SecretString;
 
@@ -261,59 +261,45 @@ async fn upload_with_retries(
     retry: RetryPolicy,
     workflow_path: Option<&str>,
 ) -> anyhow::Result<UploadedAttestation> {
-    // Retries are decided here, from the classified answer; the client sends each request once.
-    let http = Http::new(RetryPolicy::NONE)?;
-    let body = serde_json::to_value(CreateAttestationRequest { bundle })
+    let http = Http::new(retry)?;
+    let body = serde_json::to_vec(&CreateAttestationRequest { bundle })
         .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the attestations request: {e}")))?;
-    let headers = [("accept", "application/vnd.github+json"), ("x-github-api-version", API_VERSION)];
-    // The shared policy (`crate::http::RetryPolicy`: backoff with jitter, `Retry-After`, the
-    // overall deadline); which answers are transient is GitHub's own (`classify_response`:
-    // also its 403 rate limits).
-    let started = std::time::Instant::now();
-    let mut attempt = 1;
-    loop {
-        let answer =
-            http.post_json_once("the GitHub attestations API", &target.endpoint, &body, &target.token, &headers).await;
-        let (error, wait) = match answer {
-            Ok(response) => {
-                report::debug(&format!("POST {} (attempt {attempt}): {}", target.endpoint, response.status));
-                match classify_response(response.status.as_u16(), &response.body) {
-                    Ok(created) => {
-                        let url = attestation_url(&target.server_url, &target.repository, created.id);
-                        return Ok(UploadedAttestation { id: created.id, url });
-                    }
-                    Err(e) => {
-                        let wait = e
-                            .is_transient()
-                            .then(|| retry.wait_before_retry(attempt, started, Some(&response.headers)))
-                            .flatten();
-                        match wait {
-                            Some(wait) => (e.to_string(), wait),
-                            None => {
-                                let message = format!("cannot store the attestation with GitHub: {e}");
-                                return Err(match e.hint(workflow_path) {
-                                    Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
-                                    None => fail(e.exit_kind(), message),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            // Connection failures and the like.
-            Err(e) => match retry.wait_before_retry(attempt, started, None) {
-                Some(wait) => (format!("{e:#}"), wait),
-                None => return Err(e.context("cannot store the attestation with GitHub")),
-            },
-        };
-        report::warn(&format!(
-            "the GitHub attestations API failed ({error}); retrying in {} ms (attempt {} of at most {})",
-            wait.as_millis(),
-            attempt + 1,
-            retry.retries + 1
-        ));
-        tokio::time::sleep(wait).await;
-        attempt += 1;
+    let headers = [
+        ("accept", "application/vnd.github+json".to_owned()),
+        ("content-type", "application/json".to_owned()),
+        ("x-github-api-version", API_VERSION.to_owned()),
+    ];
+    let request = Request {
+        method: reqwest::Method::POST,
+        url: &target.endpoint,
+        headers: &headers,
+        bearer: Some(&target.token),
+        body: Some(body),
+    };
+    // The one retry loop of `crate::http` (backoff with jitter, `Retry-After`, the overall
+    // deadline); which answers are transient is GitHub's own (`classify_response`: also its
+    // 403 rate limits).
+    let transient = |response: &Response| match classify_response(response.status.as_u16(), &response.body) {
+        Err(e) if e.is_transient() => Some(e.to_string()),
+        _ => None,
+    };
+    let response = http
+        .request_classified("the GitHub attestations API", request, MAX_BODY_BYTES, &transient)
+        .await
+        .map_err(|e| e.context("cannot store the attestation with GitHub"))?;
+    report::debug(&format!("POST {}: {}", target.endpoint, response.status));
+    match classify_response(response.status.as_u16(), &response.body) {
+        Ok(created) => {
+            let url = attestation_url(&target.server_url, &target.repository, created.id);
+            Ok(UploadedAttestation { id: created.id, url })
+        }
+        Err(e) => {
+            let message = format!("cannot store the attestation with GitHub: {e}");
+            Err(match e.hint(workflow_path) {
+                Some(hint) => fail_with_hint(e.exit_kind(), message, hint),
+                None => fail(e.exit_kind(), message),
+            })
+        }
     }
 }
 

@@ -25,8 +25,9 @@ use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::self_check::SelfCheckTrust;
 use crate::sigstore::session::bundle_json;
-use crate::sigstore::signer::{capture_env, Signer, SignerPlan, SigstoreArgs};
+use crate::sigstore::signer::{capture_env, SignedBundle, Signer, SignerPlan, SigstoreArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
@@ -139,22 +140,16 @@ async fn run_one(
         &package.sha512_hex()[..16]
     ));
     let signer = signer_plan.start().await?;
+    warn_if_unverifiable(&signer);
     let result = match signer.attest(&package).await {
-        Ok(bundle) => {
-            let report_to = crate::ci::report::ReportTo {
-                env: lookup,
-                upload,
-                trusted_root: match signer.trusted_root() {
-                    Some(root) => crate::ci::report::TrustedRootChoice::Local(root),
-                    None if *signer.endpoints() == Endpoints::public_good() => {
-                        crate::ci::report::TrustedRootChoice::PublicGood
-                    }
-                    None => crate::ci::report::TrustedRootChoice::Unknown,
-                },
-            };
-            finish(args, &plan, &package, &signer, &bundle, report_to).await
+        Ok(signed) => {
+            let report_to = crate::ci::report::ReportTo { env: lookup, upload };
+            finish(args, &plan, &package, &signer, &signed, report_to).await
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            crate::ci::report::report_refusal(lookup, &format!("{}@{}", package.name, package.version), &e)?;
+            Err(e)
+        }
     };
     signer.shutdown().await;
     result
@@ -193,6 +188,7 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
     ));
     let (signer, prepared) = tokio::join!(signer_plan.start(), prepare_all(&inputs, args.output_dir.clone(), cores));
     let signer = Arc::new(signer?);
+    warn_if_unverifiable(&signer);
     let out_dir = args.output_dir.clone().unwrap_or_else(|| PathBuf::from("."));
 
     // The local stand-in's trusted root, written once for the whole batch before any bundle.
@@ -238,7 +234,7 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
         tasks.spawn(async move {
             let outcome = match permits.acquire_owned().await {
                 Ok(_permit) => match signer.attest(&prepared.package).await {
-                    Ok(bundle) => match write_in_background(prepared.plan, bundle).await {
+                    Ok(signed) => match write_in_background(prepared.plan, signed.bundle).await {
                         Ok((plan, bundle, tarball)) => {
                             let prepared = Prepared { plan, package: prepared.package };
                             let log_index = log_index(&bundle);
@@ -467,6 +463,15 @@ fn result_json(
     out
 }
 
+/// Says once, before anything is signed, that the self-check cannot run for this instance.
+fn warn_if_unverifiable(signer: &Signer) {
+    if matches!(signer.self_check_trust(), SelfCheckTrust::Unknown) {
+        report::warn(
+            "bundles from this Sigstore instance are not verified before they are written: no trusted root is known for it (pass --trusted-root FILE)",
+        );
+    }
+}
+
 /// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
 /// Actions also as step outputs and the job summary; see `crate::github`).
 async fn finish(
@@ -474,9 +479,11 @@ async fn finish(
     plan: &Plan,
     package: &PackageTarball,
     signer: &Signer,
-    bundle: &Bundle,
+    signed: &SignedBundle,
     report_to: crate::ci::report::ReportTo<'_>,
 ) -> anyhow::Result<()> {
+    let bundle = &signed.bundle;
+
     let endpoints = signer.endpoints();
     let trusted_root = match signer.trusted_root() {
         Some(root) => {
@@ -534,7 +541,7 @@ async fn finish(
         sha512: package.sha512,
         log_index,
         transparency_log_url: &tlog_url,
-        trusted_root: report_to.trusted_root,
+        self_check: &signed.self_check,
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
     crate::ci::report::report_attestation(report_to.env, &attested, report_to.upload).await

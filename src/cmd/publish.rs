@@ -20,15 +20,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cmd::batch::{self, error_text};
-use crate::core::jwt::certificate_identity;
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
 use crate::core::npm::PackageName;
-use crate::core::verify::{verify_bundle, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, VerifyError};
+use crate::core::verify::{IdentityPolicy, NpmPackage, Policy};
 use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
 use crate::core::wire::bundle::Bundle;
-use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{rename, write_atomic};
 use crate::http::{Http, RetryPolicy};
@@ -36,7 +34,10 @@ use crate::npm::registry::{self, AuthPlan, Registry};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::secret::SecretString;
+use crate::sigstore::self_check::{check_bundle, SelfCheck, SelfCheckTrust};
+use crate::sigstore::signer::SignedBundle;
 use crate::sigstore::signer::{capture_env, parse_secret, Env, Signer, SignerPlan, SigstoreArgs};
+use crate::sigstore::trust::read_trusted_root;
 
 /// `package/package.json` inside a tarball.
 /// The largest tarball published (the public registry's own limit is lower).
@@ -97,11 +98,6 @@ pub struct PublishArgs {
     /// exact tarball, name the package's repository, and verify).
     #[arg(long, value_name = "PATH", conflicts_with = "no_provenance")]
     pub bundle: Option<PathBuf>,
-
-    /// The trusted root that verifies the bundle before upload, for `--bundle` or a custom
-    /// `--sigstore URL` [default: the local stand-in's, or the embedded public-good root].
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
 
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
@@ -457,7 +453,7 @@ impl Context {
             otp: args.otp.clone(),
             provenance: !args.no_provenance,
             bundle: args.bundle.clone(),
-            trusted_root: args.trusted_root.clone(),
+            trusted_root: args.sigstore.trusted_root.clone(),
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
             keep_dir: PathBuf::from("."),
@@ -651,24 +647,34 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         None
     } else if let Some(path) = &ctx.bundle {
         let (bundle, value) = read_bundle_file(path)?;
-        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), None)?;
+        let trust = match ctx.trusted_root.as_deref() {
+            Some(root) => {
+                SelfCheckTrust::Exact { root: read_trusted_root(Some(root), false)?, name: root.display().to_string() }
+            }
+            None => SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?),
+        };
         let policy = repository_policy(&input.tarball.manifest)?;
-        check_bundle(&bundle, &trust, exact, &input.tarball, &policy, &path.display().to_string())?;
+        check_bundle(&bundle, &npm_package(&input.tarball), &policy, &trust, &path.display().to_string())?;
         report::info(&format!("The bundle {} is about this tarball and verifies", path.display()));
         Some((value, false))
     } else {
         let signer = ctx.signer.get().await?;
-        let bundle = signer.attest(&input.tarball).await?;
+        let SignedBundle { bundle, self_check } =
+            signer.attest(&input.tarball).await.map_err(|e| e.context("refusing to publish"))?;
+        // Nothing unverified is uploaded.
+        if let SelfCheck::NotRun { reason } = self_check {
+            return Err(fail_with_hint(
+                ExitKind::VerificationFailed,
+                format!("refusing to publish: the new bundle does not verify: {reason}"),
+                "pass the trusted root of the Sigstore instance you sign with (--trusted-root FILE)",
+            ));
+        }
         let log_index = bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
         tlog_url = Some(signer.endpoints().transparency_log_url(log_index));
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",
             signer.provider().display_name()
         ));
-        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
-        // The embedded public-good root says nothing about another instance: there only an
-        // exact root (--trusted-root) can pass.
-        let exact = exact || *signer.endpoints() != crate::sigstore::endpoints::Endpoints::public_good();
         if let Some(root) = signer.trusted_root() {
             let bytes = serde_json::to_vec_pretty(root)
                 .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
@@ -678,12 +684,6 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             }
             kept_root = Some(bytes);
         }
-        let (issuer, san) = certificate_identity(signer.identity_claims()).ok_or_else(|| {
-            fail(ExitKind::Internal, "the identity token has no claims to derive the certificate identity from")
-        })?;
-        let mut identity = IdentityPolicy::new(issuer);
-        identity.san = Some(SanMatcher::Exact(san));
-        check_bundle(&bundle, &trust, exact, &input.tarball, &Policy::Keyless(identity), "the new bundle")?;
         report::info(&format!(
             "Provenance statement published to transparency log: {}",
             tlog_url.as_deref().unwrap_or("-")
@@ -870,14 +870,12 @@ fn read_bundle_file(path: &Path) -> anyhow::Result<(Bundle, Value)> {
     Ok((bundle, value))
 }
 
-/// The trusted root to verify with, and whether it is exactly the instance's (a given file or
-/// the stand-in's) rather than the embedded public-good snapshot, which may be older than the
-/// live Sigstore keys.
-fn trusted_root_from(path: Option<&Path>, local: Option<&TrustedRoot>) -> anyhow::Result<(TrustedRoot, bool)> {
-    match (path, local) {
-        (None, Some(root)) => Ok((root.clone(), true)),
-        (Some(path), _) => Ok((crate::sigstore::trust::read_trusted_root(Some(path), false)?, true)),
-        (None, None) => Ok((crate::sigstore::trust::read_trusted_root(None, false)?, false)),
+/// The verifier's name for the package a tarball holds.
+fn npm_package(tarball: &PackageTarball) -> NpmPackage {
+    NpmPackage {
+        name: tarball.name.as_str().to_owned(),
+        version: tarball.version.as_str().to_owned(),
+        sha512: tarball.sha512,
     }
 }
 
@@ -905,48 +903,6 @@ fn repository_policy(manifest: &Map<String, Value>) -> anyhow::Result<Policy> {
     let mut identity = IdentityPolicy::new(issuer);
     identity.source_repository_uri = Some(repository);
     Ok(Policy::Keyless(identity))
-}
-
-/// Verifies a bundle for this exact tarball (sigstore-protocol.md §5 via `core::verify`).
-fn check_bundle(
-    bundle: &Bundle,
-    trust: &TrustedRoot,
-    exact_root: bool,
-    tarball: &PackageTarball,
-    policy: &Policy,
-    what: &str,
-) -> anyhow::Result<()> {
-    let subject = Subject::NpmPackage(NpmPackage {
-        name: tarball.name.as_str().to_owned(),
-        version: tarball.version.as_str().to_owned(),
-        sha512: tarball.sha512,
-    });
-    let Err(e) = verify_bundle(bundle, trust, &subject, policy) else {
-        return Ok(());
-    };
-    // Against the embedded public-good snapshot, only failures no stale root can explain (who
-    // signed, the signature, the subject) refuse; the registry verifies trust material against
-    // the live root anyway.
-    let refuse = exact_root
-        || matches!(
-            e,
-            VerifyError::PolicyMismatch { .. } | VerifyError::Signature { .. } | VerifyError::SubjectMismatch { .. }
-        );
-    if !refuse {
-        report::warn(&format!(
-            "{what} does not verify against the embedded public-good trusted root, which may be older than the Sigstore keys: {e}"
-        ));
-        return Ok(());
-    }
-    let kind = match e.blame() {
-        Blame::Malformed => ExitKind::BadInput,
-        _ => ExitKind::VerificationFailed,
-    };
-    Err(fail_with_hint(
-        kind,
-        format!("refusing to publish: {what} does not verify: {e}"),
-        "sign this exact tarball again, or pass the trusted root of the Sigstore instance that signed it with --trusted-root",
-    ))
 }
 
 fn published_json(p: &Published) -> Value {

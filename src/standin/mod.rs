@@ -19,7 +19,6 @@ pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use p256::pkcs8::EncodePublicKey as _;
 use serde_json::{Map, Value};
@@ -65,7 +64,7 @@ impl std::fmt::Debug for Standin {
 }
 
 fn clock() -> (UnixTime, u128) {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = crate::clock::since_epoch();
     (UnixTime(i64::try_from(since.as_secs()).unwrap_or(i64::MAX)), since.as_nanos())
 }
 

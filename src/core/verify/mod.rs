@@ -308,6 +308,19 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// A failure that trust material older than the bundle explains: its transparency log or CT
+    /// log (a new shard) is not listed yet, or listed as valid only until an earlier time.
+    /// [`verify_bundle`] reports these only after the signature, subject and identity passed
+    /// (steps 7 and 4 run first); the Fulcio chain is not among them (see
+    /// [`leaf_chains_at_issuance`]).
+    pub fn is_unknown_log_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Tlog(TlogError::UnknownLog { .. } | TlogError::OutsideLogValidity { .. })
+                | Self::Sct(SctError::UnknownLog { .. } | SctError::LogNotValidAt { .. })
+        )
+    }
+
     pub fn blame(&self) -> Blame {
         match self {
             Self::Shape { .. }
@@ -641,6 +654,24 @@ pub fn verify_bundle(
     };
 
     Ok(VerifiedBundle { media_type: bundle.media_type.clone(), signer, log_entry, signed_times, statement })
+}
+
+/// What remains checkable when a bundle's log key is missing from a trusted root older than
+/// the bundle ([`VerifyError::is_unknown_log_key`]): its leaf must still chain to a trusted
+/// Fulcio CA, at the leaf's own `notBefore` since no signed time could be verified
+/// (sigstore-protocol.md §5 step 2, with the issuance time standing in for the signed time).
+/// A bundle from another CA (another Sigstore instance, or one made up) fails here.
+pub fn leaf_chains_at_issuance(bundle: &Bundle, trust: &TrustedRoot) -> Result<(), VerifyError> {
+    check_trusted_root(trust)?;
+    let parsed = ParsedBundle::parse(bundle)?;
+    match &parsed.signer {
+        BundleSigner::Certificate(leaf) => authority_at(leaf, trust, leaf.not_before).map(|_| ()),
+        BundleSigner::PublicKey { .. } => Err(VerifyError::PolicyMismatch {
+            field: "signer",
+            expected: "a Fulcio certificate".into(),
+            found: "a managed public key".into(),
+        }),
+    }
 }
 
 fn check_trusted_root(trust: &TrustedRoot) -> Result<(), VerifyError> {
