@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cmd::batch::{self, error_text};
+use crate::core::npm::pack::Manager;
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
@@ -28,8 +29,9 @@ use crate::core::verify::{IdentityPolicy, NpmPackage, Policy};
 use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
 use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
-use crate::fsutil::{rename, write_atomic};
+use crate::fsutil::write_atomic;
 use crate::http::{Http, RetryPolicy};
+use crate::npm::pack::{move_file, refuse_own_outputs};
 use crate::npm::registry::{self, AuthPlan, Registry};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
@@ -60,7 +62,8 @@ impl Access {
 
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
-    /// Tarballs made by `npm pack`, or package directories (packed with `npm pack` first).
+    /// Tarballs made by `npm pack`, or package directories (packed first by the project's
+    /// package manager, into a private temporary directory).
     /// With `--workspaces`: the project root whose package.json lists the workspaces.
     #[arg(default_value = ".", value_name = "PACKAGE")]
     pub packages: Vec<PathBuf>,
@@ -98,6 +101,11 @@ pub struct PublishArgs {
     /// exact tarball, name the package's repository, and verify).
     #[arg(long, value_name = "PATH", conflicts_with = "no_provenance")]
     pub bundle: Option<PathBuf>,
+
+    /// Pack package directories with this package manager instead of the detected one
+    /// (`packageManager` field, then lockfiles).
+    #[arg(long, value_enum, value_name = "MANAGER")]
+    pub package_manager: Option<Manager>,
 
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
@@ -185,6 +193,8 @@ pub struct PackageInput {
     /// The package directory it was packed from, whose `.npmrc` is read instead of the one in
     /// the run's `Context::project_dir` (not for workspaces: npm reads the project root's).
     pub project_dir: Option<PathBuf>,
+    /// The package directory it was packed from.
+    pub packed_from: Option<PathBuf>,
 }
 
 /// What a publish did.
@@ -223,7 +233,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
 /// One package: the original single-package flow and output.
 async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package: &Path) -> anyhow::Result<()> {
     // A package directory's `.npmrc` is read through `input.project_dir`.
-    let (input, _pack_dir) = load(package).await?;
+    let (input, _pack_dir) = load(package, args.package_manager).await?;
     let project_dir = PathBuf::from(".");
     let ctx = Context::new(args, env, project_dir, plan)?;
     let result = publish_package(&ctx, &input).await;
@@ -233,13 +243,6 @@ async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package
         report::data(&published_json(&published).to_string());
     }
     Ok(())
-}
-
-/// A temporary directory in the current directory for `npm pack` output.
-fn pack_dir() -> anyhow::Result<tempfile::TempDir> {
-    tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
-        fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
-    })
 }
 
 /// The outcome for one package of a batch.
@@ -265,8 +268,9 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
     // Packing and reading, in parallel.
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     let paths: Vec<Result<PathBuf, Outcome>> = packages.iter().cloned().map(Ok).collect();
+    let manager = args.package_manager;
     let read = bounded(cores, paths, |package: PathBuf| async move {
-        let result = load(&package).await;
+        let result = load(&package, manager).await;
         (package, result)
     })
     .await?;
@@ -349,16 +353,18 @@ fn label(input: &PackageInput) -> String {
 
 /// Packs a package directory (into a temporary directory kept by the caller) or takes a
 /// tarball, and reads it.
-async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
+async fn load(package: &Path, manager: Option<Manager>) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
     if !batch::is_dir(package)? {
-        return Ok((read_input(package, false).await?, None));
+        let input = read_input(package, false).await?;
+        refuse_own_outputs(&label(&input), &input.tarball.files)?;
+        return Ok((input, None));
     }
-    let dir = pack_dir()?;
-    report::info(&format!("Packing {} with `npm pack`", package.display()));
-    let tarball_path = crate::npm::pack::npm_pack(package, dir.path()).await?;
-    let mut input = read_input(&tarball_path, true).await?;
+    let packed = crate::npm::pack::pack(package, manager).await?;
+    let mut input = read_input(&packed.tarball, true).await?;
+    refuse_own_outputs(&label(&input), &input.tarball.files)?;
     input.project_dir = Some(package.to_path_buf());
-    Ok((input, Some(dir)))
+    input.packed_from = Some(package.to_path_buf());
+    Ok((input, Some(packed.dir)))
 }
 
 /// Runs `step` on every `Ok` item, at most `limit` at a time, keeping the order; `Err` items
@@ -484,7 +490,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         if sha2_512(&bytes) != tarball.sha512 {
             return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
-        Ok(PackageInput { tarball, bytes, packed, project_dir: None })
+        Ok(PackageInput { tarball, bytes, packed, project_dir: None, packed_from: None })
     })
     .await
     .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
@@ -814,17 +820,24 @@ fn keep_for_retry(
         input.tarball.name.as_str().trim_start_matches('@').replace('/', "-"),
         input.tarball.version.as_str()
     );
-    let bundle_path = ctx.keep_dir.join(format!("{stem}.sigstore.json"));
+    // Never into a package being packed: `.npm-attest/` when the current directory is inside it.
+    let keep_dir = match &input.packed_from {
+        Some(dir) if ctx.keep_dir == Path::new(".") => {
+            crate::npm::pack::default_output_dir(&[dir.as_path()]).unwrap_or_else(|_| ctx.keep_dir.clone())
+        }
+        _ => ctx.keep_dir.clone(),
+    };
+    let bundle_path = keep_dir.join(format!("{stem}.sigstore.json"));
     let mut tarball_path = input.tarball.path.clone();
     let result = (|| -> anyhow::Result<Option<PathBuf>> {
         if input.packed {
-            let kept = ctx.keep_dir.join(format!("{stem}.tgz"));
-            rename(&input.tarball.path, &kept)?;
+            let kept = keep_dir.join(format!("{stem}.tgz"));
+            move_file(&input.tarball.path, &kept)?;
             tarball_path = kept;
         }
         let root_path = match root {
             Some(bytes) => {
-                let path = ctx.keep_dir.join(format!("{stem}.trusted_root.json"));
+                let path = keep_dir.join(format!("{stem}.trusted_root.json"));
                 write_atomic(&path, bytes)?;
                 Some(path)
             }
