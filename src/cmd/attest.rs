@@ -23,7 +23,7 @@ use crate::core::npm::pack::Manager;
 use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, write_atomic};
-use crate::npm::pack::{default_output_dir, move_file, refuse_own_outputs};
+use crate::npm::pack::{check_signable, default_output_dir, move_file};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::sigstore::endpoints::Endpoints;
@@ -151,7 +151,7 @@ async fn run_one(
 ) -> anyhow::Result<()> {
     let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref(), args.package_manager).await?;
     let package = read_tarball(&plan.tarball).await?;
-    refuse_own_outputs(&format!("{}@{}", package.name, package.version), &package.files)?;
+    check_signable(&package)?;
     report::info(&format!(
         "Attesting {}@{} ({} bytes, sha512 {})",
         package.name,
@@ -316,10 +316,7 @@ async fn prepare_all(
             let prepared = match permits.acquire_owned().await {
                 Ok(_permit) => match plan(&input, None, out_dir.as_deref(), manager).await {
                     Ok(plan) => match read_tarball(&plan.tarball).await {
-                        Ok(package) => {
-                            refuse_own_outputs(&format!("{}@{}", package.name, package.version), &package.files)
-                                .map(|()| Prepared { plan, package })
-                        }
+                        Ok(package) => check_signable(&package).map(|()| Prepared { plan, package }),
                         Err(e) => Err(e),
                     },
                     Err(e) => Err(e),

@@ -31,7 +31,7 @@ use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::write_atomic;
 use crate::http::{Http, RetryPolicy};
-use crate::npm::pack::{move_file, refuse_own_outputs};
+use crate::npm::pack::{check_signable, move_file};
 use crate::npm::registry::{self, AuthPlan, Registry};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
@@ -356,12 +356,12 @@ fn label(input: &PackageInput) -> String {
 async fn load(package: &Path, manager: Option<Manager>) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
     if !batch::is_dir(package)? {
         let input = read_input(package, false).await?;
-        refuse_own_outputs(&label(&input), &input.tarball.files)?;
+        check_signable(&input.tarball)?;
         return Ok((input, None));
     }
     let packed = crate::npm::pack::pack(package, manager).await?;
     let mut input = read_input(&packed.tarball, true).await?;
-    refuse_own_outputs(&label(&input), &input.tarball.files)?;
+    check_signable(&input.tarball)?;
     input.project_dir = Some(package.to_path_buf());
     input.packed_from = Some(package.to_path_buf());
     Ok((input, Some(packed.dir)))

@@ -164,6 +164,14 @@ pub fn tarball_name(name: &str, version: &str) -> String {
     format!("{}-{version}.tgz", name.trim_start_matches('@').replace('/', "-"))
 }
 
+/// What must hold before a tarball is signed: none of our own outputs inside, and no
+/// workspace-only dependency specs left in its package.json.
+pub fn check_signable(tarball: &crate::npm::tarball::PackageTarball) -> anyhow::Result<()> {
+    let label = format!("{}@{}", tarball.name, tarball.version.as_str());
+    refuse_own_outputs(&label, &tarball.files)?;
+    refuse_leaked_protocols(&label, &tarball.manifest)
+}
+
 /// Refuses a tarball that holds npm-attest's own outputs (a previous run's bundle or trusted
 /// root written into the package directory), with the fix.
 pub fn refuse_own_outputs(label: &str, files: &[String]) -> anyhow::Result<()> {
@@ -180,6 +188,23 @@ pub fn refuse_own_outputs(label: &str, files: &[String]) -> anyhow::Result<()> {
             shown.join(", ")
         ),
         "delete those files from the package directory (or add them to .npmignore / leave them out of \"files\"), then pack again; pass --output-dir outside the package to keep future outputs out",
+    ))
+}
+
+/// Refuses a package whose packed package.json still holds `workspace:` or `catalog:`
+/// dependencies: every consumer's install would fail (`EUNSUPPORTEDPROTOCOL`).
+pub fn refuse_leaked_protocols(label: &str, manifest: &serde_json::Map<String, Value>) -> anyhow::Result<()> {
+    let leaks = crate::core::npm::pack::leaked_protocols(manifest);
+    let Some((field, name, spec)) = leaks.first() else {
+        return Ok(());
+    };
+    Err(fail_with_hint(
+        ExitKind::BadInput,
+        format!(
+            "refusing to sign {label}: its package.json still has {field}.{name} = \"{spec}\"{}, which no installer outside the workspace can resolve",
+            if leaks.len() > 1 { format!(" and {} more", leaks.len() - 1) } else { String::new() }
+        ),
+        "pack with the workspace's own package manager (its `packageManager` field, lockfile, or --package-manager pnpm|yarn|bun), which replaces workspace: and catalog: with versions",
     ))
 }
 

@@ -197,6 +197,22 @@ pub fn own_outputs(files: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// Dependencies of a packed manifest that still use a workspace-only protocol (`workspace:`,
+/// `catalog:`): the failure mode of packing a pnpm, Yarn or Bun workspace with npm
+/// (package-managers.md §8 rule 3). Returns `(field, dependency, spec)`.
+pub fn leaked_protocols(manifest: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for field in ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"] {
+        let Some(deps) = manifest.get(field).and_then(|v| v.as_object()) else { continue };
+        for (name, spec) in deps {
+            if let Some(spec) = spec.as_str().filter(|s| s.starts_with("workspace:") || s.starts_with("catalog:")) {
+                out.push((field.to_owned(), name.clone(), spec.to_owned()));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +299,19 @@ mod tests {
         // Yarn prints its errors on stdout.
         assert_eq!(error_lines("", "➤ YN0000: oops\n", 8), vec!["➤ YN0000: oops"]);
         assert!(error_lines("", "", 8).is_empty());
+    }
+
+    #[test]
+    fn workspace_and_catalog_specs_are_leaks() {
+        let m = serde_json::json!({
+            "dependencies": {"a": "workspace:*", "b": "^1.0.0", "c": "catalog:"},
+            "devDependencies": {"d": "workspace:^"},
+            "peerDependencies": {"e": "catalog:react18"},
+            "optionalDependencies": {"f": "1.2.3"}
+        });
+        let leaks = leaked_protocols(m.as_object().unwrap());
+        let names: Vec<&str> = leaks.iter().map(|(_, n, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["a", "c", "d", "e"]);
     }
 
     #[test]
