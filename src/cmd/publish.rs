@@ -131,6 +131,8 @@ pub struct Context {
     /// Local stand-in: where to write its trusted root (`--trusted-root-out`).
     pub trusted_root_out: Option<PathBuf>,
     pub dry_run: bool,
+    /// In a batch, a version already on the registry is skipped (a line each), not refused.
+    pub skip_existing: bool,
     /// Where a bundle is kept when an upload fails.
     pub keep_dir: PathBuf,
     signer: LazySigner,
@@ -248,8 +250,33 @@ async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package
 /// The outcome for one package of a batch.
 enum Outcome {
     Published(Published),
-    Failed { label: String, error: anyhow::Error },
+    /// The version is on the registry already.
+    Skipped {
+        name: String,
+        version: String,
+        registry: String,
+    },
+    Failed {
+        label: String,
+        error: anyhow::Error,
+    },
 }
+
+/// A version already on the registry, found by the preflight of a batch.
+#[derive(Debug)]
+pub struct AlreadyPublished {
+    pub name: String,
+    pub version: String,
+    pub registry: String,
+}
+
+impl std::fmt::Display for AlreadyPublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} is already on {}", self.name, self.version, self.registry)
+    }
+}
+
+impl std::error::Error for AlreadyPublished {}
 
 /// Several packages with one signer. Every package is packed and read, then every package runs
 /// its preflight, and only then are the ones that passed signed (by the one signer, started
@@ -263,7 +290,9 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
         (true, [root]) => root.clone(),
         _ => PathBuf::from("."),
     };
-    let ctx = Arc::new(Context::new(args, env, project_dir, plan)?);
+    let mut ctx = Context::new(args, env, project_dir, plan)?;
+    ctx.skip_existing = true;
+    let ctx = Arc::new(ctx);
 
     // Packing and reading, in parallel.
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
@@ -315,30 +344,86 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
         }
     })
     .await?;
-    let mut ready: Vec<Result<(PackageInput, Checked), Outcome>> = Vec::with_capacity(checked.len());
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(checked.len());
+    let mut ready: Vec<(usize, PackageInput, Checked)> = Vec::new();
     for item in checked {
-        ready.push(match item {
-            Ok((input, Ok(checked))) => Ok((input, checked)),
-            Ok((input, Err(error))) => Err(Outcome::Failed { label: label(&input), error }),
-            Err(outcome) => Err(outcome),
+        outcomes.push(match item {
+            Ok((input, Ok(checked))) => {
+                ready.push((outcomes.len(), input, checked));
+                None
+            }
+            Ok((input, Err(error))) => Some(match error.downcast_ref::<AlreadyPublished>() {
+                Some(a) => {
+                    Outcome::Skipped { name: a.name.clone(), version: a.version.clone(), registry: a.registry.clone() }
+                }
+                None => Outcome::Failed { label: label(&input), error },
+            }),
+            Err(outcome) => Some(outcome),
         });
     }
 
-    // Signing and uploading the packages that passed.
-    let done = bounded(limit, ready, {
-        let ctx = Arc::clone(&ctx);
-        move |(input, checked): (PackageInput, Checked)| {
-            let ctx = Arc::clone(&ctx);
-            async move {
-                match sign_and_upload(&ctx, &input, checked).await {
-                    Ok(published) => Outcome::Published(published),
-                    Err(error) => Outcome::Failed { label: label(&input), error },
+    // The plan, before anything is signed: dependencies before dependents, in layers.
+    let nodes: Vec<(String, std::collections::BTreeSet<String>)> = ready
+        .iter()
+        .map(|(_, input, _)| {
+            (input.tarball.name.to_string(), crate::core::npm::order::dependency_names(&input.tarball.manifest))
+        })
+        .collect();
+    let (layers, cycles) = crate::core::npm::order::layers(&nodes);
+    for cycle in &cycles {
+        report::warn(&format!(
+            "dependency cycle between {}: they are published together, so one may briefly point at a version not yet on the registry",
+            cycle.join(", ")
+        ));
+    }
+    for outcome in outcomes.iter().flatten() {
+        if let Outcome::Skipped { name, version, registry } = outcome {
+            report::info(&format!("Skipping {name}@{version}: already on {registry}"));
+        }
+    }
+    if ready.is_empty() {
+        report::info("Nothing to publish: every version is already on the registry or was refused");
+    } else {
+        let mut step = 0;
+        let mut lines = Vec::new();
+        for layer in &layers {
+            for &i in layer {
+                step += 1;
+                if let Some((_, input, _)) = ready.get(i) {
+                    lines.push(format!("  {step}. {}", label(input)));
                 }
             }
         }
-    })
-    .await?;
-    let outcomes: Vec<Outcome> = done.into_iter().map(|r| r.unwrap_or_else(|outcome| outcome)).collect();
+        let verb = if ctx.dry_run { "Would publish" } else { "Publishing" };
+        report::info(&format!("{verb}, dependencies first:\n{}", lines.join("\n")));
+    }
+
+    // Signing and uploading the packages that passed, one layer after the other.
+    let mut slots: Vec<Option<(usize, PackageInput, Checked)>> = ready.into_iter().map(Some).collect();
+    for layer in layers {
+        let items: Vec<Result<(usize, PackageInput, Checked), Outcome>> =
+            layer.iter().filter_map(|&i| slots.get_mut(i).and_then(Option::take)).map(Ok).collect();
+        let done = bounded(limit, items, {
+            let ctx = Arc::clone(&ctx);
+            move |(slot, input, checked): (usize, PackageInput, Checked)| {
+                let ctx = Arc::clone(&ctx);
+                async move {
+                    let outcome = match sign_and_upload(&ctx, &input, checked).await {
+                        Ok(published) => Outcome::Published(published),
+                        Err(error) => Outcome::Failed { label: label(&input), error },
+                    };
+                    (slot, outcome)
+                }
+            }
+        })
+        .await?;
+        for (slot, outcome) in done.into_iter().flatten() {
+            if let Some(place) = outcomes.get_mut(slot) {
+                *place = Some(outcome);
+            }
+        }
+    }
+    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     if let Some(ctx) = Arc::into_inner(ctx) {
         ctx.shutdown().await;
     }
@@ -406,10 +491,14 @@ where
 /// Per-package lines and a summary (or one JSON object), and the exit status.
 fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
     let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
-    let failed = outcomes.len() - succeeded;
+    let skipped = outcomes.iter().filter(|o| matches!(o, Outcome::Skipped { .. })).count();
+    let failed = outcomes.len() - succeeded - skipped;
     if args.json {
         let entries = outcomes.iter().map(|o| match o {
             Outcome::Published(p) => Ok(published_json(p)),
+            Outcome::Skipped { name, version, registry } => Ok(json!({
+                "name": name, "version": version, "registry": registry, "skipped": true, "published": false,
+            })),
             Outcome::Failed { label, error } => Err((label.as_str(), error)),
         });
         report::data(&batch::json_summary(entries).to_string());
@@ -421,17 +510,23 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
                     let log = p.transparency_log_url.as_deref().unwrap_or("no provenance");
                     report::data(&format!("{verb}  {}@{}  {}  ({log})", p.name, p.version, p.registry));
                 }
+                Outcome::Skipped { name, version, registry } => {
+                    report::data(&format!("skipped    {name}@{version}  {registry}  (already on the registry)"));
+                }
                 Outcome::Failed { label, error } => report::data(&format!("failed     {label}: {}", error_text(error))),
             }
         }
         let verb = if args.sigstore.dry_run { "checked (dry run)" } else { "published" };
-        report::data(&format!("{succeeded} {verb}, {failed} failed"));
+        report::data(&format!("{succeeded} {verb}, {skipped} skipped (already on the registry), {failed} failed"));
+        if succeeded == 0 && failed == 0 {
+            report::data("nothing to publish: every version is already on the registry");
+        }
     }
     let failures: Vec<(&str, &anyhow::Error)> = outcomes
         .iter()
         .filter_map(|o| match o {
             Outcome::Failed { label, error } => Some((label.as_str(), error)),
-            Outcome::Published(_) => None,
+            Outcome::Published(_) | Outcome::Skipped { .. } => None,
         })
         .collect();
     let hint = if succeeded > 0 {
@@ -439,7 +534,7 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
     } else {
         "fix the packages named and publish them again"
     };
-    batch::verdict(outcomes.len(), &failures, hint)
+    batch::verdict(outcomes.len() - skipped, &failures, hint)
 }
 
 impl Context {
@@ -462,6 +557,7 @@ impl Context {
             trusted_root: args.sigstore.trusted_root.clone(),
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
+            skip_existing: false,
             keep_dir: PathBuf::from("."),
             signer: LazySigner::new(plan),
         })
@@ -618,8 +714,16 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     // Preflight, remote, before anything is signed: the version must be new; provenance on a
     // new scoped package needs public access (npm's `ensureProvenanceGeneration`). Without
     // provenance nothing would be wasted: the registry's own answer is shown instead.
-    let packument = if ctx.provenance { registry.packument(name, token.as_ref()).await? } else { None };
+    let packument =
+        if ctx.provenance || ctx.skip_existing { registry.packument(name, token.as_ref()).await? } else { None };
     if packument.as_ref().and_then(|p| p.get("versions")).and_then(|v| v.get(version)).is_some() {
+        if ctx.skip_existing {
+            return Err(anyhow::Error::new(AlreadyPublished {
+                name: name.to_string(),
+                version: version.to_owned(),
+                registry: registry_url.clone(),
+            }));
+        }
         return Err(preflight_error(PreflightError::VersionExists {
             name: name.to_string(),
             version: version.to_owned(),

@@ -920,10 +920,10 @@ fn a_batch_is_signed_with_one_certificate_and_every_package_verifies_from_the_re
 }
 
 #[test]
-fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes() {
+fn a_version_already_on_the_registry_is_skipped_and_the_rest_of_the_batch_publishes() {
     let work = tempfile::tempdir().unwrap();
     let (registry, runtime) = batch_setup(work.path());
-    // The version exists already: that package is refused before anything is signed.
+    // The version exists already: that package is skipped (a line) before anything is signed.
     registry.seed_version("hello-cli", "2.0.0");
     let env = actions_env(work.path(), Some(&runtime));
     let url = registry.url();
@@ -940,13 +940,11 @@ fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes()
     ];
     let out = run(work.path(), &args, &env);
     let (so, se) = (stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(5), "{so}\n{se}");
+    assert!(out.status.success(), "{so}\n{se}");
     assert!(so.lines().any(|l| l.starts_with("published") && l.contains("@octo/hello@1.0.0")), "{so}");
-    let refused = so.lines().find(|l| l.starts_with("failed") && l.contains("hello-cli@2.0.0")).expect(&so);
-    assert!(refused.contains("refusing to publish"), "{refused}");
-    assert!(so.contains("1 published, 1 failed"), "{so}");
-    let error = se.lines().find(|l| l.starts_with("error: ")).expect(&se);
-    assert!(error.contains("1 of 2 packages failed: hello-cli@2.0.0"), "{error}");
+    assert!(so.lines().any(|l| l.starts_with("skipped") && l.contains("hello-cli@2.0.0")), "{so}");
+    assert!(so.contains("1 published, 1 skipped (already on the registry), 0 failed"), "{so}");
+    assert!(se.contains("Skipping hello-cli@2.0.0: already on"), "{se}");
 
     // Only the other package was uploaded, with its provenance; nothing was left on disk.
     let puts = registry.put_requests();
@@ -955,19 +953,18 @@ fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes()
     assert!(puts[0].json().unwrap()["_attachments"]["@octo/hello-1.0.0.sigstore"].is_object());
     assert_eq!(files_in(work.path()), vec!["hello-cli-2.0.0.tgz", "octo-hello-1.0.0.tgz"]);
 
-    // The same in JSON, and with every package refused the exit code is the refusal's own.
+    // A second run: nothing is signed or uploaded, and it says so.
     let mut json_args = args.to_vec();
     json_args.insert(1, "--json");
-    registry.seed_version("@octo/hello", "1.0.0");
-    let all = run(work.path(), &json_args, &env);
-    assert_eq!(all.status.code(), Some(2), "{}", stderr(&all));
-    let json_line = stdout(&all).lines().find(|l| l.starts_with('{')).map(str::to_owned).expect("a JSON line");
+    let again = run(work.path(), &json_args, &env);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let json_line = stdout(&again).lines().find(|l| l.starts_with('{')).map(str::to_owned).expect("a JSON line");
     let result: Value = serde_json::from_str(&json_line).unwrap();
-    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(0), Some(2)), "{result}");
-    assert_eq!(result["packages"][1]["package"], "hello-cli@2.0.0");
-    assert!(result["packages"][1]["error"].as_str().unwrap().contains("already"), "{result}");
+    assert_eq!(result["failed"].as_u64(), Some(0), "{result}");
+    assert!(result["packages"].as_array().unwrap().iter().all(|p| p["skipped"] == true), "{result}");
     assert_eq!(registry.put_requests().len(), 1, "nothing more was uploaded");
-    assert!(!stderr(&all).contains("Signed provenance"), "nothing was signed");
+    assert!(!stderr(&again).contains("Signed provenance"), "nothing was signed");
+    assert!(stderr(&again).contains("Nothing to publish"), "{}", stderr(&again));
 }
 
 #[test]
@@ -1092,4 +1089,50 @@ fn a_signer_that_cannot_start_fails_every_package_with_its_own_reason() {
     }
     assert_eq!(registry.puts(), 0);
     assert!(runtime.audiences().is_empty(), "the refused request asked for no audience");
+}
+
+#[test]
+fn workspaces_publish_dependencies_first_and_a_second_run_publishes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let root = work.path().join("mono");
+    let write = |dir: &str, manifest: Value| {
+        let dir = root.join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        std::fs::write(dir.join("index.js"), "module.exports = 1\n").unwrap();
+    };
+    write("", json!({"name": "mono", "version": "0.0.0", "private": true, "workspaces": ["packages/*"]}));
+    // Directory order is a-app, b-util, c-core; the dependencies say core, util, app.
+    write(
+        "packages/a-app",
+        json!({"name": "app", "version": "1.0.0", "dependencies": {"util": "^1.0.0", "core": "1.0.0"}}),
+    );
+    write("packages/b-util", json!({"name": "util", "version": "1.0.0", "peerDependencies": {"core": "^1.0.0"}}));
+    write("packages/c-core", json!({"name": "core", "version": "1.0.0", "devDependencies": {"app": "1.0.0"}}));
+    let port = url::Url::parse(&registry.url()).unwrap().port().unwrap();
+    std::fs::write(
+        root.join(".npmrc"),
+        format!("registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken={STATIC_TOKEN}\n"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let env = vec![("HOME".to_owned(), home.path().display().to_string())];
+    let args = ["publish", "--no-provenance", "--workspaces", "--concurrency", "8", "mono"];
+    let out = run(work.path(), &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    let plan = se.find("dependencies first").expect(&se);
+    assert!(se[plan..].contains("1. core@1.0.0\n  2. util@1.0.0\n  3. app@1.0.0"), "{se}");
+    let order: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
+    assert_eq!(order, vec!["/core", "/util", "/app"]);
+    assert!(so.contains("3 published, 0 skipped (already on the registry), 0 failed"), "{so}");
+
+    let again = run(work.path(), &args, &env);
+    let (so, se) = (stdout(&again), stderr(&again));
+    assert!(again.status.success(), "{so}\n{se}");
+    assert_eq!(registry.put_requests().len(), 3, "nothing more was uploaded");
+    assert_eq!(so.lines().filter(|l| l.starts_with("skipped")).count(), 3, "{so}");
+    assert!(so.contains("nothing to publish: every version is already on the registry"), "{so}");
 }

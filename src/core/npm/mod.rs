@@ -9,6 +9,7 @@
 //! (libnpmpublish `patchManifest`); the purl is `npa.toPurl` (npm-provenance.md §2.2).
 
 pub mod npmrc;
+pub mod order;
 pub mod pack;
 pub mod preflight;
 pub mod publish;
