@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::ci::summary::VerificationOutcome;
 use crate::cmd::batch::{self, error_text};
 use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
@@ -25,7 +26,7 @@ use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::sigstore::endpoints::Endpoints;
-use crate::sigstore::self_check::SelfCheckTrust;
+use crate::sigstore::self_check::{SelfCheck, SelfCheckTrust};
 use crate::sigstore::session::bundle_json;
 use crate::sigstore::signer::{capture_env, SignedBundle, Signer, SignerPlan, SigstoreArgs};
 
@@ -463,6 +464,19 @@ fn result_json(
     out
 }
 
+/// The job summary's words for what the self-check established.
+fn verification_outcome(check: &SelfCheck) -> VerificationOutcome {
+    match check {
+        SelfCheck::Verified { trusted_root, .. } => {
+            VerificationOutcome::Verified { trusted_root: trusted_root.clone() }
+        }
+        SelfCheck::LogKeyUnknown { reason } => VerificationOutcome::NotRun {
+            reason: format!("the embedded public-good trusted root does not list this log yet ({reason})"),
+        },
+        SelfCheck::NotRun { reason } => VerificationOutcome::NotRun { reason: reason.clone() },
+    }
+}
+
 /// Says once, before anything is signed, that the self-check cannot run for this instance.
 fn warn_if_unverifiable(signer: &Signer) {
     if matches!(signer.self_check_trust(), SelfCheckTrust::Unknown) {
@@ -473,7 +487,7 @@ fn warn_if_unverifiable(signer: &Signer) {
 }
 
 /// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
-/// Actions also as step outputs and the job summary; see `crate::github`).
+/// Actions also as step outputs and the job summary; see `crate::ci::report`).
 async fn finish(
     args: &AttestArgs,
     plan: &Plan,
@@ -541,7 +555,11 @@ async fn finish(
         sha512: package.sha512,
         log_index,
         transparency_log_url: &tlog_url,
-        self_check: &signed.self_check,
+        verification: verification_outcome(&signed.self_check),
+        verified_signer: match &signed.self_check {
+            SelfCheck::Verified { identity, issuer, .. } => Some((identity.clone(), issuer.clone())),
+            _ => None,
+        },
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
     crate::ci::report::report_attestation(report_to.env, &attested, report_to.upload).await

@@ -27,7 +27,7 @@ const BUNDLE_SUFFIX: &str = ".sigstore.json";
 
 /// One bundle and the subject it must be for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
+pub(super) struct Pair {
     pub bundle: PathBuf,
     /// The subject argument (a path or a digest); `None` when a bundle directory has no
     /// tarball for this bundle.
@@ -36,19 +36,19 @@ pub struct Pair {
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pairs {
+pub(super) enum Pairs {
     /// One bundle file and one subject: the single-bundle command, unchanged.
     One(PathBuf, String),
     Many(Vec<Pair>),
 }
 
-pub fn cores() -> usize {
+pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(2)
 }
 
 /// Pairs `--bundle` arguments with subjects: one directory (with an optional tarball
 /// directory), or as many subjects as bundle files, in order.
-pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
+pub(super) fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
     if let [dir] = bundles {
         if dir.is_dir() {
             let tarballs = match subjects {
@@ -116,14 +116,14 @@ fn directory_pairs(dir: &Path, tarballs: &Path) -> anyhow::Result<Vec<Pair>> {
 
 /// The result for one bundle, already rendered for both output forms.
 #[derive(Debug)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// The bundle path, or `name@version` for a lockfile's package.
     pub label: String,
     pub result: Result<Verified, anyhow::Error>,
 }
 
 #[derive(Debug)]
-pub struct Verified {
+pub(super) struct Verified {
     pub subject: String,
     pub signer: String,
     pub log_index: u64,
@@ -147,7 +147,7 @@ fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Res
 
 /// The facts of one verified bundle, with `key: label` added to its JSON.
 fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -> Verified {
-    let signer = match &verified.signer {
+    let signer = match &verified.signer() {
         VerifiedSigner::Certificate(id) => id.san.value().to_owned(),
         VerifiedSigner::ManagedKey { hint } => format!("managed key {hint}"),
     };
@@ -155,11 +155,11 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
     if let Some(obj) = json.as_object_mut() {
         obj.insert(key.into(), Value::String(label.to_owned()));
     }
-    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry.log_index, json }
+    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry().log_index, json }
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
-pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
+pub(super) fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -196,7 +196,7 @@ fn error_text(error: &anyhow::Error) -> String {
 
 /// What the outcomes are of: bundle files, or a lockfile's packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Items {
+pub(super) enum Items {
     Bundles,
     Packages,
 }
@@ -213,7 +213,7 @@ impl Items {
 
 /// Prints the table (or JSON) and the summary; fails when any item failed (exit 1, or 2
 /// when every failure is malformed input).
-pub fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
+pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
     let (key, list) = items.keys();
     let verified = outcomes.iter().filter(|o| o.result.is_ok()).count();
     let failed = outcomes.len() - verified;
@@ -255,7 +255,7 @@ const MAX_LOCKFILE_BYTES: u64 = 256 * 1024 * 1024;
 /// sorted. Only lockfileVersion 2 and 3 carry the flat `packages` map this reads (npm 7 and
 /// later write it); links, bundled dependencies and packages not from a registry (git, file)
 /// have no registry provenance and are left out.
-pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
+pub(super) fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
     let version = lock.get("lockfileVersion").and_then(Value::as_u64).unwrap_or(0);
     let Some(packages) = lock.get("packages").and_then(Value::as_object).filter(|_| version >= 2) else {
         return Err(format!(
@@ -284,7 +284,7 @@ pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> 
 
 /// `verify --registry URL --lockfile package-lock.json`: every registry package the lockfile
 /// installs, each verified as `verify --registry URL NAME@VERSION` would, `--jobs` at a time.
-pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
+pub(super) async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
     if !args.subject.is_empty() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
