@@ -10,10 +10,8 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-
 use super::{facts_json, policy_from_args, read_subject, subject_label, verify, VerifyArgs};
+use crate::cmd::batch::bounded;
 use crate::cmd::verify::registry::{registry_client, verify_published};
 use crate::core::npm::PackageName;
 use crate::core::verify::{Policy, Subject, VerifiedBundle, VerifiedSigner};
@@ -309,32 +307,22 @@ pub(super) async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile
     }
     let registry = Arc::new(registry_client(registry_url)?);
     // Mostly network-bound (packument, tarball, attestations per package).
-    let permits = Arc::new(Semaphore::new(args.jobs.map(|n| n as usize).unwrap_or(8)));
-    let mut tasks = JoinSet::new();
-    for (index, (name, version)) in packages.iter().cloned().enumerate() {
-        let (registry, trust, policy, permits) =
-            (Arc::clone(&registry), Arc::clone(&trust), Arc::clone(&policy), Arc::clone(&permits));
-        tasks.spawn(async move {
+    let items: Vec<Result<(String, String), std::convert::Infallible>> = packages.iter().cloned().map(Ok).collect();
+    let outcomes = bounded(args.jobs.map(|n| n as usize).unwrap_or(8), items, |(name, version): (String, String)| {
+        let (registry, trust, policy) = (Arc::clone(&registry), Arc::clone(&trust), Arc::clone(&policy));
+        async move {
             let label = format!("{name}@{version}");
-            let result = match (permits.acquire_owned().await, PackageName::parse(&name)) {
-                (Ok(_permit), Ok(parsed)) => verify_published(&registry, &trust, &policy, &parsed, &version)
+            let result = match PackageName::parse(&name) {
+                Ok(parsed) => verify_published(&registry, &trust, &policy, &parsed, &version)
                     .await
                     .map(|(verified, subject)| facts(&verified, &subject, "package", &label)),
-                (Err(e), _) => Err(fail(ExitKind::Internal, format!("the verification queue closed: {e}"))),
-                (_, Err(e)) => Err(fail(ExitKind::BadInput, format!("{label}: {e}"))),
+                Err(e) => Err(fail(ExitKind::BadInput, format!("{label}: {e}"))),
             };
-            (index, Outcome { label, result })
-        });
-    }
-    let mut outcomes: Vec<Option<Outcome>> = packages.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (index, outcome) =
-            joined.map_err(|e| fail(ExitKind::Internal, format!("a verification task stopped: {e}")))?;
-        if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Some(outcome);
+            Outcome { label, result }
         }
-    }
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    })
+    .await?;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.unwrap_or_else(|never| match never {})).collect();
     report(&outcomes, args.json, Items::Packages)
 }
 
