@@ -245,7 +245,7 @@ pub fn default_output_dir(package_dirs: &[&Path]) -> anyhow::Result<PathBuf> {
 /// Moves a file, copying when the two paths are on different file systems (the private pack
 /// directory is in the system's temporary directory).
 pub fn move_file(from: &Path, to: &Path) -> anyhow::Result<()> {
-    if std::fs::rename(from, to).is_ok() {
+    if crate::fsutil::rename(from, to).is_ok() {
         return Ok(());
     }
     let bytes =

@@ -15,6 +15,7 @@ mod faults;
 mod hostile;
 mod interop;
 mod managers;
+mod merkle;
 mod pack;
 mod publish;
 mod registry;

@@ -12,15 +12,13 @@ use sha2::{Digest as _, Sha512};
 use crate::interop::interop_dir;
 use crate::support::{run_in, stderr, stdout};
 
-/// `.interop/pm/node_modules/.bin`, or `None` (with a note) when setup-interop has not run.
+/// `.interop/pm/node_modules/.bin`; the test fails when tests/setup-interop has not run.
 fn pm_bin() -> Option<PathBuf> {
     let bin = interop_dir().join("pm/node_modules/.bin");
-    if bin.join("pnpm").exists() && bin.join("yarn").exists() && bin.join("bun").exists() {
-        Some(bin)
-    } else {
-        eprintln!("skipping: run tests/setup-interop to install pnpm, Yarn and Bun");
-        None
+    for tool in ["pnpm", "yarn", "bun"] {
+        assert!(bin.join(tool).exists(), "{tool} is not installed in {}: run tests/setup-interop", bin.display());
     }
+    Some(bin)
 }
 
 fn path_with(bin: &Path) -> String {
