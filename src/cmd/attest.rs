@@ -385,9 +385,13 @@ async fn plan(
         };
         let packed = crate::npm::pack::pack(input, manager).await?;
         // Yarn names every tarball `package.tgz`: the kept file gets npm's name instead.
-        let file_name = match tarball::read(&packed.tarball) {
-            Ok(t) => crate::npm::pack::tarball_name(t.name.as_str(), t.version.as_str()),
-            Err(_) => packed.tarball.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        let written = packed.tarball.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = match (packed.manager, tarball::read(&packed.tarball)) {
+            (Manager::Yarn, Ok(t)) => {
+                let raw = t.manifest.get("version").and_then(Value::as_str).unwrap_or(t.version.as_str());
+                crate::npm::pack::tarball_name(t.name.as_str(), raw)
+            }
+            _ => written,
         };
         let tarball_final = in_dir(&out_dir, &file_name);
         let bundle =

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::cmd::batch::{self, bounded, error_text};
+use crate::cmd::release_tags::{announce, Released};
 use crate::core::npm::pack::Manager;
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
@@ -104,6 +105,12 @@ pub struct PublishArgs {
     /// (`packageManager` field, then lockfiles).
     #[arg(long, value_enum, value_name = "MANAGER")]
     pub package_manager: Option<Manager>,
+
+    /// Create a git tag `<name>@<version>` for each version published (as `changeset tag`
+    /// does). Without it, tags are left to the caller; `New tag:` lines and the
+    /// `CHANGESETS_OUTPUT` events are written either way.
+    #[arg(long)]
+    pub git_tag: bool,
 
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
@@ -237,12 +244,20 @@ async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package
     let project_dir = PathBuf::from(".");
     let ctx = Context::new(args, env, project_dir, plan)?;
     let result = publish_package(&ctx, &input).await;
+    let lookup = |key: &str| ctx.env.get(key).cloned();
+    let announced = match &result {
+        Ok(p) if !p.dry_run => {
+            let released = [Released { name: &p.name, version: &p.version }];
+            announce(&released, &lookup, !args.json, args.git_tag)
+        }
+        _ => Ok(()),
+    };
     ctx.shutdown().await;
     let published = result?;
     if args.json {
         report::data(&published_json(&published).to_string());
     }
-    Ok(())
+    announced
 }
 
 /// The outcome for one package of a batch.
@@ -422,11 +437,12 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
         }
     }
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    let env = ctx.env.clone();
     if let Some(ctx) = Arc::into_inner(ctx) {
         ctx.shutdown().await;
     }
     drop(pack_dirs);
-    report_batch(args, &outcomes)
+    report_batch(args, &outcomes, &|key: &str| env.get(key).cloned())
 }
 
 /// `name@version` of a package.
@@ -451,7 +467,7 @@ async fn load(package: &Path, manager: Option<Manager>) -> anyhow::Result<(Packa
 }
 
 /// Per-package lines and a summary (or one JSON object), and the exit status.
-fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
+fn report_batch(args: &PublishArgs, outcomes: &[Outcome], env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
     let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
     let skipped = outcomes.iter().filter(|o| matches!(o, Outcome::Skipped { .. })).count();
     let failed = outcomes.len() - succeeded - skipped;
@@ -484,6 +500,14 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
             report::data("nothing to publish: every version is already on the registry");
         }
     }
+    let released: Vec<Released<'_>> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Published(p) if !p.dry_run => Some(Released { name: &p.name, version: &p.version }),
+            _ => None,
+        })
+        .collect();
+    announce(&released, env, !args.json, args.git_tag)?;
     let failures: Vec<(&str, &anyhow::Error)> = outcomes
         .iter()
         .filter_map(|o| match o {

@@ -1146,7 +1146,11 @@ fn workspaces_publish_dependencies_first_and_a_second_run_publishes_nothing() {
     )
     .unwrap();
     let home = tempfile::tempdir().unwrap();
-    let env = vec![("HOME".to_owned(), home.path().display().to_string())];
+    let events = work.path().join("changesets-output.ndjson");
+    let env = vec![
+        ("HOME".to_owned(), home.path().display().to_string()),
+        ("CHANGESETS_OUTPUT".to_owned(), events.display().to_string()),
+    ];
     let args = ["publish", "--no-provenance", "--workspaces", "--concurrency", "8", "mono"];
     let out = run(work.path(), &args, &env);
     let (so, se) = (stdout(&out), stderr(&out));
@@ -1156,6 +1160,14 @@ fn workspaces_publish_dependencies_first_and_a_second_run_publishes_nothing() {
     let order: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
     assert_eq!(order, vec!["/core", "/util", "/app"]);
     assert!(so.contains("3 published, 0 skipped (already on the registry), 0 failed"), "{so}");
+    // What changesets/action reads: v1 the `New tag:` lines, v2 the NDJSON git-tag events.
+    let mut tags: Vec<&str> = so.lines().filter_map(|l| l.strip_prefix("New tag: ")).collect();
+    tags.sort_unstable();
+    assert_eq!(tags, vec!["app@1.0.0", "core@1.0.0", "util@1.0.0"], "{so}");
+    let written = std::fs::read_to_string(&events).unwrap();
+    let events_seen: Vec<Value> = written.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events_seen.len(), 3, "{written}");
+    assert!(events_seen.contains(&json!({"type": "git-tag", "tag": "core@1.0.0", "packageName": "core"})), "{written}");
 
     let again = run(work.path(), &args, &env);
     let (so, se) = (stdout(&again), stderr(&again));
@@ -1163,4 +1175,6 @@ fn workspaces_publish_dependencies_first_and_a_second_run_publishes_nothing() {
     assert_eq!(registry.put_requests().len(), 3, "nothing more was uploaded");
     assert_eq!(so.lines().filter(|l| l.starts_with("skipped")).count(), 3, "{so}");
     assert!(so.contains("nothing to publish: every version is already on the registry"), "{so}");
+    assert!(!so.contains("New tag:"), "{so}");
+    assert_eq!(std::fs::read_to_string(&events).unwrap(), written, "no new events");
 }
