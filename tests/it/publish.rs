@@ -387,11 +387,20 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
             ..base(manifest("@octo/hello", "1.0.0", good_repo))
         },
         Refusal {
+            name: "first publish under trusted publishing",
+            trusted_publishing: Some("public"),
+            message: "the registry refused the token exchange (404): OIDC token exchange error - package not found",
+            hint: "is not on 127.0.0.1 yet and a first version cannot be published with trusted publishing: publish it once with a token",
+            no_requests: false,
+            ..base(manifest("@octo/other", "1.0.0", good_repo))
+        },
+        Refusal {
             name: "no trusted publisher configured",
             trusted_publishing: Some("public"),
             message: "the registry refused the token exchange (404): OIDC token exchange error - package not found",
-            hint: "configure a trusted publisher",
+            hint: "configure a trusted publisher for @octo/other on 127.0.0.1",
             no_requests: false,
+            seed: true,
             ..base(manifest("@octo/other", "1.0.0", good_repo))
         },
     ];

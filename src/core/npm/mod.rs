@@ -15,6 +15,7 @@ pub mod preflight;
 pub mod publish;
 pub mod repository;
 pub mod statement;
+pub mod trusted;
 
 use std::fmt;
 
