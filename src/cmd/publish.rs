@@ -106,6 +106,11 @@ pub struct PublishArgs {
     #[arg(long, value_enum, value_name = "MANAGER")]
     pub package_manager: Option<Manager>,
 
+    /// Publish the tarballs `changeset pack --out-dir DIR` wrote (changesets 3), in the order
+    /// of DIR/publish-plan.json, after checking each against the plan's sha256 integrity.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["workspaces", "bundle"])]
+    pub from_pack_dir: Option<PathBuf>,
+
     /// Create a git tag `<name>@<version>` for each version published (as `changeset tag`
     /// does). Without it, tags are left to the caller; `New tag:` lines and the
     /// `CHANGESETS_OUTPUT` events are written either way.
@@ -225,6 +230,10 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     // The identity token source first: no token means no point in packing or hashing.
     let plan =
         if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
+    if let Some(dir) = &args.from_pack_dir {
+        let inputs = from_pack_dir(dir)?;
+        return run_batch(&args, env, plan, &inputs).await;
+    }
     let inputs = batch::inputs(&args.packages, args.workspaces)?;
     match inputs.as_slice() {
         [one] if !args.workspaces => run_one(&args, env, plan, one).await,
@@ -235,6 +244,51 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         )),
         _ => run_batch(&args, env, plan, &inputs).await,
     }
+}
+
+/// The tarballs of a changesets 3 pack directory, in plan order, each checked against the
+/// plan's sha256 integrity (the bytes signed are the bytes changesets packed).
+fn from_pack_dir(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let plan_path = dir.join("publish-plan.json");
+    let bytes = std::fs::read(&plan_path).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot read {}: {e}", plan_path.display()),
+            "pass the directory `changeset pack --out-dir DIR` wrote",
+        )
+    })?;
+    let planned = crate::core::npm::changesets::parse_publish_plan(&bytes)
+        .map_err(|e| fail(ExitKind::BadInput, format!("{}: {e}", plan_path.display())))?;
+    let mut out = Vec::with_capacity(planned.len());
+    for entry in planned {
+        let path =
+            if Path::new(&entry.path).is_absolute() { PathBuf::from(&entry.path) } else { dir.join(&entry.path) };
+        let tarball = std::fs::read(&path).map_err(|e| {
+            fail(ExitKind::BadInput, format!("{}@{}: cannot read {}: {e}", entry.name, entry.version, path.display()))
+        })?;
+        let actual =
+            format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&tarball)));
+        if actual != entry.integrity {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!(
+                    "{}@{}: {} does not match the publish plan (plan {}, file {actual})",
+                    entry.name,
+                    entry.version,
+                    path.display(),
+                    entry.integrity
+                ),
+                "run `changeset pack` again; the tarball changed after it was packed",
+            ));
+        }
+        out.push(path);
+    }
+    if out.is_empty() {
+        report::info(&format!("{} lists nothing to publish", plan_path.display()));
+    }
+    Ok(out)
 }
 
 /// One package: the original single-package flow and output.

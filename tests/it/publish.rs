@@ -1187,3 +1187,50 @@ fn workspaces_publish_dependencies_first_and_a_second_run_publishes_nothing() {
     assert!(!so.contains("New tag:"), "{so}");
     assert_eq!(std::fs::read_to_string(&events).unwrap(), written, "no new events");
 }
+
+#[test]
+fn a_changesets_pack_dir_is_published_in_plan_order_and_a_changed_tarball_is_refused() {
+    use base64::Engine as _;
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let pack = work.path().join("pack");
+    std::fs::create_dir_all(pack.join("packages")).unwrap();
+    let core = make_tarball(&pack.join("packages"), "core-1.0.0.tgz", &manifest("core", "1.0.0", None));
+    let mut app_manifest = manifest("app", "2.0.0", None);
+    app_manifest["dependencies"] = json!({"core": "^1.0.0"});
+    let app = make_tarball(&pack.join("packages"), "app-2.0.0.tgz", &app_manifest);
+    let sri = |p: &Path| {
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+        )
+    };
+    let entry = |name: &str, version: &str, file: &str, integrity: String| {
+        json!({"kind": "publish", "name": name, "version": version, "access": "public", "tag": "latest",
+               "tarball": {"path": format!("packages/{file}"), "integrity": integrity}})
+    };
+    let plan = json!({"version": 1, "plan": [
+        [entry("core", "1.0.0", "core-1.0.0.tgz", sri(&core))],
+        [{"kind": "tag-only", "name": "old", "version": "0.1.0"}, entry("app", "2.0.0", "app-2.0.0.tgz", sri(&app))]
+    ]});
+    std::fs::write(pack.join("publish-plan.json"), serde_json::to_vec(&plan).unwrap()).unwrap();
+    let env = vec![("NODE_AUTH_TOKEN".to_owned(), STATIC_TOKEN.to_owned())];
+    let url = registry.url();
+    let args = ["publish", "--registry", url.as_str(), "--no-provenance", "--from-pack-dir", "pack"];
+
+    // A tarball changed after `changeset pack`: refused before anything is sent.
+    let original = std::fs::read(&app).unwrap();
+    make_tarball(&pack.join("packages"), "app-2.0.0.tgz", &manifest("app", "2.0.1", None));
+    let out = run(work.path(), &args, &env);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not match the publish plan"), "{}", stderr(&out));
+    assert!(registry.requests().is_empty());
+
+    std::fs::write(&app, original).unwrap();
+    let out = run(work.path(), &args, &env);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let order: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
+    assert_eq!(order, vec!["/core", "/app"]);
+    assert!(stdout(&out).contains("New tag: core@1.0.0"), "{}", stdout(&out));
+}
