@@ -14,6 +14,7 @@ mod fake_http;
 mod faults;
 mod hostile;
 mod interop;
+mod lockfile;
 mod policy;
 mod publish;
 mod registry;

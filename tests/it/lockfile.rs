@@ -1,0 +1,226 @@
+//! `verify --registry --lockfile` on a lockfile of real shape (303 entries: registry
+//! tarballs with and without provenance, a git dependency, a `file:` tarball, a workspace
+//! link, a bundled dependency) against the registry stand-in, with one attack per rule:
+//! a poisoned `resolved`, a swapped `integrity`, a provenance downgrade (missing, another
+//! repository, another workflow), provenance from a repository the package does not declare.
+
+use std::path::Path;
+use std::process::Output;
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use sha2::Digest as _;
+
+use crate::policy::{forge, purl, statement, tarball, Identity, SLSA_V1};
+use crate::registry::{RegistryConfig, RegistryStandin};
+use crate::support::{run_in, stderr, stdout};
+
+fn integrity(bytes: &[u8]) -> String {
+    format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes)))
+}
+
+struct Tree {
+    registry: RegistryStandin,
+    packages: Map<String, Value>,
+}
+
+impl Tree {
+    fn new() -> Self {
+        let mut packages = Map::new();
+        packages.insert("".into(), json!({"name": "app", "version": "1.0.0"}));
+        Self { registry: RegistryStandin::start(RegistryConfig::default()), packages }
+    }
+
+    /// Publishes `name@version` (signed as `signer` when given) declaring `repository`.
+    fn publish(&self, name: &str, version: &str, repository: &str, signer: Option<&Identity>) -> Vec<u8> {
+        let tgz = tarball("package", name, version);
+        let bundle = signer.map(|id| forge().sign(id, &statement(&purl(name, version), &tgz, SLSA_V1)));
+        self.registry.seed_with_repository(name, version, tgz.clone(), bundle, Some(repository));
+        tgz
+    }
+
+    /// A lockfile entry for `name@version` as npm writes it.
+    fn lock(&mut self, path: &str, name: &str, version: &str, tgz: &[u8]) {
+        let file = name.rsplit('/').next().unwrap();
+        self.packages.insert(
+            path.into(),
+            json!({
+                "version": version,
+                "resolved": format!("{}/{name}/-/{file}-{version}.tgz", self.registry.server.url),
+                "integrity": integrity(tgz),
+            }),
+        );
+    }
+
+    fn write(&self, dir: &Path) {
+        let lock = json!({"name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": self.packages});
+        std::fs::write(dir.join("package-lock.json"), serde_json::to_vec_pretty(&lock).unwrap()).unwrap();
+    }
+
+    fn verify(&self, dir: &Path, extra: &[&str]) -> Output {
+        let root = forge().trusted_root.display().to_string();
+        let url = self.registry.url();
+        let mut args =
+            vec!["verify", "--registry", url.as_str(), "--lockfile", "package-lock.json", "--trusted-root", root.as_str()];
+        args.extend_from_slice(extra);
+        run_in(dir, &args, &[])
+    }
+}
+
+fn verdicts(report: &Value) -> std::collections::BTreeMap<String, (String, String)> {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let why = p["error"].as_str().or(p["reason"].as_str()).unwrap_or_default().to_owned();
+            (p["package"].as_str().unwrap().to_owned(), (p["verdict"].as_str().unwrap().to_owned(), why))
+        })
+        .collect()
+}
+
+#[test]
+fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = Tree::new();
+    let octo = Identity::own("octo/lib", "refs/tags/v1.0.0");
+
+    // 280 plain dependencies without provenance (most of a real tree), 10 with.
+    for i in 0..280 {
+        let name = if i % 7 == 0 { format!("@plain/dep-{i}") } else { format!("dep-{i}") };
+        let tgz = tree.publish(&name, "1.0.0", &format!("https://github.com/plain/dep-{i}"), None);
+        let path = if i % 5 == 0 { format!("node_modules/dep-{}/node_modules/{name}", i + 1) } else { format!("node_modules/{name}") };
+        tree.lock(&path, &name, "1.0.0", &tgz);
+    }
+    for i in 0..10 {
+        let name = format!("signed-{i}");
+        let id = Identity::own(&format!("octo/signed-{i}"), "refs/tags/v1.0.0");
+        let tgz = tree.publish(&name, "1.0.0", &format!("git+https://github.com/octo/signed-{i}.git"), Some(&id));
+        tree.lock(&format!("node_modules/{name}"), &name, "1.0.0", &tgz);
+    }
+    // A monorepo package released from a tag with `@`, continuing its earlier provenance.
+    let mono_v1 = Identity::own("octo/mono", "refs/tags/@octo/ui@1.0.0");
+    let mono_v2 = Identity::own("octo/mono", "refs/tags/@octo/ui@2.0.0");
+    tree.publish("@octo/ui", "1.0.0", "https://github.com/octo/mono", Some(&mono_v1));
+    let tgz = tree.publish("@octo/ui", "2.0.0", "https://github.com/octo/mono", Some(&mono_v2));
+    tree.lock("node_modules/@octo/ui", "@octo/ui", "2.0.0", &tgz);
+
+    // Downgrade: 1.0.0 had provenance, 1.1.0 (the stolen-token release) has none.
+    tree.publish("downgraded", "1.0.0", "https://github.com/octo/lib", Some(&octo));
+    let tgz = tree.publish("downgraded", "1.1.0", "https://github.com/octo/lib", None);
+    tree.lock("node_modules/downgraded", "downgraded", "1.1.0", &tgz);
+    // Downgrade of origin: 2.0.0 signed in the attacker's repository (which it now declares).
+    tree.publish("moved", "1.0.0", "https://github.com/octo/lib", Some(&octo));
+    let tgz = tree.publish("moved", "2.0.0", "https://github.com/evil/lib", Some(&Identity::own("evil/lib", "refs/tags/v2")));
+    tree.lock("node_modules/moved", "moved", "2.0.0", &tgz);
+    // Downgrade of workflow: same repository, another workflow file signed.
+    tree.publish("rewired", "1.0.0", "https://github.com/octo/lib", Some(&octo));
+    let other_workflow = Identity {
+        repository: "octo/lib".into(),
+        signer: "octo/lib/.github/workflows/debug.yml".into(),
+        git_ref: "refs/heads/main".into(),
+    };
+    let tgz = tree.publish("rewired", "1.1.0", "https://github.com/octo/lib", Some(&other_workflow));
+    tree.lock("node_modules/rewired", "rewired", "1.1.0", &tgz);
+    // Provenance from a repository the package does not declare.
+    let tgz = tree.publish("claims-react", "1.0.0", "https://github.com/facebook/react", Some(&Identity::own("evil/react", "refs/tags/v1")));
+    tree.lock("node_modules/claims-react", "claims-react", "1.0.0", &tgz);
+    // A poisoned `resolved`: another host with another integrity (npm ci would install it).
+    let tgz = tree.publish("poisoned", "1.0.0", "https://github.com/octo/poisoned", None);
+    let evil = tarball("package", "poisoned", "1.0.0-evil");
+    tree.lock("node_modules/poisoned", "poisoned", "1.0.0", &tgz);
+    tree.packages["node_modules/poisoned"]["resolved"] = json!("https://evil.example/poisoned/-/poisoned-1.0.0.tgz");
+    tree.packages["node_modules/poisoned"]["integrity"] = json!(integrity(&evil));
+    // A swapped integrity on the registry itself.
+    let tgz = tree.publish("swapped", "1.0.0", "https://github.com/octo/swapped", None);
+    tree.lock("node_modules/swapped", "swapped", "1.0.0", &tgz);
+    tree.packages["node_modules/swapped"]["integrity"] = json!(integrity(&evil));
+    // Exempt by the policy file, and one whose expected repository the policy file names.
+    let tgz = tree.publish("hand-made", "1.0.0", "https://github.com/octo/hand-made", None);
+    tree.lock("node_modules/hand-made", "hand-made", "1.0.0", &tgz);
+    let relocated = Identity::own("octo/new-home", "refs/tags/v1");
+    let tgz = tree.publish("relocated", "1.0.0", "https://github.com/octo/old-home", Some(&relocated));
+    tree.lock("node_modules/relocated", "relocated", "1.0.0", &tgz);
+
+    // Entries that are not registry tarballs.
+    tree.packages.insert("node_modules/from-git".into(), json!({"version": "1.0.0", "resolved": "git+ssh://git@github.com/o/r.git#0123456789abcdef0123456789abcdef01234567"}));
+    tree.packages.insert("node_modules/local-tgz".into(), json!({"version": "1.0.0", "resolved": "file:vendor/local-tgz-1.0.0.tgz", "integrity": integrity(b"x")}));
+    tree.packages.insert("node_modules/workspace-a".into(), json!({"resolved": "packages/workspace-a", "link": true}));
+    tree.packages.insert("packages/workspace-a".into(), json!({"name": "workspace-a", "version": "0.1.0"}));
+    tree.packages.insert("node_modules/signed-0/node_modules/bundled-dep".into(), json!({"version": "2.0.0", "inBundle": true}));
+    tree.write(dir.path());
+
+    std::fs::write(
+        dir.path().join("policy.json"),
+        serde_json::to_vec(&json!({"packages": [
+            {"name": "hand-made", "exempt": "published by hand before provenance existed; reviewed"},
+            {"name": "relocated", "repository": "octo/new-home", "workflow": "release.yml"}
+        ]}))
+        .unwrap(),
+    )
+    .unwrap();
+
+    let out = tree.verify(dir.path(), &["--json", "--policy-file", "policy.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(stdout(&out).trim()).expect("JSON on stdout");
+    let v = verdicts(&report);
+    let expect = |pkg: &str, verdict: &str, why: &str| {
+        let (got, reason) = v.get(pkg).unwrap_or_else(|| panic!("{pkg} missing from {report}"));
+        assert_eq!(got, verdict, "{pkg}: {reason}");
+        assert!(reason.contains(why), "{pkg}: expected {why:?} in {reason:?}");
+    };
+    for i in 0..10 {
+        expect(&format!("signed-{i}@1.0.0"), "verified", "");
+    }
+    expect("@octo/ui@2.0.0", "verified", "");
+    expect("dep-1@1.0.0", "no-provenance", "");
+    expect("@plain/dep-0@1.0.0", "no-provenance", "");
+    expect("downgraded@1.1.0", "failed", "provenance downgrade: this version has no provenance, but earlier version 1.0.0 had it");
+    expect("moved@2.0.0", "failed", "provenance downgrade: signed from repository https://github.com/evil/lib");
+    expect("rewired@1.1.0", "failed", "provenance downgrade: signed from workflow https://github.com/octo/lib/.github/workflows/debug.yml");
+    expect("claims-react@1.0.0", "failed", "source repository");
+    expect("poisoned@1.0.0", "failed", "resolves to https://evil.example/poisoned/-/poisoned-1.0.0.tgz");
+    expect("swapped@1.0.0", "failed", "not the sha512 of the verified tarball");
+    expect("hand-made@1.0.0", "exempt", "published by hand");
+    expect("relocated@1.0.0", "verified", "");
+    assert_eq!(report["verified"], 12, "{report}");
+    assert_eq!(report["failed"], 6, "{report}");
+    assert_eq!(report["exempt"], 1);
+    assert_eq!(report["noProvenance"], 280);
+    assert_eq!(report["entries"], json!({"registry": 299, "git": 1, "file": 1, "link": 1, "bundled": 1}));
+    // Progress as packages complete, on stderr.
+    let err = stderr(&out);
+    assert!(err.contains("[299/299] "), "{err}");
+    assert!(err.contains("6 of 299 packages failed verification"), "{err}");
+
+    // The text form counts every kind of entry; --strict fails the non-registry ones.
+    let text = tree.verify(dir.path(), &["--policy-file", "policy.json"]);
+    let table = stdout(&text);
+    assert!(table.contains("299 packages: 12 verified, 280 without provenance, 1 exempt, 6 failed; 303 lockfile entries: 299 registry, 1 git, 1 file, 1 link, 1 bundled"), "{table}");
+    assert!(table.contains("not verified    node_modules/from-git (git)"), "{table}");
+
+    // Without the attacks: passes, unless --strict or --require-provenance.
+    for attack in ["downgraded", "moved", "rewired", "claims-react", "poisoned", "swapped"] {
+        tree.packages.remove(&format!("node_modules/{attack}"));
+    }
+    tree.write(dir.path());
+    let clean = tree.verify(dir.path(), &["--policy-file", "policy.json"]);
+    assert!(clean.status.success(), "{}{}", stdout(&clean), stderr(&clean));
+    let strict = tree.verify(dir.path(), &["--policy-file", "policy.json", "--strict", "--json"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stderr(&strict).contains("--strict: 4 entries are not registry tarballs (1 git, 1 file, 1 link, 1 bundled)"), "{}", stderr(&strict));
+    let strict_report: Value = serde_json::from_str(stdout(&strict).trim()).unwrap();
+    assert_eq!(strict_report["notVerified"].as_array().unwrap().len(), 4);
+    let required = tree.verify(dir.path(), &["--policy-file", "policy.json", "--require-provenance"]);
+    assert_eq!(required.status.code(), Some(1));
+    assert!(stderr(&required).contains("280 of 293 packages failed verification"), "{}", stderr(&required));
+    // Without the policy file, the relocated package fails against the repository it declares.
+    let no_policy = tree.verify(dir.path(), &["--json"]);
+    let v = verdicts(&serde_json::from_str(stdout(&no_policy).trim()).unwrap());
+    assert_eq!(v["relocated@1.0.0"].0, "failed");
+    assert!(v["relocated@1.0.0"].1.contains("source repository"), "{:?}", v["relocated@1.0.0"]);
+    // One identity for the whole tree is refused.
+    let one = tree.verify(dir.path(), &["--repository", "octo/lib", "--json"]);
+    assert_eq!(one.status.code(), Some(2));
+    assert!(serde_json::from_str::<Value>(stdout(&one).trim()).unwrap()["error"].as_str().unwrap().contains("--policy-file"));
+}
