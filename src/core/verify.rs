@@ -352,6 +352,9 @@ impl std::fmt::Display for VerifyError {
             }
             Self::Sct(e) => write!(f, "certificate transparency: {e}"),
             Self::CertificateProfile { reason } => write!(f, "certificate is not a Sigstore code-signing certificate: {reason}"),
+            Self::PolicyMismatch { field: field @ "predicate type", expected, found } => {
+                write!(f, "statement {field} is {found:?}, but the policy requires {expected}")
+            }
             Self::PolicyMismatch { field, expected, found } => {
                 write!(f, "certificate {field} is {found:?}, but the policy requires {expected:?}")
             }
