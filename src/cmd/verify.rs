@@ -150,7 +150,6 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
 
 async fn run_any(args: VerifyArgs) -> anyhow::Result<()> {
     if let Some(registry) = args.registry.clone() {
-
         if let Some(lockfile) = args.lockfile.clone() {
             return lockfile::run_lockfile(&args, &registry, &lockfile).await;
         }
@@ -567,5 +566,4 @@ mod tests {
         assert!(read_trusted_root(None, false).unwrap().certificate_authorities.len() >= 2);
         assert!(!read_trusted_root(None, true).unwrap().tlogs.is_empty());
     }
-
 }

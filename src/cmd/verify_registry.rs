@@ -87,8 +87,8 @@ pub(crate) fn same_origin(url: &str, base: &str) -> bool {
     }
 }
 
-/// The packument version of `name@version`, its tarball fetched and checked against the
-/// packument's sha512 integrity.
+/// The packument version of `name@version` and the sha512 of its tarball (fetched and
+/// checked against the packument's integrity, or for an earlier version, the integrity alone).
 pub(crate) struct PublishedVersion {
     pub manifest: Value,
     pub tarball_sha512: [u8; 64],
@@ -146,9 +146,9 @@ pub(crate) async fn verify_attestations(
     predicate: &PredicateRule,
     name: &PackageName,
     version: &str,
-    manifest: &Value,
-    sha512: [u8; 64],
+    published: &PublishedVersion,
 ) -> anyhow::Result<(VerifiedBundle, Subject)> {
+    let (manifest, sha512) = (&published.manifest, published.tarball_sha512);
     let spec = format!("{name}@{version}");
     // Fetched on the registry's own origin (scheme, host and port): a packument cannot send
     // the verifier to another server for the attestations.
@@ -222,8 +222,7 @@ pub(crate) async fn verify_published(
             "the package was published without provenance",
         ));
     }
-    verify_attestations(registry, trust, policy, predicate, name, version, &published.manifest, published.tarball_sha512)
-        .await
+    verify_attestations(registry, trust, policy, predicate, name, version, &published).await
 }
 
 #[cfg(test)]

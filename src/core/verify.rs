@@ -809,7 +809,8 @@ fn parse_statement(payload: &[u8]) -> Result<VerifiedStatement, VerifyError> {
     let bad = |reason: &str| VerifyError::SubjectMismatch { reason: format!("in-toto statement: {reason}") };
     // Duplicate keys are refused: other verifiers' protobuf-JSON parsers reject them, and
     // serde_json alone would keep the last one (a parser differential).
-    let value: Value = policy::parse_strict_json(payload).map_err(|e| bad(&format!("payload is not strict JSON: {e}")))?;
+    let value: Value =
+        policy::parse_strict_json(payload).map_err(|e| bad(&format!("payload is not strict JSON: {e}")))?;
     let statement_type = value.get("_type").and_then(Value::as_str).ok_or_else(|| bad("no _type"))?;
     if statement_type != STATEMENT_V1 && statement_type != STATEMENT_V0_1 {
         return Err(bad(&format!("_type {statement_type:?} is not an in-toto statement")));

@@ -1,4 +1,4 @@
-//! `verify --registry --lockfile` on a lockfile of real shape (303 entries: registry
+//! `verify --registry --lockfile` on a lockfile of real shape (304 entries: registry
 //! tarballs with and without provenance, a git dependency, a `file:` tarball, a workspace
 //! link, a bundled dependency) against the registry stand-in, with one attack per rule:
 //! a poisoned `resolved`, a swapped `integrity`, a provenance downgrade (missing, another
@@ -60,8 +60,15 @@ impl Tree {
     fn verify(&self, dir: &Path, extra: &[&str]) -> Output {
         let root = forge().trusted_root.display().to_string();
         let url = self.registry.url();
-        let mut args =
-            vec!["verify", "--registry", url.as_str(), "--lockfile", "package-lock.json", "--trusted-root", root.as_str()];
+        let mut args = vec![
+            "verify",
+            "--registry",
+            url.as_str(),
+            "--lockfile",
+            "package-lock.json",
+            "--trusted-root",
+            root.as_str(),
+        ];
         args.extend_from_slice(extra);
         run_in(dir, &args, &[])
     }
@@ -89,7 +96,11 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
     for i in 0..280 {
         let name = if i % 7 == 0 { format!("@plain/dep-{i}") } else { format!("dep-{i}") };
         let tgz = tree.publish(&name, "1.0.0", &format!("https://github.com/plain/dep-{i}"), None);
-        let path = if i % 5 == 0 { format!("node_modules/dep-{}/node_modules/{name}", i + 1) } else { format!("node_modules/{name}") };
+        let path = if i % 5 == 0 {
+            format!("node_modules/dep-{}/node_modules/{name}", i + 1)
+        } else {
+            format!("node_modules/{name}")
+        };
         tree.lock(&path, &name, "1.0.0", &tgz);
     }
     for i in 0..10 {
@@ -111,7 +122,8 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
     tree.lock("node_modules/downgraded", "downgraded", "1.1.0", &tgz);
     // Downgrade of origin: 2.0.0 signed in the attacker's repository (which it now declares).
     tree.publish("moved", "1.0.0", "https://github.com/octo/lib", Some(&octo));
-    let tgz = tree.publish("moved", "2.0.0", "https://github.com/evil/lib", Some(&Identity::own("evil/lib", "refs/tags/v2")));
+    let tgz =
+        tree.publish("moved", "2.0.0", "https://github.com/evil/lib", Some(&Identity::own("evil/lib", "refs/tags/v2")));
     tree.lock("node_modules/moved", "moved", "2.0.0", &tgz);
     // Downgrade of workflow: same repository, another workflow file signed.
     tree.publish("rewired", "1.0.0", "https://github.com/octo/lib", Some(&octo));
@@ -123,7 +135,12 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
     let tgz = tree.publish("rewired", "1.1.0", "https://github.com/octo/lib", Some(&other_workflow));
     tree.lock("node_modules/rewired", "rewired", "1.1.0", &tgz);
     // Provenance from a repository the package does not declare.
-    let tgz = tree.publish("claims-react", "1.0.0", "https://github.com/facebook/react", Some(&Identity::own("evil/react", "refs/tags/v1")));
+    let tgz = tree.publish(
+        "claims-react",
+        "1.0.0",
+        "https://github.com/facebook/react",
+        Some(&Identity::own("evil/react", "refs/tags/v1")),
+    );
     tree.lock("node_modules/claims-react", "claims-react", "1.0.0", &tgz);
     // A poisoned `resolved`: another host with another integrity (npm ci would install it).
     let tgz = tree.publish("poisoned", "1.0.0", "https://github.com/octo/poisoned", None);
@@ -141,20 +158,33 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
     let relocated = Identity::own("octo/new-home", "refs/tags/v1");
     let tgz = tree.publish("relocated", "1.0.0", "https://github.com/octo/old-home", Some(&relocated));
     tree.lock("node_modules/relocated", "relocated", "1.0.0", &tgz);
+    // Signed by a reusable workflow of another repository, which the policy file names.
+    let reusable = Identity {
+        repository: "octo/reused".into(),
+        signer: "octo/tools/.github/workflows/npm.yml".into(),
+        git_ref: "refs/tags/v1.0.0".into(),
+    };
+    let tgz = tree.publish("reused", "1.0.0", "https://github.com/octo/reused", Some(&reusable));
+    tree.lock("node_modules/reused", "reused", "1.0.0", &tgz);
 
     // Entries that are not registry tarballs.
     tree.packages.insert("node_modules/from-git".into(), json!({"version": "1.0.0", "resolved": "git+ssh://git@github.com/o/r.git#0123456789abcdef0123456789abcdef01234567"}));
-    tree.packages.insert("node_modules/local-tgz".into(), json!({"version": "1.0.0", "resolved": "file:vendor/local-tgz-1.0.0.tgz", "integrity": integrity(b"x")}));
+    tree.packages.insert(
+        "node_modules/local-tgz".into(),
+        json!({"version": "1.0.0", "resolved": "file:vendor/local-tgz-1.0.0.tgz", "integrity": integrity(b"x")}),
+    );
     tree.packages.insert("node_modules/workspace-a".into(), json!({"resolved": "packages/workspace-a", "link": true}));
     tree.packages.insert("packages/workspace-a".into(), json!({"name": "workspace-a", "version": "0.1.0"}));
-    tree.packages.insert("node_modules/signed-0/node_modules/bundled-dep".into(), json!({"version": "2.0.0", "inBundle": true}));
+    tree.packages
+        .insert("node_modules/signed-0/node_modules/bundled-dep".into(), json!({"version": "2.0.0", "inBundle": true}));
     tree.write(dir.path());
 
     std::fs::write(
         dir.path().join("policy.json"),
         serde_json::to_vec(&json!({"packages": [
             {"name": "hand-made", "exempt": "published by hand before provenance existed; reviewed"},
-            {"name": "relocated", "repository": "octo/new-home", "workflow": "release.yml"}
+            {"name": "relocated", "repository": "octo/new-home", "workflow": "release.yml"},
+            {"name": "reused", "signerWorkflow": "octo/tools/.github/workflows/npm.yml"}
         ]}))
         .unwrap(),
     )
@@ -175,28 +205,37 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
     expect("@octo/ui@2.0.0", "verified", "");
     expect("dep-1@1.0.0", "no-provenance", "");
     expect("@plain/dep-0@1.0.0", "no-provenance", "");
-    expect("downgraded@1.1.0", "failed", "provenance downgrade: this version has no provenance, but earlier version 1.0.0 had it");
+    expect(
+        "downgraded@1.1.0",
+        "failed",
+        "provenance downgrade: this version has no provenance, but earlier version 1.0.0 had it",
+    );
     expect("moved@2.0.0", "failed", "provenance downgrade: signed from repository https://github.com/evil/lib");
-    expect("rewired@1.1.0", "failed", "provenance downgrade: signed from workflow https://github.com/octo/lib/.github/workflows/debug.yml");
+    expect(
+        "rewired@1.1.0",
+        "failed",
+        "provenance downgrade: signed from workflow https://github.com/octo/lib/.github/workflows/debug.yml",
+    );
     expect("claims-react@1.0.0", "failed", "source repository");
     expect("poisoned@1.0.0", "failed", "resolves to https://evil.example/poisoned/-/poisoned-1.0.0.tgz");
     expect("swapped@1.0.0", "failed", "not the sha512 of the verified tarball");
     expect("hand-made@1.0.0", "exempt", "published by hand");
     expect("relocated@1.0.0", "verified", "");
-    assert_eq!(report["verified"], 12, "{report}");
+    expect("reused@1.0.0", "verified", "");
+    assert_eq!(report["verified"], 13, "{report}");
     assert_eq!(report["failed"], 6, "{report}");
     assert_eq!(report["exempt"], 1);
     assert_eq!(report["noProvenance"], 280);
-    assert_eq!(report["entries"], json!({"registry": 299, "git": 1, "file": 1, "link": 1, "bundled": 1}));
+    assert_eq!(report["entries"], json!({"registry": 300, "git": 1, "file": 1, "link": 1, "bundled": 1}));
     // Progress as packages complete, on stderr.
     let err = stderr(&out);
-    assert!(err.contains("[299/299] "), "{err}");
-    assert!(err.contains("6 of 299 packages failed verification"), "{err}");
+    assert!(err.contains("[300/300] "), "{err}");
+    assert!(err.contains("6 of 300 packages failed verification"), "{err}");
 
     // The text form counts every kind of entry; --strict fails the non-registry ones.
     let text = tree.verify(dir.path(), &["--policy-file", "policy.json"]);
     let table = stdout(&text);
-    assert!(table.contains("299 packages: 12 verified, 280 without provenance, 1 exempt, 6 failed; 303 lockfile entries: 299 registry, 1 git, 1 file, 1 link, 1 bundled"), "{table}");
+    assert!(table.contains("300 packages: 13 verified, 280 without provenance, 1 exempt, 6 failed; 304 lockfile entries: 300 registry, 1 git, 1 file, 1 link, 1 bundled"), "{table}");
     assert!(table.contains("not verified    node_modules/from-git (git)"), "{table}");
 
     // Without the attacks: passes, unless --strict or --require-provenance.
@@ -208,19 +247,28 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
     assert!(clean.status.success(), "{}{}", stdout(&clean), stderr(&clean));
     let strict = tree.verify(dir.path(), &["--policy-file", "policy.json", "--strict", "--json"]);
     assert_eq!(strict.status.code(), Some(1));
-    assert!(stderr(&strict).contains("--strict: 4 entries are not registry tarballs (1 git, 1 file, 1 link, 1 bundled)"), "{}", stderr(&strict));
+    assert!(
+        stderr(&strict).contains("--strict: 4 entries are not registry tarballs (1 git, 1 file, 1 link, 1 bundled)"),
+        "{}",
+        stderr(&strict)
+    );
     let strict_report: Value = serde_json::from_str(stdout(&strict).trim()).unwrap();
     assert_eq!(strict_report["notVerified"].as_array().unwrap().len(), 4);
     let required = tree.verify(dir.path(), &["--policy-file", "policy.json", "--require-provenance"]);
     assert_eq!(required.status.code(), Some(1));
-    assert!(stderr(&required).contains("280 of 293 packages failed verification"), "{}", stderr(&required));
+    assert!(stderr(&required).contains("280 of 294 packages failed verification"), "{}", stderr(&required));
     // Without the policy file, the relocated package fails against the repository it declares.
     let no_policy = tree.verify(dir.path(), &["--json"]);
     let v = verdicts(&serde_json::from_str(stdout(&no_policy).trim()).unwrap());
     assert_eq!(v["relocated@1.0.0"].0, "failed");
     assert!(v["relocated@1.0.0"].1.contains("source repository"), "{:?}", v["relocated@1.0.0"]);
+    assert_eq!(v["reused@1.0.0"].0, "failed");
+    assert!(v["reused@1.0.0"].1.contains("build signer workflow"), "{:?}", v["reused@1.0.0"]);
     // One identity for the whole tree is refused.
     let one = tree.verify(dir.path(), &["--repository", "octo/lib", "--json"]);
     assert_eq!(one.status.code(), Some(2));
-    assert!(serde_json::from_str::<Value>(stdout(&one).trim()).unwrap()["error"].as_str().unwrap().contains("--policy-file"));
+    assert!(serde_json::from_str::<Value>(stdout(&one).trim()).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("--policy-file"));
 }

@@ -69,9 +69,8 @@ impl Forge {
     /// Signs `statement` (exact bytes) as `identity`, logged in the stand-in's log: a bundle
     /// every cryptographic check accepts.
     pub fn sign(&self, identity: &Identity, statement: &[u8]) -> Value {
-        let now = UnixTime(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64,
-        );
+        let now =
+            UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
         let workflow_ref = format!("{}/.github/workflows/release.yml@{}", identity.repository, identity.git_ref);
         let env = |k: &str| match k {
             "GITHUB_REPOSITORY" => Some(identity.repository.clone()),
@@ -165,14 +164,22 @@ fn assert_verified(out: &Output) {
 #[test]
 fn a_ref_or_workflow_alone_with_an_issuer_pins_no_repository_and_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let someone_else = case(dir.path(), "someone-else", &Identity::own("someone-else/anything", "refs/tags/v1.0.0"), "pkg", "1.0.0");
+    let someone_else =
+        case(dir.path(), "someone-else", &Identity::own("someone-else/anything", "refs/tags/v1.0.0"), "pkg", "1.0.0");
     for narrowing in [["--ref", "refs/tags/v1.0.0"], ["--workflow", "release.yml"]] {
         let mut policy = vec!["--certificate-oidc-issuer", GITHUB_ISSUER];
         policy.extend(narrowing);
-        assert_refused(&verify(&someone_else, &policy), 2, "refusing to verify without an identity policy that pins who signed");
+        assert_refused(
+            &verify(&someone_else, &policy),
+            2,
+            "refusing to verify without an identity policy that pins who signed",
+        );
     }
     // Signer flags only narrow too.
-    let out = verify(&someone_else, &["--certificate-oidc-issuer", GITHUB_ISSUER, "--signer-repository", "someone-else/anything"]);
+    let out = verify(
+        &someone_else,
+        &["--certificate-oidc-issuer", GITHUB_ISSUER, "--signer-repository", "someone-else/anything"],
+    );
     assert_refused(&out, 2, "refusing to verify without an identity policy");
 }
 
@@ -187,7 +194,11 @@ fn a_workflow_of_another_repository_is_refused_under_repository_and_workflow() {
         git_ref: "refs/tags/v1.0.0".into(),
     };
     let borrowed = case(dir.path(), "borrowed-signer", &identity, "pkg", "1.0.0");
-    assert_refused(&verify(&borrowed, &["--repository", "octo/pkg", "--workflow", "release.yml"]), 1, "build signer workflow");
+    assert_refused(
+        &verify(&borrowed, &["--repository", "octo/pkg", "--workflow", "release.yml"]),
+        1,
+        "build signer workflow",
+    );
     assert_refused(&verify(&borrowed, &["--repository", "octo/pkg"]), 1, "build signer workflow");
     // The legitimate reusable workflow, named as gh names it.
     assert_verified(&verify(
@@ -197,7 +208,10 @@ fn a_workflow_of_another_repository_is_refused_under_repository_and_workflow() {
     assert_verified(&verify(&borrowed, &["--repository", "octo/pkg", "--signer-repository", "someone-else/tools"]));
     // Another workflow of the signer repository is not the one named.
     assert_refused(
-        &verify(&borrowed, &["--repository", "octo/pkg", "--signer-workflow", "someone-else/tools/.github/workflows/other.yml"]),
+        &verify(
+            &borrowed,
+            &["--repository", "octo/pkg", "--signer-workflow", "someone-else/tools/.github/workflows/other.yml"],
+        ),
         1,
         "build signer workflow",
     );
@@ -240,7 +254,13 @@ fn a_workflow_whose_name_extends_the_expected_one_is_refused() {
 fn repository_url_forms_verify_and_malformed_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let c = case(dir.path(), "url-forms", &Identity::own("octo/pkg", "refs/tags/v1.0.0"), "pkg", "1.0.0");
-    for form in ["octo/pkg", "github.com/octo/pkg", "https://github.com/octo/pkg", "https://github.com/octo/pkg.git", "OCTO/Pkg"] {
+    for form in [
+        "octo/pkg",
+        "github.com/octo/pkg",
+        "https://github.com/octo/pkg",
+        "https://github.com/octo/pkg.git",
+        "OCTO/Pkg",
+    ] {
         assert_verified(&verify(&c, &["--repository", form]));
     }
     for bad in ["octo", "http://github.com/octo/pkg", "https://github.com/octo"] {
@@ -263,7 +283,11 @@ fn a_statement_of_another_predicate_type_is_refused_as_provenance() {
     assert_verified(&verify(&c, &["--repository", "octo/pkg", "--predicate-type", "https://example.com/anything/v1"]));
     // And provenance is refused where another type is asked for.
     let good = case(dir.path(), "provenance", &identity, "pkg", "1.0.0");
-    assert_refused(&verify(&good, &["--repository", "octo/pkg", "--predicate-type", "https://spdx.dev/Document/v2.3"]), 1, "predicate type");
+    assert_refused(
+        &verify(&good, &["--repository", "octo/pkg", "--predicate-type", "https://spdx.dev/Document/v2.3"]),
+        1,
+        "predicate type",
+    );
 }
 
 // ---- Strict statements (finding 7). ----
@@ -288,11 +312,17 @@ fn a_tarball_whose_top_directory_is_not_package_is_still_judged_as_an_npm_packag
     // npm installs this tarball as pkg@1.0.0; the statement names another package with its
     // digest, which artifact mode (any subject with the digest) would have accepted.
     let tgz = tarball("node-pkg", "pkg", "1.0.0");
-    let bundle = forge().sign(&Identity::own("octo/pkg", "refs/tags/v1.0.0"), &statement("pkg:npm/evil@6.6.6", &tgz, SLSA_V1));
+    let bundle =
+        forge().sign(&Identity::own("octo/pkg", "refs/tags/v1.0.0"), &statement("pkg:npm/evil@6.6.6", &tgz, SLSA_V1));
     let c = write_case(dir.path(), "renamed-top-directory", &bundle, &tgz);
-    assert_refused(&verify(&c, &["--repository", "octo/pkg"]), 1, "statement is about \"pkg:npm/evil@6.6.6\", not \"pkg:npm/pkg@1.0.0\"");
+    assert_refused(
+        &verify(&c, &["--repository", "octo/pkg"]),
+        1,
+        "statement is about \"pkg:npm/evil@6.6.6\", not \"pkg:npm/pkg@1.0.0\"",
+    );
     // The honest statement for it verifies.
-    let bundle = forge().sign(&Identity::own("octo/pkg", "refs/tags/v1.0.0"), &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
+    let bundle =
+        forge().sign(&Identity::own("octo/pkg", "refs/tags/v1.0.0"), &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
     let c = write_case(dir.path(), "renamed-top-directory-honest", &bundle, &tgz);
     assert_verified(&verify(&c, &["--repository", "octo/pkg", "--json"]));
 }
@@ -325,12 +355,27 @@ fn a_registry_listing_that_lies_about_the_predicate_type_does_not_make_it_proven
     let tgz = tarball("package", "pkg", "1.0.0");
     let identity = Identity::own("octo/pkg", "refs/tags/v1.0.0");
     let other = forge().sign(&identity, &statement(&purl("pkg", "1.0.0"), &tgz, "https://example.com/anything/v1"));
-    registry.seed_with_repository("pkg", "1.0.0", tgz.clone(), Some(other.clone()), Some("git+https://github.com/octo/pkg.git"));
+    registry.seed_with_repository(
+        "pkg",
+        "1.0.0",
+        tgz.clone(),
+        Some(other.clone()),
+        Some("git+https://github.com/octo/pkg.git"),
+    );
     registry.set_attestations("pkg@1.0.0", json!({"attestations": [{"predicateType": SLSA_V1, "bundle": other}]}));
     let root = forge().trusted_root.display().to_string();
     let url = registry.url();
     let dir = tempfile::tempdir().unwrap();
-    let args = ["verify", "--registry", url.as_str(), "--trusted-root", root.as_str(), "--repository", "octo/pkg", "pkg@1.0.0"];
+    let args = [
+        "verify",
+        "--registry",
+        url.as_str(),
+        "--trusted-root",
+        root.as_str(),
+        "--repository",
+        "octo/pkg",
+        "pkg@1.0.0",
+    ];
     assert_refused(&run_in(dir.path(), &args, &[]), 1, "predicate type");
     // Listed next to real provenance, the other statement is skipped by its signed type.
     let provenance = forge().sign(&identity, &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
@@ -347,9 +392,11 @@ fn an_attestations_url_on_another_port_of_the_same_host_is_not_followed() {
     let registry = RegistryStandin::start(RegistryConfig::default());
     let decoy = RegistryStandin::start(RegistryConfig::default());
     let tgz = tarball("package", "pkg", "1.0.0");
-    let good = forge().sign(&Identity::own("octo/pkg", "refs/tags/v1.0.0"), &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
+    let good =
+        forge().sign(&Identity::own("octo/pkg", "refs/tags/v1.0.0"), &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
     registry.seed_with_repository("pkg", "1.0.0", tgz.clone(), Some(good), Some("https://github.com/octo/pkg"));
-    let evil = forge().sign(&Identity::own("evil/pkg", "refs/tags/v1.0.0"), &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
+    let evil =
+        forge().sign(&Identity::own("evil/pkg", "refs/tags/v1.0.0"), &statement(&purl("pkg", "1.0.0"), &tgz, SLSA_V1));
     decoy.seed_with_repository("pkg", "1.0.0", tgz, Some(evil), None);
     // Same host (127.0.0.1), another port.
     registry.set_attestations_url("pkg", "1.0.0", &format!("{}/-/npm/v1/attestations/pkg@1.0.0", decoy.server.url));
@@ -358,7 +405,16 @@ fn an_attestations_url_on_another_port_of_the_same_host_is_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_in(
         dir.path(),
-        &["verify", "--registry", url.as_str(), "--trusted-root", root.as_str(), "--repository", "octo/pkg", "pkg@1.0.0"],
+        &[
+            "verify",
+            "--registry",
+            url.as_str(),
+            "--trusted-root",
+            root.as_str(),
+            "--repository",
+            "octo/pkg",
+            "pkg@1.0.0",
+        ],
         &[],
     );
     assert_verified(&out);

@@ -127,7 +127,12 @@ pub struct Verified {
 /// The predicate-type rule for a bundle (it depends on the bundle's content kind).
 pub type PredicateFor<'a> = dyn Fn(&Bundle) -> PredicateRule + Sync + 'a;
 
-fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy, predicate: &PredicateFor<'_>) -> anyhow::Result<Verified> {
+fn verify_pair(
+    pair: &Pair,
+    trust: &TrustedRoot,
+    policy: &Policy,
+    predicate: &PredicateFor<'_>,
+) -> anyhow::Result<Verified> {
     let subject_arg = pair.subject.as_deref().ok_or_else(|| {
         fail_with_hint(
             ExitKind::BadInput,
@@ -169,8 +174,10 @@ pub fn verify_all(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(pair) = pairs.get(index) else { break };
-                let outcome =
-                    Outcome { label: pair.bundle.display().to_string(), result: verify_pair(pair, trust, policy, predicate) };
+                let outcome = Outcome {
+                    label: pair.bundle.display().to_string(),
+                    result: verify_pair(pair, trust, policy, predicate),
+                };
                 if let Some(slot) = slots.get(index) {
                     if let Ok(mut slot) = slot.lock() {
                         *slot = Some(outcome);
@@ -190,7 +197,6 @@ pub fn verify_all(
         })
         .collect()
 }
-
 
 /// What the outcomes are of (bundle files; `--lockfile` has its own report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

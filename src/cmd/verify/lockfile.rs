@@ -18,7 +18,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{error_text, issuer_for_repository, print_json, read_capped, read_trusted_root, VerifyArgs};
-use crate::cmd::verify_registry::{announces_attestations, fetch_version, registry_client, verify_attestations};
+use crate::cmd::verify_registry::{
+    announces_attestations, fetch_version, registry_client, verify_attestations, PublishedVersion,
+};
 use crate::core::encoding::{b64_decode, b64_encode};
 use crate::core::npm::PackageName;
 use crate::core::publish::normalize_repository;
@@ -26,7 +28,9 @@ use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::policy::{
     expectation, judge, previous_with_provenance, Expectation, History, ProvenanceOrigin, TreePolicy, TreeVerdict,
 };
-use crate::core::verify::{IdentityPolicy, Policy, PredicateRule, SanMatcher, VerifiedBundle, VerifiedSigner};
+use crate::core::verify::{
+    IdentityPolicy, Policy, PredicateRule, SanMatcher, SignerRule, VerifiedBundle, VerifiedSigner,
+};
 use crate::core::x509::SigstoreExtension;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::registry::Registry;
@@ -221,7 +225,7 @@ pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path
     // Mostly network-bound (packument, tarball, attestations per package).
     let permits = Arc::new(Semaphore::new(args.jobs.map(|n| n as usize).unwrap_or(8)));
     let mut tasks = JoinSet::new();
-    for (name, version) in packages.iter().cloned() {
+    for (name, version) in packages {
         let (shared, permits, done) = (Arc::clone(&shared), Arc::clone(&permits), Arc::clone(&done));
         tasks.spawn(async move {
             let label = format!("{name}@{version}");
@@ -290,10 +294,9 @@ fn entry_problem(entry: &Entry, verified_integrity: Option<&str>, registries: &[
     }
     let verified = verified_integrity?;
     match entry.integrity.as_deref() {
-        None => Some(format!(
-            "lockfile entry {} has no integrity, so npm ci would install whatever is served",
-            entry.path
-        )),
+        None => {
+            Some(format!("lockfile entry {} has no integrity, so npm ci would install whatever is served", entry.path))
+        }
         Some(i) if !i.split_whitespace().any(|one| one == verified) => Some(format!(
             "lockfile entry {} has integrity {i}, not the sha512 of the verified tarball ({verified})",
             entry.path
@@ -304,9 +307,10 @@ fn entry_problem(entry: &Entry, verified_integrity: Option<&str>, registries: &[
 
 /// The expected origin's keyless policy: the repository's CI issuer, the Source Repository
 /// URI, and a signer workflow of that repository (optionally this workflow file).
-fn origin_policy(repository: &str, workflow: Option<&str>) -> Option<Policy> {
+fn origin_policy(repository: &str, signer: SignerRule, workflow: Option<&str>) -> Option<Policy> {
     let issuer = issuer_for_repository(repository)?;
     let mut identity = IdentityPolicy::repository(issuer, repository);
+    identity.signer = signer;
     identity.workflow_path = workflow.map(str::to_owned);
     Some(Policy::Keyless(identity))
 }
@@ -334,7 +338,11 @@ async fn judge_inner(shared: &Shared, name: &PackageName, version: &str) -> anyh
     let label = format!("{name}@{version}");
     let registry = &shared.registry;
     let packument = registry.packument(name, None).await?.ok_or_else(|| {
-        fail_with_hint(ExitKind::VerificationFailed, format!("{name} is not on {}", registry.base()), "check --registry")
+        fail_with_hint(
+            ExitKind::VerificationFailed,
+            format!("{name} is not on {}", registry.base()),
+            "check --registry",
+        )
     })?;
     let published = fetch_version(registry, &packument, name, version).await?;
     let mut result = PackageResult {
@@ -346,12 +354,12 @@ async fn judge_inner(shared: &Shared, name: &PackageName, version: &str) -> anyh
         tarball_integrity: Some(format!("sha512-{}", b64_encode(published.tarball_sha512))),
     };
     let declared = published.manifest.get("repository").and_then(normalize_repository);
-    let (repository, workflow) = match expectation(&shared.policy, name.as_str(), declared.as_deref()) {
+    let (repository, signer, workflow) = match expectation(&shared.policy, name.as_str(), declared.as_deref()) {
         Expectation::Exempt { reason } => {
             result.verdict = Ok(TreeVerdict::Exempt { reason });
             return Ok(result);
         }
-        Expectation::Origin { repository, workflow, .. } => (repository, workflow),
+        Expectation::Origin { repository, signer, workflow, .. } => (repository, signer, workflow),
     };
 
     // This version's own provenance, against the expected origin.
@@ -363,7 +371,7 @@ async fn judge_inner(shared: &Shared, name: &PackageName, version: &str) -> anyh
                 "name the expected repository for it in a --policy-file rule",
             )
         })?;
-        let policy = origin_policy(&repository, workflow.as_deref()).ok_or_else(|| {
+        let policy = origin_policy(&repository, signer, workflow.as_deref()).ok_or_else(|| {
             fail_with_hint(
                 ExitKind::VerificationFailed,
                 format!("{label}: its repository {repository} is on neither github.com nor gitlab.com, so no CI issuer is known"),
@@ -377,8 +385,7 @@ async fn judge_inner(shared: &Shared, name: &PackageName, version: &str) -> anyh
             &PredicateRule::slsa_provenance(),
             name,
             version,
-            &published.manifest,
-            published.tarball_sha512,
+            &published,
         )
         .await?;
         result.log_index = Some(verified.log_entry.log_index);
@@ -433,9 +440,8 @@ async fn previous_origin(
         .and_then(issuer_for_repository)
         .unwrap_or(crate::standin::GITHUB_ACTIONS_ISSUER);
     let mut identity = IdentityPolicy::new(issuer);
-    identity.san = Some(
-        SanMatcher::regex(".*").map_err(|e| fail(ExitKind::Internal, format!("the any-identity pattern: {e}")))?,
-    );
+    identity.san =
+        Some(SanMatcher::regex(".*").map_err(|e| fail(ExitKind::Internal, format!("the any-identity pattern: {e}")))?);
     let (verified, _) = verify_attestations(
         &shared.registry,
         &shared.trust,
@@ -443,12 +449,12 @@ async fn previous_origin(
         &PredicateRule::slsa_provenance(),
         name,
         version,
-        &manifest,
-        sha512,
+        &PublishedVersion { manifest, tarball_sha512: sha512 },
     )
     .await?;
-    origin_of(&verified)
-        .ok_or_else(|| fail(ExitKind::VerificationFailed, format!("{name}@{version}: the certificate names no repository")))
+    origin_of(&verified).ok_or_else(|| {
+        fail(ExitKind::VerificationFailed, format!("{name}@{version}: the certificate names no repository"))
+    })
 }
 
 fn verdict_text(verdict: &Result<TreeVerdict, anyhow::Error>) -> (&'static str, Option<String>) {
@@ -473,9 +479,7 @@ fn summarize(args: &VerifyArgs, entries: &[Entry], results: Vec<PackageResult>) 
         (count("verified"), count("no-provenance"), count("exempt"), count("failed"));
     let others: Vec<&Entry> = entries.iter().filter(|e| e.kind != EntryKind::Registry).collect();
     let strict_failure = args.strict && !others.is_empty();
-    let kind_counts = |sep: &str| {
-        kinds.iter().map(|(k, n)| format!("{n} {}", k.name())).collect::<Vec<_>>().join(sep)
-    };
+    let kind_counts = |sep: &str| kinds.iter().map(|(k, n)| format!("{n} {}", k.name())).collect::<Vec<_>>().join(sep);
     if args.json {
         let packages: Vec<Value> = results
             .iter()
@@ -546,11 +550,8 @@ fn summarize(args: &VerifyArgs, entries: &[Entry], results: Vec<PackageResult>) 
     }
     let mut reasons = Vec::new();
     if failed > 0 {
-        let names: Vec<&str> = results
-            .iter()
-            .filter(|r| verdict_text(&r.verdict).0 == "failed")
-            .map(|r| r.label.as_str())
-            .collect();
+        let names: Vec<&str> =
+            results.iter().filter(|r| verdict_text(&r.verdict).0 == "failed").map(|r| r.label.as_str()).collect();
         reasons.push(format!("{failed} of {} packages failed verification: {}", results.len(), names.join(", ")));
     }
     if strict_failure {

@@ -318,6 +318,12 @@ pub struct PackageRule {
     pub repository: Option<String>,
     #[serde(default)]
     pub workflow: Option<String>,
+    /// The repository whose reusable workflow signs this package (`OWNER/REPO`).
+    #[serde(default)]
+    pub signer_repository: Option<String>,
+    /// The reusable workflow that signs this package (`[HOST/]OWNER/REPO/PATH`).
+    #[serde(default)]
+    pub signer_workflow: Option<String>,
     /// Why the package is exempt; present means exempt.
     #[serde(default)]
     pub exempt: Option<String>,
@@ -345,7 +351,11 @@ impl TreePolicy {
                 if reason.trim().is_empty() {
                     return Err(format!("{at}: an exemption needs a reason"));
                 }
-                if rule.repository.is_some() || rule.workflow.is_some() {
+                if rule.repository.is_some()
+                    || rule.workflow.is_some()
+                    || rule.signer_repository.is_some()
+                    || rule.signer_workflow.is_some()
+                {
                     return Err(format!("{at}: an exempt package takes no repository or workflow"));
                 }
             }
@@ -357,6 +367,22 @@ impl TreePolicy {
             if let Some(workflow) = &rule.workflow {
                 if workflow_path(workflow).is_none() {
                     return Err(format!("{at}: workflow {workflow:?} is not a .yml/.yaml path"));
+                }
+            }
+            if rule.signer_repository.is_some() && rule.signer_workflow.is_some() {
+                return Err(format!("{at}: give signerRepository or signerWorkflow, not both"));
+            }
+            if rule.signer_workflow.is_some() && rule.workflow.is_some() {
+                return Err(format!("{at}: signerWorkflow names the workflow; drop workflow"));
+            }
+            if let Some(repo) = &rule.signer_repository {
+                if repository_url(repo).is_none() {
+                    return Err(format!("{at}: signerRepository {repo:?} is not OWNER/REPO or an https URL"));
+                }
+            }
+            if let Some(workflow) = &rule.signer_workflow {
+                if signer_workflow(workflow).is_none() {
+                    return Err(format!("{at}: signerWorkflow {workflow:?} is not [HOST/]OWNER/REPO/PATH"));
                 }
             }
         }
@@ -421,10 +447,18 @@ pub enum History {
 /// package declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expectation {
-    Exempt { reason: String },
+    Exempt {
+        reason: String,
+    },
     /// Expected repository URL (`None` when the package declares none and no rule names one),
-    /// and an optional workflow path narrowing.
-    Origin { repository: Option<String>, workflow: Option<String>, from_policy: bool },
+    /// who may sign (a workflow of that repository unless a rule names a reusable one), and an
+    /// optional workflow path narrowing.
+    Origin {
+        repository: Option<String>,
+        signer: SignerRule,
+        workflow: Option<String>,
+        from_policy: bool,
+    },
 }
 
 /// What a package's dependency-tree check requires, before any bundle is verified.
@@ -437,11 +471,18 @@ pub fn expectation(policy: &TreePolicy, name: &str, declared_repository: Option<
                 .as_deref()
                 .and_then(repository_url)
                 .or_else(|| declared_repository.map(str::to_owned)),
+            signer: match (&rule.signer_repository, &rule.signer_workflow) {
+                (Some(r), _) => repository_url(r).map_or(SignerRule::SameRepository, SignerRule::Repository),
+                (None, Some(w)) => signer_workflow(w)
+                    .map_or(SignerRule::SameRepository, |(repository, path)| SignerRule::Workflow { repository, path }),
+                (None, None) => SignerRule::SameRepository,
+            },
             workflow: rule.workflow.as_deref().and_then(workflow_path),
             from_policy: rule.repository.is_some(),
         },
         None => Expectation::Origin {
             repository: declared_repository.map(str::to_owned),
+            signer: SignerRule::SameRepository,
             workflow: None,
             from_policy: false,
         },
@@ -456,7 +497,9 @@ pub enum TreeVerdict {
     /// No provenance, and none was ever published for earlier versions: allowed unless
     /// provenance is required.
     NoProvenance,
-    Exempt { reason: String },
+    Exempt {
+        reason: String,
+    },
     Failed(TreeFailure),
 }
 
@@ -562,7 +605,8 @@ mod tests {
 
     #[test]
     fn repository_arguments_take_gh_and_url_forms() {
-        for arg in ["o/r", "github.com/o/r", "https://github.com/o/r", "https://github.com/o/r.git", "https://github.com/o/r/"]
+        for arg in
+            ["o/r", "github.com/o/r", "https://github.com/o/r", "https://github.com/o/r.git", "https://github.com/o/r/"]
         {
             assert_eq!(repository_url(arg).as_deref(), Some("https://github.com/o/r"), "{arg}");
         }
@@ -611,6 +655,7 @@ mod tests {
             expectation(&policy, "@scope/a", Some("https://github.com/elsewhere/x")),
             Expectation::Origin {
                 repository: Some("https://github.com/scope/mono".into()),
+                signer: SignerRule::SameRepository,
                 workflow: None,
                 from_policy: true
             }
@@ -623,8 +668,14 @@ mod tests {
 
     #[test]
     fn continuity_and_presence() {
-        let a = ProvenanceOrigin::new("https://github.com/o/r", "https://github.com/o/r/.github/workflows/r.yml@refs/tags/v1");
-        let b = ProvenanceOrigin::new("https://github.com/o/r", "https://github.com/o/r/.github/workflows/r.yml@refs/tags/v2");
+        let a = ProvenanceOrigin::new(
+            "https://github.com/o/r",
+            "https://github.com/o/r/.github/workflows/r.yml@refs/tags/v1",
+        );
+        let b = ProvenanceOrigin::new(
+            "https://github.com/o/r",
+            "https://github.com/o/r/.github/workflows/r.yml@refs/tags/v2",
+        );
         let history = History::Verified { version: "1.0.0".into(), origin: a.clone() };
         assert_eq!(judge(Some(&b), &history, false), TreeVerdict::Verified);
         assert!(matches!(judge(None, &history, false), TreeVerdict::Failed(TreeFailure::DowngradeMissing { .. })));
