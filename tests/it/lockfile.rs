@@ -272,3 +272,184 @@ fn a_lockfile_of_real_shape_gets_per_package_verdicts_and_every_attack_fails() {
         .unwrap()
         .contains("--policy-file"));
 }
+
+// ---- One lockfile per rule, named after the attack. ----
+
+/// `name@1.0.0` (and, when `earlier` is given, an earlier 0.9.0 signed as `earlier`)
+/// published declaring `repository`, signed as `signer`, locked as npm would lock it;
+/// `edit` then changes the lockfile entry. Returns the `--json` report and the output.
+fn one_package(
+    repository: &str,
+    signer: Option<&Identity>,
+    earlier: Option<&Identity>,
+    edit: impl FnOnce(&mut Value),
+    extra: &[&str],
+) -> (Value, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = Tree::new();
+    if let Some(earlier) = earlier {
+        tree.publish("target", "0.9.0", repository, Some(earlier));
+    }
+    let tgz = tree.publish("target", "1.0.0", repository, signer);
+    tree.lock("node_modules/target", "target", "1.0.0", &tgz);
+    edit(&mut tree.packages["node_modules/target"]);
+    tree.write(dir.path());
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra);
+    let out = tree.verify(dir.path(), &args);
+    let report = serde_json::from_str(stdout(&out).trim()).expect("JSON on stdout");
+    (report, out)
+}
+
+fn failure(report: &Value) -> String {
+    let p = &report["packages"][0];
+    assert_eq!(p["verdict"], "failed", "{report}");
+    p["error"].as_str().unwrap().to_owned()
+}
+
+const REPO: &str = "https://github.com/octo/target";
+
+fn octo() -> Identity {
+    Identity::own("octo/target", "refs/tags/v1.0.0")
+}
+
+#[test]
+fn a_lockfile_entry_resolved_to_another_host_is_refused() {
+    let (report, out) = one_package(
+        REPO,
+        None,
+        None,
+        |e| {
+            e["resolved"] = json!("https://evil.example/target/-/target-1.0.0.tgz");
+        },
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(failure(&report).contains("resolves to https://evil.example/target/-/target-1.0.0.tgz"), "{report}");
+    // Listed as a trusted mirror, the same entry passes (its integrity is the verified one).
+    let (report, out) = one_package(
+        REPO,
+        None,
+        None,
+        |e| {
+            e["resolved"] = json!("https://mirror.example/npm/target/-/target-1.0.0.tgz");
+        },
+        &["--allow-registry", "https://mirror.example/npm/"],
+    );
+    assert!(out.status.success(), "{report}");
+}
+
+#[test]
+fn a_lockfile_entry_with_another_integrity_is_refused() {
+    let (report, out) =
+        one_package(REPO, Some(&octo()), None, |e| e["integrity"] = json!(integrity(b"another tarball")), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(failure(&report).contains("not the sha512 of the verified tarball"), "{report}");
+    let (report, _) = one_package(
+        REPO,
+        None,
+        None,
+        |e| {
+            e.as_object_mut().unwrap().remove("integrity");
+        },
+        &[],
+    );
+    assert!(failure(&report).contains("has no integrity"), "{report}");
+}
+
+#[test]
+fn a_release_without_provenance_after_releases_with_it_is_a_downgrade() {
+    let (report, out) = one_package(REPO, None, Some(&octo()), |_| {}, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(failure(&report)
+        .contains("provenance downgrade: this version has no provenance, but earlier version 0.9.0 had it"));
+}
+
+#[test]
+fn a_release_signed_in_another_repository_after_earlier_provenance_is_a_downgrade() {
+    let evil = Identity::own("evil/target", "refs/tags/v1.0.0");
+    let (report, _) = one_package("https://github.com/evil/target", Some(&evil), Some(&octo()), |_| {}, &[]);
+    assert!(failure(&report).contains("signed from repository https://github.com/evil/target, but earlier version 0.9.0 was signed from https://github.com/octo/target"), "{report}");
+}
+
+#[test]
+fn a_release_signed_by_another_workflow_after_earlier_provenance_is_a_downgrade() {
+    let other = Identity {
+        repository: "octo/target".into(),
+        signer: "octo/target/.github/workflows/pr.yml".into(),
+        git_ref: "refs/pull/1/merge".into(),
+    };
+    let (report, _) = one_package(REPO, Some(&other), Some(&octo()), |_| {}, &[]);
+    assert!(
+        failure(&report).contains("signed from workflow https://github.com/octo/target/.github/workflows/pr.yml"),
+        "{report}"
+    );
+    // The same workflow at a new tag continues the provenance.
+    let next = Identity::own("octo/target", "refs/tags/v1.0.0");
+    let (report, out) =
+        one_package(REPO, Some(&next), Some(&Identity::own("octo/target", "refs/tags/v0.9.0")), |_| {}, &[]);
+    assert!(out.status.success(), "{report}");
+}
+
+#[test]
+fn provenance_from_a_repository_the_package_does_not_declare_is_refused() {
+    let borrowed = Identity::own("someone-else/anything", "refs/tags/v1.0.0");
+    let (report, _) = one_package(REPO, Some(&borrowed), None, |_| {}, &[]);
+    assert!(failure(&report).contains("source repository"), "{report}");
+    // A workflow of another repository signing for this one needs a policy rule.
+    let reusable = Identity {
+        repository: "octo/target".into(),
+        signer: "someone-else/tools/.github/workflows/release.yml".into(),
+        git_ref: "refs/tags/v1.0.0".into(),
+    };
+    let (report, _) = one_package(REPO, Some(&reusable), None, |_| {}, &[]);
+    assert!(failure(&report).contains("build signer workflow"), "{report}");
+}
+
+#[test]
+fn a_package_without_provenance_fails_only_under_require_provenance() {
+    let (report, out) = one_package(REPO, None, None, |_| {}, &[]);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["packages"][0]["verdict"], "no-provenance");
+    let (report, out) = one_package(REPO, None, None, |_| {}, &["--require-provenance"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(failure(&report).contains("--require-provenance"), "{report}");
+}
+
+#[test]
+fn a_git_dependency_is_counted_and_fails_under_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = Tree::new();
+    let tgz = tree.publish("target", "1.0.0", REPO, None);
+    tree.lock("node_modules/target", "target", "1.0.0", &tgz);
+    tree.packages.insert("node_modules/from-git".into(), json!({"version": "1.0.0", "resolved": "github:o/r#abc"}));
+    tree.write(dir.path());
+    let lenient = tree.verify(dir.path(), &[]);
+    assert!(lenient.status.success(), "{}", stderr(&lenient));
+    assert!(stdout(&lenient).contains("2 lockfile entries: 1 registry, 1 git"), "{}", stdout(&lenient));
+    let strict = tree.verify(dir.path(), &["--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stderr(&strict).contains("--strict: 1 entries are not registry tarballs (1 git)"), "{}", stderr(&strict));
+}
+
+#[test]
+fn a_policy_file_with_duplicate_keys_or_an_exemption_without_reason_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = Tree::new();
+    let tgz = tree.publish("target", "1.0.0", REPO, None);
+    tree.lock("node_modules/target", "target", "1.0.0", &tgz);
+    tree.write(dir.path());
+    for (file, text, why) in [
+        (
+            "dup.json",
+            r#"{"packages":[{"name":"target","repository":"octo/target","repository":"evil/target"}]}"#,
+            "duplicate key",
+        ),
+        ("empty-reason.json", r#"{"packages":[{"name":"target","exempt":" "}]}"#, "needs a reason"),
+    ] {
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let out = tree.verify(dir.path(), &["--policy-file", file]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{}", stderr(&out));
+    }
+}
