@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 use npm_attest::core::time::UnixTime;
-use npm_attest::sigstore::{Content, Endpoints};
+use npm_attest::sigstore::endpoints::Endpoints;
+use npm_attest::sigstore::session::Content;
 use npm_attest::standin::{Standin, StandinOptions};
 
 use crate::support::{run_in, stderr, stdout};
@@ -84,9 +85,11 @@ impl Forge {
         let endpoints =
             Endpoints { fulcio: self.standin.base_url().to_owned(), rekor: self.standin.base_url().to_owned() };
         let content = Content::Dsse { payload_type: "application/vnd.in-toto+json", payload: statement };
-        let bundle =
-            self.rt.block_on(npm_attest::sigstore::sign(&self.http, &endpoints, &token, content, None)).unwrap();
-        serde_json::from_slice(&npm_attest::sigstore::bundle_json(&bundle).unwrap()).unwrap()
+        let bundle = self
+            .rt
+            .block_on(npm_attest::sigstore::session::sign(&self.http, &endpoints, &token, content, None))
+            .unwrap();
+        serde_json::from_slice(&npm_attest::sigstore::session::bundle_json(&bundle).unwrap()).unwrap()
     }
 }
 

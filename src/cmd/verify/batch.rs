@@ -8,12 +8,13 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use super::{error_text, facts_json, read_bundle, read_subject, subject_label, verify};
-use crate::core::bundle::Bundle;
-use crate::core::trust_root::TrustedRoot;
+use super::{error_text, facts_json, read_subject, subject_label, verify};
 use crate::core::verify::{Policy, PredicateRule, Subject, VerifiedBundle, VerifiedSigner};
+use crate::core::wire::bundle::Bundle;
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{classify, fail, fail_with_hint, ExitKind};
 use crate::report;
+use crate::sigstore::trust::read_bundle;
 
 /// The file name ending of a bundle in a bundle directory.
 const BUNDLE_SUFFIX: &str = ".sigstore.json";

@@ -17,24 +17,25 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{error_text, issuer_for_repository, print_json, read_capped, read_trusted_root, VerifyArgs};
-use crate::cmd::verify_registry::{
+use super::{error_text, issuer_for_repository, print_json, VerifyArgs};
+use crate::cmd::verify::registry::{
     announces_attestations, fetch_version, registry_client, verify_attestations, PublishedVersion,
 };
-use crate::core::encoding::{b64_decode, b64_encode};
+use crate::core::npm::repository::normalize_repository;
 use crate::core::npm::PackageName;
-use crate::core::publish::normalize_repository;
-use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::policy::{
     expectation, judge, previous_with_provenance, Expectation, History, ProvenanceOrigin, TreePolicy, TreeVerdict,
 };
+use crate::core::verify::x509::SigstoreExtension;
 use crate::core::verify::{
     IdentityPolicy, Policy, PredicateRule, SanMatcher, SignerRule, VerifiedBundle, VerifiedSigner,
 };
-use crate::core::x509::SigstoreExtension;
+use crate::core::wire::encoding::{b64_decode, b64_encode};
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
-use crate::registry::Registry;
+use crate::npm::registry::Registry;
 use crate::report;
+use crate::sigstore::trust::{read_capped, read_trusted_root};
 
 /// The largest package-lock.json read.
 const MAX_LOCKFILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -438,7 +439,7 @@ async fn previous_origin(
         .and_then(normalize_repository)
         .as_deref()
         .and_then(issuer_for_repository)
-        .unwrap_or(crate::standin::GITHUB_ACTIONS_ISSUER);
+        .unwrap_or(crate::core::well_known::GITHUB_ACTIONS_ISSUER);
     let mut identity = IdentityPolicy::new(issuer);
     identity.san =
         Some(SanMatcher::regex(".*").map_err(|e| fail(ExitKind::Internal, format!("the any-identity pattern: {e}")))?);

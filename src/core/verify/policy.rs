@@ -11,12 +11,9 @@ use std::collections::BTreeMap;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::core::publish::{normalize_repository_url, same_repository};
+use crate::core::npm::repository::{normalize_repository_url, same_repository};
+pub use crate::core::well_known::{SLSA_PROVENANCE_V0_2, SLSA_PROVENANCE_V1};
 
-/// SLSA provenance v1: what npm CLI 10+ and GitHub's attest actions sign.
-pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
-/// SLSA provenance v0.2: what npm CLI 9.5-9.x signed on GitHub Actions, and npm signs on GitLab.
-pub const SLSA_PROVENANCE_V0_2: &str = "https://slsa.dev/provenance/v0.2";
 /// npm's publish attestation, signed with the registry's key (npm-provenance.md §8).
 pub const NPM_PUBLISH_V0_1: &str = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1";
 

@@ -6,18 +6,19 @@
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::cmd::verify::{facts_json, facts_text, policy_from_args, print_json, read_trusted_root, VerifyArgs};
-use crate::core::bundle::Bundle;
-use crate::core::encoding::b64_encode;
+use crate::cmd::verify::{facts_json, facts_text, policy_from_args, print_json, VerifyArgs};
 use crate::core::npm::{PackageName, PackageVersion};
-use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{
     verify_attestation, Blame, NpmPackage, Policy, PredicateRule, Subject, VerifiedBundle, VerifyError,
 };
+use crate::core::wire::bundle::Bundle;
+use crate::core::wire::encoding::b64_encode;
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
-use crate::registry::Registry;
+use crate::npm::registry::Registry;
 use crate::report;
+use crate::sigstore::trust::read_trusted_root;
 
 /// At most this many attestations of one version are tried.
 const MAX_ATTESTATIONS: usize = 16;
