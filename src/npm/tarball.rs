@@ -24,7 +24,8 @@ pub const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
 /// The most tar entries walked.
 pub const MAX_ENTRIES: usize = 100_000;
 
-const PACKAGE_JSON_PATH: &str = "package/package.json";
+/// How messages name the manifest: `<dir>/package.json` under the single top-level directory.
+const PACKAGE_JSON_PATH: &str = "package/package.json (or <top-level dir>/package.json)";
 
 /// What is wrong with a tarball.
 #[derive(Debug)]

@@ -308,7 +308,7 @@ fn parse_digest(arg: &str) -> Option<ArtifactDigests> {
 }
 
 /// The subject argument: a digest (when it has a digest's form and is not an existing path),
-/// an npm tarball (when `npm_aware` and the file is a gzip'd tar with `package/package.json`),
+/// an npm tarball (when `npm_aware` and the file is a gzip'd tar with `<top-level dir>/package.json`),
 /// or any artifact file.
 pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
     let path = Path::new(arg);

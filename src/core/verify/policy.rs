@@ -686,6 +686,12 @@ mod tests {
             judge(Some(&other), &history, false),
             TreeVerdict::Failed(TreeFailure::DowngradeOrigin { field: "workflow", .. })
         ));
+        let unverifiable = History::Unverifiable { version: "1.0.0".into(), reason: "bad".into() };
+        assert!(matches!(
+            judge(Some(&b), &unverifiable, false),
+            TreeVerdict::Failed(TreeFailure::HistoryUnverifiable { .. })
+        ));
+        assert!(matches!(judge(None, &unverifiable, false), TreeVerdict::Failed(TreeFailure::DowngradeMissing { .. })));
         assert_eq!(judge(None, &History::None, false), TreeVerdict::NoProvenance);
         assert_eq!(judge(None, &History::None, true), TreeVerdict::Failed(TreeFailure::ProvenanceRequired));
         let versions: BTreeMap<String, bool> =
