@@ -15,6 +15,7 @@ mod faults;
 mod hostile;
 mod interop;
 mod lockfile;
+mod merkle;
 mod policy;
 mod publish;
 mod registry;

@@ -13,25 +13,25 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 use npm_attest::core::time::UnixTime;
-use npm_attest::sigstore::endpoints::Endpoints;
-use npm_attest::sigstore::session::Content;
+use npm_attest::sigstore::conformance::{conformance_sign_bundle, ConformanceSignOptions};
 use npm_attest::standin::{Standin, StandinOptions};
 
 use crate::support::{run_in, stderr, stdout};
 
-pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
-pub const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
+pub(crate) const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub(crate) const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
 
 /// The in-process stand-in, its runtime, and its trusted root on disk.
-pub struct Forge {
+pub(crate) struct Forge {
     rt: tokio::runtime::Runtime,
     standin: Standin,
-    http: npm_attest::http::Http,
-    _dir: tempfile::TempDir,
-    pub trusted_root: PathBuf,
+    dir: tempfile::TempDir,
+    signing_config: PathBuf,
+    signed: std::sync::atomic::AtomicUsize,
+    pub(crate) trusted_root: PathBuf,
 }
 
-pub fn forge() -> &'static Forge {
+pub(crate) fn forge() -> &'static Forge {
     static FORGE: OnceLock<Forge> = OnceLock::new();
     FORGE.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -41,23 +41,24 @@ pub fn forge() -> &'static Forge {
         let dir = tempfile::tempdir().unwrap();
         let trusted_root = dir.path().join("trusted_root.json");
         std::fs::write(&trusted_root, serde_json::to_vec(standin.trusted_root()).unwrap()).unwrap();
-        let http = npm_attest::http::Http::new(npm_attest::http::RetryPolicy::default()).unwrap();
-        Forge { rt, standin, http, _dir: dir, trusted_root }
+        let signing_config = dir.path().join("signing_config.json");
+        std::fs::write(&signing_config, serde_json::to_vec(&standin.signing_config()).unwrap()).unwrap();
+        Forge { rt, standin, dir, signing_config, signed: std::sync::atomic::AtomicUsize::new(0), trusted_root }
     })
 }
 
 /// Who a GitHub Actions run was: the source repository, the workflow that signed
 /// (`OWNER/REPO/PATH`, a reusable workflow when not in `repository`), and the ref.
 #[derive(Debug, Clone)]
-pub struct Identity {
-    pub repository: String,
-    pub signer: String,
-    pub git_ref: String,
+pub(crate) struct Identity {
+    pub(crate) repository: String,
+    pub(crate) signer: String,
+    pub(crate) git_ref: String,
 }
 
 impl Identity {
     /// The repository's own `release.yml` at `git_ref`.
-    pub fn own(repository: &str, git_ref: &str) -> Self {
+    pub(crate) fn own(repository: &str, git_ref: &str) -> Self {
         Self {
             repository: repository.to_owned(),
             signer: format!("{repository}/.github/workflows/release.yml"),
@@ -69,7 +70,7 @@ impl Identity {
 impl Forge {
     /// Signs `statement` (exact bytes) as `identity`, logged in the stand-in's log: a bundle
     /// every cryptographic check accepts.
-    pub fn sign(&self, identity: &Identity, statement: &[u8]) -> Value {
+    pub(crate) fn sign(&self, identity: &Identity, statement: &[u8]) -> Value {
         let now =
             UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
         let workflow_ref = format!("{}/.github/workflows/release.yml@{}", identity.repository, identity.git_ref);
@@ -81,20 +82,28 @@ impl Forge {
         };
         let mut claims = npm_attest::standin::github_actions_claims(&env, now);
         claims.insert("job_workflow_ref".into(), json!(format!("{}@{}", identity.signer, identity.git_ref)));
-        let token = self.standin.mint_token(claims);
-        let endpoints =
-            Endpoints { fulcio: self.standin.base_url().to_owned(), rekor: self.standin.base_url().to_owned() };
-        let content = Content::Dsse { payload_type: "application/vnd.in-toto+json", payload: statement };
-        let bundle = self
-            .rt
-            .block_on(npm_attest::sigstore::session::sign(&self.http, &endpoints, &token, content, None))
-            .unwrap();
-        serde_json::from_slice(&npm_attest::sigstore::session::bundle_json(&bundle).unwrap()).unwrap()
+        // `conformance sign-bundle --in-toto`, in process: the statement's exact bytes are the
+        // DSSE payload, and the new log entry is checked against the trusted root.
+        let n = self.signed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = self.dir.path().join(format!("statement-{n}.json"));
+        let bundle_out = self.dir.path().join(format!("bundle-{n}.sigstore.json"));
+        std::fs::write(&file, statement).unwrap();
+        let opts = ConformanceSignOptions {
+            staging: false,
+            in_toto: true,
+            identity_token: self.standin.mint_token(claims),
+            bundle_out: bundle_out.clone(),
+            trusted_root: Some(self.trusted_root.clone()),
+            signing_config: Some(self.signing_config.clone()),
+            file,
+        };
+        self.rt.block_on(conformance_sign_bundle(opts)).unwrap();
+        serde_json::from_slice(&std::fs::read(&bundle_out).unwrap()).unwrap()
     }
 }
 
 /// A gzip'd tar holding `<top>/package.json` for `name@version`.
-pub fn tarball(top: &str, name: &str, version: &str) -> Vec<u8> {
+pub(crate) fn tarball(top: &str, name: &str, version: &str) -> Vec<u8> {
     let manifest = serde_json::to_vec(&json!({"name": name, "version": version})).unwrap();
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
@@ -108,12 +117,12 @@ pub fn tarball(top: &str, name: &str, version: &str) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
-pub fn purl(name: &str, version: &str) -> String {
+pub(crate) fn purl(name: &str, version: &str) -> String {
     format!("pkg:npm/{}@{version}", name.replacen('@', "%40", 1))
 }
 
 /// An npm provenance statement (compact JSON) for `subject_name` with the tarball's sha512.
-pub fn statement(subject_name: &str, tarball: &[u8], predicate_type: &str) -> Vec<u8> {
+pub(crate) fn statement(subject_name: &str, tarball: &[u8], predicate_type: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": subject_name, "digest": {"sha512": hex::encode(sha2::Sha512::digest(tarball))}}],

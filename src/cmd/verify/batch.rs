@@ -21,7 +21,7 @@ const BUNDLE_SUFFIX: &str = ".sigstore.json";
 
 /// One bundle and the subject it must be for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
+pub(super) struct Pair {
     pub bundle: PathBuf,
     /// The subject argument (a path or a digest); `None` when a bundle directory has no
     /// tarball for this bundle.
@@ -30,19 +30,19 @@ pub struct Pair {
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pairs {
+pub(super) enum Pairs {
     /// One bundle file and one subject: the single-bundle command, unchanged.
     One(PathBuf, String),
     Many(Vec<Pair>),
 }
 
-pub fn cores() -> usize {
+pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(2)
 }
 
 /// Pairs `--bundle` arguments with subjects: one directory (with an optional tarball
 /// directory), or as many subjects as bundle files, in order.
-pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
+pub(super) fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
     if let [dir] = bundles {
         if dir.is_dir() {
             let tarballs = match subjects {
@@ -110,14 +110,14 @@ fn directory_pairs(dir: &Path, tarballs: &Path) -> anyhow::Result<Vec<Pair>> {
 
 /// The result for one bundle, already rendered for both output forms.
 #[derive(Debug)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// The bundle path, or `name@version` for a lockfile's package.
     pub label: String,
     pub result: Result<Verified, anyhow::Error>,
 }
 
 #[derive(Debug)]
-pub struct Verified {
+pub(super) struct Verified {
     pub subject: String,
     pub signer: String,
     pub log_index: u64,
@@ -126,7 +126,7 @@ pub struct Verified {
 
 /// Verifies one pair: bundle, subject, then the verification algorithm.
 /// The predicate-type rule for a bundle (it depends on the bundle's content kind).
-pub type PredicateFor<'a> = dyn Fn(&Bundle) -> PredicateRule + Sync + 'a;
+pub(super) type PredicateFor<'a> = dyn Fn(&Bundle) -> PredicateRule + Sync + 'a;
 
 fn verify_pair(
     pair: &Pair,
@@ -148,8 +148,8 @@ fn verify_pair(
 }
 
 /// The facts of one verified bundle, with `key: label` added to its JSON.
-pub(crate) fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -> Verified {
-    let signer = match &verified.signer {
+fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -> Verified {
+    let signer = match &verified.signer() {
         VerifiedSigner::Certificate(id) => id.san.value().to_owned(),
         VerifiedSigner::ManagedKey { hint } => format!("managed key {hint}"),
     };
@@ -157,11 +157,11 @@ pub(crate) fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, lab
     if let Some(obj) = json.as_object_mut() {
         obj.insert(key.into(), Value::String(label.to_owned()));
     }
-    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry.log_index, json }
+    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry().log_index, json }
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
-pub fn verify_all(
+pub(super) fn verify_all(
     pairs: &[Pair],
     trust: &TrustedRoot,
     policy: &Policy,
@@ -201,7 +201,7 @@ pub fn verify_all(
 
 /// What the outcomes are of (bundle files; `--lockfile` has its own report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Items {
+pub(super) enum Items {
     Bundles,
 }
 
@@ -216,7 +216,7 @@ impl Items {
 
 /// Prints the table (or JSON) and the summary; fails when any item failed (exit 1, or 2
 /// when every failure is malformed input).
-pub fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
+pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
     let (key, list) = items.keys();
     let verified = outcomes.iter().filter(|o| o.result.is_ok()).count();
     let failed = outcomes.len() - verified;

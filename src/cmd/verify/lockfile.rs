@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use super::{error_text, issuer_for_repository, print_json, VerifyArgs};
+use crate::cmd::batch::bounded;
 use crate::cmd::verify::registry::{
     announces_attestations, fetch_version, registry_client, verify_attestations, PublishedVersion,
 };
@@ -44,7 +43,7 @@ const MAX_POLICY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// What a lockfile entry installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EntryKind {
+pub(super) enum EntryKind {
     /// A tarball from a registry: verified.
     Registry,
     Git,
@@ -59,7 +58,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::Registry => "registry",
             Self::Git => "git",
@@ -73,7 +72,7 @@ impl EntryKind {
 
 /// One installed entry of the lockfile's `packages` map.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(super) struct Entry {
     /// The key, e.g. `node_modules/a/node_modules/b`.
     pub path: String,
     pub kind: EntryKind,
@@ -85,7 +84,7 @@ pub struct Entry {
 
 /// The installed entries of a package-lock.json (lockfileVersion 2 or 3: the flat `packages`
 /// map npm 7 and later write), each with its kind.
-pub fn lockfile_entries(lock: &Value) -> Result<Vec<Entry>, String> {
+pub(super) fn lockfile_entries(lock: &Value) -> Result<Vec<Entry>, String> {
     let version = lock.get("lockfileVersion").and_then(Value::as_u64).unwrap_or(0);
     let Some(packages) = lock.get("packages").and_then(Value::as_object).filter(|_| version >= 2) else {
         return Err(format!(
@@ -152,7 +151,7 @@ struct Shared {
     require_provenance: bool,
 }
 
-pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
+pub(super) async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
     if !args.subject.is_empty() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
@@ -224,24 +223,19 @@ pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path
     let total = packages.len();
     let done = Arc::new(AtomicUsize::new(0));
     // Mostly network-bound (packument, tarball, attestations per package).
-    let permits = Arc::new(Semaphore::new(args.jobs.map(|n| n as usize).unwrap_or(8)));
-    let mut tasks = JoinSet::new();
-    for (name, version) in packages {
-        let (shared, permits, done) = (Arc::clone(&shared), Arc::clone(&permits), Arc::clone(&done));
-        tasks.spawn(async move {
-            let label = format!("{name}@{version}");
-            let result = match permits.acquire_owned().await {
-                Ok(_permit) => judge_package(&shared, &name, &version).await,
-                Err(e) => PackageResult::failed(&label, fail(ExitKind::Internal, format!("the queue closed: {e}"))),
-            };
+    let items: Vec<Result<(String, String), std::convert::Infallible>> = packages.into_iter().map(Ok).collect();
+    let judged = bounded(args.jobs.map(|n| n as usize).unwrap_or(8), items, |(name, version): (String, String)| {
+        let (shared, done) = (Arc::clone(&shared), Arc::clone(&done));
+        async move {
+            let result = judge_package(&shared, &name, &version).await;
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            report::info(&format!("[{n}/{total}] {label}: {}", short_verdict(&result.verdict)));
+            report::info(&format!("[{n}/{total}] {}: {}", result.label, short_verdict(&result.verdict)));
             result
-        });
-    }
+        }
+    })
+    .await?;
     let mut results: BTreeMap<String, PackageResult> = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        let result = joined.map_err(|e| fail(ExitKind::Internal, format!("a verification task stopped: {e}")))?;
+    for result in judged.into_iter().map(|r| r.unwrap_or_else(|never| match never {})) {
         results.insert(result.label.clone(), result);
     }
 
@@ -317,7 +311,7 @@ fn origin_policy(repository: &str, signer: SignerRule, workflow: Option<&str>) -
 }
 
 fn origin_of(verified: &VerifiedBundle) -> Option<ProvenanceOrigin> {
-    let VerifiedSigner::Certificate(id) = &verified.signer else { return None };
+    let VerifiedSigner::Certificate(id) = verified.signer() else { return None };
     let repository = id.extension(SigstoreExtension::SourceRepositoryUri)?;
     let signer = id.extension(SigstoreExtension::BuildSignerUri).unwrap_or(id.san.value());
     Some(ProvenanceOrigin::new(repository, signer))
@@ -389,7 +383,7 @@ async fn judge_inner(shared: &Shared, name: &PackageName, version: &str) -> anyh
             &published,
         )
         .await?;
-        result.log_index = Some(verified.log_entry.log_index);
+        result.log_index = Some(verified.log_index());
         result.signer = verified.identity().map(|id| id.san.value().to_owned());
         Some(origin_of(&verified).ok_or_else(|| {
             fail(ExitKind::VerificationFailed, format!("{label}: the signing certificate names no source repository"))
