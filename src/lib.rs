@@ -9,6 +9,7 @@ pub mod error;
 pub mod fsutil;
 pub mod github;
 pub mod http;
+pub mod network;
 pub mod oidc;
 pub mod provenance;
 pub mod registry;

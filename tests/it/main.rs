@@ -14,6 +14,7 @@ mod fake_http;
 mod faults;
 mod hostile;
 mod interop;
+mod network;
 mod publish;
 mod registry;
 mod secrets;
