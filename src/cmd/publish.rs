@@ -902,7 +902,7 @@ fn keep_for_retry(
     })();
     let (kind, message, hint) = {
         let (kind, hint) = crate::error::classify(&err);
-        (kind, crate::error::render(&err).trim_start_matches("error: ").to_owned(), hint.map(str::to_owned))
+        (kind, crate::error::message(&err), hint.map(str::to_owned))
     };
     match result {
         Ok(root_path) => {
