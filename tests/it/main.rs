@@ -15,6 +15,7 @@ mod faults;
 mod hostile;
 mod interop;
 mod network;
+mod npm_package;
 mod publish;
 mod registry;
 mod secrets;
