@@ -11,6 +11,7 @@ pub mod github;
 pub mod http;
 pub mod network;
 pub mod oidc;
+pub mod progress;
 pub mod provenance;
 pub mod registry;
 pub mod report;

@@ -58,6 +58,32 @@ pub fn debug(msg: &str) {
     }
 }
 
+/// Whether progress is shown at all (not under `--quiet`).
+pub fn progress_enabled() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) >= 1
+}
+
+/// A progress line on stderr: rewritten in place on a terminal, a plain line otherwise (CI logs).
+pub fn progress(line: &str, in_place: bool) {
+    if !progress_enabled() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    if in_place {
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    } else {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Clears an in-place progress line.
+pub fn progress_clear() {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K");
+    let _ = err.flush();
+}
+
 /// The final error line (already rendered by `error::render`).
 pub fn error_line(line: &str, title: &str) {
     eprintln!("{line}");

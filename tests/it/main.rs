@@ -12,6 +12,7 @@ mod conformance;
 mod conformance_sign;
 mod fake_http;
 mod faults;
+mod first_contact;
 mod hostile;
 mod interop;
 mod network;

@@ -338,13 +338,17 @@ pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path
         });
     }
     let mut outcomes: Vec<Option<Outcome>> = packages.iter().map(|_| None).collect();
+    let progress = crate::progress::Counter::new("verified packages:", packages.len());
     while let Some(joined) = tasks.join_next().await {
         let (index, outcome) =
             joined.map_err(|e| fail(ExitKind::Internal, format!("a verification task stopped: {e}")))?;
+        progress.tick();
         if let Some(slot) = outcomes.get_mut(index) {
             *slot = Some(outcome);
         }
     }
+    // The progress line goes before the report is printed.
+    drop(progress);
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     report(&outcomes, args.json, Items::Packages)
 }
