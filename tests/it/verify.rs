@@ -197,7 +197,7 @@ fn repository_shorthand_alone_implies_the_github_actions_issuer() {
         "https://github.com/microsoft/playwright-cli",
         &playwright_tarball(),
     ]);
-    assert_rejected(&out, 2, "refusing to verify without an identity policy");
+    assert_rejected(&out, 2, "missing --certificate-oidc-issuer");
 }
 
 // ---- Attacks on the policy and the subject (rejected before any log check). ----
@@ -261,12 +261,14 @@ fn wrong_identity_is_rejected() {
 #[test]
 fn keyless_verification_without_identity_policy_is_refused() {
     let bundle = npm(PLAYWRIGHT).display().to_string();
+    // Each error names the one flag that is missing.
     let out = verify(&["--bundle", &bundle, &playwright_tarball()]);
-    assert_rejected(&out, 2, "--certificate-oidc-issuer");
+    assert_rejected(&out, 2, "missing --repository: verify needs to know who must have built the package");
     let out = verify(&["--bundle", &bundle, "--certificate-oidc-issuer", GITHUB_ISSUER, &playwright_tarball()]);
-    assert_rejected(&out, 2, "--certificate-identity");
+    assert_rejected(&out, 2, "missing --repository: --certificate-oidc-issuer");
+    assert_rejected(&out, 2, "--certificate-identity URI");
     let out = verify(&["--bundle", &bundle, "--certificate-identity", PLAYWRIGHT_SAN, &playwright_tarball()]);
-    assert_rejected(&out, 2, "refusing to verify without an identity policy");
+    assert_rejected(&out, 2, "missing --certificate-oidc-issuer");
 }
 
 #[test]
