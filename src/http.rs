@@ -293,7 +293,11 @@ fn build_client(settings: &NetworkSettings) -> anyhow::Result<reqwest::Client> {
         let proxy = proxy.map_err(|e| {
             fail_with_hint(
                 ExitKind::Environment,
-                format!("the proxy {} (from {}) is not a usable URL: {e}", redact_proxy(&setting.value), setting.origin),
+                format!(
+                    "the proxy {} (from {}) is not a usable URL: {e}",
+                    redact_proxy(&setting.value),
+                    setting.origin
+                ),
                 format!("fix or unset {}", setting.origin),
             )
         })?;
@@ -515,7 +519,8 @@ impl Http {
                 })
             }
             SendFailure::Other if retryable => {
-                let reason = if text.contains("timed out") || text.contains("timeout") { "timed out" } else { "no answer" };
+                let reason =
+                    if text.contains("timed out") || text.contains("timeout") { "timed out" } else { "no answer" };
                 Ok(Transient {
                     error: fail_with_hint(ExitKind::Remote, message, trouble_hint(service, url)),
                     what: format!("request failed: {text}"),

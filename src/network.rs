@@ -108,9 +108,8 @@ impl NetworkSettings {
             }
         }
 
-        settings.https_proxy = npm("https-proxy")
-            .or_else(|| npm("proxy"))
-            .or_else(|| env_setting(env, &["HTTPS_PROXY", "https_proxy"]));
+        settings.https_proxy =
+            npm("https-proxy").or_else(|| npm("proxy")).or_else(|| env_setting(env, &["HTTPS_PROXY", "https_proxy"]));
         settings.http_proxy = npm("proxy").or_else(|| env_setting(env, &["HTTP_PROXY", "http_proxy"]));
         settings.no_proxy = npm("noproxy").or_else(|| env_setting(env, &["NO_PROXY", "no_proxy"]));
         Ok(settings)
@@ -194,11 +193,9 @@ fn npm_setting(env: &dyn Fn(&str) -> Option<String>, npmrc: &Npmrc, key: &str) -
 fn read_ca_file(path: &Path, setting: &str) -> anyhow::Result<Vec<u8>> {
     let hint = format!("point {setting} at a readable PEM file of CA certificates, or unset it");
     let mut pem = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem))
-        .map_err(|e| {
-            fail_with_hint(ExitKind::Environment, format!("cannot read {} (from {setting}): {e}", path.display()), &hint)
-        })?;
+    std::fs::File::open(path).and_then(|f| f.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem)).map_err(|e| {
+        fail_with_hint(ExitKind::Environment, format!("cannot read {} (from {setting}): {e}", path.display()), &hint)
+    })?;
     if pem.len() as u64 > MAX_CA_FILE_BYTES {
         return Err(fail_with_hint(
             ExitKind::Environment,
@@ -256,8 +253,9 @@ mod tests {
 
     #[test]
     fn an_unreadable_ca_file_is_an_error_naming_the_setting() {
-        let err = NetworkSettings::discover(&env(&[("NODE_EXTRA_CA_CERTS", "/nonexistent/corp.pem")]), &Npmrc::default())
-            .unwrap_err();
+        let err =
+            NetworkSettings::discover(&env(&[("NODE_EXTRA_CA_CERTS", "/nonexistent/corp.pem")]), &Npmrc::default())
+                .unwrap_err();
         let text = crate::error::render(&err);
         assert!(text.contains("/nonexistent/corp.pem (from NODE_EXTRA_CA_CERTS)"), "{text}");
         assert!(text.contains("hint: point NODE_EXTRA_CA_CERTS at"), "{text}");

@@ -31,7 +31,8 @@ impl Mode {
     }
 
     fn choose(enabled: bool, terminal: bool, env: &dyn Fn(&str) -> Option<String>) -> Self {
-        let ci = ["CI", "GITHUB_ACTIONS", "GITLAB_CI"].iter().any(|k| env(k).is_some_and(|v| !v.is_empty() && v != "false"));
+        let ci =
+            ["CI", "GITHUB_ACTIONS", "GITLAB_CI"].iter().any(|k| env(k).is_some_and(|v| !v.is_empty() && v != "false"));
         match (enabled, terminal, ci) {
             (false, _, _) => Self::Off,
             // A terminal that is a CI log (some runners allocate a pty) gets plain lines too.

@@ -243,16 +243,20 @@ impl SignerPlan {
 fn dry_run_identity(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<String>) -> String {
     let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("-").to_owned();
     let workflow_ref = claim("workflow_ref");
-    let workflow = workflow_ref.split_once("/.github/").map_or(workflow_ref.clone(), |(_, rest)| {
-        format!(".github/{}", rest.split('@').next().unwrap_or(rest))
-    });
+    let workflow = workflow_ref
+        .split_once("/.github/")
+        .map_or(workflow_ref.clone(), |(_, rest)| format!(".github/{}", rest.split('@').next().unwrap_or(rest)));
     let variables = ["GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_WORKFLOW_REF"];
     let (set, unset): (Vec<&str>, Vec<&str>) =
         variables.iter().partition(|v| env(v).is_some_and(|value| !value.is_empty()));
     let origin = match (set.is_empty(), unset.is_empty()) {
         (true, _) => format!("the dry run's defaults; set {} to sign as another", unset.join(", ")),
         (false, true) => format!("from {}", set.join(", ")),
-        (false, false) => format!("{} from the environment, the rest defaults; set {} too to change them", set.join(", "), unset.join(", ")),
+        (false, false) => format!(
+            "{} from the environment, the rest defaults; set {} too to change them",
+            set.join(", "),
+            unset.join(", ")
+        ),
     };
     format!(
         "Dry run: signing as repository {}, ref {}, workflow {workflow}, issuer {} ({origin})",

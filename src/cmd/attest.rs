@@ -518,7 +518,10 @@ async fn finish(
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
     if let Some((path, _)) = &trusted_root {
-        report::info(&format!("Trusted root: {} (the dry run's stand-in: it verifies dry-run bundles only)", path.display()));
+        report::info(&format!(
+            "Trusted root: {} (the dry run's stand-in: it verifies dry-run bundles only)",
+            path.display()
+        ));
         report::info(&format!("Bundle: {} (dry run: signed by the stand-in, in no public log)", plan.bundle.display()));
         let repository = signer.identity_claims().get("repository").and_then(Value::as_str).unwrap_or("local/example");
         report::info(&format!(

@@ -643,7 +643,8 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
                 registry.host()
             ));
             contacted.push("the GitHub Actions OIDC runtime (an identity token for the registry)".to_owned());
-            contacted.push(format!("{} (trusted publishing: exchanged that token for a publish token)", registry.host()));
+            contacted
+                .push(format!("{} (trusted publishing: exchanged that token for a publish token)", registry.host()));
             Some(registry.exchange_oidc(name, &id_token).await?)
         }
     };
@@ -800,8 +801,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         } else {
             "signed with the local Sigstore stand-in, so nothing went to Sigstore"
         };
-        let contacted =
-            if contacted.is_empty() { "nothing on the network".to_owned() } else { contacted.join("; ") };
+        let contacted = if contacted.is_empty() { "nothing on the network".to_owned() } else { contacted.join("; ") };
         report::info(&format!("Dry run: nothing was uploaded; {sigstore}; contacted: {contacted}"));
         return Ok(published);
     }

@@ -31,8 +31,14 @@ fn verify_names_the_one_missing_flag() {
     let bundle = bundle.to_str().unwrap();
     let cases: [(&[&str], &str); 3] = [
         (&[], "missing --repository: verify needs to know who must have built the package"),
-        (&["--certificate-identity", "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"], "missing --certificate-oidc-issuer"),
-        (&["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"], "missing --repository: --certificate-oidc-issuer"),
+        (
+            &["--certificate-identity", "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"],
+            "missing --certificate-oidc-issuer",
+        ),
+        (
+            &["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"],
+            "missing --repository: --certificate-oidc-issuer",
+        ),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["verify", "--bundle", bundle];
@@ -72,11 +78,19 @@ fn a_dry_run_says_whom_it_signs_as_and_its_bundle_says_how_to_verify_it() {
 
     // The printed command works as printed; without the trusted root the error says why.
     let verify = ["verify", "--bundle", "sigstore-1.0.0.sigstore.json", "--repository", "local/example"];
-    let out = run_in(dir.path(), &[&verify[..], &["--trusted-root", "trusted_root.json", "sigstore-1.0.0.tgz"]].concat(), &[]);
+    let out = run_in(
+        dir.path(),
+        &[&verify[..], &["--trusted-root", "trusted_root.json", "sigstore-1.0.0.tgz"]].concat(),
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run_in(dir.path(), &[&verify[..], &["sigstore-1.0.0.tgz"]].concat(), &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("(hint: this bundle was made by a dry run; pass --trusted-root PATH"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(hint: this bundle was made by a dry run; pass --trusted-root PATH"),
+        "{}",
+        stderr(&out)
+    );
 
     // The variables that are set are named as the source.
     let out = run_in(

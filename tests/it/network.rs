@@ -162,7 +162,11 @@ fn attest(dir: &Path, sigstore: &str, token: &str, env: &[(&str, &str)]) -> std:
     let mut env = env.to_vec();
     // Keep the machine's own proxy settings out of the tests unless a test sets them.
     env.push(("HOME", dir.to_str().unwrap()));
-    run_in(dir, &["attest", "sigstore-1.0.0.tgz", "--sigstore", sigstore, "--identity-token", token.trim(), "--json"], &env)
+    run_in(
+        dir,
+        &["attest", "sigstore-1.0.0.tgz", "--sigstore", sigstore, "--identity-token", token.trim(), "--json"],
+        &env,
+    )
 }
 
 #[test]
@@ -174,7 +178,9 @@ fn a_private_ca_is_trusted_from_each_supported_setting() {
     let (dir, ca_path) = work(&ca);
     let ca_file = ca_path.to_str().unwrap();
     let inline = ca.ca_pem.trim().replace('\n', "\\n");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<String>)> = vec![
+    /// (the setting, its variables, its `.npmrc`)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<String>);
+    let cases: Vec<Case> = vec![
         ("NODE_EXTRA_CA_CERTS", vec![("NODE_EXTRA_CA_CERTS", ca_file)], None),
         ("SSL_CERT_FILE", vec![("SSL_CERT_FILE", ca_file)], None),
         ("npm_config_cafile", vec![("npm_config_cafile", ca_file)], None),

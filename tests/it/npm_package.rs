@@ -40,7 +40,9 @@ fn npx(verdaccio: &Verdaccio, dir: &Path, args: &[&str], extra_env: &[(&str, &st
             None => cmd.env_remove(key),
         };
     }
-    for key in ["GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_WORKFLOW_REF", "ACTIONS_ID_TOKEN_REQUEST_URL"] {
+    for key in
+        ["GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_WORKFLOW_REF", "ACTIONS_ID_TOKEN_REQUEST_URL"]
+    {
         cmd.env_remove(key);
     }
     cmd.args(args).envs(extra_env.iter().copied());
@@ -83,7 +85,8 @@ fn the_npm_packages_install_from_a_registry_and_run_without_rust() {
     let project = work.path().join("project");
     std::fs::create_dir(&project).unwrap();
     std::fs::write(project.join("package.json"), r#"{"name":"consumer","version":"1.0.0","private":true}"#).unwrap();
-    let installed = verdaccio.npm(&project).args(["install", "--save-dev", &format!("npm-attest@{VERSION}")]).output().unwrap();
+    let installed =
+        verdaccio.npm(&project).args(["install", "--save-dev", &format!("npm-attest@{VERSION}")]).output().unwrap();
     ok(&installed, "npm install npm-attest");
     let binary_installed = project.join("node_modules/@npm-attest/linux-x64-gnu/bin/npm-attest");
     assert!(binary_installed.exists(), "npm installed the platform package");
@@ -114,7 +117,10 @@ fn the_npm_packages_install_from_a_registry_and_run_without_rust() {
     let other = npx(&verdaccio, &project, &["npm-attest", "--version"], &[("NPM_ATTEST_PLATFORM", "freebsd-x64")]);
     let err = String::from_utf8_lossy(&other.stderr);
     assert_eq!(other.status.code(), Some(3), "{err}");
-    assert!(err.contains(&format!("npm-attest {VERSION} has no prebuilt binary for this platform (freebsd-x64)")), "{err}");
+    assert!(
+        err.contains(&format!("npm-attest {VERSION} has no prebuilt binary for this platform (freebsd-x64)")),
+        "{err}"
+    );
     assert!(err.contains("cargo install npm-attest"), "{err}");
     let mac = npx(&verdaccio, &project, &["npm-attest", "--version"], &[("NPM_ATTEST_PLATFORM", "darwin-arm64")]);
     assert!(String::from_utf8_lossy(&mac.stderr).contains("was released without a binary for darwin-arm64"));
