@@ -2,21 +2,18 @@
 //!
 //! See ARCHITECTURE.md for the codemap and its invariants.
 
+pub mod ci;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod core;
 pub mod error;
 pub mod fsutil;
-pub mod github;
 pub mod http;
 pub mod network;
-pub mod oidc;
+pub mod npm;
 pub mod progress;
-pub mod provenance;
-pub mod registry;
 pub mod report;
 pub mod secret;
 pub mod sigstore;
 pub mod standin;
-pub mod tarball;
-pub mod workspaces;

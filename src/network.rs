@@ -18,7 +18,7 @@
 use std::io::Read as _;
 use std::path::Path;
 
-use crate::core::publish::Npmrc;
+use crate::core::npm::npmrc::Npmrc;
 use crate::error::{fail_with_hint, ExitKind};
 
 /// The largest CA file read (`NODE_EXTRA_CA_CERTS`, `cafile`, `SSL_CERT_FILE` check).

@@ -322,7 +322,8 @@ fn every_retry_is_one_line_on_stderr_without_verbose() {
     let out = attest(dir.path(), server.base_url(), &server.token(), &[]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("retrying ")).collect();
+    let lines: Vec<&str> =
+        err.lines().filter_map(|l| l.strip_prefix("warning: ")).filter(|l| l.starts_with("retrying ")).collect();
     // The stand-in fails the first two requests of each endpoint.
     assert_eq!(lines.len(), 4, "{err}");
     for line in lines {

@@ -6,16 +6,17 @@
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::cmd::verify::{facts_json, facts_text, policy_from_args, read_trusted_root, VerifyArgs};
-use crate::core::bundle::Bundle;
-use crate::core::encoding::b64_encode;
+use crate::cmd::verify::{facts_json, facts_text, policy_from_args, VerifyArgs};
 use crate::core::npm::{PackageName, PackageVersion};
-use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{verify_bundle, Blame, NpmPackage, Policy, Subject, VerifiedBundle};
+use crate::core::wire::bundle::Bundle;
+use crate::core::wire::encoding::b64_encode;
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
-use crate::registry::Registry;
+use crate::npm::registry::Registry;
 use crate::report;
+use crate::sigstore::trust::read_trusted_root;
 
 /// The statement types npm provenance uses (SLSA v1 and v0.2).
 const PROVENANCE_PREFIX: &str = "https://slsa.dev/provenance/";

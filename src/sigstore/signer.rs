@@ -14,18 +14,25 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::ci::oidc::{self, TokenSource};
+use crate::ci::runner::{actions_issuer, ActionsEnv};
+use crate::clock;
+use crate::core::jwt::certificate_identity;
 use crate::core::jwt::decode_unverified;
-use crate::core::statement::{statement_bytes, Provider};
-use crate::core::trust_root::TrustedRoot;
+use crate::core::npm::statement::{statement_bytes, Provider};
+use crate::core::verify::{IdentityPolicy, NpmPackage, Policy, SanMatcher};
+use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
-use crate::oidc::{self, TokenSource};
+use crate::npm::tarball::PackageTarball;
 use crate::report;
 use crate::secret::SecretString;
-use crate::sigstore::{self, Content, Endpoints, SigningSession};
+use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::self_check::{check_bundle, SelfCheck, SelfCheckTrust};
+use crate::sigstore::session::{Content, SigningSession};
+use crate::sigstore::trust::read_trusted_root;
 use crate::standin::{self, Standin, StandinOptions};
-use crate::tarball::PackageTarball;
 
 /// The Sigstore instance and identity flags, shared by `attest` and `publish`.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,6 +65,12 @@ pub struct SigstoreArgs {
     /// [default: `trusted_root.json` next to the bundle].
     #[arg(long, value_name = "PATH")]
     pub trusted_root_out: Option<PathBuf>,
+
+    /// The trusted root of the Sigstore instance, for the check every bundle passes before it
+    /// is written or uploaded (and for `publish --bundle`) [default: the local stand-in's, or
+    /// the embedded public-good root].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 pub fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -129,6 +142,8 @@ fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
 #[derive(Debug)]
 pub struct SignerPlan {
     instance: Instance,
+    /// `--trusted-root`, for the self-check.
+    trusted_root: Option<PathBuf>,
     /// Remote instances: where the token comes from.
     token_source: Option<TokenSource>,
     /// Local instance: a token given with `--identity-token` (else one is minted).
@@ -146,7 +161,7 @@ impl SignerPlan {
             Instance::Remote(_) => {
                 let source = oidc::discover(&lookup, args.identity_token.clone())?;
                 if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
-                    oidc::inspect(token, source.describe(), sigstore::now()?)?;
+                    oidc::inspect(token, source.describe(), clock::now()?)?;
                 }
                 (Some(source), None)
             }
@@ -157,7 +172,7 @@ impl SignerPlan {
                 (None, args.identity_token.clone())
             }
         };
-        Ok(Self { instance, token_source, local_token, env })
+        Ok(Self { instance, trusted_root: args.trusted_root.clone(), token_source, local_token, env })
     }
 
     pub fn is_local(&self) -> bool {
@@ -175,8 +190,16 @@ impl SignerPlan {
                 let token = oidc::fetch(&http, source).await?;
                 inspect_token(&token, described)?;
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                let trust = match &self.trusted_root {
+                    Some(path) => exact_trust(path)?,
+                    None if endpoints == Endpoints::public_good() => {
+                        SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?)
+                    }
+                    None => SelfCheckTrust::Unknown,
+                };
+                let expected = expected_signer(&identity, &lookup);
                 let session = SigningSession::open(http, endpoints, token, None).await?;
-                Ok(Signer { session, standin: None, statement_env: self.env, identity })
+                Ok(Signer { session, standin: None, statement_env: self.env, trust, expected })
             }
             Instance::Local => {
                 let standin =
@@ -204,7 +227,7 @@ impl SignerPlan {
                     }
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();
-                        let claims = standin::github_actions_claims(&lookup, sigstore::now()?);
+                        let claims = standin::github_actions_claims(&lookup, clock::now()?);
                         report::info(&dry_run_identity(&claims, &lookup));
                         let token = standin.mint_token(claims.clone());
                         report::mask(&token);
@@ -223,6 +246,20 @@ impl SignerPlan {
                     }
                 }
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                let lookup = |key: &str| self.env.get(key).cloned();
+                let expected = expected_signer(&identity, &lookup);
+                let trust = match &self.trusted_root {
+                    Some(path) => match exact_trust(path) {
+                        Ok(trust) => trust,
+                        Err(e) => {
+                            standin.shutdown().await;
+                            return Err(e);
+                        }
+                    },
+                    None => {
+                        SelfCheckTrust::Exact { root: standin.trusted_root().clone(), name: "local stand-in".into() }
+                    }
+                };
                 let trusted_logs = Some(standin.trusted_root().tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
                 let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
@@ -232,7 +269,7 @@ impl SignerPlan {
                         return Err(e);
                     }
                 };
-                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env), identity })
+                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env), trust, expected })
             }
         }
     }
@@ -267,7 +304,7 @@ fn dry_run_identity(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<St
 }
 
 fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
-    let (jwt, warnings) = oidc::inspect(token, described, sigstore::now()?)?;
+    let (jwt, warnings) = oidc::inspect(token, described, clock::now()?)?;
     for w in warnings {
         report::warn(&w);
     }
@@ -285,9 +322,18 @@ pub struct Signer {
     session: SigningSession,
     standin: Option<Standin>,
     statement_env: Env,
-    /// The claims of the identity token the certificate was issued for (what the
-    /// certificate's identity must be derived from, for checking our own bundles).
-    identity: Map<String, Value>,
+    /// What every fresh bundle is checked against before it is returned.
+    trust: SelfCheckTrust,
+    /// Who every fresh bundle must name: the identity our token names (`None`: the token's
+    /// claims do not say).
+    expected: Option<Policy>,
+}
+
+/// A bundle that passed the self-check, and what the check established.
+#[derive(Debug)]
+pub struct SignedBundle {
+    pub bundle: Bundle,
+    pub self_check: SelfCheck,
 }
 
 impl std::fmt::Debug for Signer {
@@ -306,9 +352,14 @@ impl Signer {
         self.standin.as_ref().map(Standin::trusted_root)
     }
 
-    /// The claims of the identity token the signing certificate was issued for.
-    pub fn identity_claims(&self) -> &Map<String, Value> {
-        &self.identity
+    /// The trust material fresh bundles are checked against.
+    pub fn self_check_trust(&self) -> &SelfCheckTrust {
+        &self.trust
+    }
+
+    /// The repository the statement names (`GITHUB_REPOSITORY`, or the token's claim for it).
+    pub fn repository(&self) -> Option<&str> {
+        self.statement_env.get("GITHUB_REPOSITORY").map(String::as_str)
     }
 
     /// The CI whose form the statement takes.
@@ -317,11 +368,29 @@ impl Signer {
         Provider::detect(&lookup)
     }
 
-    /// Builds npm's provenance statement for `package`, signs it and logs it.
-    pub async fn attest(&self, package: &PackageTarball) -> anyhow::Result<Bundle> {
+    /// Builds npm's provenance statement for `package`, signs it, logs it, and verifies the
+    /// result (`self_check`): a bundle that does not verify is an error, never returned.
+    pub async fn attest(&self, package: &PackageTarball) -> anyhow::Result<SignedBundle> {
         let lookup = |key: &str| self.statement_env.get(key).cloned();
         let statement = statement_bytes(Provider::detect(&lookup), &package.subject(), &lookup);
-        self.session.sign(Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: &statement }).await
+        let bundle =
+            self.session.sign(Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: &statement }).await?;
+        let npm = NpmPackage {
+            name: package.name.as_str().to_owned(),
+            version: package.version.as_str().to_owned(),
+            sha512: package.sha512,
+        };
+        let self_check = match (&self.expected, &self.trust) {
+            (Some(policy), trust) => check_bundle(&bundle, &npm, policy, trust, "the new bundle")?,
+            (None, SelfCheckTrust::Unknown) => SelfCheck::NotRun {
+                reason: "no trusted root is known for this Sigstore instance (pass --trusted-root FILE)".into(),
+            },
+            (None, _) => return Err(fail(
+                ExitKind::BadInput,
+                "cannot check the new bundle: the identity token has no claims to derive the certificate identity from",
+            )),
+        };
+        Ok(SignedBundle { bundle, self_check })
     }
 
     /// Stops the local stand-in, if any.
@@ -330,6 +399,27 @@ impl Signer {
             standin.shutdown().await;
         }
     }
+}
+
+/// A trusted root given with `--trusted-root`.
+fn exact_trust(path: &std::path::Path) -> anyhow::Result<SelfCheckTrust> {
+    Ok(SelfCheckTrust::Exact { root: read_trusted_root(Some(path), false)?, name: path.display().to_string() })
+}
+
+/// The identity a fresh bundle must name: exactly the issuer and SAN Fulcio derives from our
+/// token's claims and, in a GitHub Actions run on github.com or GHE.com, the repository the
+/// runner builds (so a token and a `GITHUB_REPOSITORY` that disagree refuse).
+fn expected_signer(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<String>) -> Option<Policy> {
+    let (issuer, san) = certificate_identity(claims)?;
+    let actions = ActionsEnv::from_lookup(env);
+    let mut identity = IdentityPolicy::new(issuer.clone());
+    identity.san = Some(SanMatcher::Exact(san));
+    if let (true, Some(repository)) = (actions.in_actions, actions.repository.as_deref()) {
+        if actions_issuer(&actions.server_url).as_deref() == Some(issuer.as_str()) {
+            identity.source_repository_uri = Some(format!("{}/{repository}", actions.server_url.trim_end_matches('/')));
+        }
+    }
+    Some(Policy::Keyless(identity))
 }
 
 /// The variables the statement reads that a GitHub Actions token's claims stand for.
@@ -400,6 +490,7 @@ mod tests {
             dry_run: false,
             identity_token: None,
             trusted_root_out: None,
+            trusted_root: None,
         };
         assert!(args.instance().is_err());
         let remote = SigstoreArgs { sigstore: "ftp://x".into(), fulcio_url: None, ..args.clone() };
