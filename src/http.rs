@@ -714,6 +714,29 @@ mod tests {
     }
 
     #[test]
+    fn give_up_hints_name_the_failing_service_own_status_page_or_local_address() {
+        let hint = |service: &str, url: &str| trouble_hint(service, url);
+        assert_eq!(
+            hint("Rekor", "https://rekor.sigstore.dev/api/v1/log/entries"),
+            "Rekor is having trouble: run the job again later (status: https://status.sigstore.dev)"
+        );
+        let npm = hint("the registry", "https://registry.npmjs.org/sigstore");
+        assert!(npm.ends_with("(status: https://status.npmjs.org)") && !npm.contains("sigstore.dev"), "{npm}");
+        assert!(hint("the GitHub Actions OIDC runtime", "https://pipelines.actions.githubusercontent.com/x/token")
+            .ends_with("(status: https://www.githubstatus.com)"));
+        assert!(hint("the GitHub attestations API", "https://api.github.com/repos/o/r/attestations")
+            .ends_with("(status: https://www.githubstatus.com)"));
+        assert_eq!(
+            hint("the registry", "http://127.0.0.1:4873/pkg"),
+            "the registry at http://127.0.0.1:4873 is local: check that it is running and read its log"
+        );
+        assert_eq!(
+            hint("the registry", "https://npm.corp.example/pkg"),
+            "the registry at https://npm.corp.example is having trouble: run the job again later"
+        );
+    }
+
+    #[test]
     fn urls_lose_their_query_in_messages() {
         assert_eq!(
             redact_url("https://runner.example/token?api-version=2.0&audience=sigstore"),
