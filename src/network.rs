@@ -145,7 +145,7 @@ impl NetworkSettings {
 }
 
 /// A proxy URL without its credentials, for messages.
-pub fn redact_proxy(value: &str) -> String {
+pub(crate) fn redact_proxy(value: &str) -> String {
     match url::Url::parse(value) {
         Ok(mut u) => {
             let _ = u.set_password(None);

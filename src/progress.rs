@@ -16,7 +16,7 @@ const TERMINAL_EVERY: Duration = Duration::from_millis(500);
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A line rewritten in place.
     Terminal,
     /// A line every [`PLAIN_EVERY`] (CI logs, which keep every line).
@@ -25,7 +25,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         let env = |k: &str| std::env::var(k).ok();
         Self::choose(report::progress_enabled(), std::io::stderr().is_terminal(), &env)
     }
@@ -56,7 +56,7 @@ static LINE_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// Says `what` is still running, with the time spent, until dropped.
 #[derive(Debug)]
-pub struct Ticker {
+pub(crate) struct Ticker {
     task: Option<tokio::task::JoinHandle<()>>,
     owns_line: bool,
     mode: Mode,
@@ -64,7 +64,7 @@ pub struct Ticker {
 
 impl Ticker {
     /// Starts ticking for `what` (`packing ./big with npm pack`). Needs a tokio runtime.
-    pub fn start(what: String) -> Self {
+    pub(crate) fn start(what: String) -> Self {
         let mode = Mode::detect();
         let owns_line = mode == Mode::Terminal && !LINE_TAKEN.swap(true, Ordering::AcqRel);
         if mode == Mode::Off || (mode == Mode::Terminal && !owns_line) {
@@ -102,7 +102,7 @@ impl Drop for Ticker {
 
 /// Counts finished items of a known total (`verified 120 of 450 packages`).
 #[derive(Debug)]
-pub struct Counter {
+pub(crate) struct Counter {
     noun: &'static str,
     total: usize,
     done: AtomicUsize,
@@ -112,7 +112,7 @@ pub struct Counter {
 }
 
 impl Counter {
-    pub fn new(verb_noun: &'static str, total: usize) -> Self {
+    pub(crate) fn new(verb_noun: &'static str, total: usize) -> Self {
         Self {
             noun: verb_noun,
             total,
@@ -124,7 +124,7 @@ impl Counter {
     }
 
     /// One more item finished.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         let done = self.done.fetch_add(1, Ordering::AcqRel) + 1;
         if self.mode == Mode::Off || self.started.elapsed() < QUIET_START {
             return;

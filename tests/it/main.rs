@@ -15,6 +15,7 @@ mod faults;
 mod first_contact;
 mod hostile;
 mod interop;
+mod merkle;
 mod network;
 mod npm_package;
 mod publish;
