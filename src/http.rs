@@ -233,7 +233,7 @@ fn shared() -> anyhow::Result<&'static Shared> {
     }
     let env = |key: &str| std::env::var(key).ok();
     let dir = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
-    let npmrc = crate::npm::registry::load_npmrc(&dir, &env)?;
+    let npmrc = crate::network::load_npmrc(&dir, &env)?;
     let settings = NetworkSettings::discover(&env, &npmrc)?;
     let settings: &'static NetworkSettings = SETTINGS.get_or_init(|| settings);
     let client = build_client(settings)?;

@@ -13,13 +13,16 @@
 //! (`https_proxy`); http URLs through npm's `proxy`, else `HTTP_PROXY` (`http_proxy`). Hosts
 //! listed in npm's `noproxy`, else `NO_PROXY` (`no_proxy`), are reached directly. npm's settings
 //! are read from `npm_config_*` variables first, then from the `.npmrc` files
-//! (`registry::load_npmrc`: the user's with the project's over it).
+//! ([`load_npmrc`]: the user's with the project's over it).
 
 use std::io::Read as _;
 use std::path::Path;
 
 use crate::core::npm::npmrc::Npmrc;
 use crate::error::{fail_with_hint, ExitKind};
+
+/// The largest `.npmrc` read.
+const MAX_NPMRC_BYTES: u64 = 1024 * 1024;
 
 /// The largest CA file read (`NODE_EXTRA_CA_CERTS`, `cafile`, `SSL_CERT_FILE` check).
 const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -154,6 +157,45 @@ pub(crate) fn redact_proxy(value: &str) -> String {
         }
         Err(_) => "<a proxy URL that does not parse>".to_owned(),
     }
+}
+
+/// The `.npmrc` files npm would read for a project in `project_dir`: the user's
+/// (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`) with the project's layered over it.
+pub fn load_npmrc(project_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Npmrc> {
+    let user = non_empty(env, "NPM_CONFIG_USERCONFIG")
+        .or_else(|| non_empty(env, "npm_config_userconfig"))
+        .map(std::path::PathBuf::from)
+        .or_else(|| non_empty(env, "HOME").map(|h| Path::new(&h).join(".npmrc")));
+    let mut rc = Npmrc::default();
+    for path in user.into_iter().chain(std::iter::once(project_dir.join(".npmrc"))) {
+        if let Some(text) = read_npmrc(&path)? {
+            rc = rc.overlay(Npmrc::parse(&text, env));
+        }
+    }
+    Ok(rc)
+}
+
+fn read_npmrc(path: &Path) -> anyhow::Result<Option<String>> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(crate::error::fail(ExitKind::Environment, format!("cannot read {}: {e}", path.display())))
+        }
+    };
+    let mut text = String::new();
+    file.take(MAX_NPMRC_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| crate::error::fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display())))?;
+    if text.len() as u64 > MAX_NPMRC_BYTES {
+        return Err(crate::error::fail(
+            ExitKind::BadInput,
+            format!("{} is larger than {MAX_NPMRC_BYTES} bytes", path.display()),
+        ));
+    }
+    crate::report::debug(&format!("read {}", path.display()));
+    Ok(Some(text))
 }
 
 fn non_empty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> {
