@@ -1,10 +1,9 @@
-//! Progress for the long waits (`npm pack` of a large package, verifying a lockfile) on stderr:
+//! Progress for the long waits (`npm pack` of a large package) on stderr:
 //! a line rewritten in place on a terminal, a plain line every few seconds in CI logs, nothing
 //! when stderr is neither (a redirect) or under `--quiet`. Short waits print nothing.
 
 use std::io::IsTerminal as _;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::report;
@@ -96,54 +95,6 @@ impl Drop for Ticker {
                 report::progress_clear();
             }
             LINE_TAKEN.store(false, Ordering::Release);
-        }
-    }
-}
-
-/// Counts finished items of a known total (`verified 120 of 450 packages`).
-#[derive(Debug)]
-pub(crate) struct Counter {
-    noun: &'static str,
-    total: usize,
-    done: AtomicUsize,
-    mode: Mode,
-    started: Instant,
-    last: Mutex<Option<Instant>>,
-}
-
-impl Counter {
-    pub(crate) fn new(verb_noun: &'static str, total: usize) -> Self {
-        Self {
-            noun: verb_noun,
-            total,
-            done: AtomicUsize::new(0),
-            mode: Mode::detect(),
-            started: Instant::now(),
-            last: Mutex::new(None),
-        }
-    }
-
-    /// One more item finished.
-    pub(crate) fn tick(&self) {
-        let done = self.done.fetch_add(1, Ordering::AcqRel) + 1;
-        if self.mode == Mode::Off || self.started.elapsed() < QUIET_START {
-            return;
-        }
-        let Ok(mut last) = self.last.lock() else { return };
-        if last.is_some_and(|t| t.elapsed() < self.mode.every()) && done < self.total {
-            return;
-        }
-        *last = Some(Instant::now());
-        let line = format!("{} {done} of {}", self.noun, self.total);
-        report::progress(&line, self.mode == Mode::Terminal);
-    }
-}
-
-impl Drop for Counter {
-    fn drop(&mut self) {
-        let printed = self.last.lock().map(|l| l.is_some()).unwrap_or(false);
-        if printed && self.mode == Mode::Terminal {
-            report::progress_clear();
         }
     }
 }

@@ -30,14 +30,14 @@ fn verify_names_the_one_missing_flag() {
     let bundle = data("npm-provenance/sigstore-1.0.0-provenance.sigstore.json");
     let bundle = bundle.to_str().unwrap();
     let cases: [(&[&str], &str); 3] = [
-        (&[], "missing --repository: verify needs to know who must have built the package"),
+        (&[], "refusing to verify without an identity policy that pins who signed: missing --repository"),
         (
             &["--certificate-identity", "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"],
             "missing --certificate-oidc-issuer",
         ),
         (
             &["--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"],
-            "missing --repository: --certificate-oidc-issuer",
+            "pins who signed: missing --repository (--certificate-oidc-issuer",
         ),
     ];
     for (flags, expected) in cases {
