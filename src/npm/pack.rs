@@ -102,6 +102,7 @@ pub fn child_env() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
 /// Runs the manager's pack step in `dir`, writing into `dest`, and returns the one tarball.
 async fn run_pack(manager: Manager, dir: &Path, dest: &Path) -> anyhow::Result<PathBuf> {
     let dest_text = dest.to_string_lossy().into_owned();
+    let _progress = crate::progress::Ticker::start(format!("packing {} with `{manager} pack`", dir.display()));
     let output = tokio::process::Command::new(manager.as_str())
         .args(manager.pack_args(&dest_text))
         .current_dir(dir)
