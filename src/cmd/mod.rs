@@ -4,5 +4,6 @@ pub mod attest;
 pub mod batch;
 pub mod conformance;
 pub mod publish;
+mod release_tags;
 pub mod serve;
 pub mod verify;
