@@ -31,6 +31,8 @@ use crate::error::{fail, fail_with_hint, Classify as _, ExitKind};
 use crate::http::{join, Http};
 use crate::secret::SecretString;
 
+pub mod tuf;
+
 pub const PUBLIC_GOOD_FULCIO: &str = "https://fulcio.sigstore.dev";
 pub const PUBLIC_GOOD_REKOR: &str = "https://rekor.sigstore.dev";
 pub const STAGING_FULCIO: &str = "https://fulcio.sigstage.dev";
