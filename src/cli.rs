@@ -26,6 +26,8 @@ pub enum Command {
     Publish(cmd::publish::PublishArgs),
     /// Verify a Sigstore bundle offline and check who signed it.
     Verify(cmd::verify::VerifyArgs),
+    /// Fetch a Sigstore instance's trusted root (and signing config) through TUF.
+    TrustRoot(cmd::trust_root::TrustRootArgs),
     /// Run the local Sigstore stand-in (Fulcio-like CA, Rekor-like log) until stopped.
     ServeSigstore(cmd::serve::ServeArgs),
     /// The Sigstore conformance client protocol.

@@ -754,6 +754,8 @@ pub enum TrustedRootChoice<'a> {
     PublicGood,
     /// The in-process stand-in's.
     Local(&'a TrustedRoot),
+    /// The instance's, verified through TUF in this run (or from its verified cache).
+    Tuf(&'a TrustedRoot),
     /// Another instance, whose root we do not have.
     Unknown,
 }
@@ -903,6 +905,7 @@ fn verify_into_summary(
     let public_good;
     let (trust, root_name) = match attested.trusted_root {
         TrustedRootChoice::Local(root) => (root, "local stand-in"),
+        TrustedRootChoice::Tuf(root) => (root, "TUF"),
         TrustedRootChoice::PublicGood => {
             match serde_json::from_str::<TrustedRoot>(crate::cmd::verify::PRODUCTION_TRUSTED_ROOT) {
                 Ok(root) => {
@@ -948,7 +951,9 @@ fn verify_into_summary(
         }
         Err(e) => {
             summary.verification = Some(VerificationOutcome::Failed { reason: e.to_string() });
-            let refuse = matches!(attested.trusted_root, TrustedRootChoice::Local(_))
+            // With the exact root (the stand-in's, or fresh from TUF) no stale root can explain
+            // a failure: every one refuses.
+            let refuse = matches!(attested.trusted_root, TrustedRootChoice::Local(_) | TrustedRootChoice::Tuf(_))
                 || matches!(
                     e,
                     VerifyError::PolicyMismatch { .. }

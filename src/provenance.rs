@@ -57,6 +57,11 @@ pub struct SigstoreArgs {
     /// [default: `trusted_root.json` next to the bundle].
     #[arg(long, value_name = "PATH")]
     pub trusted_root_out: Option<PathBuf>,
+
+    /// Where the trust material of a public-good (or `--tuf-url`) instance comes from; the
+    /// signer follows its signing config unless --fulcio-url/--rekor-url are given.
+    #[command(flatten)]
+    pub tuf: crate::sigstore::tuf::TufArgs,
 }
 
 pub fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -133,6 +138,10 @@ pub struct SignerPlan {
     /// Local instance: a token given with `--identity-token` (else one is minted).
     local_token: Option<SecretString>,
     env: Env,
+    /// Remote instances: the TUF repository of their trust material (public-good, or
+    /// `--tuf-url`), whether to stay offline, and whether to take the endpoints from its
+    /// signing config (public-good without explicit URLs).
+    tuf: Option<(crate::sigstore::tuf::TufRepository, bool, bool)>,
 }
 
 impl SignerPlan {
@@ -156,7 +165,16 @@ impl SignerPlan {
                 (None, args.identity_token.clone())
             }
         };
-        Ok(Self { instance, token_source, local_token, env })
+        let explicit_urls = args.fulcio_url.is_some() || args.rekor_url.is_some();
+        let tuf = match &instance {
+            Instance::Remote(_) if args.sigstore == "public-good" || args.tuf.tuf_url.is_some() => Some((
+                args.tuf.repository()?,
+                args.tuf.offline,
+                args.sigstore == "public-good" && !explicit_urls,
+            )),
+            _ => None,
+        };
+        Ok(Self { instance, token_source, local_token, env, tuf })
     }
 
     pub fn is_local(&self) -> bool {
@@ -174,8 +192,24 @@ impl SignerPlan {
                 let token = oidc::fetch(&http, source).await?;
                 inspect_token(&token, described)?;
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                let mut endpoints = endpoints;
+                let mut fresh_trust = None;
+                if let Some((repository, offline, follow_config)) = &self.tuf {
+                    let fetched = crate::sigstore::tuf::trust_material(repository, *offline).await?;
+                    report::info(&format!("Sigstore trust material {}", fetched.describe()));
+                    if *follow_config {
+                        if let Some(config) = fetched.signing_config()? {
+                            endpoints = sigstore::select_endpoints(&config, sigstore::now()?)?;
+                        }
+                    }
+                    // Only TUF-verified material makes every self-check failure final; the
+                    // embedded snapshot (--offline, no cache) may predate the live keys.
+                    if fetched.origin.is_tuf_verified() {
+                        fresh_trust = Some(fetched.trusted_root()?);
+                    }
+                }
                 let session = SigningSession::open(http, endpoints, token, None).await?;
-                Ok(Signer { session, standin: None, statement_env: self.env, identity })
+                Ok(Signer { session, standin: None, local_trust: None, fresh_trust, statement_env: self.env, identity })
             }
             Instance::Local => {
                 let standin =
@@ -221,7 +255,16 @@ impl SignerPlan {
                     }
                 }
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
-                let trusted_logs = Some(standin.trusted_root().tlogs.clone());
+                // The stand-in's trust material through its TUF repository, the same client and
+                // checks as production (never cached: the repository dies with the process).
+                let local_trust = match local_trust_via_tuf(&standin).await {
+                    Ok(root) => root,
+                    Err(e) => {
+                        standin.shutdown().await;
+                        return Err(e);
+                    }
+                };
+                let trusted_logs = Some(local_trust.tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
                 let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
                     Ok(session) => session,
@@ -230,10 +273,24 @@ impl SignerPlan {
                         return Err(e);
                     }
                 };
-                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env), identity })
+                Ok(Signer {
+                    session,
+                    standin: Some(standin),
+                    local_trust: Some(local_trust),
+                    fresh_trust: None,
+                    statement_env: Arc::new(statement_env),
+                    identity,
+                })
             }
         }
     }
+}
+
+async fn local_trust_via_tuf(standin: &Standin) -> anyhow::Result<TrustedRoot> {
+    let repository = crate::sigstore::tuf::TufRepository::ephemeral(&standin.tuf_url(), standin.tuf_root().to_vec())?;
+    let fetched = crate::sigstore::tuf::trust_material(&repository, false).await?;
+    report::debug(&format!("stand-in trust material {}", fetched.describe()));
+    fetched.trusted_root()
 }
 
 fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
@@ -254,6 +311,10 @@ fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
 pub struct Signer {
     session: SigningSession,
     standin: Option<Standin>,
+    /// The stand-in's trusted root, as its TUF repository served it.
+    local_trust: Option<TrustedRoot>,
+    /// A remote instance's trusted root, verified through TUF in this run or from its cache.
+    fresh_trust: Option<TrustedRoot>,
     statement_env: Env,
     /// The claims of the identity token the certificate was issued for (what the
     /// certificate's identity must be derived from, for checking our own bundles).
@@ -273,7 +334,13 @@ impl Signer {
 
     /// The stand-in's trusted root, for a local instance.
     pub fn trusted_root(&self) -> Option<&TrustedRoot> {
-        self.standin.as_ref().map(Standin::trusted_root)
+        self.local_trust.as_ref()
+    }
+
+    /// A remote instance's trusted root, verified through TUF (public-good or `--tuf-url`):
+    /// the post-signing self-check refuses a bundle that does not verify against it.
+    pub fn fresh_trust(&self) -> Option<&TrustedRoot> {
+        self.fresh_trust.as_ref()
     }
 
     /// The claims of the identity token the signing certificate was issued for.
@@ -370,6 +437,7 @@ mod tests {
             dry_run: false,
             identity_token: None,
             trusted_root_out: None,
+            tuf: Default::default(),
         };
         assert!(args.instance().is_err());
         let remote = SigstoreArgs { sigstore: "ftp://x".into(), fulcio_url: None, ..args.clone() };

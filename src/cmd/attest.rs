@@ -144,6 +144,10 @@ async fn run_one(
                 upload,
                 trusted_root: match signer.trusted_root() {
                     Some(root) => crate::github::TrustedRootChoice::Local(root),
+                    None if signer.fresh_trust().is_some() => match signer.fresh_trust() {
+                        Some(root) => crate::github::TrustedRootChoice::Tuf(root),
+                        None => crate::github::TrustedRootChoice::Unknown,
+                    },
                     None if *signer.endpoints() == sigstore::Endpoints::public_good() => {
                         crate::github::TrustedRootChoice::PublicGood
                     }

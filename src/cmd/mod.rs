@@ -5,5 +5,6 @@ pub mod batch;
 pub mod conformance;
 pub mod publish;
 pub mod serve;
+pub mod trust_root;
 pub mod verify;
 pub mod verify_registry;

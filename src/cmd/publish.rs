@@ -691,7 +691,10 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             "Signed provenance statement with source and build information from {}",
             signer.provider().display_name()
         ));
-        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
+        // The stand-in's root, or a remote instance's fresh from TUF: either is exact, so every
+        // failure refuses.
+        let fresh = signer.trusted_root().or(signer.fresh_trust());
+        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), fresh)?;
         // The embedded public-good root says nothing about another instance: there only an
         // exact root (--trusted-root) can pass.
         let exact = exact || *signer.endpoints() != crate::sigstore::Endpoints::public_good();

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::cmd::verify::{facts_json, facts_text, policy_from_args, read_trusted_root, VerifyArgs};
+use crate::cmd::verify::{facts_json, facts_text, policy_from_args, VerifyArgs};
 use crate::core::bundle::Bundle;
 use crate::core::encoding::b64_encode;
 use crate::core::npm::{PackageName, PackageVersion};
@@ -38,7 +38,7 @@ pub(crate) fn parse_spec(spec: &str) -> anyhow::Result<(PackageName, PackageVers
 
 pub async fn run(args: VerifyArgs, registry_url: String) -> anyhow::Result<()> {
     let policy = policy_from_args(&args)?;
-    let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
+    let trust = crate::cmd::verify::trusted_root(&args).await?;
     let spec = match args.subject.as_slice() {
         [one] => one.as_str(),
         _ => {

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{
-    facts_json, policy_from_args, read_bundle, read_capped, read_subject, read_trusted_root, subject_label, verify,
+    facts_json, policy_from_args, read_bundle, read_capped, read_subject, subject_label, verify,
     VerifyArgs,
 };
 use crate::cmd::verify_registry::{registry_client, verify_published};
@@ -295,7 +295,7 @@ pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path
         ));
     }
     let policy = Arc::new(policy_from_args(args)?);
-    let trust = Arc::new(read_trusted_root(args.trusted_root.as_deref(), false)?);
+    let trust = Arc::new(crate::cmd::verify::trusted_root(args).await?);
     let bad = |reason: String| {
         fail_with_hint(
             ExitKind::BadInput,

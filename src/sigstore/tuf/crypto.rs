@@ -141,7 +141,6 @@ mod tests {
         PROVIDER.verify_raw(SigningScheme::Ed25519, &public, b"canonical bytes", &sig).unwrap();
         assert!(PROVIDER.verify_raw(SigningScheme::Ed25519, &public, b"canonical bytez", &sig).is_err());
 
-        use p256::ecdsa::signature::Signer as _;
         let key = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
         let sig: p256::ecdsa::Signature = key.sign(b"metadata");
         let der = sig.to_der();

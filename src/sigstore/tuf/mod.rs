@@ -95,6 +95,9 @@ pub struct TufRepository {
     pub url: String,
     root: Vec<u8>,
     embedded: Option<Embedded>,
+    /// False for a repository that lives as long as this process (the in-process stand-in):
+    /// nothing of it is cached.
+    cache: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +117,7 @@ impl TufRepository {
                 trusted_root: PRODUCTION_TRUSTED_ROOT,
                 signing_config: PRODUCTION_SIGNING_CONFIG,
             }),
+            cache: true,
         }
     }
 
@@ -126,6 +130,7 @@ impl TufRepository {
                 trusted_root: STAGING_TRUSTED_ROOT,
                 signing_config: STAGING_SIGNING_CONFIG,
             }),
+            cache: true,
         }
     }
 
@@ -155,7 +160,12 @@ impl TufRepository {
                 "pass the repository's root.json (signed by its own root keys), e.g. its 1.root.json or a later N.root.json",
             )
         })?;
-        Ok(Self { url: url.trim_end_matches('/').to_owned(), root, embedded: None })
+        Ok(Self { url: url.trim_end_matches('/').to_owned(), root, embedded: None, cache: true })
+    }
+
+    /// A repository of this process's lifetime (the in-process stand-in's): never cached.
+    pub fn ephemeral(url: &str, root: Vec<u8>) -> anyhow::Result<Self> {
+        Ok(Self { cache: false, ..Self::from_root_bytes(url, root)? })
     }
 
     /// The version of the root this repository is trusted from (before any update).
@@ -254,9 +264,9 @@ pub async fn fetch(
 ) -> anyhow::Result<Fetched> {
     crypto::install();
     let t = jiff_time(now);
-    let dir = cache_dir(&repository.url);
+    let dir = if repository.cache { cache_dir(&repository.url).map(Some) } else { Ok(None) };
     let dir = match dir {
-        Ok(dir) => Some(dir),
+        Ok(dir) => dir,
         Err(e) => {
             report::warn(&format!("no TUF cache: {e:#}"));
             None
