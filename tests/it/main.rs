@@ -20,4 +20,5 @@ mod secrets;
 mod standin;
 mod support;
 mod tamper;
+mod tuf;
 mod verify;

@@ -18,8 +18,9 @@
 //!   embedded snapshot of the trusted root and signing config (public-good instances only),
 //!   saying how old it is.
 //! - Cache: `<cache dir>/npm-attest/tuf/<escaped URL>/`, written by atomic renames only
-//!   (`sigstore_tuf::FileStore`), so concurrent processes never see a half-written file; every
-//!   file read back is re-verified, so a racing or tampered cache can at worst cost a refetch.
+//!   (`sigstore_tuf::FileStore`), so concurrent processes never see a half-written file, and
+//!   only after a whole refresh succeeded ([`StagedStore`]); every file read back is
+//!   re-verified, so a racing or tampered cache can at worst cost a refetch.
 
 mod crypto;
 mod transport;
@@ -305,10 +306,11 @@ pub async fn fetch(
         deadline: Duration::from_secs(20),
     })?;
     let online = transport::HttpRepository::new(http, &repository.url);
+    let staged = dir.as_deref().map(|d| std::sync::Arc::new(StagedStore::new(d)));
     let result = async {
         let mut updater = Updater::new(online, &repository.root)?;
-        if let Some(dir) = dir.as_deref() {
-            updater = updater.with_store(FileStore::new(dir));
+        if let Some(store) = &staged {
+            updater = updater.with_store(store.clone());
         }
         updater.refresh(t).await?;
         collect(&mut updater, names, t).await
@@ -316,7 +318,10 @@ pub async fn fetch(
     .await;
     match result {
         Ok((targets, root_version)) => {
-            if let Some(dir) = dir.as_deref() {
+            if let (Some(dir), Some(store)) = (dir.as_deref(), &staged) {
+                if let Err(e) = store.commit() {
+                    report::warn(&format!("cannot update the TUF cache {}: {}", dir.display(), chain(&e)));
+                }
                 record_refresh(dir, now);
             }
             Ok(Fetched { repository: repository.url.clone(), origin: Origin::Refreshed, targets, root_version })
@@ -352,6 +357,53 @@ pub async fn fetch(
             format!("the TUF repository {} failed verification: {}", repository.url, attack(&e)),
             "nothing from it was used; if the repository is being repaired, retry later (the cache was left as it was)",
         )),
+    }
+}
+
+/// The cache as one transaction: what a refresh verifies is held in memory and written (each
+/// file by an atomic rename) only once the whole refresh has succeeded. A refused update thus
+/// leaves the cache exactly as it was, so its rollback floors survive: were the new timestamp
+/// kept after its snapshot was refused, the cached snapshot (pinned by the old timestamp) would
+/// no longer load, and the next run would have no snapshot to compare targets versions with
+/// (TUF spec §5.5.5). python-tuf keeps that floor by loading the local snapshot unpinned.
+struct StagedStore {
+    disk: FileStore,
+    pending: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl StagedStore {
+    fn new(dir: &Path) -> Self {
+        Self { disk: FileStore::new(dir), pending: std::sync::Mutex::new(BTreeMap::new()) }
+    }
+
+    fn commit(&self) -> sigstore_tuf::Result<()> {
+        use sigstore_tuf::MetadataStore as _;
+        let pending = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        // Targets first, timestamp last: a reader racing this commit sees the old timestamp
+        // with files it may not pin yet, which costs it a refetch, never a wrong answer.
+        let (last, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(name, _)| name == "timestamp.json");
+        for (name, bytes) in rest.into_iter().chain(last) {
+            self.disk.store(&name, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+fn poisoned() -> sigstore_tuf::Error {
+    sigstore_tuf::Error::transport("the TUF cache state is unavailable")
+}
+
+impl sigstore_tuf::MetadataStore for StagedStore {
+    fn load(&self, name: &str) -> sigstore_tuf::Result<Option<Vec<u8>>> {
+        if let Some(bytes) = self.pending.lock().map_err(|_| poisoned())?.get(name) {
+            return Ok(Some(bytes.clone()));
+        }
+        self.disk.load(name)
+    }
+
+    fn store(&self, name: &str, bytes: &[u8]) -> sigstore_tuf::Result<()> {
+        self.pending.lock().map_err(|_| poisoned())?.insert(name.to_owned(), bytes.to_vec());
+        Ok(())
     }
 }
 
@@ -441,7 +493,13 @@ fn attack(e: &sigstore_tuf::Error) -> String {
         E::ThresholdNotMet { .. } | E::DuplicateSignature { .. } => "signature threshold not met",
         E::BadRootVersion { .. } => "root version mismatch",
         E::IntegrityMismatch(m) if m.starts_with("endless data") => return m.clone(),
-        E::IntegrityMismatch(m) if m.contains("pin") => "mix-and-match attack",
+        // A metadata file that is not the one its parent pins: versions of different
+        // publishes combined (the timestamp's snapshot hash, the snapshot's targets version).
+        E::IntegrityMismatch(m)
+            if m.contains("pin") || m.starts_with("snapshot.json:") || m.starts_with("targets.json:") =>
+        {
+            "mix-and-match attack"
+        }
         E::IntegrityMismatch(_) => "hash or length mismatch",
         _ => return chain(e),
     };
