@@ -232,8 +232,8 @@ pub async fn trusted_root(args: &VerifyArgs) -> anyhow::Result<TrustedRoot> {
     if let Some(path) = &args.trusted_root {
         return read_trusted_root(Some(path), false);
     }
+    // `trust_material` says where it came from when that is not a fresh refresh.
     let fetched = crate::sigstore::tuf::trust_material(&args.tuf.repository()?, args.tuf.offline).await?;
-    report::info(&format!("Trusted root {}", fetched.describe()));
     fetched.trusted_root()
 }
 

@@ -372,3 +372,55 @@ fn python_tuf_accepts_the_stand_ins_repository() {
     let served: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
     assert!(served["mediaType"].as_str().unwrap().starts_with("application/vnd.dev.sigstore.trustedroot"));
 }
+
+/// `attest` in an Actions-like job signing with serve-sigstore A, its trust material through
+/// the TUF repository of `tuf_from` (`<URL>/tuf` and the `1.root.json` it wrote).
+fn attest_with_tuf_from(signer: &crate::interop::ServeSigstore, tuf_from: &crate::interop::ServeSigstore, root: &Path) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("npm-provenance/tarballs/tuf-js-1.0.0.tgz"), dir.path().join("tuf-js-1.0.0.tgz")).unwrap();
+    let token = signer.token();
+    let claims = crate::interop::jwt_claims(&token);
+    let repository = claims["repository"].as_str().unwrap().to_owned();
+    let summary = dir.path().join("summary");
+    let tuf_url = format!("{}/tuf", tuf_from.base_url());
+    run_in(
+        dir.path(),
+        &[
+            "attest",
+            "tuf-js-1.0.0.tgz",
+            "--sigstore",
+            signer.base_url(),
+            "--identity-token",
+            &token,
+            "--tuf-url",
+            &tuf_url,
+            "--tuf-root",
+            root.to_str().unwrap(),
+        ],
+        &[
+            ("NPM_ATTEST_OFFLINE", "0"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", &repository),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    )
+}
+
+#[test]
+fn the_post_signing_check_refuses_every_failure_with_trust_fresh_from_tuf() {
+    let roots = tempfile::tempdir().unwrap();
+    let root_a = roots.path().join("a-root.json");
+    let root_b = roots.path().join("b-root.json");
+    let a = crate::interop::ServeSigstore::start_with(&["--tuf-root-out", root_a.to_str().unwrap()]);
+    let b = crate::interop::ServeSigstore::start_with(&["--tuf-root-out", root_b.to_str().unwrap()]);
+    // A's own trust material, through A's TUF repository: the fresh bundle verifies.
+    let out = attest_with_tuf_from(&a, &a, &root_a);
+    ok(&out);
+    // B's: the certificate chains to no CA it trusts. With an embedded snapshot that was only a
+    // warning (the root might be stale); fresh from TUF it refuses.
+    let out = attest_with_tuf_from(&a, &b, &root_b);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("the fresh bundle does not verify"), "{all}");
+}
