@@ -167,11 +167,9 @@ impl SignerPlan {
         };
         let explicit_urls = args.fulcio_url.is_some() || args.rekor_url.is_some();
         let tuf = match &instance {
-            Instance::Remote(_) if args.sigstore == "public-good" || args.tuf.tuf_url.is_some() => Some((
-                args.tuf.repository()?,
-                args.tuf.offline,
-                args.sigstore == "public-good" && !explicit_urls,
-            )),
+            Instance::Remote(_) if args.sigstore == "public-good" || args.tuf.tuf_url.is_some() => {
+                Some((args.tuf.repository()?, args.tuf.offline, args.sigstore == "public-good" && !explicit_urls))
+            }
             _ => None,
         };
         Ok(Self { instance, token_source, local_token, env, tuf })

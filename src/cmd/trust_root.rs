@@ -51,7 +51,10 @@ pub async fn run(args: TrustRootArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.signing_config_out {
         let bytes = fetched.targets.get(SIGNING_CONFIG_TARGET).ok_or_else(|| {
-            fail(ExitKind::Remote, format!("the TUF repository {} lists no {SIGNING_CONFIG_TARGET}", fetched.repository))
+            fail(
+                ExitKind::Remote,
+                format!("the TUF repository {} lists no {SIGNING_CONFIG_TARGET}", fetched.repository),
+            )
         })?;
         write_atomic(path, bytes)?;
     }

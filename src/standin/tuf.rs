@@ -28,7 +28,8 @@ struct Key {
 impl Key {
     fn generate() -> anyhow::Result<Self> {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-        getrandom::getrandom(seed.as_mut_slice()).map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?;
+        getrandom::getrandom(seed.as_mut_slice())
+            .map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?;
         let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
         let public = json!({
             "keytype": "ed25519",

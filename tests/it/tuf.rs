@@ -375,7 +375,11 @@ fn python_tuf_accepts_the_stand_ins_repository() {
 
 /// `attest` in an Actions-like job signing with serve-sigstore A, its trust material through
 /// the TUF repository of `tuf_from` (`<URL>/tuf` and the `1.root.json` it wrote).
-fn attest_with_tuf_from(signer: &crate::interop::ServeSigstore, tuf_from: &crate::interop::ServeSigstore, root: &Path) -> Output {
+fn attest_with_tuf_from(
+    signer: &crate::interop::ServeSigstore,
+    tuf_from: &crate::interop::ServeSigstore,
+    root: &Path,
+) -> Output {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(data("npm-provenance/tarballs/tuf-js-1.0.0.tgz"), dir.path().join("tuf-js-1.0.0.tgz")).unwrap();
     let token = signer.token();

@@ -13,10 +13,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{
-    facts_json, policy_from_args, read_bundle, read_capped, read_subject, subject_label, verify,
-    VerifyArgs,
-};
+use super::{facts_json, policy_from_args, read_bundle, read_capped, read_subject, subject_label, verify, VerifyArgs};
 use crate::cmd::verify_registry::{registry_client, verify_published};
 use crate::core::npm::PackageName;
 use crate::core::trust_root::TrustedRoot;

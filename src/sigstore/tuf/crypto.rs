@@ -148,6 +148,8 @@ mod tests {
         PROVIDER.verify_raw(SigningScheme::EcdsaP256Sha256, point.as_bytes(), b"metadata", der.as_bytes()).unwrap();
         let digest = sha2::Sha256::digest(b"metadata");
         PROVIDER.verify_prehashed(SigningScheme::EcdsaP256Sha256, point.as_bytes(), &digest, der.as_bytes()).unwrap();
-        assert!(PROVIDER.verify_raw(SigningScheme::EcdsaP256Sha256, point.as_bytes(), b"other", der.as_bytes()).is_err());
+        assert!(PROVIDER
+            .verify_raw(SigningScheme::EcdsaP256Sha256, point.as_bytes(), b"other", der.as_bytes())
+            .is_err());
     }
 }

@@ -223,7 +223,10 @@ impl Fetched {
 
     pub fn trusted_root(&self) -> anyhow::Result<TrustedRoot> {
         let bytes = self.targets.get(TRUSTED_ROOT_TARGET).ok_or_else(|| {
-            fail(ExitKind::Remote, format!("the TUF repository {} has no {TRUSTED_ROOT_TARGET} target", self.repository))
+            fail(
+                ExitKind::Remote,
+                format!("the TUF repository {} has no {TRUSTED_ROOT_TARGET} target", self.repository),
+            )
         })?;
         serde_json::from_slice(bytes).map_err(|e| {
             fail(ExitKind::Remote, format!("{TRUSTED_ROOT_TARGET} from {} is not a trusted root: {e}", self.repository))
@@ -233,7 +236,10 @@ impl Fetched {
     pub fn signing_config(&self) -> anyhow::Result<Option<SigningConfig>> {
         let Some(bytes) = self.targets.get(SIGNING_CONFIG_TARGET) else { return Ok(None) };
         serde_json::from_slice(bytes).map(Some).map_err(|e| {
-            fail(ExitKind::Remote, format!("{SIGNING_CONFIG_TARGET} from {} is not a signing config: {e}", self.repository))
+            fail(
+                ExitKind::Remote,
+                format!("{SIGNING_CONFIG_TARGET} from {} is not a signing config: {e}", self.repository),
+            )
         })
     }
 }
@@ -348,7 +354,11 @@ pub async fn fetch(
             };
             Err(fail_with_hint(
                 ExitKind::Remote,
-                format!("cannot refresh Sigstore trust material from the TUF repository {}: {}", repository.url, chain(&e)),
+                format!(
+                    "cannot refresh Sigstore trust material from the TUF repository {}: {}",
+                    repository.url,
+                    chain(&e)
+                ),
                 format!("{held}; check the network, or pass --offline to use what this machine has"),
             ))
         }
@@ -639,7 +649,10 @@ mod tests {
 
     #[test]
     fn npm_keys_target_is_named_as_npm_names_it() {
-        assert_eq!(registry_keys_target("https://registry.npmjs.org/").as_deref(), Some("registry.npmjs.org/keys.json"));
+        assert_eq!(
+            registry_keys_target("https://registry.npmjs.org/").as_deref(),
+            Some("registry.npmjs.org/keys.json")
+        );
         assert_eq!(
             registry_keys_target("https://npm.example.com/registry/").as_deref(),
             Some("npm.example.com/registry/keys.json")
