@@ -7,4 +7,3 @@ pub mod publish;
 pub mod serve;
 pub mod trust_root;
 pub mod verify;
-pub mod verify_registry;

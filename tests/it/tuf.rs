@@ -128,11 +128,11 @@ impl Fixture {
 }
 
 fn production() -> PathBuf {
-    repo_root().join("src/trust/public-good-production.json")
+    repo_root().join("src/sigstore/roots/public-good-production.json")
 }
 
 fn staging() -> PathBuf {
-    repo_root().join("src/trust/public-good-staging.json")
+    repo_root().join("src/sigstore/roots/public-good-staging.json")
 }
 
 fn ok(out: &Output) {

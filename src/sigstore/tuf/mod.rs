@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sigstore_tuf::{FileStore, StoreRepository, Updater};
 
 use crate::core::time::UnixTime;
-use crate::core::trust_root::{SigningConfig, TrustedRoot};
+use crate::core::wire::trust_root::{SigningConfig, TrustedRoot};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
 use crate::report;
@@ -49,13 +49,13 @@ pub const CACHE_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 /// Overrides [`CACHE_MAX_AGE`] in whole seconds (0: refresh on every run).
 pub const CACHE_MAX_AGE_VARIABLE: &str = "NPM_ATTEST_TUF_CACHE_MAX_AGE";
 
-const PRODUCTION_ROOT: &[u8] = include_bytes!("../../trust/public-good-production.root.json");
-const STAGING_ROOT: &[u8] = include_bytes!("../../trust/public-good-staging.root.json");
-const PRODUCTION_TRUSTED_ROOT: &[u8] = include_bytes!("../../trust/public-good-production.json");
-const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../../trust/public-good-staging.json");
-const PRODUCTION_SIGNING_CONFIG: &[u8] = include_bytes!("../../trust/public-good-production.signing_config.json");
-const STAGING_SIGNING_CONFIG: &[u8] = include_bytes!("../../trust/public-good-staging.signing_config.json");
-const SNAPSHOT_DATES: &str = include_str!("../../trust/snapshot.json");
+const PRODUCTION_ROOT: &[u8] = include_bytes!("../roots/public-good-production.root.json");
+const STAGING_ROOT: &[u8] = include_bytes!("../roots/public-good-staging.root.json");
+const PRODUCTION_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/public-good-production.json");
+const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/public-good-staging.json");
+const PRODUCTION_SIGNING_CONFIG: &[u8] = include_bytes!("../roots/public-good-production.signing_config.json");
+const STAGING_SIGNING_CONFIG: &[u8] = include_bytes!("../roots/public-good-staging.signing_config.json");
+const SNAPSHOT_DATES: &str = include_str!("../roots/snapshot.json");
 const MAX_ROOT_FILE: u64 = 512_000;
 /// The file in a cache directory recording the last successful online refresh (Unix seconds).
 const LAST_REFRESH: &str = "last-refresh";
@@ -147,7 +147,7 @@ impl TufRepository {
         if !matches!(parsed.scheme(), "https" | "http") {
             return Err(fail(ExitKind::BadInput, format!("--tuf-url {url} must be an http(s) URL")));
         }
-        let root = crate::cmd::verify::read_capped(root_path, MAX_ROOT_FILE, "TUF root")?;
+        let root = crate::sigstore::trust::read_capped(root_path, MAX_ROOT_FILE, "TUF root")?;
         Self::from_root_bytes(url, root)
     }
 

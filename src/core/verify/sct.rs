@@ -7,8 +7,8 @@ use x509_cert::Certificate;
 
 use crate::core::crypto::PublicKey;
 use crate::core::time::{UnixTime, Validity};
-use crate::core::trust_root::TransparencyLogInstance;
-use crate::core::x509::{LeafCertificate, OID_SCT_LIST};
+use crate::core::verify::x509::{LeafCertificate, OID_SCT_LIST};
+use crate::core::wire::trust_root::TransparencyLogInstance;
 
 /// At most this many SCTs are looked at; Fulcio embeds one.
 const MAX_SCTS: usize = 16;
@@ -249,17 +249,17 @@ fn verify_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bundle::Bundle;
-    use crate::core::trust_root::TrustedRoot;
-    use crate::core::x509::subject_and_spki;
+    use crate::core::verify::x509::subject_and_spki;
+    use crate::core::wire::bundle::Bundle;
+    use crate::core::wire::trust_root::TrustedRoot;
 
     fn fixtures() -> (LeafCertificate, TrustedRoot) {
         let bundle: Bundle = serde_json::from_str(include_str!(
-            "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
+            "../../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
         ))
         .unwrap();
         let root: TrustedRoot =
-            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json"))
+            serde_json::from_str(include_str!("../../../tests/data/trust/public-good-production-trusted_root.json"))
                 .unwrap();
         let leaf = LeafCertificate::parse(&bundle.verification_material.certificate.unwrap().raw_bytes).unwrap();
         (leaf, root)

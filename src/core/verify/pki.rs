@@ -153,16 +153,16 @@ fn memoized_algorithms() -> &'static [&'static dyn SignatureVerificationAlgorith
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bundle::Bundle;
-    use crate::core::trust_root::TrustedRoot;
+    use crate::core::wire::bundle::Bundle;
+    use crate::core::wire::trust_root::TrustedRoot;
 
     fn fixtures() -> (Bundle, TrustedRoot) {
         let bundle: Bundle = serde_json::from_str(include_str!(
-            "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
+            "../../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
         ))
         .unwrap();
         let root: TrustedRoot =
-            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json"))
+            serde_json::from_str(include_str!("../../../tests/data/trust/public-good-production-trusted_root.json"))
                 .unwrap();
         (bundle, root)
     }

@@ -14,9 +14,9 @@ use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampResp};
 
 use crate::core::crypto::PublicKey;
-use crate::core::pki::{validate_path, PathError, EKU_TIME_STAMPING};
 use crate::core::time::{parse_rfc3339, UnixTime, Validity};
-use crate::core::trust_root::CertificateAuthority;
+use crate::core::verify::pki::{validate_path, PathError, EKU_TIME_STAMPING};
+use crate::core::wire::trust_root::CertificateAuthority;
 
 /// A timestamp whose token, imprint, signer and chain all checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -505,14 +505,14 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::core::encoding::b64_decode;
-    use crate::core::trust_root::TrustedRoot;
+    use crate::core::wire::encoding::b64_decode;
+    use crate::core::wire::trust_root::TrustedRoot;
 
-    const PROD_ROOT: &str = include_str!("../../tests/data/trust/public-good-production-trusted_root.json");
+    const PROD_ROOT: &str = include_str!("../../../tests/data/trust/public-good-production-trusted_root.json");
 
     macro_rules! case_file {
         ($case:literal, $file:literal) => {
-            include_str!(concat!("../../tests/data/sigstore-conformance/bundle-verify/", $case, "/", $file))
+            include_str!(concat!("../../../tests/data/sigstore-conformance/bundle-verify/", $case, "/", $file))
         };
     }
 
@@ -580,8 +580,8 @@ mod tests {
         let prod = Case::new(case_file!("managed-key-happy-path", "bundle.sigstore.json"), PROD_ROOT).run().unwrap();
         assert_eq!(prod.authority_uri, "https://timestamp.sigstore.dev/api/v1/timestamp");
         let github = Case::new(
-            include_str!("../../tests/data/trust/github-instance-release-attestation.sigstore.json"),
-            include_str!("../../tests/data/trust/github-trusted_root.json"),
+            include_str!("../../../tests/data/trust/github-instance-release-attestation.sigstore.json"),
+            include_str!("../../../tests/data/trust/github-trusted_root.json"),
         )
         .run()
         .unwrap();

@@ -14,18 +14,25 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::ci::oidc::{self, TokenSource};
+use crate::ci::runner::{actions_issuer, ActionsEnv};
+use crate::clock;
+use crate::core::jwt::certificate_identity;
 use crate::core::jwt::decode_unverified;
-use crate::core::statement::{statement_bytes, Provider};
-use crate::core::trust_root::TrustedRoot;
+use crate::core::npm::statement::{statement_bytes, Provider};
+use crate::core::verify::{IdentityPolicy, NpmPackage, Policy, SanMatcher};
+use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
-use crate::oidc::{self, TokenSource};
+use crate::npm::tarball::PackageTarball;
 use crate::report;
 use crate::secret::SecretString;
-use crate::sigstore::{self, Content, Endpoints, SigningSession};
+use crate::sigstore::endpoints::{select_endpoints, Endpoints};
+use crate::sigstore::self_check::{check_bundle, SelfCheck, SelfCheckTrust};
+use crate::sigstore::session::{Content, SigningSession};
+use crate::sigstore::trust::read_trusted_root;
 use crate::standin::{self, Standin, StandinOptions};
-use crate::tarball::PackageTarball;
 
 /// The Sigstore instance and identity flags, shared by `attest` and `publish`.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +64,12 @@ pub struct SigstoreArgs {
     /// [default: `trusted_root.json` next to the bundle].
     #[arg(long, value_name = "PATH")]
     pub trusted_root_out: Option<PathBuf>,
+
+    /// The trusted root of the Sigstore instance, for the check every bundle passes before it
+    /// is written or uploaded (and for `publish --bundle`) [default: the local stand-in's, or
+    /// the embedded public-good root].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 
     /// Where the trust material of a public-good (or `--tuf-url`) instance comes from; the
     /// signer follows its signing config unless --fulcio-url/--rekor-url are given.
@@ -133,6 +146,8 @@ fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
 #[derive(Debug)]
 pub struct SignerPlan {
     instance: Instance,
+    /// `--trusted-root`, for the self-check.
+    trusted_root: Option<PathBuf>,
     /// Remote instances: where the token comes from.
     token_source: Option<TokenSource>,
     /// Local instance: a token given with `--identity-token` (else one is minted).
@@ -154,7 +169,7 @@ impl SignerPlan {
             Instance::Remote(_) => {
                 let source = oidc::discover(&lookup, args.identity_token.clone())?;
                 if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
-                    oidc::inspect(token, source.describe(), sigstore::now()?)?;
+                    oidc::inspect(token, source.describe(), clock::now()?)?;
                 }
                 (Some(source), None)
             }
@@ -172,7 +187,7 @@ impl SignerPlan {
             }
             _ => None,
         };
-        Ok(Self { instance, token_source, local_token, env, tuf })
+        Ok(Self { instance, trusted_root: args.trusted_root.clone(), token_source, local_token, env, tuf })
     }
 
     pub fn is_local(&self) -> bool {
@@ -191,23 +206,34 @@ impl SignerPlan {
                 inspect_token(&token, described)?;
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
                 let mut endpoints = endpoints;
-                let mut fresh_trust = None;
-                if let Some((repository, offline, follow_config)) = &self.tuf {
-                    let fetched = crate::sigstore::tuf::trust_material(repository, *offline).await?;
-                    report::info(&format!("Sigstore trust material {}", fetched.describe()));
-                    if *follow_config {
-                        if let Some(config) = fetched.signing_config()? {
-                            endpoints = sigstore::select_endpoints(&config, sigstore::now()?)?;
+                let trust = match (&self.trusted_root, &self.tuf) {
+                    (Some(path), _) => exact_trust(path)?,
+                    (None, Some((repository, offline, follow_config))) => {
+                        let fetched = crate::sigstore::tuf::trust_material(repository, *offline).await?;
+                        report::info(&format!("Sigstore trust material {}", fetched.describe()));
+                        if *follow_config {
+                            if let Some(config) = fetched.signing_config()? {
+                                endpoints = select_endpoints(&config, clock::now()?)?;
+                            }
+                        }
+                        let root = fetched.trusted_root()?;
+                        // Fresh from TUF (this run, or its verified cache) the root is the
+                        // instance's own: every self-check failure refuses. Only the embedded
+                        // snapshot (--offline without a cache) may predate the live keys.
+                        if fetched.origin.is_tuf_verified() {
+                            SelfCheckTrust::Exact { root, name: format!("TUF-fresh ({})", repository.url) }
+                        } else {
+                            SelfCheckTrust::PublicGoodSnapshot(root)
                         }
                     }
-                    // Only TUF-verified material makes every self-check failure final; the
-                    // embedded snapshot (--offline, no cache) may predate the live keys.
-                    if fetched.origin.is_tuf_verified() {
-                        fresh_trust = Some(fetched.trusted_root()?);
+                    (None, None) if endpoints == Endpoints::public_good() => {
+                        SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?)
                     }
-                }
+                    (None, None) => SelfCheckTrust::Unknown,
+                };
+                let expected = expected_signer(&identity, &lookup);
                 let session = SigningSession::open(http, endpoints, token, None).await?;
-                Ok(Signer { session, standin: None, local_trust: None, fresh_trust, statement_env: self.env, identity })
+                Ok(Signer { session, standin: None, local_trust: None, statement_env: self.env, trust, expected })
             }
             Instance::Local => {
                 let standin =
@@ -235,7 +261,7 @@ impl SignerPlan {
                     }
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();
-                        let claims = standin::github_actions_claims(&lookup, sigstore::now()?);
+                        let claims = standin::github_actions_claims(&lookup, clock::now()?);
                         let token = standin.mint_token(claims.clone());
                         report::mask(&token);
                         (token, "the local stand-in", claims)
@@ -253,6 +279,8 @@ impl SignerPlan {
                     }
                 }
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                let lookup = |key: &str| self.env.get(key).cloned();
+                let expected = expected_signer(&identity, &lookup);
                 // The stand-in's trust material through its TUF repository, the same client and
                 // checks as production (never cached: the repository dies with the process).
                 let local_trust = match local_trust_via_tuf(&standin).await {
@@ -261,6 +289,16 @@ impl SignerPlan {
                         standin.shutdown().await;
                         return Err(e);
                     }
+                };
+                let trust = match &self.trusted_root {
+                    Some(path) => match exact_trust(path) {
+                        Ok(trust) => trust,
+                        Err(e) => {
+                            standin.shutdown().await;
+                            return Err(e);
+                        }
+                    },
+                    None => SelfCheckTrust::Exact { root: local_trust.clone(), name: "local stand-in".into() },
                 };
                 let trusted_logs = Some(local_trust.tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
@@ -275,9 +313,9 @@ impl SignerPlan {
                     session,
                     standin: Some(standin),
                     local_trust: Some(local_trust),
-                    fresh_trust: None,
                     statement_env: Arc::new(statement_env),
-                    identity,
+                    trust,
+                    expected,
                 })
             }
         }
@@ -292,7 +330,7 @@ async fn local_trust_via_tuf(standin: &Standin) -> anyhow::Result<TrustedRoot> {
 }
 
 fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
-    let (jwt, warnings) = oidc::inspect(token, described, sigstore::now()?)?;
+    let (jwt, warnings) = oidc::inspect(token, described, clock::now()?)?;
     for w in warnings {
         report::warn(&w);
     }
@@ -311,12 +349,19 @@ pub struct Signer {
     standin: Option<Standin>,
     /// The stand-in's trusted root, as its TUF repository served it.
     local_trust: Option<TrustedRoot>,
-    /// A remote instance's trusted root, verified through TUF in this run or from its cache.
-    fresh_trust: Option<TrustedRoot>,
     statement_env: Env,
-    /// The claims of the identity token the certificate was issued for (what the
-    /// certificate's identity must be derived from, for checking our own bundles).
-    identity: Map<String, Value>,
+    /// What every fresh bundle is checked against before it is returned.
+    trust: SelfCheckTrust,
+    /// Who every fresh bundle must name: the identity our token names (`None`: the token's
+    /// claims do not say).
+    expected: Option<Policy>,
+}
+
+/// A bundle that passed the self-check, and what the check established.
+#[derive(Debug)]
+pub struct SignedBundle {
+    pub bundle: Bundle,
+    pub self_check: SelfCheck,
 }
 
 impl std::fmt::Debug for Signer {
@@ -335,15 +380,9 @@ impl Signer {
         self.local_trust.as_ref()
     }
 
-    /// A remote instance's trusted root, verified through TUF (public-good or `--tuf-url`):
-    /// the post-signing self-check refuses a bundle that does not verify against it.
-    pub fn fresh_trust(&self) -> Option<&TrustedRoot> {
-        self.fresh_trust.as_ref()
-    }
-
-    /// The claims of the identity token the signing certificate was issued for.
-    pub fn identity_claims(&self) -> &Map<String, Value> {
-        &self.identity
+    /// The trust material fresh bundles are checked against.
+    pub fn self_check_trust(&self) -> &SelfCheckTrust {
+        &self.trust
     }
 
     /// The CI whose form the statement takes.
@@ -352,11 +391,29 @@ impl Signer {
         Provider::detect(&lookup)
     }
 
-    /// Builds npm's provenance statement for `package`, signs it and logs it.
-    pub async fn attest(&self, package: &PackageTarball) -> anyhow::Result<Bundle> {
+    /// Builds npm's provenance statement for `package`, signs it, logs it, and verifies the
+    /// result (`self_check`): a bundle that does not verify is an error, never returned.
+    pub async fn attest(&self, package: &PackageTarball) -> anyhow::Result<SignedBundle> {
         let lookup = |key: &str| self.statement_env.get(key).cloned();
         let statement = statement_bytes(Provider::detect(&lookup), &package.subject(), &lookup);
-        self.session.sign(Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: &statement }).await
+        let bundle =
+            self.session.sign(Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: &statement }).await?;
+        let npm = NpmPackage {
+            name: package.name.as_str().to_owned(),
+            version: package.version.as_str().to_owned(),
+            sha512: package.sha512,
+        };
+        let self_check = match (&self.expected, &self.trust) {
+            (Some(policy), trust) => check_bundle(&bundle, &npm, policy, trust, "the new bundle")?,
+            (None, SelfCheckTrust::Unknown) => SelfCheck::NotRun {
+                reason: "no trusted root is known for this Sigstore instance (pass --trusted-root FILE)".into(),
+            },
+            (None, _) => return Err(fail(
+                ExitKind::BadInput,
+                "cannot check the new bundle: the identity token has no claims to derive the certificate identity from",
+            )),
+        };
+        Ok(SignedBundle { bundle, self_check })
     }
 
     /// Stops the local stand-in, if any.
@@ -365,6 +422,27 @@ impl Signer {
             standin.shutdown().await;
         }
     }
+}
+
+/// A trusted root given with `--trusted-root`.
+fn exact_trust(path: &std::path::Path) -> anyhow::Result<SelfCheckTrust> {
+    Ok(SelfCheckTrust::Exact { root: read_trusted_root(Some(path), false)?, name: path.display().to_string() })
+}
+
+/// The identity a fresh bundle must name: exactly the issuer and SAN Fulcio derives from our
+/// token's claims and, in a GitHub Actions run on github.com or GHE.com, the repository the
+/// runner builds (so a token and a `GITHUB_REPOSITORY` that disagree refuse).
+fn expected_signer(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<String>) -> Option<Policy> {
+    let (issuer, san) = certificate_identity(claims)?;
+    let actions = ActionsEnv::from_lookup(env);
+    let mut identity = IdentityPolicy::new(issuer.clone());
+    identity.san = Some(SanMatcher::Exact(san));
+    if let (true, Some(repository)) = (actions.in_actions, actions.repository.as_deref()) {
+        if actions_issuer(&actions.server_url).as_deref() == Some(issuer.as_str()) {
+            identity.source_repository_uri = Some(format!("{}/{repository}", actions.server_url.trim_end_matches('/')));
+        }
+    }
+    Some(Policy::Keyless(identity))
 }
 
 /// The variables the statement reads that a GitHub Actions token's claims stand for.
@@ -435,6 +513,7 @@ mod tests {
             dry_run: false,
             identity_token: None,
             trusted_root_out: None,
+            trusted_root: None,
             tuf: Default::default(),
         };
         assert!(args.instance().is_err());

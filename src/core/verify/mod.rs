@@ -6,25 +6,33 @@
 //! Pure: no clock. Every time used comes from a verified source inside the bundle (an RFC 3161
 //! token or a Rekor integrated time backed by a verified SET).
 
+pub mod checkpoint;
+pub mod merkle;
+pub mod pki;
+pub mod sct;
+pub mod tlog;
+pub mod tsa;
+pub mod x509;
+
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::core::bundle::{
+use crate::core::crypto::PublicKey;
+use crate::core::dsse::pae;
+use crate::core::time::{UnixTime, Validity};
+use crate::core::verify::pki::{validate_path, EKU_CODE_SIGNING};
+use crate::core::verify::sct::{verify_embedded_scts, SctError, VerifiedSct};
+use crate::core::verify::tlog::{verify_entry, SignedContent, SignerKey, TlogError, VerifiedLogEntry};
+use crate::core::verify::tsa::{verify_timestamp, TsaError, VerifiedTimestamp};
+use crate::core::verify::x509::{
+    has_precert_signing_eku, subject_and_spki, CertificateError, LeafCertificate, San, SigstoreExtension,
+};
+use crate::core::wire::bundle::{
     Bundle, Envelope, TransparencyLogEntry, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_1, MEDIA_TYPE_V0_2, MEDIA_TYPE_V0_3,
     MEDIA_TYPE_V0_3_LEGACY,
 };
-use crate::core::crypto::PublicKey;
-use crate::core::dsse::pae;
-use crate::core::pki::{validate_path, EKU_CODE_SIGNING};
-use crate::core::sct::{verify_embedded_scts, SctError, VerifiedSct};
-use crate::core::time::{UnixTime, Validity};
-use crate::core::tlog::{verify_entry, SignedContent, SignerKey, TlogError, VerifiedLogEntry};
-use crate::core::trust_root::{
+use crate::core::wire::trust_root::{
     CertificateAuthority, TrustedRoot, TRUSTED_ROOT_MEDIA_TYPE_V0_1, TRUSTED_ROOT_MEDIA_TYPE_V0_2,
-};
-use crate::core::tsa::{verify_timestamp, TsaError, VerifiedTimestamp};
-use crate::core::x509::{
-    has_precert_signing_eku, subject_and_spki, CertificateError, LeafCertificate, San, SigstoreExtension,
 };
 
 /// At most this many RFC 3161 tokens per bundle (sigstore-protocol.md §5 step 1a).
@@ -300,6 +308,19 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// A failure that trust material older than the bundle explains: its transparency log or CT
+    /// log (a new shard) is not listed yet, or listed as valid only until an earlier time.
+    /// [`verify_bundle`] reports these only after the signature, subject and identity passed
+    /// (steps 7 and 4 run first); the Fulcio chain is not among them (see
+    /// [`leaf_chains_at_issuance`]).
+    pub fn is_unknown_log_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Tlog(TlogError::UnknownLog { .. } | TlogError::OutsideLogValidity { .. })
+                | Self::Sct(SctError::UnknownLog { .. } | SctError::LogNotValidAt { .. })
+        )
+    }
+
     pub fn blame(&self) -> Blame {
         match self {
             Self::Shape { .. }
@@ -633,6 +654,24 @@ pub fn verify_bundle(
     };
 
     Ok(VerifiedBundle { media_type: bundle.media_type.clone(), signer, log_entry, signed_times, statement })
+}
+
+/// What remains checkable when a bundle's log key is missing from a trusted root older than
+/// the bundle ([`VerifyError::is_unknown_log_key`]): its leaf must still chain to a trusted
+/// Fulcio CA, at the leaf's own `notBefore` since no signed time could be verified
+/// (sigstore-protocol.md §5 step 2, with the issuance time standing in for the signed time).
+/// A bundle from another CA (another Sigstore instance, or one made up) fails here.
+pub fn leaf_chains_at_issuance(bundle: &Bundle, trust: &TrustedRoot) -> Result<(), VerifyError> {
+    check_trusted_root(trust)?;
+    let parsed = ParsedBundle::parse(bundle)?;
+    match &parsed.signer {
+        BundleSigner::Certificate(leaf) => authority_at(leaf, trust, leaf.not_before).map(|_| ()),
+        BundleSigner::PublicKey { .. } => Err(VerifyError::PolicyMismatch {
+            field: "signer",
+            expected: "a Fulcio certificate".into(),
+            found: "a managed public key".into(),
+        }),
+    }
 }
 
 fn check_trusted_root(trust: &TrustedRoot) -> Result<(), VerifyError> {

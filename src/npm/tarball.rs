@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use sha1::Sha1;
 use sha2::{Digest as _, Sha512};
 
-use crate::core::encoding::b64_encode;
+use crate::core::npm::statement::Subject;
 use crate::core::npm::{purl, NameError, PackageName, PackageVersion, VersionError};
-use crate::core::statement::Subject;
-use crate::error::{fail, fail_with_hint, Classify as _, ExitKind};
+use crate::core::wire::encoding::b64_encode;
+use crate::error::{Classify as _, ExitKind};
 
 /// The largest `package/package.json` accepted.
 pub const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
@@ -99,6 +99,8 @@ pub struct PackageTarball {
     pub sha512: [u8; 64],
     pub sha1: [u8; 20],
     pub size: u64,
+    /// `package/package.json` as read from the tarball (the document the registry receives).
+    pub manifest: serde_json::Map<String, serde_json::Value>,
 }
 
 impl PackageTarball {
@@ -229,7 +231,7 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
     io::copy(&mut hashing, &mut io::sink()).map_err(|source| TarballError::Read { source })?;
 
     let bytes = package_json.ok_or(TarballError::NoPackageJson)?;
-    let (name, version) = parse_manifest(&bytes)?;
+    let (name, version, manifest) = parse_manifest(&bytes)?;
     Ok(PackageTarball {
         path: path.to_path_buf(),
         name,
@@ -237,6 +239,7 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
         sha512: hashing.sha512.finalize().into(),
         sha1: hashing.sha1.finalize().into(),
         size: hashing.size,
+        manifest,
     })
 }
 
@@ -278,11 +281,16 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// Reads `name` and `version` from `package.json` and checks them as npm does before publishing.
-pub fn parse_manifest(bytes: &[u8]) -> Result<(PackageName, PackageVersion), TarballError> {
+/// Reads `package.json`: its `name` and `version`, checked as npm does before publishing, and
+/// the whole object.
+pub fn parse_manifest(
+    bytes: &[u8],
+) -> Result<(PackageName, PackageVersion, serde_json::Map<String, serde_json::Value>), TarballError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| TarballError::InvalidJson { reason: e.to_string() })?;
-    let obj = value.as_object().ok_or(TarballError::InvalidJson { reason: "not a JSON object".into() })?;
+    let serde_json::Value::Object(obj) = value else {
+        return Err(TarballError::InvalidJson { reason: "not a JSON object".into() });
+    };
     let field = |field: &'static str| -> Result<&str, TarballError> {
         match obj.get(field) {
             None | Some(serde_json::Value::Null) => Err(TarballError::MissingField { field }),
@@ -294,60 +302,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<(PackageName, PackageVersion), Tar
     let name = PackageName::parse(raw_name)
         .map_err(|source| TarballError::InvalidName { name: raw_name.to_owned(), source })?;
     let version = PackageVersion::clean(field("version")?).map_err(|source| TarballError::InvalidVersion { source })?;
-    Ok((name, version))
-}
-
-/// Runs `npm pack --json --pack-destination <dest>` in `dir`, as `npm publish` packs a
-/// directory, and returns the tarball it wrote.
-pub async fn npm_pack(dir: &Path, dest: &Path) -> anyhow::Result<PathBuf> {
-    let output = tokio::process::Command::new("npm")
-        .arg("pack")
-        .arg("--json")
-        .arg("--pack-destination")
-        .arg(dest)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                fail_with_hint(
-                    ExitKind::Environment,
-                    format!("cannot pack {}: npm is not installed", dir.display()),
-                    "install Node.js and npm, or pass a tarball made by `npm pack`",
-                )
-            } else {
-                fail(ExitKind::Environment, format!("cannot run `npm pack` in {}: {e}", dir.display()))
-            }
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-        return Err(fail_with_hint(
-            ExitKind::BadInput,
-            format!("`npm pack` failed in {} ({}): {}", dir.display(), output.status, last.trim()),
-            "run `npm pack` there to see the full error",
-        ));
-    }
-    // `--json` prints `[{"filename": ...}]`, but lifecycle scripts may print to stdout too:
-    // trust the one tarball that appeared in the (fresh, empty) destination instead.
-    let mut tarballs = Vec::new();
-    let listing = std::fs::read_dir(dest)
-        .map_err(|e| fail(ExitKind::Environment, format!("cannot list {}: {e}", dest.display())))?;
-    for entry in listing {
-        let entry = entry.map_err(|e| fail(ExitKind::Environment, format!("cannot list {}: {e}", dest.display())))?;
-        if entry.path().extension().is_some_and(|x| x == "tgz") {
-            tarballs.push(entry.path());
-        }
-    }
-    match tarballs.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(fail(ExitKind::Environment, format!("`npm pack` in {} wrote no tarball", dir.display()))),
-        _ => Err(fail(
-            ExitKind::BadInput,
-            format!("`npm pack` in {} wrote {} tarballs (workspaces?), expected one", dir.display(), tarballs.len()),
-        )),
-    }
+    Ok((name, version, obj))
 }
 
 #[cfg(test)]
@@ -380,7 +335,8 @@ mod tests {
         ));
         assert!(matches!(parse_manifest(br#"{"name":"A","version":"1.0.0"}"#), Err(TarballError::InvalidName { .. })));
         assert!(matches!(parse_manifest(br#"{"name":"a","version":"x"}"#), Err(TarballError::InvalidVersion { .. })));
-        let (n, v) = parse_manifest(br#"{"name":"@s/a","version":"v1.0.0"}"#).unwrap();
+        let (n, v, manifest) = parse_manifest(br#"{"name":"@s/a","version":"v1.0.0"}"#).unwrap();
+        assert_eq!(manifest["version"], "v1.0.0");
         assert_eq!((n.as_str(), v.as_str()), ("@s/a", "1.0.0"));
     }
 }

@@ -1,6 +1,6 @@
 //! Fulcio leaf certificates as data: the identity (SAN), the Sigstore extensions under
 //! `1.3.6.1.4.1.57264.1` (sigstore-protocol.md §3.3), key usages, validity and the embedded
-//! SCT list. Parsing only; trust decisions live in `core::pki`, `core::sct` and `core::verify`.
+//! SCT list. Parsing only; trust decisions live in `core::verify::pki`, `core::verify::sct` and `core::verify`.
 
 use std::collections::BTreeMap;
 
@@ -353,11 +353,11 @@ pub fn subject_and_spki(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CertificateErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bundle::Bundle;
+    use crate::core::wire::bundle::Bundle;
 
     fn happy_leaf() -> LeafCertificate {
         let bundle: Bundle = serde_json::from_str(include_str!(
-            "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
+            "../../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
         ))
         .unwrap();
         LeafCertificate::parse(&bundle.verification_material.certificate.unwrap().raw_bytes).unwrap()

@@ -8,10 +8,10 @@
 
 use serde_json::{Map, Value};
 
+use crate::core::well_known::{SLSA_PROVENANCE_V0_2, SLSA_PROVENANCE_V1};
+
 pub const IN_TOTO_STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 pub const IN_TOTO_STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
-pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
-pub const SLSA_PROVENANCE_V0_2: &str = "https://slsa.dev/provenance/v0.2";
 pub const GITHUB_BUILDER_ID_PREFIX: &str = "https://github.com/actions/runner";
 pub const GITHUB_BUILD_TYPE: &str = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1";
 pub const GITLAB_BUILD_TYPE: &str = "https://github.com/npm/cli/gitlab/v0alpha1";
@@ -418,10 +418,11 @@ mod tests {
         };
         let ours = statement_bytes(Provider::GithubActions, &subject, &env);
         let bundle: Value = serde_json::from_str(include_str!(
-            "../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
+            "../../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"
         ))
         .unwrap();
-        let payload = crate::core::encoding::b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
+        let payload =
+            crate::core::wire::encoding::b64_decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
         assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(payload).unwrap());
     }
 

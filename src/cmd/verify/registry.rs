@@ -7,14 +7,14 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use crate::cmd::verify::{facts_json, facts_text, policy_from_args, VerifyArgs};
-use crate::core::bundle::Bundle;
-use crate::core::encoding::b64_encode;
 use crate::core::npm::{PackageName, PackageVersion};
-use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{verify_bundle, Blame, NpmPackage, Policy, Subject, VerifiedBundle};
+use crate::core::wire::bundle::Bundle;
+use crate::core::wire::encoding::b64_encode;
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
-use crate::registry::Registry;
+use crate::npm::registry::Registry;
 use crate::report;
 
 /// The statement types npm provenance uses (SLSA v1 and v0.2).

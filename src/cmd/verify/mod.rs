@@ -4,33 +4,23 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
-use crate::core::bundle::Bundle;
-use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
 use crate::core::time::UnixTime;
-use crate::core::trust_root::TrustedRoot;
+use crate::core::verify::x509::SigstoreExtension;
 use crate::core::verify::{
     verify_bundle, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, TimeSource,
     VerifiedBundle, VerifiedSigner, VerifyError,
 };
-use crate::core::x509::SigstoreExtension;
+use crate::core::wire::bundle::Bundle;
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::report;
+use crate::sigstore::trust::{read_bundle, read_public_key, read_trusted_root};
 
 mod batch;
-
-/// The Sigstore public-good production trusted root (TUF snapshot), the default trust.
-pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("../trust/public-good-production.json");
-/// The Sigstore public-good staging trusted root (`conformance verify-bundle --staging`).
-pub const STAGING_TRUSTED_ROOT: &str = include_str!("../trust/public-good-staging.json");
-
-/// Bundles and trusted roots are small JSON documents; anything larger is refused unread.
-const MAX_JSON_BYTES: u64 = 16 * 1024 * 1024;
-/// A PEM public key.
-const MAX_KEY_BYTES: u64 = 64 * 1024;
+pub mod registry;
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -95,7 +85,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         if let Some(lockfile) = args.lockfile.clone() {
             return batch::run_lockfile(&args, &registry, &lockfile).await;
         }
-        return super::verify_registry::run(args, registry).await;
+        return registry::run(args, registry).await;
     }
     let pairs = match batch::pairs(&args.bundle, &args.subject)? {
         batch::Pairs::One(bundle, subject) => (bundle, subject),
@@ -139,7 +129,7 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
         // `--repository OWNER/REPO` is GitHub's shorthand (as `gh attestation verify --repo`
         // is), so its issuer is GitHub Actions' unless another one is named.
         None if args.repository.as_deref().is_some_and(|r| !r.contains("://")) => {
-            crate::standin::GITHUB_ACTIONS_ISSUER.to_owned()
+            crate::core::well_known::GITHUB_ACTIONS_ISSUER.to_owned()
         }
         None => String::new(),
     };
@@ -199,32 +189,6 @@ pub fn verify(
     })
 }
 
-/// Reads a file of at most `limit` bytes.
-pub(crate) fn read_capped(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        fail_with_hint(ExitKind::BadInput, format!("cannot open {what} {}: {e}", path.display()), "check the path")
-    })?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {what} {}: {e}", path.display())))?;
-    if bytes.len() as u64 > limit {
-        return Err(fail(ExitKind::BadInput, format!("{what} {} is larger than {limit} bytes", path.display())));
-    }
-    Ok(bytes)
-}
-
-pub fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
-    let bytes = read_capped(path, MAX_JSON_BYTES, "bundle")?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("bundle {} is not a Sigstore bundle: {e}", path.display()),
-            "pass the .sigstore.json bundle file",
-        )
-    })
-}
-
 /// The trusted root `verify` checks against: `--trusted-root FILE` as it is, else
 /// `trusted_root.json` through TUF (`--tuf-url`, `--tuf-staging`, `--offline`; public-good
 /// production by default).
@@ -235,37 +199,6 @@ pub async fn trusted_root(args: &VerifyArgs) -> anyhow::Result<TrustedRoot> {
     // `trust_material` says where it came from when that is not a fresh refresh.
     let fetched = crate::sigstore::tuf::trust_material(&args.tuf.repository()?, args.tuf.offline).await?;
     fetched.trusted_root()
-}
-
-/// The trusted root from `path`, or the embedded public-good root (staging when `staging`).
-pub fn read_trusted_root(path: Option<&Path>, staging: bool) -> anyhow::Result<TrustedRoot> {
-    let parsed = match path {
-        Some(path) => {
-            let bytes = read_capped(path, MAX_JSON_BYTES, "trusted root")?;
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("trusted root {} is not a trusted_root.json", path.display()))
-        }
-        None if staging => serde_json::from_str(STAGING_TRUSTED_ROOT).context("embedded staging trusted root"),
-        None => serde_json::from_str(PRODUCTION_TRUSTED_ROOT).context("embedded production trusted root"),
-    };
-    parsed.map_err(|e| fail(ExitKind::BadInput, format!("{e:#}")))
-}
-
-/// A PEM `PUBLIC KEY` file, as SPKI DER.
-pub fn read_public_key(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = read_capped(path, MAX_KEY_BYTES, "public key")?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| fail(ExitKind::BadInput, format!("public key {} is not PEM text", path.display())))?;
-    let bad = |e: crate::core::crypto::CryptoError| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("public key {} is unusable: {e}", path.display()),
-            "pass a PEM file with a -----BEGIN PUBLIC KEY----- block",
-        )
-    };
-    PublicKey::from_pem(&text).map_err(bad)?;
-    let (_, der) = pem_rfc7468_decode(&text).map_err(bad)?;
-    Ok(der)
 }
 
 /// Parses `sha256:<64 hex>` / `sha512:<128 hex>`.
@@ -327,7 +260,7 @@ fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
 /// `None` when the file is not a gzip'd tar holding a `package/package.json` (then it is a plain
 /// artifact).
 fn npm_manifest(path: &Path) -> anyhow::Result<Option<(String, String)>> {
-    use crate::tarball::{read_package, TarballError};
+    use crate::npm::tarball::{read_package, TarballError};
     match read_package(path) {
         Ok(package) => Ok(Some((package.name.as_str().to_owned(), package.version.as_str().to_owned()))),
         Err(

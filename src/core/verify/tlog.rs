@@ -8,14 +8,14 @@
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::core::bundle::{Envelope, InclusionProof, KindVersion, TransparencyLogEntry};
-use crate::core::checkpoint::{self, CheckpointError, NoteVerifier, OriginRule};
 use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
-use crate::core::encoding::{b64_decode, b64_encode};
-use crate::core::merkle::{self, InclusionError};
-use crate::core::rekor::set_payload;
 use crate::core::time::{UnixTime, Validity};
-use crate::core::trust_root::TransparencyLogInstance;
+use crate::core::verify::checkpoint::{self, CheckpointError, NoteVerifier, OriginRule};
+use crate::core::verify::merkle::{self, InclusionError};
+use crate::core::wire::bundle::{Envelope, InclusionProof, KindVersion, TransparencyLogEntry};
+use crate::core::wire::encoding::{b64_decode, b64_encode};
+use crate::core::wire::rekor::set_payload;
+use crate::core::wire::trust_root::TransparencyLogInstance;
 
 /// What the bundle claims was logged.
 #[derive(Debug, Clone, Copy)]
@@ -607,16 +607,16 @@ fn intoto_v002(body: &Value, log_index: u64, envelope: &Envelope, signer: Signer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bundle::Bundle;
-    use crate::core::trust_root::TrustedRoot;
+    use crate::core::wire::bundle::Bundle;
+    use crate::core::wire::trust_root::TrustedRoot;
 
-    const PROD_ROOT: &str = include_str!("../../tests/data/trust/public-good-production-trusted_root.json");
+    const PROD_ROOT: &str = include_str!("../../../tests/data/trust/public-good-production-trusted_root.json");
     /// `sha256(a.txt)`, the default conformance artifact.
     const A_TXT_SHA256: &str = "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
 
     macro_rules! case_file {
         ($case:literal, $file:literal) => {
-            include_str!(concat!("../../tests/data/sigstore-conformance/bundle-verify/", $case, "/", $file))
+            include_str!(concat!("../../../tests/data/sigstore-conformance/bundle-verify/", $case, "/", $file))
         };
     }
 
@@ -997,7 +997,7 @@ mod tests {
         let case = custom_case!("rekor2-happy-path");
         let mut promised = case.entry().clone();
         promised.inclusion_promise =
-            Some(crate::core::bundle::InclusionPromise { signed_entry_timestamp: vec![0x30, 0] });
+            Some(crate::core::wire::bundle::InclusionPromise { signed_entry_timestamp: vec![0x30, 0] });
         assert_eq!(case.run_entry(&promised).unwrap_err(), TlogError::PromiseOnRekorV2 { log_index: 735 });
         // The checkpoint key ID is derived from the log's name: a log at another URL with the
         // same key is a different log.
@@ -1073,24 +1073,24 @@ mod tests {
     #[test]
     fn every_real_npm_provenance_entry_verifies() {
         let bundles = [
-            include_str!("../../tests/data/npm-provenance/gundam-visor-1.0.1-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/gundam-visor-1.0.1-publish.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-publish.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-0.4.0-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-0.4.0-publish.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-email-dsse-v0.2.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-email-dsse-v0.3.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-email-intoto-v0.3.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.0.0-publish.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.3.0-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-1.3.0-publish.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-2.0.0-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.1.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.3.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/tuf-js-1.0.0-provenance.sigstore.json"),
-            include_str!("../../tests/data/npm-provenance/tuf-js-1.0.0-publish.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/gundam-visor-1.0.1-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/gundam-visor-1.0.1-publish.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/playwright-cli-0.1.1-publish.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-0.4.0-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-0.4.0-publish.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.0.0-email-dsse-v0.2.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.0.0-email-dsse-v0.3.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.0.0-email-intoto-v0.3.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.0.0-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.0.0-publish.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.3.0-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-1.3.0-publish.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-2.0.0-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.1.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/sigstore-2.1.0-provenance-v0.3.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/tuf-js-1.0.0-provenance.sigstore.json"),
+            include_str!("../../../tests/data/npm-provenance/tuf-js-1.0.0-publish.sigstore.json"),
         ];
         for (i, text) in bundles.into_iter().enumerate() {
             let case = npm_case(text);

@@ -18,11 +18,12 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::ci::oidc;
+use crate::core::npm::npmrc::{Npmrc, SETUP_NODE_PLACEHOLDER_TOKEN};
+use crate::core::npm::publish::{registry_message, trusted_publishing_audience};
 use crate::core::npm::PackageName;
-use crate::core::publish::{registry_message, trusted_publishing_audience, Npmrc, SETUP_NODE_PLACEHOLDER_TOKEN};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, Request, Response, MAX_BODY_BYTES};
-use crate::oidc;
 use crate::report;
 use crate::secret::SecretString;
 

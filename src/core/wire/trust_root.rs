@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::bundle::{LogId, X509Certificate};
-use crate::core::encoding::b64;
+use crate::core::wire::bundle::{LogId, X509Certificate};
+use crate::core::wire::encoding::b64;
 
 pub const TRUSTED_ROOT_MEDIA_TYPE_V0_1: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 pub const TRUSTED_ROOT_MEDIA_TYPE_V0_2: &str = "application/vnd.dev.sigstore.trustedroot.v0.2+json";

@@ -5,9 +5,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::core::bundle::{Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, TransparencyLogEntry};
 use crate::core::canonical_json::to_canonical_string;
-use crate::core::encoding::{b64_decode, b64_encode};
+use crate::core::wire::bundle::{
+    Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, TransparencyLogEntry,
+};
+use crate::core::wire::encoding::{b64_decode, b64_encode};
 
 /// A `dsse` 0.0.1 proposed entry. `envelope_json` is the envelope exactly as the compact
 /// string in [`crate::core::dsse::compact_json`]; `verifier_pem` is the leaf certificate PEM text.

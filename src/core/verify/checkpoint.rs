@@ -10,7 +10,7 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::core::crypto::PublicKey;
-use crate::core::encoding::b64_decode;
+use crate::core::wire::encoding::b64_decode;
 
 /// The signature-line prefix: U+2014 EM DASH and a space.
 const SIGNATURE_PREFIX: &str = "\u{2014} ";
@@ -257,13 +257,13 @@ pub fn c2sp_key_id(name: &str, key: &PublicKey, spki_der: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::trust_root::TrustedRoot;
+    use crate::core::wire::trust_root::TrustedRoot;
 
     const V1_NOTE: &str = "rekor.sigstore.dev - 2605736670972794746\n23083062\ndauhleYK4YyAdxwwDtR0l0KnSOWZdG2bwqHftlanvcI=\nTimestamp: 1689177396617352539\n\n\u{2014} rekor.sigstore.dev wNI9ajBFAiBxaGyEtxkzFLkaCSEJqFuSS3dJjEZCNiyByVs1CNVQ8gIhAOoNnXtmMtTctV2oRnSRUZAo4EWUYPK/vBsqOzAU6TMs\n";
 
     fn prod_key() -> (Vec<u8>, PublicKey) {
         let root: TrustedRoot =
-            serde_json::from_str(include_str!("../../tests/data/trust/public-good-production-trusted_root.json"))
+            serde_json::from_str(include_str!("../../../tests/data/trust/public-good-production-trusted_root.json"))
                 .unwrap();
         let spki = root.tlogs[0].public_key.raw_bytes.clone();
         let key = PublicKey::from_spki_der(&spki).unwrap();
@@ -332,7 +332,7 @@ mod tests {
     fn sign_line(name: &str, hint: &[u8], sig: &[u8]) -> String {
         let mut raw = hint[..4].to_vec();
         raw.extend_from_slice(sig);
-        format!("\u{2014} {name} {}\n", crate::core::encoding::b64_encode(raw))
+        format!("\u{2014} {name} {}\n", crate::core::wire::encoding::b64_encode(raw))
     }
 
     #[test]
@@ -349,7 +349,7 @@ mod tests {
             key: &key,
             origin: OriginRule::Exact,
         };
-        let root = crate::core::encoding::b64_encode([9u8; 32]);
+        let root = crate::core::wire::encoding::b64_encode([9u8; 32]);
         let note = |origin: &str| {
             let body = format!("{origin}\n5\n{root}\n");
             let sig = sk.sign(body.as_bytes()).to_bytes();
@@ -378,7 +378,7 @@ mod tests {
             key: &key,
             origin: OriginRule::NameWithTreeId,
         };
-        let root = crate::core::encoding::b64_encode([3u8; 32]);
+        let root = crate::core::wire::encoding::b64_encode([3u8; 32]);
         let note = |origin: &str, name: &str| {
             let body = format!("{origin}\n9\n{root}\nTimestamp: 1\n");
             let sig: p256::ecdsa::Signature = sk.sign(body.as_bytes());

@@ -1,8 +1,18 @@
+//! npm in the pure core: package identity here; the provenance statement (`statement`), the
+//! publish document and registry answers (`publish`), `.npmrc` (`npmrc`), repository URLs
+//! (`repository`) and the provenance preflight (`preflight`) in submodules.
+//!
 //! npm package identity: names, versions, package URLs and registry-escaped names.
 //!
 //! Names follow npm's rules for new packages (`validate-npm-package-name`, `normalize-package-data`
 //! `fixNameField`); versions are cleaned as `semver.clean` does before npm publishes
 //! (libnpmpublish `patchManifest`); the purl is `npa.toPurl` (npm-provenance.md §2.2).
+
+pub mod npmrc;
+pub mod preflight;
+pub mod publish;
+pub mod repository;
+pub mod statement;
 
 use std::fmt;
 
