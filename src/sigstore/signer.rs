@@ -180,10 +180,13 @@ impl SignerPlan {
                 (None, args.identity_token.clone())
             }
         };
-        let explicit_urls = args.fulcio_url.is_some() || args.rekor_url.is_some();
+        // Public-good's trust (and signing config) comes from its TUF repository; with
+        // --fulcio-url/--rekor-url the services are someone else's, whose trust only
+        // --tuf-url (or --trusted-root) names.
+        let public_good = args.sigstore == "public-good" && args.fulcio_url.is_none() && args.rekor_url.is_none();
         let tuf = match &instance {
-            Instance::Remote(_) if args.sigstore == "public-good" || args.tuf.tuf_url.is_some() => {
-                Some((args.tuf.repository()?, args.tuf.offline, args.sigstore == "public-good" && !explicit_urls))
+            Instance::Remote(_) if public_good || args.tuf.tuf_url.is_some() => {
+                Some((args.tuf.repository()?, args.tuf.offline, public_good))
             }
             _ => None,
         };
@@ -210,7 +213,7 @@ impl SignerPlan {
                     (Some(path), _) => exact_trust(path)?,
                     (None, Some((repository, offline, follow_config))) => {
                         let fetched = crate::sigstore::tuf::trust_material(repository, *offline).await?;
-                        report::info(&format!("Sigstore trust material {}", fetched.describe()));
+                        report::debug(&format!("Sigstore trust material {}", fetched.describe()));
                         if *follow_config {
                             if let Some(config) = fetched.signing_config()? {
                                 endpoints = select_endpoints(&config, clock::now()?)?;
