@@ -67,7 +67,7 @@ pub struct SigstoreArgs {
 
     /// The trusted root of the Sigstore instance, for the check every bundle passes before it
     /// is written or uploaded (and for `publish --bundle`) [default: the local stand-in's, or
-    /// the embedded public-good root].
+    /// the instance's through TUF (public-good, or --tuf-url)].
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
 
