@@ -33,7 +33,7 @@ pub async fn run(args: TrustRootArgs) -> anyhow::Result<()> {
     if let Some(target) = &args.target {
         names.push(target);
     }
-    let fetched = tuf::fetch(&repository, args.tuf.offline, &names, std::time::SystemTime::now()).await?;
+    let fetched = tuf::fetch(&repository, args.tuf.offline, &names, tuf::now()).await?;
     report::info(&format!("Trust material {}", fetched.describe()));
     // Parsed before anything is written: a target that is not a trusted root is refused.
     fetched.trusted_root()?;

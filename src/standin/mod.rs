@@ -3,9 +3,6 @@
 //! issuer, served over HTTP on loopback. `attest --sigstore local` / `--dry-run` run it
 //! in-process; `serve-sigstore` runs it until stopped.
 //!
-//! CONTRACT (shared with the signing client): the public items below are fixed; the stand-in
-//! engineer fills in the bodies and adds private modules.
-//!
 //! Keys (CA root and intermediate P-384; CT, log and token issuer P-256) are generated fresh at
 //! start and never leave the process; the trusted root carries only their public halves.
 
@@ -155,8 +152,8 @@ impl Standin {
         let signing_config = build_signing_config(&base_url, valid_from);
         let tuf = tuf::Repository::new(
             &[
-                (crate::sigstore::tuf::TRUSTED_ROOT_TARGET, serde_json::to_vec_pretty(&trusted_root)?),
-                (crate::sigstore::tuf::SIGNING_CONFIG_TARGET, serde_json::to_vec_pretty(&signing_config)?),
+                (crate::core::well_known::TUF_TRUSTED_ROOT_TARGET, serde_json::to_vec_pretty(&trusted_root)?),
+                (crate::core::well_known::TUF_SIGNING_CONFIG_TARGET, serde_json::to_vec_pretty(&signing_config)?),
             ],
             valid_from,
         )?;

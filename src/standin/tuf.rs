@@ -204,36 +204,3 @@ fn envelope(signed: Value, signers: &[&Key]) -> anyhow::Result<Vec<u8>> {
     serde_json::to_vec_pretty(&json!({"signatures": signatures, "signed": signed}))
         .map_err(|e| anyhow::anyhow!("cannot encode TUF metadata: {e}"))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> (UnixTime, jiff::Timestamp) {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        (UnixTime(secs), jiff::Timestamp::from_second(secs).unwrap())
-    }
-
-    #[test]
-    fn the_tuf_client_accepts_the_repository_and_its_root_rotation() {
-        // Loading the root installs the crypto provider the metadata set checks signatures with.
-        crate::sigstore::tuf::TufRepository::from_root_bytes("http://127.0.0.1:1/tuf", Vec::new()).unwrap_err();
-        let (t, jt) = now();
-        let mut repo = Repository::new(&[("trusted_root.json", b"{}".to_vec())], t).unwrap();
-        crate::sigstore::tuf::TufRepository::from_root_bytes("http://127.0.0.1:1/tuf", repo.first_root().to_vec())
-            .unwrap();
-        repo.set_target("trusted_root.json", b"{\"shard\":2}".to_vec()).unwrap();
-        repo.rotate_root().unwrap();
-        let mut set = sigstore_tuf::TrustedMetadataSet::from_root(repo.first_root()).unwrap();
-        set.update_root(repo.file("2.root.json").unwrap()).unwrap();
-        set.update_timestamp(repo.file("timestamp.json").unwrap(), jt).unwrap();
-        set.update_snapshot(repo.file("3.snapshot.json").unwrap(), jt).unwrap();
-        let targets = set.update_targets(repo.file("3.targets.json").unwrap(), jt).unwrap();
-        let target = targets.target("trusted_root.json").unwrap();
-        let digest = &target.hashes["sha256"];
-        assert_eq!(repo.file(&format!("targets/{digest}.trusted_root.json")).unwrap(), b"{\"shard\":2}");
-        // The old timestamp key no longer counts after the rotation.
-        let mut stale = sigstore_tuf::TrustedMetadataSet::from_root(repo.first_root()).unwrap();
-        assert!(stale.update_timestamp(repo.file("timestamp.json").unwrap(), jt).is_err());
-    }
-}

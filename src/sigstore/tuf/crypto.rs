@@ -21,7 +21,7 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// Installs the provider for the process (once; later calls do nothing). Every entry point of
 /// the TUF client calls this before `sigstore-tuf` checks a signature.
-pub fn install() {
+pub(super) fn install() {
     INSTALLED.get_or_init(|| {
         // An `Err` means a provider is already installed, which can only be this one.
         let _ = sigstore_crypto::provider::install_default_provider(&PROVIDER);

@@ -31,16 +31,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sigstore_tuf::{FileStore, StoreRepository, Updater};
 
-use crate::core::time::UnixTime;
 use crate::core::wire::trust_root::{SigningConfig, TrustedRoot};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
 use crate::report;
 
-pub const PRODUCTION_URL: &str = "https://tuf-repo-cdn.sigstore.dev";
-pub const STAGING_URL: &str = "https://tuf-repo-cdn.sigstage.dev";
-pub const TRUSTED_ROOT_TARGET: &str = "trusted_root.json";
-pub const SIGNING_CONFIG_TARGET: &str = "signing_config.v0.2.json";
+pub use crate::core::well_known::{
+    PUBLIC_GOOD_TUF as PRODUCTION_URL, STAGING_TUF as STAGING_URL, TUF_SIGNING_CONFIG_TARGET as SIGNING_CONFIG_TARGET,
+    TUF_TRUSTED_ROOT_TARGET as TRUSTED_ROOT_TARGET,
+};
 /// Moves the cache (default: the platform cache directory, or `RUNNER_TEMP` under Actions).
 pub const CACHE_DIR_VARIABLE: &str = "NPM_ATTEST_CACHE_DIR";
 /// A cache refreshed longer ago than this is refreshed again even if its timestamp is still
@@ -255,7 +254,7 @@ pub fn registry_keys_target(registry: &str) -> Option<String> {
 
 /// The trusted root and signing config of `repository`.
 pub async fn trust_material(repository: &TufRepository, offline: bool) -> anyhow::Result<Fetched> {
-    let fetched = fetch(repository, offline, &[TRUSTED_ROOT_TARGET, SIGNING_CONFIG_TARGET], SystemTime::now()).await?;
+    let fetched = fetch(repository, offline, &[TRUSTED_ROOT_TARGET, SIGNING_CONFIG_TARGET], now()).await?;
     fetched.trusted_root()?;
     report::debug(&format!("trust material {}", fetched.describe()));
     Ok(fetched)
@@ -604,7 +603,7 @@ fn snapshot_date(name: &str) -> String {
 
 fn days_since(date: &str) -> Option<i64> {
     let then = crate::core::time::parse_rfc3339(&format!("{date}T00:00:00Z")).ok()?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    let now = crate::clock::since_epoch().as_secs();
     Some((i64::try_from(now).ok()? - then.seconds()) / 86_400)
 }
 
@@ -618,9 +617,9 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// `now` as the verifier's time type, for callers that pass both.
-pub fn unix_now() -> UnixTime {
-    UnixTime(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default())
+/// The wall clock (`crate::clock`) as the time type the TUF workflow takes.
+pub fn now() -> SystemTime {
+    UNIX_EPOCH + crate::clock::since_epoch()
 }
 
 #[cfg(test)]
@@ -663,5 +662,33 @@ mod tests {
     fn cache_dirs_escape_the_url() {
         let dir = cache_dir("https://tuf-repo-cdn.sigstore.dev/").unwrap_or_default();
         assert!(dir.ends_with("tuf/https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"), "{}", dir.display());
+    }
+
+    // The stand-in's TUF repository (src/standin/tuf.rs), checked by this client.
+    fn times() -> (crate::core::time::UnixTime, jiff::Timestamp) {
+        let secs = crate::clock::since_epoch().as_secs() as i64;
+        (crate::core::time::UnixTime(secs), jiff::Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn the_tuf_client_accepts_the_repository_and_its_root_rotation() {
+        // Loading the root installs the crypto provider the metadata set checks signatures with.
+        TufRepository::from_root_bytes("http://127.0.0.1:1/tuf", Vec::new()).unwrap_err();
+        let (t, jt) = times();
+        let mut repo = crate::standin::tuf::Repository::new(&[("trusted_root.json", b"{}".to_vec())], t).unwrap();
+        TufRepository::from_root_bytes("http://127.0.0.1:1/tuf", repo.first_root().to_vec()).unwrap();
+        repo.set_target("trusted_root.json", b"{\"shard\":2}".to_vec()).unwrap();
+        repo.rotate_root().unwrap();
+        let mut set = sigstore_tuf::TrustedMetadataSet::from_root(repo.first_root()).unwrap();
+        set.update_root(repo.file("2.root.json").unwrap()).unwrap();
+        set.update_timestamp(repo.file("timestamp.json").unwrap(), jt).unwrap();
+        set.update_snapshot(repo.file("3.snapshot.json").unwrap(), jt).unwrap();
+        let targets = set.update_targets(repo.file("3.targets.json").unwrap(), jt).unwrap();
+        let target = targets.target("trusted_root.json").unwrap();
+        let digest = &target.hashes["sha256"];
+        assert_eq!(repo.file(&format!("targets/{digest}.trusted_root.json")).unwrap(), b"{\"shard\":2}");
+        // The old timestamp key no longer counts after the rotation.
+        let mut stale = sigstore_tuf::TrustedMetadataSet::from_root(repo.first_root()).unwrap();
+        assert!(stale.update_timestamp(repo.file("timestamp.json").unwrap(), jt).is_err());
     }
 }

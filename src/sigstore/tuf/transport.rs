@@ -9,14 +9,14 @@ use sigstore_tuf::Error;
 
 use crate::http::{Http, Request};
 
-pub struct HttpRepository {
+pub(super) struct HttpRepository {
     http: Http,
     metadata_base: String,
     targets_base: String,
 }
 
 impl HttpRepository {
-    pub fn new(http: Http, base: &str) -> Self {
+    pub(super) fn new(http: Http, base: &str) -> Self {
         let base = base.trim_end_matches('/');
         Self { http, metadata_base: base.to_owned(), targets_base: format!("{base}/targets") }
     }
