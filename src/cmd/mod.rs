@@ -6,4 +6,5 @@ pub mod conformance;
 pub mod publish;
 mod release_tags;
 pub mod serve;
+pub mod trust_root;
 pub mod verify;

@@ -138,6 +138,8 @@ pub struct Context {
     pub provenance: bool,
     pub bundle: Option<PathBuf>,
     pub trusted_root: Option<PathBuf>,
+    /// Where public-good's (or `--tuf-url`'s) trust material comes from, for `--bundle`.
+    pub tuf: crate::sigstore::tuf::TufArgs,
     /// Local stand-in: where to write its trusted root (`--trusted-root-out`).
     pub trusted_root_out: Option<PathBuf>,
     pub dry_run: bool,
@@ -595,6 +597,7 @@ impl Context {
             provenance: !args.no_provenance,
             bundle: args.bundle.clone(),
             trusted_root: args.sigstore.trusted_root.clone(),
+            tuf: args.sigstore.tuf.clone(),
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
             skip_existing: false,
@@ -817,7 +820,18 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             Some(root) => {
                 SelfCheckTrust::Exact { root: read_trusted_root(Some(root), false)?, name: root.display().to_string() }
             }
-            None => SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?),
+            // Public-good's (or --tuf-url's) through TUF: exact when TUF verified it; the
+            // embedded snapshot only with --offline and no cache.
+            None => {
+                let repository = ctx.tuf.repository()?;
+                let fetched = crate::sigstore::tuf::trust_material(&repository, ctx.tuf.offline).await?;
+                let root = fetched.trusted_root()?;
+                if fetched.origin.is_tuf_verified() {
+                    SelfCheckTrust::Exact { root, name: format!("TUF-fresh ({})", repository.url) }
+                } else {
+                    SelfCheckTrust::PublicGoodSnapshot(root)
+                }
+            }
         };
         let policy = repository_policy(&input.tarball.manifest)?;
         check_bundle(&bundle, &npm_package(&input.tarball), &policy, &trust, &path.display().to_string())?;

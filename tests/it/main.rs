@@ -28,4 +28,5 @@ mod secrets;
 mod standin;
 mod support;
 mod tamper;
+mod tuf;
 mod verify;
