@@ -217,6 +217,9 @@ impl Http {
     /// overrides when set.
     pub fn new(retry: RetryPolicy) -> anyhow::Result<Self> {
         let retry = retry.with_env_deadline();
+        // TLS uses the process's one crypto provider, aws-lc-rs (also the verifier's). Installing
+        // it fails only when it is already installed, which is what is wanted.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(15))

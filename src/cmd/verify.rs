@@ -253,13 +253,14 @@ pub fn read_public_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(der)
 }
 
-/// Parses `sha256:<64 hex>` / `sha512:<128 hex>`.
+/// Parses `sha256:<64 hex>` / `sha384:<96 hex>` / `sha512:<128 hex>`.
 fn parse_digest(arg: &str) -> Option<ArtifactDigests> {
     let (alg, hex_text) = arg.split_once(':')?;
     let bytes = hex::decode(hex_text).ok()?;
     match alg {
-        "sha256" => Some(ArtifactDigests { sha256: Some(bytes.try_into().ok()?), sha512: None }),
-        "sha512" => Some(ArtifactDigests { sha256: None, sha512: Some(bytes.try_into().ok()?) }),
+        "sha256" => Some(ArtifactDigests { sha256: Some(bytes.try_into().ok()?), sha384: None, sha512: None }),
+        "sha384" => Some(ArtifactDigests { sha256: None, sha384: Some(bytes.try_into().ok()?), sha512: None }),
+        "sha512" => Some(ArtifactDigests { sha256: None, sha384: None, sha512: Some(bytes.try_into().ok()?) }),
         _ => None,
     }
 }
@@ -276,7 +277,7 @@ pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
         return Err(fail_with_hint(
             ExitKind::BadInput,
             format!("subject {arg} is neither a file nor a digest"),
-            "pass an npm tarball, an artifact file, or sha256:<64 hex> / sha512:<128 hex>",
+            "pass an npm tarball, an artifact file, or sha256:<64 hex> / sha384:<96 hex> / sha512:<128 hex>",
         ));
     }
     let digests = hash_file(path)?;
@@ -289,11 +290,13 @@ pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
     Ok(Subject::Artifact(digests))
 }
 
-/// SHA-256 and SHA-512 of a file, streamed.
+/// SHA-256, SHA-384 and SHA-512 of a file, streamed (one read; SHA-384 for message signatures
+/// by P-384 signers).
 fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
     let cannot = |e: std::io::Error| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut sha256 = sha2::Sha256::new();
+    let mut sha384 = sha2::Sha384::new();
     let mut sha512 = sha2::Sha512::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -302,9 +305,14 @@ fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
             break;
         }
         sha256.update(&buf[..n]);
+        sha384.update(&buf[..n]);
         sha512.update(&buf[..n]);
     }
-    Ok(ArtifactDigests { sha256: Some(sha256.finalize().into()), sha512: Some(sha512.finalize().into()) })
+    Ok(ArtifactDigests {
+        sha256: Some(sha256.finalize().into()),
+        sha384: Some(sha384.finalize().into()),
+        sha512: Some(sha512.finalize().into()),
+    })
 }
 
 /// `name` and `version` from `package/package.json` when `path` is an npm tarball, read by the

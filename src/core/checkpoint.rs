@@ -243,13 +243,13 @@ pub fn c2sp_key_id(name: &str, key: &PublicKey, spki_der: &[u8]) -> [u8; 32] {
             h.update([0x0A, 0x01]);
             h.update(k.as_bytes());
         }
-        PublicKey::RsaPkcs1Sha256(_) => {
+        PublicKey::Rsa(_) => {
             h.update(name.as_bytes());
             h.update([0x0A, 0xFF]);
             h.update(b"PKIX-RSA-PKCS#1v1.5");
             h.update(spki_der);
         }
-        PublicKey::P256(_) | PublicKey::P384(_) => h.update(spki_der),
+        PublicKey::P256(_) | PublicKey::P384(_) | PublicKey::P521(_) => h.update(spki_der),
     }
     h.finalize().into()
 }

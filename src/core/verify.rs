@@ -13,7 +13,7 @@ use crate::core::bundle::{
     Bundle, Envelope, TransparencyLogEntry, IN_TOTO_PAYLOAD_TYPE, MEDIA_TYPE_V0_1, MEDIA_TYPE_V0_2, MEDIA_TYPE_V0_3,
     MEDIA_TYPE_V0_3_LEGACY,
 };
-use crate::core::crypto::PublicKey;
+use crate::core::crypto::{HashAlgorithm, PublicKey};
 use crate::core::dsse::pae;
 use crate::core::pki::{validate_path, EKU_CODE_SIGNING};
 use crate::core::sct::{verify_embedded_scts, SctError, VerifiedSct};
@@ -45,13 +45,28 @@ const STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactDigests {
     pub sha256: Option<[u8; 32]>,
+    /// Needed only for a message signature made with SHA-384 (a P-384 signer's registry scheme).
+    pub sha384: Option<[u8; 48]>,
     pub sha512: Option<[u8; 64]>,
 }
 
 impl ArtifactDigests {
-    /// Both digests of the artifact's bytes.
+    /// Every digest of the artifact's bytes.
     pub fn of_bytes(bytes: &[u8]) -> Self {
-        Self { sha256: Some(sha2::Sha256::digest(bytes).into()), sha512: Some(sha2::Sha512::digest(bytes).into()) }
+        Self {
+            sha256: Some(sha2::Sha256::digest(bytes).into()),
+            sha384: Some(sha2::Sha384::digest(bytes).into()),
+            sha512: Some(sha2::Sha512::digest(bytes).into()),
+        }
+    }
+
+    /// The digest under `hash`, when known.
+    pub fn get(&self, hash: HashAlgorithm) -> Option<&[u8]> {
+        match hash {
+            HashAlgorithm::Sha256 => self.sha256.as_ref().map(|d| d.as_slice()),
+            HashAlgorithm::Sha384 => self.sha384.as_ref().map(|d| d.as_slice()),
+            HashAlgorithm::Sha512 => self.sha512.as_ref().map(|d| d.as_slice()),
+        }
     }
 }
 
@@ -589,9 +604,9 @@ pub fn verify_bundle(
 
     // Steps 5 and 8: the log entry (inclusion proof, checkpoint, SET, body consistency).
     let content = match parsed.content {
-        BundleContent::MessageSignature { signature, .. } => {
-            let sha256 = subject_sha256(subject)?;
-            SignedContent::MessageSignature { artifact_sha256: sha256, signature }
+        BundleContent::MessageSignature { digest, signature } => {
+            let (hash, artifact_digest) = message_digest(digest, &key, subject)?;
+            SignedContent::MessageSignature { hash, artifact_digest, signature }
         }
         BundleContent::Dsse { envelope, .. } => SignedContent::Dsse { envelope },
     };
@@ -676,11 +691,26 @@ fn check_policy(policy: &Policy) -> Result<(), VerifyError> {
     }
 }
 
-fn subject_sha256(subject: &Subject) -> Result<&[u8], VerifyError> {
+/// The digest a message signature was made over: by the bundle's `messageDigest` algorithm
+/// when present, else the registry scheme of the signer's key (SHA-384 for P-384, SHA-512 for
+/// P-521, SHA-256 otherwise), taken from the artifact's digests.
+fn message_digest<'s>(
+    bundle_digest: Option<(&str, &[u8])>,
+    key: &PublicKey,
+    subject: &'s Subject,
+) -> Result<(HashAlgorithm, &'s [u8]), VerifyError> {
+    let hash = match bundle_digest {
+        Some((name, _)) => HashAlgorithm::from_registry_name(name).ok_or_else(|| VerifyError::SubjectMismatch {
+            reason: format!("message digest algorithm {name} is not SHA2_256, SHA2_384 or SHA2_512"),
+        })?,
+        None => key.default_hash(),
+    };
     match subject {
-        Subject::Artifact(ArtifactDigests { sha256: Some(d), .. }) => Ok(d),
-        Subject::Artifact(_) => Err(VerifyError::SubjectMismatch {
-            reason: "a message-signature bundle needs the artifact's SHA-256 digest".into(),
+        Subject::Artifact(digests) => digests.get(hash).map(|d| (hash, d)).ok_or_else(|| VerifyError::SubjectMismatch {
+            reason: format!(
+                "the bundle's message signature is over the artifact's {} digest, which was not given",
+                hash.registry_name()
+            ),
         }),
         Subject::NpmPackage(p) => Err(VerifyError::SubjectMismatch {
             reason: format!(
@@ -700,22 +730,17 @@ fn verify_signature(
 ) -> Result<Option<VerifiedStatement>, VerifyError> {
     match parsed.content {
         BundleContent::MessageSignature { digest, signature } => {
-            let sha256 = subject_sha256(subject)?;
+            let (hash, artifact_digest) = message_digest(digest, key, subject)?;
             // The message digest is only a hint, but a mismatch with the artifact is rejected.
-            if let Some((algorithm, value)) = digest {
-                if algorithm != "SHA2_256" {
+            if let Some((_, value)) = digest {
+                if value != artifact_digest {
                     return Err(VerifyError::SubjectMismatch {
-                        reason: format!("message digest algorithm {algorithm} is not SHA2_256"),
-                    });
-                }
-                if value != sha256 {
-                    return Err(VerifyError::SubjectMismatch {
-                        reason: "the bundle's message digest differs from the artifact's SHA-256".into(),
+                        reason: format!("the bundle's message digest differs from the artifact's {}", hash.registry_name()),
                     });
                 }
             }
-            // Signature over SHA-256(artifact), verified as a prehash (works in digest mode too).
-            key.verify_prehashed(sha256, signature)
+            // Signature over the artifact's digest, verified as a prehash (works in digest mode too).
+            key.verify_prehashed(hash, artifact_digest, signature)
                 .map_err(|e| VerifyError::Signature { reason: format!("message signature: {e}") })?;
             Ok(None)
         }
