@@ -10,10 +10,11 @@ use sha2::Digest as _;
 
 use crate::core::bundle::Bundle;
 use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
+use crate::core::pki::SignatureCache;
 use crate::core::time::UnixTime;
 use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{
-    verify_bundle, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, TimeSource,
+    verify_bundle_with, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, TimeSource,
     VerifiedBundle, VerifiedSigner, VerifyError,
 };
 use crate::core::x509::SigstoreExtension;
@@ -103,7 +104,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let bundle = read_bundle(&bundle_path)?;
     let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
     let subject = read_subject(&subject_arg, true)?;
-    let verified = verify(&bundle, &trust, &subject, &policy, &bundle_path)?;
+    let verified = verify(&bundle, &trust, &subject, &policy, &bundle_path, &SignatureCache::new())?;
     if args.json {
         report::data(&facts_json(&verified, &subject).to_string());
     } else {
@@ -179,15 +180,17 @@ fn repository_uri(repo: &str) -> String {
     }
 }
 
-/// Runs the verifier and classifies its error.
+/// Runs the verifier and classifies its error; `cache` is the batch's (see
+/// [`crate::core::pki::SignatureCache`]).
 pub fn verify(
     bundle: &Bundle,
     trust: &TrustedRoot,
     subject: &Subject,
     policy: &Policy,
     bundle_path: &Path,
+    cache: &SignatureCache,
 ) -> anyhow::Result<VerifiedBundle> {
-    verify_bundle(bundle, trust, subject, policy).map_err(|e: VerifyError| {
+    verify_bundle_with(bundle, trust, subject, policy, cache).map_err(|e: VerifyError| {
         let kind = match e.blame() {
             Blame::Malformed => ExitKind::BadInput,
             Blame::Failed | Blame::Policy => ExitKind::VerificationFailed,

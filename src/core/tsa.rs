@@ -460,7 +460,7 @@ fn verify_with_authority(
         }
     };
     // The TSA certificate chains to this authority's anchor at genTime, with EKU timeStamping.
-    validate_path(&leaf_der, &anchors, token.gen_time, EKU_TIME_STAMPING).map_err(|e| {
+    validate_path(&leaf_der, &anchors, token.gen_time, EKU_TIME_STAMPING, &crate::core::pki::SignatureCache::new()).map_err(|e| {
         let reason = match e {
             PathError::EmptyChain => "the authority's chain has no anchor above the TSA certificate".to_owned(),
             other => other.to_string(),

@@ -15,7 +15,7 @@ use crate::core::bundle::{
 };
 use crate::core::crypto::{HashAlgorithm, PublicKey};
 use crate::core::dsse::pae;
-use crate::core::pki::{validate_path, EKU_CODE_SIGNING};
+use crate::core::pki::{validate_path, SignatureCache, EKU_CODE_SIGNING};
 use crate::core::sct::{verify_embedded_scts, SctError, VerifiedSct};
 use crate::core::time::{UnixTime, Validity};
 use crate::core::tlog::{verify_entry, SignedContent, SignerKey, TlogError, VerifiedLogEntry};
@@ -555,6 +555,19 @@ pub fn verify_bundle(
     subject: &Subject,
     policy: &Policy,
 ) -> Result<VerifiedBundle, VerifyError> {
+    verify_bundle_with(bundle, trust, subject, policy, &SignatureCache::new())
+}
+
+/// [`verify_bundle`] for one of many bundles: certificate signature checks that succeeded for
+/// an earlier bundle in `cache` (the same intermediate by the same root, a shared leaf) are not
+/// repeated.
+pub fn verify_bundle_with(
+    bundle: &Bundle,
+    trust: &TrustedRoot,
+    subject: &Subject,
+    policy: &Policy,
+    cache: &SignatureCache,
+) -> Result<VerifiedBundle, VerifyError> {
     check_trusted_root(trust)?;
     check_policy(policy)?;
     // Step 0.
@@ -627,7 +640,7 @@ pub fn verify_bundle(
     let signer = match (leaf, &parsed.signer) {
         (Some(leaf), _) => {
             // Steps 6, 2 and 3.
-            let (authority, sct) = verify_certificate(leaf, trust, &signed_times)?;
+            let (authority, sct) = verify_certificate(leaf, trust, &signed_times, cache)?;
             VerifiedSigner::Certificate(Box::new(CertificateIdentity {
                 san: leaf
                     .san()
@@ -936,6 +949,7 @@ fn verify_certificate<'t>(
     leaf: &LeafCertificate,
     trust: &'t TrustedRoot,
     times: &[SignedTime],
+    cache: &SignatureCache,
 ) -> Result<(&'t CertificateAuthority, VerifiedSct), VerifyError> {
     // Step 6: every verified time t satisfies notBefore <= t <= notAfter.
     for t in times {
@@ -959,7 +973,7 @@ fn verify_certificate<'t>(
     // Step 2 (hybrid model): the path must validate at each signed time.
     let mut used = None;
     for t in times {
-        used = Some(authority_at(leaf, trust, t.time)?);
+        used = Some(authority_at(leaf, trust, t.time, cache)?);
     }
     let authority = used.ok_or(VerifyError::NoSignedTime)?;
     // Step 3: the SCT, with the issuer key taken from the trusted chain.
@@ -973,6 +987,7 @@ fn authority_at<'t>(
     leaf: &LeafCertificate,
     trust: &'t TrustedRoot,
     at: UnixTime,
+    cache: &SignatureCache,
 ) -> Result<&'t CertificateAuthority, VerifyError> {
     let mut last_reason = "no certificate authority in the trusted root is valid at that time".to_owned();
     for ca in &trust.certificate_authorities {
@@ -985,8 +1000,8 @@ fn authority_at<'t>(
                 continue;
             }
         }
-        let chain: Vec<Vec<u8>> = ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect();
-        match validate_path(&leaf.der, &chain, at, EKU_CODE_SIGNING) {
+        let chain: Vec<&[u8]> = ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_slice()).collect();
+        match validate_path(&leaf.der, &chain, at, EKU_CODE_SIGNING, cache) {
             Ok(()) => return Ok(ca),
             Err(e) => last_reason = e.to_string(),
         }

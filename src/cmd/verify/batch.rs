@@ -19,6 +19,7 @@ use super::{
 };
 use crate::cmd::verify_registry::{registry_client, verify_published};
 use crate::core::npm::PackageName;
+use crate::core::pki::SignatureCache;
 use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{Policy, Subject, VerifiedBundle, VerifiedSigner};
 use crate::error::{classify, fail, fail_with_hint, render, ExitKind};
@@ -133,7 +134,7 @@ pub struct Verified {
 }
 
 /// Verifies one pair: bundle, subject, then the verification algorithm.
-fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Result<Verified> {
+fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy, cache: &SignatureCache) -> anyhow::Result<Verified> {
     let subject_arg = pair.subject.as_deref().ok_or_else(|| {
         fail_with_hint(
             ExitKind::BadInput,
@@ -143,7 +144,7 @@ fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Res
     })?;
     let bundle = read_bundle(&pair.bundle)?;
     let subject = read_subject(subject_arg, true)?;
-    let verified = verify(&bundle, trust, &subject, policy, &pair.bundle)?;
+    let verified = verify(&bundle, trust, &subject, policy, &pair.bundle, cache)?;
     Ok(facts(&verified, &subject, "bundle", &pair.bundle.display().to_string()))
 }
 
@@ -160,9 +161,12 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
     Verified { subject: subject_label(subject), signer, log_index: verified.log_entry.log_index, json }
 }
 
-/// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
+/// Verifies every pair on up to `jobs` threads; outcomes keep the input order. The batch owns
+/// one signature cache, shared by its threads (the same intermediate by the same root is
+/// checked once per batch).
 pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
+    let cache = SignatureCache::new();
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, pairs.len().max(1)) {
@@ -170,7 +174,7 @@ pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: us
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(pair) = pairs.get(index) else { break };
                 let outcome =
-                    Outcome { label: pair.bundle.display().to_string(), result: verify_pair(pair, trust, policy) };
+                    Outcome { label: pair.bundle.display().to_string(), result: verify_pair(pair, trust, policy, &cache) };
                 if let Some(slot) = slots.get(index) {
                     if let Ok(mut slot) = slot.lock() {
                         *slot = Some(outcome);
