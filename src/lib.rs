@@ -2,19 +2,16 @@
 //!
 //! See ARCHITECTURE.md for the codemap and its invariants.
 
+pub(crate) mod ci;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod core;
 pub mod error;
-pub mod fsutil;
-pub mod github;
-pub mod http;
-pub mod oidc;
-pub mod provenance;
-pub mod registry;
+pub(crate) mod fsutil;
+pub(crate) mod http;
+pub mod npm;
 pub mod report;
 pub mod secret;
 pub mod sigstore;
 pub mod standin;
-pub mod tarball;
-pub mod workspaces;

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::bundle::Bundle;
-use npm_attest::core::trust_root::TrustedRoot;
+use npm_attest::core::wire::bundle::Bundle;
+use npm_attest::core::wire::trust_root::TrustedRoot;
 use npm_attest::core::verify::{
     verify_bundle, ArtifactDigests, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject,
 };

@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::checkpoint::{parse_checkpoint_body, parse_signed_note, verify_checkpoint, NoteVerifier, OriginRule};
+use npm_attest::core::verify::checkpoint::{parse_checkpoint_body, parse_signed_note, verify_checkpoint, NoteVerifier, OriginRule};
 use npm_attest::core::crypto::PublicKey;
-use npm_attest::core::trust_root::TrustedRoot;
+use npm_attest::core::wire::trust_root::TrustedRoot;
 
 const ROOT: &str = include_str!("../../tests/data/trust/public-good-production-trusted_root.json");
 

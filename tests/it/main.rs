@@ -15,6 +15,7 @@ mod fake_http;
 mod faults;
 mod hostile;
 mod interop;
+mod merkle;
 mod publish;
 mod registry;
 mod secrets;

@@ -1,7 +1,7 @@
 //! Unit tests for the parts of the algorithm that do not depend on the log verifier.
 
 use super::*;
-use crate::core::bundle::Bundle;
+use crate::core::wire::bundle::Bundle;
 
 const DEFAULT_SAN: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -280,7 +280,8 @@ fn the_certificate_chains_and_its_sct_verifies_at_the_log_time() {
         [("happy-path-v0.1", conformance!("happy-path-v0.1")), ("happy-path-v0.3", conformance!("happy-path-v0.3"))]
     {
         let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
-        let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new()).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new())
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(ca.uri, "https://fulcio.sigstore.dev");
         assert_eq!(sct.log_base_url, "https://ctfe.sigstore.dev/2022");
     }
@@ -297,7 +298,10 @@ fn a_signed_time_outside_the_certificate_is_rejected() {
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
     let mut times = log_time(&bundle);
     times[0].time = UnixTime(leaf.not_after.0 + 1);
-    assert!(matches!(verify_certificate(&leaf, &root, &times, &SignatureCache::new()), Err(VerifyError::TimeOutsideCertificate { .. })));
+    assert!(matches!(
+        verify_certificate(&leaf, &root, &times, &SignatureCache::new()),
+        Err(VerifyError::TimeOutsideCertificate { .. })
+    ));
     // The boundary itself is inside (inclusive).
     times[0].time = leaf.not_after;
     verify_certificate(&leaf, &root, &times, &SignatureCache::new()).unwrap();
@@ -310,7 +314,10 @@ fn a_certificate_from_another_ca_does_not_chain() {
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
     // Keep only the 2021 CA, which never issued this leaf.
     root.certificate_authorities.truncate(1);
-    assert!(matches!(verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new()), Err(VerifyError::CertificatePath { .. })));
+    assert!(matches!(
+        verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new()),
+        Err(VerifyError::CertificatePath { .. })
+    ));
 }
 
 #[test]
@@ -322,7 +329,10 @@ fn a_ca_outside_its_valid_for_is_not_used() {
     for ca in &mut root.certificate_authorities {
         ca.valid_for.as_mut().unwrap().end = Some(UnixTime(t[0].time.0 - 1).to_rfc3339());
     }
-    assert!(matches!(verify_certificate(&leaf, &root, &t, &SignatureCache::new()), Err(VerifyError::CertificatePath { .. })));
+    assert!(matches!(
+        verify_certificate(&leaf, &root, &t, &SignatureCache::new()),
+        Err(VerifyError::CertificatePath { .. })
+    ));
     // End equal to the signing time is still valid (inclusive).
     for ca in &mut root.certificate_authorities {
         ca.valid_for.as_mut().unwrap().end = Some(t[0].time.to_rfc3339());
