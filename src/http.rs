@@ -243,6 +243,9 @@ fn shared() -> anyhow::Result<&'static Shared> {
 /// rustls with the platform store (or `SSL_CERT_FILE`/`SSL_CERT_DIR`), the webpki roots and the
 /// extra CAs; the proxies of `settings` and no others.
 fn build_client(settings: &NetworkSettings) -> anyhow::Result<reqwest::Client> {
+    // TLS uses the process's one crypto provider, aws-lc-rs (also the verifier's). Installing
+    // it fails only when it is already installed, which is what is wanted.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(15))

@@ -107,6 +107,14 @@ fn verify_bundle(args: VerifyBundleArgs) -> anyhow::Result<()> {
     let trust = read_trusted_root(args.trusted_root.as_deref(), args.staging)?;
     // Conformance artifacts are plain files, never npm packages.
     let subject = read_subject(&args.file_or_digest, false)?;
-    verify(&bundle, &trust, &subject, &policy, &PredicateRule::Any, &args.bundle)?;
+    verify(
+        &bundle,
+        &trust,
+        &subject,
+        &policy,
+        &PredicateRule::Any,
+        &args.bundle,
+        &crate::core::verify::pki::SignatureCache::new(),
+    )?;
     Ok(())
 }

@@ -166,7 +166,8 @@ impl SigningSession {
             let signed = match (&dsse_envelope, &message_signature) {
                 (Some(envelope), _) => SignedContent::Dsse { envelope },
                 (None, Some(ms)) => SignedContent::MessageSignature {
-                    artifact_sha256: ms.message_digest.as_ref().map(|d| d.digest.as_slice()).unwrap_or_default(),
+                    hash: crate::core::crypto::HashAlgorithm::Sha256,
+                    artifact_digest: ms.message_digest.as_ref().map(|d| d.digest.as_slice()).unwrap_or_default(),
                     signature: &ms.signature,
                 },
                 (None, None) => return Err(fail(ExitKind::Internal, "nothing was signed")),

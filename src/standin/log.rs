@@ -218,27 +218,36 @@ fn intoto_v002(spec: &Value) -> Result<Value, EntryError> {
     }))
 }
 
-/// Rekor `hashedrekord` 0.0.1: the signature must verify over the SHA-256 digest; the body is
-/// the request with the key re-encoded canonically.
+/// Rekor `hashedrekord` 0.0.1: the signature must verify over the digest (SHA-256, SHA-384 or
+/// SHA-512, as Rekor accepts); the body is the request with the key re-encoded canonically.
 fn hashedrekord_v001(spec: &Value) -> Result<Value, EntryError> {
+    use crate::core::crypto::HashAlgorithm;
     let algorithm = str_field(spec, &["data", "hash", "algorithm"])?;
-    if algorithm != "sha256" {
-        return Err(EntryError::BadEncoding { field: "algorithm", reason: format!("{algorithm:?} is not sha256") });
-    }
+    let hash = match algorithm {
+        "sha256" => HashAlgorithm::Sha256,
+        "sha384" => HashAlgorithm::Sha384,
+        "sha512" => HashAlgorithm::Sha512,
+        _ => {
+            return Err(EntryError::BadEncoding {
+                field: "algorithm",
+                reason: format!("{algorithm:?} is not sha256, sha384 or sha512"),
+            })
+        }
+    };
     let digest_hex = str_field(spec, &["data", "hash", "value"])?;
     let digest = hex::decode(digest_hex)
         .ok()
-        .filter(|d| d.len() == 32)
-        .ok_or(EntryError::BadEncoding { field: "value", reason: "not a hex SHA-256 digest".into() })?;
+        .filter(|d| d.len() == hash.output_len())
+        .ok_or(EntryError::BadEncoding { field: "value", reason: format!("not a hex {algorithm} digest") })?;
     let sig_b64 = str_field(spec, &["signature", "content"])?;
     let sig = b64("content", sig_b64)?;
     let (key, pem) = verifier("publicKey", str_field(spec, &["signature", "publicKey", "content"])?)?;
-    key.verify_prehashed(&digest, &sig).map_err(|_| EntryError::SignatureMismatch { kind: "hashedrekord" })?;
+    key.verify_prehashed(hash, &digest, &sig).map_err(|_| EntryError::SignatureMismatch { kind: "hashedrekord" })?;
     Ok(json!({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": digest_hex.to_ascii_lowercase()}},
+            "data": {"hash": {"algorithm": algorithm, "value": digest_hex.to_ascii_lowercase()}},
             "signature": {"content": sig_b64, "publicKey": {"content": b64_encode(pem)}},
         }
     }))

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::Signer as _;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -20,7 +20,7 @@ const DAY: i64 = 24 * 60 * 60;
 const ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
 
 struct Key {
-    signing: ed25519_dalek::SigningKey,
+    signing: Ed25519KeyPair,
     id: String,
     public: Value,
 }
@@ -30,11 +30,12 @@ impl Key {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
         getrandom::getrandom(seed.as_mut_slice())
             .map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?;
-        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let signing = Ed25519KeyPair::from_seed_unchecked(seed.as_slice())
+            .map_err(|e| anyhow::anyhow!("cannot make an Ed25519 key: {e}"))?;
         let public = json!({
             "keytype": "ed25519",
             "scheme": "ed25519",
-            "keyval": {"public": hex::encode(signing.verifying_key().to_bytes())},
+            "keyval": {"public": hex::encode(signing.public_key().as_ref())},
         });
         // §4.2: a KEYID is the SHA-256 of the canonical JSON of the key object.
         let id = hex::encode(Sha256::digest(canonical(&public)?));
@@ -197,10 +198,8 @@ impl Repository {
 /// `{"signatures": [...], "signed": ...}`, each signature over the canonical JSON of `signed`.
 fn envelope(signed: Value, signers: &[&Key]) -> anyhow::Result<Vec<u8>> {
     let message = canonical(&signed)?;
-    let signatures: Vec<Value> = signers
-        .iter()
-        .map(|k| json!({"keyid": k.id, "sig": hex::encode(k.signing.sign(&message).to_bytes())}))
-        .collect();
+    let signatures: Vec<Value> =
+        signers.iter().map(|k| json!({"keyid": k.id, "sig": hex::encode(k.signing.sign(&message).as_ref())})).collect();
     serde_json::to_vec_pretty(&json!({"signatures": signatures, "signed": signed}))
         .map_err(|e| anyhow::anyhow!("cannot encode TUF metadata: {e}"))
 }

@@ -631,6 +631,7 @@ fn mutated_certificates_never_panic_the_x509_code() {
             chain,
             npm_attest::core::time::UnixTime(1_700_000_000),
             npm_attest::core::verify::pki::EKU_CODE_SIGNING,
+            &npm_attest::core::verify::pki::SignatureCache::new(),
         );
         how
     });

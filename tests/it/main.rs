@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod action;
+mod algorithms;
 mod architecture;
 mod attest;
 mod batch;

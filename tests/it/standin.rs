@@ -251,6 +251,7 @@ fn check_leaf(server: &Server, leaf_der: &[u8], spki_der: &[u8], expected_san: &
         &chain,
         issued_at,
         npm_attest::core::verify::pki::EKU_CODE_SIGNING,
+        &npm_attest::core::verify::pki::SignatureCache::new(),
     )
     .unwrap();
 
@@ -682,6 +683,7 @@ async fn in_process_api_mints_tokens_the_ca_accepts() {
         &chain,
         UnixTime(now()),
         npm_attest::core::verify::pki::EKU_CODE_SIGNING,
+        &npm_attest::core::verify::pki::SignatureCache::new(),
     )
     .unwrap();
     standin.shutdown().await;

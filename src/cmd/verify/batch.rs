@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use super::{error_text, facts_json, read_subject, subject_label, verify};
+use crate::core::verify::pki::SignatureCache;
 use crate::core::verify::{Policy, PredicateRule, Subject, VerifiedBundle, VerifiedSigner};
 use crate::core::wire::bundle::Bundle;
 use crate::core::wire::trust_root::TrustedRoot;
@@ -142,6 +143,7 @@ fn verify_pair(
     trust: &TrustedRoot,
     policy: &Policy,
     predicate: &PredicateFor<'_>,
+    cache: &SignatureCache,
 ) -> anyhow::Result<Verified> {
     let subject_arg = pair.subject.as_deref().ok_or_else(|| {
         fail_with_hint(
@@ -152,7 +154,7 @@ fn verify_pair(
     })?;
     let bundle = read_bundle(&pair.bundle)?;
     let subject = read_subject(subject_arg, true)?;
-    let verified = verify(&bundle, trust, &subject, policy, &predicate(&bundle), &pair.bundle)?;
+    let verified = verify(&bundle, trust, &subject, policy, &predicate(&bundle), &pair.bundle, cache)?;
     Ok(facts(&verified, &subject, "bundle", &pair.bundle.display().to_string()))
 }
 
@@ -169,7 +171,9 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
     Verified { subject: subject_label(subject), signer, log_index: verified.log_entry().log_index, json }
 }
 
-/// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
+/// Verifies every pair on up to `jobs` threads; outcomes keep the input order. The batch owns
+/// one signature cache, shared by its threads (the same intermediate by the same root is
+/// checked once per batch).
 pub(super) fn verify_all(
     pairs: &[Pair],
     trust: &TrustedRoot,
@@ -178,6 +182,7 @@ pub(super) fn verify_all(
     jobs: usize,
 ) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
+    let cache = SignatureCache::new();
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, pairs.len().max(1)) {
@@ -186,7 +191,7 @@ pub(super) fn verify_all(
                 let Some(pair) = pairs.get(index) else { break };
                 let outcome = Outcome {
                     label: pair.bundle.display().to_string(),
-                    result: verify_pair(pair, trust, policy, predicate),
+                    result: verify_pair(pair, trust, policy, predicate, &cache),
                 };
                 if let Some(slot) = slots.get(index) {
                     if let Ok(mut slot) = slot.lock() {

@@ -8,10 +8,11 @@ use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
 use crate::core::time::UnixTime;
+use crate::core::verify::pki::SignatureCache;
 use crate::core::verify::policy::{repository_url, signer_workflow, workflow_path};
 use crate::core::verify::x509::SigstoreExtension;
 use crate::core::verify::{
-    verify_attestation, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, PredicateRule, SanMatcher,
+    verify_attestation_with, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, PredicateRule, SanMatcher,
     SignerRule, Subject, TimeSource, VerifiedBundle, VerifiedSigner, VerifyError,
 };
 use crate::core::wire::bundle::Bundle;
@@ -158,7 +159,7 @@ async fn run_any(args: VerifyArgs) -> anyhow::Result<()> {
     let trust = trusted_root(&args).await?;
     let subject = read_subject(&subject_arg, true)?;
     let predicate = predicate_rule(&args, &bundle);
-    let verified = verify(&bundle, &trust, &subject, &policy, &predicate, &bundle_path)?;
+    let verified = verify(&bundle, &trust, &subject, &policy, &predicate, &bundle_path, &SignatureCache::new())?;
     if args.json {
         print_json(&facts_json(&verified, &subject));
     } else {
@@ -302,7 +303,8 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
     Ok(Policy::Keyless(identity))
 }
 
-/// Runs the verifier and classifies its error.
+/// Runs the verifier and classifies its error; `cache` is the batch's (see
+/// [`crate::core::verify::pki::SignatureCache`]).
 pub fn verify(
     bundle: &Bundle,
     trust: &TrustedRoot,
@@ -310,8 +312,9 @@ pub fn verify(
     policy: &Policy,
     predicate: &PredicateRule,
     bundle_path: &Path,
+    cache: &SignatureCache,
 ) -> anyhow::Result<VerifiedBundle> {
-    verify_attestation(bundle, trust, subject, policy, predicate).map_err(|e: VerifyError| {
+    verify_attestation_with(bundle, trust, subject, policy, predicate, cache).map_err(|e: VerifyError| {
         let kind = match e.blame() {
             Blame::Malformed => ExitKind::BadInput,
             Blame::Failed | Blame::Policy => ExitKind::VerificationFailed,
@@ -352,13 +355,14 @@ fn made_by_a_dry_run(bundle: &Bundle) -> bool {
     leaf.is_some_and(|cert| cert.raw_bytes.windows(STANDIN_ORGANIZATION.len()).any(|w| w == STANDIN_ORGANIZATION))
 }
 
-/// Parses `sha256:<64 hex>` / `sha512:<128 hex>`.
+/// Parses `sha256:<64 hex>` / `sha384:<96 hex>` / `sha512:<128 hex>`.
 fn parse_digest(arg: &str) -> Option<ArtifactDigests> {
     let (alg, hex_text) = arg.split_once(':')?;
     let bytes = hex::decode(hex_text).ok()?;
     match alg {
-        "sha256" => Some(ArtifactDigests { sha256: Some(bytes.try_into().ok()?), sha512: None }),
-        "sha512" => Some(ArtifactDigests { sha256: None, sha512: Some(bytes.try_into().ok()?) }),
+        "sha256" => Some(ArtifactDigests { sha256: Some(bytes.try_into().ok()?), sha384: None, sha512: None }),
+        "sha384" => Some(ArtifactDigests { sha256: None, sha384: Some(bytes.try_into().ok()?), sha512: None }),
+        "sha512" => Some(ArtifactDigests { sha256: None, sha384: None, sha512: Some(bytes.try_into().ok()?) }),
         _ => None,
     }
 }
@@ -375,7 +379,7 @@ pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
         return Err(fail_with_hint(
             ExitKind::BadInput,
             format!("subject {arg} is neither a file nor a digest"),
-            "pass an npm tarball, an artifact file, or sha256:<64 hex> / sha512:<128 hex>",
+            "pass an npm tarball, an artifact file, or sha256:<64 hex> / sha384:<96 hex> / sha512:<128 hex>",
         ));
     }
     let digests = hash_file(path)?;
@@ -388,11 +392,13 @@ pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
     Ok(Subject::Artifact(digests))
 }
 
-/// SHA-256 and SHA-512 of a file, streamed.
+/// SHA-256, SHA-384 and SHA-512 of a file, streamed (one read; SHA-384 for message signatures
+/// by P-384 signers).
 fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
     let cannot = |e: std::io::Error| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut sha256 = sha2::Sha256::new();
+    let mut sha384 = sha2::Sha384::new();
     let mut sha512 = sha2::Sha512::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -401,9 +407,14 @@ fn hash_file(path: &Path) -> anyhow::Result<ArtifactDigests> {
             break;
         }
         sha256.update(&buf[..n]);
+        sha384.update(&buf[..n]);
         sha512.update(&buf[..n]);
     }
-    Ok(ArtifactDigests { sha256: Some(sha256.finalize().into()), sha512: Some(sha512.finalize().into()) })
+    Ok(ArtifactDigests {
+        sha256: Some(sha256.finalize().into()),
+        sha384: Some(sha384.finalize().into()),
+        sha512: Some(sha512.finalize().into()),
+    })
 }
 
 /// `name` and `version` from `package/package.json` when `path` is an npm tarball, read by the

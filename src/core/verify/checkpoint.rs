@@ -243,13 +243,13 @@ pub fn c2sp_key_id(name: &str, key: &PublicKey, spki_der: &[u8]) -> [u8; 32] {
             h.update([0x0A, 0x01]);
             h.update(k.as_bytes());
         }
-        PublicKey::RsaPkcs1Sha256(_) => {
+        PublicKey::Rsa(_) => {
             h.update(name.as_bytes());
             h.update([0x0A, 0xFF]);
             h.update(b"PKIX-RSA-PKCS#1v1.5");
             h.update(spki_der);
         }
-        PublicKey::P256(_) | PublicKey::P384(_) => h.update(spki_der),
+        PublicKey::P256(_) | PublicKey::P384(_) | PublicKey::P521(_) => h.update(spki_der),
     }
     h.finalize().into()
 }
@@ -337,12 +337,12 @@ mod tests {
 
     #[test]
     fn an_ed25519_c2sp_checkpoint_needs_the_exact_origin() {
-        use ed25519_dalek::Signer as _;
-        use p256::pkcs8::EncodePublicKey as _;
-        let sk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let spki = sk.verifying_key().to_public_key_der().unwrap();
-        let key = PublicKey::from_spki_der(spki.as_bytes()).unwrap();
-        let id = c2sp_key_id("log.example.org", &key, spki.as_bytes());
+        use aws_lc_rs::encoding::AsDer as _;
+        use aws_lc_rs::signature::KeyPair as _;
+        let sk = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap();
+        let spki = sk.public_key().as_der().unwrap();
+        let key = PublicKey::from_spki_der(spki.as_ref()).unwrap();
+        let id = c2sp_key_id("log.example.org", &key, spki.as_ref());
         let v = NoteVerifier {
             names: vec!["log.example.org".into()],
             key_hint: id[..4].try_into().unwrap(),
@@ -352,7 +352,7 @@ mod tests {
         let root = crate::core::wire::encoding::b64_encode([9u8; 32]);
         let note = |origin: &str| {
             let body = format!("{origin}\n5\n{root}\n");
-            let sig = sk.sign(body.as_bytes()).to_bytes();
+            let sig = sk.sign(body.as_bytes()).as_ref().to_vec();
             let witness = sign_line("witness.example", &[1, 2, 3, 4], &[0u8; 72]);
             format!("{body}\n{witness}{}", sign_line("log.example.org", &id, &sig))
         };

@@ -104,10 +104,13 @@ pub fn verify_inclusion(
     Ok(())
 }
 
-/// An append-only tree of leaf hashes, for the local log stand-in.
+/// An append-only tree of leaf hashes, for the local log stand-in. Every complete subtree's
+/// hash is kept (`levels[h][i]` covers leaves `i * 2^h .. (i + 1) * 2^h`), so an append costs
+/// O(1) hashes amortised (O(log n) at most), a root O(log n) and an inclusion proof O(log² n)
+/// at most, whatever the size: about two hashes of memory per leaf.
 #[derive(Debug, Default, Clone)]
 pub struct Tree {
-    leaves: Vec<Hash>,
+    levels: Vec<Vec<Hash>>,
 }
 
 impl Tree {
@@ -116,42 +119,85 @@ impl Tree {
     }
 
     pub fn len(&self) -> u64 {
-        self.leaves.len() as u64
+        self.levels.first().map_or(0, |l| l.len() as u64)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty()
+        self.len() == 0
     }
 
-    /// Appends a leaf hash and returns its index.
+    /// Appends a leaf hash and returns its index; completes the subtrees it closes.
     pub fn push(&mut self, leaf: Hash) -> u64 {
-        self.leaves.push(leaf);
-        self.len() - 1
+        let index = self.len();
+        let mut node = leaf;
+        let mut height = 0;
+        loop {
+            if self.levels.len() == height {
+                self.levels.push(Vec::new());
+            }
+            let level = &mut self.levels[height];
+            level.push(node);
+            // An even count closes a pair: their parent is a new complete subtree above.
+            if level.len() % 2 != 0 {
+                break;
+            }
+            node = node_hash(&level[level.len() - 2], &level[level.len() - 1]);
+            height += 1;
+        }
+        index
     }
 
     pub fn leaf(&self, index: u64) -> Option<&Hash> {
-        self.leaves.get(usize::try_from(index).ok()?)
+        self.levels.first()?.get(usize::try_from(index).ok()?)
     }
 
     /// MTH of the first `size` leaves (RFC 6962 §2.1).
     pub fn root(&self, size: u64) -> Hash {
-        let size = (size as usize).min(self.leaves.len());
-        if size == 0 {
-            return empty_root();
-        }
-        mth(&self.leaves[..size])
+        let size = usize::try_from(size).unwrap_or(usize::MAX).min(self.len() as usize);
+        self.subtree(0, size)
     }
 
     /// PATH(index, D[0:size]) (RFC 6962 §2.1.1), leaf to root.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
         let size = usize::try_from(size).ok()?;
-        let index = usize::try_from(index).ok()?;
-        if size > self.leaves.len() || index >= size {
+        let mut m = usize::try_from(index).ok()?;
+        if size > self.len() as usize || m >= size {
             return None;
         }
+        // Walk down from the root, recording the sibling subtree at each split; the proof
+        // lists them leaf to root.
+        let (mut start, mut n) = (0, size);
         let mut out = Vec::new();
-        path(index, &self.leaves[..size], &mut out);
+        while n > 1 {
+            let k = split_point(n);
+            if m < k {
+                out.push(self.subtree(start + k, n - k));
+                n = k;
+            } else {
+                out.push(self.subtree(start, k));
+                start += k;
+                m -= k;
+                n -= k;
+            }
+        }
+        out.reverse();
         Some(out)
+    }
+
+    /// MTH(D[start:start + n]) for a subtree of the RFC 6962 recursion (`start` is a multiple
+    /// of the largest power of two not above `n`), from the stored complete subtrees.
+    fn subtree(&self, start: usize, n: usize) -> Hash {
+        if n == 0 {
+            return empty_root();
+        }
+        if n.is_power_of_two() {
+            let height = n.trailing_zeros() as usize;
+            if let Some(hash) = self.levels.get(height).and_then(|l| l.get(start >> height)) {
+                return *hash;
+            }
+        }
+        let k = split_point(n);
+        node_hash(&self.subtree(start, k), &self.subtree(start + k, n - k))
     }
 }
 
@@ -162,32 +208,6 @@ fn split_point(n: usize) -> usize {
         k <<= 1;
     }
     k
-}
-
-fn mth(leaves: &[Hash]) -> Hash {
-    match leaves.len() {
-        0 => empty_root(),
-        1 => leaves[0],
-        n => {
-            let k = split_point(n);
-            node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
-        }
-    }
-}
-
-fn path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) {
-    let n = leaves.len();
-    if n <= 1 {
-        return;
-    }
-    let k = split_point(n);
-    if m < k {
-        path(m, &leaves[..k], out);
-        out.push(mth(&leaves[k..]));
-    } else {
-        path(m - k, &leaves[k..], out);
-        out.push(mth(&leaves[..k]));
-    }
 }
 
 #[cfg(test)]
@@ -211,6 +231,84 @@ mod tests {
                     let other = (index + 1) % size;
                     assert!(verify_inclusion(other, size, &leaf, &proof, &root).is_err());
                 }
+            }
+        }
+    }
+
+    /// RFC 6962 §2.1 MTH and §2.1.1 PATH, computed from all leaves: what `Tree` must equal.
+    fn naive_mth(leaves: &[Hash]) -> Hash {
+        match leaves.len() {
+            0 => empty_root(),
+            1 => leaves[0],
+            n => {
+                let k = split_point(n);
+                node_hash(&naive_mth(&leaves[..k]), &naive_mth(&leaves[k..]))
+            }
+        }
+    }
+
+    fn naive_path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) {
+        let n = leaves.len();
+        if n <= 1 {
+            return;
+        }
+        let k = split_point(n);
+        if m < k {
+            naive_path(m, &leaves[..k], out);
+            out.push(naive_mth(&leaves[k..]));
+        } else {
+            naive_path(m - k, &leaves[k..], out);
+            out.push(naive_mth(&leaves[..k]));
+        }
+    }
+
+    #[test]
+    fn roots_and_proofs_equal_the_naive_computation_at_every_size() {
+        let leaves: Vec<Hash> = (0..300u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut tree = Tree::new();
+        assert_eq!(tree.root(0), empty_root());
+        for (i, leaf) in leaves.iter().enumerate() {
+            assert_eq!(tree.push(*leaf), i as u64);
+            // The root of the whole tree after each append.
+            let len = i + 1;
+            assert_eq!(tree.root(len as u64), naive_mth(&leaves[..len]), "size {len}");
+        }
+        // And of every earlier size, from the full tree.
+        for size in 0..=300usize {
+            assert_eq!(tree.root(size as u64), naive_mth(&leaves[..size]), "size {size}");
+        }
+        // Every index of every size up to 48, then a sample of indices of larger sizes.
+        let sizes = (1..=48usize).chain([127, 128, 129, 200, 255, 256, 257, 300]);
+        for size in sizes {
+            let indices: Vec<usize> =
+                if size <= 48 { (0..size).collect() } else { vec![0, 1, size / 3, size / 2, size - 2, size - 1] };
+            for index in indices {
+                let mut expected = Vec::new();
+                naive_path(index, &leaves[..size], &mut expected);
+                assert_eq!(tree.inclusion_proof(index as u64, size as u64).unwrap(), expected, "{index} of {size}");
+            }
+        }
+        assert_eq!(tree.inclusion_proof(300, 300), None);
+        assert_eq!(tree.inclusion_proof(0, 301), None);
+    }
+
+    #[test]
+    fn large_trees_keep_proofs_short_and_correct() {
+        // Sizes around powers of two, where the right spine is deepest.
+        let mut tree = Tree::new();
+        let mut leaves = Vec::new();
+        for i in 0..4200u32 {
+            let leaf = leaf_hash(&i.to_le_bytes());
+            leaves.push(leaf);
+            tree.push(leaf);
+        }
+        for size in [1023usize, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 4200] {
+            let root = tree.root(size as u64);
+            assert_eq!(root, naive_mth(&leaves[..size]));
+            for index in [0, 1, size / 2, size - 2, size - 1] {
+                let proof: Vec<Vec<u8>> =
+                    tree.inclusion_proof(index as u64, size as u64).unwrap().iter().map(|h| h.to_vec()).collect();
+                verify_inclusion(index as u64, size as u64, &leaves[index], &proof, &root).unwrap();
             }
         }
     }

@@ -17,10 +17,10 @@ pub mod x509;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::core::crypto::PublicKey;
+use crate::core::crypto::{HashAlgorithm, PublicKey};
 use crate::core::dsse::pae;
 use crate::core::time::{UnixTime, Validity};
-use crate::core::verify::pki::{validate_path, EKU_CODE_SIGNING};
+use crate::core::verify::pki::{validate_path, SignatureCache, EKU_CODE_SIGNING};
 use crate::core::verify::sct::{verify_embedded_scts, SctError, VerifiedSct};
 use crate::core::verify::tlog::{verify_entry, SignedContent, SignerKey, TlogError, VerifiedLogEntry};
 use crate::core::verify::tsa::{verify_timestamp, TsaError, VerifiedTimestamp};
@@ -57,13 +57,28 @@ const STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactDigests {
     pub sha256: Option<[u8; 32]>,
+    /// Needed only for a message signature made with SHA-384 (a P-384 signer's registry scheme).
+    pub sha384: Option<[u8; 48]>,
     pub sha512: Option<[u8; 64]>,
 }
 
 impl ArtifactDigests {
-    /// Both digests of the artifact's bytes.
+    /// Every digest of the artifact's bytes.
     pub fn of_bytes(bytes: &[u8]) -> Self {
-        Self { sha256: Some(sha2::Sha256::digest(bytes).into()), sha512: Some(sha2::Sha512::digest(bytes).into()) }
+        Self {
+            sha256: Some(sha2::Sha256::digest(bytes).into()),
+            sha384: Some(sha2::Sha384::digest(bytes).into()),
+            sha512: Some(sha2::Sha512::digest(bytes).into()),
+        }
+    }
+
+    /// The digest under `hash`, when known.
+    pub fn get(&self, hash: HashAlgorithm) -> Option<&[u8]> {
+        match hash {
+            HashAlgorithm::Sha256 => self.sha256.as_ref().map(|d| d.as_slice()),
+            HashAlgorithm::Sha384 => self.sha384.as_ref().map(|d| d.as_slice()),
+            HashAlgorithm::Sha512 => self.sha512.as_ref().map(|d| d.as_slice()),
+        }
     }
 }
 
@@ -615,7 +630,7 @@ pub fn verify_bundle(
     subject: &Subject,
     policy: &Policy,
 ) -> Result<VerifiedBundle, VerifyError> {
-    verify_attestation(bundle, trust, subject, policy, &PredicateRule::Any)
+    verify_attestation_with(bundle, trust, subject, policy, &PredicateRule::Any, &SignatureCache::new())
 }
 
 /// [`verify_bundle`], and the signed statement's `predicateType` must satisfy `predicate` (a
@@ -626,6 +641,20 @@ pub fn verify_attestation(
     subject: &Subject,
     policy: &Policy,
     predicate: &PredicateRule,
+) -> Result<VerifiedBundle, VerifyError> {
+    verify_attestation_with(bundle, trust, subject, policy, predicate, &SignatureCache::new())
+}
+
+/// [`verify_attestation`] for one of many bundles: certificate signature checks that succeeded
+/// for an earlier bundle in `cache` (the same intermediate by the same root, a shared leaf) are
+/// not repeated.
+pub fn verify_attestation_with(
+    bundle: &Bundle,
+    trust: &TrustedRoot,
+    subject: &Subject,
+    policy: &Policy,
+    predicate: &PredicateRule,
+    cache: &SignatureCache,
 ) -> Result<VerifiedBundle, VerifyError> {
     check_trusted_root(trust)?;
     check_policy(policy)?;
@@ -688,9 +717,9 @@ pub fn verify_attestation(
 
     // Steps 5 and 8: the log entry (inclusion proof, checkpoint, SET, body consistency).
     let content = match parsed.content {
-        BundleContent::MessageSignature { signature, .. } => {
-            let sha256 = subject_sha256(subject)?;
-            SignedContent::MessageSignature { artifact_sha256: sha256, signature }
+        BundleContent::MessageSignature { digest, signature } => {
+            let (hash, artifact_digest) = message_digest(digest, &key, subject)?;
+            SignedContent::MessageSignature { hash, artifact_digest, signature }
         }
         BundleContent::Dsse { envelope, .. } => SignedContent::Dsse { envelope },
     };
@@ -711,7 +740,7 @@ pub fn verify_attestation(
     let signer = match (leaf, &parsed.signer) {
         (Some(leaf), _) => {
             // Steps 6, 2 and 3.
-            let (authority, sct) = verify_certificate(leaf, trust, &signed_times)?;
+            let (authority, sct) = verify_certificate(leaf, trust, &signed_times, cache)?;
             VerifiedSigner::Certificate(Box::new(CertificateIdentity {
                 san: leaf
                     .san()
@@ -743,7 +772,9 @@ pub fn leaf_chains_at_issuance(bundle: &Bundle, trust: &TrustedRoot) -> Result<(
     check_trusted_root(trust)?;
     let parsed = ParsedBundle::parse(bundle)?;
     match &parsed.signer {
-        BundleSigner::Certificate(leaf) => authority_at(leaf, trust, leaf.not_before).map(|_| ()),
+        BundleSigner::Certificate(leaf) => {
+            authority_at(leaf, trust, leaf.not_before, &SignatureCache::new()).map(|_| ())
+        }
         BundleSigner::PublicKey { .. } => Err(VerifyError::PolicyMismatch {
             field: "signer",
             expected: "a Fulcio certificate".into(),
@@ -793,12 +824,29 @@ fn check_policy(policy: &Policy) -> Result<(), VerifyError> {
     }
 }
 
-fn subject_sha256(subject: &Subject) -> Result<&[u8], VerifyError> {
+/// The digest a message signature was made over: by the bundle's `messageDigest` algorithm
+/// when present, else the registry scheme of the signer's key (SHA-384 for P-384, SHA-512 for
+/// P-521, SHA-256 otherwise), taken from the artifact's digests.
+fn message_digest<'s>(
+    bundle_digest: Option<(&str, &[u8])>,
+    key: &PublicKey,
+    subject: &'s Subject,
+) -> Result<(HashAlgorithm, &'s [u8]), VerifyError> {
+    let hash = match bundle_digest {
+        Some((name, _)) => HashAlgorithm::from_registry_name(name).ok_or_else(|| VerifyError::SubjectMismatch {
+            reason: format!("message digest algorithm {name} is not SHA2_256, SHA2_384 or SHA2_512"),
+        })?,
+        None => key.default_hash(),
+    };
     match subject {
-        Subject::Artifact(ArtifactDigests { sha256: Some(d), .. }) => Ok(d),
-        Subject::Artifact(_) => Err(VerifyError::SubjectMismatch {
-            reason: "a message-signature bundle needs the artifact's SHA-256 digest".into(),
-        }),
+        Subject::Artifact(digests) => {
+            digests.get(hash).map(|d| (hash, d)).ok_or_else(|| VerifyError::SubjectMismatch {
+                reason: format!(
+                    "the bundle's message signature is over the artifact's {} digest, which was not given",
+                    hash.registry_name()
+                ),
+            })
+        }
         Subject::NpmPackage(p) => Err(VerifyError::SubjectMismatch {
             reason: format!(
                 "{} is an npm package, but the bundle holds a message signature, not a statement",
@@ -817,22 +865,20 @@ fn verify_signature(
 ) -> Result<Option<VerifiedStatement>, VerifyError> {
     match parsed.content {
         BundleContent::MessageSignature { digest, signature } => {
-            let sha256 = subject_sha256(subject)?;
+            let (hash, artifact_digest) = message_digest(digest, key, subject)?;
             // The message digest is only a hint, but a mismatch with the artifact is rejected.
-            if let Some((algorithm, value)) = digest {
-                if algorithm != "SHA2_256" {
+            if let Some((_, value)) = digest {
+                if value != artifact_digest {
                     return Err(VerifyError::SubjectMismatch {
-                        reason: format!("message digest algorithm {algorithm} is not SHA2_256"),
-                    });
-                }
-                if value != sha256 {
-                    return Err(VerifyError::SubjectMismatch {
-                        reason: "the bundle's message digest differs from the artifact's SHA-256".into(),
+                        reason: format!(
+                            "the bundle's message digest differs from the artifact's {}",
+                            hash.registry_name()
+                        ),
                     });
                 }
             }
-            // Signature over SHA-256(artifact), verified as a prehash (works in digest mode too).
-            key.verify_prehashed(sha256, signature)
+            // Signature over the artifact's digest, verified as a prehash (works in digest mode too).
+            key.verify_prehashed(hash, artifact_digest, signature)
                 .map_err(|e| VerifyError::Signature { reason: format!("message signature: {e}") })?;
             Ok(None)
         }
@@ -1022,6 +1068,7 @@ fn verify_certificate<'t>(
     leaf: &LeafCertificate,
     trust: &'t TrustedRoot,
     times: &[SignedTime],
+    cache: &SignatureCache,
 ) -> Result<(&'t CertificateAuthority, VerifiedSct), VerifyError> {
     // Step 6: every verified time t satisfies notBefore <= t <= notAfter.
     for t in times {
@@ -1045,7 +1092,7 @@ fn verify_certificate<'t>(
     // Step 2 (hybrid model): the path must validate at each signed time.
     let mut used = None;
     for t in times {
-        used = Some(authority_at(leaf, trust, t.time)?);
+        used = Some(authority_at(leaf, trust, t.time, cache)?);
     }
     let authority = used.ok_or(VerifyError::NoSignedTime)?;
     // Step 3: the SCT, with the issuer key taken from the trusted chain.
@@ -1059,6 +1106,7 @@ fn authority_at<'t>(
     leaf: &LeafCertificate,
     trust: &'t TrustedRoot,
     at: UnixTime,
+    cache: &SignatureCache,
 ) -> Result<&'t CertificateAuthority, VerifyError> {
     let mut last_reason = "no certificate authority in the trusted root is valid at that time".to_owned();
     for ca in &trust.certificate_authorities {
@@ -1071,8 +1119,8 @@ fn authority_at<'t>(
                 continue;
             }
         }
-        let chain: Vec<Vec<u8>> = ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect();
-        match validate_path(&leaf.der, &chain, at, EKU_CODE_SIGNING) {
+        let chain: Vec<&[u8]> = ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_slice()).collect();
+        match validate_path(&leaf.der, &chain, at, EKU_CODE_SIGNING, cache) {
             Ok(()) => return Ok(ca),
             Err(e) => last_reason = e.to_string(),
         }

@@ -284,14 +284,15 @@ fn the_certificate_chains_and_its_sct_verifies_at_the_log_time() {
         [("happy-path-v0.1", conformance!("happy-path-v0.1")), ("happy-path-v0.3", conformance!("happy-path-v0.3"))]
     {
         let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
-        let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle)).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new())
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(ca.uri, "https://fulcio.sigstore.dev");
         assert_eq!(sct.log_base_url, "https://ctfe.sigstore.dev/2022");
     }
     // A real npm provenance bundle from 2023 (v0.1, 3-certificate chain whose extras are ignored).
     let bundle = npm!("sigstore-1.0.0-provenance.sigstore.json");
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
-    verify_certificate(&leaf, &root, &log_time(&bundle)).unwrap();
+    verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new()).unwrap();
 }
 
 #[test]
@@ -301,10 +302,13 @@ fn a_signed_time_outside_the_certificate_is_rejected() {
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
     let mut times = log_time(&bundle);
     times[0].time = UnixTime(leaf.not_after.0 + 1);
-    assert!(matches!(verify_certificate(&leaf, &root, &times), Err(VerifyError::TimeOutsideCertificate { .. })));
+    assert!(matches!(
+        verify_certificate(&leaf, &root, &times, &SignatureCache::new()),
+        Err(VerifyError::TimeOutsideCertificate { .. })
+    ));
     // The boundary itself is inside (inclusive).
     times[0].time = leaf.not_after;
-    verify_certificate(&leaf, &root, &times).unwrap();
+    verify_certificate(&leaf, &root, &times, &SignatureCache::new()).unwrap();
 }
 
 #[test]
@@ -314,7 +318,10 @@ fn a_certificate_from_another_ca_does_not_chain() {
     let leaf = leaf_of(&ParsedBundle::parse(&bundle).unwrap());
     // Keep only the 2021 CA, which never issued this leaf.
     root.certificate_authorities.truncate(1);
-    assert!(matches!(verify_certificate(&leaf, &root, &log_time(&bundle)), Err(VerifyError::CertificatePath { .. })));
+    assert!(matches!(
+        verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new()),
+        Err(VerifyError::CertificatePath { .. })
+    ));
 }
 
 #[test]
@@ -326,12 +333,15 @@ fn a_ca_outside_its_valid_for_is_not_used() {
     for ca in &mut root.certificate_authorities {
         ca.valid_for.as_mut().unwrap().end = Some(UnixTime(t[0].time.0 - 1).to_rfc3339());
     }
-    assert!(matches!(verify_certificate(&leaf, &root, &t), Err(VerifyError::CertificatePath { .. })));
+    assert!(matches!(
+        verify_certificate(&leaf, &root, &t, &SignatureCache::new()),
+        Err(VerifyError::CertificatePath { .. })
+    ));
     // End equal to the signing time is still valid (inclusive).
     for ca in &mut root.certificate_authorities {
         ca.valid_for.as_mut().unwrap().end = Some(t[0].time.to_rfc3339());
     }
-    verify_certificate(&leaf, &root, &t).unwrap();
+    verify_certificate(&leaf, &root, &t, &SignatureCache::new()).unwrap();
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
+use crate::core::crypto::{pem_rfc7468_decode, HashAlgorithm, PublicKey};
 use crate::core::time::{UnixTime, Validity};
 use crate::core::verify::checkpoint::{self, CheckpointError, NoteVerifier, OriginRule};
 use crate::core::verify::merkle::{self, InclusionError};
@@ -17,8 +17,9 @@ use crate::core::wire::trust_root::TransparencyLogInstance;
 /// What the bundle claims was logged.
 #[derive(Debug, Clone, Copy)]
 pub enum SignedContent<'a> {
-    /// A message-signature bundle: the artifact's SHA-256 digest and the signature bytes.
-    MessageSignature { artifact_sha256: &'a [u8], signature: &'a [u8] },
+    /// A message-signature bundle: the artifact's digest under `hash` (the algorithm the
+    /// signature was made with) and the signature bytes.
+    MessageSignature { hash: HashAlgorithm, artifact_digest: &'a [u8], signature: &'a [u8] },
     /// A DSSE bundle: the envelope (payload, payload type, exactly one signature).
     Dsse { envelope: &'a Envelope },
 }
@@ -449,17 +450,17 @@ fn check_body(
         SignedContent::Dsse { .. } => "DSSE envelope",
     };
     match (logged.kind.as_str(), logged.version.as_str(), content) {
-        ("hashedrekord", "0.0.1", SignedContent::MessageSignature { artifact_sha256, signature }) => {
-            hashedrekord_v001(&body, log_index, artifact_sha256, signature, signer)
+        ("hashedrekord", "0.0.1", SignedContent::MessageSignature { hash, artifact_digest, signature }) => {
+            hashedrekord_v001(&body, log_index, hash, artifact_digest, signature, signer)
         }
-        ("hashedrekord", "0.0.2", SignedContent::MessageSignature { artifact_sha256, signature }) => {
-            // Only the SHA-256 digest of the artifact is at hand.
+        ("hashedrekord", "0.0.2", SignedContent::MessageSignature { hash, artifact_digest, signature }) => {
+            // The entry's digest is the artifact's under the algorithm the signature used.
             ensure(
-                text(&body, "/spec/hashedRekordV002/data/algorithm", log_index)? == "SHA2_256",
+                text(&body, "/spec/hashedRekordV002/data/algorithm", log_index)? == hash.registry_name(),
                 log_index,
                 "spec.hashedRekordV002.data.algorithm",
             )?;
-            hashedrekord_v002(&body, log_index, artifact_sha256, signature, signer)
+            hashedrekord_v002(&body, log_index, artifact_digest, signature, signer)
         }
         ("hashedrekord", "0.0.2", SignedContent::Dsse { envelope }) => {
             // Rekor v2 logs DSSE as a hashedrekord over the hash of the PAE (rekor-v2-spec
@@ -479,19 +480,25 @@ fn check_body(
     }
 }
 
-/// `hashedrekord` 0.0.1: `spec.data.hash` (sha256, hex), `spec.signature.content` (base64),
-/// `spec.signature.publicKey.content` (base64 of the PEM certificate or key).
+/// `hashedrekord` 0.0.1: `spec.data.hash` (sha256, sha384 or sha512, hex),
+/// `spec.signature.content` (base64), `spec.signature.publicKey.content` (base64 of the PEM
+/// certificate or key).
 fn hashedrekord_v001(
     body: &Value,
     log_index: u64,
-    artifact_sha256: &[u8],
+    hash: HashAlgorithm,
+    artifact_digest: &[u8],
     signature: &[u8],
     signer: SignerKey<'_>,
 ) -> Result<(), TlogError> {
-    ensure(text(body, "/spec/data/hash/algorithm", log_index)? == "sha256", log_index, "spec.data.hash.algorithm")?;
+    ensure(
+        text(body, "/spec/data/hash/algorithm", log_index)? == hash.rekor_name(),
+        log_index,
+        "spec.data.hash.algorithm",
+    )?;
     let digest = hex::decode(text(body, "/spec/data/hash/value", log_index)?)
         .map_err(|_| TlogError::MalformedBody { log_index, reason: "spec.data.hash.value is not hex".into() })?;
-    ensure(digest == artifact_sha256, log_index, "spec.data.hash.value")?;
+    ensure(digest == artifact_digest, log_index, "spec.data.hash.value")?;
     ensure(bytes(body, "/spec/signature/content", log_index)? == signature, log_index, "spec.signature.content")?;
     let verifier = bytes(body, "/spec/signature/publicKey/content", log_index)?;
     ensure(pem_is_signer(&verifier, signer), log_index, "spec.signature.publicKey.content")
@@ -537,11 +544,7 @@ fn hashedrekord_v002(
     };
     // The key details must describe the signer's key (checked where the name is unambiguous).
     let details = text(body, &format!("{SPEC}/signature/verifier/keyDetails"), log_index)?;
-    let expected = spki.and_then(|s| PublicKey::from_spki_der(&s).ok()).and_then(|k| match k {
-        PublicKey::P256(_) => Some("PKIX_ECDSA_P256_SHA_256"),
-        PublicKey::P384(_) => Some("PKIX_ECDSA_P384_SHA_384"),
-        _ => None,
-    });
+    let expected = spki.and_then(|s| PublicKey::from_spki_der(&s).ok()).and_then(|k| k.registry_details());
     ensure(expected.is_none_or(|e| e == details), log_index, "spec.hashedRekordV002.signature.verifier.keyDetails")
 }
 
@@ -668,7 +671,8 @@ mod tests {
                 };
             let content = match (&self.bundle.message_signature, &self.bundle.dsse_envelope) {
                 (Some(sig), _) => SignedContent::MessageSignature {
-                    artifact_sha256: &self.artifact_sha256,
+                    hash: HashAlgorithm::Sha256,
+                    artifact_digest: &self.artifact_sha256,
                     signature: &sig.signature,
                 },
                 (None, Some(envelope)) => SignedContent::Dsse { envelope },
@@ -1060,7 +1064,11 @@ mod tests {
         let err = verify_entry(
             case.entry(),
             &case.root.tlogs,
-            SignedContent::MessageSignature { artifact_sha256: &case.artifact_sha256, signature: sig },
+            SignedContent::MessageSignature {
+                hash: HashAlgorithm::Sha256,
+                artifact_digest: &case.artifact_sha256,
+                signature: sig,
+            },
             SignerKey::Certificate { der: other_cert },
         )
         .unwrap_err();

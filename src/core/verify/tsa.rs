@@ -135,6 +135,14 @@ impl HashAlg {
             Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
         }
     }
+
+    fn registry(self) -> crate::core::crypto::HashAlgorithm {
+        match self {
+            Self::Sha256 => crate::core::crypto::HashAlgorithm::Sha256,
+            Self::Sha384 => crate::core::crypto::HashAlgorithm::Sha384,
+            Self::Sha512 => crate::core::crypto::HashAlgorithm::Sha512,
+        }
+    }
 }
 
 /// The signature scheme of a signer info: how its signature over the signed attributes is made.
@@ -449,7 +457,14 @@ fn verify_with_authority(
         }
     };
     // The TSA certificate chains to this authority's anchor at genTime, with EKU timeStamping.
-    validate_path(&leaf_der, &anchors, token.gen_time, EKU_TIME_STAMPING).map_err(|e| {
+    validate_path(
+        &leaf_der,
+        &anchors,
+        token.gen_time,
+        EKU_TIME_STAMPING,
+        &crate::core::verify::pki::SignatureCache::new(),
+    )
+    .map_err(|e| {
         let reason = match e {
             PathError::EmptyChain => "the authority's chain has no anchor above the TSA certificate".to_owned(),
             other => other.to_string(),
@@ -487,11 +502,12 @@ fn verify_signature(token: &Token, leaf_der: &[u8]) -> Result<(), TsaError> {
     let message = &token.signed_attributes;
     let signature = token.signer.signature.as_bytes();
     let result = match (token.scheme.clone()?, &key) {
-        (SignatureScheme::Ecdsa(hash), PublicKey::P256(_) | PublicKey::P384(_)) => {
-            key.verify_prehashed(&hash.digest(message), signature)
+        (SignatureScheme::Ecdsa(hash), PublicKey::P256(_) | PublicKey::P384(_) | PublicKey::P521(_)) => {
+            key.verify_prehashed(hash.registry(), &hash.digest(message), signature)
         }
-        (SignatureScheme::RsaSha256, PublicKey::RsaPkcs1Sha256(_))
-        | (SignatureScheme::Ed25519, PublicKey::Ed25519(_)) => key.verify(message, signature),
+        (SignatureScheme::RsaSha256, PublicKey::Rsa(_)) | (SignatureScheme::Ed25519, PublicKey::Ed25519(_)) => {
+            key.verify(message, signature)
+        }
         _ => return Err(bad("the signature algorithm does not fit the certificate key".into())),
     };
     result.map_err(|e| bad(e.to_string()))

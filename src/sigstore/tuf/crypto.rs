@@ -1,22 +1,22 @@
 //! The signature checks behind `sigstore-tuf`, on the crypto stack the rest of npm-attest uses
-//! (ring, with RustCrypto for the pre-hashed ECDSA variants) instead of the crate's default
-//! aws-lc-rs: one crypto stack in the binary, no C library built from source.
+//! (aws-lc-rs, with RustCrypto for the pre-hashed ECDSA variants), installed as the crate's
+//! provider so that its own feature set stays off.
 //!
 //! `sigstore-crypto` hands us the raw `subjectPublicKey` bits it has already validated (an
 //! uncompressed SEC1 point for ECDSA, 32 bytes for Ed25519, PKCS#1 `RSAPublicKey` for RSA).
 
 use std::sync::OnceLock;
 
-use ring::signature::{self as rs, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::{self as rs, UnparsedPublicKey, VerificationAlgorithm};
 use sha2::Digest as _;
 use sigstore_crypto::provider::{CryptoProvider, HashContext};
 use sigstore_crypto::{Error, Result, SigningScheme};
 use sigstore_types::HashAlgorithm;
 
 #[derive(Debug)]
-struct RingProvider;
+struct AwsLcProvider;
 
-static PROVIDER: RingProvider = RingProvider;
+static PROVIDER: AwsLcProvider = AwsLcProvider;
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// Installs the provider for the process (once; later calls do nothing). Every entry point of
@@ -52,7 +52,7 @@ impl HashContext for Hasher {
     }
 }
 
-fn ring_algorithm(scheme: SigningScheme) -> Option<&'static dyn VerificationAlgorithm> {
+fn algorithm(scheme: SigningScheme) -> Option<&'static dyn VerificationAlgorithm> {
     Some(match scheme {
         SigningScheme::EcdsaP256Sha256 => &rs::ECDSA_P256_SHA256_ASN1,
         SigningScheme::EcdsaP256Sha384 => &rs::ECDSA_P256_SHA384_ASN1,
@@ -70,7 +70,7 @@ fn ring_algorithm(scheme: SigningScheme) -> Option<&'static dyn VerificationAlgo
     })
 }
 
-impl CryptoProvider for RingProvider {
+impl CryptoProvider for AwsLcProvider {
     fn hash(&self, algorithm: HashAlgorithm) -> Result<Box<dyn HashContext>> {
         Ok(Box::new(match algorithm {
             HashAlgorithm::Sha2256 => Hasher::Sha256(sha2::Sha256::new()),
@@ -93,7 +93,7 @@ impl CryptoProvider for RingProvider {
     }
 
     fn verify_raw(&self, scheme: SigningScheme, public_key: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
-        let algorithm = ring_algorithm(scheme)
+        let algorithm = algorithm(scheme)
             .ok_or_else(|| Error::UnsupportedAlgorithm(format!("{scheme:?} is not supported by npm-attest")))?;
         UnparsedPublicKey::new(algorithm, public_key)
             .verify(data, signature)
@@ -134,15 +134,15 @@ mod tests {
     #[test]
     fn ed25519_and_p256_signatures_check_and_tampering_fails() {
         install();
-        use ed25519_dalek::Signer as _;
-        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let sig = key.sign(b"canonical bytes").to_bytes();
-        let public = key.verifying_key().to_bytes();
+        use aws_lc_rs::signature::KeyPair as _;
+        let key = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap();
+        let sig = key.sign(b"canonical bytes").as_ref().to_vec();
+        let public = key.public_key().as_ref().to_vec();
         PROVIDER.verify_raw(SigningScheme::Ed25519, &public, b"canonical bytes", &sig).unwrap();
         assert!(PROVIDER.verify_raw(SigningScheme::Ed25519, &public, b"canonical bytez", &sig).is_err());
 
         let key = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
-        let sig: p256::ecdsa::Signature = key.sign(b"metadata");
+        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&key, b"metadata");
         let der = sig.to_der();
         let point = key.verifying_key().to_encoded_point(false);
         PROVIDER.verify_raw(SigningScheme::EcdsaP256Sha256, point.as_bytes(), b"metadata", der.as_bytes()).unwrap();
