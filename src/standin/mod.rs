@@ -15,7 +15,9 @@ pub mod faults;
 mod fulcio;
 mod issuer;
 mod log;
+mod rekor_v2;
 pub mod server;
+mod tsa;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -52,6 +54,7 @@ pub struct Standin {
     base_url: String,
     trusted_root: TrustedRoot,
     signing_config: SigningConfig,
+    signing_config_v2: SigningConfig,
     app: Arc<server::App>,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -149,21 +152,32 @@ impl Standin {
         let kid = hex::encode(&Sha256::digest(p256_spki(&issuer_key)?)[..8]);
         let issuer = issuer::Issuer::new(issuer_key, kid);
 
-        let trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
+        let tsa_root = p384_key()?;
+        let tsa = tsa::TimestampAuthority::new(&tsa_root, p256_key()?, valid_from, (random_bytes::<20>()?, random_bytes::<20>()?))
+            .map_err(|e| anyhow::anyhow!("cannot create the stand-in TSA: {e}"))?;
+        drop(tsa_root);
+        let rekor_v2_url = format!("{base_url}{}", rekor_v2::PATH_PREFIX);
+        let log_v2 = rekor_v2::LogV2::new(random_bytes::<32>()?, format!("{local}{}", rekor_v2::PATH_PREFIX))?;
+
+        let mut trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
+        add_rekor_v2_and_tsa(&mut trusted_root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
         let signing_config = build_signing_config(&base_url, valid_from);
+        let signing_config_v2 = build_signing_config_v2(&base_url, &rekor_v2_url, valid_from);
         let app = Arc::new(server::App {
             base_url: base_url.clone(),
             ca,
             ct,
             issuer,
             log: Mutex::new(log),
+            log_v2: Mutex::new(log_v2),
+            tsa,
             clock,
             random: random_serial,
             expired_certificates: std::sync::atomic::AtomicBool::new(false),
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
-        Ok(Standin { base_url, trusted_root, signing_config, app, shutdown, task: Some(task) })
+        Ok(Standin { base_url, trusted_root, signing_config, signing_config_v2, app, shutdown, task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`: the base URL of both the Fulcio API (`/api/v2/signingCert`)
@@ -182,6 +196,22 @@ impl Standin {
         self.signing_config.clone()
     }
 
+    /// A signing config v0.2 naming this stand-in's CA, its Rekor v2 log and its TSA: the next
+    /// Sigstore (Rekor v2 entries, time from RFC 3161 timestamps).
+    pub fn signing_config_rekor_v2(&self) -> SigningConfig {
+        self.signing_config_v2.clone()
+    }
+
+    /// The Rekor v2 log's base URL (`{base_url}/rekor-v2`).
+    pub fn rekor_v2_url(&self) -> String {
+        format!("{}{}", self.base_url, rekor_v2::PATH_PREFIX)
+    }
+
+    /// The TSA's full URL (`{base_url}/api/v1/timestamp`).
+    pub fn tsa_url(&self) -> String {
+        format!("{}/api/v1/timestamp", self.base_url)
+    }
+
     /// The ClientTrustConfig (trusted root + signing config) sigstore-python's `--trust-config`
     /// takes.
     pub fn client_trust_config(&self) -> ClientTrustConfig {
@@ -190,6 +220,11 @@ impl Standin {
             trusted_root: self.trusted_root.clone(),
             signing_config: self.signing_config(),
         }
+    }
+
+    /// [`Standin::client_trust_config`] with the Rekor v2 + TSA signing config.
+    pub fn client_trust_config_rekor_v2(&self) -> ClientTrustConfig {
+        ClientTrustConfig { signing_config: self.signing_config_rekor_v2(), ..self.client_trust_config() }
     }
 
     /// Mints an identity token signed by the stand-in's issuer key. `iss`, `aud` (`sigstore`),
@@ -294,6 +329,61 @@ fn build_signing_config(base_url: &str, valid_from: UnixTime) -> SigningConfig {
         oidc_urls: Vec::new(),
         rekor_tlog_urls: vec![service],
         tsa_urls: Vec::new(),
+        rekor_tlog_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
+        tsa_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
+    }
+}
+
+/// Lists the Rekor v2 log (Ed25519, log ID = C2SP key ID) and the TSA in the trusted root.
+fn add_rekor_v2_and_tsa(
+    root: &mut TrustedRoot,
+    rekor_v2_url: &str,
+    log_v2: &rekor_v2::LogV2,
+    tsa: &tsa::TimestampAuthority,
+    base_url: &str,
+    valid_from: UnixTime,
+) {
+    let valid_for = TimeRange { start: Some(valid_from.to_rfc3339()), end: None };
+    root.tlogs.push(TransparencyLogInstance {
+        base_url: rekor_v2_url.to_owned(),
+        hash_algorithm: "SHA2_256".to_owned(),
+        public_key: PublicKey {
+            raw_bytes: log_v2.spki_der().to_vec(),
+            key_details: "PKIX_ED25519".to_owned(),
+            valid_for: Some(valid_for.clone()),
+        },
+        log_id: LogId { key_id: log_v2.log_id().to_vec() },
+        checkpoint_key_id: None,
+        operator: None,
+    });
+    root.timestamp_authorities.push(CaEntry {
+        subject: DistinguishedName {
+            organization: "npm-attest.local".to_owned(),
+            common_name: "npm-attest-local-tsa".to_owned(),
+        },
+        uri: format!("{base_url}/api/v1/timestamp"),
+        cert_chain: CertChain {
+            certificates: tsa.chain_der().iter().map(|der| X509Certificate { raw_bytes: der.to_vec() }).collect(),
+        },
+        valid_for: Some(valid_for),
+        operator: None,
+    });
+}
+
+/// Fulcio v1, Rekor v2 and the TSA (v1 API), selectors ANY.
+fn build_signing_config_v2(base_url: &str, rekor_v2_url: &str, valid_from: UnixTime) -> SigningConfig {
+    let service = |url: String, version: u32| Service {
+        url,
+        major_api_version: version,
+        valid_for: TimeRange { start: Some(valid_from.to_rfc3339()), end: None },
+        operator: "local".to_owned(),
+    };
+    SigningConfig {
+        media_type: SIGNING_CONFIG_MEDIA_TYPE_V0_2.to_owned(),
+        ca_urls: vec![service(base_url.to_owned(), 1)],
+        oidc_urls: Vec::new(),
+        rekor_tlog_urls: vec![service(rekor_v2_url.to_owned(), 2)],
+        tsa_urls: vec![service(format!("{base_url}/api/v1/timestamp"), 1)],
         rekor_tlog_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
         tsa_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
     }
