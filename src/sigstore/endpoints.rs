@@ -213,6 +213,7 @@ mod tests {
             service("https://tsa", 1, "2025-01-01T00:00:00Z", None, "a"),
             service("https://tsa-b", 1, "2025-01-01T00:00:00Z", None, "b"),
         ];
+        with_tsa.tsa_config = Some(ServiceConfig { selector: "ANY".into(), count: None });
         let chosen = select_endpoints(&with_tsa, now, None).unwrap();
         assert_eq!((chosen.rekor.as_str(), chosen.rekor_version), ("https://rekor-v2", 2));
         assert_eq!(chosen.tsa, vec!["https://tsa".to_owned()], "ANY: the first operator's");

@@ -75,3 +75,53 @@ fn check_response(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::time::UnixTime;
+    use crate::standin::tsa::TimestampAuthority;
+
+    fn authority(seed: u8) -> TimestampAuthority {
+        let root = p384::ecdsa::SigningKey::from_slice(&[seed; 48]).unwrap();
+        let leaf = p256::ecdsa::SigningKey::from_slice(&[seed + 1; 32]).unwrap();
+        TimestampAuthority::new(&root, leaf, UnixTime(1_700_000_000), ([seed; 20], [seed + 2; 20])).unwrap()
+    }
+
+    fn trusted(tsa: &TimestampAuthority) -> Vec<CertificateAuthority> {
+        use crate::core::wire::bundle::X509Certificate;
+        use crate::core::wire::trust_root::{CertChain, DistinguishedName, TimeRange};
+        vec![CertificateAuthority {
+            subject: DistinguishedName::default(),
+            uri: "http://127.0.0.1/api/v1/timestamp".into(),
+            cert_chain: CertChain {
+                certificates: tsa.chain_der().iter().map(|d| X509Certificate { raw_bytes: d.to_vec() }).collect(),
+            },
+            valid_for: Some(TimeRange { start: Some("2023-01-01T00:00:00Z".into()), end: None }),
+            operator: None,
+        }]
+    }
+
+    #[test]
+    fn answers_over_another_message_or_with_another_nonce_are_refused() {
+        let tsa = authority(3);
+        let signature = b"our signature";
+        let imprint = Sha256::digest(signature);
+        let now = UnixTime(1_750_000_000);
+        let message = |e: anyhow::Error| crate::error::render(&e);
+
+        let foreign = tsa.respond(&request_der(&Sha256::digest(b"another"), 7).unwrap(), now, [1; 20]).unwrap();
+        let err = check_response(&foreign, &imprint, 7, signature, None).unwrap_err();
+        assert!(message(err).contains("message imprint mismatch"));
+
+        let replayed = tsa.respond(&request_der(&imprint, 8).unwrap(), now, [1; 20]).unwrap();
+        let err = check_response(&replayed, &imprint, 7, signature, None).unwrap_err();
+        assert!(message(err).contains("nonce"));
+
+        check_response(&replayed, &imprint, 8, signature, Some(&trusted(&tsa))).unwrap();
+        // A well-formed answer from a TSA the trusted root does not list.
+        let err = check_response(&replayed, &imprint, 8, signature, Some(&trusted(&authority(9)))).unwrap_err();
+        assert!(message(err).contains("timestamp authorities"));
+        assert!(check_response(b"\x30\x00", &imprint, 8, signature, None).is_err());
+    }
+}

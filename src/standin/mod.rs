@@ -17,7 +17,7 @@ mod issuer;
 mod log;
 mod rekor_v2;
 pub mod server;
-mod tsa;
+pub(crate) mod tsa;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -157,7 +157,12 @@ impl Standin {
             .map_err(|e| anyhow::anyhow!("cannot create the stand-in TSA: {e}"))?;
         drop(tsa_root);
         let rekor_v2_url = format!("{base_url}{}", rekor_v2::PATH_PREFIX);
-        let log_v2 = rekor_v2::LogV2::new(random_bytes::<32>()?, format!("{local}{}", rekor_v2::PATH_PREFIX))?;
+        let mut log_v2 = rekor_v2::LogV2::new(random_bytes::<32>()?, format!("{local}{}", rekor_v2::PATH_PREFIX))?;
+        // Like the v1 log, never empty: a client's entry at index 0 of a one-leaf tree has a zero
+        // logIndex and no hashes, which protobuf JSON omits and sigstore-python refuses.
+        log_v2
+            .create(&genesis_v2_request(&base_url)?)
+            .map_err(|e| anyhow::anyhow!("cannot log the Rekor v2 genesis entry: {e}"))?;
 
         let mut trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
         add_rekor_v2_and_tsa(&mut trusted_root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
@@ -271,6 +276,21 @@ fn genesis_entry(tree_id: u64) -> anyhow::Result<Vec<u8>> {
     let pem = crate::core::crypto::pem_encode("PUBLIC KEY", &p256_spki(&key)?);
     let proposed = crate::core::wire::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
     log::canonicalize(&proposed).map_err(|e| anyhow::anyhow!("cannot log the genesis entry: {e}"))
+}
+
+/// The Rekor v2 log's first entry: a hashedrekord v0.0.2 by a throwaway key.
+fn genesis_v2_request(base_url: &str) -> anyhow::Result<Value> {
+    use p256::ecdsa::signature::hazmat::PrehashSigner as _;
+    let key = p256_key()?;
+    let digest = Sha256::digest(format!("npm-attest local Sigstore stand-in, Rekor v2 log at {base_url}"));
+    let signature: p256::ecdsa::Signature =
+        key.sign_prehash(&digest).map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
+    Ok(crate::core::wire::rekor_v2::hashedrekord_v002_request(
+        &digest,
+        signature.to_der().as_bytes(),
+        crate::core::wire::rekor_v2::Verifier::PublicKey(&p256_spki(&key)?),
+        "PKIX_ECDSA_P256_SHA_256",
+    ))
 }
 
 fn build_trusted_root(

@@ -183,3 +183,53 @@ fn hashedrekord(request: &Value) -> Result<Vec<u8>, EntryError> {
     // Only strings: canonicalization cannot fail.
     Ok(to_canonical_string(&body).unwrap_or_default().into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::verify::tlog::{verify_entry, SignedContent, SignerKey};
+    use crate::core::wire::rekor_v2::hashedrekord_v002_request;
+    use crate::core::wire::trust_root::{PublicKey as TrustedKey, TimeRange, TransparencyLogInstance};
+    use p256::ecdsa::signature::hazmat::PrehashSigner as _;
+    use p256::pkcs8::EncodePublicKey as _;
+    use sha2::Digest as _;
+
+    #[test]
+    fn entries_verify_as_rekor_v2_and_a_second_identical_write_is_a_conflict() {
+        let mut log = LogV2::new([5; 32], "127.0.0.1:1/rekor-v2".into()).unwrap();
+        let key = p256::ecdsa::SigningKey::from_slice(&[6; 32]).unwrap();
+        let spki = key.verifying_key().to_public_key_der().unwrap().into_vec();
+        let mut entries = Vec::new();
+        for artifact in [&b"first"[..], b"second"] {
+            let digest = sha2::Sha256::digest(artifact);
+            let signature: p256::ecdsa::Signature = key.sign_prehash(&digest).unwrap();
+            let signature = signature.to_der().as_bytes().to_vec();
+            let request =
+                hashedrekord_v002_request(&digest, &signature, Verifier::PublicKey(&spki), "PKIX_ECDSA_P256_SHA_256");
+            let Created::New(entry) = log.create(&request).unwrap() else { panic!("first write is new") };
+            assert!(matches!(log.create(&request), Ok(Created::Duplicate(_))));
+            entries.push((entry, digest, signature));
+        }
+        let trusted = vec![TransparencyLogInstance {
+            base_url: "http://127.0.0.1:1/rekor-v2".into(),
+            hash_algorithm: "SHA2_256".into(),
+            public_key: TrustedKey {
+                raw_bytes: log.spki_der().to_vec(),
+                key_details: "PKIX_ED25519".into(),
+                valid_for: Some(TimeRange { start: Some("2020-01-01T00:00:00Z".into()), end: None }),
+            },
+            log_id: LogId { key_id: log.log_id().to_vec() },
+            checkpoint_key_id: None,
+            operator: None,
+        }];
+        for (entry, digest, signature) in &entries {
+            let content = SignedContent::MessageSignature { artifact_sha256: digest, signature };
+            let verified = verify_entry(entry, &trusted, content, SignerKey::PublicKey { spki_der: &spki }).unwrap();
+            assert_eq!(verified.integrated_time, None);
+        }
+        // A signature that does not verify is refused, not logged.
+        let digest = sha2::Sha256::digest(b"third");
+        let request = hashedrekord_v002_request(&digest, &entries[0].2, Verifier::PublicKey(&spki), "PKIX_ECDSA_P256_SHA_256");
+        assert!(log.create(&request).is_err());
+    }
+}

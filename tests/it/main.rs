@@ -16,6 +16,7 @@ mod hostile;
 mod interop;
 mod publish;
 mod registry;
+mod rekor_v2;
 mod secrets;
 mod standin;
 mod support;
