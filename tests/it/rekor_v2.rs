@@ -177,3 +177,30 @@ fn timestamp_only_bundles_verify_unless_a_transparency_log_is_required() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("neither a transparency log entry nor an RFC 3161 timestamp"), "{}", stderr(&out));
 }
+
+#[test]
+fn conformance_sign_bundle_signs_rekor_v2_with_timestamps_when_the_signing_config_asks() {
+    let server = ServeSigstore::start_with(&["--rekor-version", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let token = server.token();
+    let (san, _) = github_identity(&jwt_claims(&token));
+    let artifact = crate::support::data("sigstore-conformance/a.txt");
+    for in_toto in [false, true] {
+        let out_path = dir.path().join(format!("conformance-{in_toto}.sigstore.json"));
+        let (root, config) = (server.trusted_root(), server.signing_config());
+        let mut args = vec!["conformance", "sign-bundle"];
+        if in_toto {
+            args.push("--in-toto");
+        }
+        let statement = crate::support::data("sigstore-conformance/statement.json");
+        let file = if in_toto { statement } else { artifact.clone() };
+        args.extend(["--identity-token", &token, "--bundle", out_path.to_str().unwrap()]);
+        args.extend(["--trusted-root", root.to_str().unwrap(), "--signing-config", config.to_str().unwrap()]);
+        args.push(file.to_str().unwrap());
+        let out = run_in(dir.path(), &args, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_rekor_v2_shape(&read_json(&out_path));
+        let out = verify_with_npm_attest(dir.path(), &out_path, &root, &artifact, &san);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
