@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{fail, fail_with_hint, ExitKind};
 
 /// Writes `bytes` to `path` atomically, replacing an existing file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = parent_dir(path);
     let cannot = |what: &str, e: std::io::Error| {
         fail_with_hint(
@@ -31,7 +31,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// The directory a path lives in (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> PathBuf {
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -39,7 +39,7 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// Renames `from` to `to` (same file system), failing with a message naming both.
-pub fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
+pub(crate) fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(from, to)
         .map_err(|e| fail(ExitKind::Environment, format!("cannot move {} to {}: {e}", from.display(), to.display())))
 }

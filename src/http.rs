@@ -14,9 +14,9 @@ use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::secret::SecretString;
 
 /// The largest response body read from any service.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-pub const USER_AGENT: &str = concat!("npm-attest/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("npm-attest/", env!("CARGO_PKG_VERSION"));
 
 /// One policy for every network call (docs/operations.md, "Retry policy"): connection errors,
 /// timeouts, bodies cut short, 408, 429 and 5xx are tried again after an exponential backoff
@@ -35,7 +35,7 @@ pub struct RetryPolicy {
 }
 
 /// Overrides the default deadline, in whole seconds.
-pub const DEADLINE_VARIABLE: &str = "NPM_ATTEST_RETRY_DEADLINE_SECS";
+pub(crate) const DEADLINE_VARIABLE: &str = "NPM_ATTEST_RETRY_DEADLINE_SECS";
 
 impl RetryPolicy {
     pub const NONE: Self =
@@ -339,7 +339,7 @@ impl Http {
 
 /// The retry loop's hook: what went wrong with an answer that another attempt may fix (for the
 /// retry line), or `None` when the answer is final.
-pub type TransientAnswer<'a> = dyn Fn(&Response) -> Option<String> + Send + Sync + 'a;
+pub(crate) type TransientAnswer<'a> = dyn Fn(&Response) -> Option<String> + Send + Sync + 'a;
 
 /// The policy's own answer classes: 408, 429 and 5xx are worth another attempt.
 fn default_transient(response: &Response) -> Option<String> {
@@ -405,7 +405,7 @@ async fn read_body_or_cut(
 
 /// `Fulcio answered 401: <message>`, the message taken from a JSON `message` field when the
 /// service sends one (Fulcio, Rekor), else the start of the body text.
-pub fn status_error(service: &str, response: &Response) -> anyhow::Error {
+pub(crate) fn status_error(service: &str, response: &Response) -> anyhow::Error {
     let from_json = serde_json::from_slice::<Value>(&response.body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned));
@@ -436,7 +436,7 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 /// Scheme, host, port and path only: query strings (which may carry tokens) are dropped.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             u.set_query(None);
@@ -450,7 +450,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Joins a base URL (with or without a trailing `/`) and an absolute API path.
-pub fn join(base: &str, path: &str) -> String {
+pub(crate) fn join(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
 }
 

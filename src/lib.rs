@@ -2,14 +2,14 @@
 //!
 //! See ARCHITECTURE.md for the codemap and its invariants.
 
-pub mod ci;
+pub(crate) mod ci;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod core;
 pub mod error;
-pub mod fsutil;
-pub mod http;
+pub(crate) mod fsutil;
+pub(crate) mod http;
 pub mod npm;
 pub mod report;
 pub mod secret;

@@ -16,10 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use crate::cmd::batch::{self, error_text};
+use crate::cmd::batch::{self, bounded, error_text};
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
@@ -359,42 +357,6 @@ async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::
     let mut input = read_input(&tarball_path, true).await?;
     input.project_dir = Some(package.to_path_buf());
     Ok((input, Some(dir)))
-}
-
-/// Runs `step` on every `Ok` item, at most `limit` at a time, keeping the order; `Err` items
-/// pass through untouched.
-async fn bounded<T, U, E, F, Fut>(limit: usize, items: Vec<Result<T, E>>, step: F) -> anyhow::Result<Vec<Result<U, E>>>
-where
-    T: Send + 'static,
-    U: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = U> + Send + 'static,
-{
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
-    let mut tasks = JoinSet::new();
-    let mut results: Vec<Option<Result<U, E>>> = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        match item {
-            Ok(item) => {
-                results.push(None);
-                let permits = Arc::clone(&permits);
-                let work = step(item);
-                tasks.spawn(async move {
-                    let _permit = permits.acquire_owned().await;
-                    (index, work.await)
-                });
-            }
-            Err(passed) => results.push(Some(Err(passed))),
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        let (index, result) =
-            joined.map_err(|e| fail(ExitKind::Internal, format!("a publishing task stopped: {e}")))?;
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(Ok(result));
-        }
-    }
-    results.into_iter().map(|r| r.ok_or_else(|| fail(ExitKind::Internal, "a publishing task was lost"))).collect()
 }
 
 /// Per-package lines and a summary (or one JSON object), and the exit status.
@@ -929,27 +891,6 @@ mod tests {
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bounded_keeps_the_order_passes_failures_through_and_never_exceeds_the_limit() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let items: Vec<Result<u64, &str>> = vec![Ok(30), Err("refused"), Ok(10), Ok(20), Ok(5), Ok(1)];
-        let step = |delay: u64| {
-            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
-            async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                delay * 2
-            }
-        };
-        let out = bounded(2, items, step).await.unwrap();
-        assert_eq!(out, vec![Ok(60), Err("refused"), Ok(20), Ok(40), Ok(10), Ok(2)]);
-        assert_eq!(most.load(Ordering::SeqCst), 2, "two at a time, not more and not fewer");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::core::wire::rekor::set_payload;
 /// Why a proposed entry was refused (Rekor answers 400 with `{"code":400,"message":...}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum EntryError {
+pub(super) enum EntryError {
     UnsupportedType {
         kind: String,
         api_version: String,

@@ -14,6 +14,7 @@ mod fake_http;
 mod faults;
 mod hostile;
 mod interop;
+mod merkle;
 mod publish;
 mod registry;
 mod rekor_v2;

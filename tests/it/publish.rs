@@ -536,6 +536,34 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
     assert_secret_free(&retry, &[STATIC_TOKEN, "123456"]);
 }
 
+/// Issue 11, finding 5: a bundle made by another CA and log (here the local stand-in, standing
+/// for a home-made Sigstore) passed with `--bundle` and no `--trusted-root` used to verify
+/// "against the embedded public-good root" with a warning and be uploaded. It must fail closed.
+#[test]
+fn a_home_made_ca_bundle_without_its_trusted_root_is_refused_not_uploaded() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    make_tarball(work.path(), "pkg.tgz", &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")));
+    let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
+    // A bundle that is about this tarball and names the package's repository: only its
+    // trust anchor is foreign.
+    let signed = run(work.path(), &["attest", "--dry-run", "pkg.tgz", "-o", "home-made.sigstore.json"], &env);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &["publish", "--registry", &url, "--access", "public", "--bundle", "home-made.sigstore.json", "pkg.tgz"],
+        &env,
+    );
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{se}");
+    assert!(se.contains("does not verify against the embedded public-good trusted root"), "{se}");
+    assert!(se.contains("--trusted-root"), "{se}");
+    assert!(!se.contains("warning"), "a trust failure must not be downgraded to a warning: {se}");
+    assert_eq!(registry.puts(), 0, "a bundle from an unknown CA was uploaded");
+}
+
 #[test]
 fn transient_registry_failures_are_retried_and_npmrc_tokens_substitute_variables() {
     let work = tempfile::tempdir().unwrap();

@@ -10,10 +10,8 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-
 use super::{facts_json, policy_from_args, read_subject, subject_label, verify, VerifyArgs};
+use crate::cmd::batch::bounded;
 use crate::cmd::verify::registry::{registry_client, verify_published};
 use crate::core::npm::PackageName;
 use crate::core::verify::{Policy, Subject, VerifiedBundle, VerifiedSigner};
@@ -27,7 +25,7 @@ const BUNDLE_SUFFIX: &str = ".sigstore.json";
 
 /// One bundle and the subject it must be for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
+pub(super) struct Pair {
     pub bundle: PathBuf,
     /// The subject argument (a path or a digest); `None` when a bundle directory has no
     /// tarball for this bundle.
@@ -36,19 +34,19 @@ pub struct Pair {
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pairs {
+pub(super) enum Pairs {
     /// One bundle file and one subject: the single-bundle command, unchanged.
     One(PathBuf, String),
     Many(Vec<Pair>),
 }
 
-pub fn cores() -> usize {
+pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(2)
 }
 
 /// Pairs `--bundle` arguments with subjects: one directory (with an optional tarball
 /// directory), or as many subjects as bundle files, in order.
-pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
+pub(super) fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
     if let [dir] = bundles {
         if dir.is_dir() {
             let tarballs = match subjects {
@@ -116,14 +114,14 @@ fn directory_pairs(dir: &Path, tarballs: &Path) -> anyhow::Result<Vec<Pair>> {
 
 /// The result for one bundle, already rendered for both output forms.
 #[derive(Debug)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// The bundle path, or `name@version` for a lockfile's package.
     pub label: String,
     pub result: Result<Verified, anyhow::Error>,
 }
 
 #[derive(Debug)]
-pub struct Verified {
+pub(super) struct Verified {
     pub subject: String,
     pub signer: String,
     /// `None`: the bundle has no log entry (RFC 3161 timestamps only).
@@ -148,7 +146,7 @@ fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Res
 
 /// The facts of one verified bundle, with `key: label` added to its JSON.
 fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -> Verified {
-    let signer = match &verified.signer {
+    let signer = match &verified.signer() {
         VerifiedSigner::Certificate(id) => id.san.value().to_owned(),
         VerifiedSigner::ManagedKey { hint } => format!("managed key {hint}"),
     };
@@ -160,7 +158,7 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
-pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
+pub(super) fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -197,7 +195,7 @@ fn error_text(error: &anyhow::Error) -> String {
 
 /// What the outcomes are of: bundle files, or a lockfile's packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Items {
+pub(super) enum Items {
     Bundles,
     Packages,
 }
@@ -214,7 +212,7 @@ impl Items {
 
 /// Prints the table (or JSON) and the summary; fails when any item failed (exit 1, or 2
 /// when every failure is malformed input).
-pub fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
+pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
     let (key, list) = items.keys();
     let verified = outcomes.iter().filter(|o| o.result.is_ok()).count();
     let failed = outcomes.len() - verified;
@@ -259,7 +257,7 @@ const MAX_LOCKFILE_BYTES: u64 = 256 * 1024 * 1024;
 /// sorted. Only lockfileVersion 2 and 3 carry the flat `packages` map this reads (npm 7 and
 /// later write it); links, bundled dependencies and packages not from a registry (git, file)
 /// have no registry provenance and are left out.
-pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
+pub(super) fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
     let version = lock.get("lockfileVersion").and_then(Value::as_u64).unwrap_or(0);
     let Some(packages) = lock.get("packages").and_then(Value::as_object).filter(|_| version >= 2) else {
         return Err(format!(
@@ -288,7 +286,7 @@ pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> 
 
 /// `verify --registry URL --lockfile package-lock.json`: every registry package the lockfile
 /// installs, each verified as `verify --registry URL NAME@VERSION` would, `--jobs` at a time.
-pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
+pub(super) async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
     if !args.subject.is_empty() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
@@ -313,32 +311,22 @@ pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path
     }
     let registry = Arc::new(registry_client(registry_url)?);
     // Mostly network-bound (packument, tarball, attestations per package).
-    let permits = Arc::new(Semaphore::new(args.jobs.map(|n| n as usize).unwrap_or(8)));
-    let mut tasks = JoinSet::new();
-    for (index, (name, version)) in packages.iter().cloned().enumerate() {
-        let (registry, trust, policy, permits) =
-            (Arc::clone(&registry), Arc::clone(&trust), Arc::clone(&policy), Arc::clone(&permits));
-        tasks.spawn(async move {
+    let items: Vec<Result<(String, String), std::convert::Infallible>> = packages.iter().cloned().map(Ok).collect();
+    let outcomes = bounded(args.jobs.map(|n| n as usize).unwrap_or(8), items, |(name, version): (String, String)| {
+        let (registry, trust, policy) = (Arc::clone(&registry), Arc::clone(&trust), Arc::clone(&policy));
+        async move {
             let label = format!("{name}@{version}");
-            let result = match (permits.acquire_owned().await, PackageName::parse(&name)) {
-                (Ok(_permit), Ok(parsed)) => verify_published(&registry, &trust, &policy, &parsed, &version)
+            let result = match PackageName::parse(&name) {
+                Ok(parsed) => verify_published(&registry, &trust, &policy, &parsed, &version)
                     .await
                     .map(|(verified, subject)| facts(&verified, &subject, "package", &label)),
-                (Err(e), _) => Err(fail(ExitKind::Internal, format!("the verification queue closed: {e}"))),
-                (_, Err(e)) => Err(fail(ExitKind::BadInput, format!("{label}: {e}"))),
+                Err(e) => Err(fail(ExitKind::BadInput, format!("{label}: {e}"))),
             };
-            (index, Outcome { label, result })
-        });
-    }
-    let mut outcomes: Vec<Option<Outcome>> = packages.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (index, outcome) =
-            joined.map_err(|e| fail(ExitKind::Internal, format!("a verification task stopped: {e}")))?;
-        if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Some(outcome);
+            Outcome { label, result }
         }
-    }
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    })
+    .await?;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.unwrap_or_else(|never| match never {})).collect();
     report(&outcomes, args.json, Items::Packages)
 }
 

@@ -310,7 +310,7 @@ fn time_source(source: &TimeSource) -> String {
 /// The human-readable facts.
 pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
     let mut lines = vec![format!("verified: {}", subject_label(subject))];
-    match &v.signer {
+    match &v.signer() {
         VerifiedSigner::Certificate(id) => {
             lines.push(format!("  identity:          {}", id.san.value()));
             lines.push(format!("  issuer:            {}", id.issuer));
@@ -330,14 +330,14 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
                 .push(format!("  signer:            managed key {}", if hint.is_empty() { "(no hint)" } else { hint }));
         }
     }
-    if let Some(st) = &v.statement {
+    if let Some(st) = v.statement() {
         lines.push(format!("  predicate:         {}", st.predicate_type));
     }
-    match &v.log_entry {
+    match v.log_entry() {
         Some(entry) => lines.push(format!("  log index:         {} ({})", entry.log_index, entry.log_base_url)),
         None => lines.push("  log index:         none (RFC 3161 timestamps only)".to_owned()),
     }
-    for t in &v.signed_times {
+    for t in v.signed_times() {
         lines.push(format!("  signed at:         {} ({})", t.time.to_rfc3339(), time_source(&t.source)));
     }
     lines
@@ -345,7 +345,7 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
 
 /// The facts as one JSON object.
 pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
-    let signer = match &v.signer {
+    let signer = match &v.signer() {
         VerifiedSigner::Certificate(id) => {
             let mut extensions = Map::new();
             for (k, value) in &id.extensions {
@@ -365,7 +365,7 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
         VerifiedSigner::ManagedKey { hint } => json!({ "kind": "key", "hint": hint }),
     };
     let times: Vec<Value> = v
-        .signed_times
+        .signed_times()
         .iter()
         .map(|t| match &t.source {
             TimeSource::TransparencyLog { log_index } => {
@@ -376,7 +376,7 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
             }
         })
         .collect();
-    let statement = v.statement.as_ref().map(|st| {
+    let statement = v.statement().map(|st| {
         json!({
             "type": st.statement_type,
             "predicateType": st.predicate_type,
@@ -389,10 +389,10 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
     json!({
         "verified": true,
         "subject": subject_label(subject),
-        "mediaType": v.media_type,
+        "mediaType": v.media_type(),
         "signer": signer,
-        "logIndex": v.log_entry.as_ref().map(|e| e.log_index),
-        "log": v.log_entry.as_ref().map(|e| e.log_base_url.clone()),
+        "logIndex": v.log_entry().map(|e| e.log_index),
+        "log": v.log_entry().map(|e| e.log_base_url.clone()),
         "signingTime": v.signing_time().map(UnixTime::to_rfc3339),
         "signedTimes": times,
         "statement": statement,

@@ -227,23 +227,50 @@ pub struct VerifiedStatement {
     pub payload: Vec<u8>,
 }
 
-/// Everything that was proven about a bundle.
+/// Everything that was proven about a bundle. Only [`verify_bundle`] makes one: the fields are
+/// private and read through methods, so no caller can assemble "verified" facts by hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedBundle {
-    pub media_type: String,
-    pub signer: VerifiedSigner,
+    media_type: String,
+    signer: VerifiedSigner,
     /// The verified transparency-log entry; `None` for a bundle that carries none and is dated
     /// by RFC 3161 timestamps alone (GitHub's Sigstore instance for private repositories). A
     /// policy that requires a transparency log refuses those at the edge (`verify
     /// --require-tlog`).
-    pub log_entry: Option<VerifiedLogEntry>,
+    log_entry: Option<VerifiedLogEntry>,
     /// Every verified signing time (at least one).
-    pub signed_times: Vec<SignedTime>,
+    signed_times: Vec<SignedTime>,
     /// Present for DSSE bundles.
-    pub statement: Option<VerifiedStatement>,
+    statement: Option<VerifiedStatement>,
 }
 
 impl VerifiedBundle {
+    /// The bundle's media type (its version).
+    pub fn media_type(&self) -> &str {
+        &self.media_type
+    }
+
+    /// Who signed: a certificate identity or a managed key.
+    pub fn signer(&self) -> &VerifiedSigner {
+        &self.signer
+    }
+
+    /// The transparency-log entry whose inclusion was proven; `None` when the bundle has none
+    /// (dated by RFC 3161 timestamps alone).
+    pub fn log_entry(&self) -> Option<&VerifiedLogEntry> {
+        self.log_entry.as_ref()
+    }
+
+    /// Every verified signing time (at least one).
+    pub fn signed_times(&self) -> &[SignedTime] {
+        &self.signed_times
+    }
+
+    /// The signed in-toto statement, for DSSE bundles.
+    pub fn statement(&self) -> Option<&VerifiedStatement> {
+        self.statement.as_ref()
+    }
+
     /// The certificate identity, for keyless bundles.
     pub fn identity(&self) -> Option<&CertificateIdentity> {
         match &self.signer {
