@@ -91,7 +91,11 @@ fn usable(services: &[Service], supported: &[u32], now: UnixTime) -> Vec<Service
 
 /// Applies a `ServiceConfiguration` selector: ALL keeps every operator's service, ANY the first,
 /// EXACT the first `count` (too few is an error). No configuration means ALL.
-fn apply_selector(mut services: Vec<Service>, config: Option<&ServiceConfig>, what: &str) -> anyhow::Result<Vec<Service>> {
+fn apply_selector(
+    mut services: Vec<Service>,
+    config: Option<&ServiceConfig>,
+    what: &str,
+) -> anyhow::Result<Vec<Service>> {
     let count = match config.map(|c| (c.selector.as_str(), c.count)) {
         None | Some(("ALL", _)) => services.len(),
         Some(("ANY", _)) => 1,
@@ -119,7 +123,11 @@ fn apply_selector(mut services: Vec<Service>, config: Option<&ServiceConfig>, wh
 /// never mix API versions; npm-attest writes each bundle to exactly one log, so a config asking
 /// for entries in several logs is refused. A Rekor v2 log needs at least one TSA (it issues no
 /// signed time of its own).
-pub fn select_endpoints(config: &SigningConfig, now: UnixTime, rekor_version: Option<u32>) -> anyhow::Result<Endpoints> {
+pub fn select_endpoints(
+    config: &SigningConfig,
+    now: UnixTime,
+    rekor_version: Option<u32>,
+) -> anyhow::Result<Endpoints> {
     let fulcio = usable(&config.ca_urls, &[1], now)
         .into_iter()
         .next()
@@ -148,7 +156,8 @@ pub fn select_endpoints(config: &SigningConfig, now: UnixTime, rekor_version: Op
             format!("signing config asks for entries in {} logs; npm-attest writes to one", logs.len()),
         ));
     };
-    let tsas = apply_selector(usable(&config.tsa_urls, &[1], now), config.tsa_config.as_ref(), "timestamp authorities")?;
+    let tsas =
+        apply_selector(usable(&config.tsa_urls, &[1], now), config.tsa_config.as_ref(), "timestamp authorities")?;
     if log.major_api_version == 2 && tsas.is_empty() {
         return Err(fail_with_hint(
             ExitKind::BadInput,

@@ -23,12 +23,7 @@ pub enum Written {
 
 /// Writes `request` and checks the answer against `expected_body`, the canonical body the log
 /// must have stored (compared as JSON).
-pub async fn create_entry(
-    http: &Http,
-    base: &str,
-    request: &Value,
-    expected_body: &Value,
-) -> anyhow::Result<Written> {
+pub async fn create_entry(http: &Http, base: &str, request: &Value, expected_body: &Value) -> anyhow::Result<Written> {
     let url = join(base, "/api/v2/log/entries");
     let response = http.post_json("Rekor v2", &url, request, &[StatusCode::CONFLICT]).await?;
     if response.status == StatusCode::CONFLICT {
@@ -63,7 +58,13 @@ fn check_entry(entry: &TransparencyLogEntry, expected_body: &Value) -> anyhow::R
     let (Ok(index), Ok(size)) = (u64::try_from(entry.log_index), u64::try_from(proof.tree_size)) else {
         return Err(unusable("negative log index or tree size"));
     };
-    merkle::verify_inclusion(index, size, &merkle::leaf_hash(&entry.canonicalized_body), &proof.hashes, &proof.root_hash)
-        .classify(ExitKind::Remote, "Rekor v2's inclusion proof is inconsistent")?;
+    merkle::verify_inclusion(
+        index,
+        size,
+        &merkle::leaf_hash(&entry.canonicalized_body),
+        &proof.hashes,
+        &proof.root_hash,
+    )
+    .classify(ExitKind::Remote, "Rekor v2's inclusion proof is inconsistent")?;
     Ok(())
 }

@@ -93,15 +93,7 @@ impl SigningSession {
     ) -> anyhow::Result<Self> {
         let key = EphemeralKey::generate()?;
         let cert = Self::certify(&http, &endpoints, &token, &key).await?;
-        Ok(Self {
-            http,
-            endpoints,
-            token,
-            key,
-            cert: tokio::sync::RwLock::new(cert),
-            trusted_logs,
-            trusted_tsas: None,
-        })
+        Ok(Self { http, endpoints, token, key, cert: tokio::sync::RwLock::new(cert), trusted_logs, trusted_tsas: None })
     }
 
     /// Checks every timestamp against these authorities (the trusted root's

@@ -133,7 +133,11 @@ impl SigstoreArgs {
         }
         let mut endpoints = match (&self.signing_config, self.sigstore.as_str()) {
             (Some(path), _) => {
-                let bytes = crate::sigstore::trust::read_capped(path, crate::sigstore::trust::MAX_JSON_BYTES, "signing config")?;
+                let bytes = crate::sigstore::trust::read_capped(
+                    path,
+                    crate::sigstore::trust::MAX_JSON_BYTES,
+                    "signing config",
+                )?;
                 let config: SigningConfig = serde_json::from_slice(&bytes).map_err(|e| {
                     fail_with_hint(
                         ExitKind::BadInput,
@@ -331,7 +335,9 @@ impl SignerPlan {
                 let trusted_logs = Some(standin.trusted_root().tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
                 let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
-                    Ok(session) => session.with_timestamp_authorities(standin.trusted_root().timestamp_authorities.clone()),
+                    Ok(session) => {
+                        session.with_timestamp_authorities(standin.trusted_root().timestamp_authorities.clone())
+                    }
                     Err(e) => {
                         standin.shutdown().await;
                         return Err(e);

@@ -150,8 +150,13 @@ impl Standin {
         let issuer = issuer::Issuer::new(issuer_key, kid);
 
         let tsa_root = p384_key()?;
-        let tsa = tsa::TimestampAuthority::new(&tsa_root, p256_key()?, valid_from, (random_bytes::<20>()?, random_bytes::<20>()?))
-            .map_err(|e| anyhow::anyhow!("cannot create the stand-in TSA: {e}"))?;
+        let tsa = tsa::TimestampAuthority::new(
+            &tsa_root,
+            p256_key()?,
+            valid_from,
+            (random_bytes::<20>()?, random_bytes::<20>()?),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create the stand-in TSA: {e}"))?;
         drop(tsa_root);
         let rekor_v2_url = format!("{base_url}{}", rekor_v2::PATH_PREFIX);
         let mut log_v2 = rekor_v2::LogV2::new(random_bytes::<32>()?, format!("{local}{}", rekor_v2::PATH_PREFIX))?;

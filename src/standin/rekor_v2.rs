@@ -41,7 +41,7 @@ fn bad(message: impl Into<String>) -> EntryError {
 
 /// The outcome of a write.
 pub(crate) enum Created {
-    New(TransparencyLogEntry),
+    New(Box<TransparencyLogEntry>),
     /// An identical entry is already logged at this index (answered 409 `AlreadyExists`).
     Duplicate(u64),
 }
@@ -97,7 +97,9 @@ impl LogV2 {
 
     /// Appends the entry a `CreateEntryRequest` describes, once its signature verified.
     pub(crate) fn create(&mut self, request: &Value) -> Result<Created, EntryError> {
-        let body = if let Some(hashed) = request.get("hashedRekordRequestV002").or_else(|| request.get("hashedRekordRequestV0_0_2")) {
+        let body = if let Some(hashed) =
+            request.get("hashedRekordRequestV002").or_else(|| request.get("hashedRekordRequestV0_0_2"))
+        {
             hashedrekord(hashed)?
         } else if request.get("dsseRequestV002").or_else(|| request.get("dsseRequestV0_0_2")).is_some() {
             return Err(bad(
@@ -113,7 +115,7 @@ impl LogV2 {
         let index = self.tree.push(leaf);
         self.by_leaf.insert(leaf, index);
         self.bodies.push(body);
-        self.entry(index).map(Created::New).ok_or_else(|| bad("the entry vanished from the log"))
+        self.entry(index).map(|e| Created::New(Box::new(e))).ok_or_else(|| bad("the entry vanished from the log"))
     }
 
     /// Entry `index` with an inclusion proof against the current checkpoint.
@@ -173,7 +175,8 @@ fn hashedrekord(request: &Value) -> Result<Vec<u8>, EntryError> {
     if digest.len() != expected_len {
         return Err(bad(format!("the digest is {} bytes; {algorithm} digests are {expected_len}", digest.len())));
     }
-    key.verify_prehashed(&digest, &signature).map_err(|_| bad("the signature does not verify with the verifier's key"))?;
+    key.verify_prehashed(&digest, &signature)
+        .map_err(|_| bad("the signature does not verify with the verifier's key"))?;
     let logged = if request.pointer("/signature/verifier/x509Certificate").is_some() {
         Verifier::Certificate(&verifier)
     } else {
@@ -229,7 +232,8 @@ mod tests {
         }
         // A signature that does not verify is refused, not logged.
         let digest = sha2::Sha256::digest(b"third");
-        let request = hashedrekord_v002_request(&digest, &entries[0].2, Verifier::PublicKey(&spki), "PKIX_ECDSA_P256_SHA_256");
+        let request =
+            hashedrekord_v002_request(&digest, &entries[0].2, Verifier::PublicKey(&spki), "PKIX_ECDSA_P256_SHA_256");
         assert!(log.create(&request).is_err());
     }
 }

@@ -146,7 +146,9 @@ impl App {
             (&Method::POST, "/api/v1/timestamp") => self.timestamp(request),
             (&Method::GET, "/api/v1/timestamp/certchain") => {
                 let mut response = Response::new(Full::new(Bytes::from(self.tsa.chain_pem())));
-                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/pem-certificate-chain"));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/pem-certificate-chain"));
                 response
             }
             (&Method::POST, "/rekor-v2/api/v2/log/entries") => self.create_entry_v2(request),
@@ -284,13 +286,15 @@ impl App {
         const ALREADY_EXISTS: u32 = 6;
         let proposed: Value = match serde_json::from_slice(&request.body) {
             Ok(v) => v,
-            Err(e) => return grpc_error(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, &format!("request is not JSON: {e}")),
+            Err(e) => {
+                return grpc_error(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, &format!("request is not JSON: {e}"))
+            }
         };
         let Ok(mut log) = self.log_v2.lock() else {
             return grpc_error(StatusCode::INTERNAL_SERVER_ERROR, 13, "log state is unavailable");
         };
         match log.create(&proposed) {
-            Ok(crate::standin::rekor_v2::Created::New(entry)) => match serde_json::to_value(&entry) {
+            Ok(crate::standin::rekor_v2::Created::New(entry)) => match serde_json::to_value(entry.as_ref()) {
                 Ok(value) => json_response(StatusCode::CREATED, &value),
                 Err(e) => grpc_error(StatusCode::INTERNAL_SERVER_ERROR, 13, &e.to_string()),
             },

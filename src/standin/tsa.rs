@@ -14,7 +14,9 @@ use std::str::FromStr as _;
 
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
 use const_oid::ObjectIdentifier;
 use der::asn1::{AnyRef, GeneralizedTime, Int, OctetString, SetOfVec};
 use der::{Any, Decode as _, Encode as _, Tag};
@@ -91,7 +93,8 @@ impl TimestampAuthority {
         not_before: UnixTime,
         serials: ([u8; 20], [u8; 20]),
     ) -> Result<Self, CaError> {
-        let root_name = Name::from_str("CN=npm-attest-local-tsa-root,O=npm-attest.local").map_err(enc("TSA root name"))?;
+        let root_name =
+            Name::from_str("CN=npm-attest-local-tsa-root,O=npm-attest.local").map_err(enc("TSA root name"))?;
         let leaf_name = Name::from_str("CN=npm-attest-local-tsa,O=npm-attest.local").map_err(enc("TSA name"))?;
         let root_spki = spki_of(root_key)?;
         let root_ski = key_identifier(&root_spki);
@@ -167,7 +170,8 @@ impl TimestampAuthority {
         let mut serial = serial;
         // Positive and minimally encoded.
         serial[0] = (serial[0] & 0x7f) | 0x40;
-        let secs = u64::try_from(now.seconds()).map_err(|_| TimestampRequestError::Internal("clock before 1970".into()))?;
+        let secs =
+            u64::try_from(now.seconds()).map_err(|_| TimestampRequestError::Internal("clock before 1970".into()))?;
         let tst_info = TstInfo {
             version: TspVersion::V1,
             policy: SIGSTORE_TSA_POLICY,

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::interop::{
-    github_identity, jwt_claims, npm_pack, read_json, sigstore_js_verify, sigstore_python_verify, sign_with_python,
+    github_identity, jwt_claims, npm_pack, read_json, sign_with_python, sigstore_js_verify, sigstore_python_verify,
     PythonSign, ServeSigstore, VerifyCase,
 };
 use crate::support::{run_in, stderr};

@@ -570,9 +570,7 @@ impl<'a> ParsedBundle<'a> {
             }
             (_, None) => {
                 if timestamps.is_empty() {
-                    return Err(shape(
-                        "bundle has neither a transparency log entry nor an RFC 3161 timestamp",
-                    ));
+                    return Err(shape("bundle has neither a transparency log entry nor an RFC 3161 timestamp"));
                 }
             }
             // v0.1 requires an inclusion promise.

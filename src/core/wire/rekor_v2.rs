@@ -19,7 +19,9 @@ pub enum Verifier<'a> {
 impl Verifier<'_> {
     fn to_json(self, key_details: &str) -> Value {
         match self {
-            Self::Certificate(der) => json!({"keyDetails": key_details, "x509Certificate": {"rawBytes": b64_encode(der)}}),
+            Self::Certificate(der) => {
+                json!({"keyDetails": key_details, "x509Certificate": {"rawBytes": b64_encode(der)}})
+            }
             Self::PublicKey(der) => json!({"keyDetails": key_details, "publicKey": {"rawBytes": b64_encode(der)}}),
         }
     }

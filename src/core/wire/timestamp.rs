@@ -4,8 +4,8 @@
 
 use cms::signed_data::SignedData;
 use const_oid::ObjectIdentifier;
-use der::asn1::{Int, OctetString};
 use der::asn1::AnyRef;
+use der::asn1::{Int, OctetString};
 use der::{Any, Decode as _, Encode as _, SliceReader, Tag, Tagged as _};
 use spki::AlgorithmIdentifier;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion};
@@ -96,9 +96,12 @@ pub fn read_response(der: &[u8]) -> Result<ResponseFields, ResponseError> {
     Ok(ResponseFields { status, imprint_algorithm, imprint, nonce })
 }
 
+/// (imprint hash OID, imprint digest, nonce content octets).
+type TstInfoFields = (String, Vec<u8>, Option<Vec<u8>>);
+
 /// `messageImprint` and `nonce` of a TSTInfo, walked field by field (RFC 3161 §2.4.2): a
 /// decoder with a strict `GeneralizedTime` would refuse the fractional seconds TSAs may write.
-fn tst_info_fields(der: &[u8]) -> Result<(String, Vec<u8>, Option<Vec<u8>>), ResponseError> {
+fn tst_info_fields(der: &[u8]) -> Result<TstInfoFields, ResponseError> {
     let bad = |e: der::Error| ResponseError(format!("TSTInfo: {e}"));
     let outer = AnyRef::from_der(der).map_err(bad)?;
     let mut reader = SliceReader::new(outer.value()).map_err(bad)?;
