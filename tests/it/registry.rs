@@ -49,6 +49,8 @@ struct State {
     tarballs: BTreeMap<String, Vec<u8>>,
     /// "name@version" -> provenance bundle JSON
     provenance: BTreeMap<String, Value>,
+    /// "name@version" -> a whole attestations answer that replaces the generated one
+    listings: BTreeMap<String, Value>,
     issued_tokens: Vec<String>,
     requests: Vec<(String, String)>,
     /// Every PUT, in full (headers and body).
@@ -134,6 +136,39 @@ impl RegistryStandin {
         doc["dist-tags"]["latest"] = json!(version);
     }
 
+    /// Seeds a published version like [`RegistryStandin::seed_published`], with the
+    /// `repository` its package.json declares (as the packument version carries it).
+    pub(crate) fn seed_with_repository(
+        &self,
+        name: &str,
+        version: &str,
+        tarball: Vec<u8>,
+        bundle: Option<Value>,
+        repository: Option<&str>,
+    ) {
+        self.seed_published(name, version, tarball, bundle);
+        if let Some(repository) = repository {
+            let mut st = self.state.lock().unwrap();
+            if let Some(doc) = st.packuments.get_mut(name) {
+                doc["versions"][version]["repository"] = json!({"type": "git", "url": repository});
+            }
+        }
+    }
+
+    /// Replaces the attestations listing of `name@version` (a registry that lies in its
+    /// unsigned `predicateType`, or lists several bundles).
+    pub(crate) fn set_attestations(&self, spec: &str, listing: Value) {
+        self.state.lock().unwrap().listings.insert(spec.to_owned(), listing);
+    }
+
+    /// Points the packument's `dist.attestations.url` of `name@version` somewhere else.
+    pub(crate) fn set_attestations_url(&self, name: &str, version: &str, url: &str) {
+        let mut st = self.state.lock().unwrap();
+        if let Some(doc) = st.packuments.get_mut(name) {
+            doc["versions"][version]["dist"]["attestations"]["url"] = json!(url);
+        }
+    }
+
     /// Seeds an already-published version.
     pub(crate) fn seed_version(&self, name: &str, version: &str) {
         let mut st = self.state.lock().unwrap();
@@ -175,6 +210,9 @@ fn handle(st: &mut State, req: &Request) -> Response {
     }
     if let Some(spec) = path.strip_prefix("/-/npm/v1/attestations/") {
         let spec = unescape_name(spec);
+        if let Some(listing) = st.listings.get(&spec) {
+            return Response::json(200, listing);
+        }
         return match st.provenance.get(&spec) {
             Some(bundle) => {
                 let predicate_type = statement_of(bundle)

@@ -8,17 +8,13 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use std::sync::Arc;
-
-use super::{facts_json, policy_from_args, read_subject, subject_label, verify, VerifyArgs};
-use crate::cmd::batch::bounded;
-use crate::cmd::verify::registry::{registry_client, verify_published};
-use crate::core::npm::PackageName;
-use crate::core::verify::{Policy, Subject, VerifiedBundle, VerifiedSigner};
+use super::{error_text, facts_json, read_subject, subject_label, verify};
+use crate::core::verify::{Policy, PredicateRule, Subject, VerifiedBundle, VerifiedSigner};
+use crate::core::wire::bundle::Bundle;
 use crate::core::wire::trust_root::TrustedRoot;
-use crate::error::{classify, fail, fail_with_hint, render, ExitKind};
+use crate::error::{classify, fail, fail_with_hint, ExitKind};
 use crate::report;
-use crate::sigstore::trust::{read_bundle, read_capped, read_trusted_root};
+use crate::sigstore::trust::read_bundle;
 
 /// The file name ending of a bundle in a bundle directory.
 const BUNDLE_SUFFIX: &str = ".sigstore.json";
@@ -130,7 +126,15 @@ pub(super) struct Verified {
 }
 
 /// Verifies one pair: bundle, subject, then the verification algorithm.
-fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Result<Verified> {
+/// The predicate-type rule for a bundle (it depends on the bundle's content kind).
+pub(super) type PredicateFor<'a> = dyn Fn(&Bundle) -> PredicateRule + Sync + 'a;
+
+fn verify_pair(
+    pair: &Pair,
+    trust: &TrustedRoot,
+    policy: &Policy,
+    predicate: &PredicateFor<'_>,
+) -> anyhow::Result<Verified> {
     let subject_arg = pair.subject.as_deref().ok_or_else(|| {
         fail_with_hint(
             ExitKind::BadInput,
@@ -140,7 +144,7 @@ fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Res
     })?;
     let bundle = read_bundle(&pair.bundle)?;
     let subject = read_subject(subject_arg, true)?;
-    let verified = verify(&bundle, trust, &subject, policy, &pair.bundle)?;
+    let verified = verify(&bundle, trust, &subject, policy, &predicate(&bundle), &pair.bundle)?;
     Ok(facts(&verified, &subject, "bundle", &pair.bundle.display().to_string()))
 }
 
@@ -158,7 +162,13 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
-pub(super) fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
+pub(super) fn verify_all(
+    pairs: &[Pair],
+    trust: &TrustedRoot,
+    policy: &Policy,
+    predicate: &PredicateFor<'_>,
+    jobs: usize,
+) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -166,8 +176,10 @@ pub(super) fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, j
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(pair) = pairs.get(index) else { break };
-                let outcome =
-                    Outcome { label: pair.bundle.display().to_string(), result: verify_pair(pair, trust, policy) };
+                let outcome = Outcome {
+                    label: pair.bundle.display().to_string(),
+                    result: verify_pair(pair, trust, policy, predicate),
+                };
                 if let Some(slot) = slots.get(index) {
                     if let Ok(mut slot) = slot.lock() {
                         *slot = Some(outcome);
@@ -188,16 +200,10 @@ pub(super) fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, j
         .collect()
 }
 
-fn error_text(error: &anyhow::Error) -> String {
-    let line = render(error);
-    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
-}
-
-/// What the outcomes are of: bundle files, or a lockfile's packages.
+/// What the outcomes are of (bundle files; `--lockfile` has its own report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Items {
     Bundles,
-    Packages,
 }
 
 impl Items {
@@ -205,7 +211,6 @@ impl Items {
     fn keys(self) -> (&'static str, &'static str) {
         match self {
             Self::Bundles => ("bundle", "bundles"),
-            Self::Packages => ("package", "packages"),
         }
     }
 }
@@ -224,7 +229,7 @@ pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> a
                 Err(e) => json!({"verified": false, key: o.label, "error": error_text(e)}),
             })
             .collect();
-        report::data(&json!({list: entries, "verified": verified, "failed": failed}).to_string());
+        super::print_json(&json!({list: entries, "verified": verified, "failed": failed}));
     } else {
         for o in outcomes {
             match &o.result {
@@ -250,86 +255,6 @@ pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> a
     Err(fail(kind, format!("{failed} of {} {list} failed verification: {}", outcomes.len(), names.join(", "))))
 }
 
-/// The largest package-lock.json read.
-const MAX_LOCKFILE_BYTES: u64 = 256 * 1024 * 1024;
-
-/// The registry packages a package-lock.json installs, as `(name, version)`, deduplicated and
-/// sorted. Only lockfileVersion 2 and 3 carry the flat `packages` map this reads (npm 7 and
-/// later write it); links, bundled dependencies and packages not from a registry (git, file)
-/// have no registry provenance and are left out.
-pub(super) fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
-    let version = lock.get("lockfileVersion").and_then(Value::as_u64).unwrap_or(0);
-    let Some(packages) = lock.get("packages").and_then(Value::as_object).filter(|_| version >= 2) else {
-        return Err(format!(
-            "lockfileVersion {version} has no `packages` map (npm 7 or later writes lockfileVersion 2 or 3)"
-        ));
-    };
-    let mut out = std::collections::BTreeSet::new();
-    for (path, entry) in packages {
-        // "" is the project itself; only paths inside node_modules are installed packages.
-        let Some(at) = path.rfind("node_modules/") else { continue };
-        let flag = |k: &str| entry.get(k).and_then(Value::as_bool).unwrap_or(false);
-        if flag("link") || flag("inBundle") {
-            continue;
-        }
-        if let Some(resolved) = entry.get("resolved").and_then(Value::as_str) {
-            if !(resolved.starts_with("https://") || resolved.starts_with("http://")) {
-                continue;
-            }
-        }
-        let name = entry.get("name").and_then(Value::as_str).unwrap_or(&path[at + "node_modules/".len()..]);
-        let Some(version) = entry.get("version").and_then(Value::as_str) else { continue };
-        out.insert((name.to_owned(), version.to_owned()));
-    }
-    Ok(out.into_iter().collect())
-}
-
-/// `verify --registry URL --lockfile package-lock.json`: every registry package the lockfile
-/// installs, each verified as `verify --registry URL NAME@VERSION` would, `--jobs` at a time.
-pub(super) async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
-    if !args.subject.is_empty() {
-        return Err(fail_with_hint(
-            ExitKind::BadInput,
-            "--lockfile names the packages; no NAME@VERSION is taken with it",
-            "drop the package argument, or drop --lockfile to verify one package",
-        ));
-    }
-    let policy = Arc::new(policy_from_args(args)?);
-    let trust = Arc::new(read_trusted_root(args.trusted_root.as_deref(), false)?);
-    let bad = |reason: String| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("lockfile {}: {reason}", lockfile.display()),
-            "pass the project's package-lock.json (npm 7 or later)",
-        )
-    };
-    let bytes = read_capped(lockfile, MAX_LOCKFILE_BYTES, "lockfile")?;
-    let lock: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let packages = lockfile_packages(&lock).map_err(bad)?;
-    if packages.is_empty() {
-        return Err(bad("it installs no registry packages".into()));
-    }
-    let registry = Arc::new(registry_client(registry_url)?);
-    // Mostly network-bound (packument, tarball, attestations per package).
-    let items: Vec<Result<(String, String), std::convert::Infallible>> = packages.iter().cloned().map(Ok).collect();
-    let outcomes = bounded(args.jobs.map(|n| n as usize).unwrap_or(8), items, |(name, version): (String, String)| {
-        let (registry, trust, policy) = (Arc::clone(&registry), Arc::clone(&trust), Arc::clone(&policy));
-        async move {
-            let label = format!("{name}@{version}");
-            let result = match PackageName::parse(&name) {
-                Ok(parsed) => verify_published(&registry, &trust, &policy, &parsed, &version)
-                    .await
-                    .map(|(verified, subject)| facts(&verified, &subject, "package", &label)),
-                Err(e) => Err(fail(ExitKind::BadInput, format!("{label}: {e}"))),
-            };
-            Outcome { label, result }
-        }
-    })
-    .await?;
-    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.unwrap_or_else(|never| match never {})).collect();
-    report(&outcomes, args.json, Items::Packages)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,31 +269,6 @@ mod tests {
         assert_eq!(many[1], Pair { bundle: b("b.json"), subject: Some("b.tgz".into()) });
         assert!(pairs(&[b("a.json"), b("b.json")], &["a.tgz".into()]).is_err());
         assert!(pairs(&[b("a.json")], &[]).is_err());
-    }
-
-    #[test]
-    fn a_lockfile_lists_its_registry_packages_once() {
-        let lock = json!({
-            "lockfileVersion": 3,
-            "packages": {
-                "": {"name": "app", "version": "1.0.0"},
-                "node_modules/left-pad": {"version": "1.3.0", "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz"},
-                "node_modules/@scope/pkg": {"version": "2.0.0", "resolved": "https://registry.npmjs.org/@scope/pkg/-/pkg-2.0.0.tgz"},
-                "node_modules/a/node_modules/left-pad": {"version": "1.3.0"},
-                "node_modules/alias": {"name": "real-name", "version": "3.0.0"},
-                "node_modules/linked": {"resolved": "packages/linked", "link": true},
-                "packages/linked": {"version": "0.1.0"},
-                "node_modules/from-git": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/o/r.git#abc"},
-                "node_modules/bundled": {"version": "1.0.0", "inBundle": true}
-            }
-        });
-        let got = lockfile_packages(&lock).unwrap();
-        let want: Vec<(String, String)> = [("@scope/pkg", "2.0.0"), ("left-pad", "1.3.0"), ("real-name", "3.0.0")]
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect();
-        assert_eq!(got, want);
-        assert!(lockfile_packages(&json!({"lockfileVersion": 1, "dependencies": {}})).is_err());
     }
 
     #[test]
