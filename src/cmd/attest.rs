@@ -132,10 +132,10 @@ async fn run_one(
     let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
     let package = read_tarball(&plan.tarball).await?;
     report::info(&format!(
-        "Attesting {}@{} ({} bytes, sha512 {})",
+        "Attesting {}@{} ({}, sha512 {})",
         package.name,
         package.version,
-        package.size,
+        report::size(package.size),
         &package.sha512_hex()[..16]
     ));
     let signer = signer_plan.start().await?;
@@ -303,7 +303,10 @@ fn report_batch(
             report::info(&format!("Provenance statements published to transparency log {}", endpoints.rekor));
         }
         if let Some(path) = trusted_root {
-            report::info(&format!("Trusted root: {}", path.display()));
+            report::info(&format!(
+                "Trusted root: {} (the dry run's stand-in: it verifies dry-run bundles only)",
+                path.display()
+            ));
         }
     }
     if args.json {
@@ -512,9 +515,21 @@ async fn finish(
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
     if let Some((path, _)) = &trusted_root {
-        report::info(&format!("Trusted root: {}", path.display()));
+        report::info(&format!(
+            "Trusted root: {} (the dry run's stand-in: it verifies dry-run bundles only)",
+            path.display()
+        ));
+        report::info(&format!("Bundle: {} (dry run: signed by the stand-in, in no public log)", plan.bundle.display()));
+        let repository = signer.repository().unwrap_or("local/example");
+        report::info(&format!(
+            "Verify it with: npm-attest verify --bundle {} --trusted-root {} --repository {repository} {}",
+            plan.bundle.display(),
+            path.display(),
+            tarball_path.display()
+        ));
+    } else {
+        report::info(&format!("Bundle: {}", plan.bundle.display()));
     }
-    report::info(&format!("Bundle: {}", plan.bundle.display()));
     if args.json {
         let trusted_root = trusted_root.as_ref().map(|(path, _)| path.as_path());
         let out = result_json(&plan.bundle, &tarball_path, package, log_index, endpoints, trusted_root);

@@ -382,6 +382,7 @@ impl Verdaccio {
              \x20 '@*/*':\n    access: $all\n    publish: $all\n    unpublish: $all\n\
              \x20 '**':\n    access: $all\n    publish: $all\n    unpublish: $all\n\
              web:\n  enable: false\n\
+             max_body_size: 300mb\n\
              listen: 127.0.0.1:{port}\n\
              log: {{type: stdout, format: pretty, level: warn}}\n",
             storage = yaml_str(&storage),

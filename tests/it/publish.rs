@@ -471,6 +471,8 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
         "{se}"
     );
     assert!(se.contains("pass --otp CODE"), "{se}");
+    assert_eq!(se.matches("hint:").count(), 1, "one hint per error: {se}");
+    assert_eq!(se.matches("pass --otp CODE").count(), 1, "the hint is not repeated: {se}");
     assert!(se.contains("npm-attest publish --bundle ./octo-hello-1.0.0.sigstore.json --trusted-root ./octo-hello-1.0.0.trusted_root.json pkg.tgz"), "{se}");
     assert_eq!(
         files_in(work.path()),
@@ -633,6 +635,7 @@ fn a_provenance_refusal_from_the_registry_is_shown_with_its_message_and_the_bund
         "{se}"
     );
     assert!(se.contains("--no-provenance") && se.contains("--bundle ./hello-1.0.0.sigstore.json"), "{se}");
+    assert_eq!(se.matches("--no-provenance").count(), 1, "one hint per error: {se}");
     assert!(work.path().join("hello-1.0.0.sigstore.json").exists());
 }
 
@@ -652,6 +655,14 @@ fn dry_run_prints_what_would_be_sent_and_sends_nothing() {
     assert!(out.status.success(), "{se}");
     assert!(se.contains(&format!("Dry run: would PUT {url}@octo%2fhello (tag latest, access public)")), "{se}");
     assert!(se.contains("@octo/hello-3.0.0.tgz (") && se.contains("@octo/hello-3.0.0.sigstore ("), "{se}");
+    // It says what it did and did not contact, and claims nothing it did not do.
+    assert!(
+        se.contains(&format!(
+            "Dry run: nothing was uploaded; signed with the local Sigstore stand-in, so nothing went to Sigstore; contacted: {url} (read @octo/hello's versions)"
+        )),
+        "{se}"
+    );
+    assert!(!se.contains("published to transparency log") && !se.contains("from GitHub Actions"), "{se}");
     let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
     assert_eq!(result["dryRun"], true);
     assert_eq!(result["attachments"].as_array().unwrap().len(), 2);

@@ -264,12 +264,14 @@ fn wrong_identity_is_rejected() {
 #[test]
 fn keyless_verification_without_identity_policy_is_refused() {
     let bundle = npm(PLAYWRIGHT).display().to_string();
+    // Each error names the one flag that is missing.
     let out = verify(&["--bundle", &bundle, &playwright_tarball()]);
-    assert_rejected(&out, 2, "--certificate-oidc-issuer");
+    assert_rejected(&out, 2, "pins who signed: missing --repository");
     let out = verify(&["--bundle", &bundle, "--certificate-oidc-issuer", GITHUB_ISSUER, &playwright_tarball()]);
-    assert_rejected(&out, 2, "--certificate-identity");
+    assert_rejected(&out, 2, "pins who signed: missing --repository (--certificate-oidc-issuer");
+    assert_rejected(&out, 2, "--certificate-identity URI");
     let out = verify(&["--bundle", &bundle, "--certificate-identity", PLAYWRIGHT_SAN, &playwright_tarball()]);
-    assert_rejected(&out, 2, "refusing to verify without an identity policy");
+    assert_rejected(&out, 2, "missing --certificate-oidc-issuer");
 }
 
 #[test]

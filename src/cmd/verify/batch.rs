@@ -40,6 +40,15 @@ pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(2)
 }
 
+/// `1 bundle`, `0 subjects`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Pairs `--bundle` arguments with subjects: one directory (with an optional tarball
 /// directory), or as many subjects as bundle files, in order.
 pub(super) fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
@@ -62,7 +71,7 @@ pub(super) fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<
     if bundles.len() != subjects.len() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
-            format!("{} bundles but {} subjects", bundles.len(), subjects.len()),
+            format!("{} but {}", count(bundles.len(), "bundle"), count(subjects.len(), "subject")),
             "give one SUBJECT (tarball, file or digest) per --bundle, in the same order",
         ));
     }

@@ -294,12 +294,33 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
         None => None,
     };
     identity.source_ref = args.git_ref.clone();
-    if issuer.is_empty() || (identity.san.is_none() && identity.source_repository_uri.is_none()) {
-        return Err(fail_with_hint(
-            ExitKind::BadInput,
-            "refusing to verify without an identity policy that pins who signed",
-            "pass --repository OWNER/REPO, or --certificate-oidc-issuer with --certificate-identity or --certificate-identity-regexp (--workflow and --ref only narrow those; --key for a managed key)",
-        ));
+    // A policy pins who signed: an exact identity or a repository (`--workflow` and `--ref`
+    // only narrow those). Name the one flag that is missing rather than every flag there is.
+    const UNPINNED: &str = "refusing to verify without an identity policy that pins who signed";
+    let pins_signer = identity.san.is_some() || identity.source_repository_uri.is_some();
+    match (issuer.is_empty(), pins_signer) {
+        (false, true) => {}
+        (true, true) => {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                "missing --certificate-oidc-issuer: an identity means nothing without the issuer that vouched for it",
+                "pass --certificate-oidc-issuer URL (https://token.actions.githubusercontent.com for GitHub Actions)",
+            ))
+        }
+        (false, false) => {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!("{UNPINNED}: missing --repository (--certificate-oidc-issuer {issuer} alone, or with --workflow or --ref, accepts anyone that issuer knows)"),
+                "add --repository OWNER/REPO (or --certificate-identity URI) naming who must have built the package; --key for a managed key",
+            ))
+        }
+        (true, false) => {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!("{UNPINNED}: missing --repository"),
+                "pass --repository OWNER/REPO, the GitHub repository whose workflow built the package (see `npm-attest verify --help`)",
+            ))
+        }
     }
     Ok(Policy::Keyless(identity))
 }
@@ -318,8 +339,28 @@ pub fn verify(
             Blame::Malformed => ExitKind::BadInput,
             Blame::Failed | Blame::Policy => ExitKind::VerificationFailed,
         };
-        fail(kind, format!("{}: {e}", bundle_path.display()))
+        let message = format!("{}: {e}", bundle_path.display());
+        if e.blame() == Blame::Failed && made_by_a_dry_run(bundle) {
+            return fail_with_hint(
+                kind,
+                message,
+                "this bundle was made by a dry run; pass --trusted-root PATH with the trusted_root.json written beside it",
+            );
+        }
+        fail(kind, message)
     })
+}
+
+/// Whether the bundle's certificate was issued by the local stand-in's CA (`O=npm-attest.local`),
+/// as `attest --dry-run` bundles are: only the trusted root that run wrote verifies them.
+fn made_by_a_dry_run(bundle: &Bundle) -> bool {
+    const STANDIN_ORGANIZATION: &[u8] = b"npm-attest.local";
+    let material = &bundle.verification_material;
+    let leaf = material
+        .certificate
+        .as_ref()
+        .or_else(|| material.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()));
+    leaf.is_some_and(|cert| cert.raw_bytes.windows(STANDIN_ORGANIZATION.len()).any(|w| w == STANDIN_ORGANIZATION))
 }
 
 /// Parses `sha256:<64 hex>` / `sha512:<128 hex>`.
