@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// independent clients (file mode 0600).
     #[arg(long, value_name = "PATH")]
     pub token_out: Option<PathBuf>,
+    /// Write the `1.root.json` of the stand-in's TUF repository (served at `<URL>/tuf`, with the
+    /// trusted root and signing config as targets), for `--tuf-url <URL>/tuf --tuf-root PATH`.
+    #[arg(long, value_name = "PATH")]
+    pub tuf_root_out: Option<PathBuf>,
     /// Test and demo knob: issue certificates whose validity ended before they are issued
     /// (notBefore 20 minutes ago, notAfter 10 minutes ago); the log keeps the real time.
     #[arg(long)]
@@ -203,6 +207,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let config =
                 if args.rekor_version == 2 { standin.signing_config_rekor_v2() } else { standin.signing_config() };
             write_json(path, &config)?;
+        }
+        if let Some(path) = &args.tuf_root_out {
+            write_atomically(path, standin.tuf_root())?;
         }
         if let Some(path) = &args.trust_config_out {
             let config = if args.rekor_version == 2 {

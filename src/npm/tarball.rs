@@ -102,6 +102,8 @@ pub struct PackageTarball {
     pub size: u64,
     /// `package/package.json` as read from the tarball (the document the registry receives).
     pub manifest: serde_json::Map<String, serde_json::Value>,
+    /// The paths of the file entries, relative to the package root (`package/` removed).
+    pub files: Vec<String>,
 }
 
 impl PackageTarball {
@@ -184,6 +186,7 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
     let mut archive = tar::Archive::new(decoder);
 
     let mut package_json: Option<Vec<u8>> = None;
+    let mut files = Vec::new();
     {
         let entries = archive.entries().map_err(|e| classify_stream_error(&e))?;
         for (count, entry) in entries.enumerate() {
@@ -194,7 +197,12 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
             let is_package_json = {
                 let entry_path = entry.path().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
                 let text = entry_path.to_string_lossy();
-                is_package_json_path(text.strip_prefix("./").unwrap_or(&text))
+                let text = text.strip_prefix("./").unwrap_or(&text);
+                if entry.header().entry_type().is_file() {
+                    // The first segment is npm's `package/` (other packers may name it otherwise).
+                    files.push(text.split_once('/').map(|(_, rest)| rest).unwrap_or(text).to_owned());
+                }
+                is_package_json_path(text)
             };
             if !is_package_json {
                 continue;
@@ -241,6 +249,7 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
         sha1: hashing.sha1.finalize().into(),
         size: hashing.size,
         manifest,
+        files,
     })
 }
 

@@ -15,6 +15,7 @@ mod log;
 mod rekor_v2;
 pub mod server;
 pub(crate) mod tsa;
+pub mod tuf;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,7 @@ pub struct Standin {
     trusted_root: TrustedRoot,
     signing_config: SigningConfig,
     signing_config_v2: SigningConfig,
+    tuf_root: Vec<u8>,
     app: Arc<server::App>,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -170,6 +172,14 @@ impl Standin {
         add_rekor_v2_and_tsa(&mut trusted_root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
         let signing_config = build_signing_config(&base_url, valid_from);
         let signing_config_v2 = build_signing_config_v2(&base_url, &rekor_v2_url, valid_from);
+        let tuf = tuf::Repository::new(
+            &[
+                (crate::core::well_known::TUF_TRUSTED_ROOT_TARGET, serde_json::to_vec_pretty(&trusted_root)?),
+                (crate::core::well_known::TUF_SIGNING_CONFIG_TARGET, serde_json::to_vec_pretty(&signing_config)?),
+            ],
+            valid_from,
+        )?;
+        let tuf_root = tuf.first_root().to_vec();
         let app = Arc::new(server::App {
             base_url: base_url.clone(),
             ca,
@@ -181,10 +191,20 @@ impl Standin {
             clock,
             random: random_serial,
             expired_certificates: std::sync::atomic::AtomicBool::new(false),
+            tuf: Mutex::new(tuf),
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
-        Ok(Standin { base_url, trusted_root, signing_config, signing_config_v2, app, shutdown, task: Some(task) })
+        Ok(Standin {
+            base_url,
+            trusted_root,
+            signing_config,
+            signing_config_v2,
+            tuf_root,
+            app,
+            shutdown,
+            task: Some(task),
+        })
     }
 
     /// `http://127.0.0.1:PORT`: the base URL of both the Fulcio API (`/api/v2/signingCert`)
@@ -232,6 +252,28 @@ impl Standin {
     /// [`Standin::client_trust_config`] with the Rekor v2 + TSA signing config.
     pub fn client_trust_config_rekor_v2(&self) -> ClientTrustConfig {
         ClientTrustConfig { signing_config: self.signing_config_rekor_v2(), ..self.client_trust_config() }
+    }
+
+    /// The metadata base URL of the stand-in's TUF repository (`<base>/tuf`).
+    pub fn tuf_url(&self) -> String {
+        format!("{}/tuf", self.base_url)
+    }
+
+    /// `1.root.json` of the stand-in's TUF repository, the root clients start from.
+    pub fn tuf_root(&self) -> &[u8] {
+        &self.tuf_root
+    }
+
+    /// Publishes `bytes` as TUF target `name` (new targets, snapshot and timestamp).
+    pub fn tuf_set_target(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let mut repo = self.app.tuf.lock().map_err(|_| anyhow::anyhow!("TUF repository state is unavailable"))?;
+        repo.set_target(name, bytes)
+    }
+
+    /// Rotates the TUF root and timestamp keys (publishes `N+1.root.json`).
+    pub fn tuf_rotate_root(&self) -> anyhow::Result<()> {
+        let mut repo = self.app.tuf.lock().map_err(|_| anyhow::anyhow!("TUF repository state is unavailable"))?;
+        repo.rotate_root()
     }
 
     /// Mints an identity token signed by the stand-in's issuer key. `iss`, `aud` (`sigstore`),
