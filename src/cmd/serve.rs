@@ -22,9 +22,14 @@ pub struct ServeArgs {
     /// Write the trusted root (trusted_root.json) that verifies what the stand-in issues.
     #[arg(long, value_name = "PATH")]
     pub trusted_root_out: Option<PathBuf>,
-    /// Write a signing config v0.2 naming the stand-in's CA and log.
+    /// Write a signing config v0.2 naming the stand-in's CA and log (with `--rekor-version 2`:
+    /// its Rekor v2 log and TSA).
     #[arg(long, value_name = "PATH")]
     pub signing_config_out: Option<PathBuf>,
+    /// Which log the written signing configs name: 1 (Rekor v1 at the base URL) or 2 (Rekor v2
+    /// at `/rekor-v2` plus the TSA at `/api/v1/timestamp`). The stand-in serves both either way.
+    #[arg(long, value_name = "1|2", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub rekor_version: u32,
     /// Write a ClientTrustConfig (trusted root + signing config), as sigstore-python's
     /// `--trust-config` takes.
     #[arg(long, value_name = "PATH")]
@@ -199,13 +204,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             write_json(path, standin.trusted_root())?;
         }
         if let Some(path) = &args.signing_config_out {
-            write_json(path, &standin.signing_config())?;
+            let config =
+                if args.rekor_version == 2 { standin.signing_config_rekor_v2() } else { standin.signing_config() };
+            write_json(path, &config)?;
         }
         if let Some(path) = &args.tuf_root_out {
             write_atomically(path, standin.tuf_root())?;
         }
         if let Some(path) = &args.trust_config_out {
-            write_json(path, &standin.client_trust_config())?;
+            let config = if args.rekor_version == 2 {
+                standin.client_trust_config_rekor_v2()
+            } else {
+                standin.client_trust_config()
+            };
+            write_json(path, &config)?;
         }
         if let Some(path) = &args.token_out {
             let now = crate::clock::now()?;

@@ -11,7 +11,7 @@ use crate::error::{fail, ExitKind};
 use crate::http::Http;
 use crate::secret::SecretString;
 use crate::sigstore::endpoints::{select_endpoints, Endpoints};
-use crate::sigstore::session::{bundle_json, sign, Content};
+use crate::sigstore::session::{bundle_json, Content, SigningSession};
 
 /// `conformance sign-bundle`'s inputs (testdata/sigstore-conformance/README.md, "The
 /// conformance client protocol").
@@ -28,7 +28,8 @@ pub struct ConformanceSignOptions {
 }
 
 /// Signs `file` (a message signature, or with `in_toto` a DSSE envelope whose payload is the
-/// file's exact bytes) and writes a v0.3 bundle to `bundle_out`.
+/// file's exact bytes) and writes a v0.3 bundle to `bundle_out`. With a signing config that
+/// selects Rekor v2, the entry goes to Rekor v2 and the bundle carries the TSAs' timestamps.
 pub async fn conformance_sign_bundle(opts: ConformanceSignOptions) -> anyhow::Result<()> {
     let now = now()?;
     let endpoints = match &opts.signing_config {
@@ -37,7 +38,7 @@ pub async fn conformance_sign_bundle(opts: ConformanceSignOptions) -> anyhow::Re
                 .map_err(|e| fail(ExitKind::BadInput, format!("cannot read signing config {}: {e}", path.display())))?;
             let config: SigningConfig = serde_json::from_slice(&text)
                 .map_err(|e| fail(ExitKind::BadInput, format!("invalid signing config {}: {e}", path.display())))?;
-            select_endpoints(&config, now)?
+            select_endpoints(&config, now, None)?
         }
         None if opts.staging => Endpoints::staging(),
         None => Endpoints::public_good(),
@@ -65,7 +66,12 @@ pub async fn conformance_sign_bundle(opts: ConformanceSignOptions) -> anyhow::Re
         }
         None => None,
     };
-    let trusted_logs = trusted_root.as_ref().map(|r| r.tlogs.as_slice());
-    let bundle = sign(&http, &endpoints, &opts.identity_token, content, trusted_logs).await?;
+    let trusted_logs = trusted_root.as_ref().map(|r| r.tlogs.clone());
+    let session = SigningSession::open(http, endpoints, opts.identity_token.clone(), trusted_logs).await?;
+    let session = match trusted_root {
+        Some(root) => session.with_timestamp_authorities(root.timestamp_authorities),
+        None => session,
+    };
+    let bundle = session.sign(content).await?;
     crate::fsutil::write_atomic(&opts.bundle_out, &bundle_json(&bundle)?)
 }

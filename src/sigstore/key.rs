@@ -62,7 +62,44 @@ impl EphemeralKey {
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         sig.to_der().as_bytes().to_vec()
     }
+
+    /// Like [`EphemeralKey::sign`], hedged with fresh randomness (RFC 6979 §3.6 additional
+    /// data), so signing the same message again gives another valid signature: a Rekor v2
+    /// log that already holds the first one (409) takes the second as a new entry.
+    pub fn sign_fresh(&self, message: &[u8]) -> Vec<u8> {
+        use p256::ecdsa::signature::RandomizedSigner as _;
+        let sig: p256::ecdsa::Signature = self.key.sign_with_rng(&mut OsRandom, message);
+        sig.to_der().as_bytes().to_vec()
+    }
 }
+
+/// The operating system's random source as a `rand_core` generator.
+struct OsRandom;
+
+impl p256::elliptic_curve::rand_core::RngCore for OsRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut bytes = [0u8; 4];
+        self.fill_bytes(&mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut bytes = [0u8; 8];
+        self.fill_bytes(&mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        // Hedged signing stays safe without the extra entropy (it falls back to RFC 6979).
+        let _ = getrandom::getrandom(dest);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), p256::elliptic_curve::rand_core::Error> {
+        getrandom::getrandom(dest).map_err(|e| p256::elliptic_curve::rand_core::Error::from(e.code()))
+    }
+}
+
+impl p256::elliptic_curve::rand_core::CryptoRng for OsRandom {}
 
 #[cfg(test)]
 mod tests {

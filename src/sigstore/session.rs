@@ -1,5 +1,6 @@
 //! The signing session: one ephemeral key and its Fulcio certificate serving any number of
-//! signatures (DSSE or message), each logged in Rekor v1 and returned as a v0.3 bundle
+//! signatures (DSSE or message), each timestamped by the TSAs of the endpoints, logged in Rekor v1
+//! or v2, and returned as a v0.3 bundle
 //! (npm-provenance.md §7; sigstore-protocol.md §2.1, §3, §4.1).
 //!
 //! Request bodies are exactly what sigstore-js sends, so any Fulcio/Rekor that serves npm
@@ -12,11 +13,12 @@ use crate::core::dsse;
 use crate::core::time::UnixTime;
 use crate::core::verify::tlog::{self, SignedContent, SignerKey};
 use crate::core::wire::bundle::{
-    Bundle, Envelope, EnvelopeSignature, HashOutput, MessageSignature, VerificationMaterial, X509Certificate,
-    MEDIA_TYPE_V0_3,
+    Bundle, Envelope, EnvelopeSignature, HashOutput, MessageSignature, Rfc3161SignedTimestamp,
+    TimestampVerificationData, VerificationMaterial, X509Certificate, MEDIA_TYPE_V0_3,
 };
 use crate::core::wire::rekor::{dsse_v001_request, hashedrekord_v001_request};
-use crate::core::wire::trust_root::TransparencyLogInstance;
+use crate::core::wire::rekor_v2::{hashedrekord_v002_body, hashedrekord_v002_request, Verifier as RekorV2Verifier};
+use crate::core::wire::trust_root::{CertificateAuthority, TransparencyLogInstance};
 use crate::error::{fail, fail_with_hint, Classify as _, ExitKind};
 use crate::http::Http;
 use crate::secret::SecretString;
@@ -24,6 +26,8 @@ use crate::sigstore::endpoints::Endpoints;
 use crate::sigstore::fulcio::{request_certificate, LeafCertificate};
 use crate::sigstore::key::EphemeralKey;
 use crate::sigstore::rekor::create_log_entry;
+use crate::sigstore::rekor_v2;
+use crate::sigstore::tsa::request_timestamp;
 
 /// What to sign.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +67,9 @@ pub struct SigningSession {
     key: EphemeralKey,
     cert: tokio::sync::RwLock<SessionCertificate>,
     trusted_logs: Option<Vec<TransparencyLogInstance>>,
+    /// The trusted root's timestamp authorities, when known: every timestamp must chain to one
+    /// before it goes into a bundle.
+    trusted_tsas: Option<Vec<CertificateAuthority>>,
 }
 
 struct SessionCertificate {
@@ -86,7 +93,14 @@ impl SigningSession {
     ) -> anyhow::Result<Self> {
         let key = EphemeralKey::generate()?;
         let cert = Self::certify(&http, &endpoints, &token, &key).await?;
-        Ok(Self { http, endpoints, token, key, cert: tokio::sync::RwLock::new(cert), trusted_logs })
+        Ok(Self { http, endpoints, token, key, cert: tokio::sync::RwLock::new(cert), trusted_logs, trusted_tsas: None })
+    }
+
+    /// Checks every timestamp against these authorities (the trusted root's
+    /// `timestampAuthorities`) before it goes into a bundle.
+    pub fn with_timestamp_authorities(mut self, authorities: Vec<CertificateAuthority>) -> Self {
+        self.trusted_tsas = Some(authorities);
+        self
     }
 
     async fn certify(
@@ -135,35 +149,49 @@ impl SigningSession {
         Ok(cert.leaf.clone())
     }
 
-    /// Signs `content`, logs it, and assembles the v0.3 bundle.
+    /// Signs `content`, timestamps the signature with every TSA of the endpoints, logs it
+    /// (Rekor v1 or v2), and assembles the v0.3 bundle.
     pub async fn sign(&self, content: Content<'_>) -> anyhow::Result<Bundle> {
         let cert = self.current_leaf().await?;
-        let (proposed, signature, dsse_envelope, message_signature) = match content {
-            Content::Dsse { payload_type, payload } => {
-                // The DSSE signature is over PAE(type, payload), never the payload alone.
-                let sig = self.key.sign(&dsse::pae(payload_type, payload));
-                let envelope = Envelope {
-                    payload: payload.to_vec(),
-                    payload_type: payload_type.to_owned(),
-                    signatures: vec![EnvelopeSignature { sig: sig.clone(), keyid: String::new() }],
-                };
-                let proposed = dsse_v001_request(&dsse::compact_json(&envelope), &cert.pem);
-                (proposed, sig, Some(envelope), None)
-            }
-            Content::Message { message } => {
-                let digest = Sha256::digest(message);
-                let sig = self.key.sign(message);
-                let proposed = hashedrekord_v001_request(&digest, &sig, &cert.pem);
-                let ms = MessageSignature {
-                    message_digest: Some(HashOutput { algorithm: "SHA2_256".into(), digest: digest.to_vec() }),
-                    signature: sig.clone(),
-                };
-                (proposed, sig, None, Some(ms))
-            }
+        // A Rekor v2 answer of 409 means the log holds this exact entry already (our earlier
+        // request, whose answer was lost) and offers no way to fetch it: sign once more with
+        // fresh randomness, which makes a new entry.
+        let mut fresh = false;
+        let (entry, timestamps, dsse_envelope, message_signature) = loop {
+            let signed = self.signature(content, &cert, fresh);
+            let timestamps = self.timestamps(&signed.signature).await?;
+            let entry = if self.endpoints.rekor_version == 2 {
+                let request = hashedrekord_v002_request(
+                    &signed.v2_digest,
+                    &signed.signature,
+                    RekorV2Verifier::Certificate(&cert.der),
+                    P256_KEY_DETAILS,
+                );
+                let expected = hashedrekord_v002_body(
+                    "SHA2_256",
+                    &signed.v2_digest,
+                    &signed.signature,
+                    RekorV2Verifier::Certificate(&cert.der),
+                    P256_KEY_DETAILS,
+                );
+                match rekor_v2::create_entry(&self.http, &self.endpoints.rekor, &request, &expected).await? {
+                    rekor_v2::Written::Entry(entry) => *entry,
+                    rekor_v2::Written::AlreadyExists if !fresh => {
+                        crate::report::debug("Rekor v2 already holds this entry (409); signing again");
+                        fresh = true;
+                        continue;
+                    }
+                    rekor_v2::Written::AlreadyExists => {
+                        return Err(fail(ExitKind::Remote, "Rekor v2 answered 409 (entry exists) to a fresh signature"))
+                    }
+                }
+            } else {
+                create_log_entry(&self.http, &self.endpoints.rekor, &signed.v1_request, &signed.signature).await?
+            };
+            break (entry, timestamps, signed.envelope, signed.message);
         };
-        let entry = create_log_entry(&self.http, &self.endpoints.rekor, &proposed, &signature).await?;
         if let Some(tlogs) = &self.trusted_logs {
-            let signed = match (&dsse_envelope, &message_signature) {
+            let checked = match (&dsse_envelope, &message_signature) {
                 (Some(envelope), _) => SignedContent::Dsse { envelope },
                 (None, Some(ms)) => SignedContent::MessageSignature {
                     hash: crate::core::crypto::HashAlgorithm::Sha256,
@@ -172,7 +200,7 @@ impl SigningSession {
                 },
                 (None, None) => return Err(fail(ExitKind::Internal, "nothing was signed")),
             };
-            tlog::verify_entry(&entry, tlogs, signed, SignerKey::Certificate { der: &cert.der })
+            tlog::verify_entry(&entry, tlogs, checked, SignerKey::Certificate { der: &cert.der })
                 .classify(ExitKind::Remote, "Rekor's entry does not verify against the trusted root")?;
         }
         Ok(Bundle {
@@ -182,12 +210,74 @@ impl SigningSession {
                 x509_certificate_chain: None,
                 certificate: Some(X509Certificate { raw_bytes: cert.der }),
                 tlog_entries: vec![entry],
-                timestamp_verification_data: None,
+                timestamp_verification_data: (!timestamps.is_empty()).then(|| TimestampVerificationData {
+                    rfc3161_timestamps: timestamps
+                        .into_iter()
+                        .map(|signed_timestamp| Rfc3161SignedTimestamp { signed_timestamp })
+                        .collect(),
+                }),
             },
             message_signature,
             dsse_envelope,
         })
     }
+
+    /// One RFC 3161 timestamp over `signature` from each TSA of the endpoints.
+    async fn timestamps(&self, signature: &[u8]) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for url in &self.endpoints.tsa {
+            out.push(request_timestamp(&self.http, url, signature, self.trusted_tsas.as_deref()).await?);
+        }
+        Ok(out)
+    }
+
+    /// The signature over `content` and what the logs are sent.
+    fn signature(&self, content: Content<'_>, cert: &LeafCertificate, fresh: bool) -> Signed {
+        let sign = |message: &[u8]| if fresh { self.key.sign_fresh(message) } else { self.key.sign(message) };
+        match content {
+            Content::Dsse { payload_type, payload } => {
+                // The DSSE signature is over PAE(type, payload), never the payload alone.
+                let pae = dsse::pae(payload_type, payload);
+                let sig = sign(&pae);
+                let envelope = Envelope {
+                    payload: payload.to_vec(),
+                    payload_type: payload_type.to_owned(),
+                    signatures: vec![EnvelopeSignature { sig: sig.clone(), keyid: String::new() }],
+                };
+                let v1_request = dsse_v001_request(&dsse::compact_json(&envelope), &cert.pem);
+                // Rekor v2 logs DSSE as a hashedrekord over the hash of the PAE (rekor-v2-spec §6.1.4).
+                Signed {
+                    v1_request,
+                    v2_digest: Sha256::digest(&pae).to_vec(),
+                    signature: sig,
+                    envelope: Some(envelope),
+                    message: None,
+                }
+            }
+            Content::Message { message } => {
+                let digest = Sha256::digest(message);
+                let sig = sign(message);
+                let v1_request = hashedrekord_v001_request(&digest, &sig, &cert.pem);
+                let ms = MessageSignature {
+                    message_digest: Some(HashOutput { algorithm: "SHA2_256".into(), digest: digest.to_vec() }),
+                    signature: sig.clone(),
+                };
+                Signed { v1_request, v2_digest: digest.to_vec(), signature: sig, envelope: None, message: Some(ms) }
+            }
+        }
+    }
+}
+
+/// `keyDetails` of the ephemeral key.
+const P256_KEY_DETAILS: &str = "PKIX_ECDSA_P256_SHA_256";
+
+/// One signature and the log requests that carry it.
+struct Signed {
+    v1_request: serde_json::Value,
+    v2_digest: Vec<u8>,
+    signature: Vec<u8>,
+    envelope: Option<Envelope>,
+    message: Option<MessageSignature>,
 }
 
 /// The certificate's `notAfter` as Unix seconds.

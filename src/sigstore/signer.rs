@@ -22,7 +22,7 @@ use crate::core::jwt::decode_unverified;
 use crate::core::npm::statement::{statement_bytes, Provider};
 use crate::core::verify::{IdentityPolicy, NpmPackage, Policy, SanMatcher};
 use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
-use crate::core::wire::trust_root::TrustedRoot;
+use crate::core::wire::trust_root::{SigningConfig, TrustedRoot, SIGNING_CONFIG_MEDIA_TYPE_V0_2};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
 use crate::npm::tarball::PackageTarball;
@@ -49,6 +49,24 @@ pub struct SigstoreArgs {
     /// Override the Rekor base URL.
     #[arg(long, value_name = "URL")]
     pub rekor_url: Option<String>,
+
+    /// The transparency log API to write to: 1 (Rekor v1; the default for npm provenance, the
+    /// form the npm registry is known to accept) or 2 (Rekor v2, with RFC 3161 timestamps from
+    /// a TSA as the signed time).
+    #[arg(long, value_name = "1|2", value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub rekor_version: Option<u32>,
+
+    /// A timestamp authority (full URL, e.g. https://timestamp.sigstore.dev/api/v1/timestamp)
+    /// whose RFC 3161 timestamp goes into each bundle; repeat for several. Replaces the signing
+    /// config's TSAs.
+    #[arg(long, value_name = "URL")]
+    pub tsa_url: Vec<String>,
+
+    /// A signing config v0.2 (the `signing_config.v0.2.json` of a Sigstore instance) to choose
+    /// Fulcio, the log and the TSAs from, by validity window, API version and selector; the URL
+    /// flags and --rekor-version override it.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
 
     /// Sign with a local Sigstore stand-in instead of public Sigstore (same as `--sigstore
     /// local`): nothing is sent to Sigstore and nothing is published. `publish --dry-run`
@@ -100,10 +118,14 @@ impl SigstoreArgs {
     pub fn instance(&self) -> anyhow::Result<Instance> {
         let local = self.dry_run || self.sigstore == "local";
         if local {
-            if self.fulcio_url.is_some() || self.rekor_url.is_some() {
+            if self.fulcio_url.is_some()
+                || self.rekor_url.is_some()
+                || !self.tsa_url.is_empty()
+                || self.signing_config.is_some()
+            {
                 return Err(fail(
                     ExitKind::BadInput,
-                    "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local",
+                    "--fulcio-url, --rekor-url, --tsa-url and --signing-config cannot be used with --dry-run or --sigstore local",
                 ));
             }
             return Ok(Instance::Local);
@@ -115,18 +137,56 @@ impl SigstoreArgs {
                 "use --dry-run, or take the trusted root from the Sigstore instance you sign with",
             ));
         }
-        let mut endpoints = match self.sigstore.as_str() {
-            "public-good" => Endpoints::public_good(),
-            url => {
-                let base = check_url("--sigstore", url)?;
-                Endpoints { fulcio: base.clone(), rekor: base }
+        let mut endpoints = match (&self.signing_config, self.sigstore.as_str()) {
+            (Some(path), _) => {
+                let bytes = crate::sigstore::trust::read_capped(
+                    path,
+                    crate::sigstore::trust::MAX_JSON_BYTES,
+                    "signing config",
+                )?;
+                let config: SigningConfig = serde_json::from_slice(&bytes).map_err(|e| {
+                    fail_with_hint(
+                        ExitKind::BadInput,
+                        format!("signing config {} is not a signing config v0.2: {e}", path.display()),
+                        "pass the instance's signing_config.v0.2.json",
+                    )
+                })?;
+                if config.media_type != SIGNING_CONFIG_MEDIA_TYPE_V0_2 {
+                    return Err(fail(
+                        ExitKind::BadInput,
+                        format!("signing config {} has media type {:?}, not v0.2", path.display(), config.media_type),
+                    ));
+                }
+                select_endpoints(&config, clock::now()?, self.rekor_version)?
             }
+            (None, "public-good") if self.rekor_version == Some(2) && self.rekor_url.is_none() => {
+                return Err(fail_with_hint(
+                    ExitKind::BadInput,
+                    "public-good's signing config lists no Rekor v2 log yet",
+                    "pass --signing-config FILE, or --rekor-url and --tsa-url",
+                ))
+            }
+            (None, "public-good") => Endpoints::public_good(),
+            // A base URL serving all services: a `serve-sigstore` (its Rekor v2 log under /rekor-v2).
+            (None, url) => Endpoints::standin(&check_url("--sigstore", url)?, self.rekor_version.unwrap_or(1)),
         };
         if let Some(url) = &self.fulcio_url {
             endpoints.fulcio = check_url("--fulcio-url", url)?;
         }
         if let Some(url) = &self.rekor_url {
             endpoints.rekor = check_url("--rekor-url", url)?;
+            endpoints.rekor_version = self.rekor_version.unwrap_or(1);
+        }
+        if !self.tsa_url.is_empty() {
+            endpoints.tsa =
+                self.tsa_url.iter().map(|url| check_url("--tsa-url", url)).collect::<anyhow::Result<_>>()?;
+        }
+        if endpoints.rekor_version == 2 && endpoints.tsa.is_empty() {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                "Rekor v2 needs a timestamp authority: it issues no signed time of its own",
+                "pass --tsa-url URL",
+            ));
         }
         Ok(Instance::Remote(endpoints))
     }
@@ -147,6 +207,8 @@ fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
 #[derive(Debug)]
 pub struct SignerPlan {
     instance: Instance,
+    /// `--rekor-version`, for the local stand-in.
+    rekor_version: u32,
     /// `--trusted-root`, for the self-check.
     trusted_root: Option<PathBuf>,
     /// Remote instances: where the token comes from.
@@ -191,7 +253,15 @@ impl SignerPlan {
             }
             _ => None,
         };
-        Ok(Self { instance, trusted_root: args.trusted_root.clone(), token_source, local_token, env, tuf })
+        Ok(Self {
+            instance,
+            rekor_version: args.rekor_version.unwrap_or(1),
+            trusted_root: args.trusted_root.clone(),
+            token_source,
+            local_token,
+            env,
+            tuf,
+        })
     }
 
     pub fn is_local(&self) -> bool {
@@ -216,8 +286,14 @@ impl SignerPlan {
                         let fetched = crate::sigstore::tuf::trust_material(repository, *offline).await?;
                         report::debug(&format!("Sigstore trust material {}", fetched.describe()));
                         if *follow_config {
+                            // npm provenance stays on Rekor v1 unless --rekor-version 2 asks (README).
                             if let Some(config) = fetched.signing_config()? {
-                                endpoints = select_endpoints(&config, clock::now()?)?;
+                                endpoints = select_endpoints(&config, clock::now()?, Some(self.rekor_version))?;
+                                // On Rekor v1 the SET dates the signature; no TSA is asked, as
+                                // npm's own provenance does not.
+                                if endpoints.rekor_version == 1 {
+                                    endpoints.tsa.clear();
+                                }
                             }
                         }
                         let root = fetched.trusted_root()?;
@@ -236,7 +312,12 @@ impl SignerPlan {
                     (None, None) => SelfCheckTrust::Unknown,
                 };
                 let expected = expected_signer(&identity, &lookup);
+                let authorities = trust.root().map(|root| root.timestamp_authorities.clone());
                 let session = SigningSession::open(http, endpoints, token, None).await?;
+                let session = match authorities {
+                    Some(authorities) if !authorities.is_empty() => session.with_timestamp_authorities(authorities),
+                    _ => session,
+                };
                 Ok(Signer { session, standin: None, local_trust: None, statement_env: self.env, trust, expected })
             }
             Instance::Local => {
@@ -245,7 +326,7 @@ impl SignerPlan {
                         |e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")),
                     )?;
                 let base = standin.base_url().to_owned();
-                let endpoints = Endpoints { fulcio: base.clone(), rekor: base };
+                let endpoints = Endpoints::standin(&base, self.rekor_version);
                 let (token, described, claims) = match self.local_token {
                     // A token made elsewhere (e.g. `serve-sigstore --token-out`): its claims fill
                     // in for unset variables just like minted ones.
@@ -308,7 +389,9 @@ impl SignerPlan {
                 let trusted_logs = Some(local_trust.tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
                 let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
-                    Ok(session) => session,
+                    Ok(session) => {
+                        session.with_timestamp_authorities(standin.trusted_root().timestamp_authorities.clone())
+                    }
                     Err(e) => {
                         standin.shutdown().await;
                         return Err(e);
@@ -548,6 +631,9 @@ mod tests {
             sigstore: "local".into(),
             fulcio_url: Some("http://127.0.0.1:1".into()),
             rekor_url: None,
+            rekor_version: None,
+            tsa_url: Vec::new(),
+            signing_config: None,
             dry_run: false,
             identity_token: None,
             trusted_root_out: None,

@@ -73,7 +73,7 @@ impl std::fmt::Display for CaError {
 
 impl std::error::Error for CaError {}
 
-fn enc(what: &'static str) -> impl Fn(der::Error) -> CaError {
+pub(super) fn enc(what: &'static str) -> impl Fn(der::Error) -> CaError {
     move |e| CaError::Encoding { what, reason: e.to_string() }
 }
 
@@ -242,25 +242,25 @@ fn leaf_extensions(principal: &Principal, ski: &[u8], aki: &[u8]) -> Result<Vec<
     Ok(out)
 }
 
-fn ext<T: der::Encode + const_oid::AssociatedOid>(value: &T, critical: bool) -> Result<Extension, CaError> {
+pub(super) fn ext<T: der::Encode + const_oid::AssociatedOid>(value: &T, critical: bool) -> Result<Extension, CaError> {
     let der = value.to_der().map_err(enc("extension"))?;
     Ok(Extension { extn_id: T::OID, critical, extn_value: octets(&der)? })
 }
 
-fn octets(bytes: &[u8]) -> Result<OctetString, CaError> {
+pub(super) fn octets(bytes: &[u8]) -> Result<OctetString, CaError> {
     OctetString::new(bytes.to_vec()).map_err(enc("octet string"))
 }
 
-fn authority_key_id(key_id: &[u8]) -> Result<AuthorityKeyIdentifier, CaError> {
+pub(super) fn authority_key_id(key_id: &[u8]) -> Result<AuthorityKeyIdentifier, CaError> {
     Ok(AuthorityKeyIdentifier { key_identifier: Some(octets(key_id)?), ..Default::default() })
 }
 
 /// RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING's bytes.
-fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+pub(super) fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     sha1::Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
 }
 
-fn spki_of(key: &p384::ecdsa::SigningKey) -> Result<SubjectPublicKeyInfoOwned, CaError> {
+pub(super) fn spki_of(key: &p384::ecdsa::SigningKey) -> Result<SubjectPublicKeyInfoOwned, CaError> {
     let der = key
         .verifying_key()
         .to_public_key_der()
@@ -268,7 +268,7 @@ fn spki_of(key: &p384::ecdsa::SigningKey) -> Result<SubjectPublicKeyInfoOwned, C
     SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(enc("CA public key"))
 }
 
-fn validity(start: UnixTime, seconds: i64) -> Result<Validity, CaError> {
+pub(super) fn validity(start: UnixTime, seconds: i64) -> Result<Validity, CaError> {
     let time = |t: i64| -> Result<Time, CaError> {
         let secs =
             u64::try_from(t).map_err(|_| CaError::Encoding { what: "validity", reason: "before 1970".into() })?;
@@ -277,7 +277,7 @@ fn validity(start: UnixTime, seconds: i64) -> Result<Validity, CaError> {
     Ok(Validity { not_before: time(start.seconds())?, not_after: time(start.seconds() + seconds)? })
 }
 
-fn tbs(
+pub(super) fn tbs(
     serial: [u8; 20],
     issuer: Name,
     subject: Name,
@@ -304,7 +304,7 @@ fn tbs(
     })
 }
 
-fn sign_certificate(key: &p384::ecdsa::SigningKey, tbs: TbsCertificate) -> Result<Vec<u8>, CaError> {
+pub(super) fn sign_certificate(key: &p384::ecdsa::SigningKey, tbs: TbsCertificate) -> Result<Vec<u8>, CaError> {
     let tbs_der = tbs.to_der().map_err(enc("TBS certificate"))?;
     let signature: p384::ecdsa::Signature = key.sign(&tbs_der);
     let cert = Certificate {

@@ -12,7 +12,9 @@ pub mod faults;
 mod fulcio;
 mod issuer;
 mod log;
+mod rekor_v2;
 pub mod server;
+pub(crate) mod tsa;
 pub mod tuf;
 
 use std::net::SocketAddr;
@@ -50,6 +52,7 @@ pub struct Standin {
     base_url: String,
     trusted_root: TrustedRoot,
     signing_config: SigningConfig,
+    signing_config_v2: SigningConfig,
     tuf_root: Vec<u8>,
     app: Arc<server::App>,
     shutdown: watch::Sender<bool>,
@@ -148,8 +151,27 @@ impl Standin {
         let kid = hex::encode(&Sha256::digest(p256_spki(&issuer_key)?)[..8]);
         let issuer = issuer::Issuer::new(issuer_key, kid);
 
-        let trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
+        let tsa_root = p384_key()?;
+        let tsa = tsa::TimestampAuthority::new(
+            &tsa_root,
+            p256_key()?,
+            valid_from,
+            (random_bytes::<20>()?, random_bytes::<20>()?),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create the stand-in TSA: {e}"))?;
+        drop(tsa_root);
+        let rekor_v2_url = format!("{base_url}{}", rekor_v2::PATH_PREFIX);
+        let mut log_v2 = rekor_v2::LogV2::new(random_bytes::<32>()?, format!("{local}{}", rekor_v2::PATH_PREFIX))?;
+        // Like the v1 log, never empty: a client's entry at index 0 of a one-leaf tree has a zero
+        // logIndex and no hashes, which protobuf JSON omits and sigstore-python refuses.
+        log_v2
+            .create(&genesis_v2_request(&base_url)?)
+            .map_err(|e| anyhow::anyhow!("cannot log the Rekor v2 genesis entry: {e}"))?;
+
+        let mut trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
+        add_rekor_v2_and_tsa(&mut trusted_root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
         let signing_config = build_signing_config(&base_url, valid_from);
+        let signing_config_v2 = build_signing_config_v2(&base_url, &rekor_v2_url, valid_from);
         let tuf = tuf::Repository::new(
             &[
                 (crate::core::well_known::TUF_TRUSTED_ROOT_TARGET, serde_json::to_vec_pretty(&trusted_root)?),
@@ -164,6 +186,8 @@ impl Standin {
             ct,
             issuer,
             log: Mutex::new(log),
+            log_v2: Mutex::new(log_v2),
+            tsa,
             clock,
             random: random_serial,
             expired_certificates: std::sync::atomic::AtomicBool::new(false),
@@ -171,7 +195,16 @@ impl Standin {
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
-        Ok(Standin { base_url, trusted_root, signing_config, tuf_root, app, shutdown, task: Some(task) })
+        Ok(Standin {
+            base_url,
+            trusted_root,
+            signing_config,
+            signing_config_v2,
+            tuf_root,
+            app,
+            shutdown,
+            task: Some(task),
+        })
     }
 
     /// `http://127.0.0.1:PORT`: the base URL of both the Fulcio API (`/api/v2/signingCert`)
@@ -190,6 +223,22 @@ impl Standin {
         self.signing_config.clone()
     }
 
+    /// A signing config v0.2 naming this stand-in's CA, its Rekor v2 log and its TSA: the next
+    /// Sigstore (Rekor v2 entries, time from RFC 3161 timestamps).
+    pub fn signing_config_rekor_v2(&self) -> SigningConfig {
+        self.signing_config_v2.clone()
+    }
+
+    /// The Rekor v2 log's base URL (`{base_url}/rekor-v2`).
+    pub fn rekor_v2_url(&self) -> String {
+        format!("{}{}", self.base_url, rekor_v2::PATH_PREFIX)
+    }
+
+    /// The TSA's full URL (`{base_url}/api/v1/timestamp`).
+    pub fn tsa_url(&self) -> String {
+        format!("{}/api/v1/timestamp", self.base_url)
+    }
+
     /// The ClientTrustConfig (trusted root + signing config) sigstore-python's `--trust-config`
     /// takes.
     pub fn client_trust_config(&self) -> ClientTrustConfig {
@@ -198,6 +247,11 @@ impl Standin {
             trusted_root: self.trusted_root.clone(),
             signing_config: self.signing_config(),
         }
+    }
+
+    /// [`Standin::client_trust_config`] with the Rekor v2 + TSA signing config.
+    pub fn client_trust_config_rekor_v2(&self) -> ClientTrustConfig {
+        ClientTrustConfig { signing_config: self.signing_config_rekor_v2(), ..self.client_trust_config() }
     }
 
     /// The metadata base URL of the stand-in's TUF repository (`<base>/tuf`).
@@ -268,6 +322,21 @@ fn genesis_entry(tree_id: u64) -> anyhow::Result<Vec<u8>> {
     log::canonicalize(&proposed).map_err(|e| anyhow::anyhow!("cannot log the genesis entry: {e}"))
 }
 
+/// The Rekor v2 log's first entry: a hashedrekord v0.0.2 by a throwaway key.
+fn genesis_v2_request(base_url: &str) -> anyhow::Result<Value> {
+    use p256::ecdsa::signature::hazmat::PrehashSigner as _;
+    let key = p256_key()?;
+    let digest = Sha256::digest(format!("npm-attest local Sigstore stand-in, Rekor v2 log at {base_url}"));
+    let signature: p256::ecdsa::Signature =
+        key.sign_prehash(&digest).map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
+    Ok(crate::core::wire::rekor_v2::hashedrekord_v002_request(
+        &digest,
+        signature.to_der().as_bytes(),
+        crate::core::wire::rekor_v2::Verifier::PublicKey(&p256_spki(&key)?),
+        "PKIX_ECDSA_P256_SHA_256",
+    ))
+}
+
 fn build_trusted_root(
     base_url: &str,
     ca: &ca::CertificateAuthority,
@@ -324,6 +393,61 @@ fn build_signing_config(base_url: &str, valid_from: UnixTime) -> SigningConfig {
         oidc_urls: Vec::new(),
         rekor_tlog_urls: vec![service],
         tsa_urls: Vec::new(),
+        rekor_tlog_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
+        tsa_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
+    }
+}
+
+/// Lists the Rekor v2 log (Ed25519, log ID = C2SP key ID) and the TSA in the trusted root.
+fn add_rekor_v2_and_tsa(
+    root: &mut TrustedRoot,
+    rekor_v2_url: &str,
+    log_v2: &rekor_v2::LogV2,
+    tsa: &tsa::TimestampAuthority,
+    base_url: &str,
+    valid_from: UnixTime,
+) {
+    let valid_for = TimeRange { start: Some(valid_from.to_rfc3339()), end: None };
+    root.tlogs.push(TransparencyLogInstance {
+        base_url: rekor_v2_url.to_owned(),
+        hash_algorithm: "SHA2_256".to_owned(),
+        public_key: PublicKey {
+            raw_bytes: log_v2.spki_der().to_vec(),
+            key_details: "PKIX_ED25519".to_owned(),
+            valid_for: Some(valid_for.clone()),
+        },
+        log_id: LogId { key_id: log_v2.log_id().to_vec() },
+        checkpoint_key_id: None,
+        operator: None,
+    });
+    root.timestamp_authorities.push(CaEntry {
+        subject: DistinguishedName {
+            organization: "npm-attest.local".to_owned(),
+            common_name: "npm-attest-local-tsa".to_owned(),
+        },
+        uri: format!("{base_url}/api/v1/timestamp"),
+        cert_chain: CertChain {
+            certificates: tsa.chain_der().iter().map(|der| X509Certificate { raw_bytes: der.to_vec() }).collect(),
+        },
+        valid_for: Some(valid_for),
+        operator: None,
+    });
+}
+
+/// Fulcio v1, Rekor v2 and the TSA (v1 API), selectors ANY.
+fn build_signing_config_v2(base_url: &str, rekor_v2_url: &str, valid_from: UnixTime) -> SigningConfig {
+    let service = |url: String, version: u32| Service {
+        url,
+        major_api_version: version,
+        valid_for: TimeRange { start: Some(valid_from.to_rfc3339()), end: None },
+        operator: "local".to_owned(),
+    };
+    SigningConfig {
+        media_type: SIGNING_CONFIG_MEDIA_TYPE_V0_2.to_owned(),
+        ca_urls: vec![service(base_url.to_owned(), 1)],
+        oidc_urls: Vec::new(),
+        rekor_tlog_urls: vec![service(rekor_v2_url.to_owned(), 2)],
+        tsa_urls: vec![service(format!("{base_url}/api/v1/timestamp"), 1)],
         rekor_tlog_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
         tsa_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
     }

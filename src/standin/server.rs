@@ -79,6 +79,9 @@ pub(crate) struct App {
     pub(crate) ct: CtLog,
     pub(crate) issuer: Issuer,
     pub(crate) log: Mutex<Log>,
+    /// The Rekor v2 log under [`crate::standin::rekor_v2::PATH_PREFIX`].
+    pub(crate) log_v2: Mutex<crate::standin::rekor_v2::LogV2>,
+    pub(crate) tsa: crate::standin::tsa::TimestampAuthority,
     pub(crate) clock: fn() -> (UnixTime, u128),
     /// 20 random bytes for a serial number, or `None` when the random source fails.
     pub(crate) random: fn() -> Option<[u8; 20]>,
@@ -99,6 +102,11 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
 /// gRPC-gateway's error body, as Fulcio sends it: `{"code": <grpc code>, "message", "details"}`.
 fn fulcio_error(status: StatusCode, grpc_code: u32, message: &str) -> Response<Full<Bytes>> {
     json_response(status, &json!({"code": grpc_code, "message": message, "details": []}))
+}
+
+/// gRPC-gateway's error body, as rekor-tiles sends it.
+fn grpc_error(status: StatusCode, grpc_code: u32, message: &str) -> Response<Full<Bytes>> {
+    fulcio_error(status, grpc_code, message)
 }
 
 /// go-swagger's error body, as Rekor sends it: `{"code": <http status>, "message"}`.
@@ -151,6 +159,23 @@ impl App {
                     response
                 }
                 Err(_) => rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "log state is unavailable"),
+            },
+            (&Method::POST, "/api/v1/timestamp") => self.timestamp(request),
+            (&Method::GET, "/api/v1/timestamp/certchain") => {
+                let mut response = Response::new(Full::new(Bytes::from(self.tsa.chain_pem())));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/pem-certificate-chain"));
+                response
+            }
+            (&Method::POST, "/rekor-v2/api/v2/log/entries") => self.create_entry_v2(request),
+            (&Method::GET, "/rekor-v2/api/v2/checkpoint") => match self.log_v2.lock() {
+                Ok(log) => {
+                    let mut response = Response::new(Full::new(Bytes::from(log.checkpoint())));
+                    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+                    response
+                }
+                Err(_) => grpc_error(StatusCode::INTERNAL_SERVER_ERROR, 13, "log state is unavailable"),
             },
             (&Method::GET, p) if p.starts_with("/tuf/") => self.tuf_file(p.trim_start_matches("/tuf/")),
             (&Method::GET, p) if p.starts_with("/api/v1/log/entries/") => {
@@ -247,6 +272,57 @@ impl App {
         };
         response.headers_mut().insert(LOCATION, self.entry_location(&uuid));
         response
+    }
+
+    /// RFC 3161 over HTTP (timestamp-authority's `POST /api/v1/timestamp`).
+    fn timestamp(&self, request: &ApiRequest) -> Response<Full<Bytes>> {
+        let text = |status: StatusCode, message: String| {
+            let mut response = Response::new(Full::new(Bytes::from(message)));
+            *response.status_mut() = status;
+            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            response
+        };
+        let (now, _) = (self.clock)();
+        let Some(serial) = (self.random)() else {
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "the random source failed".into());
+        };
+        match self.tsa.respond(&request.body, now, serial) {
+            Ok(der) => {
+                let mut response = Response::new(Full::new(Bytes::from(der)));
+                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/timestamp-reply"));
+                response
+            }
+            Err(crate::standin::tsa::TimestampRequestError::Internal(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(e) => text(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+
+    /// Rekor v2's write API: 201 with the `TransparencyLogEntry`; 409 `AlreadyExists` for an
+    /// entry already logged; 400 `InvalidArgument` for a request that does not verify.
+    fn create_entry_v2(&self, request: &ApiRequest) -> Response<Full<Bytes>> {
+        const INVALID_ARGUMENT: u32 = 3;
+        const ALREADY_EXISTS: u32 = 6;
+        let proposed: Value = match serde_json::from_slice(&request.body) {
+            Ok(v) => v,
+            Err(e) => {
+                return grpc_error(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, &format!("request is not JSON: {e}"))
+            }
+        };
+        let Ok(mut log) = self.log_v2.lock() else {
+            return grpc_error(StatusCode::INTERNAL_SERVER_ERROR, 13, "log state is unavailable");
+        };
+        match log.create(&proposed) {
+            Ok(crate::standin::rekor_v2::Created::New(entry)) => match serde_json::to_value(entry.as_ref()) {
+                Ok(value) => json_response(StatusCode::CREATED, &value),
+                Err(e) => grpc_error(StatusCode::INTERNAL_SERVER_ERROR, 13, &e.to_string()),
+            },
+            Ok(crate::standin::rekor_v2::Created::Duplicate(index)) => grpc_error(
+                StatusCode::CONFLICT,
+                ALREADY_EXISTS,
+                &format!("an equivalent entry already exists in the transparency log with index {index}"),
+            ),
+            Err(e) => grpc_error(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, &e.to_string()),
+        }
     }
 
     fn get_entry(&self, id: &str) -> Response<Full<Bytes>> {

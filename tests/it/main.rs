@@ -25,6 +25,7 @@ mod pack;
 mod policy;
 mod publish;
 mod registry;
+mod rekor_v2;
 mod secrets;
 mod standin;
 mod support;

@@ -609,7 +609,15 @@ fn trust_material_names_the_stand_in() {
     let server = Server::start();
     let root = server.trusted_root();
     assert_eq!(root.media_type, "application/vnd.dev.sigstore.trustedroot+json;version=0.1");
-    for tlog in root.tlogs.iter().chain(&root.ctlogs) {
+    // The Rekor v1 log and the CT log at the base URL; the Rekor v2 log (Ed25519, its log ID the
+    // C2SP key ID, checked by the Rekor v2 tests) under /rekor-v2; the TSA.
+    assert_eq!(root.tlogs.len(), 2);
+    assert_eq!(root.tlogs[1].base_url, format!("{}/rekor-v2", server.base));
+    assert_eq!(root.tlogs[1].public_key.key_details, "PKIX_ED25519");
+    assert_eq!(root.timestamp_authorities.len(), 1);
+    assert_eq!(root.timestamp_authorities[0].uri, format!("{}/api/v1/timestamp", server.base));
+    assert_eq!(root.timestamp_authorities[0].cert_chain.certificates.len(), 2);
+    for tlog in root.tlogs[..1].iter().chain(&root.ctlogs) {
         assert_eq!(tlog.base_url, server.base);
         assert_eq!(tlog.log_id.key_id, Sha256::digest(&tlog.public_key.raw_bytes).to_vec(), "logId = SHA-256(SPKI)");
         let start = tlog.public_key.valid_for.as_ref().unwrap().start.as_deref().unwrap();

@@ -130,7 +130,8 @@ pub(super) struct Outcome {
 pub(super) struct Verified {
     pub subject: String,
     pub signer: String,
-    pub log_index: u64,
+    /// `None`: the bundle has no log entry (RFC 3161 timestamps only).
+    pub log_index: Option<u64>,
     pub json: Value,
 }
 
@@ -168,7 +169,7 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
     if let Some(obj) = json.as_object_mut() {
         obj.insert(key.into(), Value::String(label.to_owned()));
     }
-    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry().log_index, json }
+    Verified { subject: subject_label(subject), signer, log_index: verified.log_index(), json }
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order. The batch owns
@@ -248,7 +249,10 @@ pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> a
             match &o.result {
                 Ok(v) => report::data(&format!(
                     "verified  {}  {}  log index {}  ({})",
-                    v.subject, v.signer, v.log_index, o.label
+                    v.subject,
+                    v.signer,
+                    v.log_index.map_or_else(|| "none".to_owned(), |i| i.to_string()),
+                    o.label
                 )),
                 Err(e) => report::data(&format!("FAILED    {}", error_text(e))),
             }

@@ -383,7 +383,7 @@ async fn judge_inner(shared: &Shared, name: &PackageName, version: &str) -> anyh
             &published,
         )
         .await?;
-        result.log_index = Some(verified.log_index());
+        result.log_index = verified.log_index();
         result.signer = verified.identity().map(|id| id.san.value().to_owned());
         Some(origin_of(&verified).ok_or_else(|| {
             fail(ExitKind::VerificationFailed, format!("{label}: the signing certificate names no source repository"))

@@ -87,6 +87,12 @@ pub struct VerifyArgs {
         "signer_repository", "signer_workflow"
     ])]
     pub key: Option<PathBuf>,
+    /// Refuse bundles without a transparency-log entry (those dated by RFC 3161 timestamps
+    /// alone, as GitHub's Sigstore instance signs for private repositories). The bundle
+    /// specification allows them and they verify by default; npm provenance from the public
+    /// registry is always logged, so require this when a log entry is part of your policy.
+    #[arg(long)]
+    pub require_tlog: bool,
     /// Print one JSON object on stdout instead of text, whatever the outcome.
     #[arg(long)]
     pub json: bool,
@@ -160,6 +166,7 @@ async fn run_any(args: VerifyArgs) -> anyhow::Result<()> {
     let subject = read_subject(&subject_arg, true)?;
     let predicate = predicate_rule(&args, &bundle);
     let verified = verify(&bundle, &trust, &subject, &policy, &predicate, &bundle_path, &SignatureCache::new())?;
+    require_tlog(args.require_tlog, verified.log_index(), &bundle_path.display().to_string())?;
     if args.json {
         print_json(&facts_json(&verified, &subject));
     } else {
@@ -179,10 +186,29 @@ async fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<
     // Verification is CPU-bound: run it on this runtime thread's blocking slot.
     let predicate = args.predicate_type.clone();
     let key = args.key.is_some();
-    let outcomes = tokio::task::block_in_place(|| {
+    let mut outcomes = tokio::task::block_in_place(|| {
         batch::verify_all(&pairs, &trust, &policy, &|bundle| default_predicate(predicate.as_deref(), key, bundle), jobs)
     });
+    for outcome in &mut outcomes {
+        if let Ok(verified) = &outcome.result {
+            if let Err(e) = require_tlog(args.require_tlog, verified.log_index, &outcome.label) {
+                outcome.result = Err(e);
+            }
+        }
+    }
     batch::report(&outcomes, args.json, batch::Items::Bundles)
+}
+
+/// `--require-tlog`: a verified bundle without a log entry is refused.
+pub(crate) fn require_tlog(required: bool, log_index: Option<u64>, what: &str) -> anyhow::Result<()> {
+    if required && log_index.is_none() {
+        return Err(fail_with_hint(
+            ExitKind::VerificationFailed,
+            format!("{what}: bundle has no transparency log entry (it is dated by RFC 3161 timestamps only), and --require-tlog requires one"),
+            "bundles from GitHub's Sigstore instance (private repositories) are never logged publicly; drop --require-tlog to accept them",
+        ));
+    }
+    Ok(())
 }
 
 /// The predicate type rule: `--predicate-type`, else npm's publish type with `--key`, else
@@ -484,7 +510,10 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
     if let Some(st) = v.statement() {
         lines.push(format!("  predicate:         {}", st.predicate_type));
     }
-    lines.push(format!("  log index:         {} ({})", v.log_entry().log_index, v.log_entry().log_base_url));
+    match v.log_entry() {
+        Some(entry) => lines.push(format!("  log index:         {} ({})", entry.log_index, entry.log_base_url)),
+        None => lines.push("  log index:         none (RFC 3161 timestamps only)".to_owned()),
+    }
     for t in v.signed_times() {
         lines.push(format!("  signed at:         {} ({})", t.time.to_rfc3339(), time_source(&t.source)));
     }
@@ -539,8 +568,8 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
         "subject": subject_label(subject),
         "mediaType": v.media_type(),
         "signer": signer,
-        "logIndex": v.log_entry().log_index,
-        "log": v.log_entry().log_base_url,
+        "logIndex": v.log_entry().map(|e| e.log_index),
+        "log": v.log_entry().map(|e| e.log_base_url.clone()),
         "signingTime": v.signing_time().map(UnixTime::to_rfc3339),
         "signedTimes": times,
         "statement": statement,

@@ -167,6 +167,16 @@ pub(crate) async fn verify_attestations(
             continue;
         };
         match verify_attestation(&bundle, trust, &subject, policy, predicate) {
+            // npm provenance on a registry is always logged publicly: a bundle dated by RFC 3161
+            // timestamps alone (the form GitHub's instance gives private repositories) is not
+            // accepted here, whatever else verified.
+            Ok(verified) if verified.log_entry().is_none() => {
+                best = Some(VerifyError::PolicyMismatch {
+                    field: "transparency log entry",
+                    expected: "an entry in a transparency log (registry provenance is always logged)".into(),
+                    found: "none (RFC 3161 timestamps only)".into(),
+                });
+            }
             Ok(verified) => return Ok((verified, subject)),
             // A bundle of another kind (the publish attestation under a keyless policy, or
             // another predicate) says least; keep the most specific failure.

@@ -272,7 +272,11 @@ pub struct VerifiedStatement {
 pub struct VerifiedBundle {
     media_type: String,
     signer: VerifiedSigner,
-    log_entry: VerifiedLogEntry,
+    /// The verified transparency-log entry; `None` for a bundle that carries none and is dated
+    /// by RFC 3161 timestamps alone (GitHub's Sigstore instance for private repositories). A
+    /// policy that requires a transparency log refuses those at the edge (`verify
+    /// --require-tlog`).
+    log_entry: Option<VerifiedLogEntry>,
     /// Every verified signing time (at least one).
     signed_times: Vec<SignedTime>,
     /// Present for DSSE bundles.
@@ -290,9 +294,10 @@ impl VerifiedBundle {
         &self.signer
     }
 
-    /// The transparency-log entry whose inclusion was proven.
-    pub fn log_entry(&self) -> &VerifiedLogEntry {
-        &self.log_entry
+    /// The transparency-log entry whose inclusion was proven; `None` when the bundle has none
+    /// (dated by RFC 3161 timestamps alone).
+    pub fn log_entry(&self) -> Option<&VerifiedLogEntry> {
+        self.log_entry.as_ref()
     }
 
     /// Every verified signing time (at least one).
@@ -313,8 +318,9 @@ impl VerifiedBundle {
         }
     }
 
-    pub fn log_index(&self) -> u64 {
-        self.log_entry.log_index
+    /// The global log index, when the bundle has a log entry.
+    pub fn log_index(&self) -> Option<u64> {
+        self.log_entry.as_ref().map(|e| e.log_index)
     }
 
     /// The earliest verified signing time.
@@ -480,7 +486,8 @@ pub struct ParsedBundle<'a> {
     pub version: BundleVersion,
     pub signer: BundleSigner,
     pub content: BundleContent<'a>,
-    pub tlog_entry: &'a TransparencyLogEntry,
+    /// `None`: no log entry, RFC 3161 timestamps only (the bundle spec allows it from v0.2).
+    pub tlog_entry: Option<&'a TransparencyLogEntry>,
     pub timestamps: Vec<&'a [u8]>,
 }
 
@@ -558,23 +565,27 @@ impl<'a> ParsedBundle<'a> {
             _ => return Err(shape("bundle must hold exactly one of messageSignature, dsseEnvelope")),
         };
 
-        // Exactly one log entry (this verifier does not accept TSA-only bundles).
-        let [entry] = vm.tlog_entries.as_slice() else {
-            return Err(shape(format!(
-                "bundle must have exactly one transparency log entry, has {}",
-                vm.tlog_entries.len()
-            )));
+        // At most one log entry. None is allowed when RFC 3161 timestamps date the signature
+        // (checked below): the form GitHub's Sigstore instance writes for private repositories.
+        let entry = match vm.tlog_entries.as_slice() {
+            [] => None,
+            [entry] => Some(entry),
+            more => {
+                return Err(shape(format!("bundle must have at most one transparency log entry, has {}", more.len())))
+            }
         };
-        if entry.log_index < 0 {
-            return Err(shape(format!("log index {} is negative", entry.log_index)));
-        }
-        let kv = &entry.kind_version;
-        if !SUPPORTED_KINDS.iter().any(|(k, v)| *k == kv.kind && *v == kv.version) {
-            return Err(shape(format!("log entry kind {}/{} is not supported", kv.kind, kv.version)));
-        }
-        if let Some(proof) = &entry.inclusion_proof {
-            if proof.log_index < 0 || proof.tree_size < 0 {
-                return Err(shape("inclusion proof has a negative index or tree size"));
+        if let Some(entry) = entry {
+            if entry.log_index < 0 {
+                return Err(shape(format!("log index {} is negative", entry.log_index)));
+            }
+            let kv = &entry.kind_version;
+            if !SUPPORTED_KINDS.iter().any(|(k, v)| *k == kv.kind && *v == kv.version) {
+                return Err(shape(format!("log entry kind {}/{} is not supported", kv.kind, kv.version)));
+            }
+            if let Some(proof) = &entry.inclusion_proof {
+                if proof.log_index < 0 || proof.tree_size < 0 {
+                    return Err(shape("inclusion proof has a negative index or tree size"));
+                }
             }
         }
 
@@ -593,15 +604,25 @@ impl<'a> ParsedBundle<'a> {
             }
         }
 
-        match version {
+        match (version, entry) {
+            // A bundle without a log entry must be dated by a timestamp, and v0.1 (which requires
+            // an inclusion promise) cannot be one.
+            (BundleVersion::V0_1, None) => {
+                return Err(shape("a v0.1 bundle requires a transparency log entry with an inclusion promise (SET)"))
+            }
+            (_, None) => {
+                if timestamps.is_empty() {
+                    return Err(shape("bundle has neither a transparency log entry nor an RFC 3161 timestamp"));
+                }
+            }
             // v0.1 requires an inclusion promise.
-            BundleVersion::V0_1 => {
+            (BundleVersion::V0_1, Some(entry)) => {
                 if entry.inclusion_promise.is_none() {
                     return Err(shape("a v0.1 bundle requires an inclusion promise (SET)"));
                 }
             }
             // v0.2+ requires an inclusion proof with a checkpoint, and a SET or a timestamp.
-            BundleVersion::V0_2 | BundleVersion::V0_3 => {
+            (BundleVersion::V0_2 | BundleVersion::V0_3, Some(entry)) => {
                 let proof = entry
                     .inclusion_proof
                     .as_ref()
@@ -727,11 +748,16 @@ pub fn verify_attestation_with(
         Some(leaf) => SignerKey::Certificate { der: &leaf.der },
         None => SignerKey::PublicKey { spki_der: key_spki },
     };
-    let log_entry = verify_entry(parsed.tlog_entry, &trust.tlogs, content, signer_key).map_err(VerifyError::Tlog)?;
+    let log_entry = match parsed.tlog_entry {
+        Some(entry) => Some(verify_entry(entry, &trust.tlogs, content, signer_key).map_err(VerifyError::Tlog)?),
+        None => None,
+    };
 
     // Step 1b: the integrated time counts only when its SET verified.
-    if let Some(time) = log_entry.integrated_time {
-        signed_times.push(SignedTime { time, source: TimeSource::TransparencyLog { log_index: log_entry.log_index } });
+    if let Some(entry) = &log_entry {
+        if let Some(time) = entry.integrated_time {
+            signed_times.push(SignedTime { time, source: TimeSource::TransparencyLog { log_index: entry.log_index } });
+        }
     }
     if signed_times.is_empty() {
         return Err(VerifyError::NoSignedTime);

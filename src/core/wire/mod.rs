@@ -5,4 +5,6 @@
 pub mod bundle;
 pub mod encoding;
 pub mod rekor;
+pub mod rekor_v2;
+pub mod timestamp;
 pub mod trust_root;
