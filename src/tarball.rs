@@ -2,9 +2,15 @@
 //! streaming pass, and running `npm pack` for a package directory.
 //!
 //! The tarball is never held in memory: the file is read through a hashing reader into the
-//! gzip decoder and the tar parser. Every entry is walked (up to [`MAX_ENTRIES`]) so that a
-//! truncated or corrupt archive is refused even when `package.json` comes first, and the
+//! gzip decoder and our tar walk ([`ustar`]). Every entry is walked (up to [`MAX_ENTRIES`]) so
+//! that a truncated or corrupt archive is refused even when `package.json` comes first, and the
 //! bytes after the gzip stream are hashed too: the digest covers the whole file.
+//!
+//! Every size is capped before anything is read: the file ([`MAX_TARBALL_BYTES`]), what it
+//! unpacks to ([`MAX_UNPACKED_BYTES`]), each tar header extension
+//! ([`MAX_HEADER_EXTENSION_BYTES`]) and `package.json` ([`MAX_PACKAGE_JSON_BYTES`]).
+
+mod ustar;
 
 use std::fmt;
 use std::fs::File;
@@ -21,8 +27,18 @@ use crate::error::{fail, fail_with_hint, Classify as _, ExitKind};
 
 /// The largest `package/package.json` accepted.
 pub const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
-/// The most tar entries walked.
+/// The most tar headers walked (extension headers included).
 pub const MAX_ENTRIES: usize = 100_000;
+/// The largest GNU long name/long link (`L`/`K`) or PAX extended/global header (`x`/`g`)
+/// accepted. npm's tar writes a PAX header only for a path over 100 bytes or a large file:
+/// a few hundred bytes. node-tar itself ignores meta entries over 1 MiB; 64 KiB is room for
+/// any real path (PATH_MAX is 4096) and small enough to hold in memory.
+pub const MAX_HEADER_EXTENSION_BYTES: u64 = 64 * 1024;
+/// The largest tarball file read (what the registry serves is capped the same way).
+pub const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
+/// The most bytes a tarball may unpack to: 4x the file cap, so a gzip bomb costs seconds of
+/// CPU at most, never memory (nothing unpacked is held but `package.json`).
+pub const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
 
 const PACKAGE_JSON_PATH: &str = "package/package.json";
 
@@ -37,6 +53,9 @@ pub enum TarballError {
     Truncated,
     NotTar { reason: String },
     TooManyEntries { limit: usize },
+    HeaderExtensionTooLarge { kind: &'static str, size: u64, limit: u64 },
+    TooLarge { limit: u64 },
+    UnpackedTooLarge { limit: u64 },
     NoPackageJson,
     DuplicatePackageJson,
     PackageJsonNotAFile,
@@ -58,6 +77,16 @@ impl fmt::Display for TarballError {
             Self::Truncated => f.write_str("the file is truncated (the gzip stream ends early)"),
             Self::NotTar { reason } => write!(f, "not a valid tar archive: {reason}"),
             Self::TooManyEntries { limit } => write!(f, "more than {limit} entries in the archive"),
+            Self::HeaderExtensionTooLarge { kind, size, limit } => write!(
+                f,
+                "a {kind} of {size} bytes, larger than the {limit}-byte limit for tar header extensions"
+            ),
+            Self::TooLarge { limit } => {
+                write!(f, "the file is larger than the {limit}-byte limit for package tarballs")
+            }
+            Self::UnpackedTooLarge { limit } => {
+                write!(f, "the archive unpacks to more than the {limit}-byte limit for package tarballs")
+            }
             Self::NoPackageJson => write!(f, "no {PACKAGE_JSON_PATH} in the archive"),
             Self::DuplicatePackageJson => {
                 write!(f, "more than one {PACKAGE_JSON_PATH} in the archive")
@@ -99,6 +128,8 @@ pub struct PackageTarball {
     pub sha512: [u8; 64],
     pub sha1: [u8; 20],
     pub size: u64,
+    /// `package/package.json`, as the JSON object it was checked to be.
+    pub manifest: serde_json::Map<String, serde_json::Value>,
 }
 
 impl PackageTarball {
@@ -130,12 +161,14 @@ pub fn read(path: &Path) -> anyhow::Result<PackageTarball> {
     read_package(path).classify(ExitKind::BadInput, format!("invalid package tarball {}", path.display()))
 }
 
-/// Counts and hashes every byte read through it.
+/// Counts and hashes every byte read through it, and fails past `limit` bytes.
 struct HashingReader<R> {
     inner: R,
     sha512: Sha512,
     sha1: Sha1,
     size: u64,
+    limit: u64,
+    over_limit: bool,
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -144,6 +177,31 @@ impl<R: Read> Read for HashingReader<R> {
         self.sha512.update(&buf[..n]);
         self.sha1.update(&buf[..n]);
         self.size += n as u64;
+        if self.size > self.limit {
+            self.over_limit = true;
+            return Err(io::Error::other("the tarball is over its size limit"));
+        }
+        Ok(n)
+    }
+}
+
+/// Counts the bytes read through it and fails past `limit` bytes.
+struct CappedReader<R> {
+    inner: R,
+    left: u64,
+    over_limit: bool,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => self.left = left,
+            None => {
+                self.over_limit = true;
+                return Err(io::Error::other("the archive is over its unpacked size limit"));
+            }
+        }
         Ok(n)
     }
 }
@@ -158,18 +216,39 @@ pub fn read_package(path: &Path) -> Result<PackageTarball, TarballError> {
 pub struct Limits {
     pub max_entries: usize,
     pub max_package_json_bytes: u64,
+    pub max_extension_bytes: u64,
+    pub max_tarball_bytes: u64,
+    pub max_unpacked_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_entries: MAX_ENTRIES, max_package_json_bytes: MAX_PACKAGE_JSON_BYTES }
+        Self {
+            max_entries: MAX_ENTRIES,
+            max_package_json_bytes: MAX_PACKAGE_JSON_BYTES,
+            max_extension_bytes: MAX_HEADER_EXTENSION_BYTES,
+            max_tarball_bytes: MAX_TARBALL_BYTES,
+            max_unpacked_bytes: MAX_UNPACKED_BYTES,
+        }
     }
 }
 
 /// [`read_package`] with explicit caps.
 pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTarball, TarballError> {
     let file = File::open(path).map_err(|source| TarballError::Open { source })?;
-    let mut hashing = HashingReader { inner: file, sha512: Sha512::new(), sha1: Sha1::new(), size: 0 };
+    if let Ok(meta) = file.metadata() {
+        if meta.len() > limits.max_tarball_bytes {
+            return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
+        }
+    }
+    let mut hashing = HashingReader {
+        inner: file,
+        sha512: Sha512::new(),
+        sha1: Sha1::new(),
+        size: 0,
+        limit: limits.max_tarball_bytes,
+        over_limit: false,
+    };
     let mut magic = [0u8; 2];
     let got = read_up_to(&mut hashing, &mut magic).map_err(|source| TarballError::Read { source })?;
     if got < 2 || magic != [0x1f, 0x8b] {
@@ -178,62 +257,66 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
     // The magic bytes were hashed as they were read; replay them to the decoder.
     let reader = io::Cursor::new(magic).chain(hashing);
     let decoder = flate2::read::GzDecoder::new(reader);
-    let mut archive = tar::Archive::new(decoder);
+    let mut unpacked = CappedReader { inner: decoder, left: limits.max_unpacked_bytes, over_limit: false };
 
     let mut package_json: Option<Vec<u8>> = None;
-    {
-        let entries = archive.entries().map_err(|e| classify_stream_error(&e))?;
-        for (count, entry) in entries.enumerate() {
-            if count >= limits.max_entries {
-                return Err(TarballError::TooManyEntries { limit: limits.max_entries });
-            }
-            let mut entry = entry.map_err(|e| classify_stream_error(&e))?;
-            let is_package_json = {
-                let entry_path = entry.path().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
-                let text = entry_path.to_string_lossy();
-                text.strip_prefix("./").unwrap_or(&text) == PACKAGE_JSON_PATH
-            };
-            if !is_package_json {
-                continue;
-            }
-            if package_json.is_some() {
-                return Err(TarballError::DuplicatePackageJson);
-            }
-            if !entry.header().entry_type().is_file() {
-                return Err(TarballError::PackageJsonNotAFile);
-            }
-            let size = entry.header().size().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
-            if size > limits.max_package_json_bytes {
-                return Err(TarballError::PackageJsonTooLarge { size, limit: limits.max_package_json_bytes });
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(limits.max_package_json_bytes + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| classify_stream_error(&e))?;
-            if bytes.len() as u64 > limits.max_package_json_bytes {
-                return Err(TarballError::PackageJsonTooLarge {
-                    size: bytes.len() as u64,
-                    limit: limits.max_package_json_bytes,
-                });
-            }
-            package_json = Some(bytes);
+    let walked = ustar::walk(&mut unpacked, &limits, |member, data| {
+        let is_package_json = {
+            let text = String::from_utf8_lossy(&member.path);
+            text.strip_prefix("./").unwrap_or(&text) == PACKAGE_JSON_PATH
+        };
+        if !is_package_json {
+            return Ok(());
         }
-    }
+        if package_json.is_some() {
+            return Err(TarballError::DuplicatePackageJson);
+        }
+        if !member.entry_type.is_file() {
+            return Err(TarballError::PackageJsonNotAFile);
+        }
+        if member.size > limits.max_package_json_bytes {
+            return Err(TarballError::PackageJsonTooLarge { size: member.size, limit: limits.max_package_json_bytes });
+        }
+        let mut bytes = Vec::with_capacity(member.size.min(64 * 1024) as usize);
+        data.take(limits.max_package_json_bytes + 1).read_to_end(&mut bytes).map_err(|e| classify_stream_error(&e))?;
+        if bytes.len() as u64 > limits.max_package_json_bytes {
+            return Err(TarballError::PackageJsonTooLarge {
+                size: bytes.len() as u64,
+                limit: limits.max_package_json_bytes,
+            });
+        }
+        package_json = Some(bytes);
+        Ok(())
+    })
     // The rest of the gzip stream (tar padding after the end-of-archive blocks): reading it to
     // the end makes the decoder check the CRC-32 and length trailer (RFC 1952 §2.3.1).
-    let mut decoder = archive.into_inner();
-    io::copy(&mut decoder, &mut io::sink()).map_err(|e| classify_stream_error(&e))?;
+    .and_then(|()| io::copy(&mut unpacked, &mut io::sink()).map(drop).map_err(|e| classify_stream_error(&e)));
+    // A reader that hit its cap failed with a generic error on the way: name the cap instead.
+    if let Err(e) = walked {
+        if unpacked.inner.get_ref().get_ref().1.over_limit {
+            return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
+        }
+        if unpacked.over_limit {
+            return Err(TarballError::UnpackedTooLarge { limit: limits.max_unpacked_bytes });
+        }
+        return Err(e);
+    }
     // Anything after the gzip member is still part of the file npm would upload: hash it.
-    let (_, mut hashing) = decoder.into_inner().into_inner();
-    io::copy(&mut hashing, &mut io::sink()).map_err(|source| TarballError::Read { source })?;
+    let (_, mut hashing) = unpacked.inner.into_inner().into_inner();
+    if let Err(source) = io::copy(&mut hashing, &mut io::sink()) {
+        if hashing.over_limit {
+            return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
+        }
+        return Err(TarballError::Read { source });
+    }
 
     let bytes = package_json.ok_or(TarballError::NoPackageJson)?;
-    let (name, version) = parse_manifest(&bytes)?;
+    let (name, version, manifest) = parse_manifest_object(&bytes)?;
     Ok(PackageTarball {
         path: path.to_path_buf(),
         name,
         version,
+        manifest,
         sha512: hashing.sha512.finalize().into(),
         sha1: hashing.sha1.finalize().into(),
         size: hashing.size,
@@ -280,9 +363,18 @@ fn one_line(text: &str) -> String {
 
 /// Reads `name` and `version` from `package.json` and checks them as npm does before publishing.
 pub fn parse_manifest(bytes: &[u8]) -> Result<(PackageName, PackageVersion), TarballError> {
+    parse_manifest_object(bytes).map(|(name, version, _)| (name, version))
+}
+
+type Manifest = (PackageName, PackageVersion, serde_json::Map<String, serde_json::Value>);
+
+/// [`parse_manifest`], also returning the whole object.
+fn parse_manifest_object(bytes: &[u8]) -> Result<Manifest, TarballError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| TarballError::InvalidJson { reason: e.to_string() })?;
-    let obj = value.as_object().ok_or(TarballError::InvalidJson { reason: "not a JSON object".into() })?;
+    let serde_json::Value::Object(obj) = value else {
+        return Err(TarballError::InvalidJson { reason: "not a JSON object".into() });
+    };
     let field = |field: &'static str| -> Result<&str, TarballError> {
         match obj.get(field) {
             None | Some(serde_json::Value::Null) => Err(TarballError::MissingField { field }),
@@ -294,7 +386,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<(PackageName, PackageVersion), Tar
     let name = PackageName::parse(raw_name)
         .map_err(|source| TarballError::InvalidName { name: raw_name.to_owned(), source })?;
     let version = PackageVersion::clean(field("version")?).map_err(|source| TarballError::InvalidVersion { source })?;
-    Ok((name, version))
+    Ok((name, version, obj))
 }
 
 /// Runs `npm pack --json --pack-destination <dest>` in `dir`, as `npm publish` packs a

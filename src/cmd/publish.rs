@@ -37,10 +37,8 @@ use crate::report;
 use crate::secret::SecretString;
 use crate::tarball::{self, PackageTarball};
 
-/// `package/package.json` inside a tarball.
-const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
 /// The largest tarball published (the public registry's own limit is lower).
-const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
+const MAX_TARBALL_BYTES: u64 = tarball::MAX_TARBALL_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Access {
@@ -488,9 +486,8 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         if sha2_512(&bytes) != tarball.sha512 {
             return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
-        let manifest = read_manifest(&bytes).map_err(|reason| {
-            fail(ExitKind::BadInput, format!("invalid package tarball {}: {reason}", path.display()))
-        })?;
+        // The one tar reader (`tarball::read`) already parsed `package/package.json`.
+        let manifest = tarball.manifest.clone();
         Ok(PackageInput { tarball, bytes, manifest, packed, project_dir: None })
     })
     .await
@@ -500,29 +497,6 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
 fn sha2_512(bytes: &[u8]) -> [u8; 64] {
     use sha2::Digest as _;
     sha2::Sha512::digest(bytes).into()
-}
-
-/// `package/package.json` as a JSON object (the tarball was already validated by `tarball::read`).
-fn read_manifest(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let entries = archive.entries().map_err(|e| e.to_string())?;
-    for entry in entries {
-        let entry = entry.map_err(|e| e.to_string())?;
-        if entry.path().map_err(|e| e.to_string())?.as_ref() != Path::new("package/package.json") {
-            continue;
-        }
-        let mut text = Vec::new();
-        entry.take(MAX_PACKAGE_JSON_BYTES + 1).read_to_end(&mut text).map_err(|e| e.to_string())?;
-        if text.len() as u64 > MAX_PACKAGE_JSON_BYTES {
-            return Err("package/package.json is too large".into());
-        }
-        return match serde_json::from_slice(&text) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err("package/package.json is not a JSON object".into()),
-            Err(e) => Err(format!("package/package.json is not valid JSON: {e}")),
-        };
-    }
-    Err("no package/package.json".into())
 }
 
 fn preflight_error(e: PreflightError) -> anyhow::Error {
