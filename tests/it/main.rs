@@ -20,4 +20,5 @@ mod secrets;
 mod standin;
 mod support;
 mod tamper;
+mod tar_bombs;
 mod verify;
