@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod cmd;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod core;
 pub mod error;
 pub mod fsutil;

@@ -20,7 +20,7 @@ use crate::core::x509::SigstoreExtension;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::report;
 
-mod batch;
+pub(crate) mod batch;
 
 /// The Sigstore public-good production trusted root (TUF snapshot), the default trust.
 pub const PRODUCTION_TRUSTED_ROOT: &str = include_str!("../trust/public-good-production.json");

@@ -12,9 +12,9 @@
 mod ca;
 mod ct;
 pub mod faults;
-mod fulcio;
+pub(crate) mod fulcio;
 mod issuer;
-mod log;
+pub(crate) mod log;
 pub mod server;
 
 use std::net::SocketAddr;
