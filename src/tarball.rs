@@ -236,11 +236,7 @@ impl Default for Limits {
 /// [`read_package`] with explicit caps.
 pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTarball, TarballError> {
     let file = File::open(path).map_err(|source| TarballError::Open { source })?;
-    if let Ok(meta) = file.metadata() {
-        if meta.len() > limits.max_tarball_bytes {
-            return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
-        }
-    }
+    let file_len = file.metadata().map(|m| m.len()).ok();
     let mut hashing = HashingReader {
         inner: file,
         sha512: Sha512::new(),
@@ -253,6 +249,11 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
     let got = read_up_to(&mut hashing, &mut magic).map_err(|source| TarballError::Read { source })?;
     if got < 2 || magic != [0x1f, 0x8b] {
         return Err(TarballError::NotGzip);
+    }
+    // After the magic check, so that `verify` can still take a large file of another kind as
+    // a plain artifact.
+    if file_len.is_some_and(|len| len > limits.max_tarball_bytes) {
+        return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
     }
     // The magic bytes were hashed as they were read; replay them to the decoder.
     let reader = io::Cursor::new(magic).chain(hashing);

@@ -320,7 +320,10 @@ fn npm_manifest(path: &Path) -> anyhow::Result<Option<(String, String)>> {
             | TarballError::CorruptGzip { .. }
             | TarballError::Truncated
             | TarballError::NotTar { .. }
-            | TarballError::NoPackageJson,
+            | TarballError::NoPackageJson
+            // Larger than any npm tarball: a gzip'd artifact of another kind, hashed as a file.
+            | TarballError::TooLarge { .. }
+            | TarballError::UnpackedTooLarge { .. },
         ) => Ok(None),
         Err(e) => Err(fail_with_hint(
             ExitKind::BadInput,
