@@ -11,12 +11,12 @@ pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> 
 
 /// Rekor's 409 answer: the UUID of the existing entry, from `Location` or the message.
 pub fn rekor_conflict_uuid(location: Option<&str>, body: &[u8]) -> Option<String> {
-    crate::sigstore::conflict_uuid(location, body)
+    crate::sigstore::rekor::conflict_uuid(location, body)
 }
 
 /// Fulcio's answer: the leaf of the PEM chain, which must certify `our_spki_der`.
 pub fn fulcio_leaf(answer: &[u8], our_spki_der: &[u8]) -> anyhow::Result<Vec<u8>> {
-    crate::sigstore::leaf_from_answer(answer, our_spki_der)
+    crate::sigstore::fulcio::leaf_from_answer(answer, our_spki_der)
 }
 
 /// The stand-in's Fulcio: the signing-certificate request body.

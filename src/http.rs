@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -61,19 +61,6 @@ impl RetryPolicy {
             }
         }
         self
-    }
-
-    /// For a caller that sends once and classifies the answers itself (the GitHub attestations
-    /// API): the wait before another attempt after `failures` failed ones since `started`, with
-    /// this policy's backoff, jitter, deadline and the answer's `Retry-After`; `None` to give up.
-    pub fn wait_before_retry(
-        &self,
-        failures: u32,
-        started: std::time::Instant,
-        answer: Option<&HeaderMap>,
-    ) -> Option<Duration> {
-        let after = answer.and_then(|headers| retry_after(headers, time::OffsetDateTime::now_utc()));
-        self.next_wait(failures, started.elapsed(), after, jitter())
     }
 
     /// The wait before the next attempt after `failures` failed ones and `elapsed` since the
@@ -173,13 +160,14 @@ impl<'a> Retrying<'a> {
                 ),
             }));
         };
-        crate::report::debug(&format!(
-            "{} {} (attempt {} of at most {}); retrying in {:.1}s",
+        // Every retry is said as it happens, not only with --verbose: a silent wait looks hung.
+        crate::report::warn(&format!(
+            "{} failed ({}); retrying in {} ms (attempt {} of at most {})",
             self.service,
             failure.what,
-            self.failures,
-            self.policy.retries + 1,
-            wait.as_secs_f64()
+            wait.as_millis(),
+            self.failures + 1,
+            self.policy.retries + 1
         ));
         tokio::time::sleep(wait).await;
         Ok(())
@@ -240,41 +228,12 @@ impl Http {
         self.send(service, Method::POST, url, Some(bytes), None, accept).await
     }
 
-    /// One `POST url` with a JSON body, a bearer token and extra headers, without retries: every
-    /// answer is returned, whatever its status, for the caller to classify and retry (the GitHub
-    /// attestations API, see `crate::github`).
-    pub async fn post_json_once(
-        &self,
-        service: &str,
-        url: &str,
-        body: &Value,
-        bearer: &SecretString,
-        headers: &[(&'static str, &str)],
-    ) -> anyhow::Result<Response> {
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| fail(ExitKind::Internal, format!("cannot encode the {service} request: {e}")))?;
-        let mut request = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, format!("Bearer {}", bearer.expose()))
-            .body(bytes);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        match request.send().await {
-            Ok(response) => read_body(service, response).await,
-            Err(e) => {
-                Err(fail(ExitKind::Remote, format!("cannot reach {service} at {}: {}", redact_url(url), describe(e))))
-            }
-        }
-    }
-
     /// `GET url` expecting JSON, optionally with a bearer token.
     pub async fn get_json(&self, service: &str, url: &str, bearer: Option<&SecretString>) -> anyhow::Result<Response> {
         self.send(service, Method::GET, url, None, bearer, &[]).await
     }
 
+    /// A JSON call whose non-2xx answers (other than `accept`) are errors naming `service`.
     async fn send(
         &self,
         service: &str,
@@ -284,55 +243,17 @@ impl Http {
         bearer: Option<&SecretString>,
         accept: &[StatusCode],
     ) -> anyhow::Result<Response> {
-        let mut retrying = Retrying::new(&self.retry, service);
-        loop {
-            let mut request = self.client.request(method.clone(), url).header(ACCEPT, "application/json");
-            if let Some(body) = &body {
-                request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
-            }
-            if let Some(token) = bearer {
-                request = request.header(AUTHORIZATION, bearer_value(service, token)?);
-            }
-            let failure = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() || accept.contains(&status) {
-                        match read_body_or_cut(service, response, MAX_BODY_BYTES).await? {
-                            Ok(response) => return Ok(response),
-                            Err(cut) => cut,
-                        }
-                    } else if RetryPolicy::is_retryable_status(status) {
-                        let wait = retry_after(response.headers(), time::OffsetDateTime::now_utc());
-                        let response = match read_body_or_cut(service, response, MAX_BODY_BYTES).await? {
-                            Ok(response) => response,
-                            Err(_) => Response { status, headers: HeaderMap::new(), body: Vec::new() },
-                        };
-                        Transient {
-                            error: status_error(service, &response),
-                            what: format!("answered {}", status.as_u16()),
-                            retry_after: wait,
-                        }
-                    } else {
-                        let response = read_body(service, response).await?;
-                        return Err(status_error(service, &response));
-                    }
-                }
-                Err(e) => {
-                    let transient = e.is_connect() || e.is_timeout() || e.is_request();
-                    let text = describe(e);
-                    let error = fail_with_hint(
-                        ExitKind::Remote,
-                        format!("cannot reach {service} at {}: {text}", redact_url(url)),
-                        "check the service URL and the network (public Sigstore: https://status.sigstore.dev)",
-                    );
-                    if !transient {
-                        return Err(error);
-                    }
-                    Transient { error, what: format!("request failed: {text}"), retry_after: None }
-                }
-            };
-            retrying.again(failure).await?;
+        let mut headers = vec![("accept", "application/json".to_owned())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json".to_owned()));
         }
+        let request = Request { method, url, headers: &headers, bearer, body };
+        let settled = self.exchange(service, &request, MAX_BODY_BYTES, &default_transient).await?;
+        let status = settled.response.status;
+        if status.is_success() || accept.contains(&status) {
+            return Ok(settled.response);
+        }
+        Err(settled.gave_up.unwrap_or_else(|| status_error(service, &settled.response)))
     }
 
     /// Sends one request and returns the final response whatever its status: the caller
@@ -340,6 +261,33 @@ impl Http {
     /// retryable statuses (408, 429, 5xx) are retried under the client's policy; the body is
     /// read up to `max_body` bytes.
     pub async fn request(&self, service: &str, request: Request<'_>, max_body: usize) -> anyhow::Result<Response> {
+        Ok(self.exchange(service, &request, max_body, &default_transient).await?.response)
+    }
+
+    /// [`Http::request`] for a service that decides itself which answers are worth another
+    /// attempt (GitHub's attestations API also retries its rate-limit 403s): `transient` returns
+    /// what went wrong for the retry line, or `None` for a final answer.
+    pub async fn request_classified(
+        &self,
+        service: &str,
+        request: Request<'_>,
+        max_body: usize,
+        transient: &TransientAnswer<'_>,
+    ) -> anyhow::Result<Response> {
+        Ok(self.exchange(service, &request, max_body, transient).await?.response)
+    }
+
+    /// The one retry loop: sends `request` until an answer is final (`transient` says `None`),
+    /// or the policy runs out (then the last answer is returned with the give-up error).
+    /// Connection failures, timeouts and bodies cut short are retried; any other failure to
+    /// send is an error at once.
+    async fn exchange(
+        &self,
+        service: &str,
+        request: &Request<'_>,
+        max_body: usize,
+        transient: &TransientAnswer<'_>,
+    ) -> anyhow::Result<Settled> {
         let mut retrying = Retrying::new(&self.retry, service);
         loop {
             let mut builder = self.client.request(request.method.clone(), request.url);
@@ -354,23 +302,19 @@ impl Http {
             }
             let failure = match builder.send().await {
                 Ok(response) => {
-                    let status = response.status();
-                    let wait = retry_after(response.headers(), time::OffsetDateTime::now_utc());
+                    let wait = retry_after(response.headers(), crate::clock::now_utc());
                     match read_body_or_cut(service, response, max_body).await? {
-                        // The final answer, whatever its status, is the caller's to judge; a
-                        // retryable one is tried again while the policy allows.
-                        Ok(response) if RetryPolicy::is_retryable_status(status) => {
-                            let failure = Transient {
-                                error: status_error(service, &response),
-                                what: format!("answered {}", status.as_u16()),
-                                retry_after: wait,
-                            };
-                            if retrying.again(failure).await.is_err() {
-                                return Ok(response);
+                        Ok(response) => match transient(&response) {
+                            None => return Ok(Settled { response, gave_up: None }),
+                            Some(what) => {
+                                let failure =
+                                    Transient { error: status_error(service, &response), what, retry_after: wait };
+                                if let Err(gave_up) = retrying.again(failure).await {
+                                    return Ok(Settled { response, gave_up: Some(gave_up) });
+                                }
+                                continue;
                             }
-                            continue;
-                        }
-                        Ok(response) => return Ok(response),
+                        },
                         Err(cut) => cut,
                     }
                 }
@@ -391,6 +335,21 @@ impl Http {
             retrying.again(failure).await?;
         }
     }
+}
+
+/// The retry loop's hook: what went wrong with an answer that another attempt may fix (for the
+/// retry line), or `None` when the answer is final.
+pub type TransientAnswer<'a> = dyn Fn(&Response) -> Option<String> + Send + Sync + 'a;
+
+/// The policy's own answer classes: 408, 429 and 5xx are worth another attempt.
+fn default_transient(response: &Response) -> Option<String> {
+    RetryPolicy::is_retryable_status(response.status).then(|| format!("answered {}", response.status.as_u16()))
+}
+
+/// The answer the loop settled on, and the give-up error when retries ran out on it.
+struct Settled {
+    response: Response,
+    gave_up: Option<anyhow::Error>,
 }
 
 /// The bearer header, marked sensitive (kept out of reqwest's and hyper's debug output).
@@ -442,35 +401,6 @@ async fn read_body_or_cut(
         }
     }
     Ok(Ok(Response { status, headers, body }))
-}
-
-/// Reads the body, refusing one larger than [`MAX_BODY_BYTES`].
-async fn read_body(service: &str, mut response: reqwest::Response) -> anyhow::Result<Response> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large(service));
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large(service));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return Err(fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e))))
-            }
-        }
-    }
-    Ok(Response { status, headers, body })
-}
-
-fn too_large(service: &str) -> anyhow::Error {
-    fail(ExitKind::Remote, format!("{service} response is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024)))
 }
 
 /// `Fulcio answered 401: <message>`, the message taken from a JSON `message` field when the
@@ -594,20 +524,6 @@ mod tests {
         assert_eq!(p.next_wait(1, s(0), Some(s(7)), 1.0), Some(s(7)));
         assert_eq!(p.next_wait(1, s(5), Some(s(7)), 1.0), None);
         assert_eq!(RetryPolicy::NONE.next_wait(1, s(0), None, 0.5), None);
-    }
-
-    #[test]
-    fn callers_that_classify_answers_get_the_same_waits() {
-        let p = RetryPolicy { retries: 2, deadline: Duration::from_secs(30), ..RetryPolicy::default() };
-        let started = std::time::Instant::now();
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(p.wait_before_retry(1, started, Some(&headers)), Some(Duration::from_secs(3)));
-        let backoff = p.wait_before_retry(1, started, None).unwrap();
-        assert!(backoff >= Duration::from_millis(250) && backoff <= Duration::from_millis(500), "{backoff:?}");
-        assert_eq!(p.wait_before_retry(3, started, None), None, "out of retries");
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("31"));
-        assert_eq!(p.wait_before_retry(1, started, Some(&headers)), None, "past the deadline");
     }
 
     #[test]

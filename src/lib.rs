@@ -2,21 +2,18 @@
 //!
 //! See ARCHITECTURE.md for the codemap and its invariants.
 
+pub mod ci;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod core;
 pub mod error;
 pub mod fsutil;
-pub mod github;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
-pub mod oidc;
-pub mod provenance;
-pub mod registry;
+pub mod npm;
 pub mod report;
 pub mod secret;
 pub mod sigstore;
 pub mod standin;
-pub mod tarball;
-pub mod workspaces;

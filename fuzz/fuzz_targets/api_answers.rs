@@ -7,10 +7,11 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::publish::{certificate_identity, classify_refusal, registry_message};
+use npm_attest::core::jwt::certificate_identity;
+use npm_attest::core::npm::publish::{classify_refusal, registry_message};
 use npm_attest::core::time::UnixTime;
 use npm_attest::fuzzing;
-use npm_attest::github::classify_response;
+use npm_attest::ci::attestations::classify_response;
 use npm_attest::secret::SecretString;
 
 /// The SPKI of the key Fulcio's seed answer certifies (so the leaf check runs to the end).
@@ -19,7 +20,7 @@ fn our_spki() -> &'static [u8] {
     SPKI.get_or_init(|| {
         let pem = include_str!("../fixtures/fulcio-leaf.pem");
         let der = npm_attest::core::crypto::pem_rfc7468_decode(pem).map(|(_, der)| der).unwrap_or_default();
-        npm_attest::core::x509::subject_and_spki(&der).map(|(_, spki)| spki).unwrap_or_default()
+        npm_attest::core::verify::x509::subject_and_spki(&der).map(|(_, spki)| spki).unwrap_or_default()
     })
 }
 
@@ -56,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             // An identity token as a token exchange or the Actions runtime returns it.
             let token = SecretString::new(text.trim().to_owned());
-            if let Ok((jwt, _)) = npm_attest::oidc::inspect(&token, "fuzz", UnixTime(1_700_000_000)) {
+            if let Ok((jwt, _)) = npm_attest::ci::oidc::inspect(&token, "fuzz", UnixTime(1_700_000_000)) {
                 let _ = certificate_identity(&jwt.claims);
             }
         }

@@ -9,7 +9,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::bundle::Bundle;
+use npm_attest::core::wire::bundle::Bundle;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(bundle) = serde_json::from_slice::<Bundle>(data) else {

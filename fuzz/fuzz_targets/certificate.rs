@@ -3,11 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::pki::{validate_path, EKU_CODE_SIGNING};
-use npm_attest::core::sct::precert_tbs;
+use npm_attest::core::verify::pki::{validate_path, EKU_CODE_SIGNING};
+use npm_attest::core::verify::sct::precert_tbs;
 use npm_attest::core::time::UnixTime;
-use npm_attest::core::trust_root::TrustedRoot;
-use npm_attest::core::x509::{has_precert_signing_eku, subject_and_spki, LeafCertificate};
+use npm_attest::core::wire::trust_root::TrustedRoot;
+use npm_attest::core::verify::x509::{has_precert_signing_eku, subject_and_spki, LeafCertificate};
 
 const ROOT: &str = include_str!("../../tests/data/trust/public-good-production-trusted_root.json");
 

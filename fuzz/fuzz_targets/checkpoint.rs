@@ -7,7 +7,7 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::checkpoint::{parse_checkpoint_body, parse_signed_note, verify_checkpoint, NoteVerifier, OriginRule};
+use npm_attest::core::verify::checkpoint::{parse_checkpoint_body, parse_signed_note, verify_checkpoint, NoteVerifier, OriginRule};
 use npm_attest::core::crypto::PublicKey;
 
 fn keys() -> &'static [(PublicKey, [u8; 4], String)] {

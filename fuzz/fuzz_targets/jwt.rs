@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use npm_attest::core::jwt::{decode_unverified, verify_es256};
 use npm_attest::core::time::UnixTime;
-use npm_attest::oidc::inspect;
+use npm_attest::ci::oidc::inspect;
 use npm_attest::secret::SecretString;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::merkle::{leaf_hash, root_from_inclusion_proof, verify_inclusion, Tree};
+use npm_attest::core::verify::merkle::{leaf_hash, root_from_inclusion_proof, verify_inclusion, Tree};
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, rest)) = data.split_first_chunk::<48>() else {

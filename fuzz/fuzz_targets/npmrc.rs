@@ -4,8 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use npm_attest::core::npm::PackageName;
-use npm_attest::core::publish::{nerf_dart, trusted_publishing_audience, Npmrc};
-use npm_attest::registry::{plan_auth, registry_url};
+use npm_attest::core::npm::npmrc::{nerf_dart, Npmrc};
+use npm_attest::core::npm::publish::trusted_publishing_audience;
+use npm_attest::npm::registry::{plan_auth, registry_url};
 
 fn env(key: &str) -> Option<String> {
     match key {

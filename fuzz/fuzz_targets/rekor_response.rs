@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::rekor::parse_entry_response;
+use npm_attest::core::wire::rekor::parse_entry_response;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((_, entry)) = parse_entry_response(data) {

@@ -9,8 +9,8 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::sct::{parse_sct_list, precert_tbs, verify_embedded_scts};
-use npm_attest::core::x509::{subject_and_spki, LeafCertificate};
+use npm_attest::core::verify::sct::{parse_sct_list, precert_tbs, verify_embedded_scts};
+use npm_attest::core::verify::x509::{subject_and_spki, LeafCertificate};
 
 /// The SPKI of every certificate in every seed root's CA chains (the possible issuers).
 fn issuer_spkis() -> &'static [Vec<u8>] {

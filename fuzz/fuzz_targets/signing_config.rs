@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use npm_attest::core::time::UnixTime;
-use npm_attest::core::trust_root::SigningConfig;
-use npm_attest::sigstore::select_endpoints;
+use npm_attest::core::wire::trust_root::SigningConfig;
+use npm_attest::sigstore::endpoints::select_endpoints;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(config) = serde_json::from_slice::<SigningConfig>(data) else {

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::tarball::{parse_manifest, read_package};
+use npm_attest::npm::tarball::{parse_manifest, read_package};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_manifest(data);

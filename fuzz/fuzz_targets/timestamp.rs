@@ -7,7 +7,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::tsa::verify_timestamp;
+use npm_attest::core::verify::tsa::verify_timestamp;
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, rest)) = data.split_first_chunk::<2>() else {

@@ -7,8 +7,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::bundle::Bundle;
-use npm_attest::core::tlog::{verify_entry, SignedContent, SignerKey};
+use npm_attest::core::wire::bundle::Bundle;
+use npm_attest::core::verify::tlog::{verify_entry, SignedContent, SignerKey};
 use npm_attest::core::verify::{BundleContent, BundleSigner, ParsedBundle};
 
 fuzz_target!(|data: &[u8]| {

@@ -8,8 +8,8 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::bundle::Bundle;
-use npm_attest::core::trust_root::TrustedRoot;
+use npm_attest::core::wire::bundle::Bundle;
+use npm_attest::core::wire::trust_root::TrustedRoot;
 
 const BUNDLES: &[&str] = &[
     include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"),

@@ -19,13 +19,15 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cmd::batch::{self, error_text};
-use crate::core::bundle::Bundle;
+use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
-use crate::provenance::{capture_env, Signer, SignerPlan, SigstoreArgs};
+use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
-use crate::sigstore::{self, Endpoints};
-use crate::tarball::{self, PackageTarball};
+use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::self_check::SelfCheckTrust;
+use crate::sigstore::session::bundle_json;
+use crate::sigstore::signer::{capture_env, SignedBundle, Signer, SignerPlan, SigstoreArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
@@ -84,7 +86,8 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
     let lookup = |key: &str| env.get(key).cloned();
     // Checked before signing too: a missing token or repository fails before anything is logged.
-    let upload = if args.upload_to_github { Some(crate::github::UploadTarget::from_env(&lookup)?) } else { None };
+    let upload =
+        if args.upload_to_github { Some(crate::ci::attestations::UploadTarget::from_env(&lookup)?) } else { None };
     let inputs = inputs(&args)?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -125,7 +128,7 @@ async fn run_one(
     signer_plan: SignerPlan,
     input: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
-    upload: Option<&crate::github::UploadTarget>,
+    upload: Option<&crate::ci::attestations::UploadTarget>,
 ) -> anyhow::Result<()> {
     let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
     let package = read_tarball(&plan.tarball).await?;
@@ -137,22 +140,16 @@ async fn run_one(
         &package.sha512_hex()[..16]
     ));
     let signer = signer_plan.start().await?;
+    warn_if_unverifiable(&signer);
     let result = match signer.attest(&package).await {
-        Ok(bundle) => {
-            let report_to = crate::github::ReportTo {
-                env: lookup,
-                upload,
-                trusted_root: match signer.trusted_root() {
-                    Some(root) => crate::github::TrustedRootChoice::Local(root),
-                    None if *signer.endpoints() == sigstore::Endpoints::public_good() => {
-                        crate::github::TrustedRootChoice::PublicGood
-                    }
-                    None => crate::github::TrustedRootChoice::Unknown,
-                },
-            };
-            finish(args, &plan, &package, &signer, &bundle, report_to).await
+        Ok(signed) => {
+            let report_to = crate::ci::report::ReportTo { env: lookup, upload };
+            finish(args, &plan, &package, &signer, &signed, report_to).await
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            crate::ci::report::report_refusal(lookup, &format!("{}@{}", package.name, package.version), &e)?;
+            Err(e)
+        }
     };
     signer.shutdown().await;
     result
@@ -191,6 +188,7 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
     ));
     let (signer, prepared) = tokio::join!(signer_plan.start(), prepare_all(&inputs, args.output_dir.clone(), cores));
     let signer = Arc::new(signer?);
+    warn_if_unverifiable(&signer);
     let out_dir = args.output_dir.clone().unwrap_or_else(|| PathBuf::from("."));
 
     // The local stand-in's trusted root, written once for the whole batch before any bundle.
@@ -236,7 +234,7 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
         tasks.spawn(async move {
             let outcome = match permits.acquire_owned().await {
                 Ok(_permit) => match signer.attest(&prepared.package).await {
-                    Ok(bundle) => match write_in_background(prepared.plan, bundle).await {
+                    Ok(signed) => match write_in_background(prepared.plan, signed.bundle).await {
                         Ok((plan, bundle, tarball)) => {
                             let prepared = Prepared { plan, package: prepared.package };
                             let log_index = log_index(&bundle);
@@ -380,7 +378,7 @@ async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) ->
             fail(ExitKind::Environment, format!("cannot create a temporary directory in {}: {e}", out_dir.display()))
         })?;
         report::info(&format!("Packing {} with `npm pack`", input.display()));
-        let packed = tarball::npm_pack(input, pack_dir.path()).await?;
+        let packed = crate::npm::pack::npm_pack(input, pack_dir.path()).await?;
         let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
         let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
         let bundle =
@@ -426,7 +424,7 @@ async fn write_in_background(plan: Plan, bundle: Bundle) -> anyhow::Result<(Plan
 
 /// Moves a packed tarball into place and writes the bundle (last); returns the tarball path.
 fn write_results(plan: &Plan, bundle: &Bundle) -> anyhow::Result<PathBuf> {
-    let bundle_bytes = sigstore::bundle_json(bundle)?;
+    let bundle_bytes = bundle_json(bundle)?;
     let tarball_path = match &plan.tarball_final {
         Some(final_path) => {
             rename(&plan.tarball, final_path)?;
@@ -465,6 +463,15 @@ fn result_json(
     out
 }
 
+/// Says once, before anything is signed, that the self-check cannot run for this instance.
+fn warn_if_unverifiable(signer: &Signer) {
+    if matches!(signer.self_check_trust(), SelfCheckTrust::Unknown) {
+        report::warn(
+            "bundles from this Sigstore instance are not verified before they are written: no trusted root is known for it (pass --trusted-root FILE)",
+        );
+    }
+}
+
 /// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
 /// Actions also as step outputs and the job summary; see `crate::github`).
 async fn finish(
@@ -472,9 +479,11 @@ async fn finish(
     plan: &Plan,
     package: &PackageTarball,
     signer: &Signer,
-    bundle: &Bundle,
-    report_to: crate::github::ReportTo<'_>,
+    signed: &SignedBundle,
+    report_to: crate::ci::report::ReportTo<'_>,
 ) -> anyhow::Result<()> {
+    let bundle = &signed.bundle;
+
     let endpoints = signer.endpoints();
     let trusted_root = match signer.trusted_root() {
         Some(root) => {
@@ -523,7 +532,7 @@ async fn finish(
         let out = result_json(&plan.bundle, &tarball_path, package, log_index, endpoints, trusted_root);
         report::data(&out.to_string());
     }
-    let attested = crate::github::Attested {
+    let attested = crate::ci::report::Attested {
         bundle,
         bundle_path: &plan.bundle,
         tarball_path: &tarball_path,
@@ -532,10 +541,10 @@ async fn finish(
         sha512: package.sha512,
         log_index,
         transparency_log_url: &tlog_url,
-        trusted_root: report_to.trusted_root,
+        self_check: &signed.self_check,
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
-    crate::github::report_attestation(report_to.env, &attested, report_to.upload).await
+    crate::ci::report::report_attestation(report_to.env, &attested, report_to.upload).await
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::error::{classify, fail_with_hint, render, ExitKind};
+use crate::npm::workspaces;
 use crate::report;
-use crate::workspaces;
 
 /// The packages named on the command line, or, with `workspaces`, the publishable workspace
 /// packages of the one project root named (private ones are skipped as `npm publish` skips them).

@@ -4,10 +4,11 @@
 use std::convert::Infallible;
 use std::path::PathBuf;
 
-use crate::cmd::verify::{read_bundle, read_public_key, read_subject, read_trusted_root, verify};
+use crate::cmd::verify::{read_subject, verify};
 use crate::core::verify::{IdentityPolicy, Policy, SanMatcher};
 use crate::error::{fail, ExitKind};
 use crate::secret::SecretString;
+use crate::sigstore::trust::{read_bundle, read_public_key, read_trusted_root};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ConformanceCommand {
@@ -70,15 +71,17 @@ pub struct VerifyBundleArgs {
 pub async fn run(cmd: ConformanceCommand) -> anyhow::Result<()> {
     match cmd {
         ConformanceCommand::SignBundle(a) => {
-            crate::sigstore::conformance_sign_bundle(crate::sigstore::ConformanceSignOptions {
-                staging: a.staging,
-                in_toto: a.in_toto,
-                identity_token: a.identity_token,
-                bundle_out: a.bundle,
-                trusted_root: a.trusted_root,
-                signing_config: a.signing_config,
-                file: a.file,
-            })
+            crate::sigstore::conformance::conformance_sign_bundle(
+                crate::sigstore::conformance::ConformanceSignOptions {
+                    staging: a.staging,
+                    in_toto: a.in_toto,
+                    identity_token: a.identity_token,
+                    bundle_out: a.bundle,
+                    trusted_root: a.trusted_root,
+                    signing_config: a.signing_config,
+                    file: a.file,
+                },
+            )
             .await
         }
         ConformanceCommand::VerifyBundle(args) => verify_bundle(args),

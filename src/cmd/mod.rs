@@ -6,4 +6,3 @@ pub mod conformance;
 pub mod publish;
 pub mod serve;
 pub mod verify;
-pub mod verify_registry;

@@ -20,22 +20,24 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cmd::batch::{self, error_text};
-use crate::core::bundle::Bundle;
+use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
+use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
+use crate::core::npm::repository::normalize_repository;
 use crate::core::npm::PackageName;
-use crate::core::publish::{
-    build_document, certificate_identity, check_manifest, check_provenance, classify_refusal, normalize_repository,
-    BuildFacts, PreflightError, PublishInput, PublishRefusal, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER,
-};
-use crate::core::trust_root::TrustedRoot;
-use crate::core::verify::{verify_bundle, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, VerifyError};
+use crate::core::verify::{IdentityPolicy, NpmPackage, Policy};
+use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
+use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{rename, write_atomic};
 use crate::http::{Http, RetryPolicy};
-use crate::provenance::{capture_env, parse_secret, Env, Signer, SignerPlan, SigstoreArgs};
-use crate::registry::{self, AuthPlan, Registry};
+use crate::npm::registry::{self, AuthPlan, Registry};
+use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::secret::SecretString;
-use crate::tarball::{self, PackageTarball};
+use crate::sigstore::self_check::{check_bundle, SelfCheck, SelfCheckTrust};
+use crate::sigstore::signer::SignedBundle;
+use crate::sigstore::signer::{capture_env, parse_secret, Env, Signer, SignerPlan, SigstoreArgs};
+use crate::sigstore::trust::read_trusted_root;
 
 /// The largest tarball published (the public registry's own limit is lower).
 const MAX_TARBALL_BYTES: u64 = tarball::MAX_TARBALL_BYTES;
@@ -95,11 +97,6 @@ pub struct PublishArgs {
     /// exact tarball, name the package's repository, and verify).
     #[arg(long, value_name = "PATH", conflicts_with = "no_provenance")]
     pub bundle: Option<PathBuf>,
-
-    /// The trusted root that verifies the bundle before upload, for `--bundle` or a custom
-    /// `--sigstore URL` [default: the local stand-in's, or the embedded public-good root].
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
 
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
@@ -177,11 +174,11 @@ impl LazySigner {
     }
 }
 
-/// One package to publish: the tarball as read and hashed, its bytes and its package.json.
+/// One package to publish: the tarball as read and hashed (its package.json included) and
+/// its bytes.
 pub struct PackageInput {
     pub tarball: PackageTarball,
     pub bytes: Vec<u8>,
-    pub manifest: Map<String, Value>,
     /// A tarball packed from a directory (moved next to a kept bundle if the upload fails).
     pub packed: bool,
     /// The package directory it was packed from, whose `.npmrc` is read instead of the one in
@@ -357,7 +354,7 @@ async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::
     }
     let dir = pack_dir()?;
     report::info(&format!("Packing {} with `npm pack`", package.display()));
-    let tarball_path = tarball::npm_pack(package, dir.path()).await?;
+    let tarball_path = crate::npm::pack::npm_pack(package, dir.path()).await?;
     let mut input = read_input(&tarball_path, true).await?;
     input.project_dir = Some(package.to_path_buf());
     Ok((input, Some(dir)))
@@ -455,7 +452,7 @@ impl Context {
             otp: args.otp.clone(),
             provenance: !args.no_provenance,
             bundle: args.bundle.clone(),
-            trusted_root: args.trusted_root.clone(),
+            trusted_root: args.sigstore.trusted_root.clone(),
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
             keep_dir: PathBuf::from("."),
@@ -486,9 +483,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         if sha2_512(&bytes) != tarball.sha512 {
             return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
-        // The one tar reader (`tarball::read`) already parsed `package/package.json`.
-        let manifest = tarball.manifest.clone();
-        Ok(PackageInput { tarball, bytes, manifest, packed, project_dir: None })
+        Ok(PackageInput { tarball, bytes, packed, project_dir: None })
     })
     .await
     .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
@@ -570,10 +565,10 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     report::info(&format!("Publishing {name}@{version} ({} bytes, {})", input.tarball.size, input.tarball.integrity()));
 
     // Preflight, local: package.json and what the registry checks in the certificate.
-    check_manifest(name.as_str(), &input.manifest, access).map_err(preflight_error)?;
+    check_manifest(name.as_str(), &input.tarball.manifest, access).map_err(preflight_error)?;
     let mut facts = build_facts(&lookup);
     if ctx.provenance {
-        check_provenance(&input.manifest, &facts).map_err(preflight_error)?;
+        check_provenance(&input.tarball.manifest, &facts).map_err(preflight_error)?;
         if facts == BuildFacts::default() {
             report::warn("not in GitHub Actions or GitLab CI: the registry's repository, runner and visibility checks on provenance were not made ahead of time");
         }
@@ -603,7 +598,7 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
                 let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
                 facts.runner_environment = facts.runner_environment.or_else(|| claim("runner_environment"));
                 facts.repository_visibility = claim("repository_visibility").or(facts.repository_visibility);
-                check_provenance(&input.manifest, &facts).map_err(preflight_error)?;
+                check_provenance(&input.tarball.manifest, &facts).map_err(preflight_error)?;
             }
             report::info(&format!(
                 "Trusted publishing: exchanging an identity token for {name} at {}",
@@ -651,24 +646,34 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         None
     } else if let Some(path) = &ctx.bundle {
         let (bundle, value) = read_bundle_file(path)?;
-        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), None)?;
-        let policy = repository_policy(&input.manifest)?;
-        check_bundle(&bundle, &trust, exact, &input.tarball, &policy, &path.display().to_string())?;
+        let trust = match ctx.trusted_root.as_deref() {
+            Some(root) => {
+                SelfCheckTrust::Exact { root: read_trusted_root(Some(root), false)?, name: root.display().to_string() }
+            }
+            None => SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?),
+        };
+        let policy = repository_policy(&input.tarball.manifest)?;
+        check_bundle(&bundle, &npm_package(&input.tarball), &policy, &trust, &path.display().to_string())?;
         report::info(&format!("The bundle {} is about this tarball and verifies", path.display()));
         Some((value, false))
     } else {
         let signer = ctx.signer.get().await?;
-        let bundle = signer.attest(&input.tarball).await?;
+        let SignedBundle { bundle, self_check } =
+            signer.attest(&input.tarball).await.map_err(|e| e.context("refusing to publish"))?;
+        // Nothing unverified is uploaded.
+        if let SelfCheck::NotRun { reason } = self_check {
+            return Err(fail_with_hint(
+                ExitKind::VerificationFailed,
+                format!("refusing to publish: the new bundle does not verify: {reason}"),
+                "pass the trusted root of the Sigstore instance you sign with (--trusted-root FILE)",
+            ));
+        }
         let log_index = bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
         tlog_url = Some(signer.endpoints().transparency_log_url(log_index));
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",
             signer.provider().display_name()
         ));
-        let (trust, exact) = trusted_root_from(ctx.trusted_root.as_deref(), signer.trusted_root())?;
-        // The embedded public-good root says nothing about another instance: there only an
-        // exact root (--trusted-root) can pass.
-        let exact = exact || *signer.endpoints() != crate::sigstore::Endpoints::public_good();
         if let Some(root) = signer.trusted_root() {
             let bytes = serde_json::to_vec_pretty(root)
                 .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
@@ -678,12 +683,6 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             }
             kept_root = Some(bytes);
         }
-        let (issuer, san) = certificate_identity(signer.identity_claims()).ok_or_else(|| {
-            fail(ExitKind::Internal, "the identity token has no claims to derive the certificate identity from")
-        })?;
-        let mut identity = IdentityPolicy::new(issuer);
-        identity.san = Some(SanMatcher::Exact(san));
-        check_bundle(&bundle, &trust, exact, &input.tarball, &Policy::Keyless(identity), "the new bundle")?;
         report::info(&format!(
             "Provenance statement published to transparency log: {}",
             tlog_url.as_deref().unwrap_or("-")
@@ -703,7 +702,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
     let integrity = input.tarball.integrity();
     let shasum = input.tarball.shasum();
     let document = build_document(&PublishInput {
-        manifest: &input.manifest,
+        manifest: &input.tarball.manifest,
         name: name.as_str(),
         version,
         tarball: &input.bytes,
@@ -862,7 +861,7 @@ fn keep_for_retry(
 }
 
 fn read_bundle_file(path: &Path) -> anyhow::Result<(Bundle, Value)> {
-    let bundle = crate::cmd::verify::read_bundle(path)?;
+    let bundle = crate::sigstore::trust::read_bundle(path)?;
     let bytes = std::fs::read(path)
         .map_err(|e| fail(ExitKind::BadInput, format!("cannot read bundle {}: {e}", path.display())))?;
     let value: Value = serde_json::from_slice(&bytes)
@@ -870,14 +869,12 @@ fn read_bundle_file(path: &Path) -> anyhow::Result<(Bundle, Value)> {
     Ok((bundle, value))
 }
 
-/// The trusted root to verify with, and whether it is exactly the instance's (a given file or
-/// the stand-in's) rather than the embedded public-good snapshot, which may be older than the
-/// live Sigstore keys.
-fn trusted_root_from(path: Option<&Path>, local: Option<&TrustedRoot>) -> anyhow::Result<(TrustedRoot, bool)> {
-    match (path, local) {
-        (None, Some(root)) => Ok((root.clone(), true)),
-        (Some(path), _) => Ok((crate::cmd::verify::read_trusted_root(Some(path), false)?, true)),
-        (None, None) => Ok((crate::cmd::verify::read_trusted_root(None, false)?, false)),
+/// The verifier's name for the package a tarball holds.
+fn npm_package(tarball: &PackageTarball) -> NpmPackage {
+    NpmPackage {
+        name: tarball.name.as_str().to_owned(),
+        version: tarball.version.as_str().to_owned(),
+        sha512: tarball.sha512,
     }
 }
 
@@ -905,48 +902,6 @@ fn repository_policy(manifest: &Map<String, Value>) -> anyhow::Result<Policy> {
     let mut identity = IdentityPolicy::new(issuer);
     identity.source_repository_uri = Some(repository);
     Ok(Policy::Keyless(identity))
-}
-
-/// Verifies a bundle for this exact tarball (sigstore-protocol.md §5 via `core::verify`).
-fn check_bundle(
-    bundle: &Bundle,
-    trust: &TrustedRoot,
-    exact_root: bool,
-    tarball: &PackageTarball,
-    policy: &Policy,
-    what: &str,
-) -> anyhow::Result<()> {
-    let subject = Subject::NpmPackage(NpmPackage {
-        name: tarball.name.as_str().to_owned(),
-        version: tarball.version.as_str().to_owned(),
-        sha512: tarball.sha512,
-    });
-    let Err(e) = verify_bundle(bundle, trust, &subject, policy) else {
-        return Ok(());
-    };
-    // Against the embedded public-good snapshot, only failures no stale root can explain (who
-    // signed, the signature, the subject) refuse; the registry verifies trust material against
-    // the live root anyway.
-    let refuse = exact_root
-        || matches!(
-            e,
-            VerifyError::PolicyMismatch { .. } | VerifyError::Signature { .. } | VerifyError::SubjectMismatch { .. }
-        );
-    if !refuse {
-        report::warn(&format!(
-            "{what} does not verify against the embedded public-good trusted root, which may be older than the Sigstore keys: {e}"
-        ));
-        return Ok(());
-    }
-    let kind = match e.blame() {
-        Blame::Malformed => ExitKind::BadInput,
-        _ => ExitKind::VerificationFailed,
-    };
-    Err(fail_with_hint(
-        kind,
-        format!("refusing to publish: {what} does not verify: {e}"),
-        "sign this exact tarball again, or pass the trusted root of the Sigstore instance that signed it with --trusted-root",
-    ))
 }
 
 fn published_json(p: &Published) -> Value {

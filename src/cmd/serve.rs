@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hyper::StatusCode;
 
-use crate::core::time::UnixTime;
 use crate::error::{fail_with_hint, ExitKind};
 use crate::report;
 use crate::standin::{github_actions_claims, FaultMode, Faults, Standin, StandinOptions};
@@ -202,12 +201,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             write_json(path, &standin.client_trust_config())?;
         }
         if let Some(path) = &args.token_out {
-            let now = UnixTime(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                    .unwrap_or_default(),
-            );
+            let now = crate::clock::now()?;
             let claims = github_actions_claims(&|name| std::env::var(name).ok(), now);
             // The token is a mock credential for loopback use only; it is written, never printed.
             let token = standin.mint_token(claims);

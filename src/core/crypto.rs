@@ -179,14 +179,14 @@ pub fn pem_rfc7468_decode(text: &str) -> Result<(String, Vec<u8>), CryptoError> 
     if !ended {
         return Err(CryptoError::UnsupportedKey { reason: format!("PEM block {label:?} has no end line") });
     }
-    let der = crate::core::encoding::b64_decode(&body)
+    let der = crate::core::wire::encoding::b64_decode(&body)
         .map_err(|_| CryptoError::UnsupportedKey { reason: "PEM body is not base64".into() })?;
     Ok((label, der))
 }
 
 /// Encodes DER as one PEM block with 64-column lines and a trailing newline.
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = crate::core::encoding::b64_encode(der);
+    let b64 = crate::core::wire::encoding::b64_encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(chunk).unwrap_or_default());

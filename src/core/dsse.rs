@@ -1,7 +1,7 @@
 //! DSSE: the pre-authentication encoding and the envelope's compact JSON.
 //! Spec: https://github.com/secure-systems-lab/dsse/blob/master/protocol.md
 
-use crate::core::bundle::Envelope;
+use crate::core::wire::bundle::Envelope;
 
 /// `PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal bytes.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
@@ -28,7 +28,7 @@ pub fn compact_json(envelope: &Envelope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bundle::EnvelopeSignature;
+    use crate::core::wire::bundle::EnvelopeSignature;
 
     #[test]
     fn pae_matches_the_dsse_spec_example() {

@@ -7,7 +7,8 @@
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use serde_json::{Map, Value};
 
-use crate::core::encoding::b64_encode;
+use crate::core::well_known::GITHUB_ACTIONS_ISSUER;
+use crate::core::wire::encoding::b64_encode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -125,8 +126,33 @@ pub fn b64_json(value: &Value) -> String {
     b64_encode(value.to_string())
 }
 
+/// The certificate identity Fulcio issues for a token's claims: `(issuer, SAN)`.
+/// GitHub Actions: `https://github.com/<job_workflow_ref>`; GitLab:
+/// `https://<ci_config_ref_uri>`; otherwise a verified email, else `sub`
+/// (sigstore-protocol.md, Fulcio principals).
+pub fn certificate_identity(claims: &Map<String, Value>) -> Option<(String, String)> {
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let issuer = claim("iss")?.to_owned();
+    if issuer == GITHUB_ACTIONS_ISSUER {
+        return Some((issuer, format!("https://github.com/{}", claim("job_workflow_ref")?)));
+    }
+    if let Some(config) = claim("ci_config_ref_uri") {
+        return Some((issuer, format!("https://{config}")));
+    }
+    if let Some(email) = claim("email") {
+        if claims.get("email_verified").and_then(Value::as_bool) == Some(true) {
+            return Some((issuer, email.to_owned()));
+        }
+    }
+    Some((issuer, claim("sub")?.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use crate::core::well_known::GITLAB_ISSUER;
+
     use super::*;
 
     #[test]
@@ -161,5 +187,31 @@ mod tests {
         for t in ["", "a.b", "a.b.c.d", "!!!.###.$$$", "e30.e30", "W10.W10.x"] {
             assert!(decode_unverified(t).is_err(), "{t}");
         }
+    }
+
+    #[test]
+    fn fulcio_identity_follows_the_token() {
+        let claims = |v: Value| v.as_object().cloned().unwrap();
+        let gh = claims(
+            json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "repo:o/r:ref:refs/heads/main", "job_workflow_ref": "o/r/.github/workflows/r.yml@refs/heads/main"}),
+        );
+        assert_eq!(
+            certificate_identity(&gh),
+            Some((
+                GITHUB_ACTIONS_ISSUER.into(),
+                "https://github.com/o/r/.github/workflows/r.yml@refs/heads/main".into()
+            ))
+        );
+        let gl = claims(
+            json!({"iss": GITLAB_ISSUER, "sub": "project_path:g/p", "ci_config_ref_uri": "gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"}),
+        );
+        assert_eq!(certificate_identity(&gl).unwrap().1, "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main");
+        let email =
+            claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c", "email_verified": true}));
+        assert_eq!(certificate_identity(&email).unwrap().1, "a@b.c");
+        let unverified = claims(json!({"iss": "https://accounts.example", "sub": "123", "email": "a@b.c"}));
+        assert_eq!(certificate_identity(&unverified).unwrap().1, "123");
+        assert_eq!(certificate_identity(&claims(json!({"iss": GITHUB_ACTIONS_ISSUER, "sub": "x"}))), None);
+        assert_eq!(certificate_identity(&Map::new()), None);
     }
 }

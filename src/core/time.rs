@@ -4,7 +4,7 @@
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::core::trust_root::TimeRange;
+use crate::core::wire::trust_root::TimeRange;
 
 /// Seconds since the Unix epoch. The core never reads a clock: callers pass this in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

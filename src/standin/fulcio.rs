@@ -7,7 +7,7 @@ use der::{Decode as _, Encode as _};
 use serde_json::Value;
 
 use crate::core::crypto::{pem_rfc7468_decode, PublicKey};
-use crate::core::encoding::b64_decode;
+use crate::core::wire::encoding::b64_decode;
 
 pub(crate) const INVALID_IDENTITY_TOKEN: &str = "There was an error processing the identity token";
 pub(crate) const INVALID_PUBLIC_KEY: &str = "The public key supplied in the request could not be parsed";

@@ -14,9 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::core::jwt::{decode_unverified, verify_es256, JwtError, UnverifiedJwt};
 use crate::core::time::UnixTime;
-use crate::standin::GITHUB_ACTIONS_ISSUER;
+use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
 
-pub(crate) const GITLAB_ISSUER: &str = "https://gitlab.com";
 /// The audience Fulcio's public-good instance requires.
 pub(crate) const AUDIENCE: &str = "sigstore";
 /// Real identity tokens are a few KiB; anything far larger is refused before decoding.

@@ -11,9 +11,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::core::canonical_json::to_canonical_string;
 use crate::core::crypto::{pem_encode, pem_rfc7468_decode, PublicKey};
-use crate::core::encoding::{b64_decode, b64_encode};
-use crate::core::merkle::{leaf_hash, Hash, Tree};
-use crate::core::rekor::set_payload;
+use crate::core::verify::merkle::{leaf_hash, Hash, Tree};
+use crate::core::wire::encoding::{b64_decode, b64_encode};
+use crate::core::wire::rekor::set_payload;
 
 /// Why a proposed entry was refused (Rekor answers 400 with `{"code":400,"message":...}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -398,7 +398,7 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bundle::Bundle;
+    use crate::core::wire::bundle::Bundle;
 
     fn bundle(text: &str) -> Bundle {
         serde_json::from_str(text).unwrap()
@@ -420,7 +420,8 @@ mod tests {
     fn dsse_body_matches_real_rekor() {
         let b = bundle(include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"));
         let envelope = b.dsse_envelope.as_ref().unwrap();
-        let request = crate::core::rekor::dsse_v001_request(&crate::core::dsse::compact_json(envelope), &leaf_pem(&b));
+        let request =
+            crate::core::wire::rekor::dsse_v001_request(&crate::core::dsse::compact_json(envelope), &leaf_pem(&b));
         let body = canonicalize(&request).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
@@ -464,7 +465,7 @@ mod tests {
             "../../tests/data/sigstore-conformance/bundle-verify/happy-path-v0.2/bundle.sigstore.json"
         ));
         let ms = b.message_signature.as_ref().unwrap();
-        let request = crate::core::rekor::hashedrekord_v001_request(
+        let request = crate::core::wire::rekor::hashedrekord_v001_request(
             &ms.message_digest.as_ref().unwrap().digest,
             &ms.signature,
             &leaf_pem(&b),
@@ -480,7 +481,8 @@ mod tests {
         let b = bundle(include_str!("../../tests/data/npm-provenance/playwright-cli-0.1.1-provenance.sigstore.json"));
         let mut envelope = b.dsse_envelope.clone().unwrap();
         envelope.payload.push(b' ');
-        let request = crate::core::rekor::dsse_v001_request(&crate::core::dsse::compact_json(&envelope), &leaf_pem(&b));
+        let request =
+            crate::core::wire::rekor::dsse_v001_request(&crate::core::dsse::compact_json(&envelope), &leaf_pem(&b));
         assert_eq!(canonicalize(&request).unwrap_err(), EntryError::SignatureMismatch { kind: "dsse" });
     }
 

@@ -19,16 +19,15 @@ pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use p256::pkcs8::EncodePublicKey as _;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 
-use crate::core::bundle::{LogId, X509Certificate};
 use crate::core::time::UnixTime;
-use crate::core::trust_root::{
+use crate::core::wire::bundle::{LogId, X509Certificate};
+use crate::core::wire::trust_root::{
     CertChain, CertificateAuthority as CaEntry, ClientTrustConfig, DistinguishedName, PublicKey, Service,
     ServiceConfig, SigningConfig, TimeRange, TransparencyLogInstance, TrustedRoot, CLIENT_TRUST_CONFIG_MEDIA_TYPE,
     SIGNING_CONFIG_MEDIA_TYPE_V0_2, TRUSTED_ROOT_MEDIA_TYPE_V0_1,
@@ -37,9 +36,6 @@ use crate::secret::SecretString;
 
 pub use faults::{FaultMode, Faults};
 pub use server::{ApiRequest, BoxFuture, Middleware, Next, Reply, MAX_BODY_BYTES};
-
-/// The issuer the mocked GitHub Actions tokens carry.
-pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// How far before start-up the CA and keys are valid, so that clocks a little behind still
 /// accept what the stand-in issues.
@@ -68,7 +64,7 @@ impl std::fmt::Debug for Standin {
 }
 
 fn clock() -> (UnixTime, u128) {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = crate::clock::since_epoch();
     (UnixTime(i64::try_from(since.as_secs()).unwrap_or(i64::MAX)), since.as_nanos())
 }
 
@@ -238,7 +234,7 @@ fn genesis_entry(tree_id: u64) -> anyhow::Result<Vec<u8>> {
     let signature: p256::ecdsa::Signature =
         key.sign_prehash(&digest).map_err(|e| anyhow::anyhow!("cannot sign the genesis entry: {e}"))?;
     let pem = crate::core::crypto::pem_encode("PUBLIC KEY", &p256_spki(&key)?);
-    let proposed = crate::core::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
+    let proposed = crate::core::wire::rekor::hashedrekord_v001_request(&digest, signature.to_der().as_bytes(), &pem);
     log::canonicalize(&proposed).map_err(|e| anyhow::anyhow!("cannot log the genesis entry: {e}"))
 }
 

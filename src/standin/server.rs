@@ -115,8 +115,8 @@ impl App {
             (&Method::GET, "/api/v2/configuration") => json_response(
                 StatusCode::OK,
                 &json!({"issuers": [
-                    {"issuerUrl": crate::standin::GITHUB_ACTIONS_ISSUER, "audience": "sigstore", "challengeClaim": "sub"},
-                    {"issuerUrl": crate::standin::issuer::GITLAB_ISSUER, "audience": "sigstore", "challengeClaim": "sub"},
+                    {"issuerUrl": crate::core::well_known::GITHUB_ACTIONS_ISSUER, "audience": "sigstore", "challengeClaim": "sub"},
+                    {"issuerUrl": crate::core::well_known::GITLAB_ISSUER, "audience": "sigstore", "challengeClaim": "sub"},
                 ]}),
             ),
             (&Method::POST, "/api/v1/log/entries") => self.create_entry(request),

@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use der::{Decode as _, Encode as _};
 use npm_attest::core::canonical_json::to_canonical_string;
 use npm_attest::core::crypto::{pem_encode, PublicKey};
-use npm_attest::core::encoding::{b64_decode, b64_encode};
-use npm_attest::core::{dsse, merkle, rekor};
+use npm_attest::core::dsse;
+use npm_attest::core::verify::merkle;
+use npm_attest::core::wire::encoding::{b64_decode, b64_encode};
+use npm_attest::core::wire::rekor;
 use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
 use serde_json::{json, Map, Value};
@@ -588,7 +590,7 @@ fn conformance_message_signing_writes_a_hashedrekord_bundle() {
     std::fs::write(&config_path, config.to_string()).unwrap();
     let artifact = data("sigstore-conformance/a.txt");
     let run = |in_toto: bool, file: PathBuf, out: &str| {
-        let opts = npm_attest::sigstore::ConformanceSignOptions {
+        let opts = npm_attest::sigstore::conformance::ConformanceSignOptions {
             staging: false,
             in_toto,
             identity_token: npm_attest::secret::SecretString::new(mint_jwt(&[])),
@@ -598,7 +600,7 @@ fn conformance_message_signing_writes_a_hashedrekord_bundle() {
             file,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(npm_attest::sigstore::conformance_sign_bundle(opts))
+        rt.block_on(npm_attest::sigstore::conformance::conformance_sign_bundle(opts))
     };
     run(false, artifact.clone(), "message.sigstore.json").unwrap();
     let bundle: Value =
@@ -635,18 +637,18 @@ fn masked_values(out: &str) -> Vec<String> {
 /// Checks a bundle the way a verifier would, against the stand-in's trusted root: the log
 /// entry (SET, checkpoint, inclusion, body) and the DSSE signature under the leaf's key.
 fn verify_local_bundle(bundle_path: &Path, root_path: &Path) -> Value {
-    let bundle: npm_attest::core::bundle::Bundle =
+    let bundle: npm_attest::core::wire::bundle::Bundle =
         serde_json::from_slice(&std::fs::read(bundle_path).unwrap()).unwrap();
-    let root: npm_attest::core::trust_root::TrustedRoot =
+    let root: npm_attest::core::wire::trust_root::TrustedRoot =
         serde_json::from_slice(&std::fs::read(root_path).unwrap()).unwrap();
     let envelope = bundle.dsse_envelope.as_ref().unwrap();
     let leaf = &bundle.verification_material.certificate.as_ref().unwrap().raw_bytes;
     let entry = &bundle.verification_material.tlog_entries[0];
-    npm_attest::core::tlog::verify_entry(
+    npm_attest::core::verify::tlog::verify_entry(
         entry,
         &root.tlogs,
-        npm_attest::core::tlog::SignedContent::Dsse { envelope },
-        npm_attest::core::tlog::SignerKey::Certificate { der: leaf },
+        npm_attest::core::verify::tlog::SignedContent::Dsse { envelope },
+        npm_attest::core::verify::tlog::SignerKey::Certificate { der: leaf },
     )
     .unwrap();
     cert_public_key(leaf)
@@ -828,12 +830,12 @@ fn conformance_signing_against_the_stand_in_verifies_with_its_trusted_root() {
         std::fs::write(&config, serde_json::to_vec(&standin.signing_config()).unwrap()).unwrap();
         let root = dir.path().join("trusted_root.json");
         std::fs::write(&root, serde_json::to_vec(standin.trusted_root()).unwrap()).unwrap();
-        let claims = npm_attest::standin::github_actions_claims(&|_| None, npm_attest::sigstore::now().unwrap());
+        let claims = npm_attest::standin::github_actions_claims(&|_| None, npm_attest::clock::now().unwrap());
         for (in_toto, file, out) in [
             (false, data("sigstore-conformance/a.txt"), "message.sigstore.json"),
             (true, data("sigstore-conformance/statement.json"), "statement.sigstore.json"),
         ] {
-            let opts = npm_attest::sigstore::ConformanceSignOptions {
+            let opts = npm_attest::sigstore::conformance::ConformanceSignOptions {
                 staging: false,
                 in_toto,
                 identity_token: standin.mint_token(claims.clone()),
@@ -844,7 +846,7 @@ fn conformance_signing_against_the_stand_in_verifies_with_its_trusted_root() {
             };
             // With a trusted root the new entry is verified (SET, checkpoint, inclusion, body)
             // before the bundle is written.
-            npm_attest::sigstore::conformance_sign_bundle(opts).await.unwrap();
+            npm_attest::sigstore::conformance::conformance_sign_bundle(opts).await.unwrap();
         }
         standin.shutdown().await;
     });
@@ -884,7 +886,7 @@ fn the_trusted_root_check_catches_an_entry_from_another_log() {
         });
         let config_path = dir.path().join("signing_config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
-        let opts = npm_attest::sigstore::ConformanceSignOptions {
+        let opts = npm_attest::sigstore::conformance::ConformanceSignOptions {
             staging: false,
             in_toto: false,
             identity_token: npm_attest::secret::SecretString::new(mint_jwt(&[])),
@@ -893,7 +895,7 @@ fn the_trusted_root_check_catches_an_entry_from_another_log() {
             signing_config: Some(config_path),
             file: data("sigstore-conformance/a.txt"),
         };
-        npm_attest::sigstore::conformance_sign_bundle(opts).await.unwrap_err()
+        npm_attest::sigstore::conformance::conformance_sign_bundle(opts).await.unwrap_err()
     });
     assert!(npm_attest::error::render(&err).contains("does not verify against the trusted root"), "{err:#}");
     assert!(!dir.path().join("out.sigstore.json").exists());

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use npm_attest::core::encoding::{b64_decode, b64_encode};
+use npm_attest::core::wire::encoding::{b64_decode, b64_encode};
 use serde_json::Value;
 
 use crate::support::{data, run_in, stderr, stdout};

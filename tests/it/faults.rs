@@ -220,7 +220,7 @@ async fn attest_through(layers: Vec<Arc<dyn Middleware>>, env: &[(&str, &str)]) 
     chain.extend(layers);
     let standin =
         Standin::start_with_middleware(StandinOptions { listen: "127.0.0.1:0".parse().unwrap() }, chain).await.unwrap();
-    let claims = npm_attest::standin::github_actions_claims(&|_| None, npm_attest::sigstore::now().unwrap());
+    let claims = npm_attest::standin::github_actions_claims(&|_| None, npm_attest::clock::now().unwrap());
     let token = standin.mint_token(claims);
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -259,7 +259,7 @@ async fn attest_through(layers: Vec<Arc<dyn Middleware>>, env: &[(&str, &str)]) 
                 "--certificate-identity-regexp",
                 ".*",
                 "--certificate-oidc-issuer",
-                npm_attest::standin::GITHUB_ACTIONS_ISSUER,
+                npm_attest::core::well_known::GITHUB_ACTIONS_ISSUER,
                 "tuf-js-1.0.0.tgz",
             ],
             &[],

@@ -11,15 +11,15 @@ use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use npm_attest::core::bundle::Bundle;
-use npm_attest::core::checkpoint::{verify_checkpoint, NoteVerifier, OriginRule};
 use npm_attest::core::crypto::{pem_rfc7468_decode, PublicKey};
-use npm_attest::core::encoding::{b64_decode, b64_encode};
-use npm_attest::core::rekor::parse_entry_response;
-use npm_attest::core::trust_root::TrustedRoot;
+use npm_attest::core::verify::checkpoint::{verify_checkpoint, NoteVerifier, OriginRule};
 use npm_attest::core::verify::{
     verify_bundle, ArtifactDigests, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject,
 };
+use npm_attest::core::wire::bundle::Bundle;
+use npm_attest::core::wire::encoding::{b64_decode, b64_encode};
+use npm_attest::core::wire::rekor::parse_entry_response;
+use npm_attest::core::wire::trust_root::TrustedRoot;
 use serde_json::{json, Value};
 
 use crate::support::data;
@@ -539,8 +539,8 @@ fn mutated_checkpoints_never_panic_the_note_parser() {
         if verify_checkpoint(&text, &verifier).is_ok() {
             accepted += 1;
         }
-        let _ = npm_attest::core::checkpoint::parse_signed_note(&text)
-            .map(|note| npm_attest::core::checkpoint::parse_checkpoint_body(note.body));
+        let _ = npm_attest::core::verify::checkpoint::parse_signed_note(&text)
+            .map(|note| npm_attest::core::verify::checkpoint::parse_checkpoint_body(note.body));
         how
     });
     assert!(accepted < 40, "{accepted} mutated checkpoints verified");
@@ -594,7 +594,7 @@ fn mutated_rekor_responses_never_panic_the_client_parser() {
 
 #[test]
 fn mutated_certificates_never_panic_the_x509_code() {
-    use npm_attest::core::x509::{has_precert_signing_eku, subject_and_spki, LeafCertificate};
+    use npm_attest::core::verify::x509::{has_precert_signing_eku, subject_and_spki, LeafCertificate};
     let mut ders: Vec<Vec<u8>> = Vec::new();
     for case in all_cases() {
         let material = &case.bundle["verificationMaterial"];
@@ -624,13 +624,13 @@ fn mutated_certificates_never_panic_the_x509_code() {
         }
         let _ = has_precert_signing_eku(&der);
         let _ = subject_and_spki(&der);
-        let _ = npm_attest::core::sct::precert_tbs(&der);
+        let _ = npm_attest::core::verify::sct::precert_tbs(&der);
         let chain = &chains[rng.below(chains.len())];
-        let _ = npm_attest::core::pki::validate_path(
+        let _ = npm_attest::core::verify::pki::validate_path(
             &der,
             chain,
             npm_attest::core::time::UnixTime(1_700_000_000),
-            npm_attest::core::pki::EKU_CODE_SIGNING,
+            npm_attest::core::verify::pki::EKU_CODE_SIGNING,
         );
         how
     });
@@ -641,7 +641,7 @@ fn mutated_certificates_never_panic_the_x509_code() {
 
 #[test]
 fn mutated_tarballs_never_panic_the_reader() {
-    use npm_attest::tarball::read_package;
+    use npm_attest::npm::tarball::read_package;
     let dir = tempfile::tempdir().unwrap();
     let mut inputs: Vec<Vec<u8>> = Vec::new();
     for name in ["sigstore-1.0.0.tgz", "tuf-js-1.0.0.tgz", "playwright-cli-0.1.1.tgz"] {
@@ -705,7 +705,7 @@ fn gzip(bytes: &[u8], level: flate2::Compression) -> Vec<u8> {
 
 #[test]
 fn mutated_package_json_never_panics_the_manifest_reader() {
-    use npm_attest::tarball::{parse_manifest, read_package};
+    use npm_attest::npm::tarball::{parse_manifest, read_package};
     let manifest = json!({"name": "@scope/pkg", "version": "1.2.3-rc.1+build", "main": "index.js",
         "dependencies": {"a": "^1"}, "files": ["dist"]});
     let dir = tempfile::tempdir().unwrap();
@@ -730,7 +730,7 @@ fn mutated_package_json_never_panics_the_manifest_reader() {
 /// bomb whose tar header understates the entry is refused when the entry runs past the cap.
 #[test]
 fn a_100_mb_package_json_is_refused_without_reading_it() {
-    use npm_attest::tarball::{read_package, TarballError, MAX_PACKAGE_JSON_BYTES};
+    use npm_attest::npm::tarball::{read_package, TarballError, MAX_PACKAGE_JSON_BYTES};
     let dir = tempfile::tempdir().unwrap();
     let size: u64 = 100 * 1024 * 1024;
     // Header, then the body streamed in stored (uncompressed) deflate blocks, which is fast
@@ -770,7 +770,7 @@ fn a_100_mb_package_json_is_refused_without_reading_it() {
 
 #[test]
 fn a_gzip_bomb_package_json_is_refused() {
-    use npm_attest::tarball::{read_package, TarballError};
+    use npm_attest::npm::tarball::{read_package, TarballError};
     // 64 MiB of spaces compresses to about 64 KiB; the tar header claims 64 MiB.
     let mut json = vec![b' '; 64 * 1024 * 1024];
     json[0] = b'{';

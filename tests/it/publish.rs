@@ -745,7 +745,7 @@ fn a_new_bundle_that_does_not_verify_is_never_uploaded() {
     make_tarball(work.path(), "pkg.tgz", &manifest("hello", "1.0.0", Some("github:octo/hello")));
     let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
     let url = registry.url();
-    let root = crate::support::repo_root().join("src/trust/public-good-production.json");
+    let root = crate::support::repo_root().join("src/sigstore/roots/public-good-production.json");
     let out = run(
         work.path(),
         &["publish", "--registry", &url, "--sigstore", "local", "--trusted-root", root.to_str().unwrap(), "pkg.tgz"],

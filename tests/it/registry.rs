@@ -349,9 +349,11 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
             return reject("the provenance subject does not match the package");
         }
         let cert_repo = cert_extension(&bundle, 12).unwrap_or_default();
-        let pkg_repo =
-            manifest.get("repository").and_then(npm_attest::core::publish::normalize_repository).unwrap_or_default();
-        if !npm_attest::core::publish::same_repository(&cert_repo, &pkg_repo) {
+        let pkg_repo = manifest
+            .get("repository")
+            .and_then(npm_attest::core::npm::repository::normalize_repository)
+            .unwrap_or_default();
+        if !npm_attest::core::npm::repository::same_repository(&cert_repo, &pkg_repo) {
             return reject(&format!(
                 "Failed to validate repository information: package.json: \"repository.url\" is \"{pkg_repo}\", expected to match \"{cert_repo}\" from provenance"
             ));

@@ -252,12 +252,12 @@ fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
 #[test]
 fn secret_types_redact_debug_have_no_display_and_wipe_on_drop() {
     assert_not_display!(SecretString);
-    assert_not_display!(npm_attest::sigstore::EphemeralKey);
+    assert_not_display!(npm_attest::sigstore::key::EphemeralKey);
     wiped_on_drop::<SecretString>();
-    wiped_on_drop::<npm_attest::sigstore::EphemeralKey>();
+    wiped_on_drop::<npm_attest::sigstore::key::EphemeralKey>();
 
     let token = SecretString::new("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl".to_owned());
-    let key = npm_attest::sigstore::EphemeralKey::generate().unwrap();
+    let key = npm_attest::sigstore::key::EphemeralKey::generate().unwrap();
     let shown = format!("{token:?} {token:#?} {key:?} {key:#?}");
     assert!(!shown.contains("eyJ") && !shown.contains("c2ln"), "{shown}");
     assert_eq!(shown, "SecretString(****) SecretString(****) EphemeralKey(****) EphemeralKey(****)");

@@ -13,12 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use der::{Decode as _, Encode as _};
-use npm_attest::core::bundle::{Envelope, EnvelopeSignature};
 use npm_attest::core::crypto::{pem_encode, pem_rfc7468_decode, PublicKey};
-use npm_attest::core::encoding::{b64_decode, b64_encode};
-use npm_attest::core::merkle::{leaf_hash, verify_inclusion};
 use npm_attest::core::time::UnixTime;
-use npm_attest::core::trust_root::{ClientTrustConfig, TrustedRoot};
+use npm_attest::core::verify::merkle::{leaf_hash, verify_inclusion};
+use npm_attest::core::wire::bundle::{Envelope, EnvelopeSignature};
+use npm_attest::core::wire::encoding::{b64_decode, b64_encode};
+use npm_attest::core::wire::trust_root::{ClientTrustConfig, TrustedRoot};
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::EncodePublicKey as _;
@@ -246,7 +246,13 @@ fn check_leaf(server: &Server, leaf_der: &[u8], spki_der: &[u8], expected_san: &
     let chain: Vec<Vec<u8>> =
         root.certificate_authorities[0].cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect();
     let issued_at = UnixTime(tbs.validity.not_before.to_unix_duration().as_secs() as i64);
-    npm_attest::core::pki::validate_path(leaf_der, &chain, issued_at, npm_attest::core::pki::EKU_CODE_SIGNING).unwrap();
+    npm_attest::core::verify::pki::validate_path(
+        leaf_der,
+        &chain,
+        issued_at,
+        npm_attest::core::verify::pki::EKU_CODE_SIGNING,
+    )
+    .unwrap();
 
     // The SCT: the last extension, an OCTET STRING holding the TLS-encoded list; its signature
     // covers the precertificate TBS = the final TBS without the SCT extension (RFC 6962 §3.2).
@@ -414,7 +420,7 @@ fn check_entry(root: &TrustedRoot, base: &str, uuid: &str, entry: &Value) -> (u6
 
     // SET: ECDSA over the canonical {body, integratedTime, logID, logIndex}.
     let set = b64_decode(entry["verification"]["signedEntryTimestamp"].as_str().unwrap()).unwrap();
-    let payload = npm_attest::core::rekor::set_payload(
+    let payload = npm_attest::core::wire::rekor::set_payload(
         entry["body"].as_str().unwrap(),
         entry["integratedTime"].as_i64().unwrap(),
         entry["logID"].as_str().unwrap(),
@@ -487,7 +493,7 @@ fn logs_dsse_intoto_and_hashedrekord_with_canonical_bodies_and_verifiable_proofs
         signatures: vec![EnvelopeSignature { sig: sig.clone(), keyid: String::new() }],
     };
     let envelope_json = npm_attest::core::dsse::compact_json(&envelope);
-    let request = npm_attest::core::rekor::dsse_v001_request(&envelope_json, &cert_pem);
+    let request = npm_attest::core::wire::rekor::dsse_v001_request(&envelope_json, &cert_pem);
     let (dsse_uuid, entry) = created(&server.post_json("/api/v1/log/entries", &[], &request));
     let expected = format!(
         r#"{{"apiVersion":"0.0.1","kind":"dsse","spec":{{"envelopeHash":{{"algorithm":"sha256","value":"{}"}},"payloadHash":{{"algorithm":"sha256","value":"{}"}},"signatures":[{{"signature":"{}","verifier":"{}"}}]}}}}"#,
@@ -521,7 +527,7 @@ fn logs_dsse_intoto_and_hashedrekord_with_canonical_bodies_and_verifiable_proofs
     let digest = Sha256::digest(b"artifact");
     let sig: p256::ecdsa::Signature = key.sign_prehash(&digest).unwrap();
     let sig = sig.to_der().as_bytes().to_vec();
-    let request = npm_attest::core::rekor::hashedrekord_v001_request(&digest, &sig, &cert_pem);
+    let request = npm_attest::core::wire::rekor::hashedrekord_v001_request(&digest, &sig, &cert_pem);
     let (hr_uuid, entry) = created(&server.post_json("/api/v1/log/entries", &[], &request));
     let body: Value = serde_json::from_slice(&b64_decode(entry["body"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(body, request, "a hashedrekord body is the request");
@@ -553,7 +559,7 @@ fn a_duplicate_entry_is_409_with_its_location() {
     let cert_pem = certificate(&server, &key);
     let digest = Sha256::digest(b"twice");
     let sig: p256::ecdsa::Signature = key.sign_prehash(&digest).unwrap();
-    let request = npm_attest::core::rekor::hashedrekord_v001_request(&digest, sig.to_der().as_bytes(), &cert_pem);
+    let request = npm_attest::core::wire::rekor::hashedrekord_v001_request(&digest, sig.to_der().as_bytes(), &cert_pem);
     let (uuid, _) = created(&server.post_json("/api/v1/log/entries", &[], &request));
     let again = server.post_json("/api/v1/log/entries", &[], &request);
     assert_eq!(again.status, 409);
@@ -577,7 +583,7 @@ fn entries_that_do_not_verify_are_400() {
         signatures: vec![EnvelopeSignature { sig, keyid: String::new() }],
     };
     let request =
-        npm_attest::core::rekor::dsse_v001_request(&npm_attest::core::dsse::compact_json(&envelope), &cert_pem);
+        npm_attest::core::wire::rekor::dsse_v001_request(&npm_attest::core::dsse::compact_json(&envelope), &cert_pem);
     let reply = server.post_json("/api/v1/log/entries", &[], &request);
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json()["code"], 400);
@@ -671,8 +677,13 @@ async fn in_process_api_mints_tokens_the_ca_accepts() {
     .unwrap();
     let chain: Vec<Vec<u8>> =
         root.certificate_authorities[0].cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect();
-    npm_attest::core::pki::validate_path(&leaf, &chain, UnixTime(now()), npm_attest::core::pki::EKU_CODE_SIGNING)
-        .unwrap();
+    npm_attest::core::verify::pki::validate_path(
+        &leaf,
+        &chain,
+        UnixTime(now()),
+        npm_attest::core::verify::pki::EKU_CODE_SIGNING,
+    )
+    .unwrap();
     standin.shutdown().await;
 }
 

@@ -5,9 +5,9 @@
 
 use std::sync::OnceLock;
 
-use npm_attest::core::bundle::Bundle;
+use npm_attest::core::wire::bundle::Bundle;
 use npm_attest::core::crypto::pem_rfc7468_decode;
-use npm_attest::core::trust_root::TrustedRoot;
+use npm_attest::core::wire::trust_root::TrustedRoot;
 use npm_attest::core::verify::{
     verify_bundle, ArtifactDigests, BundleContent, BundleSigner, IdentityPolicy, NpmPackage, ParsedBundle, Policy,
     SanMatcher, Subject,

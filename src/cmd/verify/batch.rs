@@ -13,16 +13,14 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{
-    facts_json, policy_from_args, read_bundle, read_capped, read_subject, read_trusted_root, subject_label, verify,
-    VerifyArgs,
-};
-use crate::cmd::verify_registry::{registry_client, verify_published};
+use super::{facts_json, policy_from_args, read_subject, subject_label, verify, VerifyArgs};
+use crate::cmd::verify::registry::{registry_client, verify_published};
 use crate::core::npm::PackageName;
-use crate::core::trust_root::TrustedRoot;
 use crate::core::verify::{Policy, Subject, VerifiedBundle, VerifiedSigner};
+use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{classify, fail, fail_with_hint, render, ExitKind};
 use crate::report;
+use crate::sigstore::trust::{read_bundle, read_capped, read_trusted_root};
 
 /// The file name ending of a bundle in a bundle directory.
 const BUNDLE_SUFFIX: &str = ".sigstore.json";

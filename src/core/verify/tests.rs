@@ -1,7 +1,7 @@
 //! Unit tests for the parts of the algorithm that do not depend on the log verifier.
 
 use super::*;
-use crate::core::bundle::Bundle;
+use crate::core::wire::bundle::Bundle;
 
 const DEFAULT_SAN: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";

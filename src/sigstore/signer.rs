@@ -1,0 +1,471 @@
+//! Signing npm provenance, shared by `attest` and `publish`: which Sigstore instance, which
+//! identity, and a signer that turns package tarballs into bundles.
+//!
+//! Two steps, so commands can fail fast: [`SignerPlan::new`] resolves the instance and finds
+//! the identity-token source without touching the network (a missing `id-token: write` is
+//! reported before anything is packed, hashed or uploaded); [`SignerPlan::start`] fetches the
+//! token, starts the local stand-in when asked, and gets one Fulcio certificate for an
+//! ephemeral key. The resulting [`Signer`] signs any number of packages with it, concurrently.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::ci::oidc::{self, TokenSource};
+use crate::ci::runner::{actions_issuer, ActionsEnv};
+use crate::clock;
+use crate::core::jwt::certificate_identity;
+use crate::core::jwt::decode_unverified;
+use crate::core::npm::statement::{statement_bytes, Provider};
+use crate::core::verify::{IdentityPolicy, NpmPackage, Policy, SanMatcher};
+use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
+use crate::core::wire::trust_root::TrustedRoot;
+use crate::error::{fail, fail_with_hint, ExitKind};
+use crate::http::{Http, RetryPolicy};
+use crate::npm::tarball::PackageTarball;
+use crate::report;
+use crate::secret::SecretString;
+use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::self_check::{check_bundle, SelfCheck, SelfCheckTrust};
+use crate::sigstore::session::{Content, SigningSession};
+use crate::sigstore::trust::read_trusted_root;
+use crate::standin::{self, Standin, StandinOptions};
+
+/// The Sigstore instance and identity flags, shared by `attest` and `publish`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SigstoreArgs {
+    /// The Sigstore instance: `public-good`, `local` (an in-process stand-in), or one base URL
+    /// serving both the Fulcio and Rekor APIs (e.g. a running `serve-sigstore`).
+    #[arg(long, value_name = "INSTANCE", default_value = "public-good")]
+    pub sigstore: String,
+
+    /// Override the Fulcio base URL.
+    #[arg(long, value_name = "URL")]
+    pub fulcio_url: Option<String>,
+
+    /// Override the Rekor base URL.
+    #[arg(long, value_name = "URL")]
+    pub rekor_url: Option<String>,
+
+    /// Sign with a local stand-in instead of public Sigstore (same as `--sigstore local`);
+    /// nothing leaves the machine.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// An OIDC identity token for Fulcio (used when neither the GitHub Actions runtime nor
+    /// SIGSTORE_ID_TOKEN provides one).
+    #[arg(long, value_name = "TOKEN", value_parser = parse_secret)]
+    pub identity_token: Option<SecretString>,
+
+    /// With a local stand-in: where to write the trusted root that verifies the bundle
+    /// [default: `trusted_root.json` next to the bundle].
+    #[arg(long, value_name = "PATH")]
+    pub trusted_root_out: Option<PathBuf>,
+
+    /// The trusted root of the Sigstore instance, for the check every bundle passes before it
+    /// is written or uploaded (and for `publish --bundle`) [default: the local stand-in's, or
+    /// the embedded public-good root].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+pub fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::new(text.to_owned()))
+}
+
+/// The process environment, captured once and shared.
+pub type Env = Arc<HashMap<String, String>>;
+
+pub fn capture_env() -> Env {
+    Arc::new(std::env::vars().collect())
+}
+
+/// Which Sigstore to talk to.
+#[derive(Debug, Clone)]
+pub enum Instance {
+    Remote(Endpoints),
+    Local,
+}
+
+impl SigstoreArgs {
+    pub fn instance(&self) -> anyhow::Result<Instance> {
+        let local = self.dry_run || self.sigstore == "local";
+        if local {
+            if self.fulcio_url.is_some() || self.rekor_url.is_some() {
+                return Err(fail(
+                    ExitKind::BadInput,
+                    "--fulcio-url and --rekor-url cannot be used with --dry-run or --sigstore local",
+                ));
+            }
+            return Ok(Instance::Local);
+        }
+        if self.trusted_root_out.is_some() {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                "--trusted-root-out only applies to the local stand-in",
+                "use --dry-run, or take the trusted root from the Sigstore instance you sign with",
+            ));
+        }
+        let mut endpoints = match self.sigstore.as_str() {
+            "public-good" => Endpoints::public_good(),
+            url => {
+                let base = check_url("--sigstore", url)?;
+                Endpoints { fulcio: base.clone(), rekor: base }
+            }
+        };
+        if let Some(url) = &self.fulcio_url {
+            endpoints.fulcio = check_url("--fulcio-url", url)?;
+        }
+        if let Some(url) = &self.rekor_url {
+            endpoints.rekor = check_url("--rekor-url", url)?;
+        }
+        Ok(Instance::Remote(endpoints))
+    }
+}
+
+fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
+    match url::Url::parse(text) {
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(text.trim_end_matches('/').to_owned()),
+        _ => Err(fail_with_hint(
+            ExitKind::BadInput,
+            format!("{flag} {text:?} is not an http(s) URL"),
+            "use `public-good`, `local`, or a base URL such as http://127.0.0.1:8080",
+        )),
+    }
+}
+
+/// Where and as whom to sign, resolved without network access.
+#[derive(Debug)]
+pub struct SignerPlan {
+    instance: Instance,
+    /// `--trusted-root`, for the self-check.
+    trusted_root: Option<PathBuf>,
+    /// Remote instances: where the token comes from.
+    token_source: Option<TokenSource>,
+    /// Local instance: a token given with `--identity-token` (else one is minted).
+    local_token: Option<SecretString>,
+    env: Env,
+}
+
+impl SignerPlan {
+    /// Resolves the instance and checks that an identity token is available (a token already
+    /// in hand is checked for shape and expiry too). No network.
+    pub fn new(args: &SigstoreArgs, env: Env) -> anyhow::Result<Self> {
+        let instance = args.instance()?;
+        let lookup = |key: &str| env.get(key).cloned();
+        let (token_source, local_token) = match &instance {
+            Instance::Remote(_) => {
+                let source = oidc::discover(&lookup, args.identity_token.clone())?;
+                if let TokenSource::Environment(token) | TokenSource::Flag(token) = &source {
+                    oidc::inspect(token, source.describe(), clock::now()?)?;
+                }
+                (Some(source), None)
+            }
+            Instance::Local => {
+                if let Some(token) = &args.identity_token {
+                    report::mask(token);
+                }
+                (None, args.identity_token.clone())
+            }
+        };
+        Ok(Self { instance, trusted_root: args.trusted_root.clone(), token_source, local_token, env })
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.instance, Instance::Local)
+    }
+
+    /// Fetches the token (or mints one on the local stand-in) and gets the first certificate.
+    pub async fn start(self) -> anyhow::Result<Signer> {
+        match self.instance {
+            Instance::Remote(endpoints) => {
+                let lookup = |key: &str| self.env.get(key).cloned();
+                let source = self.token_source.ok_or_else(|| oidc::missing_token(&lookup))?;
+                let http = Http::new(RetryPolicy::default())?;
+                let described = source.describe();
+                let token = oidc::fetch(&http, source).await?;
+                inspect_token(&token, described)?;
+                let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                let trust = match &self.trusted_root {
+                    Some(path) => exact_trust(path)?,
+                    None if endpoints == Endpoints::public_good() => {
+                        SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?)
+                    }
+                    None => SelfCheckTrust::Unknown,
+                };
+                let expected = expected_signer(&identity, &lookup);
+                let session = SigningSession::open(http, endpoints, token, None).await?;
+                Ok(Signer { session, standin: None, statement_env: self.env, trust, expected })
+            }
+            Instance::Local => {
+                let standin =
+                    Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) }).await.map_err(
+                        |e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")),
+                    )?;
+                let base = standin.base_url().to_owned();
+                let endpoints = Endpoints { fulcio: base.clone(), rekor: base };
+                let (token, described, claims) = match self.local_token {
+                    // A token made elsewhere (e.g. `serve-sigstore --token-out`): its claims fill
+                    // in for unset variables just like minted ones.
+                    Some(token) => {
+                        let claims = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                        (token, "--identity-token", claims)
+                    }
+                    // In GitHub Actions with `id-token: write`: the runner's own token (the
+                    // stand-in accepts tokens it did not mint on their claims), so a dry run
+                    // exercises the real token flow.
+                    None if self.env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some_and(|u| !u.is_empty()) => {
+                        let lookup = |key: &str| self.env.get(key).cloned();
+                        let source = oidc::discover(&lookup, None)?;
+                        let token = oidc::fetch(&Http::new(RetryPolicy::default())?, source).await?;
+                        let claims = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                        (token, "the GitHub Actions OIDC runtime", claims)
+                    }
+                    None => {
+                        let lookup = |key: &str| self.env.get(key).cloned();
+                        let claims = standin::github_actions_claims(&lookup, clock::now()?);
+                        let token = standin.mint_token(claims.clone());
+                        report::mask(&token);
+                        (token, "the local stand-in", claims)
+                    }
+                };
+                inspect_token(&token, described)?;
+                // The statement reads the same facts the token carries: the real variable when
+                // set, else the claim standing for it.
+                let mut statement_env: HashMap<String, String> = (*self.env).clone();
+                for variable in CLAIM_VARIABLES {
+                    if !statement_env.contains_key(*variable) {
+                        if let Some(value) = claim_for_variable(&claims, variable) {
+                            statement_env.insert((*variable).to_owned(), value);
+                        }
+                    }
+                }
+                let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                let lookup = |key: &str| self.env.get(key).cloned();
+                let expected = expected_signer(&identity, &lookup);
+                let trust = match &self.trusted_root {
+                    Some(path) => match exact_trust(path) {
+                        Ok(trust) => trust,
+                        Err(e) => {
+                            standin.shutdown().await;
+                            return Err(e);
+                        }
+                    },
+                    None => {
+                        SelfCheckTrust::Exact { root: standin.trusted_root().clone(), name: "local stand-in".into() }
+                    }
+                };
+                let trusted_logs = Some(standin.trusted_root().tlogs.clone());
+                let http = Http::new(RetryPolicy::NONE)?;
+                let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
+                    Ok(session) => session,
+                    Err(e) => {
+                        standin.shutdown().await;
+                        return Err(e);
+                    }
+                };
+                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env), trust, expected })
+            }
+        }
+    }
+}
+
+fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
+    let (jwt, warnings) = oidc::inspect(token, described, clock::now()?)?;
+    for w in warnings {
+        report::warn(&w);
+    }
+    report::debug(&format!(
+        "identity: iss {:?}, sub {:?}",
+        jwt.str_claim("iss").unwrap_or("-"),
+        jwt.str_claim("sub").unwrap_or("-")
+    ));
+    Ok(())
+}
+
+/// Signs provenance for packages with one key and certificate. Share it by reference across
+/// concurrent tasks.
+pub struct Signer {
+    session: SigningSession,
+    standin: Option<Standin>,
+    statement_env: Env,
+    /// What every fresh bundle is checked against before it is returned.
+    trust: SelfCheckTrust,
+    /// Who every fresh bundle must name: the identity our token names (`None`: the token's
+    /// claims do not say).
+    expected: Option<Policy>,
+}
+
+/// A bundle that passed the self-check, and what the check established.
+#[derive(Debug)]
+pub struct SignedBundle {
+    pub bundle: Bundle,
+    pub self_check: SelfCheck,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("session", &self.session).field("local", &self.standin.is_some()).finish()
+    }
+}
+
+impl Signer {
+    pub fn endpoints(&self) -> &Endpoints {
+        self.session.endpoints()
+    }
+
+    /// The stand-in's trusted root, for a local instance.
+    pub fn trusted_root(&self) -> Option<&TrustedRoot> {
+        self.standin.as_ref().map(Standin::trusted_root)
+    }
+
+    /// The trust material fresh bundles are checked against.
+    pub fn self_check_trust(&self) -> &SelfCheckTrust {
+        &self.trust
+    }
+
+    /// The CI whose form the statement takes.
+    pub fn provider(&self) -> Provider {
+        let lookup = |key: &str| self.statement_env.get(key).cloned();
+        Provider::detect(&lookup)
+    }
+
+    /// Builds npm's provenance statement for `package`, signs it, logs it, and verifies the
+    /// result (`self_check`): a bundle that does not verify is an error, never returned.
+    pub async fn attest(&self, package: &PackageTarball) -> anyhow::Result<SignedBundle> {
+        let lookup = |key: &str| self.statement_env.get(key).cloned();
+        let statement = statement_bytes(Provider::detect(&lookup), &package.subject(), &lookup);
+        let bundle =
+            self.session.sign(Content::Dsse { payload_type: IN_TOTO_PAYLOAD_TYPE, payload: &statement }).await?;
+        let npm = NpmPackage {
+            name: package.name.as_str().to_owned(),
+            version: package.version.as_str().to_owned(),
+            sha512: package.sha512,
+        };
+        let self_check = match (&self.expected, &self.trust) {
+            (Some(policy), trust) => check_bundle(&bundle, &npm, policy, trust, "the new bundle")?,
+            (None, SelfCheckTrust::Unknown) => SelfCheck::NotRun {
+                reason: "no trusted root is known for this Sigstore instance (pass --trusted-root FILE)".into(),
+            },
+            (None, _) => return Err(fail(
+                ExitKind::BadInput,
+                "cannot check the new bundle: the identity token has no claims to derive the certificate identity from",
+            )),
+        };
+        Ok(SignedBundle { bundle, self_check })
+    }
+
+    /// Stops the local stand-in, if any.
+    pub async fn shutdown(self) {
+        if let Some(standin) = self.standin {
+            standin.shutdown().await;
+        }
+    }
+}
+
+/// A trusted root given with `--trusted-root`.
+fn exact_trust(path: &std::path::Path) -> anyhow::Result<SelfCheckTrust> {
+    Ok(SelfCheckTrust::Exact { root: read_trusted_root(Some(path), false)?, name: path.display().to_string() })
+}
+
+/// The identity a fresh bundle must name: exactly the issuer and SAN Fulcio derives from our
+/// token's claims and, in a GitHub Actions run on github.com or GHE.com, the repository the
+/// runner builds (so a token and a `GITHUB_REPOSITORY` that disagree refuse).
+fn expected_signer(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<String>) -> Option<Policy> {
+    let (issuer, san) = certificate_identity(claims)?;
+    let actions = ActionsEnv::from_lookup(env);
+    let mut identity = IdentityPolicy::new(issuer.clone());
+    identity.san = Some(SanMatcher::Exact(san));
+    if let (true, Some(repository)) = (actions.in_actions, actions.repository.as_deref()) {
+        if actions_issuer(&actions.server_url).as_deref() == Some(issuer.as_str()) {
+            identity.source_repository_uri = Some(format!("{}/{repository}", actions.server_url.trim_end_matches('/')));
+        }
+    }
+    Some(Policy::Keyless(identity))
+}
+
+/// The variables the statement reads that a GitHub Actions token's claims stand for.
+const CLAIM_VARIABLES: &[&str] = &[
+    "GITHUB_SERVER_URL",
+    "GITHUB_REPOSITORY",
+    "GITHUB_REPOSITORY_ID",
+    "GITHUB_REPOSITORY_OWNER_ID",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_REF",
+    "GITHUB_SHA",
+    "GITHUB_WORKFLOW_REF",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "RUNNER_ENVIRONMENT",
+];
+
+/// The GitHub variable a GitHub Actions token claim stands for (github-actions.md, Appendix A).
+fn claim_for_variable(claims: &Map<String, Value>, variable: &str) -> Option<String> {
+    let claim = match variable {
+        "GITHUB_SERVER_URL" => return (!claims.is_empty()).then(|| "https://github.com".to_owned()),
+        "GITHUB_REPOSITORY" => "repository",
+        "GITHUB_REPOSITORY_ID" => "repository_id",
+        "GITHUB_REPOSITORY_OWNER_ID" => "repository_owner_id",
+        "GITHUB_EVENT_NAME" => "event_name",
+        "GITHUB_REF" => "ref",
+        "GITHUB_SHA" => "sha",
+        "GITHUB_WORKFLOW_REF" => "workflow_ref",
+        "GITHUB_RUN_ID" => "run_id",
+        "GITHUB_RUN_ATTEMPT" => "run_attempt",
+        "RUNNER_ENVIRONMENT" => "runner_environment",
+        _ => return None,
+    };
+    match claims.get(claim)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claims_stand_in_for_unset_variables() {
+        let claims: Map<String, Value> = serde_json::from_value(json!({
+            "repository": "o/r", "run_id": "12", "run_attempt": 1, "workflow_ref": "o/r/.github/workflows/w.yml@refs/heads/main"
+        }))
+        .unwrap();
+        assert_eq!(claim_for_variable(&claims, "GITHUB_REPOSITORY").as_deref(), Some("o/r"));
+        assert_eq!(claim_for_variable(&claims, "GITHUB_RUN_ATTEMPT").as_deref(), Some("1"));
+        assert_eq!(claim_for_variable(&claims, "GITHUB_SERVER_URL").as_deref(), Some("https://github.com"));
+        assert_eq!(claim_for_variable(&claims, "GITHUB_SHA"), None);
+        assert_eq!(claim_for_variable(&Map::new(), "GITHUB_SERVER_URL"), None);
+        for variable in CLAIM_VARIABLES {
+            assert!(claim_for_variable(&claims, variable).is_some() || *variable != "GITHUB_REPOSITORY");
+        }
+    }
+
+    #[test]
+    fn local_and_remote_flags_do_not_mix() {
+        let args = SigstoreArgs {
+            sigstore: "local".into(),
+            fulcio_url: Some("http://127.0.0.1:1".into()),
+            rekor_url: None,
+            dry_run: false,
+            identity_token: None,
+            trusted_root_out: None,
+            trusted_root: None,
+        };
+        assert!(args.instance().is_err());
+        let remote = SigstoreArgs { sigstore: "ftp://x".into(), fulcio_url: None, ..args.clone() };
+        assert!(remote.instance().is_err());
+        let root_out = SigstoreArgs {
+            sigstore: "public-good".into(),
+            fulcio_url: None,
+            trusted_root_out: Some("r.json".into()),
+            ..args
+        };
+        assert!(root_out.instance().is_err());
+    }
+}
