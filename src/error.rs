@@ -95,6 +95,16 @@ pub fn classify(err: &anyhow::Error) -> (ExitKind, Option<&str>) {
 /// The one-line rendering: `error: outer: inner: root (hint: ...)`.
 pub fn render(err: &anyhow::Error) -> String {
     let (_, hint) = classify(err);
+    let mut line = format!("error: {}", message(err));
+    if let Some(hint) = hint {
+        line.push_str(&format!(" (hint: {})", hint.replace('\n', " ")));
+    }
+    line
+}
+
+/// The chain on one line, without the `error: ` prefix and without the hint (for wrapping an
+/// error in another that gives its own hint: one hint per error).
+pub fn message(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string().replace('\n', " ");
@@ -102,11 +112,7 @@ pub fn render(err: &anyhow::Error) -> String {
             parts.push(text);
         }
     }
-    let mut line = format!("error: {}", parts.join(": "));
-    if let Some(hint) = hint {
-        line.push_str(&format!(" (hint: {})", hint.replace('\n', " ")));
-    }
-    line
+    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{fail, fail_with_hint, ExitKind};
 
-/// Writes `bytes` to `path` atomically, replacing an existing file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to `path` atomically, replacing an existing file. The file is readable by
+/// everyone (0644 on Unix, as `npm pack` writes tarballs): what is written here (bundles,
+/// trusted roots, tarballs' provenance) holds no secret by construction, and later CI steps or
+/// other users must be able to read it. Secrets are never written with this function.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = parent_dir(path);
     let cannot = |what: &str, e: std::io::Error| {
         fail_with_hint(
@@ -22,6 +25,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| cannot("cannot create a temporary file", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| cannot("cannot make it readable", e))?;
+    }
     tmp.write_all(bytes).map_err(|e| cannot("write failed", e))?;
     tmp.as_file().sync_all().map_err(|e| cannot("sync failed", e))?;
     // `persist` renames within the directory; on failure the temporary file is removed
@@ -31,7 +41,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// The directory a path lives in (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> PathBuf {
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -39,7 +49,7 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// Renames `from` to `to` (same file system), failing with a message naming both.
-pub fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
+pub(crate) fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(from, to)
         .map_err(|e| fail(ExitKind::Environment, format!("cannot move {} to {}: {e}", from.display(), to.display())))
 }
@@ -57,6 +67,12 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"second");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.json")]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "bundles are for other steps and users to read");
+        }
     }
 
     #[test]

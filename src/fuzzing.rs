@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-/// `verify --lockfile`: the packages a package-lock.json lists.
-pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
-    crate::cmd::verify::batch::lockfile_packages(lock)
+/// `verify --lockfile`: the entries a package-lock.json lists (how many).
+pub fn lockfile_entries(lock: &Value) -> Result<usize, String> {
+    crate::cmd::verify::lockfile::count_entries(lock)
 }
 
 /// Rekor's 409 answer: the UUID of the existing entry, from `Location` or the message.
@@ -26,5 +26,19 @@ pub fn standin_fulcio_request(body: &[u8], bearer: Option<&str>) -> bool {
 
 /// The stand-in's Rekor: a proposed entry, checked and canonicalized.
 pub fn standin_rekor_request(proposed: &Value) -> Option<Vec<u8>> {
-    crate::standin::log::canonicalize(proposed).ok()
+    crate::standin::log::canonical_body(proposed)
+}
+
+/// GitHub's attestations API answer, classified as the upload reads it.
+pub fn github_attestations_answer(status: u16, body: &[u8]) -> bool {
+    crate::ci::attestations::classify_response(status, body).is_ok()
+}
+
+/// An identity token as `attest` inspects one it was given or fetched (an OIDC exchange's
+/// answer): its claims when usable.
+pub fn inspect_token(
+    token: &crate::secret::SecretString,
+    now: crate::core::time::UnixTime,
+) -> Option<serde_json::Map<String, Value>> {
+    crate::ci::oidc::inspect(token, "fuzz", now).ok().map(|(jwt, _)| jwt.claims)
 }

@@ -4,6 +4,7 @@
 //! Architecture invariant: no other module builds a `reqwest::Client` (checked by
 //! `tests/it/architecture.rs`).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
@@ -11,12 +12,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::error::{fail, fail_with_hint, ExitKind};
+use crate::network::{redact_proxy, NetworkSettings};
 use crate::secret::SecretString;
 
 /// The largest response body read from any service.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-pub const USER_AGENT: &str = concat!("npm-attest/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("npm-attest/", env!("CARGO_PKG_VERSION"));
 
 /// One policy for every network call (docs/operations.md, "Retry policy"): connection errors,
 /// timeouts, bodies cut short, 408, 429 and 5xx are tried again after an exponential backoff
@@ -35,7 +37,7 @@ pub struct RetryPolicy {
 }
 
 /// Overrides the default deadline, in whole seconds.
-pub const DEADLINE_VARIABLE: &str = "NPM_ATTEST_RETRY_DEADLINE_SECS";
+pub(crate) const DEADLINE_VARIABLE: &str = "NPM_ATTEST_RETRY_DEADLINE_SECS";
 
 impl RetryPolicy {
     pub const NONE: Self =
@@ -120,20 +122,34 @@ struct Transient {
     error: anyhow::Error,
     /// What happened, for the debug log (`answered 503`, `request failed: ...`).
     what: String,
+    /// What happened in a word or two, for the retry line (`503`, `connection refused`).
+    reason: String,
     retry_after: Option<Duration>,
+    /// A refused connection gets a short, bounded retry of its own ([`REFUSED_POLICY`]):
+    /// a service that is starting may be about to listen, one that is not running never will.
+    refused: bool,
 }
+
+/// The retries for a refused connection: two, within about two seconds.
+const REFUSED_POLICY: RetryPolicy = RetryPolicy {
+    retries: 2,
+    first_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(1),
+    deadline: Duration::from_secs(3),
+};
 
 /// The retry loop's state for one call.
 struct Retrying<'a> {
     policy: &'a RetryPolicy,
     service: &'a str,
+    url: &'a str,
     started: std::time::Instant,
     failures: u32,
 }
 
 impl<'a> Retrying<'a> {
-    fn new(policy: &'a RetryPolicy, service: &'a str) -> Self {
-        Self { policy, service, started: std::time::Instant::now(), failures: 0 }
+    fn new(policy: &'a RetryPolicy, service: &'a str, url: &'a str) -> Self {
+        Self { policy, service, url, started: std::time::Instant::now(), failures: 0 }
     }
 
     /// After a transient failure: waits and returns `Ok` for another attempt, or the error to
@@ -141,33 +157,33 @@ impl<'a> Retrying<'a> {
     async fn again(&mut self, failure: Transient) -> anyhow::Result<()> {
         self.failures += 1;
         let elapsed = self.started.elapsed();
-        let Some(wait) = self.policy.next_wait(self.failures, elapsed, failure.retry_after, jitter()) else {
-            if self.failures == 1 {
+        let policy = if failure.refused && self.policy.retries > 0 { &REFUSED_POLICY } else { self.policy };
+        let Some(wait) = policy.next_wait(self.failures, elapsed, failure.retry_after, jitter()) else {
+            if self.failures == 1 || failure.refused {
+                // The error already says what failed and carries its own hint.
                 return Err(failure.error);
             }
             crate::report::debug(&format!("{} {} (attempt {}); giving up", self.service, failure.what, self.failures));
             return Err(failure.error.context(crate::error::Exit {
                 kind: ExitKind::Remote,
                 message: format!(
-                    "{} kept failing: {} attempts in {:.1}s",
+                    "{} kept failing: {} attempts in {:.1} s",
                     self.service,
                     self.failures,
                     elapsed.as_secs_f64()
                 ),
-                hint: Some(
-                    "the service is having trouble; run the job again later (public Sigstore: https://status.sigstore.dev)"
-                        .to_owned(),
-                ),
+                hint: Some(trouble_hint(self.service, self.url)),
             }));
         };
-        // Every retry is said as it happens, not only with --verbose: a silent wait looks hung.
-        crate::report::warn(&format!(
-            "{} failed ({}); retrying in {} ms (attempt {} of at most {})",
+        // Every retry is said as it happens, in one line, not only with --verbose: a silent wait
+        // looks hung. The details go to the debug log.
+        crate::report::warn(&format!("retrying {} in {:.1} s ({})", self.service, wait.as_secs_f64(), failure.reason));
+        crate::report::debug(&format!(
+            "{} {} (attempt {} of at most {})",
             self.service,
             failure.what,
-            wait.as_millis(),
-            self.failures + 1,
-            self.policy.retries + 1
+            self.failures,
+            policy.retries + 1
         ));
         tokio::time::sleep(wait).await;
         Ok(())
@@ -197,21 +213,106 @@ impl Response {
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    settings: &'static NetworkSettings,
     retry: RetryPolicy,
+}
+
+struct Shared {
+    client: reqwest::Client,
+    settings: &'static NetworkSettings,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+static SETTINGS: OnceLock<NetworkSettings> = OnceLock::new();
+
+/// The process's client, built on first use from the environment and the `.npmrc` files of the
+/// working directory.
+fn shared() -> anyhow::Result<&'static Shared> {
+    if let Some(shared) = SHARED.get() {
+        return Ok(shared);
+    }
+    let env = |key: &str| std::env::var(key).ok();
+    let dir = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let npmrc = crate::network::load_npmrc(&dir, &env)?;
+    let settings = NetworkSettings::discover(&env, &npmrc)?;
+    let settings: &'static NetworkSettings = SETTINGS.get_or_init(|| settings);
+    let client = build_client(settings)?;
+    Ok(SHARED.get_or_init(|| Shared { client, settings }))
+}
+
+/// rustls with the platform store (or `SSL_CERT_FILE`/`SSL_CERT_DIR`), the webpki roots and the
+/// extra CAs; the proxies of `settings` and no others.
+fn build_client(settings: &NetworkSettings) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(120))
+        .tls_built_in_root_certs(true)
+        // The proxies are exactly those of `settings` (which read the same variables reqwest
+        // would, and npm's settings over them).
+        .no_proxy();
+    for ca in &settings.extra_ca {
+        let bad = |why: String| {
+            fail_with_hint(
+                ExitKind::Environment,
+                format!("the CA certificates of {} {why}", ca.origin),
+                "give a file of PEM certificates (-----BEGIN CERTIFICATE-----)",
+            )
+        };
+        let certs = reqwest::Certificate::from_pem_bundle(&ca.pem).map_err(|e| bad(format!("do not parse: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad("hold no certificate".to_owned()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(insecure) = &settings.insecure {
+        crate::report::warn(&format!(
+            "TLS certificates are not checked ({}=false): anyone on the network path can answer for any service",
+            insecure.origin
+        ));
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    let no_proxy = settings.no_proxy.as_ref().and_then(|s| reqwest::NoProxy::from_string(&s.value));
+    for (setting, https) in [(&settings.https_proxy, true), (&settings.http_proxy, false)] {
+        let Some(setting) = setting else { continue };
+        let proxy = if https { reqwest::Proxy::https(&setting.value) } else { reqwest::Proxy::http(&setting.value) };
+        let proxy = proxy.map_err(|e| {
+            fail_with_hint(
+                ExitKind::Environment,
+                format!(
+                    "the proxy {} (from {}) is not a usable URL: {e}",
+                    redact_proxy(&setting.value),
+                    setting.origin
+                ),
+                format!("fix or unset {}", setting.origin),
+            )
+        })?;
+        crate::report::debug(&format!(
+            "{} requests go through the proxy {} (from {})",
+            if https { "https" } else { "http" },
+            redact_proxy(&setting.value),
+            setting.origin
+        ));
+        builder = builder.proxy(proxy.no_proxy(no_proxy.clone()));
+    }
+    builder.build().map_err(|e| fail(ExitKind::Internal, format!("cannot build the HTTP client: {e}")))
 }
 
 impl Http {
     /// A client retrying under `retry`, whose deadline `NPM_ATTEST_RETRY_DEADLINE_SECS`
     /// overrides when set.
+    /// The client and its network settings (`crate::network`) are made once per process.
     pub fn new(retry: RetryPolicy) -> anyhow::Result<Self> {
         let retry = retry.with_env_deadline();
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| fail(ExitKind::Internal, format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, retry })
+        let shared = shared()?;
+        Ok(Self { client: shared.client.clone(), settings: shared.settings, retry })
+    }
+
+    /// The network settings the client was built with.
+    pub fn settings(&self) -> &NetworkSettings {
+        self.settings
     }
 
     /// `POST url` with a JSON body; any 2xx is returned, other statuses are errors naming
@@ -288,7 +389,7 @@ impl Http {
         max_body: usize,
         transient: &TransientAnswer<'_>,
     ) -> anyhow::Result<Settled> {
-        let mut retrying = Retrying::new(&self.retry, service);
+        let mut retrying = Retrying::new(&self.retry, service, request.url);
         loop {
             let mut builder = self.client.request(request.method.clone(), request.url);
             for (name, value) in request.headers {
@@ -307,8 +408,13 @@ impl Http {
                         Ok(response) => match transient(&response) {
                             None => return Ok(Settled { response, gave_up: None }),
                             Some(what) => {
-                                let failure =
-                                    Transient { error: status_error(service, &response), what, retry_after: wait };
+                                let failure = Transient {
+                                    error: status_error(service, &response),
+                                    what,
+                                    reason: response.status.as_u16().to_string(),
+                                    retry_after: wait,
+                                    refused: false,
+                                };
                                 if let Err(gave_up) = retrying.again(failure).await {
                                     return Ok(Settled { response, gave_up: Some(gave_up) });
                                 }
@@ -318,19 +424,7 @@ impl Http {
                         Err(cut) => cut,
                     }
                 }
-                Err(e) => {
-                    let transient = e.is_connect() || e.is_timeout() || e.is_request();
-                    let text = describe(e);
-                    let error = fail_with_hint(
-                        ExitKind::Remote,
-                        format!("cannot reach {service} at {}: {text}", redact_url(request.url)),
-                        "check the URL and the network, then run the command again",
-                    );
-                    if !transient {
-                        return Err(error);
-                    }
-                    Transient { error, what: format!("request failed: {text}"), retry_after: None }
-                }
+                Err(e) => self.send_failure(service, request.url, e)?,
             };
             retrying.again(failure).await?;
         }
@@ -339,7 +433,7 @@ impl Http {
 
 /// The retry loop's hook: what went wrong with an answer that another attempt may fix (for the
 /// retry line), or `None` when the answer is final.
-pub type TransientAnswer<'a> = dyn Fn(&Response) -> Option<String> + Send + Sync + 'a;
+pub(crate) type TransientAnswer<'a> = dyn Fn(&Response) -> Option<String> + Send + Sync + 'a;
 
 /// The policy's own answer classes: 408, 429 and 5xx are worth another attempt.
 fn default_transient(response: &Response) -> Option<String> {
@@ -350,6 +444,141 @@ fn default_transient(response: &Response) -> Option<String> {
 struct Settled {
     response: Response,
     gave_up: Option<anyhow::Error>,
+}
+
+impl Http {
+    /// A request that got no answer: `Err` when another attempt cannot help (an untrusted
+    /// certificate, a name that does not resolve), else the failure for the retry loop. Each
+    /// error carries one hint, naming the setting or the service to look at.
+    fn send_failure(&self, service: &str, url: &str, e: reqwest::Error) -> anyhow::Result<Transient> {
+        let class = SendFailure::of(&e);
+        let retryable = e.is_connect() || e.is_timeout() || e.is_request();
+        let text = describe(e);
+        let target = redact_url(url);
+        let via = self
+            .settings
+            .proxy_for(url)
+            .map(|p| format!(" through the proxy {} (from {})", redact_proxy(&p.value), p.origin))
+            .unwrap_or_default();
+        let message = format!("cannot reach {service} at {target}{via}: {text}");
+        match class {
+            SendFailure::Certificate => {
+                Err(fail_with_hint(ExitKind::Environment, message, self.settings.untrusted_certificate_hint()))
+            }
+            SendFailure::Dns => {
+                let hint = match url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)) {
+                    Some(host) => format!("the host name {host} does not resolve: check the URL and the network's DNS"),
+                    None => "check the URL and the network's DNS".to_owned(),
+                };
+                Err(fail_with_hint(ExitKind::Remote, message, hint))
+            }
+            SendFailure::Refused => {
+                let hint = if !via.is_empty() {
+                    format!("nothing accepted the connection{via}: check that setting and that the proxy is running")
+                } else if is_local(url) {
+                    format!("nothing is listening at {}: start {service} or fix its URL", origin(url))
+                } else {
+                    format!("{} refused the connection: check the URL, the port and any firewall", origin(url))
+                };
+                let error = fail_with_hint(ExitKind::Remote, message, hint);
+                Ok(Transient {
+                    error,
+                    what: format!("request failed: {text}"),
+                    reason: "connection refused".to_owned(),
+                    retry_after: None,
+                    refused: true,
+                })
+            }
+            SendFailure::Other if retryable => {
+                let reason =
+                    if text.contains("timed out") || text.contains("timeout") { "timed out" } else { "no answer" };
+                Ok(Transient {
+                    error: fail_with_hint(ExitKind::Remote, message, trouble_hint(service, url)),
+                    what: format!("request failed: {text}"),
+                    reason: reason.to_owned(),
+                    retry_after: None,
+                    refused: false,
+                })
+            }
+            SendFailure::Other => Err(fail_with_hint(ExitKind::Remote, message, trouble_hint(service, url))),
+        }
+    }
+}
+
+/// Why a request got no answer, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendFailure {
+    /// The server's certificate is not trusted (or not valid for the name): deterministic.
+    Certificate,
+    /// The host name does not resolve: deterministic.
+    Dns,
+    /// Nothing listens there: a short, bounded retry.
+    Refused,
+    Other,
+}
+
+impl SendFailure {
+    fn of(e: &reqwest::Error) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut refused = false;
+        let mut texts = String::new();
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+                // An io::Error's `source()` skips the error it wraps (rustls puts its own there).
+                if let Some(inner) = io.get_ref() {
+                    texts.push_str(&inner.to_string());
+                    texts.push('\n');
+                }
+            }
+            texts.push_str(&s.to_string());
+            texts.push('\n');
+            source = s.source();
+        }
+        // rustls: "invalid peer certificate: UnknownIssuer" (and NotValidForName, Expired, ...).
+        if texts.contains("invalid peer certificate") || texts.contains("certificate verify failed") {
+            Self::Certificate
+        } else if texts.contains("dns error") || texts.contains("failed to lookup address") {
+            Self::Dns
+        } else if refused || texts.contains("Connection refused") {
+            Self::Refused
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// `http://127.0.0.1:4873` (scheme, host and port of `url`).
+fn origin(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| redact_url(url))
+}
+
+fn is_local(url: &str) -> bool {
+    match url::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        None => false,
+    }
+}
+
+/// After retries ran out: where to look, for the service that failed (its own status page, or
+/// the local address), never another service's.
+fn trouble_hint(service: &str, url: &str) -> String {
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).unwrap_or_default();
+    let ends = |suffix: &str| host == suffix || host.ends_with(&format!(".{suffix}"));
+    let page = if is_local(url) {
+        return format!("{service} at {} is local: check that it is running and read its log", origin(url));
+    } else if ends("sigstore.dev") {
+        "https://status.sigstore.dev"
+    } else if ends("npmjs.org") || ends("npmjs.com") {
+        "https://status.npmjs.org"
+    } else if ends("github.com") || ends("githubusercontent.com") || ends("ghcr.io") {
+        "https://www.githubstatus.com"
+    } else {
+        return format!("{service} at {} is having trouble: run the job again later", origin(url));
+    };
+    format!("{service} is having trouble: run the job again later (status: {page})")
 }
 
 /// The bearer header, marked sensitive (kept out of reqwest's and hyper's debug output).
@@ -394,8 +623,10 @@ async fn read_body_or_cut(
             Err(e) => {
                 return Ok(Err(Transient {
                     what: format!("answered {} but the body was cut short", status.as_u16()),
+                    reason: "answer cut short".to_owned(),
                     error: fail(ExitKind::Remote, format!("reading the {service} response failed: {}", describe(e))),
                     retry_after: None,
+                    refused: false,
                 }))
             }
         }
@@ -405,7 +636,7 @@ async fn read_body_or_cut(
 
 /// `Fulcio answered 401: <message>`, the message taken from a JSON `message` field when the
 /// service sends one (Fulcio, Rekor), else the start of the body text.
-pub fn status_error(service: &str, response: &Response) -> anyhow::Error {
+pub(crate) fn status_error(service: &str, response: &Response) -> anyhow::Error {
     let from_json = serde_json::from_slice::<Value>(&response.body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned));
@@ -436,7 +667,7 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 /// Scheme, host, port and path only: query strings (which may carry tokens) are dropped.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             u.set_query(None);
@@ -450,7 +681,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Joins a base URL (with or without a trailing `/`) and an absolute API path.
-pub fn join(base: &str, path: &str) -> String {
+pub(crate) fn join(base: &str, path: &str) -> String {
     format!("{}{}", base.trim_end_matches('/'), path)
 }
 
@@ -480,6 +711,29 @@ mod tests {
         assert_eq!(err.to_string(), "Fulcio answered 401: error processing the identity token");
         let empty = Response { status: StatusCode::BAD_GATEWAY, headers: HeaderMap::new(), body: Vec::new() };
         assert_eq!(status_error("Rekor", &empty).to_string(), "Rekor answered 502: Bad Gateway");
+    }
+
+    #[test]
+    fn give_up_hints_name_the_failing_service_own_status_page_or_local_address() {
+        let hint = |service: &str, url: &str| trouble_hint(service, url);
+        assert_eq!(
+            hint("Rekor", "https://rekor.sigstore.dev/api/v1/log/entries"),
+            "Rekor is having trouble: run the job again later (status: https://status.sigstore.dev)"
+        );
+        let npm = hint("the registry", "https://registry.npmjs.org/sigstore");
+        assert!(npm.ends_with("(status: https://status.npmjs.org)") && !npm.contains("sigstore.dev"), "{npm}");
+        assert!(hint("the GitHub Actions OIDC runtime", "https://pipelines.actions.githubusercontent.com/x/token")
+            .ends_with("(status: https://www.githubstatus.com)"));
+        assert!(hint("the GitHub attestations API", "https://api.github.com/repos/o/r/attestations")
+            .ends_with("(status: https://www.githubstatus.com)"));
+        assert_eq!(
+            hint("the registry", "http://127.0.0.1:4873/pkg"),
+            "the registry at http://127.0.0.1:4873 is local: check that it is running and read its log"
+        );
+        assert_eq!(
+            hint("the registry", "https://npm.corp.example/pkg"),
+            "the registry at https://npm.corp.example is having trouble: run the job again later"
+        );
     }
 
     #[test]

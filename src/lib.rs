@@ -2,17 +2,19 @@
 //!
 //! See ARCHITECTURE.md for the codemap and its invariants.
 
-pub mod ci;
+pub(crate) mod ci;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod core;
 pub mod error;
-pub mod fsutil;
+pub(crate) mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod http;
+pub(crate) mod http;
+pub(crate) mod network;
 pub mod npm;
+pub(crate) mod progress;
 pub mod report;
 pub mod secret;
 pub mod sigstore;

@@ -58,6 +58,32 @@ pub fn debug(msg: &str) {
     }
 }
 
+/// Whether progress is shown at all (not under `--quiet`).
+pub fn progress_enabled() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) >= 1
+}
+
+/// A progress line on stderr: rewritten in place on a terminal, a plain line otherwise (CI logs).
+pub fn progress(line: &str, in_place: bool) {
+    if !progress_enabled() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    if in_place {
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    } else {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Clears an in-place progress line.
+pub fn progress_clear() {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K");
+    let _ = err.flush();
+}
+
 /// The final error line (already rendered by `error::render`).
 pub fn error_line(line: &str, title: &str) {
     eprintln!("{line}");
@@ -89,6 +115,21 @@ pub fn group_end() {
     }
 }
 
+/// A size for people: `812 B`, `89.1 KiB`, `12.3 MiB`, `1.2 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// Workflow-command data escaping (`%`, CR, LF).
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
@@ -97,4 +138,15 @@ pub fn escape_data(s: &str) -> String {
 /// Workflow-command property escaping (data escaping plus `:` and `,`).
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_are_for_people() {
+        assert_eq!(super::size(812), "812 B");
+        assert_eq!(super::size(91196), "89.1 KiB");
+        assert_eq!(super::size(12 * 1024 * 1024 + 300 * 1024), "12.3 MiB");
+        assert_eq!(super::size(3 << 30), "3.0 GiB");
+    }
 }

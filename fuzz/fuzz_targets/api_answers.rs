@@ -11,7 +11,6 @@ use npm_attest::core::jwt::certificate_identity;
 use npm_attest::core::npm::publish::{classify_refusal, registry_message};
 use npm_attest::core::time::UnixTime;
 use npm_attest::fuzzing;
-use npm_attest::ci::attestations::classify_response;
 use npm_attest::secret::SecretString;
 
 /// The SPKI of the key Fulcio's seed answer certifies (so the leaf check runs to the end).
@@ -32,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     match which % 6 {
         0 => {
             for status in [201, 401, 403, 404, 422, 500] {
-                let _ = classify_response(status, body);
+                let _ = fuzzing::github_attestations_answer(status, body);
             }
         }
         1 => {
@@ -51,14 +50,14 @@ fuzz_target!(|data: &[u8]| {
         }
         4 => {
             if let Ok(lock) = serde_json::from_slice(body) {
-                let _ = fuzzing::lockfile_packages(&lock);
+                let _ = fuzzing::lockfile_entries(&lock);
             }
         }
         _ => {
             // An identity token as a token exchange or the Actions runtime returns it.
             let token = SecretString::new(text.trim().to_owned());
-            if let Ok((jwt, _)) = npm_attest::ci::oidc::inspect(&token, "fuzz", UnixTime(1_700_000_000)) {
-                let _ = certificate_identity(&jwt.claims);
+            if let Some(claims) = fuzzing::inspect_token(&token, UnixTime(1_700_000_000)) {
+                let _ = certificate_identity(&claims);
             }
         }
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use npm_attest::core::jwt::{decode_unverified, verify_es256};
 use npm_attest::core::time::UnixTime;
-use npm_attest::ci::oidc::inspect;
+use npm_attest::fuzzing::inspect_token;
 use npm_attest::secret::SecretString;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // As `attest` inspects a token it was given or fetched.
     let token = SecretString::new(text.trim().to_owned());
-    let _ = inspect(&token, "fuzz", UnixTime(1_700_000_000));
+    let _ = inspect_token(&token, UnixTime(1_700_000_000));
 });
 
 /// Made once per process, not per input.

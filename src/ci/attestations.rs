@@ -14,18 +14,18 @@ use crate::report;
 use crate::secret::SecretString;
 
 /// The GitHub API version we speak (the `X-GitHub-Api-Version` header).
-pub const API_VERSION: &str = "2022-11-28";
+pub(crate) const API_VERSION: &str = "2022-11-28";
 
 /// The body of `POST /repos/{owner}/{repo}/attestations`.
 #[derive(Debug, Serialize)]
-pub struct CreateAttestationRequest<'a> {
+pub(crate) struct CreateAttestationRequest<'a> {
     /// The Sigstore bundle, as JSON (not a string).
     pub bundle: &'a Value,
 }
 
 /// The 201 answer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CreateAttestationResponse {
+pub(crate) struct CreateAttestationResponse {
     pub id: u64,
 }
 
@@ -39,7 +39,7 @@ struct ApiErrorBody {
 /// A failed attestations API call, classified by what the user should do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum AttestationsError {
+pub(crate) enum AttestationsError {
     /// `GITHUB_REPOSITORY` is not `owner/repo`.
     BadRepository { repository: String },
     /// 401: the token is not valid.
@@ -60,11 +60,11 @@ pub enum AttestationsError {
 
 impl AttestationsError {
     /// Whether the same request may succeed if sent again.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         matches!(self, AttestationsError::Transient { .. })
     }
 
-    pub fn exit_kind(&self) -> ExitKind {
+    pub(crate) fn exit_kind(&self) -> ExitKind {
         match self {
             AttestationsError::BadRepository { .. }
             | AttestationsError::Unauthorized { .. }
@@ -76,7 +76,7 @@ impl AttestationsError {
     }
 
     /// The fix, phrased in terms of the workflow file where that applies.
-    pub fn hint(&self, workflow_path: Option<&str>) -> Option<String> {
+    pub(crate) fn hint(&self, workflow_path: Option<&str>) -> Option<String> {
         match self {
             AttestationsError::BadRepository { .. } => {
                 Some("set GITHUB_REPOSITORY to owner/repo, as the Actions runner does".to_owned())
@@ -133,7 +133,7 @@ impl std::error::Error for AttestationsError {}
 
 /// `{api_url}/repos/{owner}/{repo}/attestations`, after checking `repository` is `owner/repo`
 /// with the characters GitHub allows in owner and repository names.
-pub fn attestations_endpoint(api_url: &str, repository: &str) -> Result<String, AttestationsError> {
+pub(crate) fn attestations_endpoint(api_url: &str, repository: &str) -> Result<String, AttestationsError> {
     let bad = || AttestationsError::BadRepository { repository: repository.to_owned() };
     let (owner, repo) = repository.split_once('/').ok_or_else(bad)?;
     let part_ok = |p: &str| {
@@ -149,13 +149,13 @@ pub fn attestations_endpoint(api_url: &str, repository: &str) -> Result<String, 
 }
 
 /// The page of an attestation: `{server_url}/{owner}/{repo}/attestations/{id}` (as actions/attest).
-pub fn attestation_url(server_url: &str, repository: &str, id: u64) -> String {
+pub(crate) fn attestation_url(server_url: &str, repository: &str, id: u64) -> String {
     format!("{}/{repository}/attestations/{id}", server_url.trim_end_matches('/'))
 }
 
 /// Classifies an answer of the attestations API: 201 (any 2xx) with `{"id": N}` is success;
 /// every other status maps to the cause a maintainer can act on.
-pub fn classify_response(status: u16, body: &[u8]) -> Result<CreateAttestationResponse, AttestationsError> {
+pub(crate) fn classify_response(status: u16, body: &[u8]) -> Result<CreateAttestationResponse, AttestationsError> {
     if (200..300).contains(&status) {
         return serde_json::from_slice::<CreateAttestationResponse>(body)
             .map_err(|e| AttestationsError::BadResponse { status, detail: e.to_string() });
@@ -192,7 +192,7 @@ fn body_excerpt(body: &[u8]) -> String {
 
 /// A stored attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadedAttestation {
+pub(crate) struct UploadedAttestation {
     pub id: u64,
     pub url: String,
 }
@@ -200,7 +200,7 @@ pub struct UploadedAttestation {
 /// Where and with which token `--upload-to-github` stores the bundle. Resolved before signing, so
 /// a missing token or repository fails before anything is signed or logged.
 #[derive(Debug)]
-pub struct UploadTarget {
+pub(crate) struct UploadTarget {
     pub endpoint: String,
     pub repository: String,
     pub server_url: String,
@@ -210,7 +210,7 @@ pub struct UploadTarget {
 impl UploadTarget {
     /// From `GITHUB_TOKEN` (masked as soon as it is read), `GITHUB_REPOSITORY`, `GITHUB_API_URL`
     /// and `GITHUB_SERVER_URL`.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<UploadTarget> {
+    pub(crate) fn from_env(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<UploadTarget> {
         let actions = ActionsEnv::from_lookup(env);
         let token = env("GITHUB_TOKEN").filter(|t| !t.is_empty()).map(SecretString::new).ok_or_else(|| {
             fail_with_hint(
@@ -237,7 +237,7 @@ impl UploadTarget {
 
 /// Stores `bundle` with `POST /repos/{owner}/{repo}/attestations`, retrying transient failures
 /// (408, 429, 5xx, connection errors) with exponential backoff.
-pub async fn upload_attestation(
+pub(crate) async fn upload_attestation(
     target: &UploadTarget,
     bundle: &Value,
     retry: RetryPolicy,

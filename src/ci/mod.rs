@@ -2,8 +2,8 @@
 //! variables and file commands (`runner`), the job summary (`summary`), GitHub's artifact
 //! attestations API (`attestations`), and what `attest` reports to the runner (`report`).
 
-pub mod attestations;
-pub mod oidc;
-pub mod report;
-pub mod runner;
-pub mod summary;
+pub(crate) mod attestations;
+pub(crate) mod oidc;
+pub(crate) mod report;
+pub(crate) mod runner;
+pub(crate) mod summary;

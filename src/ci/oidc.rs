@@ -17,12 +17,12 @@ use crate::report;
 use crate::secret::SecretString;
 
 /// The audience Fulcio accepts for CI identity tokens.
-pub const SIGSTORE_AUDIENCE: &str = "sigstore";
+pub(crate) const SIGSTORE_AUDIENCE: &str = "sigstore";
 
 /// Where the identity token comes from.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum TokenSource {
+pub(crate) enum TokenSource {
     /// The GitHub Actions OIDC runtime; the token still has to be requested.
     ActionsRuntime { request_url: String, request_token: SecretString },
     /// `SIGSTORE_ID_TOKEN`.
@@ -32,7 +32,7 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match self {
             Self::ActionsRuntime { .. } => "the GitHub Actions OIDC runtime",
             Self::Environment(_) => "SIGSTORE_ID_TOKEN",
@@ -47,7 +47,10 @@ fn non_empty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> 
 
 /// Finds the identity token source without any network access, masking what it finds.
 /// With none, fails with `ExitKind::Environment` and a hint naming the fix for the CI at hand.
-pub fn discover(env: &dyn Fn(&str) -> Option<String>, flag: Option<SecretString>) -> anyhow::Result<TokenSource> {
+pub(crate) fn discover(
+    env: &dyn Fn(&str) -> Option<String>,
+    flag: Option<SecretString>,
+) -> anyhow::Result<TokenSource> {
     if let Some(request_url) = non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_URL") {
         let Some(request_token) = non_empty(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(SecretString::new) else {
             return Err(fail_with_hint(
@@ -71,7 +74,7 @@ pub fn discover(env: &dyn Fn(&str) -> Option<String>, flag: Option<SecretString>
 }
 
 /// The error for "no identity token anywhere", with the fix for the CI we run in.
-pub fn missing_token(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Error {
+pub(crate) fn missing_token(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Error {
     let is = |key: &str| non_empty(env, key).is_some();
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
         fail_with_hint(
@@ -95,7 +98,7 @@ pub fn missing_token(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Error {
 }
 
 /// The identity token for `source`: requested from the Actions runtime, or taken as given.
-pub async fn fetch(http: &Http, source: TokenSource) -> anyhow::Result<SecretString> {
+pub(crate) async fn fetch(http: &Http, source: TokenSource) -> anyhow::Result<SecretString> {
     let token = match source {
         TokenSource::ActionsRuntime { request_url, request_token } => {
             let url = audience_url(&request_url, SIGSTORE_AUDIENCE)?;
@@ -114,7 +117,7 @@ pub async fn fetch(http: &Http, source: TokenSource) -> anyhow::Result<SecretStr
 }
 
 /// `<request url>&audience=<aud>` (`?` when the URL has no query yet).
-pub fn audience_url(request_url: &str, audience: &str) -> anyhow::Result<String> {
+pub(crate) fn audience_url(request_url: &str, audience: &str) -> anyhow::Result<String> {
     let mut url = url::Url::parse(request_url).map_err(|e| {
         fail_with_hint(
             ExitKind::Environment,
@@ -128,7 +131,11 @@ pub fn audience_url(request_url: &str, audience: &str) -> anyhow::Result<String>
 
 /// Decodes the token's claims (no signature check: Fulcio does that) and explains problems
 /// Fulcio would otherwise report less clearly. Returns warnings for what may still work.
-pub fn inspect(token: &SecretString, source: &str, now: UnixTime) -> anyhow::Result<(UnverifiedJwt, Vec<String>)> {
+pub(crate) fn inspect(
+    token: &SecretString,
+    source: &str,
+    now: UnixTime,
+) -> anyhow::Result<(UnverifiedJwt, Vec<String>)> {
     let jwt = decode_unverified(token.expose())
         .map_err(|e| fail(ExitKind::BadInput, format!("identity token from {source} is unusable: {e}")))?;
     let mut warnings = Vec::new();

@@ -12,11 +12,10 @@ use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, ExitKind};
 use crate::http::RetryPolicy;
 use crate::report;
-use crate::sigstore::self_check::SelfCheck;
 
 /// What `attest` produced, as the Actions outputs and summary need it.
 #[derive(Debug)]
-pub struct Attested<'a> {
+pub(crate) struct Attested<'a> {
     pub bundle: &'a Bundle,
     pub bundle_path: &'a Path,
     pub tarball_path: &'a Path,
@@ -25,15 +24,17 @@ pub struct Attested<'a> {
     pub sha512: [u8; 64],
     pub log_index: i64,
     pub transparency_log_url: &'a str,
-    /// What the post-signing self-check established (`crate::sigstore::self_check`).
-    pub self_check: &'a SelfCheck,
+    /// What the post-signing self-check established.
+    pub verification: VerificationOutcome,
+    /// The signer it verified: `(identity, issuer)`.
+    pub verified_signer: Option<(String, String)>,
     /// Where the trusted root was written (local stand-in), for the verification command.
     pub trusted_root_path: Option<&'a Path>,
 }
 
 /// Where `attest` reports to: the environment (`GITHUB_*`) and the attestations API target when
 /// uploading.
-pub struct ReportTo<'a> {
+pub(crate) struct ReportTo<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub upload: Option<&'a UploadTarget>,
 }
@@ -41,7 +42,7 @@ pub struct ReportTo<'a> {
 /// Writes the step outputs (under GitHub Actions), stores the bundle (which already passed the
 /// self-check) with the attestations API when `upload` is given, and appends the job summary
 /// (under GitHub Actions).
-pub async fn report_attestation(
+pub(crate) async fn report_attestation(
     env: &dyn Fn(&str) -> Option<String>,
     attested: &Attested<'_>,
     upload: Option<&UploadTarget>,
@@ -96,20 +97,10 @@ pub async fn report_attestation(
             &tarball_path.display().to_string(),
         ));
     }
-    match attested.self_check {
-        SelfCheck::Verified { trusted_root, identity, issuer } => {
-            summary.signer_identity = Some(identity.clone());
-            summary.signer_issuer = Some(issuer.clone());
-            summary.verification = Some(VerificationOutcome::Verified { trusted_root: trusted_root.clone() });
-        }
-        SelfCheck::LogKeyUnknown { reason } => {
-            summary.verification = Some(VerificationOutcome::NotRun {
-                reason: format!("the embedded public-good trusted root does not list this log yet ({reason})"),
-            });
-        }
-        SelfCheck::NotRun { reason } => {
-            summary.verification = Some(VerificationOutcome::NotRun { reason: reason.clone() });
-        }
+    summary.verification = Some(attested.verification.clone());
+    if let Some((identity, issuer)) = &attested.verified_signer {
+        summary.signer_identity = Some(identity.clone());
+        summary.signer_issuer = Some(issuer.clone());
     }
     if summary.signer_identity.is_none() {
         // Not fully verified: still show who the certificate names, marked as such.
@@ -167,7 +158,7 @@ pub async fn report_attestation(
 
 /// Under GitHub Actions, the job summary of a package whose signing failed or whose fresh bundle
 /// the self-check refused, so the run's page says why (nothing was written or stored).
-pub fn report_refusal(
+pub(crate) fn report_refusal(
     env: &dyn Fn(&str) -> Option<String>,
     package: &str,
     error: &anyhow::Error,

@@ -10,7 +10,7 @@ use crate::error::{fail, fail_with_hint, ExitKind};
 
 /// The variables of the Actions runner this module reads, looked up once at the edge.
 #[derive(Debug, Clone, Default)]
-pub struct ActionsEnv {
+pub(crate) struct ActionsEnv {
     /// `GITHUB_OUTPUT`: the file step outputs are appended to.
     pub output_file: Option<PathBuf>,
     /// `GITHUB_STEP_SUMMARY`: the file the job summary Markdown is appended to.
@@ -32,7 +32,7 @@ pub struct ActionsEnv {
 
 impl ActionsEnv {
     /// Reads the runner's variables through `env` (so tests can pass a map).
-    pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| env(name).filter(|v| !v.is_empty());
         let repository = non_empty("GITHUB_REPOSITORY");
         let workflow_path = non_empty("GITHUB_WORKFLOW_REF").and_then(|r| workflow_path(&r, repository.as_deref()));
@@ -51,7 +51,7 @@ impl ActionsEnv {
 
 /// The workflow path from a `workflow_ref` (`owner/repo/PATH@REF`). The prefix is the repository
 /// when known, else the first two path segments.
-pub fn workflow_path(workflow_ref: &str, repository: Option<&str>) -> Option<String> {
+pub(crate) fn workflow_path(workflow_ref: &str, repository: Option<&str>) -> Option<String> {
     let without_ref = workflow_ref.split('@').next().unwrap_or(workflow_ref);
     let rest = match repository {
         Some(repo) => without_ref.strip_prefix(repo)?.strip_prefix('/')?,
@@ -63,7 +63,7 @@ pub fn workflow_path(workflow_ref: &str, repository: Option<&str>) -> Option<Str
 /// Why an output could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OutputError {
+pub(crate) enum OutputError {
     /// Output names are letters, digits, `-` and `_`, starting with a letter or `_`.
     InvalidName { name: String },
     /// The value contains the heredoc delimiter, which would end it early.
@@ -86,14 +86,14 @@ impl std::error::Error for OutputError {}
 /// The heredoc delimiter for 16 random bytes, `ghadelimiter_<32 hex digits>` (the Actions
 /// toolkit uses a random UUID the same way). The caller draws the bytes; see
 /// [`random_delimiter`].
-pub fn delimiter_from(random: [u8; 16]) -> String {
+pub(crate) fn delimiter_from(random: [u8; 16]) -> String {
     format!("ghadelimiter_{}", hex::encode(random))
 }
 
 /// One `$GITHUB_OUTPUT` record in the multi-line-safe heredoc form:
 /// `name<<DELIM\nvalue\nDELIM\n`. The runner reads everything between the two delimiter lines
 /// as the value, so newlines, `=` and shell metacharacters are data.
-pub fn output_record(name: &str, value: &str, delimiter: &str) -> Result<String, OutputError> {
+pub(crate) fn output_record(name: &str, value: &str, delimiter: &str) -> Result<String, OutputError> {
     let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid_name {
@@ -106,7 +106,7 @@ pub fn output_record(name: &str, value: &str, delimiter: &str) -> Result<String,
 }
 
 /// All records for `outputs`, in order, with one delimiter.
-pub fn output_records(outputs: &[(&str, String)], delimiter: &str) -> Result<String, OutputError> {
+pub(crate) fn output_records(outputs: &[(&str, String)], delimiter: &str) -> Result<String, OutputError> {
     let mut text = String::new();
     for (name, value) in outputs {
         text.push_str(&output_record(name, value, delimiter)?);
@@ -117,7 +117,7 @@ pub fn output_records(outputs: &[(&str, String)], delimiter: &str) -> Result<Str
 /// A `permissions:` entry of the workflow's `GITHUB_TOKEN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Permission {
+pub(crate) enum Permission {
     /// `id-token: write`: lets the job request an OIDC identity token (signing).
     IdToken,
     /// `attestations: write`: lets the job store attestations (`upload-to-github`).
@@ -128,7 +128,7 @@ pub enum Permission {
 
 impl Permission {
     /// The line as written under `permissions:`.
-    pub fn yaml(self) -> &'static str {
+    pub(crate) fn yaml(self) -> &'static str {
         match self {
             Permission::IdToken => "id-token: write",
             Permission::Attestations => "attestations: write",
@@ -138,7 +138,7 @@ impl Permission {
 }
 
 /// A hint naming the fix in the workflow file: which `permissions:` lines to add, where.
-pub fn permission_hint(missing: Permission, workflow_path: Option<&str>) -> String {
+pub(crate) fn permission_hint(missing: Permission, workflow_path: Option<&str>) -> String {
     let file = workflow_path.unwrap_or("the workflow file");
     let mut lines = vec![missing.yaml()];
     for p in [Permission::IdToken, Permission::Attestations, Permission::Contents] {
@@ -158,7 +158,7 @@ pub fn permission_hint(missing: Permission, workflow_path: Option<&str>) -> Stri
 }
 
 /// A fresh random heredoc delimiter.
-pub fn random_delimiter() -> anyhow::Result<String> {
+pub(crate) fn random_delimiter() -> anyhow::Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes)
         .map_err(|e| fail(ExitKind::Internal, format!("cannot draw a random output delimiter: {e}")))?;
@@ -166,14 +166,14 @@ pub fn random_delimiter() -> anyhow::Result<String> {
 }
 
 /// Appends `outputs` to the `$GITHUB_OUTPUT` file in the heredoc form, with a random delimiter.
-pub fn append_outputs(path: &Path, outputs: &[(&str, String)]) -> anyhow::Result<()> {
+pub(crate) fn append_outputs(path: &Path, outputs: &[(&str, String)]) -> anyhow::Result<()> {
     let records = output_records(outputs, &random_delimiter()?)
         .map_err(|e| fail(ExitKind::Internal, format!("cannot write step outputs: {e}")))?;
     append(path, records.as_bytes(), "GITHUB_OUTPUT")
 }
 
 /// Appends Markdown to the `$GITHUB_STEP_SUMMARY` file.
-pub fn append_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
+pub(crate) fn append_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
     append(path, markdown.as_bytes(), "GITHUB_STEP_SUMMARY")
 }
 
@@ -193,7 +193,7 @@ pub(crate) fn append(path: &Path, bytes: &[u8], variable: &str) -> anyhow::Resul
 
 /// The OIDC issuer of Actions tokens for a GitHub server URL, derived as actions/attest does:
 /// github.com and GHE.com tenants; `None` for anything else (GHES).
-pub fn actions_issuer(server_url: &str) -> Option<String> {
+pub(crate) fn actions_issuer(server_url: &str) -> Option<String> {
     let host = url::Url::parse(server_url).ok()?.host_str()?.to_owned();
     if host == "github.com" {
         return Some("https://token.actions.githubusercontent.com".to_owned());

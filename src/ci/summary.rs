@@ -2,12 +2,12 @@
 //! who signed it and how to verify it. Pure: formatting only; `runner` appends it.
 
 /// A step summary larger than this is refused by the runner (1 MiB per step).
-pub const SUMMARY_LIMIT: usize = 1024 * 1024;
+pub(crate) const SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// What the verification of the fresh bundle established, for the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum VerificationOutcome {
+pub(crate) enum VerificationOutcome {
     /// The bundle verified against `trusted_root` (a name such as "public-good" or a path).
     Verified { trusted_root: String },
     /// Verification ran and failed.
@@ -18,7 +18,7 @@ pub enum VerificationOutcome {
 
 /// The facts of one attestation, as shown in the job summary.
 #[derive(Debug, Clone, Default)]
-pub struct AttestSummary {
+pub(crate) struct AttestSummary {
     /// `name@version`.
     pub package: String,
     /// The statement subject, `pkg:npm/...@...`.
@@ -46,7 +46,7 @@ pub struct AttestSummary {
 
 /// The job summary Markdown for one attestation. Every value from outside is escaped, so a
 /// package name cannot inject Markdown or HTML into the summary page.
-pub fn render_summary(s: &AttestSummary) -> String {
+pub(crate) fn render_summary(s: &AttestSummary) -> String {
     let mut md = String::new();
     md.push_str("### npm provenance attested\n\n");
     md.push_str("| | |\n| --- | --- |\n");
@@ -106,7 +106,7 @@ pub fn render_summary(s: &AttestSummary) -> String {
 
 /// Markdown/HTML escaping for table cells: backslash-escape Markdown punctuation, write HTML
 /// metacharacters as entities, and flatten newlines (a newline would end the table row).
-pub fn escape_md(text: &str) -> String {
+pub(crate) fn escape_md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -160,7 +160,7 @@ fn link(text: &str, url: &str) -> String {
 
 /// The `npm-attest verify` command for a bundle: the repository's identity, the issuer, and
 /// the trusted root when it is not the embedded public-good one.
-pub fn verify_command(
+pub(crate) fn verify_command(
     bundle: &str,
     trusted_root: Option<&str>,
     issuer: &str,

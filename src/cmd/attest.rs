@@ -15,17 +15,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use crate::cmd::batch::{self, error_text};
+use crate::ci::summary::VerificationOutcome;
+use crate::cmd::batch::{self, bounded, error_text};
 use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::fsutil::{parent_dir, rename, write_atomic};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::sigstore::endpoints::Endpoints;
-use crate::sigstore::self_check::SelfCheckTrust;
+use crate::sigstore::self_check::{SelfCheck, SelfCheckTrust};
 use crate::sigstore::session::bundle_json;
 use crate::sigstore::signer::{capture_env, SignedBundle, Signer, SignerPlan, SigstoreArgs};
 
@@ -133,10 +132,10 @@ async fn run_one(
     let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
     let package = read_tarball(&plan.tarball).await?;
     report::info(&format!(
-        "Attesting {}@{} ({} bytes, sha512 {})",
+        "Attesting {}@{} ({}, sha512 {})",
         package.name,
         package.version,
-        package.size,
+        report::size(package.size),
         &package.sha512_hex()[..16]
     ));
     let signer = signer_plan.start().await?;
@@ -203,15 +202,15 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
         None => None,
     };
 
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(inputs.len());
+    // Each package either becomes a signing task or has already failed (its outcome passes
+    // through `bounded` untouched).
     let mut claimed: HashMap<PathBuf, String> = HashMap::new();
-    let permits = Arc::new(Semaphore::new(args.concurrency as usize));
-    let mut tasks = JoinSet::new();
-    for (index, (input, prepared)) in inputs.iter().zip(prepared).enumerate() {
+    let mut tasks: Vec<Result<(String, Prepared), Outcome>> = Vec::with_capacity(inputs.len());
+    for (input, prepared) in inputs.iter().zip(prepared) {
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
-                outcomes.push(Some(Outcome::Failed { label: input.display().to_string(), error }));
+                tasks.push(Err(Outcome::Failed { label: input.display().to_string(), error }));
                 continue;
             }
         };
@@ -224,88 +223,64 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
                 "give each package once, or use --output-dir",
             );
             claimed.insert(prepared.plan.bundle.clone(), first);
-            outcomes.push(Some(Outcome::Failed { label, error }));
+            tasks.push(Err(Outcome::Failed { label, error }));
             continue;
         }
-        outcomes.push(None);
+        tasks.push(Ok((label, prepared)));
+    }
+    let outcomes = bounded(args.concurrency as usize, tasks, |(label, prepared): (String, Prepared)| {
         let signer = Arc::clone(&signer);
-        let permits = Arc::clone(&permits);
         let trusted_root = trusted_root_path.clone();
-        tasks.spawn(async move {
-            let outcome = match permits.acquire_owned().await {
-                Ok(_permit) => match signer.attest(&prepared.package).await {
-                    Ok(signed) => match write_in_background(prepared.plan, signed.bundle).await {
-                        Ok((plan, bundle, tarball)) => {
-                            let prepared = Prepared { plan, package: prepared.package };
-                            let log_index = log_index(&bundle);
-                            let json = result_json(
-                                &prepared.plan.bundle,
-                                &tarball,
-                                &prepared.package,
-                                log_index,
-                                signer.endpoints(),
-                                trusted_root.as_deref(),
-                            );
-                            Outcome::Attested { label, bundle: prepared.plan.bundle.clone(), log_index, json }
-                        }
-                        Err(error) => Outcome::Failed { label, error },
-                    },
+        async move {
+            match signer.attest(&prepared.package).await {
+                Ok(signed) => match write_in_background(prepared.plan, signed.bundle).await {
+                    Ok((plan, bundle, tarball)) => {
+                        let prepared = Prepared { plan, package: prepared.package };
+                        let log_index = log_index(&bundle);
+                        let json = result_json(
+                            &prepared.plan.bundle,
+                            &tarball,
+                            &prepared.package,
+                            log_index,
+                            signer.endpoints(),
+                            trusted_root.as_deref(),
+                        );
+                        Outcome::Attested { label, bundle: prepared.plan.bundle.clone(), log_index, json }
+                    }
                     Err(error) => Outcome::Failed { label, error },
                 },
-                Err(e) => {
-                    Outcome::Failed { label, error: fail(ExitKind::Internal, format!("the signing queue closed: {e}")) }
-                }
-            };
-            (index, outcome)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, outcome)) => {
-                if let Some(slot) = outcomes.get_mut(index) {
-                    *slot = Some(outcome);
-                }
+                Err(error) => Outcome::Failed { label, error },
             }
-            Err(e) => return Err(fail(ExitKind::Internal, format!("a signing task stopped: {e}"))),
         }
-    }
+    })
+    .await?;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.unwrap_or_else(|failed| failed)).collect();
     let provider = signer.provider().display_name();
     let endpoints = signer.endpoints().clone();
     if let Some(signer) = Arc::into_inner(signer) {
         signer.shutdown().await;
     }
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     report_batch(args, &outcomes, provider, &endpoints, trusted_root_path.as_deref())
 }
 
 /// Packs and hashes every input, at most `cores` at a time.
 async fn prepare_all(inputs: &[PathBuf], out_dir: Option<PathBuf>, cores: usize) -> Vec<anyhow::Result<Prepared>> {
-    let permits = Arc::new(Semaphore::new(cores.max(1)));
-    let mut tasks = JoinSet::new();
-    for (index, input) in inputs.iter().enumerate() {
-        let input = input.clone();
+    let items: Vec<Result<PathBuf, std::convert::Infallible>> = inputs.iter().cloned().map(Ok).collect();
+    let prepared = bounded(cores, items, |input: PathBuf| {
         let out_dir = out_dir.clone();
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let prepared = match permits.acquire_owned().await {
-                Ok(_permit) => match plan(&input, None, out_dir.as_deref()).await {
-                    Ok(plan) => read_tarball(&plan.tarball).await.map(|package| Prepared { plan, package }),
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(fail(ExitKind::Internal, format!("the packing queue closed: {e}"))),
-            };
-            (index, prepared)
-        });
-    }
-    let mut results: Vec<Option<anyhow::Result<Prepared>>> = inputs.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, prepared)) = joined {
-            if let Some(slot) = results.get_mut(index) {
-                *slot = Some(prepared);
-            }
+        async move {
+            let plan = plan(&input, None, out_dir.as_deref()).await?;
+            read_tarball(&plan.tarball).await.map(|package| Prepared { plan, package })
+        }
+    })
+    .await;
+    match prepared {
+        Ok(results) => results.into_iter().map(|r| r.unwrap_or_else(|never| match never {})).collect(),
+        Err(e) => {
+            let reason = crate::error::render(&e);
+            inputs.iter().map(|_| Err(fail(ExitKind::Internal, reason.clone()))).collect()
         }
     }
-    results.into_iter().map(|r| r.unwrap_or_else(|| Err(fail(ExitKind::Internal, "a packing task stopped")))).collect()
 }
 
 /// Per-package lines and a summary (or one JSON object), and the exit status.
@@ -328,7 +303,10 @@ fn report_batch(
             report::info(&format!("Provenance statements published to transparency log {}", endpoints.rekor));
         }
         if let Some(path) = trusted_root {
-            report::info(&format!("Trusted root: {}", path.display()));
+            report::info(&format!(
+                "Trusted root: {} (the dry run's stand-in: it verifies dry-run bundles only)",
+                path.display()
+            ));
         }
     }
     if args.json {
@@ -463,6 +441,19 @@ fn result_json(
     out
 }
 
+/// The job summary's words for what the self-check established.
+fn verification_outcome(check: &SelfCheck) -> VerificationOutcome {
+    match check {
+        SelfCheck::Verified { trusted_root, .. } => {
+            VerificationOutcome::Verified { trusted_root: trusted_root.clone() }
+        }
+        SelfCheck::LogKeyUnknown { reason } => VerificationOutcome::NotRun {
+            reason: format!("the embedded public-good trusted root does not list this log yet ({reason})"),
+        },
+        SelfCheck::NotRun { reason } => VerificationOutcome::NotRun { reason: reason.clone() },
+    }
+}
+
 /// Says once, before anything is signed, that the self-check cannot run for this instance.
 fn warn_if_unverifiable(signer: &Signer) {
     if matches!(signer.self_check_trust(), SelfCheckTrust::Unknown) {
@@ -473,7 +464,7 @@ fn warn_if_unverifiable(signer: &Signer) {
 }
 
 /// Writes the results (trusted root, tarball, bundle last) and reports them (under GitHub
-/// Actions also as step outputs and the job summary; see `crate::github`).
+/// Actions also as step outputs and the job summary; see `crate::ci::report`).
 async fn finish(
     args: &AttestArgs,
     plan: &Plan,
@@ -524,9 +515,21 @@ async fn finish(
         report::info(&format!("Tarball: {}", tarball_path.display()));
     }
     if let Some((path, _)) = &trusted_root {
-        report::info(&format!("Trusted root: {}", path.display()));
+        report::info(&format!(
+            "Trusted root: {} (the dry run's stand-in: it verifies dry-run bundles only)",
+            path.display()
+        ));
+        report::info(&format!("Bundle: {} (dry run: signed by the stand-in, in no public log)", plan.bundle.display()));
+        let repository = signer.repository().unwrap_or("local/example");
+        report::info(&format!(
+            "Verify it with: npm-attest verify --bundle {} --trusted-root {} --repository {repository} {}",
+            plan.bundle.display(),
+            path.display(),
+            tarball_path.display()
+        ));
+    } else {
+        report::info(&format!("Bundle: {}", plan.bundle.display()));
     }
-    report::info(&format!("Bundle: {}", plan.bundle.display()));
     if args.json {
         let trusted_root = trusted_root.as_ref().map(|(path, _)| path.as_path());
         let out = result_json(&plan.bundle, &tarball_path, package, log_index, endpoints, trusted_root);
@@ -541,7 +544,11 @@ async fn finish(
         sha512: package.sha512,
         log_index,
         transparency_log_url: &tlog_url,
-        self_check: &signed.self_check,
+        verification: verification_outcome(&signed.self_check),
+        verified_signer: match &signed.self_check {
+            SelfCheck::Verified { identity, issuer, .. } => Some((identity.clone(), issuer.clone())),
+            _ => None,
+        },
         trusted_root_path: trusted_root.as_ref().map(|(path, _)| path.as_path()),
     };
     crate::ci::report::report_attestation(report_to.env, &attested, report_to.upload).await

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::error::fail;
 use crate::error::{classify, fail_with_hint, render, ExitKind};
 use crate::npm::workspaces;
 use crate::report;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 /// The packages named on the command line, or, with `workspaces`, the publishable workspace
 /// packages of the one project root named (private ones are skipped as `npm publish` skips them).
@@ -114,4 +118,69 @@ pub fn json_summary<'a>(entries: impl Iterator<Item = Result<Value, (&'a str, &'
         })
         .collect();
     json!({"packages": packages, "succeeded": succeeded, "failed": failed})
+}
+
+/// Runs `step` on every `Ok` item, at most `limit` at a time, keeping the order; `Err` items
+/// pass through untouched.
+pub(crate) async fn bounded<T, U, E, F, Fut>(
+    limit: usize,
+    items: Vec<Result<T, E>>,
+    step: F,
+) -> anyhow::Result<Vec<Result<U, E>>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = U> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut results: Vec<Option<Result<U, E>>> = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(item) => {
+                results.push(None);
+                let permits = Arc::clone(&permits);
+                let work = step(item);
+                tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    (index, work.await)
+                });
+            }
+            Err(passed) => results.push(Some(Err(passed))),
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (index, result) = joined.map_err(|e| fail(ExitKind::Internal, format!("a batch task stopped: {e}")))?;
+        if let Some(slot) = results.get_mut(index) {
+            *slot = Some(Ok(result));
+        }
+    }
+    results.into_iter().map(|r| r.ok_or_else(|| fail(ExitKind::Internal, "a batch task was lost"))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bounded_keeps_the_order_passes_failures_through_and_never_exceeds_the_limit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let items: Vec<Result<u64, &str>> = vec![Ok(30), Err("refused"), Ok(10), Ok(20), Ok(5), Ok(1)];
+        let step = |delay: u64| {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                delay * 2
+            }
+        };
+        let out = bounded(2, items, step).await.unwrap();
+        assert_eq!(out, vec![Ok(60), Err("refused"), Ok(20), Ok(40), Ok(10), Ok(2)]);
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two at a time, not more and not fewer");
+    }
 }

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 
 use crate::cmd::verify::{read_subject, verify};
-use crate::core::verify::{IdentityPolicy, Policy, SanMatcher};
+use crate::core::verify::{IdentityPolicy, Policy, PredicateRule, SanMatcher};
 use crate::error::{fail, ExitKind};
 use crate::secret::SecretString;
 use crate::sigstore::trust::{read_bundle, read_public_key, read_trusted_root};
@@ -107,6 +107,6 @@ fn verify_bundle(args: VerifyBundleArgs) -> anyhow::Result<()> {
     let trust = read_trusted_root(args.trusted_root.as_deref(), args.staging)?;
     // Conformance artifacts are plain files, never npm packages.
     let subject = read_subject(&args.file_or_digest, false)?;
-    verify(&bundle, &trust, &subject, &policy, &args.bundle)?;
+    verify(&bundle, &trust, &subject, &policy, &PredicateRule::Any, &args.bundle)?;
     Ok(())
 }

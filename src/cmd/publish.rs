@@ -16,10 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use crate::cmd::batch::{self, error_text};
+use crate::cmd::batch::{self, bounded, error_text};
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
@@ -360,42 +358,6 @@ async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::
     Ok((input, Some(dir)))
 }
 
-/// Runs `step` on every `Ok` item, at most `limit` at a time, keeping the order; `Err` items
-/// pass through untouched.
-async fn bounded<T, U, E, F, Fut>(limit: usize, items: Vec<Result<T, E>>, step: F) -> anyhow::Result<Vec<Result<U, E>>>
-where
-    T: Send + 'static,
-    U: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = U> + Send + 'static,
-{
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
-    let mut tasks = JoinSet::new();
-    let mut results: Vec<Option<Result<U, E>>> = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        match item {
-            Ok(item) => {
-                results.push(None);
-                let permits = Arc::clone(&permits);
-                let work = step(item);
-                tasks.spawn(async move {
-                    let _permit = permits.acquire_owned().await;
-                    (index, work.await)
-                });
-            }
-            Err(passed) => results.push(Some(Err(passed))),
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        let (index, result) =
-            joined.map_err(|e| fail(ExitKind::Internal, format!("a publishing task stopped: {e}")))?;
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(Ok(result));
-        }
-    }
-    results.into_iter().map(|r| r.ok_or_else(|| fail(ExitKind::Internal, "a publishing task was lost"))).collect()
-}
-
 /// Per-package lines and a summary (or one JSON object), and the exit status.
 fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
     let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
@@ -547,6 +509,8 @@ pub struct Checked {
     registry: Registry,
     token: Option<SecretString>,
     new_before_put: bool,
+    /// What the preflight asked of the network, for the dry run's account of itself.
+    contacted: Vec<String>,
 }
 
 /// Publishes one package: preflight, authentication, signing and verification, upload.
@@ -562,7 +526,11 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
     let access = ctx.access.map(Access::as_str);
-    report::info(&format!("Publishing {name}@{version} ({} bytes, {})", input.tarball.size, input.tarball.integrity()));
+    report::info(&format!(
+        "Publishing {name}@{version} ({}, {})",
+        report::size(input.tarball.size),
+        input.tarball.integrity()
+    ));
 
     // Preflight, local: package.json and what the registry checks in the certificate.
     check_manifest(name.as_str(), &input.tarball.manifest, access).map_err(preflight_error)?;
@@ -580,6 +548,7 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     let registry = Registry::new(ctx.http.clone(), &registry_url);
     let auth = registry::plan_auth(&registry_url, &npmrc, &lookup)?;
     report::debug(&format!("registry {registry_url}, authentication: {}", auth.describe()));
+    let mut contacted = Vec::new();
     let token = match &auth {
         AuthPlan::Token { token, .. } => Some(token.clone()),
         AuthPlan::None if ctx.dry_run => {
@@ -604,6 +573,9 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
                 "Trusted publishing: exchanging an identity token for {name} at {}",
                 registry.host()
             ));
+            contacted.push("the GitHub Actions OIDC runtime (an identity token for the registry)".to_owned());
+            contacted
+                .push(format!("{} (trusted publishing: exchanged that token for a publish token)", registry.host()));
             Some(registry.exchange_oidc(name, &id_token).await?)
         }
     };
@@ -612,6 +584,9 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     // new scoped package needs public access (npm's `ensureProvenanceGeneration`). Without
     // provenance nothing would be wasted: the registry's own answer is shown instead.
     let packument = if ctx.provenance { registry.packument(name, token.as_ref()).await? } else { None };
+    if ctx.provenance {
+        contacted.push(format!("{registry_url} (read {name}'s versions)"));
+    }
     if packument.as_ref().and_then(|p| p.get("versions")).and_then(|v| v.get(version)).is_some() {
         return Err(preflight_error(PreflightError::VersionExists {
             name: name.to_string(),
@@ -622,19 +597,22 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     if ctx.provenance && access != Some("public") && name.scope().is_some() {
         let public = match &packument {
             None => false,
-            Some(_) => registry.visibility(name, token.as_ref()).await?.unwrap_or(false),
+            Some(_) => {
+                contacted.push(format!("{registry_url} (read {name}'s visibility)"));
+                registry.visibility(name, token.as_ref()).await?.unwrap_or(false)
+            }
         };
         if !public {
             return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
         }
     }
 
-    Ok(Checked { registry_url, registry, token, new_before_put })
+    Ok(Checked { registry_url, registry, token, new_before_put, contacted })
 }
 
 /// Signs (or takes the given bundle), verifies, and uploads a package that passed [`preflight`].
 pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Checked) -> anyhow::Result<Published> {
-    let Checked { registry_url, registry, token, new_before_put } = checked;
+    let Checked { registry_url, registry, token, new_before_put, contacted } = checked;
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
     let access = ctx.access.map(Access::as_str);
@@ -670,10 +648,17 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         }
         let log_index = bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
         tlog_url = Some(signer.endpoints().transparency_log_url(log_index));
-        report::info(&format!(
-            "Signed provenance statement with source and build information from {}",
-            signer.provider().display_name()
-        ));
+        if signer.trusted_root().is_some() {
+            report::info(&format!(
+                "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run",
+                signer.provider().display_name()
+            ));
+        } else {
+            report::info(&format!(
+                "Signed provenance statement with source and build information from {}",
+                signer.provider().display_name()
+            ));
+        }
         if let Some(root) = signer.trusted_root() {
             let bytes = serde_json::to_vec_pretty(root)
                 .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the trusted root: {e}")))?;
@@ -683,10 +668,16 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             }
             kept_root = Some(bytes);
         }
-        report::info(&format!(
-            "Provenance statement published to transparency log: {}",
-            tlog_url.as_deref().unwrap_or("-")
-        ));
+        if signer.trusted_root().is_some() {
+            report::info(&format!(
+                "Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"
+            ));
+        } else {
+            report::info(&format!(
+                "Provenance statement published to transparency log: {}",
+                tlog_url.as_deref().unwrap_or("-")
+            ));
+        }
         let value = serde_json::to_value(&bundle)
             .map_err(|e| fail(ExitKind::Internal, format!("cannot serialize the bundle: {e}")))?;
         Some((value, true))
@@ -736,8 +727,17 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             access.unwrap_or("default")
         ));
         for (attachment, size) in &published.attachments {
-            report::info(&format!("  {attachment} ({size} bytes)"));
+            report::info(&format!("  {attachment} ({})", crate::report::size(*size as u64)));
         }
+        let sigstore = if !ctx.provenance {
+            "no provenance, so no signing"
+        } else if ctx.bundle.is_some() {
+            "the given bundle, so no signing"
+        } else {
+            "signed with the local Sigstore stand-in, so nothing went to Sigstore"
+        };
+        let contacted = if contacted.is_empty() { "nothing on the network".to_owned() } else { contacted.join("; ") };
+        report::info(&format!("Dry run: nothing was uploaded; {sigstore}; contacted: {contacted}"));
         return Ok(published);
     }
 
@@ -837,7 +837,7 @@ fn keep_for_retry(
     })();
     let (kind, message, hint) = {
         let (kind, hint) = crate::error::classify(&err);
-        (kind, crate::error::render(&err).trim_start_matches("error: ").to_owned(), hint.map(str::to_owned))
+        (kind, crate::error::message(&err), hint.map(str::to_owned))
     };
     match result {
         Ok(root_path) => {
@@ -928,27 +928,6 @@ mod tests {
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bounded_keeps_the_order_passes_failures_through_and_never_exceeds_the_limit() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let items: Vec<Result<u64, &str>> = vec![Ok(30), Err("refused"), Ok(10), Ok(20), Ok(5), Ok(1)];
-        let step = |delay: u64| {
-            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
-            async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                delay * 2
-            }
-        };
-        let out = bounded(2, items, step).await.unwrap();
-        assert_eq!(out, vec![Ok(60), Err("refused"), Ok(20), Ok(40), Ok(10), Ok(2)]);
-        assert_eq!(most.load(Ordering::SeqCst), 2, "two at a time, not more and not fewer");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Public keys from SPKI DER and signature verification, for everything the verifier checks
 //! (certificate keys, log and CT keys, checkpoint keys, managed keys).
 //!
-//! ECDSA P-256/P-384 and Ed25519 use RustCrypto (which also verifies a prehashed digest, needed
-//! when a message-signature bundle is checked against a `sha256:` digest); RSA PKCS#1 v1.5
-//! uses ring.
+//! Keys are parsed with RustCrypto (p256, p384, ed25519-dalek). ECDSA signatures over a message
+//! and RSA PKCS#1 v1.5 are checked with ring; Ed25519 with ed25519-dalek; ECDSA over a prehashed
+//! digest (a message-signature bundle checked against a `sha256:` digest) with RustCrypto,
+//! since ring has no prehashed API.
 
 use ed25519_dalek::pkcs8::DecodePublicKey as _;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;

@@ -9,6 +9,7 @@ use crate::error::{fail, fail_with_hint, ExitKind};
 /// Runs `npm pack --json --pack-destination <dest>` in `dir`, as `npm publish` packs a
 /// directory, and returns the tarball it wrote.
 pub async fn npm_pack(dir: &Path, dest: &Path) -> anyhow::Result<PathBuf> {
+    let _progress = crate::progress::Ticker::start(format!("packing {} with `npm pack`", dir.display()));
     let output = tokio::process::Command::new("npm")
         .arg("pack")
         .arg("--json")

@@ -13,8 +13,6 @@
 //!
 //! Every token is a `SecretString`, masked in the Actions log and never printed.
 
-use std::path::Path;
-
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -32,9 +30,6 @@ pub const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 
 /// The largest tarball downloaded.
 pub const MAX_TARBALL_BYTES: usize = 256 * 1024 * 1024;
-
-/// The largest `.npmrc` read.
-const MAX_NPMRC_BYTES: u64 = 1024 * 1024;
 
 /// Where the publish token comes from (resolved without network access).
 #[derive(Debug)]
@@ -65,39 +60,9 @@ fn non_empty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> 
     env(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-/// The `.npmrc` files npm would read for a project in `project_dir`: the user's
-/// (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`) with the project's layered over it.
-pub fn load_npmrc(project_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Npmrc> {
-    let user = non_empty(env, "NPM_CONFIG_USERCONFIG")
-        .or_else(|| non_empty(env, "npm_config_userconfig"))
-        .map(std::path::PathBuf::from)
-        .or_else(|| non_empty(env, "HOME").map(|h| Path::new(&h).join(".npmrc")));
-    let mut rc = Npmrc::default();
-    for path in user.into_iter().chain(std::iter::once(project_dir.join(".npmrc"))) {
-        if let Some(text) = read_npmrc(&path)? {
-            rc = rc.overlay(Npmrc::parse(&text, env));
-        }
-    }
-    Ok(rc)
-}
-
-fn read_npmrc(path: &Path) -> anyhow::Result<Option<String>> {
-    use std::io::Read as _;
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(ExitKind::Environment, format!("cannot read {}: {e}", path.display()))),
-    };
-    let mut text = String::new();
-    file.take(MAX_NPMRC_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| fail(ExitKind::BadInput, format!("cannot read {}: {e}", path.display())))?;
-    if text.len() as u64 > MAX_NPMRC_BYTES {
-        return Err(fail(ExitKind::BadInput, format!("{} is larger than {MAX_NPMRC_BYTES} bytes", path.display())));
-    }
-    report::debug(&format!("read {}", path.display()));
-    Ok(Some(text))
-}
+/// The `.npmrc` files npm would read (see `crate::network`, which reads them for the network
+/// settings too, below this module in the layering).
+pub use crate::network::load_npmrc;
 
 /// The registry for `name`: `--registry`, else `.npmrc` (`@scope:registry`, `registry`), else
 /// `NPM_CONFIG_REGISTRY`, else npm's default. Always ends with `/`.

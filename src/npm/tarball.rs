@@ -40,7 +40,8 @@ pub const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
 /// CPU at most, never memory (nothing unpacked is held but `package.json`).
 pub const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
 
-const PACKAGE_JSON_PATH: &str = "package/package.json";
+/// How messages name the manifest: `<dir>/package.json` under the single top-level directory.
+const PACKAGE_JSON_PATH: &str = "package/package.json (or <top-level dir>/package.json)";
 
 /// What is wrong with a tarball.
 #[derive(Debug)]
@@ -263,7 +264,7 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
     let walked = ustar::walk(&mut unpacked, &limits, |member, data| {
         let is_package_json = {
             let text = String::from_utf8_lossy(&member.path);
-            text.strip_prefix("./").unwrap_or(&text) == PACKAGE_JSON_PATH
+            is_package_json_path(text.strip_prefix("./").unwrap_or(&text))
         };
         if !is_package_json {
             return Ok(());
@@ -321,6 +322,17 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
         size: hashing.size,
         manifest,
     })
+}
+
+/// `<dir>/package.json` for any single top-level directory: npm extracts a package tarball
+/// with its first path component stripped, whatever its name (`package/` from `npm pack`,
+/// other names in some older tarballs), so that is the manifest npm installs. Two such
+/// manifests are refused as duplicates by the caller.
+fn is_package_json_path(path: &str) -> bool {
+    match path.split_once('/') {
+        Some((dir, rest)) => !dir.is_empty() && dir != "." && dir != ".." && rest == "package.json",
+        None => false,
+    }
 }
 
 fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

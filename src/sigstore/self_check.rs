@@ -6,7 +6,7 @@
 //!   SAN, as Fulcio derives them: `core::jwt::certificate_identity`), and, under GitHub Actions,
 //!   the repository the runner says it builds. A given bundle (`publish --bundle`) must name the
 //!   repository of the package it is published for.
-//! - **What**: the statement is about this exact tarball (name, version, sha512).
+//! - **What**: an SLSA provenance statement about this exact tarball (name, version, sha512).
 //! - **Trusted by what**: the trusted root of the instance that signed. The local stand-in's and
 //!   a root given with `--trusted-root` are exact: every failure refuses. For public-good the
 //!   root is the snapshot embedded in the binary, which may predate a new log shard: only a
@@ -15,7 +15,10 @@
 //!   Another instance without `--trusted-root` cannot be checked: `attest` warns, `publish`
 //!   refuses (nothing unverified is uploaded).
 
-use crate::core::verify::{leaf_chains_at_issuance, verify_bundle, Blame, NpmPackage, Policy, Subject, VerifyError};
+use crate::core::verify::policy::PredicateRule;
+use crate::core::verify::{
+    leaf_chains_at_issuance, verify_attestation, Blame, NpmPackage, Policy, Subject, VerifyError,
+};
 use crate::core::wire::bundle::Bundle;
 use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail_with_hint, ExitKind};
@@ -75,7 +78,9 @@ pub fn check_bundle(
         }
     };
     let subject = Subject::NpmPackage(package.clone());
-    let error = match verify_bundle(bundle, root, &subject, policy) {
+    // npm provenance is SLSA provenance: a bundle signing any other predicate is refused like
+    // any other failure (never tolerated as a stale-root effect).
+    let error = match verify_attestation(bundle, root, &subject, policy, &PredicateRule::slsa_provenance()) {
         Ok(verified) => {
             let (identity, issuer) =
                 verified.identity().map(|id| (id.san.value().to_owned(), id.issuer.clone())).unwrap_or_default();

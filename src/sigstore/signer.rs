@@ -50,8 +50,9 @@ pub struct SigstoreArgs {
     #[arg(long, value_name = "URL")]
     pub rekor_url: Option<String>,
 
-    /// Sign with a local stand-in instead of public Sigstore (same as `--sigstore local`);
-    /// nothing leaves the machine.
+    /// Sign with a local Sigstore stand-in instead of public Sigstore (same as `--sigstore
+    /// local`): nothing is sent to Sigstore and nothing is published. `publish --dry-run`
+    /// still reads the registry (is the version new?) and says what it contacted.
     #[arg(long)]
     pub dry_run: bool,
 
@@ -227,6 +228,7 @@ impl SignerPlan {
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();
                         let claims = standin::github_actions_claims(&lookup, clock::now()?);
+                        report::info(&dry_run_identity(&claims, &lookup));
                         let token = standin.mint_token(claims.clone());
                         report::mask(&token);
                         (token, "the local stand-in", claims)
@@ -271,6 +273,34 @@ impl SignerPlan {
             }
         }
     }
+}
+
+/// The identity a dry run signs as and where each part of it comes from: the GitHub variables
+/// when they are set, else the stand-in's defaults (`local/example`).
+fn dry_run_identity(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("-").to_owned();
+    let workflow_ref = claim("workflow_ref");
+    let workflow = workflow_ref
+        .split_once("/.github/")
+        .map_or(workflow_ref.clone(), |(_, rest)| format!(".github/{}", rest.split('@').next().unwrap_or(rest)));
+    let variables = ["GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_WORKFLOW_REF"];
+    let (set, unset): (Vec<&str>, Vec<&str>) =
+        variables.iter().partition(|v| env(v).is_some_and(|value| !value.is_empty()));
+    let origin = match (set.is_empty(), unset.is_empty()) {
+        (true, _) => format!("the dry run's defaults; set {} to sign as another", unset.join(", ")),
+        (false, true) => format!("from {}", set.join(", ")),
+        (false, false) => format!(
+            "{} from the environment, the rest defaults; set {} too to change them",
+            set.join(", "),
+            unset.join(", ")
+        ),
+    };
+    format!(
+        "Dry run: signing as repository {}, ref {}, workflow {workflow}, issuer {} ({origin})",
+        claim("repository"),
+        claim("ref"),
+        claims.get("iss").and_then(Value::as_str).unwrap_or("-"),
+    )
 }
 
 fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
@@ -325,6 +355,11 @@ impl Signer {
     /// The trust material fresh bundles are checked against.
     pub fn self_check_trust(&self) -> &SelfCheckTrust {
         &self.trust
+    }
+
+    /// The repository the statement names (`GITHUB_REPOSITORY`, or the token's claim for it).
+    pub fn repository(&self) -> Option<&str> {
+        self.statement_env.get("GITHUB_REPOSITORY").map(String::as_str)
     }
 
     /// The CI whose form the statement takes.

@@ -51,7 +51,7 @@ const CA_VALIDITY_SECONDS: i64 = 10 * 365 * 86_400;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum CaError {
+pub(crate) enum CaError {
     /// A certificate field could not be DER-encoded (an over-long name, a bad string).
     Encoding { what: &'static str, reason: String },
     /// The requested public key is not a DER SubjectPublicKeyInfo.

@@ -52,7 +52,7 @@ pub(crate) struct Principal {
 /// processing the identity token").
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum TokenError {
+pub(crate) enum TokenError {
     Missing,
     TooLarge {
         bytes: usize,

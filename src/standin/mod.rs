@@ -3,9 +3,6 @@
 //! issuer, served over HTTP on loopback. `attest --sigstore local` / `--dry-run` run it
 //! in-process; `serve-sigstore` runs it until stopped.
 //!
-//! CONTRACT (shared with the signing client): the public items below are fixed; the stand-in
-//! engineer fills in the bodies and adds private modules.
-//!
 //! Keys (CA root and intermediate P-384; CT, log and token issuer P-256) are generated fresh at
 //! start and never leave the process; the trusted root carries only their public halves.
 

@@ -573,7 +573,7 @@ fn action_retries_a_server_error_then_succeeds() {
     assert_eq!(run.outputs["attestation-id"], "77");
     let stderr = run.stderr();
     assert!(
-        stderr.contains("::warning::the GitHub attestations API failed (GitHub answered 502: Server Error); retrying"),
+        stderr.contains("::warning::retrying the GitHub attestations API in ") && stderr.contains(" s (502)"),
         "{}",
         run.log()
     );

@@ -189,3 +189,115 @@ fn g(x: Option<u8>) -> u8 { x.expect("oops") }
     let found: Vec<usize> = aborting_calls(text).into_iter().map(|(n, _)| n).collect();
     assert_eq!(found, [3, 9, 11, 19, 20]);
 }
+
+/// The modules directly below `dir`, each with the `use` prefixes of its siblings that its code
+/// names (`crate::<prefix>::<sibling>`), comments left out.
+fn sibling_edges(dir: &Path, prefix: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.is_dir()
+            || (path.extension().is_some_and(|e| e == "rs") && !["mod", "lib", "main"].contains(&name.as_str()))
+        {
+            children.push((name, path));
+        }
+    }
+    let names: std::collections::BTreeSet<String> = children.iter().map(|(n, _)| n.clone()).collect();
+    let pattern = regex::Regex::new(&format!(r"\bcrate::{prefix}([a-z_0-9]+)")).unwrap();
+    let mut edges = std::collections::BTreeMap::new();
+    for (name, path) in children {
+        let mut files = Vec::new();
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+        let mut targets = std::collections::BTreeSet::new();
+        for file in files {
+            for line in std::fs::read_to_string(&file).unwrap().lines() {
+                let code = line.split("//").next().unwrap_or("");
+                for cap in pattern.captures_iter(code) {
+                    let target = cap[1].to_owned();
+                    if target != name && names.contains(&target) {
+                        targets.insert(target);
+                    }
+                }
+            }
+        }
+        edges.insert(name, targets);
+    }
+    edges
+}
+
+/// A cycle in `edges`, if there is one, as the path that closes it.
+fn find_cycle(edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    edges.keys().find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
+}
+
+/// "No circles between sibling modules": the top-level modules of `src`, and the rooms of the
+/// pure core, only ever call one way.
+#[test]
+fn sibling_modules_import_each_other_in_one_direction_only() {
+    let root = repo_root();
+    for (dir, prefix) in
+        [("src", ""), ("src/core", "core::"), ("src/sigstore", "sigstore::"), ("src/npm", "npm::"), ("src/ci", "ci::")]
+    {
+        let edges = sibling_edges(&root.join(dir), prefix);
+        assert!(edges.len() > 2, "{dir}: {edges:?}");
+        if let Some(cycle) = find_cycle(&edges) {
+            panic!("import circle under {dir}: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+/// "Nothing below the commands imports a command module": only the CLI (and `main`) names
+/// `crate::cmd`.
+#[test]
+fn only_the_cli_reaches_the_command_modules() {
+    let edges = sibling_edges(&repo_root().join("src"), "");
+    let reaching: Vec<&String> = edges
+        .iter()
+        .filter(|(name, targets)| targets.contains("cmd") && name.as_str() != "cli")
+        .map(|(n, _)| n)
+        .collect();
+    assert!(reaching.is_empty(), "modules below the commands import them: {reaching:?}");
+    assert!(edges["cli"].contains("cmd"), "the scan no longer sees the CLI's commands: {edges:?}");
+}
+
+#[test]
+fn the_cycle_finder_finds_a_planted_circle() {
+    let mut edges = std::collections::BTreeMap::new();
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<std::collections::BTreeSet<_>>();
+    edges.insert("ci".to_owned(), set(&["http"]));
+    edges.insert("http".to_owned(), set(&[]));
+    edges.insert("sigstore".to_owned(), set(&["ci"]));
+    assert_eq!(find_cycle(&edges), None);
+    edges.insert("ci".to_owned(), set(&["http", "sigstore"]));
+    assert_eq!(find_cycle(&edges), Some(vec!["ci".to_owned(), "sigstore".to_owned(), "ci".to_owned()]));
+}

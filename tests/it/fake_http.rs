@@ -13,7 +13,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     /// Path and query, as sent.
     pub path: String,
@@ -23,39 +23,39 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
-    pub fn bearer(&self) -> Option<&str> {
+    pub(crate) fn bearer(&self) -> Option<&str> {
         self.header("authorization")?.strip_prefix("Bearer ")
     }
 
-    pub fn json(&self) -> Option<serde_json::Value> {
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
 
     /// The value of query parameter `name` (percent-decoded).
-    pub fn query(&self, name: &str) -> Option<String> {
+    pub(crate) fn query(&self, name: &str) -> Option<String> {
         let url = url::Url::parse(&format!("http://x{}", self.path)).ok()?;
         url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 
-    pub fn path_only(&self) -> &str {
+    pub(crate) fn path_only(&self) -> &str {
         self.path.split('?').next().unwrap_or("")
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+    pub(crate) fn json(status: u16, value: &serde_json::Value) -> Self {
         Self {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -63,11 +63,11 @@ impl Response {
         }
     }
 
-    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+    pub(crate) fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Self { status, headers: vec![("content-type".into(), content_type.into())], body }
     }
 
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -75,14 +75,14 @@ impl Response {
 
 type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
 
-pub struct FakeServer {
+pub(crate) struct FakeServer {
     pub url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl FakeServer {
-    pub fn start(handler: impl Fn(Request) -> Response + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(handler: impl Fn(Request) -> Response + Send + Sync + 'static) -> Self {
         let handler: Handler = Arc::new(handler);
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         std_listener.set_nonblocking(true).expect("nonblocking");

@@ -28,14 +28,14 @@ use crate::support::data;
 // The mutation engine.
 
 /// SplitMix64: small, seedable, and the same stream on every platform.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -44,11 +44,11 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    pub fn one_in(&mut self, n: usize) -> bool {
+    pub(crate) fn one_in(&mut self, n: usize) -> bool {
         self.below(n) == 0
     }
 }
@@ -57,7 +57,7 @@ const INTERESTING_BYTES: [u8; 10] = [0x00, 0x01, 0x7f, 0x80, 0xff, b'"', b'\\', 
 
 /// One to four byte-level edits: bit flips, interesting bytes, truncation, deletion,
 /// duplication, insertion, swaps and maximised length fields.
-pub fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>) -> String {
+pub(crate) fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>) -> String {
     let mut done = Vec::new();
     for _ in 0..1 + rng.below(4) {
         if data.is_empty() {
@@ -152,7 +152,7 @@ fn odd_value(rng: &mut Rng) -> Value {
 /// One structural edit of a JSON document: delete a member, change a type, edit the bytes a
 /// base64 string carries, edit a string's text, grow an array huge, nest deeply, or copy one
 /// node over another.
-pub fn mutate_json(rng: &mut Rng, doc: &mut Value) -> String {
+pub(crate) fn mutate_json(rng: &mut Rng, doc: &mut Value) -> String {
     let mut all = Vec::new();
     pointers(doc, String::new(), &mut all);
     let target = all[rng.below(all.len())].clone();

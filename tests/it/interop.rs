@@ -37,7 +37,7 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 // Locating the peers.
 
 /// Where `tests/setup-interop` installed the peers (`NPM_ATTEST_INTEROP` or `.interop/`).
-pub fn interop_dir() -> PathBuf {
+pub(crate) fn interop_dir() -> PathBuf {
     match std::env::var_os("NPM_ATTEST_INTEROP") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => repo_root().join(".interop"),
@@ -61,14 +61,14 @@ fn node_modules() -> PathBuf {
 }
 
 /// The interop venv's Python.
-pub fn venv_python() -> PathBuf {
+pub(crate) fn venv_python() -> PathBuf {
     let python = interop_dir().join("venv").join("bin").join("python");
     require_installed(&python, "the Python peers (sigstore-python, in-toto-attestation)");
     python
 }
 
 /// A console script of the interop venv (`sigstore`, `zizmor`).
-pub fn venv_bin(name: &str) -> PathBuf {
+pub(crate) fn venv_bin(name: &str) -> PathBuf {
     let bin = interop_dir().join("venv").join("bin").join(name);
     require_installed(&bin, name);
     bin
@@ -91,7 +91,7 @@ fn python_command(script_name: &str) -> Command {
 // Running them.
 
 /// Runs `cmd` with no stdin, capturing its output, and fails the test after `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+pub(crate) fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
     let what = format!("{cmd:?}");
     let dir = tempfile::tempdir().expect("temp dir for peer output");
     let out_path = dir.path().join("stdout");
@@ -123,11 +123,11 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
 }
 
 /// What a peer said when it accepted: its one line of JSON.
-pub type Facts = Map<String, Value>;
+pub(crate) type Facts = Map<String, Value>;
 
 /// A peer's verdict against its input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// The step that refused: `bundle`, `trusted-root`, `sigstore` (signature, log, certificate
     /// or identity), `npm-subject`, `statement`, `predicate`, `sign`, ...
     pub stage: String,
@@ -168,7 +168,7 @@ fn answer(cmd: Command) -> Result<Facts, Rejection> {
 /// One verification: a bundle, the root to trust, the identity to require, and optionally
 /// npm's subject checks against a tarball or a message-signature artifact.
 #[derive(Debug, Clone)]
-pub struct VerifyCase<'a> {
+pub(crate) struct VerifyCase<'a> {
     pub bundle: &'a Path,
     pub trusted_root: &'a Path,
     /// `(tarball, package name, version)`: apply npm's `--provenance-file` subject checks.
@@ -194,7 +194,7 @@ fn verify_args(cmd: &mut Command, case: &VerifyCase<'_>) {
 
 /// sigstore-js (`@sigstore/verify` 4.1.3): `Verifier` with tlog, CT log and timestamp
 /// thresholds of 1 and the identity policy, then npm's subject checks when a tarball is given.
-pub fn sigstore_js_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
+pub(crate) fn sigstore_js_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
     let mut cmd = node_command("verify-js.mjs");
     verify_args(&mut cmd, case);
     answer(cmd)
@@ -203,7 +203,7 @@ pub fn sigstore_js_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
 /// The same checks with the sigstore-js copy bundled inside the machine's npm CLI
 /// (`$(npm root -g)/npm/node_modules`): what `npm publish --provenance-file` and
 /// `npm audit signatures` run, at whatever version that npm ships.
-pub fn npm_cli_sigstore_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
+pub(crate) fn npm_cli_sigstore_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
     let out = run_with_timeout(
         {
             let mut c = Command::new("npm");
@@ -223,7 +223,7 @@ pub fn npm_cli_sigstore_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection
 
 /// sigstore-python 4.5.1: `Verifier.verify_dsse` (or `verify_artifact` with an artifact) with
 /// an identity policy, then npm's subject checks when a tarball is given.
-pub fn sigstore_python_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
+pub(crate) fn sigstore_python_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
     let mut cmd = python_command("verify-py.py");
     verify_args(&mut cmd, case);
     answer(cmd)
@@ -231,7 +231,7 @@ pub fn sigstore_python_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejection>
 
 /// in-toto-attestation 0.9.3: the bundle's DSSE payload parsed strictly as a Statement v1 and,
 /// for SLSA v1, as a provenance predicate.
-pub fn intoto_check(bundle: &Path) -> Result<Facts, Rejection> {
+pub(crate) fn intoto_check(bundle: &Path) -> Result<Facts, Rejection> {
     let mut cmd = python_command("intoto-check.py");
     cmd.arg("--bundle").arg(bundle);
     answer(cmd)
@@ -243,13 +243,19 @@ pub fn intoto_check(bundle: &Path) -> Result<Facts, Rejection> {
 /// sigstore-js's signer (`@sigstore/sign` 5.1.0: `FulcioSigner`, `RekorWitness` with `dsse`
 /// entries, `DSSEBundleBuilder`) signs `statement` against `fulcio` and `rekor` (base URLs)
 /// with `token`, writing the bundle to `out`. The facts include `elapsedMs`.
-pub fn sign_with_js(fulcio: &str, rekor: &str, token: &str, statement: &Path, out: &Path) -> Result<Facts, Rejection> {
+pub(crate) fn sign_with_js(
+    fulcio: &str,
+    rekor: &str,
+    token: &str,
+    statement: &Path,
+    out: &Path,
+) -> Result<Facts, Rejection> {
     sign_with_js_entry(fulcio, rekor, token, statement, out, "dsse")
 }
 
 /// [`sign_with_js`] with the Rekor entry type sigstore-js's `RekorWitness` writes: `dsse` (npm
 /// 11) or `intoto` (npm 9-10).
-pub fn sign_with_js_entry(
+pub(crate) fn sign_with_js_entry(
     fulcio: &str,
     rekor: &str,
     token: &str,
@@ -271,7 +277,7 @@ pub fn sign_with_js_entry(
 
 /// What sigstore-python's CLI should do.
 #[derive(Debug, Clone)]
-pub enum PythonSign<'a> {
+pub(crate) enum PythonSign<'a> {
     /// `sigstore sign`: a message signature over the file.
     Sign,
     /// `sigstore attest --predicate-type T --predicate P`: a DSSE in-toto statement with the
@@ -282,7 +288,7 @@ pub enum PythonSign<'a> {
 /// sigstore-python's CLI signs `file` with `token` against the instance that the client trust
 /// config `trust_config` names (see [`client_trust_config`]), writing the bundle to `out`.
 /// `Err` carries the CLI's stderr.
-pub fn sign_with_python(
+pub(crate) fn sign_with_python(
     trust_config: &Path,
     token: &str,
     mode: PythonSign<'_>,
@@ -321,7 +327,7 @@ pub fn sign_with_python(
 
 /// A ClientTrustConfig for sigstore-python's `--trust-config`: `trusted_root` plus a signing
 /// config v0.2 naming `base_url` as both the CA and the Rekor v1 log.
-pub fn client_trust_config(trusted_root: &Value, base_url: &str) -> Value {
+pub(crate) fn client_trust_config(trusted_root: &Value, base_url: &str) -> Value {
     let service = json!([{
         "url": base_url,
         "majorApiVersion": 1,
@@ -344,7 +350,7 @@ pub fn client_trust_config(trusted_root: &Value, base_url: &str) -> Value {
 }
 
 /// zizmor (the GitHub Actions linter) with `args`, offline.
-pub fn zizmor(args: &[&str]) -> Output {
+pub(crate) fn zizmor(args: &[&str]) -> Output {
     let mut cmd = Command::new(venv_bin("zizmor"));
     cmd.arg("--offline").args(args);
     run_with_timeout(cmd, PEER_TIMEOUT)
@@ -355,14 +361,14 @@ pub fn zizmor(args: &[&str]) -> Output {
 
 /// Verdaccio 6.8.0 on 127.0.0.1, open to everyone, with no uplinks and its storage in a
 /// temporary directory. Stopped (and its storage removed) on drop.
-pub struct Verdaccio {
+pub(crate) struct Verdaccio {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
 }
 
 impl Verdaccio {
-    pub fn start() -> Verdaccio {
+    pub(crate) fn start() -> Verdaccio {
         let main = interop_dir().join("verdaccio/node_modules/verdaccio/bin/verdaccio");
         require_installed(&main, "Verdaccio");
         let dir = tempfile::tempdir().expect("temp dir for Verdaccio");
@@ -376,6 +382,7 @@ impl Verdaccio {
              \x20 '@*/*':\n    access: $all\n    publish: $all\n    unpublish: $all\n\
              \x20 '**':\n    access: $all\n    publish: $all\n    unpublish: $all\n\
              web:\n  enable: false\n\
+             max_body_size: 300mb\n\
              listen: 127.0.0.1:{port}\n\
              log: {{type: stdout, format: pretty, level: warn}}\n",
             storage = yaml_str(&storage),
@@ -400,22 +407,22 @@ impl Verdaccio {
     }
 
     /// `http://127.0.0.1:PORT/`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// What Verdaccio logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("verdaccio.log")).unwrap_or_default()
     }
 
     /// An `npm` command in `dir` that talks only to this registry: its own user config (with a
     /// dummy `_authToken`, which an open Verdaccio accepts) and cache, no audit, no fund.
-    pub fn npm(&self, dir: &Path) -> Command {
+    pub(crate) fn npm(&self, dir: &Path) -> Command {
         let npmrc = self.dir.path().join("npmrc");
         if !npmrc.exists() {
             fs::write(
@@ -440,7 +447,7 @@ impl Verdaccio {
     }
 
     /// `GET path` on the registry: (status, body).
-    pub fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         http_get(self.port, path).unwrap_or_else(|e| panic!("GET {path} from Verdaccio: {e}"))
     }
 
@@ -468,7 +475,7 @@ fn yaml_str(path: &Path) -> String {
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }
@@ -499,19 +506,19 @@ fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 /// `npm-attest serve-sigstore` on 127.0.0.1, with its trusted root, client trust config (for
 /// sigstore-python) and a minted GitHub Actions-like token written to a temporary directory.
 /// Stopped on drop.
-pub struct ServeSigstore {
+pub(crate) struct ServeSigstore {
     child: Child,
     base_url: String,
     dir: tempfile::TempDir,
 }
 
 impl ServeSigstore {
-    pub fn start() -> ServeSigstore {
+    pub(crate) fn start() -> ServeSigstore {
         Self::start_with(&[])
     }
 
     /// [`ServeSigstore::start`] with `extra` flags (e.g. `--expired-certificates`).
-    pub fn start_with(extra: &[&str]) -> ServeSigstore {
+    pub(crate) fn start_with(extra: &[&str]) -> ServeSigstore {
         let dir = tempfile::tempdir().expect("temp dir for serve-sigstore");
         let mut child = Command::new(crate::support::bin())
             .args(["serve-sigstore", "--listen", "127.0.0.1:0"])
@@ -550,30 +557,30 @@ impl ServeSigstore {
     }
 
     /// `http://127.0.0.1:PORT`: Fulcio and Rekor both.
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.base_url
     }
 
-    pub fn trusted_root(&self) -> PathBuf {
+    pub(crate) fn trusted_root(&self) -> PathBuf {
         self.dir.path().join("trusted_root.json")
     }
 
     /// The signing config v0.2 naming its CA and log.
-    pub fn signing_config(&self) -> PathBuf {
+    pub(crate) fn signing_config(&self) -> PathBuf {
         self.dir.path().join("signing_config.json")
     }
 
     /// The ClientTrustConfig for sigstore-python's `--trust-config`.
-    pub fn trust_config(&self) -> PathBuf {
+    pub(crate) fn trust_config(&self) -> PathBuf {
         self.dir.path().join("trust_config.json")
     }
 
     /// The token it minted (GitHub Actions-like claims, audience `sigstore`).
-    pub fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         fs::read_to_string(self.dir.path().join("token")).expect("token").trim().to_owned()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 }
@@ -586,7 +593,7 @@ impl Drop for ServeSigstore {
 }
 
 /// The claims of a JWT (no signature check: a test reads its own stand-in's token).
-pub fn jwt_claims(token: &str) -> Value {
+pub(crate) fn jwt_claims(token: &str) -> Value {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).expect("base64url"))
@@ -595,14 +602,14 @@ pub fn jwt_claims(token: &str) -> Value {
 
 /// The certificate identity Fulcio derives from a GitHub Actions token:
 /// `https://github.com/<job_workflow_ref>`, and the issuer.
-pub fn github_identity(claims: &Value) -> (String, String) {
+pub(crate) fn github_identity(claims: &Value) -> (String, String) {
     let workflow = claims["job_workflow_ref"].as_str().expect("job_workflow_ref claim");
     let issuer = claims["iss"].as_str().expect("iss claim");
     (format!("https://github.com/{workflow}"), issuer.to_owned())
 }
 
 /// `npm pack` of a tiny package named `name`@`version` into `dir`: the tarball's path.
-pub fn npm_pack(dir: &Path, name: &str, version: &str) -> PathBuf {
+pub(crate) fn npm_pack(dir: &Path, name: &str, version: &str) -> PathBuf {
     let pkg = dir.join(format!("src-{}", name.replace(['@', '/'], "_")));
     fs::create_dir_all(&pkg).expect("package dir");
     let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT"});
@@ -622,7 +629,7 @@ pub fn npm_pack(dir: &Path, name: &str, version: &str) -> PathBuf {
 /// The bundle with one byte of its DSSE payload changed: the first hex digit of the subject's
 /// `sha512` is replaced, so the payload is still a well-formed statement and only the
 /// signature (and log entry) can tell.
-pub fn with_one_payload_byte_changed(bundle: &Value) -> Value {
+pub(crate) fn with_one_payload_byte_changed(bundle: &Value) -> Value {
     let mut bundle = bundle.clone();
     let payload = bundle["dsseEnvelope"]["payload"].as_str().expect("DSSE payload");
     let mut bytes = B64.decode(payload).expect("payload base64");
@@ -640,7 +647,7 @@ pub fn with_one_payload_byte_changed(bundle: &Value) -> Value {
 
 /// The bundle with its DSSE payload (a JSON statement) replaced by `edit(statement)`,
 /// re-encoded. The signature no longer matches; only for checks that do not verify it.
-pub fn with_statement(bundle: &Value, edit: impl FnOnce(&mut Value)) -> Value {
+pub(crate) fn with_statement(bundle: &Value, edit: impl FnOnce(&mut Value)) -> Value {
     let mut bundle = bundle.clone();
     let payload = bundle["dsseEnvelope"]["payload"].as_str().expect("DSSE payload");
     let mut statement: Value =
@@ -650,23 +657,23 @@ pub fn with_statement(bundle: &Value, edit: impl FnOnce(&mut Value)) -> Value {
     bundle
 }
 
-pub fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
         .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
-pub fn write_json(path: &Path, value: &Value) {
+pub(crate) fn write_json(path: &Path, value: &Value) {
     fs::write(path, serde_json::to_vec_pretty(value).expect("JSON")).expect("write JSON");
 }
 
 /// `pkg:npm/%40scope/name@1.2.3` → (`@scope/name`, `1.2.3`).
-pub fn name_version_of_purl(purl: &str) -> (String, String) {
+pub(crate) fn name_version_of_purl(purl: &str) -> (String, String) {
     let rest = purl.strip_prefix("pkg:npm/").expect("an npm purl");
     let (name, version) = rest.rsplit_once('@').expect("purl with a version");
     (name.replace("%40", "@"), version.to_owned())
 }
 
-pub fn sha512_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha512_hex(bytes: &[u8]) -> String {
     hex::encode(Sha512::digest(bytes))
 }
 

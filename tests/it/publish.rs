@@ -471,6 +471,8 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
         "{se}"
     );
     assert!(se.contains("pass --otp CODE"), "{se}");
+    assert_eq!(se.matches("hint:").count(), 1, "one hint per error: {se}");
+    assert_eq!(se.matches("pass --otp CODE").count(), 1, "the hint is not repeated: {se}");
     assert!(se.contains("npm-attest publish --bundle ./octo-hello-1.0.0.sigstore.json --trusted-root ./octo-hello-1.0.0.trusted_root.json pkg.tgz"), "{se}");
     assert_eq!(
         files_in(work.path()),
@@ -534,6 +536,34 @@ fn otp_refusal_keeps_the_bundle_and_bundle_retry_publishes_without_signing() {
     assert_eq!(sent, kept);
     assert!(registry.provenance("@octo/hello@1.0.0").is_some());
     assert_secret_free(&retry, &[STATIC_TOKEN, "123456"]);
+}
+
+/// Issue 11, finding 5: a bundle made by another CA and log (here the local stand-in, standing
+/// for a home-made Sigstore) passed with `--bundle` and no `--trusted-root` used to verify
+/// "against the embedded public-good root" with a warning and be uploaded. It must fail closed.
+#[test]
+fn a_home_made_ca_bundle_without_its_trusted_root_is_refused_not_uploaded() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    make_tarball(work.path(), "pkg.tgz", &manifest("@octo/hello", "1.0.0", Some("github:octo/hello")));
+    let env = with(&actions_env(work.path(), None), &[("NODE_AUTH_TOKEN", STATIC_TOKEN)]);
+    // A bundle that is about this tarball and names the package's repository: only its
+    // trust anchor is foreign.
+    let signed = run(work.path(), &["attest", "--dry-run", "pkg.tgz", "-o", "home-made.sigstore.json"], &env);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &["publish", "--registry", &url, "--access", "public", "--bundle", "home-made.sigstore.json", "pkg.tgz"],
+        &env,
+    );
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{se}");
+    assert!(se.contains("does not verify against the embedded public-good trusted root"), "{se}");
+    assert!(se.contains("--trusted-root"), "{se}");
+    assert!(!se.contains("warning"), "a trust failure must not be downgraded to a warning: {se}");
+    assert_eq!(registry.puts(), 0, "a bundle from an unknown CA was uploaded");
 }
 
 #[test]
@@ -605,6 +635,7 @@ fn a_provenance_refusal_from_the_registry_is_shown_with_its_message_and_the_bund
         "{se}"
     );
     assert!(se.contains("--no-provenance") && se.contains("--bundle ./hello-1.0.0.sigstore.json"), "{se}");
+    assert_eq!(se.matches("--no-provenance").count(), 1, "one hint per error: {se}");
     assert!(work.path().join("hello-1.0.0.sigstore.json").exists());
 }
 
@@ -624,6 +655,14 @@ fn dry_run_prints_what_would_be_sent_and_sends_nothing() {
     assert!(out.status.success(), "{se}");
     assert!(se.contains(&format!("Dry run: would PUT {url}@octo%2fhello (tag latest, access public)")), "{se}");
     assert!(se.contains("@octo/hello-3.0.0.tgz (") && se.contains("@octo/hello-3.0.0.sigstore ("), "{se}");
+    // It says what it did and did not contact, and claims nothing it did not do.
+    assert!(
+        se.contains(&format!(
+            "Dry run: nothing was uploaded; signed with the local Sigstore stand-in, so nothing went to Sigstore; contacted: {url} (read @octo/hello's versions)"
+        )),
+        "{se}"
+    );
+    assert!(!se.contains("published to transparency log") && !se.contains("from GitHub Actions"), "{se}");
     let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
     assert_eq!(result["dryRun"], true);
     assert_eq!(result["attachments"].as_array().unwrap().len(), 2);

@@ -17,7 +17,7 @@ use sha2::Digest as _;
 use crate::fake_http::{FakeServer, Request, Response};
 
 #[derive(Debug, Clone)]
-pub struct TrustedPublisher {
+pub(crate) struct TrustedPublisher {
     pub package: String,
     /// `owner/repo`.
     pub repository: String,
@@ -26,7 +26,7 @@ pub struct TrustedPublisher {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct RegistryConfig {
+pub(crate) struct RegistryConfig {
     /// Static tokens accepted for publishing.
     pub tokens: Vec<String>,
     /// When set, a publish needs this code in `npm-otp`.
@@ -49,6 +49,8 @@ struct State {
     tarballs: BTreeMap<String, Vec<u8>>,
     /// "name@version" -> provenance bundle JSON
     provenance: BTreeMap<String, Value>,
+    /// "name@version" -> a whole attestations answer that replaces the generated one
+    listings: BTreeMap<String, Value>,
     issued_tokens: Vec<String>,
     requests: Vec<(String, String)>,
     /// Every PUT, in full (headers and body).
@@ -56,13 +58,13 @@ struct State {
     puts_seen: u32,
 }
 
-pub struct RegistryStandin {
+pub(crate) struct RegistryStandin {
     pub server: FakeServer,
     state: Arc<Mutex<State>>,
 }
 
 impl RegistryStandin {
-    pub fn start(config: RegistryConfig) -> Self {
+    pub(crate) fn start(config: RegistryConfig) -> Self {
         let state = Arc::new(Mutex::new(State { config, ..State::default() }));
         let shared = state.clone();
         let server = FakeServer::start(move |req| {
@@ -76,42 +78,42 @@ impl RegistryStandin {
         Self { server, state }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/", self.server.url)
     }
 
     /// (method, path) of every request so far.
-    pub fn requests(&self) -> Vec<(String, String)> {
+    pub(crate) fn requests(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().requests.clone()
     }
 
-    pub fn puts(&self) -> usize {
+    pub(crate) fn puts(&self) -> usize {
         self.requests().iter().filter(|(m, _)| m == "PUT").count()
     }
 
-    pub fn packument(&self, name: &str) -> Option<Value> {
+    pub(crate) fn packument(&self, name: &str) -> Option<Value> {
         self.state.lock().unwrap().packuments.get(name).cloned()
     }
 
     /// Every PUT request received, in full.
-    pub fn put_requests(&self) -> Vec<Request> {
+    pub(crate) fn put_requests(&self) -> Vec<Request> {
         self.state.lock().unwrap().put_requests.clone()
     }
 
     /// The provenance bundle stored for `name@version`.
-    pub fn provenance(&self, spec: &str) -> Option<Value> {
+    pub(crate) fn provenance(&self, spec: &str) -> Option<Value> {
         self.state.lock().unwrap().provenance.get(spec).cloned()
     }
 
     /// Serves other bytes as the tarball of `name@version` (a tampered mirror).
-    pub fn replace_tarball(&self, spec: &str, bytes: Vec<u8>) {
+    pub(crate) fn replace_tarball(&self, spec: &str, bytes: Vec<u8>) {
         self.state.lock().unwrap().tarballs.insert(spec.to_owned(), bytes);
     }
 
     /// Seeds a published version with its tarball and, when given, its provenance bundle, as
     /// a publish would have left them (packument `dist` with tarball URL, integrity and
     /// attestations URL).
-    pub fn seed_published(&self, name: &str, version: &str, tarball: Vec<u8>, bundle: Option<Value>) {
+    pub(crate) fn seed_published(&self, name: &str, version: &str, tarball: Vec<u8>, bundle: Option<Value>) {
         let base = self.server.url.clone();
         let mut st = self.state.lock().unwrap();
         let integrity =
@@ -134,8 +136,41 @@ impl RegistryStandin {
         doc["dist-tags"]["latest"] = json!(version);
     }
 
+    /// Seeds a published version like [`RegistryStandin::seed_published`], with the
+    /// `repository` its package.json declares (as the packument version carries it).
+    pub(crate) fn seed_with_repository(
+        &self,
+        name: &str,
+        version: &str,
+        tarball: Vec<u8>,
+        bundle: Option<Value>,
+        repository: Option<&str>,
+    ) {
+        self.seed_published(name, version, tarball, bundle);
+        if let Some(repository) = repository {
+            let mut st = self.state.lock().unwrap();
+            if let Some(doc) = st.packuments.get_mut(name) {
+                doc["versions"][version]["repository"] = json!({"type": "git", "url": repository});
+            }
+        }
+    }
+
+    /// Replaces the attestations listing of `name@version` (a registry that lies in its
+    /// unsigned `predicateType`, or lists several bundles).
+    pub(crate) fn set_attestations(&self, spec: &str, listing: Value) {
+        self.state.lock().unwrap().listings.insert(spec.to_owned(), listing);
+    }
+
+    /// Points the packument's `dist.attestations.url` of `name@version` somewhere else.
+    pub(crate) fn set_attestations_url(&self, name: &str, version: &str, url: &str) {
+        let mut st = self.state.lock().unwrap();
+        if let Some(doc) = st.packuments.get_mut(name) {
+            doc["versions"][version]["dist"]["attestations"]["url"] = json!(url);
+        }
+    }
+
     /// Seeds an already-published version.
-    pub fn seed_version(&self, name: &str, version: &str) {
+    pub(crate) fn seed_version(&self, name: &str, version: &str) {
         let mut st = self.state.lock().unwrap();
         let doc = st
             .packuments
@@ -175,6 +210,9 @@ fn handle(st: &mut State, req: &Request) -> Response {
     }
     if let Some(spec) = path.strip_prefix("/-/npm/v1/attestations/") {
         let spec = unescape_name(spec);
+        if let Some(listing) = st.listings.get(&spec) {
+            return Response::json(200, listing);
+        }
         return match st.provenance.get(&spec) {
             Some(bundle) => {
                 let predicate_type = statement_of(bundle)

@@ -6,22 +6,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `npm-attest` binary cargo built for this test run.
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_npm-attest"))
 }
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `tests/data/<rel>`.
-pub fn data(rel: &str) -> PathBuf {
+pub(crate) fn data(rel: &str) -> PathBuf {
     repo_root().join("tests").join("data").join(rel)
 }
 
 /// Runs `npm-attest` with `args` in `dir`, with a clean environment (no GitHub/GitLab variables
 /// leaking in from the machine running the tests) plus `envs`.
-pub fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+pub(crate) fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
     cmd.current_dir(dir).args(args).env_clear();
     for key in ["PATH", "HOME", "TMPDIR", "SYSTEMROOT"] {
@@ -35,10 +35,10 @@ pub fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run npm-attest")
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

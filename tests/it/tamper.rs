@@ -466,7 +466,12 @@ fn a_wrong_repository_workflow_or_ref_is_rejected() {
         ("--ref", "refs/heads/main", "source ref"),
         ("--ref", "refs/tags/v1.2.4", "source ref"),
     ] {
-        let policy = ["--certificate-oidc-issuer", GITHUB_ISSUER, flag, value];
+        // --workflow and --ref narrow a repository; they never stand alone.
+        let policy: Vec<&str> = if flag == "--repository" {
+            vec!["--certificate-oidc-issuer", GITHUB_ISSUER, flag, value]
+        } else {
+            vec!["--certificate-oidc-issuer", GITHUB_ISSUER, "--repository", REPOSITORY, flag, value]
+        };
         let out = verify(&run.bundle, &run.trusted_root, &policy, &run.tarball);
         assert_rejected(&out, reason);
     }

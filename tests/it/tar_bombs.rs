@@ -34,7 +34,7 @@ fn deflate(bytes: &[u8], last: bool) -> Vec<u8> {
     e.get_ref().clone()
 }
 
-pub fn tar_header(path: &str, entry_type: tar::EntryType, size: u64) -> [u8; 512] {
+pub(crate) fn tar_header(path: &str, entry_type: tar::EntryType, size: u64) -> [u8; 512] {
     let mut h = tar::Header::new_ustar();
     h.set_path(path).unwrap();
     h.set_entry_type(entry_type);
@@ -47,7 +47,7 @@ pub fn tar_header(path: &str, entry_type: tar::EntryType, size: u64) -> [u8; 512
 
 /// A gzip file: a header of `entry_type` declaring `size` bytes, whose data is `prefix`, then
 /// filler `a`s, then `suffix`; then a valid `package/package.json` and the end of the archive.
-pub fn header_bomb(path: &Path, entry_type: tar::EntryType, size: u64, prefix: &[u8], suffix: &[u8]) {
+pub(crate) fn header_bomb(path: &Path, entry_type: tar::EntryType, size: u64, prefix: &[u8], suffix: &[u8]) {
     let filler = size - prefix.len() as u64 - suffix.len() as u64;
     let chunks = filler / MIB as u64 - 1;
     let rest = (filler - chunks * MIB as u64) as usize;
@@ -87,7 +87,7 @@ pub fn header_bomb(path: &Path, entry_type: tar::EntryType, size: u64, prefix: &
 }
 
 /// The four attacks, written into `dir/bad-tarballs/`.
-pub fn make_bombs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+pub(crate) fn make_bombs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let bad = dir.join("bad-tarballs");
     std::fs::create_dir_all(&bad).unwrap();
     let pax_prefix = format!("{GIB3} path=").into_bytes();

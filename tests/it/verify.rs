@@ -90,6 +90,7 @@ fn real_npm_provenance_bundles_verify_with_their_identities() {
         let issuer = entry["issuer"].as_str().unwrap();
         let bundle = npm(file).display().to_string();
         let subject = subject_arg(&entry);
+        let predicate_type = entry["predicateType"].as_str().unwrap();
         let out = verify(&[
             "--bundle",
             &bundle,
@@ -97,6 +98,8 @@ fn real_npm_provenance_bundles_verify_with_their_identities() {
             san,
             "--certificate-oidc-issuer",
             issuer,
+            "--predicate-type",
+            predicate_type,
             "--json",
             &subject,
         ]);
@@ -189,15 +192,11 @@ fn repository_shorthand_alone_implies_the_github_actions_issuer() {
         &playwright_tarball(),
     ]);
     assert_rejected(&out, 1, "OIDC issuer");
-    // A full URL names no particular forge, so it still needs an issuer.
-    let out = verify(&[
-        "--bundle",
-        &bundle,
-        "--repository",
-        "https://github.com/microsoft/playwright-cli",
-        &playwright_tarball(),
-    ]);
-    assert_rejected(&out, 2, "refusing to verify without an identity policy");
+    // The URL forms name the same repository on github.com, so the same issuer.
+    for form in ["https://github.com/microsoft/playwright-cli", "github.com/microsoft/playwright-cli"] {
+        let out = verify(&["--bundle", &bundle, "--repository", form, &playwright_tarball()]);
+        assert!(out.status.success(), "{form}: {}", stderr(&out));
+    }
 }
 
 // ---- Attacks on the policy and the subject (rejected before any log check). ----
@@ -241,6 +240,8 @@ fn wrong_identity_is_rejected() {
         &bundle,
         "--certificate-oidc-issuer",
         GITHUB_ISSUER,
+        "--repository",
+        "microsoft/playwright-cli",
         "--ref",
         "refs/heads/main",
         &playwright_tarball(),
@@ -251,6 +252,8 @@ fn wrong_identity_is_rejected() {
         &bundle,
         "--certificate-oidc-issuer",
         GITHUB_ISSUER,
+        "--repository",
+        "microsoft/playwright-cli",
         "--workflow",
         "ci.yml",
         &playwright_tarball(),
@@ -261,12 +264,14 @@ fn wrong_identity_is_rejected() {
 #[test]
 fn keyless_verification_without_identity_policy_is_refused() {
     let bundle = npm(PLAYWRIGHT).display().to_string();
+    // Each error names the one flag that is missing.
     let out = verify(&["--bundle", &bundle, &playwright_tarball()]);
-    assert_rejected(&out, 2, "--certificate-oidc-issuer");
+    assert_rejected(&out, 2, "pins who signed: missing --repository");
     let out = verify(&["--bundle", &bundle, "--certificate-oidc-issuer", GITHUB_ISSUER, &playwright_tarball()]);
-    assert_rejected(&out, 2, "--certificate-identity");
+    assert_rejected(&out, 2, "pins who signed: missing --repository (--certificate-oidc-issuer");
+    assert_rejected(&out, 2, "--certificate-identity URI");
     let out = verify(&["--bundle", &bundle, "--certificate-identity", PLAYWRIGHT_SAN, &playwright_tarball()]);
-    assert_rejected(&out, 2, "refusing to verify without an identity policy");
+    assert_rejected(&out, 2, "missing --certificate-oidc-issuer");
 }
 
 #[test]

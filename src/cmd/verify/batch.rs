@@ -8,26 +8,20 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use std::sync::Arc;
-
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-
-use super::{facts_json, policy_from_args, read_subject, subject_label, verify, VerifyArgs};
-use crate::cmd::verify::registry::{registry_client, verify_published};
-use crate::core::npm::PackageName;
-use crate::core::verify::{Policy, Subject, VerifiedBundle, VerifiedSigner};
+use super::{error_text, facts_json, read_subject, subject_label, verify};
+use crate::core::verify::{Policy, PredicateRule, Subject, VerifiedBundle, VerifiedSigner};
+use crate::core::wire::bundle::Bundle;
 use crate::core::wire::trust_root::TrustedRoot;
-use crate::error::{classify, fail, fail_with_hint, render, ExitKind};
+use crate::error::{classify, fail, fail_with_hint, ExitKind};
 use crate::report;
-use crate::sigstore::trust::{read_bundle, read_capped, read_trusted_root};
+use crate::sigstore::trust::read_bundle;
 
 /// The file name ending of a bundle in a bundle directory.
 const BUNDLE_SUFFIX: &str = ".sigstore.json";
 
 /// One bundle and the subject it must be for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
+pub(super) struct Pair {
     pub bundle: PathBuf,
     /// The subject argument (a path or a digest); `None` when a bundle directory has no
     /// tarball for this bundle.
@@ -36,19 +30,28 @@ pub struct Pair {
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pairs {
+pub(super) enum Pairs {
     /// One bundle file and one subject: the single-bundle command, unchanged.
     One(PathBuf, String),
     Many(Vec<Pair>),
 }
 
-pub fn cores() -> usize {
+pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(2)
+}
+
+/// `1 bundle`, `0 subjects`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Pairs `--bundle` arguments with subjects: one directory (with an optional tarball
 /// directory), or as many subjects as bundle files, in order.
-pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
+pub(super) fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> {
     if let [dir] = bundles {
         if dir.is_dir() {
             let tarballs = match subjects {
@@ -68,7 +71,7 @@ pub fn pairs(bundles: &[PathBuf], subjects: &[String]) -> anyhow::Result<Pairs> 
     if bundles.len() != subjects.len() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
-            format!("{} bundles but {} subjects", bundles.len(), subjects.len()),
+            format!("{} but {}", count(bundles.len(), "bundle"), count(subjects.len(), "subject")),
             "give one SUBJECT (tarball, file or digest) per --bundle, in the same order",
         ));
     }
@@ -116,14 +119,14 @@ fn directory_pairs(dir: &Path, tarballs: &Path) -> anyhow::Result<Vec<Pair>> {
 
 /// The result for one bundle, already rendered for both output forms.
 #[derive(Debug)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// The bundle path, or `name@version` for a lockfile's package.
     pub label: String,
     pub result: Result<Verified, anyhow::Error>,
 }
 
 #[derive(Debug)]
-pub struct Verified {
+pub(super) struct Verified {
     pub subject: String,
     pub signer: String,
     pub log_index: u64,
@@ -131,7 +134,15 @@ pub struct Verified {
 }
 
 /// Verifies one pair: bundle, subject, then the verification algorithm.
-fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Result<Verified> {
+/// The predicate-type rule for a bundle (it depends on the bundle's content kind).
+pub(super) type PredicateFor<'a> = dyn Fn(&Bundle) -> PredicateRule + Sync + 'a;
+
+fn verify_pair(
+    pair: &Pair,
+    trust: &TrustedRoot,
+    policy: &Policy,
+    predicate: &PredicateFor<'_>,
+) -> anyhow::Result<Verified> {
     let subject_arg = pair.subject.as_deref().ok_or_else(|| {
         fail_with_hint(
             ExitKind::BadInput,
@@ -141,13 +152,13 @@ fn verify_pair(pair: &Pair, trust: &TrustedRoot, policy: &Policy) -> anyhow::Res
     })?;
     let bundle = read_bundle(&pair.bundle)?;
     let subject = read_subject(subject_arg, true)?;
-    let verified = verify(&bundle, trust, &subject, policy, &pair.bundle)?;
+    let verified = verify(&bundle, trust, &subject, policy, &predicate(&bundle), &pair.bundle)?;
     Ok(facts(&verified, &subject, "bundle", &pair.bundle.display().to_string()))
 }
 
 /// The facts of one verified bundle, with `key: label` added to its JSON.
 fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -> Verified {
-    let signer = match &verified.signer {
+    let signer = match &verified.signer() {
         VerifiedSigner::Certificate(id) => id.san.value().to_owned(),
         VerifiedSigner::ManagedKey { hint } => format!("managed key {hint}"),
     };
@@ -155,11 +166,17 @@ fn facts(verified: &VerifiedBundle, subject: &Subject, key: &str, label: &str) -
     if let Some(obj) = json.as_object_mut() {
         obj.insert(key.into(), Value::String(label.to_owned()));
     }
-    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry.log_index, json }
+    Verified { subject: subject_label(subject), signer, log_index: verified.log_entry().log_index, json }
 }
 
 /// Verifies every pair on up to `jobs` threads; outcomes keep the input order.
-pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: usize) -> Vec<Outcome> {
+pub(super) fn verify_all(
+    pairs: &[Pair],
+    trust: &TrustedRoot,
+    policy: &Policy,
+    predicate: &PredicateFor<'_>,
+    jobs: usize,
+) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Outcome>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -167,8 +184,10 @@ pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: us
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(pair) = pairs.get(index) else { break };
-                let outcome =
-                    Outcome { label: pair.bundle.display().to_string(), result: verify_pair(pair, trust, policy) };
+                let outcome = Outcome {
+                    label: pair.bundle.display().to_string(),
+                    result: verify_pair(pair, trust, policy, predicate),
+                };
                 if let Some(slot) = slots.get(index) {
                     if let Ok(mut slot) = slot.lock() {
                         *slot = Some(outcome);
@@ -189,16 +208,10 @@ pub fn verify_all(pairs: &[Pair], trust: &TrustedRoot, policy: &Policy, jobs: us
         .collect()
 }
 
-fn error_text(error: &anyhow::Error) -> String {
-    let line = render(error);
-    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
-}
-
-/// What the outcomes are of: bundle files, or a lockfile's packages.
+/// What the outcomes are of (bundle files; `--lockfile` has its own report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Items {
+pub(super) enum Items {
     Bundles,
-    Packages,
 }
 
 impl Items {
@@ -206,14 +219,13 @@ impl Items {
     fn keys(self) -> (&'static str, &'static str) {
         match self {
             Self::Bundles => ("bundle", "bundles"),
-            Self::Packages => ("package", "packages"),
         }
     }
 }
 
 /// Prints the table (or JSON) and the summary; fails when any item failed (exit 1, or 2
 /// when every failure is malformed input).
-pub fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
+pub(super) fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::Result<()> {
     let (key, list) = items.keys();
     let verified = outcomes.iter().filter(|o| o.result.is_ok()).count();
     let failed = outcomes.len() - verified;
@@ -225,7 +237,7 @@ pub fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::
                 Err(e) => json!({"verified": false, key: o.label, "error": error_text(e)}),
             })
             .collect();
-        report::data(&json!({list: entries, "verified": verified, "failed": failed}).to_string());
+        super::print_json(&json!({list: entries, "verified": verified, "failed": failed}));
     } else {
         for o in outcomes {
             match &o.result {
@@ -248,96 +260,6 @@ pub fn report(outcomes: &[Outcome], json_output: bool, items: Items) -> anyhow::
     Err(fail(kind, format!("{failed} of {} {list} failed verification: {}", outcomes.len(), names.join(", "))))
 }
 
-/// The largest package-lock.json read.
-const MAX_LOCKFILE_BYTES: u64 = 256 * 1024 * 1024;
-
-/// The registry packages a package-lock.json installs, as `(name, version)`, deduplicated and
-/// sorted. Only lockfileVersion 2 and 3 carry the flat `packages` map this reads (npm 7 and
-/// later write it); links, bundled dependencies and packages not from a registry (git, file)
-/// have no registry provenance and are left out.
-pub fn lockfile_packages(lock: &Value) -> Result<Vec<(String, String)>, String> {
-    let version = lock.get("lockfileVersion").and_then(Value::as_u64).unwrap_or(0);
-    let Some(packages) = lock.get("packages").and_then(Value::as_object).filter(|_| version >= 2) else {
-        return Err(format!(
-            "lockfileVersion {version} has no `packages` map (npm 7 or later writes lockfileVersion 2 or 3)"
-        ));
-    };
-    let mut out = std::collections::BTreeSet::new();
-    for (path, entry) in packages {
-        // "" is the project itself; only paths inside node_modules are installed packages.
-        let Some(at) = path.rfind("node_modules/") else { continue };
-        let flag = |k: &str| entry.get(k).and_then(Value::as_bool).unwrap_or(false);
-        if flag("link") || flag("inBundle") {
-            continue;
-        }
-        if let Some(resolved) = entry.get("resolved").and_then(Value::as_str) {
-            if !(resolved.starts_with("https://") || resolved.starts_with("http://")) {
-                continue;
-            }
-        }
-        let name = entry.get("name").and_then(Value::as_str).unwrap_or(&path[at + "node_modules/".len()..]);
-        let Some(version) = entry.get("version").and_then(Value::as_str) else { continue };
-        out.insert((name.to_owned(), version.to_owned()));
-    }
-    Ok(out.into_iter().collect())
-}
-
-/// `verify --registry URL --lockfile package-lock.json`: every registry package the lockfile
-/// installs, each verified as `verify --registry URL NAME@VERSION` would, `--jobs` at a time.
-pub async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile: &Path) -> anyhow::Result<()> {
-    if !args.subject.is_empty() {
-        return Err(fail_with_hint(
-            ExitKind::BadInput,
-            "--lockfile names the packages; no NAME@VERSION is taken with it",
-            "drop the package argument, or drop --lockfile to verify one package",
-        ));
-    }
-    let policy = Arc::new(policy_from_args(args)?);
-    let trust = Arc::new(read_trusted_root(args.trusted_root.as_deref(), false)?);
-    let bad = |reason: String| {
-        fail_with_hint(
-            ExitKind::BadInput,
-            format!("lockfile {}: {reason}", lockfile.display()),
-            "pass the project's package-lock.json (npm 7 or later)",
-        )
-    };
-    let bytes = read_capped(lockfile, MAX_LOCKFILE_BYTES, "lockfile")?;
-    let lock: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let packages = lockfile_packages(&lock).map_err(bad)?;
-    if packages.is_empty() {
-        return Err(bad("it installs no registry packages".into()));
-    }
-    let registry = Arc::new(registry_client(registry_url)?);
-    // Mostly network-bound (packument, tarball, attestations per package).
-    let permits = Arc::new(Semaphore::new(args.jobs.map(|n| n as usize).unwrap_or(8)));
-    let mut tasks = JoinSet::new();
-    for (index, (name, version)) in packages.iter().cloned().enumerate() {
-        let (registry, trust, policy, permits) =
-            (Arc::clone(&registry), Arc::clone(&trust), Arc::clone(&policy), Arc::clone(&permits));
-        tasks.spawn(async move {
-            let label = format!("{name}@{version}");
-            let result = match (permits.acquire_owned().await, PackageName::parse(&name)) {
-                (Ok(_permit), Ok(parsed)) => verify_published(&registry, &trust, &policy, &parsed, &version)
-                    .await
-                    .map(|(verified, subject)| facts(&verified, &subject, "package", &label)),
-                (Err(e), _) => Err(fail(ExitKind::Internal, format!("the verification queue closed: {e}"))),
-                (_, Err(e)) => Err(fail(ExitKind::BadInput, format!("{label}: {e}"))),
-            };
-            (index, Outcome { label, result })
-        });
-    }
-    let mut outcomes: Vec<Option<Outcome>> = packages.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (index, outcome) =
-            joined.map_err(|e| fail(ExitKind::Internal, format!("a verification task stopped: {e}")))?;
-        if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Some(outcome);
-        }
-    }
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-    report(&outcomes, args.json, Items::Packages)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,31 +274,6 @@ mod tests {
         assert_eq!(many[1], Pair { bundle: b("b.json"), subject: Some("b.tgz".into()) });
         assert!(pairs(&[b("a.json"), b("b.json")], &["a.tgz".into()]).is_err());
         assert!(pairs(&[b("a.json")], &[]).is_err());
-    }
-
-    #[test]
-    fn a_lockfile_lists_its_registry_packages_once() {
-        let lock = json!({
-            "lockfileVersion": 3,
-            "packages": {
-                "": {"name": "app", "version": "1.0.0"},
-                "node_modules/left-pad": {"version": "1.3.0", "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz"},
-                "node_modules/@scope/pkg": {"version": "2.0.0", "resolved": "https://registry.npmjs.org/@scope/pkg/-/pkg-2.0.0.tgz"},
-                "node_modules/a/node_modules/left-pad": {"version": "1.3.0"},
-                "node_modules/alias": {"name": "real-name", "version": "3.0.0"},
-                "node_modules/linked": {"resolved": "packages/linked", "link": true},
-                "packages/linked": {"version": "0.1.0"},
-                "node_modules/from-git": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/o/r.git#abc"},
-                "node_modules/bundled": {"version": "1.0.0", "inBundle": true}
-            }
-        });
-        let got = lockfile_packages(&lock).unwrap();
-        let want: Vec<(String, String)> = [("@scope/pkg", "2.0.0"), ("left-pad", "1.3.0"), ("real-name", "3.0.0")]
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect();
-        assert_eq!(got, want);
-        assert!(lockfile_packages(&json!({"lockfileVersion": 1, "dependencies": {}})).is_err());
     }
 
     #[test]

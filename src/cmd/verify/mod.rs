@@ -8,10 +8,11 @@ use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
 use crate::core::time::UnixTime;
+use crate::core::verify::policy::{repository_url, signer_workflow, workflow_path};
 use crate::core::verify::x509::SigstoreExtension;
 use crate::core::verify::{
-    verify_bundle, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject, TimeSource,
-    VerifiedBundle, VerifiedSigner, VerifyError,
+    verify_attestation, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, PredicateRule, SanMatcher,
+    SignerRule, Subject, TimeSource, VerifiedBundle, VerifiedSigner, VerifyError,
 };
 use crate::core::wire::bundle::Bundle;
 use crate::core::wire::trust_root::TrustedRoot;
@@ -19,7 +20,8 @@ use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::report;
 use crate::sigstore::trust::{read_bundle, read_public_key, read_trusted_root};
 
-pub(crate) mod batch;
+mod batch;
+pub(crate) mod lockfile;
 pub mod registry;
 
 #[derive(Debug, clap::Args)]
@@ -50,23 +52,54 @@ pub struct VerifyArgs {
     /// `--repository OWNER/REPO`: https://token.actions.githubusercontent.com].
     #[arg(long, value_name = "ISS")]
     pub certificate_oidc_issuer: Option<String>,
-    /// The source repository (OWNER/REPO, or a full URL), checked against the certificate's Source Repository URI.
+    /// The source repository: OWNER/REPO (GitHub), HOST/OWNER/REPO or https://HOST/OWNER/REPO.
+    /// Binds the certificate's Source Repository URI, and the signer: a workflow of this same
+    /// repository (as `gh attestation verify --repo`), unless --signer-repository,
+    /// --signer-workflow or an identity flag says otherwise.
     #[arg(long, value_name = "OWNER/REPO")]
     pub repository: Option<String>,
-    /// The workflow file (e.g. .github/workflows/release.yml), checked against the certificate's Build Signer URI.
+    /// The repository whose (reusable) workflow signed, when it is not --repository itself.
+    #[arg(long, value_name = "OWNER/REPO", conflicts_with_all = ["signer_workflow", "certificate_identity", "certificate_identity_regexp"])]
+    pub signer_repository: Option<String>,
+    /// The (reusable) workflow that signed, [HOST/]OWNER/REPO/PATH (any ref), when it is not a
+    /// workflow of --repository.
+    #[arg(long, value_name = "[HOST/]OWNER/REPO/PATH", conflicts_with_all = ["workflow", "certificate_identity", "certificate_identity_regexp"])]
+    pub signer_workflow: Option<String>,
+    /// Narrows the policy to this workflow file (release.yml, or .github/workflows/release.yml),
+    /// compared with the path of the certificate's Build Signer URI. Never pins alone.
     #[arg(long, value_name = "PATH")]
     pub workflow: Option<String>,
-    /// The full git ref (e.g. refs/tags/v1.0.0), checked against the certificate's Source Repository Ref.
+    /// Narrows the policy to this full git ref (e.g. refs/tags/v1.0.0), compared with the
+    /// certificate's Source Repository Ref. Never pins alone.
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
+    /// The predicate type the signed statement must carry [default: SLSA provenance
+    /// (https://slsa.dev/provenance/v1 or v0.2); with --key: npm's publish attestation type].
+    #[arg(long, value_name = "URI")]
+    pub predicate_type: Option<String>,
     /// A PEM public key, for bundles signed with a managed key instead of a certificate.
     #[arg(long, value_name = "PEM", conflicts_with_all = [
-        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "repository", "workflow", "git_ref"
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "repository", "workflow", "git_ref",
+        "signer_repository", "signer_workflow"
     ])]
     pub key: Option<PathBuf>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object on stdout instead of text, whatever the outcome.
     #[arg(long)]
     pub json: bool,
+    /// With --lockfile: another registry the lockfile's `resolved` URLs may point at (repeat it).
+    #[arg(long, value_name = "URL", requires = "lockfile")]
+    pub allow_registry: Vec<String>,
+    /// With --lockfile: entries that are not registry tarballs (git, file:, link, bundled, no
+    /// version) fail instead of being listed.
+    #[arg(long, requires = "lockfile")]
+    pub strict: bool,
+    /// With --lockfile: packages without provenance fail instead of being listed.
+    #[arg(long, requires = "lockfile")]
+    pub require_provenance: bool,
+    /// With --lockfile: a JSON policy file mapping package-name patterns to expected
+    /// repositories and workflows, and exemptions with a reason.
+    #[arg(long, value_name = "FILE", requires = "lockfile")]
+    pub policy_file: Option<PathBuf>,
     /// An npm tarball, any artifact file, or a digest `sha256:<hex>` / `sha512:<hex>`; one per
     /// `--bundle`. With a bundle directory: the directory holding the tarballs [default: the
     /// bundle directory].
@@ -77,10 +110,38 @@ pub struct VerifyArgs {
     pub jobs: Option<u32>,
 }
 
+/// Set once a JSON document is on stdout, so that a failure does not print a second one.
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints the one JSON document of `--json`.
+pub(crate) fn print_json(value: &Value) {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    report::data(&value.to_string());
+}
+
+/// The error's one line, without `error: `.
+pub(crate) fn error_text(error: &anyhow::Error) -> String {
+    let line = crate::error::render(error);
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let json_output = args.json;
+    let result = run_any(args).await;
+    // `--json` prints JSON on stdout in every outcome, a failure included.
+    if let Err(e) = &result {
+        if json_output && !JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed) {
+            let (kind, _) = crate::error::classify(e);
+            print_json(&json!({"verified": false, "error": error_text(e), "exitCode": kind.code()}));
+        }
+    }
+    result
+}
+
+async fn run_any(args: VerifyArgs) -> anyhow::Result<()> {
     if let Some(registry) = args.registry.clone() {
         if let Some(lockfile) = args.lockfile.clone() {
-            return batch::run_lockfile(&args, &registry, &lockfile).await;
+            return lockfile::run_lockfile(&args, &registry, &lockfile).await;
         }
         return registry::run(args, registry).await;
     }
@@ -93,9 +154,10 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let bundle = read_bundle(&bundle_path)?;
     let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
     let subject = read_subject(&subject_arg, true)?;
-    let verified = verify(&bundle, &trust, &subject, &policy, &bundle_path)?;
+    let predicate = predicate_rule(&args, &bundle);
+    let verified = verify(&bundle, &trust, &subject, &policy, &predicate, &bundle_path)?;
     if args.json {
-        report::data(&facts_json(&verified, &subject).to_string());
+        print_json(&facts_json(&verified, &subject));
     } else {
         for line in facts_text(&verified, &subject) {
             report::data(&line);
@@ -111,24 +173,62 @@ fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<()> {
     let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
     let jobs = args.jobs.map(|n| n as usize).unwrap_or_else(batch::cores);
     // Verification is CPU-bound: run it on this runtime thread's blocking slot.
-    let outcomes = tokio::task::block_in_place(|| batch::verify_all(&pairs, &trust, &policy, jobs));
+    let predicate = args.predicate_type.clone();
+    let key = args.key.is_some();
+    let outcomes = tokio::task::block_in_place(|| {
+        batch::verify_all(&pairs, &trust, &policy, &|bundle| default_predicate(predicate.as_deref(), key, bundle), jobs)
+    });
     batch::report(&outcomes, args.json, batch::Items::Bundles)
 }
 
-/// Builds the policy, refusing keyless verification without an issuer and an identity
-/// constraint (npm itself accepts any signer; we do not).
+/// The predicate type rule: `--predicate-type`, else npm's publish type with `--key`, else
+/// SLSA provenance; a message signature (no statement) is judged by `--predicate-type` only.
+pub(crate) fn predicate_rule(args: &VerifyArgs, bundle: &Bundle) -> PredicateRule {
+    default_predicate(args.predicate_type.as_deref(), args.key.is_some(), bundle)
+}
+
+pub(crate) fn default_predicate(explicit: Option<&str>, key: bool, bundle: &Bundle) -> PredicateRule {
+    match explicit {
+        Some(t) => PredicateRule::exactly(t),
+        None if bundle.dsse_envelope.is_none() => PredicateRule::Any,
+        None if key => PredicateRule::npm_publish(),
+        None => PredicateRule::slsa_provenance(),
+    }
+}
+
+/// The issuer a repository's host implies: GitHub Actions for github.com, GitLab CI for
+/// gitlab.com (both as `gh`/npm know them); `None` for other hosts.
+pub(crate) fn issuer_for_repository(repository_url: &str) -> Option<&'static str> {
+    if repository_url.starts_with("https://github.com/") {
+        Some(crate::core::well_known::GITHUB_ACTIONS_ISSUER)
+    } else if repository_url.starts_with("https://gitlab.com/") {
+        Some(crate::core::well_known::GITLAB_ISSUER)
+    } else {
+        None
+    }
+}
+
+/// Builds the policy. A keyless policy needs an issuer and must pin who signed: an exact or
+/// regexp identity (SAN), or a repository; `--workflow`, `--ref` and the signer flags only
+/// narrow it (npm itself accepts any signer; we do not).
 pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
     if let Some(path) = &args.key {
         return Ok(Policy::ManagedKey { spki_der: read_public_key(path)? });
     }
+    let bad_flag = |flag: &str, value: &str, hint: &str| {
+        fail_with_hint(ExitKind::BadInput, format!("{flag} {value:?} is not usable"), hint.to_owned())
+    };
+    let repository = match &args.repository {
+        Some(arg) => Some(repository_url(arg).ok_or_else(|| {
+            bad_flag("--repository", arg, "pass OWNER/REPO, HOST/OWNER/REPO or https://HOST/OWNER/REPO")
+        })?),
+        None => None,
+    };
     let issuer = match &args.certificate_oidc_issuer {
         Some(issuer) => issuer.clone(),
-        // `--repository OWNER/REPO` is GitHub's shorthand (as `gh attestation verify --repo`
-        // is), so its issuer is GitHub Actions' unless another one is named.
-        None if args.repository.as_deref().is_some_and(|r| !r.contains("://")) => {
-            crate::core::well_known::GITHUB_ACTIONS_ISSUER.to_owned()
-        }
-        None => String::new(),
+        // A repository on github.com or gitlab.com names its CI's issuer (as `gh attestation
+        // verify --repo` assumes GitHub Actions') unless another one is named.
+        None => repository.as_deref().and_then(issuer_for_repository).unwrap_or_default().to_owned(),
     };
     let mut identity = IdentityPolicy::new(issuer.clone());
     identity.san = match (&args.certificate_identity, &args.certificate_identity_regexp) {
@@ -142,31 +242,61 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
         })?),
         (None, None) => None,
     };
-    identity.source_repository_uri = args.repository.as_deref().map(repository_uri);
-    identity.workflow_path = args.workflow.clone();
+    identity.signer = match (&args.signer_repository, &args.signer_workflow) {
+        (Some(arg), _) => SignerRule::Repository(repository_url(arg).ok_or_else(|| {
+            bad_flag("--signer-repository", arg, "pass OWNER/REPO, HOST/OWNER/REPO or https://HOST/OWNER/REPO")
+        })?),
+        (None, Some(arg)) => {
+            let (repository, path) = signer_workflow(arg).ok_or_else(|| {
+                bad_flag(
+                    "--signer-workflow",
+                    arg,
+                    "pass [HOST/]OWNER/REPO/PATH, e.g. octo/tools/.github/workflows/release.yml",
+                )
+            })?;
+            SignerRule::Workflow { repository, path }
+        }
+        // An identity flag pins the signer itself; otherwise the repository's own workflow.
+        (None, None) if identity.san.is_none() && repository.is_some() => SignerRule::SameRepository,
+        (None, None) => SignerRule::Unconstrained,
+    };
+    identity.source_repository_uri = repository;
+    identity.workflow_path = match &args.workflow {
+        Some(arg) => Some(workflow_path(arg).ok_or_else(|| {
+            bad_flag("--workflow", arg, "pass the workflow file, e.g. release.yml or .github/workflows/release.yml")
+        })?),
+        None => None,
+    };
     identity.source_ref = args.git_ref.clone();
-    let has_identity = identity.san.is_some()
-        || identity.source_repository_uri.is_some()
-        || identity.workflow_path.is_some()
-        || identity.source_ref.is_some();
-    if issuer.is_empty() || !has_identity {
-        return Err(fail_with_hint(
-            ExitKind::BadInput,
-            "refusing to verify without an identity policy",
-            "pass --certificate-oidc-issuer and one of --certificate-identity, --certificate-identity-regexp, --repository, --workflow, --ref (or --key for a managed key)",
-        ));
+    // A policy pins who signed: an exact identity or a repository (`--workflow` and `--ref`
+    // only narrow those). Name the one flag that is missing rather than every flag there is.
+    const UNPINNED: &str = "refusing to verify without an identity policy that pins who signed";
+    let pins_signer = identity.san.is_some() || identity.source_repository_uri.is_some();
+    match (issuer.is_empty(), pins_signer) {
+        (false, true) => {}
+        (true, true) => {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                "missing --certificate-oidc-issuer: an identity means nothing without the issuer that vouched for it",
+                "pass --certificate-oidc-issuer URL (https://token.actions.githubusercontent.com for GitHub Actions)",
+            ))
+        }
+        (false, false) => {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!("{UNPINNED}: missing --repository (--certificate-oidc-issuer {issuer} alone, or with --workflow or --ref, accepts anyone that issuer knows)"),
+                "add --repository OWNER/REPO (or --certificate-identity URI) naming who must have built the package; --key for a managed key",
+            ))
+        }
+        (true, false) => {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!("{UNPINNED}: missing --repository"),
+                "pass --repository OWNER/REPO, the GitHub repository whose workflow built the package (see `npm-attest verify --help`)",
+            ))
+        }
     }
     Ok(Policy::Keyless(identity))
-}
-
-/// `OWNER/REPO` becomes `https://github.com/OWNER/REPO`; a full URL is kept.
-fn repository_uri(repo: &str) -> String {
-    let repo = repo.trim().trim_end_matches('/');
-    if repo.contains("://") {
-        repo.to_owned()
-    } else {
-        format!("https://github.com/{repo}")
-    }
 }
 
 /// Runs the verifier and classifies its error.
@@ -175,15 +305,36 @@ pub fn verify(
     trust: &TrustedRoot,
     subject: &Subject,
     policy: &Policy,
+    predicate: &PredicateRule,
     bundle_path: &Path,
 ) -> anyhow::Result<VerifiedBundle> {
-    verify_bundle(bundle, trust, subject, policy).map_err(|e: VerifyError| {
+    verify_attestation(bundle, trust, subject, policy, predicate).map_err(|e: VerifyError| {
         let kind = match e.blame() {
             Blame::Malformed => ExitKind::BadInput,
             Blame::Failed | Blame::Policy => ExitKind::VerificationFailed,
         };
-        fail(kind, format!("{}: {e}", bundle_path.display()))
+        let message = format!("{}: {e}", bundle_path.display());
+        if e.blame() == Blame::Failed && made_by_a_dry_run(bundle) {
+            return fail_with_hint(
+                kind,
+                message,
+                "this bundle was made by a dry run; pass --trusted-root PATH with the trusted_root.json written beside it",
+            );
+        }
+        fail(kind, message)
     })
+}
+
+/// Whether the bundle's certificate was issued by the local stand-in's CA (`O=npm-attest.local`),
+/// as `attest --dry-run` bundles are: only the trusted root that run wrote verifies them.
+fn made_by_a_dry_run(bundle: &Bundle) -> bool {
+    const STANDIN_ORGANIZATION: &[u8] = b"npm-attest.local";
+    let material = &bundle.verification_material;
+    let leaf = material
+        .certificate
+        .as_ref()
+        .or_else(|| material.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()));
+    leaf.is_some_and(|cert| cert.raw_bytes.windows(STANDIN_ORGANIZATION.len()).any(|w| w == STANDIN_ORGANIZATION))
 }
 
 /// Parses `sha256:<64 hex>` / `sha512:<128 hex>`.
@@ -198,7 +349,7 @@ fn parse_digest(arg: &str) -> Option<ArtifactDigests> {
 }
 
 /// The subject argument: a digest (when it has a digest's form and is not an existing path),
-/// an npm tarball (when `npm_aware` and the file is a gzip'd tar with `package/package.json`),
+/// an npm tarball (when `npm_aware` and the file is a gzip'd tar with `<top-level dir>/package.json`),
 /// or any artifact file.
 pub fn read_subject(arg: &str, npm_aware: bool) -> anyhow::Result<Subject> {
     let path = Path::new(arg);
@@ -287,7 +438,7 @@ fn time_source(source: &TimeSource) -> String {
 /// The human-readable facts.
 pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
     let mut lines = vec![format!("verified: {}", subject_label(subject))];
-    match &v.signer {
+    match &v.signer() {
         VerifiedSigner::Certificate(id) => {
             lines.push(format!("  identity:          {}", id.san.value()));
             lines.push(format!("  issuer:            {}", id.issuer));
@@ -307,11 +458,11 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
                 .push(format!("  signer:            managed key {}", if hint.is_empty() { "(no hint)" } else { hint }));
         }
     }
-    if let Some(st) = &v.statement {
+    if let Some(st) = v.statement() {
         lines.push(format!("  predicate:         {}", st.predicate_type));
     }
-    lines.push(format!("  log index:         {} ({})", v.log_entry.log_index, v.log_entry.log_base_url));
-    for t in &v.signed_times {
+    lines.push(format!("  log index:         {} ({})", v.log_entry().log_index, v.log_entry().log_base_url));
+    for t in v.signed_times() {
         lines.push(format!("  signed at:         {} ({})", t.time.to_rfc3339(), time_source(&t.source)));
     }
     lines
@@ -319,7 +470,7 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
 
 /// The facts as one JSON object.
 pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
-    let signer = match &v.signer {
+    let signer = match &v.signer() {
         VerifiedSigner::Certificate(id) => {
             let mut extensions = Map::new();
             for (k, value) in &id.extensions {
@@ -339,7 +490,7 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
         VerifiedSigner::ManagedKey { hint } => json!({ "kind": "key", "hint": hint }),
     };
     let times: Vec<Value> = v
-        .signed_times
+        .signed_times()
         .iter()
         .map(|t| match &t.source {
             TimeSource::TransparencyLog { log_index } => {
@@ -350,7 +501,7 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
             }
         })
         .collect();
-    let statement = v.statement.as_ref().map(|st| {
+    let statement = v.statement().map(|st| {
         json!({
             "type": st.statement_type,
             "predicateType": st.predicate_type,
@@ -363,10 +514,10 @@ pub fn facts_json(v: &VerifiedBundle, subject: &Subject) -> Value {
     json!({
         "verified": true,
         "subject": subject_label(subject),
-        "mediaType": v.media_type,
+        "mediaType": v.media_type(),
         "signer": signer,
-        "logIndex": v.log_entry.log_index,
-        "log": v.log_entry.log_base_url,
+        "logIndex": v.log_entry().log_index,
+        "log": v.log_entry().log_base_url,
         "signingTime": v.signing_time().map(UnixTime::to_rfc3339),
         "signedTimes": times,
         "statement": statement,
@@ -391,11 +542,5 @@ mod tests {
     fn embedded_roots_parse() {
         assert!(read_trusted_root(None, false).unwrap().certificate_authorities.len() >= 2);
         assert!(!read_trusted_root(None, true).unwrap().tlogs.is_empty());
-    }
-
-    #[test]
-    fn repository_shorthand_is_a_github_url() {
-        assert_eq!(repository_uri("o/r"), "https://github.com/o/r");
-        assert_eq!(repository_uri("https://gitlab.com/o/r/"), "https://gitlab.com/o/r");
     }
 }

@@ -60,6 +60,11 @@ impl Npmrc {
         self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// Every value set for `key`, in order (npm's `ca[]=...` lists).
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     /// Layers `other` over `self` (e.g. project `.npmrc` over user `.npmrc`).
     pub fn overlay(mut self, other: Npmrc) -> Npmrc {
         self.entries.extend(other.entries);

@@ -42,6 +42,10 @@ pub const MAX_CHAIN_CERTIFICATES: usize = 10;
 /// At most this many subjects in an in-toto statement.
 pub const MAX_SUBJECTS: usize = 1024;
 
+pub mod policy;
+
+pub use policy::{PredicateRule, SignerRule};
+
 /// The in-toto statement types npm and Sigstore clients produce.
 const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 const STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
@@ -131,23 +135,43 @@ pub struct IdentityPolicy {
     pub san: Option<SanMatcher>,
     /// Compared exactly with Source Repository URI (`.12`), e.g. `https://github.com/owner/repo`.
     pub source_repository_uri: Option<String>,
-    /// A workflow path, e.g. `.github/workflows/release.yml`, compared with the path part of
-    /// Build Signer URI (`.9`), the text before its `@ref`.
+    /// Who signed: the signer workflow (Build Signer URI `.9`, or the SAN) must be in this
+    /// repository or be this workflow ([`SignerRule`]).
+    pub signer: SignerRule,
+    /// A workflow path, e.g. `.github/workflows/release.yml`, compared exactly with the path
+    /// part of the signer workflow URI (parsed by [`policy::parse_workflow_uri`]: the path up to
+    /// `.yml`/`.yaml`, then `@ref`). It narrows the policy; it never pins anything alone.
     pub workflow_path: Option<String>,
-    /// Compared exactly with Source Repository Ref (`.14`), e.g. `refs/tags/v1.0.0`.
+    /// Compared exactly with Source Repository Ref (`.14`), e.g. `refs/tags/v1.0.0`. Narrows only.
     pub source_ref: Option<String>,
 }
 
 impl IdentityPolicy {
+    /// An issuer and nothing else: a constraint (SAN or repository) must be added.
     pub fn new(issuer: impl Into<String>) -> Self {
-        Self { issuer: issuer.into(), san: None, source_repository_uri: None, workflow_path: None, source_ref: None }
+        Self {
+            issuer: issuer.into(),
+            san: None,
+            source_repository_uri: None,
+            signer: SignerRule::Unconstrained,
+            workflow_path: None,
+            source_ref: None,
+        }
     }
 
+    /// `gh attestation verify --repo`'s policy: the Source Repository URI is `repository` and
+    /// the signer is a workflow of that same repository.
+    pub fn repository(issuer: impl Into<String>, repository: impl Into<String>) -> Self {
+        let mut policy = Self::new(issuer);
+        policy.source_repository_uri = Some(repository.into());
+        policy.signer = SignerRule::SameRepository;
+        policy
+    }
+
+    /// Only a SAN matcher or a source repository pins who signed; the workflow, ref and signer
+    /// rules narrow one of those and are satisfiable by anyone's build on their own.
     fn has_identity_constraint(&self) -> bool {
-        self.san.is_some()
-            || self.source_repository_uri.is_some()
-            || self.workflow_path.is_some()
-            || self.source_ref.is_some()
+        self.san.is_some() || self.source_repository_uri.is_some()
     }
 }
 
@@ -227,19 +251,45 @@ pub struct VerifiedStatement {
     pub payload: Vec<u8>,
 }
 
-/// Everything that was proven about a bundle.
+/// Everything that was proven about a bundle. Only [`verify_bundle`] makes one: the fields are
+/// private and read through methods, so no caller can assemble "verified" facts by hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedBundle {
-    pub media_type: String,
-    pub signer: VerifiedSigner,
-    pub log_entry: VerifiedLogEntry,
+    media_type: String,
+    signer: VerifiedSigner,
+    log_entry: VerifiedLogEntry,
     /// Every verified signing time (at least one).
-    pub signed_times: Vec<SignedTime>,
+    signed_times: Vec<SignedTime>,
     /// Present for DSSE bundles.
-    pub statement: Option<VerifiedStatement>,
+    statement: Option<VerifiedStatement>,
 }
 
 impl VerifiedBundle {
+    /// The bundle's media type (its version).
+    pub fn media_type(&self) -> &str {
+        &self.media_type
+    }
+
+    /// Who signed: a certificate identity or a managed key.
+    pub fn signer(&self) -> &VerifiedSigner {
+        &self.signer
+    }
+
+    /// The transparency-log entry whose inclusion was proven.
+    pub fn log_entry(&self) -> &VerifiedLogEntry {
+        &self.log_entry
+    }
+
+    /// Every verified signing time (at least one).
+    pub fn signed_times(&self) -> &[SignedTime] {
+        &self.signed_times
+    }
+
+    /// The signed in-toto statement, for DSSE bundles.
+    pub fn statement(&self) -> Option<&VerifiedStatement> {
+        self.statement.as_ref()
+    }
+
     /// The certificate identity, for keyless bundles.
     pub fn identity(&self) -> Option<&CertificateIdentity> {
         match &self.signer {
@@ -349,6 +399,9 @@ impl std::fmt::Display for VerifyError {
             }
             Self::Sct(e) => write!(f, "certificate transparency: {e}"),
             Self::CertificateProfile { reason } => write!(f, "certificate is not a Sigstore code-signing certificate: {reason}"),
+            Self::PolicyMismatch { field: field @ "predicate type", expected, found } => {
+                write!(f, "statement {field} is {found:?}, but the policy requires {expected}")
+            }
             Self::PolicyMismatch { field, expected, found } => {
                 write!(f, "certificate {field} is {found:?}, but the policy requires {expected:?}")
             }
@@ -555,11 +608,24 @@ impl<'a> ParsedBundle<'a> {
 // The algorithm.
 
 /// Verifies `bundle` against `trust`, for `subject`, under `policy` (sigstore-protocol.md §5).
+/// The predicate type is not checked: see [`verify_attestation`].
 pub fn verify_bundle(
     bundle: &Bundle,
     trust: &TrustedRoot,
     subject: &Subject,
     policy: &Policy,
+) -> Result<VerifiedBundle, VerifyError> {
+    verify_attestation(bundle, trust, subject, policy, &PredicateRule::Any)
+}
+
+/// [`verify_bundle`], and the signed statement's `predicateType` must satisfy `predicate` (a
+/// message signature, which carries no statement, satisfies only [`PredicateRule::Any`]).
+pub fn verify_attestation(
+    bundle: &Bundle,
+    trust: &TrustedRoot,
+    subject: &Subject,
+    policy: &Policy,
+    predicate: &PredicateRule,
 ) -> Result<VerifiedBundle, VerifyError> {
     check_trusted_root(trust)?;
     check_policy(policy)?;
@@ -593,6 +659,18 @@ pub fn verify_bundle(
 
     // Step 7 first: it needs no time, and "not this artifact" is the most useful answer.
     let statement = verify_signature(&parsed, &key, subject)?;
+    // The predicate type is part of the policy: a statement of another kind signed by the
+    // same identity is not provenance.
+    if let PredicateRule::OneOf(_) = predicate {
+        let found = statement.as_ref().map_or("(no statement: a message signature)", |s| s.predicate_type.as_str());
+        if !predicate.allows(found) {
+            return Err(VerifyError::PolicyMismatch {
+                field: "predicate type",
+                expected: predicate.describe(),
+                found: found.to_owned(),
+            });
+        }
+    }
 
     // Step 4 (identity and profile) also needs no time.
     if let (Some(leaf), Policy::Keyless(identity)) = (leaf, policy) {
@@ -703,7 +781,7 @@ fn check_policy(policy: &Policy) -> Result<(), VerifyError> {
             }
             if !identity.has_identity_constraint() {
                 return Err(VerifyError::PolicyInvalid {
-                    reason: "no identity constraint given (SAN, repository, workflow or ref)".into(),
+                    reason: "no identity pinned: give an exact or regexp identity (SAN) or a source repository; a workflow, ref or signer rule only narrows one of those".into(),
                 });
             }
             Ok(())
@@ -794,12 +872,16 @@ fn verify_signature(
 
 fn parse_statement(payload: &[u8]) -> Result<VerifiedStatement, VerifyError> {
     let bad = |reason: &str| VerifyError::SubjectMismatch { reason: format!("in-toto statement: {reason}") };
-    let value: Value = serde_json::from_slice(payload).map_err(|_| bad("payload is not JSON"))?;
+    // Duplicate keys are refused: other verifiers' protobuf-JSON parsers reject them, and
+    // serde_json alone would keep the last one (a parser differential).
+    let value: Value =
+        policy::parse_strict_json(payload).map_err(|e| bad(&format!("payload is not strict JSON: {e}")))?;
     let statement_type = value.get("_type").and_then(Value::as_str).ok_or_else(|| bad("no _type"))?;
     if statement_type != STATEMENT_V1 && statement_type != STATEMENT_V0_1 {
         return Err(bad(&format!("_type {statement_type:?} is not an in-toto statement")));
     }
-    let predicate_type = value.get("predicateType").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let predicate_type =
+        value.get("predicateType").and_then(Value::as_str).ok_or_else(|| bad("no predicateType"))?.to_owned();
     let raw_subjects = value.get("subject").and_then(Value::as_array).ok_or_else(|| bad("no subject list"))?;
     if raw_subjects.is_empty() || raw_subjects.len() > MAX_SUBJECTS {
         return Err(bad(&format!("has {} subjects", raw_subjects.len())));
@@ -898,7 +980,8 @@ fn check_profile_and_identity(leaf: &LeafCertificate, policy: &IdentityPolicy) -
     }
     if let Some(want) = &policy.source_repository_uri {
         let found = leaf.extension(SigstoreExtension::SourceRepositoryUri).unwrap_or_default();
-        if found != want {
+        // GitHub and GitLab names are case-insensitive; Fulcio copies the claim's case.
+        if !crate::core::npm::repository::same_repository(found, want) || found.is_empty() {
             return Err(VerifyError::PolicyMismatch {
                 field: "source repository",
                 expected: want.clone(),
@@ -906,16 +989,19 @@ fn check_profile_and_identity(leaf: &LeafCertificate, policy: &IdentityPolicy) -
             });
         }
     }
-    if let Some(want) = &policy.workflow_path {
-        let found = leaf.extension(SigstoreExtension::BuildSignerUri).unwrap_or_default();
-        if !workflow_matches(found, want) {
-            return Err(VerifyError::PolicyMismatch {
-                field: "build signer workflow",
-                expected: want.clone(),
-                found: found.into(),
-            });
-        }
-    }
+    // The signer workflow: Build Signer URI, or the SAN on certificates from before `.9`.
+    let signer_uri = leaf.extension(SigstoreExtension::BuildSignerUri).unwrap_or(san.value());
+    policy::check_signer(
+        signer_uri,
+        &policy.signer,
+        policy.source_repository_uri.as_deref(),
+        policy.workflow_path.as_deref(),
+    )
+    .map_err(|m| VerifyError::PolicyMismatch {
+        field: "build signer workflow",
+        expected: m.expected,
+        found: m.found,
+    })?;
     if let Some(want) = &policy.source_ref {
         let found = leaf.extension(SigstoreExtension::SourceRepositoryRef).unwrap_or_default();
         if found != want {
@@ -927,20 +1013,6 @@ fn check_profile_and_identity(leaf: &LeafCertificate, policy: &IdentityPolicy) -
         }
     }
     Ok(())
-}
-
-/// `want` is a workflow path (`.github/workflows/x.yml`, or just `x.yml`); the build signer URI
-/// is `https://<host>/<owner>/<repo>/<path>@<ref>`.
-fn workflow_matches(build_signer_uri: &str, want: &str) -> bool {
-    let Some((without_ref, _)) = build_signer_uri.rsplit_once('@') else {
-        return false;
-    };
-    let want = want.trim_start_matches("./").trim_start_matches('/');
-    if want.is_empty() {
-        return false;
-    }
-    let want = if want.contains('/') { want.to_owned() } else { format!(".github/workflows/{want}") };
-    without_ref.ends_with(&format!("/{want}"))
 }
 
 /// Steps 6, 2 and 3 for a certificate signer: every signed time inside the leaf's validity;

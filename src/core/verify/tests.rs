@@ -203,7 +203,7 @@ fn identity_policy_checks_san_issuer_and_extensions() {
     let mut wrong_ref = default_policy();
     wrong_ref.source_ref = Some("refs/tags/v1".into());
     let mut wrong_workflow = default_policy();
-    wrong_workflow.workflow_path = Some("release.yml".into());
+    wrong_workflow.workflow_path = Some(".github/workflows/release.yml".into());
     let mut partial_regex = default_policy();
     partial_regex.san = Some(SanMatcher::regex("https://github.com/sigstore-conformance/").unwrap());
     for (name, policy) in [
@@ -223,7 +223,8 @@ fn identity_policy_checks_san_issuer_and_extensions() {
     let mut by_extensions = IdentityPolicy::new(GITHUB_ISSUER);
     by_extensions.source_repository_uri =
         Some("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon".into());
-    by_extensions.workflow_path = Some("extremely-dangerous-oidc-beacon.yml".into());
+    by_extensions.workflow_path = Some(".github/workflows/extremely-dangerous-oidc-beacon.yml".into());
+    by_extensions.signer = SignerRule::SameRepository;
     by_extensions.source_ref = Some("refs/heads/main".into());
     by_extensions.san = Some(SanMatcher::regex("https://github\\.com/sigstore-conformance/.*").unwrap());
     check_profile_and_identity(&leaf, &by_extensions).unwrap();
@@ -254,15 +255,18 @@ fn a_key_signed_bundle_is_refused_under_a_keyless_policy() {
 }
 
 #[test]
-fn workflow_paths_match_the_build_signer_uri() {
-    let uri = "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1";
-    assert!(workflow_matches(uri, ".github/workflows/release.yml"));
-    assert!(workflow_matches(uri, "release.yml"));
-    assert!(workflow_matches(uri, "o/r/.github/workflows/release.yml"));
-    assert!(!workflow_matches(uri, "lease.yml"));
-    assert!(!workflow_matches(uri, "other.yml"));
-    assert!(!workflow_matches(uri, ""));
-    assert!(!workflow_matches("no-ref", "no-ref"));
+fn a_workflow_or_ref_alone_pins_no_one() {
+    for narrow in [
+        |p: &mut IdentityPolicy| p.workflow_path = Some(".github/workflows/release.yml".into()),
+        |p: &mut IdentityPolicy| p.source_ref = Some("refs/tags/v1.0.0".into()),
+        |p: &mut IdentityPolicy| p.signer = SignerRule::Repository("https://github.com/o/r".into()),
+    ] {
+        let mut identity = IdentityPolicy::new(GITHUB_ISSUER);
+        narrow(&mut identity);
+        let err = verify_bundle(&conformance!("happy-path-v0.3"), &production(), &a_txt(), &Policy::Keyless(identity))
+            .unwrap_err();
+        assert!(matches!(err, VerifyError::PolicyInvalid { .. }), "{err}");
+    }
 }
 
 fn log_time(bundle: &Bundle) -> Vec<SignedTime> {

@@ -1,9 +1,6 @@
 //! Transparency-log entry verification (sigstore-protocol.md §5 steps 5 and 8): find the log
 //! in the trusted root, check the entry body against the bundle's content, verify the Merkle
 //! inclusion proof against a verified checkpoint, and verify the SET.
-//!
-//! CONTRACT (shared with `core::verify`): the types and the signature of [`verify_entry`] are
-//! fixed; the tlog engineer fills in the body and may add error variants and private helpers.
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};

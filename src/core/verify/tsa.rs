@@ -1,7 +1,4 @@
 //! RFC 3161 timestamp verification (sigstore-protocol.md §5 step 1a).
-//!
-//! CONTRACT (shared with `core::verify`): the types and the signature of [`verify_timestamp`]
-//! are fixed; the tlog engineer fills in the body and may add error variants and helpers.
 
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
