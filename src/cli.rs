@@ -38,6 +38,8 @@ pub enum Command {
     /// --certificate-identity-regexp); --workflow and --ref narrow it further.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(cmd::verify::VerifyArgs),
+    /// Fetch a Sigstore instance's trusted root (and signing config) through TUF.
+    TrustRoot(cmd::trust_root::TrustRootArgs),
     /// Run the local Sigstore stand-in (Fulcio-like CA, Rekor-like log) until stopped.
     #[command(after_help = SERVE_EXAMPLES)]
     ServeSigstore(cmd::serve::ServeArgs),

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             Command::Publish(args) => cmd::publish::run(args).await,
             Command::Verify(args) => cmd::verify::run(args).await,
             Command::ServeSigstore(args) => cmd::serve::run(args).await,
+            Command::TrustRoot(args) => cmd::trust_root::run(args).await,
             Command::Conformance(c) => cmd::conformance::run(c).await,
         }
     });
@@ -51,6 +52,7 @@ fn command_title(command: &Command) -> &'static str {
         Command::Publish(_) => "npm-attest publish",
         Command::Verify(_) => "npm-attest verify",
         Command::ServeSigstore(_) => "npm-attest serve-sigstore",
+        Command::TrustRoot(_) => "npm-attest trust-root",
         Command::Conformance(_) => "npm-attest conformance",
     }
 }

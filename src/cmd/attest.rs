@@ -18,9 +18,11 @@ use serde_json::{json, Value};
 
 use crate::ci::summary::VerificationOutcome;
 use crate::cmd::batch::{self, bounded, error_text};
+use crate::core::npm::pack::Manager;
 use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
-use crate::fsutil::{parent_dir, rename, write_atomic};
+use crate::fsutil::{parent_dir, write_atomic};
+use crate::npm::pack::{check_signable, default_output_dir, move_file};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
 use crate::sigstore::endpoints::Endpoints;
@@ -30,7 +32,8 @@ use crate::sigstore::signer::{capture_env, SignedBundle, Signer, SignerPlan, Sig
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
-    /// Tarballs made by `npm pack`, or package directories (packed with `npm pack` first).
+    /// Tarballs made by `npm pack`, or package directories (packed first by the project's
+    /// package manager, into a private temporary directory).
     /// With `--workspaces`: the project root whose package.json lists the workspaces.
     #[arg(default_value = ".", value_name = "PACKAGE")]
     pub packages: Vec<PathBuf>,
@@ -45,9 +48,16 @@ pub struct AttestArgs {
     #[arg(short, long, value_name = "PATH", conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
 
-    /// Write every bundle (and tarballs packed from directories) into this directory.
+    /// Write every bundle (and tarballs packed from directories) into this directory
+    /// [default: the current directory, or `.npm-attest/` in it when it is inside a package
+    /// being packed].
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+
+    /// Pack package directories with this package manager instead of the detected one
+    /// (`packageManager` field, then lockfiles).
+    #[arg(long, value_enum, value_name = "MANAGER")]
+    pub package_manager: Option<Manager>,
 
     /// How many statements are signed and logged at the same time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -88,6 +98,15 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     let upload =
         if args.upload_to_github { Some(crate::ci::attestations::UploadTarget::from_env(&lookup)?) } else { None };
     let inputs = inputs(&args)?;
+    let mut args = args;
+    if args.output.is_none() && args.output_dir.is_none() {
+        let dirs: Vec<&Path> = inputs.iter().filter(|p| p.is_dir()).map(PathBuf::as_path).collect();
+        let out = default_output_dir(&dirs)?;
+        if out != Path::new(".") {
+            args.output_dir = Some(out);
+        }
+    }
+    let args = args;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
             fail_with_hint(
@@ -129,8 +148,9 @@ async fn run_one(
     lookup: &dyn Fn(&str) -> Option<String>,
     upload: Option<&crate::ci::attestations::UploadTarget>,
 ) -> anyhow::Result<()> {
-    let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref()).await?;
+    let plan = plan(input, args.output.as_deref(), args.output_dir.as_deref(), args.package_manager).await?;
     let package = read_tarball(&plan.tarball).await?;
+    check_signable(&package)?;
     report::info(&format!(
         "Attesting {}@{} ({}, sha512 {})",
         package.name,
@@ -185,7 +205,8 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
         inputs.len(),
         args.concurrency
     ));
-    let (signer, prepared) = tokio::join!(signer_plan.start(), prepare_all(&inputs, args.output_dir.clone(), cores));
+    let (signer, prepared) =
+        tokio::join!(signer_plan.start(), prepare_all(&inputs, args.output_dir.clone(), args.package_manager, cores));
     let signer = Arc::new(signer?);
     warn_if_unverifiable(&signer);
     let out_dir = args.output_dir.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -264,13 +285,20 @@ async fn run_batch(args: &AttestArgs, signer_plan: SignerPlan, inputs: Vec<PathB
 }
 
 /// Packs and hashes every input, at most `cores` at a time.
-async fn prepare_all(inputs: &[PathBuf], out_dir: Option<PathBuf>, cores: usize) -> Vec<anyhow::Result<Prepared>> {
+async fn prepare_all(
+    inputs: &[PathBuf],
+    out_dir: Option<PathBuf>,
+    manager: Option<Manager>,
+    cores: usize,
+) -> Vec<anyhow::Result<Prepared>> {
     let items: Vec<Result<PathBuf, std::convert::Infallible>> = inputs.iter().cloned().map(Ok).collect();
     let prepared = bounded(cores, items, |input: PathBuf| {
         let out_dir = out_dir.clone();
         async move {
-            let plan = plan(&input, None, out_dir.as_deref()).await?;
-            read_tarball(&plan.tarball).await.map(|package| Prepared { plan, package })
+            let plan = plan(&input, None, out_dir.as_deref(), manager).await?;
+            let package = read_tarball(&plan.tarball).await?;
+            check_signable(&package)?;
+            Ok(Prepared { plan, package })
         }
     })
     .await;
@@ -343,25 +371,40 @@ fn report_batch(
 /// Works out the tarball (packing a directory) and the output paths: `output` names the
 /// bundle, else `output_dir` holds it, else it goes next to the tarball (or in the current
 /// directory for a package directory).
-async fn plan(input: &Path, output: Option<&Path>, output_dir: Option<&Path>) -> anyhow::Result<Plan> {
+async fn plan(
+    input: &Path,
+    output: Option<&Path>,
+    output_dir: Option<&Path>,
+    manager: Option<Manager>,
+) -> anyhow::Result<Plan> {
     if batch::is_dir(input)? {
-        // The packed tarball is kept next to the bundle; it is packed into a temporary
-        // directory there and moved into place only when the bundle is written.
+        // The packed tarball is kept next to the bundle; it is packed into a private
+        // temporary directory (never into the package) and moved into place only when the
+        // bundle is written.
         let out_dir = match (output, output_dir) {
             (Some(output), _) => parent_dir(output),
             (None, Some(dir)) => dir.to_path_buf(),
             (None, None) => PathBuf::from("."),
         };
-        let pack_dir = tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(&out_dir).map_err(|e| {
-            fail(ExitKind::Environment, format!("cannot create a temporary directory in {}: {e}", out_dir.display()))
-        })?;
-        report::info(&format!("Packing {} with `npm pack`", input.display()));
-        let packed = crate::npm::pack::npm_pack(input, pack_dir.path()).await?;
-        let file_name = packed.file_name().map(|n| n.to_owned()).unwrap_or_default();
-        let tarball_final = in_dir(&out_dir, &file_name.to_string_lossy());
+        let packed = crate::npm::pack::pack(input, manager).await?;
+        // Yarn names every tarball `package.tgz`: the kept file gets npm's name instead.
+        let written = packed.tarball.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = match (packed.manager, tarball::read(&packed.tarball)) {
+            (Manager::Yarn, Ok(t)) => {
+                let raw = t.manifest.get("version").and_then(Value::as_str).unwrap_or(t.version.as_str());
+                crate::npm::pack::tarball_name(t.name.as_str(), raw)
+            }
+            _ => written,
+        };
+        let tarball_final = in_dir(&out_dir, &file_name);
         let bundle =
             output.map(Path::to_path_buf).unwrap_or_else(|| in_dir(&out_dir, &bundle_name(Path::new(&file_name))));
-        Ok(Plan { tarball: packed, tarball_final: Some(tarball_final), bundle, _pack_dir: Some(pack_dir) })
+        Ok(Plan {
+            tarball: packed.tarball.clone(),
+            tarball_final: Some(tarball_final),
+            bundle,
+            _pack_dir: Some(packed.dir),
+        })
     } else {
         let bundle = match (output, output_dir) {
             (Some(output), _) => output.to_path_buf(),
@@ -405,7 +448,7 @@ fn write_results(plan: &Plan, bundle: &Bundle) -> anyhow::Result<PathBuf> {
     let bundle_bytes = bundle_json(bundle)?;
     let tarball_path = match &plan.tarball_final {
         Some(final_path) => {
-            rename(&plan.tarball, final_path)?;
+            move_file(&plan.tarball, final_path)?;
             final_path.clone()
         }
         None => plan.tarball.clone(),

@@ -4,5 +4,7 @@ pub mod attest;
 pub mod batch;
 pub mod conformance;
 pub mod publish;
+mod release_tags;
 pub mod serve;
+pub mod trust_root;
 pub mod verify;

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::cmd::batch::{self, bounded, error_text};
+use crate::cmd::release_tags::{announce, Released};
+use crate::core::npm::pack::Manager;
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
@@ -26,8 +28,9 @@ use crate::core::verify::{IdentityPolicy, NpmPackage, Policy};
 use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
 use crate::core::wire::bundle::Bundle;
 use crate::error::{fail, fail_with_hint, ExitKind};
-use crate::fsutil::{rename, write_atomic};
+use crate::fsutil::write_atomic;
 use crate::http::{Http, RetryPolicy};
+use crate::npm::pack::{check_signable, move_file};
 use crate::npm::registry::{self, AuthPlan, Registry};
 use crate::npm::tarball::{self, PackageTarball};
 use crate::report;
@@ -57,7 +60,8 @@ impl Access {
 
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
-    /// Tarballs made by `npm pack`, or package directories (packed with `npm pack` first).
+    /// Tarballs made by `npm pack`, or package directories (packed first by the project's
+    /// package manager, into a private temporary directory).
     /// With `--workspaces`: the project root whose package.json lists the workspaces.
     #[arg(default_value = ".", value_name = "PACKAGE")]
     pub packages: Vec<PathBuf>,
@@ -96,6 +100,22 @@ pub struct PublishArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "no_provenance")]
     pub bundle: Option<PathBuf>,
 
+    /// Pack package directories with this package manager instead of the detected one
+    /// (`packageManager` field, then lockfiles).
+    #[arg(long, value_enum, value_name = "MANAGER")]
+    pub package_manager: Option<Manager>,
+
+    /// Publish the tarballs `changeset pack --out-dir DIR` wrote (changesets 3), in the order
+    /// of DIR/publish-plan.json, after checking each against the plan's sha256 integrity.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["workspaces", "bundle"])]
+    pub from_pack_dir: Option<PathBuf>,
+
+    /// Create a git tag `<name>@<version>` for each version published (as `changeset tag`
+    /// does). Without it, tags are left to the caller; `New tag:` lines and the
+    /// `CHANGESETS_OUTPUT` events are written either way.
+    #[arg(long)]
+    pub git_tag: bool,
+
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
 
@@ -117,9 +137,13 @@ pub struct Context {
     pub provenance: bool,
     pub bundle: Option<PathBuf>,
     pub trusted_root: Option<PathBuf>,
+    /// Where public-good's (or `--tuf-url`'s) trust material comes from, for `--bundle`.
+    pub tuf: crate::sigstore::tuf::TufArgs,
     /// Local stand-in: where to write its trusted root (`--trusted-root-out`).
     pub trusted_root_out: Option<PathBuf>,
     pub dry_run: bool,
+    /// In a batch, a version already on the registry is skipped (a line each), not refused.
+    pub skip_existing: bool,
     /// Where a bundle is kept when an upload fails.
     pub keep_dir: PathBuf,
     signer: LazySigner,
@@ -182,6 +206,8 @@ pub struct PackageInput {
     /// The package directory it was packed from, whose `.npmrc` is read instead of the one in
     /// the run's `Context::project_dir` (not for workspaces: npm reads the project root's).
     pub project_dir: Option<PathBuf>,
+    /// The package directory it was packed from.
+    pub packed_from: Option<PathBuf>,
 }
 
 /// What a publish did.
@@ -205,6 +231,10 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     // The identity token source first: no token means no point in packing or hashing.
     let plan =
         if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
+    if let Some(dir) = &args.from_pack_dir {
+        let inputs = from_pack_dir(dir)?;
+        return run_batch(&args, env, plan, &inputs).await;
+    }
     let inputs = batch::inputs(&args.packages, args.workspaces)?;
     match inputs.as_slice() {
         [one] if !args.workspaces => run_one(&args, env, plan, one).await,
@@ -217,33 +247,104 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The tarballs of a changesets 3 pack directory, in plan order, each checked against the
+/// plan's sha256 integrity (the bytes signed are the bytes changesets packed).
+fn from_pack_dir(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let plan_path = dir.join("publish-plan.json");
+    let bytes = std::fs::read(&plan_path).map_err(|e| {
+        fail_with_hint(
+            ExitKind::BadInput,
+            format!("cannot read {}: {e}", plan_path.display()),
+            "pass the directory `changeset pack --out-dir DIR` wrote",
+        )
+    })?;
+    let planned = crate::core::npm::changesets::parse_publish_plan(&bytes)
+        .map_err(|e| fail(ExitKind::BadInput, format!("{}: {e}", plan_path.display())))?;
+    let mut out = Vec::with_capacity(planned.len());
+    for entry in planned {
+        let path =
+            if Path::new(&entry.path).is_absolute() { PathBuf::from(&entry.path) } else { dir.join(&entry.path) };
+        let tarball = std::fs::read(&path).map_err(|e| {
+            fail(ExitKind::BadInput, format!("{}@{}: cannot read {}: {e}", entry.name, entry.version, path.display()))
+        })?;
+        let actual =
+            format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&tarball)));
+        if actual != entry.integrity {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                format!(
+                    "{}@{}: {} does not match the publish plan (plan {}, file {actual})",
+                    entry.name,
+                    entry.version,
+                    path.display(),
+                    entry.integrity
+                ),
+                "run `changeset pack` again; the tarball changed after it was packed",
+            ));
+        }
+        out.push(path);
+    }
+    if out.is_empty() {
+        report::info(&format!("{} lists nothing to publish", plan_path.display()));
+    }
+    Ok(out)
+}
+
 /// One package: the original single-package flow and output.
 async fn run_one(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, package: &Path) -> anyhow::Result<()> {
     // A package directory's `.npmrc` is read through `input.project_dir`.
-    let (input, _pack_dir) = load(package).await?;
+    let (input, _pack_dir) = load(package, args.package_manager).await?;
     let project_dir = PathBuf::from(".");
     let ctx = Context::new(args, env, project_dir, plan)?;
     let result = publish_package(&ctx, &input).await;
+    let lookup = |key: &str| ctx.env.get(key).cloned();
+    let announced = match &result {
+        Ok(p) if !p.dry_run => {
+            let released = [Released { name: &p.name, version: &p.version }];
+            announce(&released, &lookup, !args.json, args.git_tag)
+        }
+        _ => Ok(()),
+    };
     ctx.shutdown().await;
     let published = result?;
     if args.json {
         report::data(&published_json(&published).to_string());
     }
-    Ok(())
-}
-
-/// A temporary directory in the current directory for `npm pack` output.
-fn pack_dir() -> anyhow::Result<tempfile::TempDir> {
-    tempfile::Builder::new().prefix(".npm-attest-pack-").tempdir_in(".").map_err(|e| {
-        fail(ExitKind::Environment, format!("cannot create a temporary directory in the current directory: {e}"))
-    })
+    announced
 }
 
 /// The outcome for one package of a batch.
 enum Outcome {
     Published(Published),
-    Failed { label: String, error: anyhow::Error },
+    /// The version is on the registry already.
+    Skipped {
+        name: String,
+        version: String,
+        registry: String,
+    },
+    Failed {
+        label: String,
+        error: anyhow::Error,
+    },
 }
+
+/// A version already on the registry, found by the preflight of a batch.
+#[derive(Debug)]
+pub struct AlreadyPublished {
+    pub name: String,
+    pub version: String,
+    pub registry: String,
+}
+
+impl std::fmt::Display for AlreadyPublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} is already on {}", self.name, self.version, self.registry)
+    }
+}
+
+impl std::error::Error for AlreadyPublished {}
 
 /// Several packages with one signer. Every package is packed and read, then every package runs
 /// its preflight, and only then are the ones that passed signed (by the one signer, started
@@ -257,13 +358,16 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
         (true, [root]) => root.clone(),
         _ => PathBuf::from("."),
     };
-    let ctx = Arc::new(Context::new(args, env, project_dir, plan)?);
+    let mut ctx = Context::new(args, env, project_dir, plan)?;
+    ctx.skip_existing = true;
+    let ctx = Arc::new(ctx);
 
     // Packing and reading, in parallel.
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     let paths: Vec<Result<PathBuf, Outcome>> = packages.iter().cloned().map(Ok).collect();
+    let manager = args.package_manager;
     let read = bounded(cores, paths, |package: PathBuf| async move {
-        let result = load(&package).await;
+        let result = load(&package, manager).await;
         (package, result)
     })
     .await?;
@@ -308,35 +412,92 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
         }
     })
     .await?;
-    let mut ready: Vec<Result<(PackageInput, Checked), Outcome>> = Vec::with_capacity(checked.len());
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(checked.len());
+    let mut ready: Vec<(usize, PackageInput, Checked)> = Vec::new();
     for item in checked {
-        ready.push(match item {
-            Ok((input, Ok(checked))) => Ok((input, checked)),
-            Ok((input, Err(error))) => Err(Outcome::Failed { label: label(&input), error }),
-            Err(outcome) => Err(outcome),
+        outcomes.push(match item {
+            Ok((input, Ok(checked))) => {
+                ready.push((outcomes.len(), input, checked));
+                None
+            }
+            Ok((input, Err(error))) => Some(match error.downcast_ref::<AlreadyPublished>() {
+                Some(a) => {
+                    Outcome::Skipped { name: a.name.clone(), version: a.version.clone(), registry: a.registry.clone() }
+                }
+                None => Outcome::Failed { label: label(&input), error },
+            }),
+            Err(outcome) => Some(outcome),
         });
     }
 
-    // Signing and uploading the packages that passed.
-    let done = bounded(limit, ready, {
-        let ctx = Arc::clone(&ctx);
-        move |(input, checked): (PackageInput, Checked)| {
-            let ctx = Arc::clone(&ctx);
-            async move {
-                match sign_and_upload(&ctx, &input, checked).await {
-                    Ok(published) => Outcome::Published(published),
-                    Err(error) => Outcome::Failed { label: label(&input), error },
+    // The plan, before anything is signed: dependencies before dependents, in layers.
+    let nodes: Vec<(String, std::collections::BTreeSet<String>)> = ready
+        .iter()
+        .map(|(_, input, _)| {
+            (input.tarball.name.to_string(), crate::core::npm::order::dependency_names(&input.tarball.manifest))
+        })
+        .collect();
+    let (layers, cycles) = crate::core::npm::order::layers(&nodes);
+    for cycle in &cycles {
+        report::warn(&format!(
+            "dependency cycle between {}: they are published together, so one may briefly point at a version not yet on the registry",
+            cycle.join(", ")
+        ));
+    }
+    for outcome in outcomes.iter().flatten() {
+        if let Outcome::Skipped { name, version, registry } = outcome {
+            report::info(&format!("Skipping {name}@{version}: already on {registry}"));
+        }
+    }
+    if ready.is_empty() {
+        report::info("Nothing to publish: every version is already on the registry or was refused");
+    } else {
+        let mut step = 0;
+        let mut lines = Vec::new();
+        for layer in &layers {
+            for &i in layer {
+                step += 1;
+                if let Some((_, input, _)) = ready.get(i) {
+                    lines.push(format!("  {step}. {}", label(input)));
                 }
             }
         }
-    })
-    .await?;
-    let outcomes: Vec<Outcome> = done.into_iter().map(|r| r.unwrap_or_else(|outcome| outcome)).collect();
+        let verb = if ctx.dry_run { "Would publish" } else { "Publishing" };
+        report::info(&format!("{verb}, dependencies first:\n{}", lines.join("\n")));
+    }
+
+    // Signing and uploading the packages that passed, one layer after the other.
+    let mut slots: Vec<Option<(usize, PackageInput, Checked)>> = ready.into_iter().map(Some).collect();
+    for layer in layers {
+        let items: Vec<Result<(usize, PackageInput, Checked), Outcome>> =
+            layer.iter().filter_map(|&i| slots.get_mut(i).and_then(Option::take)).map(Ok).collect();
+        let done = bounded(limit, items, {
+            let ctx = Arc::clone(&ctx);
+            move |(slot, input, checked): (usize, PackageInput, Checked)| {
+                let ctx = Arc::clone(&ctx);
+                async move {
+                    let outcome = match sign_and_upload(&ctx, &input, checked).await {
+                        Ok(published) => Outcome::Published(published),
+                        Err(error) => Outcome::Failed { label: label(&input), error },
+                    };
+                    (slot, outcome)
+                }
+            }
+        })
+        .await?;
+        for (slot, outcome) in done.into_iter().flatten() {
+            if let Some(place) = outcomes.get_mut(slot) {
+                *place = Some(outcome);
+            }
+        }
+    }
+    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    let env = ctx.env.clone();
     if let Some(ctx) = Arc::into_inner(ctx) {
         ctx.shutdown().await;
     }
     drop(pack_dirs);
-    report_batch(args, &outcomes)
+    report_batch(args, &outcomes, &|key: &str| env.get(key).cloned())
 }
 
 /// `name@version` of a package.
@@ -346,25 +507,31 @@ fn label(input: &PackageInput) -> String {
 
 /// Packs a package directory (into a temporary directory kept by the caller) or takes a
 /// tarball, and reads it.
-async fn load(package: &Path) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
+async fn load(package: &Path, manager: Option<Manager>) -> anyhow::Result<(PackageInput, Option<tempfile::TempDir>)> {
     if !batch::is_dir(package)? {
-        return Ok((read_input(package, false).await?, None));
+        let input = read_input(package, false).await?;
+        check_signable(&input.tarball)?;
+        return Ok((input, None));
     }
-    let dir = pack_dir()?;
-    report::info(&format!("Packing {} with `npm pack`", package.display()));
-    let tarball_path = crate::npm::pack::npm_pack(package, dir.path()).await?;
-    let mut input = read_input(&tarball_path, true).await?;
+    let packed = crate::npm::pack::pack(package, manager).await?;
+    let mut input = read_input(&packed.tarball, true).await?;
+    check_signable(&input.tarball)?;
     input.project_dir = Some(package.to_path_buf());
-    Ok((input, Some(dir)))
+    input.packed_from = Some(package.to_path_buf());
+    Ok((input, Some(packed.dir)))
 }
 
 /// Per-package lines and a summary (or one JSON object), and the exit status.
-fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
+fn report_batch(args: &PublishArgs, outcomes: &[Outcome], env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
     let succeeded = outcomes.iter().filter(|o| matches!(o, Outcome::Published(_))).count();
-    let failed = outcomes.len() - succeeded;
+    let skipped = outcomes.iter().filter(|o| matches!(o, Outcome::Skipped { .. })).count();
+    let failed = outcomes.len() - succeeded - skipped;
     if args.json {
         let entries = outcomes.iter().map(|o| match o {
             Outcome::Published(p) => Ok(published_json(p)),
+            Outcome::Skipped { name, version, registry } => Ok(json!({
+                "name": name, "version": version, "registry": registry, "skipped": true, "published": false,
+            })),
             Outcome::Failed { label, error } => Err((label.as_str(), error)),
         });
         report::data(&batch::json_summary(entries).to_string());
@@ -376,17 +543,31 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
                     let log = p.transparency_log_url.as_deref().unwrap_or("no provenance");
                     report::data(&format!("{verb}  {}@{}  {}  ({log})", p.name, p.version, p.registry));
                 }
+                Outcome::Skipped { name, version, registry } => {
+                    report::data(&format!("skipped    {name}@{version}  {registry}  (already on the registry)"));
+                }
                 Outcome::Failed { label, error } => report::data(&format!("failed     {label}: {}", error_text(error))),
             }
         }
         let verb = if args.sigstore.dry_run { "checked (dry run)" } else { "published" };
-        report::data(&format!("{succeeded} {verb}, {failed} failed"));
+        report::data(&format!("{succeeded} {verb}, {skipped} skipped (already on the registry), {failed} failed"));
+        if succeeded == 0 && failed == 0 {
+            report::data("nothing to publish: every version is already on the registry");
+        }
     }
+    let released: Vec<Released<'_>> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Published(p) if !p.dry_run => Some(Released { name: &p.name, version: &p.version }),
+            _ => None,
+        })
+        .collect();
+    announce(&released, env, !args.json, args.git_tag)?;
     let failures: Vec<(&str, &anyhow::Error)> = outcomes
         .iter()
         .filter_map(|o| match o {
             Outcome::Failed { label, error } => Some((label.as_str(), error)),
-            Outcome::Published(_) => None,
+            Outcome::Published(_) | Outcome::Skipped { .. } => None,
         })
         .collect();
     let hint = if succeeded > 0 {
@@ -394,7 +575,7 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome]) -> anyhow::Result<()> 
     } else {
         "fix the packages named and publish them again"
     };
-    batch::verdict(outcomes.len(), &failures, hint)
+    batch::verdict(outcomes.len() - skipped, &failures, hint)
 }
 
 impl Context {
@@ -415,8 +596,10 @@ impl Context {
             provenance: !args.no_provenance,
             bundle: args.bundle.clone(),
             trusted_root: args.sigstore.trusted_root.clone(),
+            tuf: args.sigstore.tuf.clone(),
             trusted_root_out: args.sigstore.trusted_root_out.clone(),
             dry_run: args.sigstore.dry_run,
+            skip_existing: false,
             keep_dir: PathBuf::from("."),
             signer: LazySigner::new(plan),
         })
@@ -445,7 +628,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         if sha2_512(&bytes) != tarball.sha512 {
             return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
-        Ok(PackageInput { tarball, bytes, packed, project_dir: None })
+        Ok(PackageInput { tarball, bytes, packed, project_dir: None, packed_from: None })
     })
     .await
     .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
@@ -583,11 +766,19 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     // Preflight, remote, before anything is signed: the version must be new; provenance on a
     // new scoped package needs public access (npm's `ensureProvenanceGeneration`). Without
     // provenance nothing would be wasted: the registry's own answer is shown instead.
-    let packument = if ctx.provenance { registry.packument(name, token.as_ref()).await? } else { None };
-    if ctx.provenance {
+    let packument =
+        if ctx.provenance || ctx.skip_existing { registry.packument(name, token.as_ref()).await? } else { None };
+    if ctx.provenance || ctx.skip_existing {
         contacted.push(format!("{registry_url} (read {name}'s versions)"));
     }
     if packument.as_ref().and_then(|p| p.get("versions")).and_then(|v| v.get(version)).is_some() {
+        if ctx.skip_existing {
+            return Err(anyhow::Error::new(AlreadyPublished {
+                name: name.to_string(),
+                version: version.to_owned(),
+                registry: registry_url.clone(),
+            }));
+        }
         return Err(preflight_error(PreflightError::VersionExists {
             name: name.to_string(),
             version: version.to_owned(),
@@ -628,7 +819,18 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             Some(root) => {
                 SelfCheckTrust::Exact { root: read_trusted_root(Some(root), false)?, name: root.display().to_string() }
             }
-            None => SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?),
+            // Public-good's (or --tuf-url's) through TUF: exact when TUF verified it; the
+            // embedded snapshot only with --offline and no cache.
+            None => {
+                let repository = ctx.tuf.repository()?;
+                let fetched = crate::sigstore::tuf::trust_material(&repository, ctx.tuf.offline).await?;
+                let root = fetched.trusted_root()?;
+                if fetched.origin.is_tuf_verified() {
+                    SelfCheckTrust::Exact { root, name: format!("TUF-fresh ({})", repository.url) }
+                } else {
+                    SelfCheckTrust::PublicGoodSnapshot(root)
+                }
+            }
         };
         let policy = repository_policy(&input.tarball.manifest)?;
         check_bundle(&bundle, &npm_package(&input.tarball), &policy, &trust, &path.display().to_string())?;
@@ -813,17 +1015,24 @@ fn keep_for_retry(
         input.tarball.name.as_str().trim_start_matches('@').replace('/', "-"),
         input.tarball.version.as_str()
     );
-    let bundle_path = ctx.keep_dir.join(format!("{stem}.sigstore.json"));
+    // Never into a package being packed: `.npm-attest/` when the current directory is inside it.
+    let keep_dir = match &input.packed_from {
+        Some(dir) if ctx.keep_dir == Path::new(".") => {
+            crate::npm::pack::default_output_dir(&[dir.as_path()]).unwrap_or_else(|_| ctx.keep_dir.clone())
+        }
+        _ => ctx.keep_dir.clone(),
+    };
+    let bundle_path = keep_dir.join(format!("{stem}.sigstore.json"));
     let mut tarball_path = input.tarball.path.clone();
     let result = (|| -> anyhow::Result<Option<PathBuf>> {
         if input.packed {
-            let kept = ctx.keep_dir.join(format!("{stem}.tgz"));
-            rename(&input.tarball.path, &kept)?;
+            let kept = keep_dir.join(format!("{stem}.tgz"));
+            move_file(&input.tarball.path, &kept)?;
             tarball_path = kept;
         }
         let root_path = match root {
             Some(bytes) => {
-                let path = ctx.keep_dir.join(format!("{stem}.trusted_root.json"));
+                let path = keep_dir.join(format!("{stem}.trusted_root.json"));
                 write_atomic(&path, bytes)?;
                 Some(path)
             }

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// independent clients (file mode 0600).
     #[arg(long, value_name = "PATH")]
     pub token_out: Option<PathBuf>,
+    /// Write the `1.root.json` of the stand-in's TUF repository (served at `<URL>/tuf`, with the
+    /// trusted root and signing config as targets), for `--tuf-url <URL>/tuf --tuf-root PATH`.
+    #[arg(long, value_name = "PATH")]
+    pub tuf_root_out: Option<PathBuf>,
     /// Test and demo knob: issue certificates whose validity ended before they are issued
     /// (notBefore 20 minutes ago, notAfter 10 minutes ago); the log keeps the real time.
     #[arg(long)]
@@ -196,6 +200,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         if let Some(path) = &args.signing_config_out {
             write_json(path, &standin.signing_config())?;
+        }
+        if let Some(path) = &args.tuf_root_out {
+            write_atomically(path, standin.tuf_root())?;
         }
         if let Some(path) = &args.trust_config_out {
             write_json(path, &standin.client_trust_config())?;

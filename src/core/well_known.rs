@@ -13,6 +13,12 @@ pub const PUBLIC_GOOD_REKOR: &str = "https://rekor.sigstore.dev";
 pub const STAGING_FULCIO: &str = "https://fulcio.sigstage.dev";
 pub const STAGING_REKOR: &str = "https://rekor.sigstage.dev";
 
+/// Sigstore's TUF repositories and the targets npm-attest takes from them (tuf.md §2).
+pub const PUBLIC_GOOD_TUF: &str = "https://tuf-repo-cdn.sigstore.dev";
+pub const STAGING_TUF: &str = "https://tuf-repo-cdn.sigstage.dev";
+pub const TUF_TRUSTED_ROOT_TARGET: &str = "trusted_root.json";
+pub const TUF_SIGNING_CONFIG_TARGET: &str = "signing_config.v0.2.json";
+
 /// github.com's web and REST API addresses (the defaults of `GITHUB_SERVER_URL` and
 /// `GITHUB_API_URL`).
 pub const GITHUB_SERVER_URL: &str = "https://github.com";

@@ -240,12 +240,20 @@ impl Registry {
             .await?;
         if !response.status.is_success() {
             let message = registry_message(&response.body).unwrap_or_else(|| status_text(response.status));
+            let status = response.status.as_u16();
+            // A 404 means either "no such package" (a first publish, which trusted publishing
+            // cannot do) or "no publisher": the packument tells them apart.
+            let exists = if status == 404 { self.packument(name, None).await.ok().map(|p| p.is_some()) } else { None };
+            let refusal = crate::core::npm::trusted::classify_exchange(status, &message, exists);
+            let kind = if refusal == crate::core::npm::trusted::ExchangeRefusal::FirstPublish {
+                ExitKind::Environment
+            } else {
+                ExitKind::Remote
+            };
             return Err(fail_with_hint(
-                ExitKind::Remote,
-                format!("trusted publishing for {name}: the registry refused the token exchange ({}): {message}", response.status.as_u16()),
-                format!(
-                    "configure a trusted publisher for {name} on the registry naming this repository and the calling workflow's file name (not a reusable workflow's), or set NODE_AUTH_TOKEN"
-                ),
+                kind,
+                format!("trusted publishing for {name}: the registry refused the token exchange ({status}): {message}"),
+                refusal.hint(name.as_str(), &self.host()),
             ));
         }
         let token = response

@@ -39,6 +39,9 @@ pub const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
 /// The most bytes a tarball may unpack to: 4x the file cap, so a gzip bomb costs seconds of
 /// CPU at most, never memory (nothing unpacked is held but `package.json`).
 pub const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
+/// The most bytes of file names kept (the file list): with 64 KiB paths, 100 000 entries could
+/// otherwise hold 6 GiB.
+pub const MAX_FILE_NAME_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How messages name the manifest: `<dir>/package.json` under the single top-level directory.
 const PACKAGE_JSON_PATH: &str = "package/package.json (or <top-level dir>/package.json)";
@@ -55,6 +58,7 @@ pub enum TarballError {
     NotTar { reason: String },
     TooManyEntries { limit: usize },
     HeaderExtensionTooLarge { kind: &'static str, size: u64, limit: u64 },
+    FileNamesTooLarge { limit: u64 },
     TooLarge { limit: u64 },
     UnpackedTooLarge { limit: u64 },
     NoPackageJson,
@@ -80,6 +84,9 @@ impl fmt::Display for TarballError {
             Self::TooManyEntries { limit } => write!(f, "more than {limit} entries in the archive"),
             Self::HeaderExtensionTooLarge { kind, size, limit } => {
                 write!(f, "a {kind} of {size} bytes, larger than the {limit}-byte limit for tar header extensions")
+            }
+            Self::FileNamesTooLarge { limit } => {
+                write!(f, "the file names in the archive add up to more than {limit} bytes")
             }
             Self::TooLarge { limit } => {
                 write!(f, "the file is larger than the {limit}-byte limit for package tarballs")
@@ -130,6 +137,8 @@ pub struct PackageTarball {
     pub size: u64,
     /// `package/package.json` as read from the tarball (the document the registry receives).
     pub manifest: serde_json::Map<String, serde_json::Value>,
+    /// The paths of the file entries, relative to the package root (`package/` removed).
+    pub files: Vec<String>,
 }
 
 impl PackageTarball {
@@ -261,10 +270,21 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
     let mut unpacked = CappedReader { inner: decoder, left: limits.max_unpacked_bytes, over_limit: false };
 
     let mut package_json: Option<Vec<u8>> = None;
+    let mut files = Vec::new();
+    let mut file_name_bytes = 0u64;
     let walked = ustar::walk(&mut unpacked, &limits, |member, data| {
         let is_package_json = {
             let text = String::from_utf8_lossy(&member.path);
-            is_package_json_path(text.strip_prefix("./").unwrap_or(&text))
+            let text = text.strip_prefix("./").unwrap_or(&text);
+            if member.entry_type.is_file() {
+                file_name_bytes += text.len() as u64;
+                if file_name_bytes > MAX_FILE_NAME_BYTES {
+                    return Err(TarballError::FileNamesTooLarge { limit: MAX_FILE_NAME_BYTES });
+                }
+                // The first segment is npm's `package/` (other packers may name it otherwise).
+                files.push(text.split_once('/').map(|(_, rest)| rest).unwrap_or(text).to_owned());
+            }
+            is_package_json_path(text)
         };
         if !is_package_json {
             return Ok(());
@@ -321,6 +341,7 @@ pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTa
         sha1: hashing.sha1.finalize().into(),
         size: hashing.size,
         manifest,
+        files,
     })
 }
 

@@ -169,14 +169,44 @@ pub fn select<'a>(patterns: &[String], candidates: &'a [String]) -> Result<Vec<&
     Ok(selected)
 }
 
-/// The workspace package directories of the project at `root`, sorted by path.
+/// The `packages` patterns of a `pnpm-workspace.yaml` document (`!` entries exclude).
+pub fn pnpm_patterns(yaml: &str) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct PnpmWorkspace {
+        #[serde(default)]
+        packages: Option<Vec<String>>,
+    }
+    let parsed: PnpmWorkspace = serde_norway::from_str(yaml).map_err(|e| e.to_string())?;
+    Ok(parsed.packages.unwrap_or_default())
+}
+
+/// The workspace package directories of the project at `root`, sorted by path: from
+/// `pnpm-workspace.yaml` when the root has one (pnpm ignores the `workspaces` field; its root
+/// package is a workspace too), else from the root package.json's `workspaces`.
 pub fn find(root: &Path) -> Result<Vec<PathBuf>, WorkspacesError> {
+    let pnpm_path = root.join("pnpm-workspace.yaml");
+    if pnpm_path.is_file() {
+        let text = std::fs::read_to_string(&pnpm_path)
+            .map_err(|source| WorkspacesError::Read { path: pnpm_path.clone(), source })?;
+        let patterns =
+            pnpm_patterns(&text).map_err(|reason| WorkspacesError::NotJson { path: pnpm_path.clone(), reason })?;
+        let mut found = find_with(root, &patterns)?;
+        if root.join("package.json").is_file() && !found.iter().any(|p| p == root) {
+            found.insert(0, root.to_path_buf());
+        }
+        return Ok(found);
+    }
     let manifest_path = root.join("package.json");
     let bytes = std::fs::read(&manifest_path)
         .map_err(|source| WorkspacesError::Read { path: manifest_path.clone(), source })?;
     let manifest: Value = serde_json::from_slice(&bytes)
         .map_err(|e| WorkspacesError::NotJson { path: manifest_path.clone(), reason: e.to_string() })?;
     let patterns = patterns(&manifest).ok_or(WorkspacesError::NoWorkspaces { path: manifest_path })?;
+    find_with(root, &patterns)
+}
+
+/// The directories below `root` holding a package.json that `patterns` select.
+fn find_with(root: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, WorkspacesError> {
     let compiled = patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>()?;
     // Only as deep as the deepest pattern needs (unbounded `**` up to MAX_DEPTH).
     let depth = compiled
@@ -188,7 +218,7 @@ pub fn find(root: &Path) -> Result<Vec<PathBuf>, WorkspacesError> {
     let mut candidates = BTreeSet::new();
     walk(root, String::new(), depth, &mut candidates)?;
     let candidates: Vec<String> = candidates.into_iter().collect();
-    let selected = select(&patterns, &candidates)?;
+    let selected = select(patterns, &candidates)?;
     Ok(selected.into_iter().map(|rel| root.join(rel)).collect())
 }
 
@@ -266,6 +296,15 @@ mod tests {
         assert_eq!(pick(&["packages/**"]), vec!["packages/a", "packages/b", "packages/b/nested", "packages/private-x"]);
         assert_eq!(pick(&["./tools", "apps/web/"]), vec!["apps/web", "tools"]);
         assert!(pick(&["nothing/*"]).is_empty());
+    }
+
+    #[test]
+    fn pnpm_workspace_yaml_is_read_with_exclusions() {
+        let yaml = "packages:\n  - 'packages/*'\n  - \"!**/test/**\"\ncatalog:\n  react: ^18.2.0\n";
+        assert_eq!(pnpm_patterns(yaml).unwrap(), vec!["packages/*", "!**/test/**"]);
+        assert_eq!(pnpm_patterns("packages: [a, 'b/*']").unwrap(), vec!["a", "b/*"]);
+        assert!(pnpm_patterns("catalog: {}\n").unwrap().is_empty());
+        assert!(pnpm_patterns("packages: 3").is_err());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The Sigstore client at the edge: which instance to use (`endpoints`), the ephemeral key
 //! (`key`), Fulcio and Rekor (`fulcio`, `rekor`), the signing session that turns them into
 //! bundles (`session`), the signer that attest and publish share (`signer`), the trust
-//! material that verifies what it made (`trust`), and the one post-signing self-check
-//! (`self_check`).
+//! material that verifies what it made (`trust`; kept fresh through TUF by `tuf`), and the one
+//! post-signing self-check (`self_check`).
 
 pub mod conformance;
 pub mod endpoints;
@@ -13,3 +13,4 @@ pub mod self_check;
 pub mod session;
 pub mod signer;
 pub mod trust;
+pub mod tuf;

@@ -7,11 +7,13 @@
 //!   the repository the runner says it builds. A given bundle (`publish --bundle`) must name the
 //!   repository of the package it is published for.
 //! - **What**: an SLSA provenance statement about this exact tarball (name, version, sha512).
-//! - **Trusted by what**: the trusted root of the instance that signed. The local stand-in's and
-//!   a root given with `--trusted-root` are exact: every failure refuses. For public-good the
-//!   root is the snapshot embedded in the binary, which may predate a new log shard: only a
-//!   transparency or CT log key it does not list yet is tolerated (with a warning), after the
-//!   signature, subject and identity verified and the leaf chains to public-good Fulcio.
+//! - **Trusted by what**: the trusted root of the instance that signed. The local stand-in's (as
+//!   its TUF repository serves it), a root given with `--trusted-root`, and public-good's (or a
+//!   `--tuf-url` instance's) fresh from TUF are exact: every failure refuses. Only when TUF
+//!   could not be used (`--offline` without a cache) is the root the snapshot embedded in the
+//!   binary, which may predate a new log shard: then only a transparency or CT log key it does
+//!   not list yet is tolerated (with a warning), after the signature, subject and identity
+//!   verified and the leaf chains to public-good Fulcio.
 //!   Another instance without `--trusted-root` cannot be checked: `attest` warns, `publish`
 //!   refuses (nothing unverified is uploaded).
 
@@ -27,10 +29,12 @@ use crate::report;
 /// The trust material the self-check verifies against.
 #[derive(Debug, Clone)]
 pub enum SelfCheckTrust {
-    /// The instance's own trusted root: the stand-in's, or one given with `--trusted-root`;
-    /// `name` completes "the … trusted root" ("local stand-in", the file's path).
+    /// The instance's own trusted root: the stand-in's, one given with `--trusted-root`, or one
+    /// fresh from TUF; `name` completes "the … trusted root" ("local stand-in", the file's
+    /// path, "TUF-fresh (URL)").
     Exact { root: TrustedRoot, name: String },
-    /// Sigstore public-good's root as embedded in this binary (possibly older than the live one).
+    /// Sigstore public-good's root as embedded in this binary (possibly older than the live one):
+    /// only with `--offline` and no TUF cache.
     PublicGoodSnapshot(TrustedRoot),
     /// No trusted root is known for this instance.
     Unknown,

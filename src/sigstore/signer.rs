@@ -28,7 +28,7 @@ use crate::http::{Http, RetryPolicy};
 use crate::npm::tarball::PackageTarball;
 use crate::report;
 use crate::secret::SecretString;
-use crate::sigstore::endpoints::Endpoints;
+use crate::sigstore::endpoints::{select_endpoints, Endpoints};
 use crate::sigstore::self_check::{check_bundle, SelfCheck, SelfCheckTrust};
 use crate::sigstore::session::{Content, SigningSession};
 use crate::sigstore::trust::read_trusted_root;
@@ -68,9 +68,14 @@ pub struct SigstoreArgs {
 
     /// The trusted root of the Sigstore instance, for the check every bundle passes before it
     /// is written or uploaded (and for `publish --bundle`) [default: the local stand-in's, or
-    /// the embedded public-good root].
+    /// the instance's through TUF (public-good, or --tuf-url)].
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+
+    /// Where the trust material of a public-good (or `--tuf-url`) instance comes from; the
+    /// signer follows its signing config unless --fulcio-url/--rekor-url are given.
+    #[command(flatten)]
+    pub tuf: crate::sigstore::tuf::TufArgs,
 }
 
 pub fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -149,6 +154,10 @@ pub struct SignerPlan {
     /// Local instance: a token given with `--identity-token` (else one is minted).
     local_token: Option<SecretString>,
     env: Env,
+    /// Remote instances: the TUF repository of their trust material (public-good, or
+    /// `--tuf-url`), whether to stay offline, and whether to take the endpoints from its
+    /// signing config (public-good without explicit URLs).
+    tuf: Option<(crate::sigstore::tuf::TufRepository, bool, bool)>,
 }
 
 impl SignerPlan {
@@ -172,7 +181,17 @@ impl SignerPlan {
                 (None, args.identity_token.clone())
             }
         };
-        Ok(Self { instance, trusted_root: args.trusted_root.clone(), token_source, local_token, env })
+        // Public-good's trust (and signing config) comes from its TUF repository; with
+        // --fulcio-url/--rekor-url the services are someone else's, whose trust only
+        // --tuf-url (or --trusted-root) names.
+        let public_good = args.sigstore == "public-good" && args.fulcio_url.is_none() && args.rekor_url.is_none();
+        let tuf = match &instance {
+            Instance::Remote(_) if public_good || args.tuf.tuf_url.is_some() => {
+                Some((args.tuf.repository()?, args.tuf.offline, public_good))
+            }
+            _ => None,
+        };
+        Ok(Self { instance, trusted_root: args.trusted_root.clone(), token_source, local_token, env, tuf })
     }
 
     pub fn is_local(&self) -> bool {
@@ -190,16 +209,35 @@ impl SignerPlan {
                 let token = oidc::fetch(&http, source).await?;
                 inspect_token(&token, described)?;
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
-                let trust = match &self.trusted_root {
-                    Some(path) => exact_trust(path)?,
-                    None if endpoints == Endpoints::public_good() => {
+                let mut endpoints = endpoints;
+                let trust = match (&self.trusted_root, &self.tuf) {
+                    (Some(path), _) => exact_trust(path)?,
+                    (None, Some((repository, offline, follow_config))) => {
+                        let fetched = crate::sigstore::tuf::trust_material(repository, *offline).await?;
+                        report::debug(&format!("Sigstore trust material {}", fetched.describe()));
+                        if *follow_config {
+                            if let Some(config) = fetched.signing_config()? {
+                                endpoints = select_endpoints(&config, clock::now()?)?;
+                            }
+                        }
+                        let root = fetched.trusted_root()?;
+                        // Fresh from TUF (this run, or its verified cache) the root is the
+                        // instance's own: every self-check failure refuses. Only the embedded
+                        // snapshot (--offline without a cache) may predate the live keys.
+                        if fetched.origin.is_tuf_verified() {
+                            SelfCheckTrust::Exact { root, name: format!("TUF-fresh ({})", repository.url) }
+                        } else {
+                            SelfCheckTrust::PublicGoodSnapshot(root)
+                        }
+                    }
+                    (None, None) if endpoints == Endpoints::public_good() => {
                         SelfCheckTrust::PublicGoodSnapshot(read_trusted_root(None, false)?)
                     }
-                    None => SelfCheckTrust::Unknown,
+                    (None, None) => SelfCheckTrust::Unknown,
                 };
                 let expected = expected_signer(&identity, &lookup);
                 let session = SigningSession::open(http, endpoints, token, None).await?;
-                Ok(Signer { session, standin: None, statement_env: self.env, trust, expected })
+                Ok(Signer { session, standin: None, local_trust: None, statement_env: self.env, trust, expected })
             }
             Instance::Local => {
                 let standin =
@@ -248,6 +286,15 @@ impl SignerPlan {
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
                 let lookup = |key: &str| self.env.get(key).cloned();
                 let expected = expected_signer(&identity, &lookup);
+                // The stand-in's trust material through its TUF repository, the same client and
+                // checks as production (never cached: the repository dies with the process).
+                let local_trust = match local_trust_via_tuf(&standin).await {
+                    Ok(root) => root,
+                    Err(e) => {
+                        standin.shutdown().await;
+                        return Err(e);
+                    }
+                };
                 let trust = match &self.trusted_root {
                     Some(path) => match exact_trust(path) {
                         Ok(trust) => trust,
@@ -256,11 +303,9 @@ impl SignerPlan {
                             return Err(e);
                         }
                     },
-                    None => {
-                        SelfCheckTrust::Exact { root: standin.trusted_root().clone(), name: "local stand-in".into() }
-                    }
+                    None => SelfCheckTrust::Exact { root: local_trust.clone(), name: "local stand-in".into() },
                 };
-                let trusted_logs = Some(standin.trusted_root().tlogs.clone());
+                let trusted_logs = Some(local_trust.tlogs.clone());
                 let http = Http::new(RetryPolicy::NONE)?;
                 let session = match SigningSession::open(http, endpoints, token, trusted_logs).await {
                     Ok(session) => session,
@@ -269,10 +314,24 @@ impl SignerPlan {
                         return Err(e);
                     }
                 };
-                Ok(Signer { session, standin: Some(standin), statement_env: Arc::new(statement_env), trust, expected })
+                Ok(Signer {
+                    session,
+                    standin: Some(standin),
+                    local_trust: Some(local_trust),
+                    statement_env: Arc::new(statement_env),
+                    trust,
+                    expected,
+                })
             }
         }
     }
+}
+
+async fn local_trust_via_tuf(standin: &Standin) -> anyhow::Result<TrustedRoot> {
+    let repository = crate::sigstore::tuf::TufRepository::ephemeral(&standin.tuf_url(), standin.tuf_root().to_vec())?;
+    let fetched = crate::sigstore::tuf::trust_material(&repository, false).await?;
+    report::debug(&format!("stand-in trust material {}", fetched.describe()));
+    fetched.trusted_root()
 }
 
 /// The identity a dry run signs as and where each part of it comes from: the GitHub variables
@@ -321,6 +380,8 @@ fn inspect_token(token: &SecretString, described: &str) -> anyhow::Result<()> {
 pub struct Signer {
     session: SigningSession,
     standin: Option<Standin>,
+    /// The stand-in's trusted root, as its TUF repository served it.
+    local_trust: Option<TrustedRoot>,
     statement_env: Env,
     /// What every fresh bundle is checked against before it is returned.
     trust: SelfCheckTrust,
@@ -349,7 +410,7 @@ impl Signer {
 
     /// The stand-in's trusted root, for a local instance.
     pub fn trusted_root(&self) -> Option<&TrustedRoot> {
-        self.standin.as_ref().map(Standin::trusted_root)
+        self.local_trust.as_ref()
     }
 
     /// The trust material fresh bundles are checked against.
@@ -491,6 +552,7 @@ mod tests {
             identity_token: None,
             trusted_root_out: None,
             trusted_root: None,
+            tuf: Default::default(),
         };
         assert!(args.instance().is_err());
         let remote = SigstoreArgs { sigstore: "ftp://x".into(), fulcio_url: None, ..args.clone() };

@@ -13,6 +13,7 @@ pub(crate) mod fulcio;
 mod issuer;
 pub(crate) mod log;
 pub mod server;
+pub mod tuf;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,7 @@ pub struct Standin {
     base_url: String,
     trusted_root: TrustedRoot,
     signing_config: SigningConfig,
+    tuf_root: Vec<u8>,
     app: Arc<server::App>,
     shutdown: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -148,6 +150,14 @@ impl Standin {
 
         let trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
         let signing_config = build_signing_config(&base_url, valid_from);
+        let tuf = tuf::Repository::new(
+            &[
+                (crate::core::well_known::TUF_TRUSTED_ROOT_TARGET, serde_json::to_vec_pretty(&trusted_root)?),
+                (crate::core::well_known::TUF_SIGNING_CONFIG_TARGET, serde_json::to_vec_pretty(&signing_config)?),
+            ],
+            valid_from,
+        )?;
+        let tuf_root = tuf.first_root().to_vec();
         let app = Arc::new(server::App {
             base_url: base_url.clone(),
             ca,
@@ -157,10 +167,11 @@ impl Standin {
             clock,
             random: random_serial,
             expired_certificates: std::sync::atomic::AtomicBool::new(false),
+            tuf: Mutex::new(tuf),
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
-        Ok(Standin { base_url, trusted_root, signing_config, app, shutdown, task: Some(task) })
+        Ok(Standin { base_url, trusted_root, signing_config, tuf_root, app, shutdown, task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`: the base URL of both the Fulcio API (`/api/v2/signingCert`)
@@ -187,6 +198,28 @@ impl Standin {
             trusted_root: self.trusted_root.clone(),
             signing_config: self.signing_config(),
         }
+    }
+
+    /// The metadata base URL of the stand-in's TUF repository (`<base>/tuf`).
+    pub fn tuf_url(&self) -> String {
+        format!("{}/tuf", self.base_url)
+    }
+
+    /// `1.root.json` of the stand-in's TUF repository, the root clients start from.
+    pub fn tuf_root(&self) -> &[u8] {
+        &self.tuf_root
+    }
+
+    /// Publishes `bytes` as TUF target `name` (new targets, snapshot and timestamp).
+    pub fn tuf_set_target(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let mut repo = self.app.tuf.lock().map_err(|_| anyhow::anyhow!("TUF repository state is unavailable"))?;
+        repo.set_target(name, bytes)
+    }
+
+    /// Rotates the TUF root and timestamp keys (publishes `N+1.root.json`).
+    pub fn tuf_rotate_root(&self) -> anyhow::Result<()> {
+        let mut repo = self.app.tuf.lock().map_err(|_| anyhow::anyhow!("TUF repository state is unavailable"))?;
+        repo.rotate_root()
     }
 
     /// Mints an identity token signed by the stand-in's issuer key. `iss`, `aud` (`sigstore`),

@@ -85,6 +85,8 @@ pub(crate) struct App {
     /// A test and demo knob: issue leaves whose validity ended before they are issued
     /// (see [`crate::standin::Standin::issue_expired_certificates`]).
     pub(crate) expired_certificates: std::sync::atomic::AtomicBool,
+    /// The TUF repository serving the trusted root and signing config under `/tuf/`.
+    pub(crate) tuf: Mutex<crate::standin::tuf::Repository>,
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
@@ -105,6 +107,21 @@ fn rekor_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
 }
 
 impl App {
+    fn tuf_file(&self, path: &str) -> Response<Full<Bytes>> {
+        let bytes = match self.tuf.lock() {
+            Ok(repo) => repo.file(path).map(<[u8]>::to_vec),
+            Err(_) => return rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "TUF repository state is unavailable"),
+        };
+        match bytes {
+            Some(bytes) => {
+                let mut response = Response::new(Full::new(Bytes::from(bytes)));
+                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+            None => rekor_error(StatusCode::NOT_FOUND, "path not found"),
+        }
+    }
+
     fn route(&self, request: &ApiRequest) -> Response<Full<Bytes>> {
         let path = request.path.split('?').next().unwrap_or_default().trim_end_matches('/');
         match (&request.method, path) {
@@ -135,6 +152,7 @@ impl App {
                 }
                 Err(_) => rekor_error(StatusCode::INTERNAL_SERVER_ERROR, "log state is unavailable"),
             },
+            (&Method::GET, p) if p.starts_with("/tuf/") => self.tuf_file(p.trim_start_matches("/tuf/")),
             (&Method::GET, p) if p.starts_with("/api/v1/log/entries/") => {
                 self.get_entry(p.trim_start_matches("/api/v1/log/entries/"))
             }

@@ -387,11 +387,20 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
             ..base(manifest("@octo/hello", "1.0.0", good_repo))
         },
         Refusal {
+            name: "first publish under trusted publishing",
+            trusted_publishing: Some("public"),
+            message: "the registry refused the token exchange (404): OIDC token exchange error - package not found",
+            hint: "is not on 127.0.0.1 yet and a first version cannot be published with trusted publishing: publish it once with a token",
+            no_requests: false,
+            ..base(manifest("@octo/other", "1.0.0", good_repo))
+        },
+        Refusal {
             name: "no trusted publisher configured",
             trusted_publishing: Some("public"),
             message: "the registry refused the token exchange (404): OIDC token exchange error - package not found",
-            hint: "configure a trusted publisher",
+            hint: "configure a trusted publisher for @octo/other on 127.0.0.1",
             no_requests: false,
+            seed: true,
             ..base(manifest("@octo/other", "1.0.0", good_repo))
         },
     ];
@@ -959,10 +968,10 @@ fn a_batch_is_signed_with_one_certificate_and_every_package_verifies_from_the_re
 }
 
 #[test]
-fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes() {
+fn a_version_already_on_the_registry_is_skipped_and_the_rest_of_the_batch_publishes() {
     let work = tempfile::tempdir().unwrap();
     let (registry, runtime) = batch_setup(work.path());
-    // The version exists already: that package is refused before anything is signed.
+    // The version exists already: that package is skipped (a line) before anything is signed.
     registry.seed_version("hello-cli", "2.0.0");
     let env = actions_env(work.path(), Some(&runtime));
     let url = registry.url();
@@ -979,13 +988,11 @@ fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes()
     ];
     let out = run(work.path(), &args, &env);
     let (so, se) = (stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(5), "{so}\n{se}");
+    assert!(out.status.success(), "{so}\n{se}");
     assert!(so.lines().any(|l| l.starts_with("published") && l.contains("@octo/hello@1.0.0")), "{so}");
-    let refused = so.lines().find(|l| l.starts_with("failed") && l.contains("hello-cli@2.0.0")).expect(&so);
-    assert!(refused.contains("refusing to publish"), "{refused}");
-    assert!(so.contains("1 published, 1 failed"), "{so}");
-    let error = se.lines().find(|l| l.starts_with("error: ")).expect(&se);
-    assert!(error.contains("1 of 2 packages failed: hello-cli@2.0.0"), "{error}");
+    assert!(so.lines().any(|l| l.starts_with("skipped") && l.contains("hello-cli@2.0.0")), "{so}");
+    assert!(so.contains("1 published, 1 skipped (already on the registry), 0 failed"), "{so}");
+    assert!(se.contains("Skipping hello-cli@2.0.0: already on"), "{se}");
 
     // Only the other package was uploaded, with its provenance; nothing was left on disk.
     let puts = registry.put_requests();
@@ -994,19 +1001,18 @@ fn a_package_refused_by_preflight_is_named_and_the_rest_of_the_batch_publishes()
     assert!(puts[0].json().unwrap()["_attachments"]["@octo/hello-1.0.0.sigstore"].is_object());
     assert_eq!(files_in(work.path()), vec!["hello-cli-2.0.0.tgz", "octo-hello-1.0.0.tgz"]);
 
-    // The same in JSON, and with every package refused the exit code is the refusal's own.
+    // A second run: nothing is signed or uploaded, and it says so.
     let mut json_args = args.to_vec();
     json_args.insert(1, "--json");
-    registry.seed_version("@octo/hello", "1.0.0");
-    let all = run(work.path(), &json_args, &env);
-    assert_eq!(all.status.code(), Some(2), "{}", stderr(&all));
-    let json_line = stdout(&all).lines().find(|l| l.starts_with('{')).map(str::to_owned).expect("a JSON line");
+    let again = run(work.path(), &json_args, &env);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let json_line = stdout(&again).lines().find(|l| l.starts_with('{')).map(str::to_owned).expect("a JSON line");
     let result: Value = serde_json::from_str(&json_line).unwrap();
-    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(0), Some(2)), "{result}");
-    assert_eq!(result["packages"][1]["package"], "hello-cli@2.0.0");
-    assert!(result["packages"][1]["error"].as_str().unwrap().contains("already"), "{result}");
+    assert_eq!(result["failed"].as_u64(), Some(0), "{result}");
+    assert!(result["packages"].as_array().unwrap().iter().all(|p| p["skipped"] == true), "{result}");
     assert_eq!(registry.put_requests().len(), 1, "nothing more was uploaded");
-    assert!(!stderr(&all).contains("Signed provenance"), "nothing was signed");
+    assert!(!stderr(&again).contains("Signed provenance"), "nothing was signed");
+    assert!(stderr(&again).contains("Nothing to publish"), "{}", stderr(&again));
 }
 
 #[test]
@@ -1131,4 +1137,111 @@ fn a_signer_that_cannot_start_fails_every_package_with_its_own_reason() {
     }
     assert_eq!(registry.puts(), 0);
     assert!(runtime.audiences().is_empty(), "the refused request asked for no audience");
+}
+
+#[test]
+fn workspaces_publish_dependencies_first_and_a_second_run_publishes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let root = work.path().join("mono");
+    let write = |dir: &str, manifest: Value| {
+        let dir = root.join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        std::fs::write(dir.join("index.js"), "module.exports = 1\n").unwrap();
+    };
+    write("", json!({"name": "mono", "version": "0.0.0", "private": true, "workspaces": ["packages/*"]}));
+    // Directory order is a-app, b-util, c-core; the dependencies say core, util, app.
+    write(
+        "packages/a-app",
+        json!({"name": "app", "version": "1.0.0", "dependencies": {"util": "^1.0.0", "core": "1.0.0"}}),
+    );
+    write("packages/b-util", json!({"name": "util", "version": "1.0.0", "peerDependencies": {"core": "^1.0.0"}}));
+    write("packages/c-core", json!({"name": "core", "version": "1.0.0", "devDependencies": {"app": "1.0.0"}}));
+    let port = url::Url::parse(&registry.url()).unwrap().port().unwrap();
+    std::fs::write(
+        root.join(".npmrc"),
+        format!("registry=http://127.0.0.1:{port}/\n//127.0.0.1:{port}/:_authToken={STATIC_TOKEN}\n"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let events = work.path().join("changesets-output.ndjson");
+    let env = vec![
+        ("HOME".to_owned(), home.path().display().to_string()),
+        ("CHANGESETS_OUTPUT".to_owned(), events.display().to_string()),
+    ];
+    let args = ["publish", "--no-provenance", "--workspaces", "--concurrency", "8", "mono"];
+    let out = run(work.path(), &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    let plan = se.find("dependencies first").expect(&se);
+    assert!(se[plan..].contains("1. core@1.0.0\n  2. util@1.0.0\n  3. app@1.0.0"), "{se}");
+    let order: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
+    assert_eq!(order, vec!["/core", "/util", "/app"]);
+    assert!(so.contains("3 published, 0 skipped (already on the registry), 0 failed"), "{so}");
+    // What changesets/action reads: v1 the `New tag:` lines, v2 the NDJSON git-tag events.
+    let mut tags: Vec<&str> = so.lines().filter_map(|l| l.strip_prefix("New tag: ")).collect();
+    tags.sort_unstable();
+    assert_eq!(tags, vec!["app@1.0.0", "core@1.0.0", "util@1.0.0"], "{so}");
+    let written = std::fs::read_to_string(&events).unwrap();
+    let events_seen: Vec<Value> = written.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events_seen.len(), 3, "{written}");
+    assert!(events_seen.contains(&json!({"type": "git-tag", "tag": "core@1.0.0", "packageName": "core"})), "{written}");
+
+    let again = run(work.path(), &args, &env);
+    let (so, se) = (stdout(&again), stderr(&again));
+    assert!(again.status.success(), "{so}\n{se}");
+    assert_eq!(registry.put_requests().len(), 3, "nothing more was uploaded");
+    assert_eq!(so.lines().filter(|l| l.starts_with("skipped")).count(), 3, "{so}");
+    assert!(so.contains("nothing to publish: every version is already on the registry"), "{so}");
+    assert!(!so.contains("New tag:"), "{so}");
+    assert_eq!(std::fs::read_to_string(&events).unwrap(), written, "no new events");
+}
+
+#[test]
+fn a_changesets_pack_dir_is_published_in_plan_order_and_a_changed_tarball_is_refused() {
+    use base64::Engine as _;
+    let work = tempfile::tempdir().unwrap();
+    let registry =
+        RegistryStandin::start(RegistryConfig { tokens: vec![STATIC_TOKEN.into()], ..RegistryConfig::default() });
+    let pack = work.path().join("pack");
+    std::fs::create_dir_all(pack.join("packages")).unwrap();
+    let core = make_tarball(&pack.join("packages"), "core-1.0.0.tgz", &manifest("core", "1.0.0", None));
+    let mut app_manifest = manifest("app", "2.0.0", None);
+    app_manifest["dependencies"] = json!({"core": "^1.0.0"});
+    let app = make_tarball(&pack.join("packages"), "app-2.0.0.tgz", &app_manifest);
+    let sri = |p: &Path| {
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+        )
+    };
+    let entry = |name: &str, version: &str, file: &str, integrity: String| {
+        json!({"kind": "publish", "name": name, "version": version, "access": "public", "tag": "latest",
+               "tarball": {"path": format!("packages/{file}"), "integrity": integrity}})
+    };
+    let plan = json!({"version": 1, "plan": [
+        [entry("core", "1.0.0", "core-1.0.0.tgz", sri(&core))],
+        [{"kind": "tag-only", "name": "old", "version": "0.1.0"}, entry("app", "2.0.0", "app-2.0.0.tgz", sri(&app))]
+    ]});
+    std::fs::write(pack.join("publish-plan.json"), serde_json::to_vec(&plan).unwrap()).unwrap();
+    let env = vec![("NODE_AUTH_TOKEN".to_owned(), STATIC_TOKEN.to_owned())];
+    let url = registry.url();
+    let args = ["publish", "--registry", url.as_str(), "--no-provenance", "--from-pack-dir", "pack"];
+
+    // A tarball changed after `changeset pack`: refused before anything is sent.
+    let original = std::fs::read(&app).unwrap();
+    make_tarball(&pack.join("packages"), "app-2.0.0.tgz", &manifest("app", "2.0.1", None));
+    let out = run(work.path(), &args, &env);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not match the publish plan"), "{}", stderr(&out));
+    assert!(registry.requests().is_empty());
+
+    std::fs::write(&app, original).unwrap();
+    let out = run(work.path(), &args, &env);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let order: Vec<String> = registry.put_requests().iter().map(|p| p.path.clone()).collect();
+    assert_eq!(order, vec!["/core", "/app"]);
+    assert!(stdout(&out).contains("New tag: core@1.0.0"), "{}", stdout(&out));
 }

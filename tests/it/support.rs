@@ -29,6 +29,9 @@ pub(crate) fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output
             cmd.env(key, v);
         }
     }
+    // Never the public TUF repository nor the machine's own TUF cache: trust material comes from
+    // the embedded snapshot unless a test names a repository (tests/it/tuf.rs) or a root file.
+    cmd.env("NPM_ATTEST_OFFLINE", "1").env("NPM_ATTEST_CACHE_DIR", empty_cache_dir());
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -41,4 +44,9 @@ pub(crate) fn stdout(o: &Output) -> String {
 
 pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A TUF cache directory that stays empty (no test refreshes into it).
+pub(crate) fn empty_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tuf-cache-never-filled")
 }

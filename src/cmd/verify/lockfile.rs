@@ -34,7 +34,7 @@ use crate::core::wire::trust_root::TrustedRoot;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::npm::registry::Registry;
 use crate::report;
-use crate::sigstore::trust::{read_capped, read_trusted_root};
+use crate::sigstore::trust::read_capped;
 
 /// The largest package-lock.json read.
 const MAX_LOCKFILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -221,7 +221,7 @@ pub(super) async fn run_lockfile(args: &VerifyArgs, registry_url: &str, lockfile
         .collect();
     let shared = Arc::new(Shared {
         registry: registry_client(registry_url)?,
-        trust: read_trusted_root(args.trusted_root.as_deref(), false)?,
+        trust: crate::cmd::verify::trusted_root(args).await?,
         policy: tree_policy,
         require_provenance: args.require_provenance,
     });

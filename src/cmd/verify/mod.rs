@@ -39,9 +39,12 @@ pub struct VerifyArgs {
     /// installs, instead of one NAME@VERSION.
     #[arg(long, value_name = "FILE", requires = "registry")]
     pub lockfile: Option<PathBuf>,
-    /// A trusted_root.json to use instead of the embedded Sigstore public-good root.
-    #[arg(long, value_name = "FILE")]
+    /// A trusted_root.json to use as it is, instead of the one TUF serves (public-good, or
+    /// --tuf-url).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tuf_url", "tuf_staging"])]
     pub trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub tuf: crate::sigstore::tuf::TufArgs,
     /// The exact certificate identity (SAN), e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.0.
     #[arg(long, value_name = "SAN", conflicts_with = "certificate_identity_regexp")]
     pub certificate_identity: Option<String>,
@@ -147,12 +150,12 @@ async fn run_any(args: VerifyArgs) -> anyhow::Result<()> {
     }
     let pairs = match batch::pairs(&args.bundle, &args.subject)? {
         batch::Pairs::One(bundle, subject) => (bundle, subject),
-        batch::Pairs::Many(pairs) => return run_many(&args, pairs),
+        batch::Pairs::Many(pairs) => return run_many(&args, pairs).await,
     };
     let policy = policy_from_args(&args)?;
     let (bundle_path, subject_arg) = pairs;
     let bundle = read_bundle(&bundle_path)?;
-    let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
+    let trust = trusted_root(&args).await?;
     let subject = read_subject(&subject_arg, true)?;
     let predicate = predicate_rule(&args, &bundle);
     let verified = verify(&bundle, &trust, &subject, &policy, &predicate, &bundle_path)?;
@@ -168,9 +171,9 @@ async fn run_any(args: VerifyArgs) -> anyhow::Result<()> {
 
 /// Several bundles: verified in parallel across cores against one trusted root and policy,
 /// reported as a per-package table (or one JSON object) and a summary.
-fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<()> {
+async fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<()> {
     let policy = policy_from_args(args)?;
-    let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
+    let trust = trusted_root(args).await?;
     let jobs = args.jobs.map(|n| n as usize).unwrap_or_else(batch::cores);
     // Verification is CPU-bound: run it on this runtime thread's blocking slot.
     let predicate = args.predicate_type.clone();
@@ -323,6 +326,18 @@ pub fn verify(
         }
         fail(kind, message)
     })
+}
+
+/// The trusted root `verify` checks against: `--trusted-root FILE` as it is, else
+/// `trusted_root.json` through TUF (`--tuf-url`, `--tuf-staging`, `--offline`; public-good
+/// production by default).
+pub async fn trusted_root(args: &VerifyArgs) -> anyhow::Result<TrustedRoot> {
+    if let Some(path) = &args.trusted_root {
+        return read_trusted_root(Some(path), false);
+    }
+    // `trust_material` says where it came from when that is not a fresh refresh.
+    let fetched = crate::sigstore::tuf::trust_material(&args.tuf.repository()?, args.tuf.offline).await?;
+    fetched.trusted_root()
 }
 
 /// Whether the bundle's certificate was issued by the local stand-in's CA (`O=npm-attest.local`),

@@ -18,7 +18,6 @@ use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, RetryPolicy};
 use crate::npm::registry::Registry;
 use crate::report;
-use crate::sigstore::trust::read_trusted_root;
 
 /// At most this many attestations of one version are tried.
 const MAX_ATTESTATIONS: usize = 16;
@@ -41,7 +40,7 @@ pub(crate) fn parse_spec(spec: &str) -> anyhow::Result<(PackageName, PackageVers
 
 pub async fn run(args: VerifyArgs, registry_url: String) -> anyhow::Result<()> {
     let policy = policy_from_args(&args)?;
-    let trust = read_trusted_root(args.trusted_root.as_deref(), false)?;
+    let trust = crate::cmd::verify::trusted_root(&args).await?;
     let spec = match args.subject.as_slice() {
         [one] => one.as_str(),
         _ => {

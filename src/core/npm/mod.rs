@@ -8,11 +8,15 @@
 //! `fixNameField`); versions are cleaned as `semver.clean` does before npm publishes
 //! (libnpmpublish `patchManifest`); the purl is `npa.toPurl` (npm-provenance.md §2.2).
 
+pub mod changesets;
 pub mod npmrc;
+pub mod order;
+pub mod pack;
 pub mod preflight;
 pub mod publish;
 pub mod repository;
 pub mod statement;
+pub mod trusted;
 
 use std::fmt;
 
