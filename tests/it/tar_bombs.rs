@@ -232,7 +232,7 @@ fn every_command_refuses_header_bombs_fast_with_small_memory() {
             "GNU long name"
         };
         let tgz = path.to_str().unwrap();
-        let run = run_measured(dir.path(), &["verify", "--bundle", &bundle, "--repository", "o/r", tgz]);
+        let run = run_measured(dir.path(), &["verify", "--offline", "--bundle", &bundle, "--repository", "o/r", tgz]);
         assert_refused_fast(&run, &format!("verify {name}"), kind);
 
         // Directory mode: X.sigstore.json next to X.tgz.
@@ -242,7 +242,7 @@ fn every_command_refuses_header_bombs_fast_with_small_memory() {
         std::fs::copy(&bundle, set.join(format!("{stem}.sigstore.json"))).unwrap();
         std::fs::rename(&path, set.join(name)).unwrap();
         let set_arg = set.to_str().unwrap();
-        let run = run_measured(dir.path(), &["verify", "--bundle", set_arg, "--repository", "o/r"]);
+        let run = run_measured(dir.path(), &["verify", "--offline", "--bundle", set_arg, "--repository", "o/r"]);
         assert_refused_fast(&run, &format!("verify <directory> {name}"), kind);
 
         let tgz = set.join(name);
