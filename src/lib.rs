@@ -9,6 +9,8 @@ pub mod cmd;
 pub mod core;
 pub mod error;
 pub(crate) mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod http;
 pub(crate) mod network;
 pub mod npm;

@@ -1,32 +1,19 @@
-//! Bundle JSON, parsed and run through the whole verification algorithm against the
-//! public-good trusted root, as an artifact and as an npm package.
+//! Bundle JSON, verified for the subject and identity the bundle itself claims (each statement
+//! subject's digests and npm package, or the message digest; the certificate's SAN and issuer,
+//! or the conformance managed key) against every trusted root the seeds chain to. A seed that
+//! verifies thus runs every step: signature, identity, RFC 3161 timestamps, the log entry
+//! (body, SET, inclusion proof, checkpoint), the chain and the SCTs.
 #![no_main]
+
+#[path = "common/mod.rs"]
+mod common;
 
 use libfuzzer_sys::fuzz_target;
 use npm_attest::core::wire::bundle::Bundle;
-use npm_attest::core::wire::trust_root::TrustedRoot;
-use npm_attest::core::verify::{
-    verify_bundle, ArtifactDigests, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject,
-};
-
-const ROOT: &str = include_str!("../../tests/data/trust/public-good-production-trusted_root.json");
 
 fuzz_target!(|data: &[u8]| {
     let Ok(bundle) = serde_json::from_slice::<Bundle>(data) else {
         return;
     };
-    let Ok(root) = serde_json::from_str::<TrustedRoot>(ROOT) else {
-        return;
-    };
-    let mut identity = IdentityPolicy::new("https://token.actions.githubusercontent.com");
-    identity.san = Some(SanMatcher::Exact("https://github.com/octo/hello/.github/workflows/publish.yml@refs/tags/v1.0.0".into()));
-    let policy = Policy::Keyless(identity);
-    let artifact = Subject::Artifact(ArtifactDigests::of_bytes(b"a"));
-    let _ = verify_bundle(&bundle, &root, &artifact, &policy);
-    let package = Subject::NpmPackage(NpmPackage {
-        name: "@octo/hello".into(),
-        version: "1.0.0".into(),
-        sha512: [0u8; 64],
-    });
-    let _ = verify_bundle(&bundle, &root, &package, &policy);
+    common::verify_as_claimed(&bundle, common::roots());
 });

@@ -40,9 +40,8 @@ use crate::sigstore::signer::SignedBundle;
 use crate::sigstore::signer::{capture_env, parse_secret, Env, Signer, SignerPlan, SigstoreArgs};
 use crate::sigstore::trust::read_trusted_root;
 
-/// `package/package.json` inside a tarball.
 /// The largest tarball published (the public registry's own limit is lower).
-const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
+const MAX_TARBALL_BYTES: u64 = tarball::MAX_TARBALL_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Access {

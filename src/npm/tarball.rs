@@ -2,9 +2,15 @@
 //! streaming pass, and running `npm pack` for a package directory.
 //!
 //! The tarball is never held in memory: the file is read through a hashing reader into the
-//! gzip decoder and the tar parser. Every entry is walked (up to [`MAX_ENTRIES`]) so that a
-//! truncated or corrupt archive is refused even when `package.json` comes first, and the
+//! gzip decoder and our tar walk ([`ustar`]). Every entry is walked (up to [`MAX_ENTRIES`]) so
+//! that a truncated or corrupt archive is refused even when `package.json` comes first, and the
 //! bytes after the gzip stream are hashed too: the digest covers the whole file.
+//!
+//! Every size is capped before anything is read: the file ([`MAX_TARBALL_BYTES`]), what it
+//! unpacks to ([`MAX_UNPACKED_BYTES`]), each tar header extension
+//! ([`MAX_HEADER_EXTENSION_BYTES`]) and `package.json` ([`MAX_PACKAGE_JSON_BYTES`]).
+
+mod ustar;
 
 use std::fmt;
 use std::fs::File;
@@ -21,8 +27,21 @@ use crate::error::{Classify as _, ExitKind};
 
 /// The largest `package/package.json` accepted.
 pub const MAX_PACKAGE_JSON_BYTES: u64 = 4 * 1024 * 1024;
-/// The most tar entries walked.
+/// The most tar headers walked (extension headers included).
 pub const MAX_ENTRIES: usize = 100_000;
+/// The largest GNU long name/long link (`L`/`K`) or PAX extended/global header (`x`/`g`)
+/// accepted. npm's tar writes a PAX header only for a path over 100 bytes or a large file:
+/// a few hundred bytes. node-tar itself ignores meta entries over 1 MiB; 64 KiB is room for
+/// any real path (PATH_MAX is 4096) and small enough to hold in memory.
+pub const MAX_HEADER_EXTENSION_BYTES: u64 = 64 * 1024;
+/// The largest tarball file read (what the registry serves is capped the same way).
+pub const MAX_TARBALL_BYTES: u64 = 256 * 1024 * 1024;
+/// The most bytes a tarball may unpack to: 4x the file cap, so a gzip bomb costs seconds of
+/// CPU at most, never memory (nothing unpacked is held but `package.json`).
+pub const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
+/// The most bytes of file names kept (the file list): with 64 KiB paths, 100 000 entries could
+/// otherwise hold 6 GiB.
+pub const MAX_FILE_NAME_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How messages name the manifest: `<dir>/package.json` under the single top-level directory.
 const PACKAGE_JSON_PATH: &str = "package/package.json (or <top-level dir>/package.json)";
@@ -38,6 +57,10 @@ pub enum TarballError {
     Truncated,
     NotTar { reason: String },
     TooManyEntries { limit: usize },
+    HeaderExtensionTooLarge { kind: &'static str, size: u64, limit: u64 },
+    FileNamesTooLarge { limit: u64 },
+    TooLarge { limit: u64 },
+    UnpackedTooLarge { limit: u64 },
     NoPackageJson,
     DuplicatePackageJson,
     PackageJsonNotAFile,
@@ -59,6 +82,18 @@ impl fmt::Display for TarballError {
             Self::Truncated => f.write_str("the file is truncated (the gzip stream ends early)"),
             Self::NotTar { reason } => write!(f, "not a valid tar archive: {reason}"),
             Self::TooManyEntries { limit } => write!(f, "more than {limit} entries in the archive"),
+            Self::HeaderExtensionTooLarge { kind, size, limit } => {
+                write!(f, "a {kind} of {size} bytes, larger than the {limit}-byte limit for tar header extensions")
+            }
+            Self::FileNamesTooLarge { limit } => {
+                write!(f, "the file names in the archive add up to more than {limit} bytes")
+            }
+            Self::TooLarge { limit } => {
+                write!(f, "the file is larger than the {limit}-byte limit for package tarballs")
+            }
+            Self::UnpackedTooLarge { limit } => {
+                write!(f, "the archive unpacks to more than the {limit}-byte limit for package tarballs")
+            }
             Self::NoPackageJson => write!(f, "no {PACKAGE_JSON_PATH} in the archive"),
             Self::DuplicatePackageJson => {
                 write!(f, "more than one {PACKAGE_JSON_PATH} in the archive")
@@ -135,12 +170,14 @@ pub fn read(path: &Path) -> anyhow::Result<PackageTarball> {
     read_package(path).classify(ExitKind::BadInput, format!("invalid package tarball {}", path.display()))
 }
 
-/// Counts and hashes every byte read through it.
+/// Counts and hashes every byte read through it, and fails past `limit` bytes.
 struct HashingReader<R> {
     inner: R,
     sha512: Sha512,
     sha1: Sha1,
     size: u64,
+    limit: u64,
+    over_limit: bool,
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -149,6 +186,31 @@ impl<R: Read> Read for HashingReader<R> {
         self.sha512.update(&buf[..n]);
         self.sha1.update(&buf[..n]);
         self.size += n as u64;
+        if self.size > self.limit {
+            self.over_limit = true;
+            return Err(io::Error::other("the tarball is over its size limit"));
+        }
+        Ok(n)
+    }
+}
+
+/// Counts the bytes read through it and fails past `limit` bytes.
+struct CappedReader<R> {
+    inner: R,
+    left: u64,
+    over_limit: bool,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => self.left = left,
+            None => {
+                self.over_limit = true;
+                return Err(io::Error::other("the archive is over its unpacked size limit"));
+            }
+        }
         Ok(n)
     }
 }
@@ -163,81 +225,111 @@ pub fn read_package(path: &Path) -> Result<PackageTarball, TarballError> {
 pub struct Limits {
     pub max_entries: usize,
     pub max_package_json_bytes: u64,
+    pub max_extension_bytes: u64,
+    pub max_tarball_bytes: u64,
+    pub max_unpacked_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_entries: MAX_ENTRIES, max_package_json_bytes: MAX_PACKAGE_JSON_BYTES }
+        Self {
+            max_entries: MAX_ENTRIES,
+            max_package_json_bytes: MAX_PACKAGE_JSON_BYTES,
+            max_extension_bytes: MAX_HEADER_EXTENSION_BYTES,
+            max_tarball_bytes: MAX_TARBALL_BYTES,
+            max_unpacked_bytes: MAX_UNPACKED_BYTES,
+        }
     }
 }
 
 /// [`read_package`] with explicit caps.
 pub fn read_package_with_limits(path: &Path, limits: Limits) -> Result<PackageTarball, TarballError> {
     let file = File::open(path).map_err(|source| TarballError::Open { source })?;
-    let mut hashing = HashingReader { inner: file, sha512: Sha512::new(), sha1: Sha1::new(), size: 0 };
+    let file_len = file.metadata().map(|m| m.len()).ok();
+    let mut hashing = HashingReader {
+        inner: file,
+        sha512: Sha512::new(),
+        sha1: Sha1::new(),
+        size: 0,
+        limit: limits.max_tarball_bytes,
+        over_limit: false,
+    };
     let mut magic = [0u8; 2];
     let got = read_up_to(&mut hashing, &mut magic).map_err(|source| TarballError::Read { source })?;
     if got < 2 || magic != [0x1f, 0x8b] {
         return Err(TarballError::NotGzip);
     }
+    // After the magic check, so that `verify` can still take a large file of another kind as
+    // a plain artifact.
+    if file_len.is_some_and(|len| len > limits.max_tarball_bytes) {
+        return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
+    }
     // The magic bytes were hashed as they were read; replay them to the decoder.
     let reader = io::Cursor::new(magic).chain(hashing);
     let decoder = flate2::read::GzDecoder::new(reader);
-    let mut archive = tar::Archive::new(decoder);
+    let mut unpacked = CappedReader { inner: decoder, left: limits.max_unpacked_bytes, over_limit: false };
 
     let mut package_json: Option<Vec<u8>> = None;
     let mut files = Vec::new();
-    {
-        let entries = archive.entries().map_err(|e| classify_stream_error(&e))?;
-        for (count, entry) in entries.enumerate() {
-            if count >= limits.max_entries {
-                return Err(TarballError::TooManyEntries { limit: limits.max_entries });
-            }
-            let mut entry = entry.map_err(|e| classify_stream_error(&e))?;
-            let is_package_json = {
-                let entry_path = entry.path().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
-                let text = entry_path.to_string_lossy();
-                let text = text.strip_prefix("./").unwrap_or(&text);
-                if entry.header().entry_type().is_file() {
-                    // The first segment is npm's `package/` (other packers may name it otherwise).
-                    files.push(text.split_once('/').map(|(_, rest)| rest).unwrap_or(text).to_owned());
+    let mut file_name_bytes = 0u64;
+    let walked = ustar::walk(&mut unpacked, &limits, |member, data| {
+        let is_package_json = {
+            let text = String::from_utf8_lossy(&member.path);
+            let text = text.strip_prefix("./").unwrap_or(&text);
+            if member.entry_type.is_file() {
+                file_name_bytes += text.len() as u64;
+                if file_name_bytes > MAX_FILE_NAME_BYTES {
+                    return Err(TarballError::FileNamesTooLarge { limit: MAX_FILE_NAME_BYTES });
                 }
-                is_package_json_path(text)
-            };
-            if !is_package_json {
-                continue;
+                // The first segment is npm's `package/` (other packers may name it otherwise).
+                files.push(text.split_once('/').map(|(_, rest)| rest).unwrap_or(text).to_owned());
             }
-            if package_json.is_some() {
-                return Err(TarballError::DuplicatePackageJson);
-            }
-            if !entry.header().entry_type().is_file() {
-                return Err(TarballError::PackageJsonNotAFile);
-            }
-            let size = entry.header().size().map_err(|e| TarballError::NotTar { reason: e.to_string() })?;
-            if size > limits.max_package_json_bytes {
-                return Err(TarballError::PackageJsonTooLarge { size, limit: limits.max_package_json_bytes });
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(limits.max_package_json_bytes + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| classify_stream_error(&e))?;
-            if bytes.len() as u64 > limits.max_package_json_bytes {
-                return Err(TarballError::PackageJsonTooLarge {
-                    size: bytes.len() as u64,
-                    limit: limits.max_package_json_bytes,
-                });
-            }
-            package_json = Some(bytes);
+            is_package_json_path(text)
+        };
+        if !is_package_json {
+            return Ok(());
         }
-    }
+        if package_json.is_some() {
+            return Err(TarballError::DuplicatePackageJson);
+        }
+        if !member.entry_type.is_file() {
+            return Err(TarballError::PackageJsonNotAFile);
+        }
+        if member.size > limits.max_package_json_bytes {
+            return Err(TarballError::PackageJsonTooLarge { size: member.size, limit: limits.max_package_json_bytes });
+        }
+        let mut bytes = Vec::with_capacity(member.size.min(64 * 1024) as usize);
+        data.take(limits.max_package_json_bytes + 1).read_to_end(&mut bytes).map_err(|e| classify_stream_error(&e))?;
+        if bytes.len() as u64 > limits.max_package_json_bytes {
+            return Err(TarballError::PackageJsonTooLarge {
+                size: bytes.len() as u64,
+                limit: limits.max_package_json_bytes,
+            });
+        }
+        package_json = Some(bytes);
+        Ok(())
+    })
     // The rest of the gzip stream (tar padding after the end-of-archive blocks): reading it to
     // the end makes the decoder check the CRC-32 and length trailer (RFC 1952 §2.3.1).
-    let mut decoder = archive.into_inner();
-    io::copy(&mut decoder, &mut io::sink()).map_err(|e| classify_stream_error(&e))?;
+    .and_then(|()| io::copy(&mut unpacked, &mut io::sink()).map(drop).map_err(|e| classify_stream_error(&e)));
+    // A reader that hit its cap failed with a generic error on the way: name the cap instead.
+    if let Err(e) = walked {
+        if unpacked.inner.get_ref().get_ref().1.over_limit {
+            return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
+        }
+        if unpacked.over_limit {
+            return Err(TarballError::UnpackedTooLarge { limit: limits.max_unpacked_bytes });
+        }
+        return Err(e);
+    }
     // Anything after the gzip member is still part of the file npm would upload: hash it.
-    let (_, mut hashing) = decoder.into_inner().into_inner();
-    io::copy(&mut hashing, &mut io::sink()).map_err(|source| TarballError::Read { source })?;
+    let (_, mut hashing) = unpacked.inner.into_inner().into_inner();
+    if let Err(source) = io::copy(&mut hashing, &mut io::sink()) {
+        if hashing.over_limit {
+            return Err(TarballError::TooLarge { limit: limits.max_tarball_bytes });
+        }
+        return Err(TarballError::Read { source });
+    }
 
     let bytes = package_json.ok_or(TarballError::NoPackageJson)?;
     let (name, version, manifest) = parse_manifest(&bytes)?;

@@ -45,6 +45,17 @@ pub async fn request_certificate(
     });
     let response = http.post_json("Fulcio", &join(fulcio, "/api/v2/signingCert"), &body, &[]).await?;
     let value = response.json("Fulcio")?;
+    leaf_from_chain(&value, &key.public_key_der()?)
+}
+
+/// [`leaf_from_chain`] over the raw answer bytes (for the fuzz target).
+pub(crate) fn leaf_from_answer(answer: &[u8], our_spki_der: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let value: Value = serde_json::from_slice(answer).classify(ExitKind::Remote, "Fulcio's answer is not JSON")?;
+    leaf_from_chain(&value, our_spki_der).map(|leaf| leaf.der)
+}
+
+/// The leaf of Fulcio's answer, which must certify our key.
+fn leaf_from_chain(value: &Value, our_spki_der: &[u8]) -> anyhow::Result<LeafCertificate> {
     // §7.3 step 5: the embedded-SCT chain, else the detached one; leaf first.
     let chain = value
         .pointer("/signedCertificateEmbeddedSct/chain/certificates")
@@ -59,7 +70,7 @@ pub async fn request_certificate(
     if label != "CERTIFICATE" {
         return Err(fail(ExitKind::Remote, format!("Fulcio's leaf is a PEM {label:?}, not a CERTIFICATE")));
     }
-    check_certifies_key(&der, &key.public_key_der()?)?;
+    check_certifies_key(&der, our_spki_der)?;
     Ok(LeafCertificate { pem: normalize_pem(pem), der })
 }
 

@@ -39,7 +39,7 @@ pub async fn create_log_entry(
 /// The entry UUID from a 409: the last segment of `Location`, else the last word of the
 /// error message (`... already exists in the transparency log with UUID <uuid>`). Only hex is
 /// accepted, so the follow-up request cannot be steered elsewhere.
-fn conflict_uuid(location: Option<&str>, body: &[u8]) -> Option<String> {
+pub(crate) fn conflict_uuid(location: Option<&str>, body: &[u8]) -> Option<String> {
     let is_uuid = |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some(last) = location.and_then(|l| l.trim_end_matches('/').rsplit('/').next()) {
         if is_uuid(last) {

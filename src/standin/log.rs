@@ -109,8 +109,13 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Checks a proposed entry and returns its canonical body (sorted-key compact JSON, as Rekor's
+/// [`canonicalize`], without its error type (for the fuzz target, `crate::fuzzing`).
+pub(crate) fn canonical_body(proposed: &Value) -> Option<Vec<u8>> {
+    canonicalize(proposed).ok()
+}
+
 /// Go models marshal).
-pub(crate) fn canonicalize(proposed: &Value) -> Result<Vec<u8>, EntryError> {
+pub(super) fn canonicalize(proposed: &Value) -> Result<Vec<u8>, EntryError> {
     let kind = str_field(proposed, &["kind"])?;
     let api_version = str_field(proposed, &["apiVersion"])?;
     let spec = field(proposed, &["spec"])?;

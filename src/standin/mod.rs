@@ -9,9 +9,9 @@
 mod ca;
 mod ct;
 pub mod faults;
-mod fulcio;
+pub(crate) mod fulcio;
 mod issuer;
-mod log;
+pub(crate) mod log;
 mod rekor_v2;
 pub mod server;
 pub(crate) mod tsa;

@@ -92,7 +92,7 @@ impl LogV2 {
         let signature = self.key.sign(body.as_bytes());
         let signature = signature.as_ref();
         let hint = [self.key_id[0], self.key_id[1], self.key_id[2], self.key_id[3]];
-        signed_note(&body, &self.origin, &hint, &signature)
+        signed_note(&body, &self.origin, &hint, signature)
     }
 
     /// Appends the entry a `CreateEntryRequest` describes, once its signature verified.

@@ -30,5 +30,6 @@ mod secrets;
 mod standin;
 mod support;
 mod tamper;
+mod tar_bombs;
 mod tuf;
 mod verify;

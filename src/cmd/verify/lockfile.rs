@@ -83,6 +83,11 @@ pub(super) struct Entry {
 }
 
 /// The installed entries of a package-lock.json (lockfileVersion 2 or 3: the flat `packages`
+/// How many entries [`lockfile_entries`] finds (for the fuzz target, `crate::fuzzing`).
+pub(crate) fn count_entries(lock: &Value) -> Result<usize, String> {
+    lockfile_entries(lock).map(|entries| entries.len())
+}
+
 /// map npm 7 and later write), each with its kind.
 pub(super) fn lockfile_entries(lock: &Value) -> Result<Vec<Entry>, String> {
     let version = lock.get("lockfileVersion").and_then(Value::as_u64).unwrap_or(0);

@@ -22,7 +22,7 @@ use crate::report;
 use crate::sigstore::trust::{read_bundle, read_public_key, read_trusted_root};
 
 mod batch;
-mod lockfile;
+pub(crate) mod lockfile;
 pub mod registry;
 
 #[derive(Debug, clap::Args)]
@@ -456,7 +456,10 @@ fn npm_manifest(path: &Path) -> anyhow::Result<Option<(String, String)>> {
             | TarballError::CorruptGzip { .. }
             | TarballError::Truncated
             | TarballError::NotTar { .. }
-            | TarballError::NoPackageJson,
+            | TarballError::NoPackageJson
+            // Larger than any npm tarball: a gzip'd artifact of another kind, hashed as a file.
+            | TarballError::TooLarge { .. }
+            | TarballError::UnpackedTooLarge { .. },
         ) => Ok(None),
         Err(e) => Err(fail_with_hint(
             ExitKind::BadInput,

@@ -69,7 +69,8 @@ pub fn root_from_inclusion_proof(
     }
     // inner = bit length of (index XOR (size-1)); border = popcount(index >> inner).
     let inner = (64 - (index ^ (tree_size - 1)).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` is 64 when `tree_size - 1 >= 2^63`: a plain `>>` would overflow there.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     if proof.len() != inner + border {
         return Err(InclusionError::WrongProofLength { expected: inner + border, actual: proof.len() });
     }
@@ -323,5 +324,30 @@ mod tests {
         proof.pop();
         let err = verify_inclusion(3, 8, tree.leaf(3).unwrap(), &proof, &tree.root(8)).unwrap_err();
         assert_eq!(err, InclusionError::WrongProofLength { expected: 3, actual: 2 });
+    }
+
+    /// Regression (fuzzing): a tree size of 2^63 or more made `inner` 64 and `index >> 64`
+    /// overflowed (a panic in debug builds, a masked shift in release builds).
+    #[test]
+    fn extreme_indices_and_sizes_are_answered_without_overflow() {
+        let leaf = leaf_hash(b"x");
+        for (index, size) in [(0, u64::MAX), (u64::MAX - 1, u64::MAX), (1 << 63, (1 << 63) + 1), (0, 1 << 63)] {
+            let proof = vec![vec![0u8; 32]; 64];
+            // 64 inner hashes and no border: the length matches, so the root is computed.
+            let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
+            let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
+            let result = root_from_inclusion_proof(index, size, &leaf, &proof[..(inner + border).min(64)]);
+            if inner + border <= 64 {
+                assert!(result.is_ok(), "{index} {size}: {result:?}");
+            }
+            assert!(matches!(
+                root_from_inclusion_proof(index, size, &leaf, &[]),
+                Err(InclusionError::WrongProofLength { actual: 0, .. })
+            ));
+        }
+        assert!(matches!(
+            root_from_inclusion_proof(u64::MAX, u64::MAX, &leaf, &[]),
+            Err(InclusionError::IndexOutOfRange { .. })
+        ));
     }
 }
