@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use npm_attest::core::verify::pki::{validate_path, EKU_CODE_SIGNING};
+use npm_attest::core::verify::pki::{validate_path, SignatureCache, EKU_CODE_SIGNING};
 use npm_attest::core::verify::sct::precert_tbs;
 use npm_attest::core::time::UnixTime;
 use npm_attest::core::wire::trust_root::TrustedRoot;
@@ -23,6 +23,6 @@ fuzz_target!(|der: &[u8]| {
     };
     for ca in &root.certificate_authorities {
         let chain: Vec<Vec<u8>> = ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.clone()).collect();
-        let _ = validate_path(der, &chain, UnixTime(1_700_000_000), EKU_CODE_SIGNING);
+        let _ = validate_path(der, &chain, UnixTime(1_700_000_000), EKU_CODE_SIGNING, &SignatureCache::new());
     }
 });

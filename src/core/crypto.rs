@@ -56,6 +56,15 @@ impl HashAlgorithm {
     }
 
     /// The protobuf-JSON name.
+    /// The name people read (`SHA-256`, `SHA-384`, `SHA-512`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SHA-256",
+            Self::Sha384 => "SHA-384",
+            Self::Sha512 => "SHA-512",
+        }
+    }
+
     pub fn registry_name(self) -> &'static str {
         match self {
             Self::Sha256 => "SHA2_256",

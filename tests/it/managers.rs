@@ -92,6 +92,8 @@ fn run_tool(dir: &Path, path: &str, program: &str, args: &[&str]) {
         .current_dir(dir)
         .env("PATH", path)
         .env("YARN_ENABLE_TELEMETRY", "0")
+        // The fixture has no lockfile yet: under CI=true Yarn and pnpm would refuse to write one.
+        .env("YARN_ENABLE_IMMUTABLE_INSTALLS", "false")
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(
@@ -137,7 +139,7 @@ fn signs_what_the_manager_packs(manager: &str) {
     let root = work.path().join("mono");
     monorepo(&root, manager);
     match manager {
-        "pnpm" => run_tool(&root, &path, "pnpm", &["install", "--offline"]),
+        "pnpm" => run_tool(&root, &path, "pnpm", &["install", "--offline", "--no-frozen-lockfile"]),
         "yarn" => run_tool(&root, &path, "yarn", &["install"]),
         _ => run_tool(&root, &path, "bun", &["install"]),
     }
@@ -193,7 +195,7 @@ fn pnpm_workspace_yaml_lists_the_workspaces_with_exclusions() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("mono");
     monorepo(&root, "pnpm");
-    run_tool(&root, &path, "pnpm", &["install", "--offline"]);
+    run_tool(&root, &path, "pnpm", &["install", "--offline", "--no-frozen-lockfile"]);
     let out_dir = work.path().join("out");
     let out = run_in(
         &root,

@@ -63,8 +63,11 @@ pub fn claimed_subjects(bundle: &Bundle) -> Vec<Subject> {
     match parsed.content {
         BundleContent::MessageSignature { digest, .. } => {
             if let Some((_, d)) = digest {
+                // The digest's length says which algorithm it is (SHA-256, SHA-384, SHA-512).
                 let sha256 = d.try_into().ok();
-                subjects.push(Subject::Artifact(ArtifactDigests { sha256, sha512: None }));
+                let sha384 = d.try_into().ok();
+                let sha512 = d.try_into().ok();
+                subjects.push(Subject::Artifact(ArtifactDigests { sha256, sha384, sha512 }));
             }
         }
         BundleContent::Dsse { envelope, .. } => {
@@ -77,7 +80,8 @@ pub fn claimed_subjects(bundle: &Bundle) -> Vec<Subject> {
                 let sha256 = get("sha256").and_then(hex32::<32>);
                 let sha512 = get("sha512").and_then(hex32::<64>);
                 if sha256.is_some() || sha512.is_some() {
-                    subjects.push(Subject::Artifact(ArtifactDigests { sha256, sha512 }));
+                    let sha384 = get("sha384").and_then(hex32::<48>);
+                    subjects.push(Subject::Artifact(ArtifactDigests { sha256, sha384, sha512 }));
                 }
                 let purl = s.get("name").and_then(|n| n.as_str()).and_then(|n| n.strip_prefix("pkg:npm/"));
                 if let (Some(purl), Some(sha512)) = (purl, sha512) {

@@ -898,7 +898,7 @@ fn verify_signature(
                     return Err(VerifyError::SubjectMismatch {
                         reason: format!(
                             "the bundle's message digest differs from the artifact's {}",
-                            hash.registry_name()
+                            hash.display_name()
                         ),
                     });
                 }
