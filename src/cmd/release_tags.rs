@@ -36,7 +36,14 @@ pub(crate) fn announce(
     if git_tag {
         for r in released {
             let tag = format!("{}@{}", r.name, r.version);
-            let out = std::process::Command::new("git").args(["tag", &tag]).stdin(std::process::Stdio::null()).output();
+            // Like every child we start, git gets none of our credentials (its config may run
+            // commands of the repository's choosing).
+            let out = std::process::Command::new("git")
+                .args(["tag", &tag])
+                .env_clear()
+                .envs(crate::npm::pack::child_env())
+                .stdin(std::process::Stdio::null())
+                .output();
             match out {
                 Ok(o) if o.status.success() => report::info(&format!("Created git tag {tag}")),
                 Ok(o) => report::warn(&format!(
