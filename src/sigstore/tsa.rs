@@ -89,17 +89,7 @@ mod tests {
     }
 
     fn trusted(tsa: &TimestampAuthority) -> Vec<CertificateAuthority> {
-        use crate::core::wire::bundle::X509Certificate;
-        use crate::core::wire::trust_root::{CertChain, DistinguishedName, TimeRange};
-        vec![CertificateAuthority {
-            subject: DistinguishedName::default(),
-            uri: "http://127.0.0.1/api/v1/timestamp".into(),
-            cert_chain: CertChain {
-                certificates: tsa.chain_der().iter().map(|d| X509Certificate { raw_bytes: d.to_vec() }).collect(),
-            },
-            valid_for: Some(TimeRange { start: Some("2023-01-01T00:00:00Z".into()), end: None }),
-            operator: None,
-        }]
+        vec![tsa.trusted_entry("http://127.0.0.1/api/v1/timestamp".into(), "2023-01-01T00:00:00Z")]
     }
 
     #[test]

@@ -420,18 +420,8 @@ fn add_rekor_v2_and_tsa(
         checkpoint_key_id: None,
         operator: None,
     });
-    root.timestamp_authorities.push(CaEntry {
-        subject: DistinguishedName {
-            organization: "npm-attest.local".to_owned(),
-            common_name: "npm-attest-local-tsa".to_owned(),
-        },
-        uri: format!("{base_url}/api/v1/timestamp"),
-        cert_chain: CertChain {
-            certificates: tsa.chain_der().iter().map(|der| X509Certificate { raw_bytes: der.to_vec() }).collect(),
-        },
-        valid_for: Some(valid_for),
-        operator: None,
-    });
+    root.timestamp_authorities
+        .push(tsa.trusted_entry(format!("{base_url}/api/v1/timestamp"), &valid_from.to_rfc3339()));
 }
 
 /// Fulcio v1, Rekor v2 and the TSA (v1 API), selectors ANY.

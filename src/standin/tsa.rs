@@ -32,6 +32,8 @@ use x509_tsp::{TimeStampReq, TspVersion, TstInfo};
 
 use crate::core::crypto::pem_encode;
 use crate::core::time::UnixTime;
+use crate::core::wire::bundle::X509Certificate;
+use crate::core::wire::trust_root::{CertChain, CertificateAuthority, DistinguishedName, TimeRange};
 use crate::standin::ca::{
     authority_key_id, enc, ext, key_identifier, octets, sign_certificate, spki_of, tbs, validity, CaError,
 };
@@ -142,6 +144,23 @@ impl TimestampAuthority {
         [&self.leaf_der, &self.root_der]
     }
 
+    /// This authority as a trusted root's `timestampAuthorities` entry, served at `uri` and
+    /// trusted from `valid_from` on.
+    pub(crate) fn trusted_entry(&self, uri: String, valid_from: &str) -> CertificateAuthority {
+        CertificateAuthority {
+            subject: DistinguishedName {
+                organization: "npm-attest.local".to_owned(),
+                common_name: "npm-attest-local-tsa".to_owned(),
+            },
+            uri,
+            cert_chain: CertChain {
+                certificates: self.chain_der().iter().map(|der| X509Certificate { raw_bytes: der.to_vec() }).collect(),
+            },
+            valid_for: Some(TimeRange { start: Some(valid_from.to_owned()), end: None }),
+            operator: None,
+        }
+    }
+
     /// The chain as `GET /api/v1/timestamp/certchain` serves it: PEM, leaf first.
     pub(crate) fn chain_pem(&self) -> String {
         pem_encode("CERTIFICATE", &self.leaf_der) + &pem_encode("CERTIFICATE", &self.root_der)
@@ -250,8 +269,6 @@ impl TimestampAuthority {
 mod tests {
     use super::*;
     use crate::core::verify::tsa::verify_timestamp;
-    use crate::core::wire::bundle::X509Certificate;
-    use crate::core::wire::trust_root::{CertChain, CertificateAuthority, DistinguishedName, TimeRange};
 
     fn authority() -> TimestampAuthority {
         let root = p384::ecdsa::SigningKey::from_slice(&[7u8; 48]).unwrap();
@@ -260,15 +277,7 @@ mod tests {
     }
 
     fn trusted(tsa: &TimestampAuthority) -> Vec<CertificateAuthority> {
-        vec![CertificateAuthority {
-            subject: DistinguishedName::default(),
-            uri: "http://127.0.0.1/api/v1/timestamp".into(),
-            cert_chain: CertChain {
-                certificates: tsa.chain_der().iter().map(|d| X509Certificate { raw_bytes: d.to_vec() }).collect(),
-            },
-            valid_for: Some(TimeRange { start: Some("2023-01-01T00:00:00Z".into()), end: None }),
-            operator: None,
-        }]
+        vec![tsa.trusted_entry("http://127.0.0.1/api/v1/timestamp".into(), "2023-01-01T00:00:00Z")]
     }
 
     #[test]
