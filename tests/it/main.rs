@@ -33,4 +33,5 @@ mod support;
 mod tamper;
 mod tar_bombs;
 mod tuf;
+mod tuf_hard;
 mod verify;

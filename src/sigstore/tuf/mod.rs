@@ -24,6 +24,7 @@
 
 mod crypto;
 mod transport;
+mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -313,7 +314,14 @@ pub async fn fetch(
     let online = transport::HttpRepository::new(http, &repository.url);
     let staged = dir.as_deref().map(|d| std::sync::Arc::new(StagedStore::new(d)));
     let result = async {
-        let mut updater = Updater::new(online, &repository.root)?;
+        // §5.3 first, by us (walk.rs says why); the `Updater` then walks the same chain.
+        let store = staged.as_deref().map(|s| s as &dyn sigstore_tuf::MetadataStore);
+        let chain = walk::root_chain(&online, &repository.root, store, t).await?;
+        if let (Some(store), true) = (&staged, chain.online_keys_rotated) {
+            // §5.3.11: a fast-forwarded timestamp or snapshot is no floor for the new keys.
+            store.forget(&["timestamp.json", "snapshot.json"])?;
+        }
+        let mut updater = Updater::new(walk::Walked { inner: online, chain }, &repository.root)?;
         if let Some(store) = &staged {
             updater = updater.with_store(store.clone());
         }
@@ -364,7 +372,13 @@ pub async fn fetch(
         Err(e) => Err(fail_with_hint(
             ExitKind::VerificationFailed,
             format!("the TUF repository {} failed verification: {}", repository.url, attack(&e)),
-            "nothing from it was used; if the repository is being repaired, retry later (the cache was left as it was)",
+            match &e {
+                // §5.3.10: nothing verifies until the repository publishes a newer root.
+                sigstore_tuf::Error::Expired { role, .. } if role.starts_with("root") => {
+                    "nothing from it was used; its operators must publish a newer root (N+1.root.json), or the clock here is wrong"
+                }
+                _ => "nothing from it was used; if the repository is being repaired, retry later (the cache was left as it was)",
+            },
         )),
     }
 }
@@ -377,12 +391,23 @@ pub async fn fetch(
 /// (TUF spec §5.5.5). python-tuf keeps that floor by loading the local snapshot unpinned.
 struct StagedStore {
     disk: FileStore,
-    pending: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+    dir: PathBuf,
+    /// What the commit writes; `None` deletes the file (§5.3.11's "delete").
+    pending: std::sync::Mutex<BTreeMap<String, Option<Vec<u8>>>>,
 }
 
 impl StagedStore {
     fn new(dir: &Path) -> Self {
-        Self { disk: FileStore::new(dir), pending: std::sync::Mutex::new(BTreeMap::new()) }
+        Self { disk: FileStore::new(dir), dir: dir.to_owned(), pending: std::sync::Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Forgets cached files for this run and, once committed, on disk.
+    fn forget(&self, names: &[&str]) -> sigstore_tuf::Result<()> {
+        let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+        for name in names {
+            pending.insert((*name).to_owned(), None);
+        }
+        Ok(())
     }
 
     fn commit(&self) -> sigstore_tuf::Result<()> {
@@ -392,7 +417,15 @@ impl StagedStore {
         // with files it may not pin yet, which costs it a refetch, never a wrong answer.
         let (last, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(name, _)| name == "timestamp.json");
         for (name, bytes) in rest.into_iter().chain(last) {
-            self.disk.store(&name, &bytes)?;
+            match bytes {
+                Some(bytes) => self.disk.store(&name, &bytes)?,
+                None => match std::fs::remove_file(self.dir.join(&name)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(sigstore_tuf::Error::io(format!("removing {name} from the TUF cache"), e))
+                    }
+                    _ => {}
+                },
+            }
         }
         Ok(())
     }
@@ -405,13 +438,13 @@ fn poisoned() -> sigstore_tuf::Error {
 impl sigstore_tuf::MetadataStore for StagedStore {
     fn load(&self, name: &str) -> sigstore_tuf::Result<Option<Vec<u8>>> {
         if let Some(bytes) = self.pending.lock().map_err(|_| poisoned())?.get(name) {
-            return Ok(Some(bytes.clone()));
+            return Ok(bytes.clone());
         }
         self.disk.load(name)
     }
 
     fn store(&self, name: &str, bytes: &[u8]) -> sigstore_tuf::Result<()> {
-        self.pending.lock().map_err(|_| poisoned())?.insert(name.to_owned(), bytes.to_vec());
+        self.pending.lock().map_err(|_| poisoned())?.insert(name.to_owned(), Some(bytes.to_vec()));
         Ok(())
     }
 }
@@ -428,8 +461,8 @@ async fn from_cache(
     if !dir.join("timestamp.json").is_file() {
         return Err(sigstore_tuf::Error::NotRefreshed);
     }
-    let mut updater =
-        Updater::new(StoreRepository::new(FileStore::new(dir)), &repository.root)?.with_store(FileStore::new(dir));
+    let cached = walk::Cached { inner: StoreRepository::new(FileStore::new(dir)) };
+    let mut updater = Updater::new(cached, &repository.root)?.with_store(FileStore::new(dir));
     updater.refresh(t).await?;
     let (targets, root_version) = collect(&mut updater, names, t).await?;
     Ok(Fetched { repository: repository.url.clone(), origin: Origin::Cache { age: None }, targets, root_version })
@@ -500,6 +533,8 @@ fn attack(e: &sigstore_tuf::Error) -> String {
     use sigstore_tuf::Error as E;
     let name = match e {
         E::Rollback { .. } => "rollback attack",
+        // §5.5.5: a targets metadata file the trusted snapshot lists must stay listed.
+        E::IntegrityMismatch(m) if m.starts_with("snapshot removes") => "rollback attack",
         E::Expired { .. } => "freeze attack",
         E::ThresholdNotMet { .. } | E::DuplicateSignature { .. } => "signature threshold not met",
         E::BadRootVersion { .. } => "root version mismatch",
@@ -584,7 +619,8 @@ fn no_cache_dir(variable: &str) -> anyhow::Error {
 fn last_refresh_age(dir: &Path, now: SystemTime) -> Option<Duration> {
     let text = std::fs::read_to_string(dir.join(LAST_REFRESH)).ok()?;
     let then = UNIX_EPOCH + Duration::from_secs(text.trim().parse().ok()?);
-    Some(now.duration_since(then).unwrap_or_default())
+    // A refresh "in the future" (a clock set back, or a tampered cache) is no reason to skip one.
+    now.duration_since(then).ok()
 }
 
 fn record_refresh(dir: &Path, now: SystemTime) {
