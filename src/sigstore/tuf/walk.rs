@@ -167,3 +167,48 @@ impl<R: Repository> Repository for Cached<R> {
         self.inner.fetch_target(path, max_length)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed_root(bytes: &[u8]) -> Root {
+        sigstore_tuf::Metadata::<Root>::from_slice(bytes).unwrap().into_signed()
+    }
+
+    #[test]
+    fn the_embedded_roots_give_each_key_one_vote() {
+        for bytes in [
+            &include_bytes!("../roots/public-good-production.root.json")[..],
+            &include_bytes!("../roots/public-good-staging.root.json")[..],
+            &include_bytes!("../../../tests/data/tuf/github-root.json")[..],
+        ] {
+            one_key_one_vote(&signed_root(bytes)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_root_listing_one_key_under_two_key_ids_is_refused() {
+        let key = serde_json::json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "ab".repeat(32)}});
+        let root: Root = serde_json::from_value(serde_json::json!({
+            "_type": "root", "spec_version": "1.0.31", "version": 4, "expires": "2030-01-01T00:00:00Z",
+            "consistent_snapshot": true,
+            "keys": {"a": key, "b": key},
+            "roles": {
+                "root": {"keyids": ["a"], "threshold": 1},
+                "targets": {"keyids": ["a", "b"], "threshold": 2},
+            },
+        }))
+        .unwrap();
+        let err = one_key_one_vote(&root).unwrap_err().to_string();
+        assert!(err.contains("root v4 lists one targets key under two key IDs"), "{err}");
+        // The same key in two roles is normal (Sigstore's online key signs timestamp and snapshot).
+        let root: Root = serde_json::from_value(serde_json::json!({
+            "_type": "root", "spec_version": "1.0", "version": 1, "expires": "2030-01-01T00:00:00Z",
+            "keys": {"a": key},
+            "roles": {"timestamp": {"keyids": ["a"], "threshold": 1}, "snapshot": {"keyids": ["a"], "threshold": 1}},
+        }))
+        .unwrap();
+        one_key_one_vote(&root).unwrap();
+    }
+}
