@@ -346,6 +346,11 @@ def build_more(scenario, out, first, second):
         r.delegated[name] = (r.delegated[name][0], [CryptoSigner.generate_ecdsa()])
         r.publish()
         states.append(("delegated_role_signed_by_another_key", r))
+        # For a client with no cache: the snapshot does not list the role delegated first.
+        r = repo.fork()
+        r.publish()
+        resnap(r, lambda s: s.meta.pop("registry.npmjs.org.json"))
+        states.append(("delegated_role_missing_from_the_snapshot", r))
     else:
         return False
     repo.write(0)

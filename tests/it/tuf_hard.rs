@@ -274,6 +274,23 @@ fn delegated_targets_are_searched_as_the_spec_says_online_and_offline() {
         Err(e) => assert!(e.contains("UnsignedMetadataError"), "{e}"),
         Ok(lines) => panic!("python-tuf accepted: {lines:?}"),
     }
+    // A role delegated for the path that the snapshot does not list ends the search with an
+    // error (§5.6.7: metadata that cannot be downloaded nor validated), for a new client.
+    f.step(steps(&f)["delegated_role_missing_from_the_snapshot"]);
+    let fresh = tempfile::tempdir().unwrap();
+    let out = fetch(targets[0], fresh.path(), false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the targets role \"registry.npmjs.org\" is delegated for registry.npmjs.org/keys.json but the snapshot does not list it"),
+        "{}",
+        stderr(&out)
+    );
+    match python(&f, tempfile::tempdir().unwrap().path(), &targets[..1]) {
+        Err(e) => assert!(e.contains("is not part of snapshot"), "{e}"),
+        Ok(lines) => panic!("python-tuf accepted: {lines:?}"),
+    }
+    // A client that has seen the role listed refuses the new snapshot itself (§5.5.5).
+    refused(&fetch(targets[0], f.cache.path(), false), "role dropped", "rollback attack");
 }
 
 /// Changes a signed field of a metadata file (the year of `expires`), or a target's bytes.

@@ -23,6 +23,7 @@
 //!   re-verified, so a racing or tampered cache can at worst cost a refetch.
 
 mod crypto;
+mod search;
 mod transport;
 mod walk;
 
@@ -475,12 +476,14 @@ async fn collect(
 ) -> sigstore_tuf::Result<(BTreeMap<String, Vec<u8>>, u64)> {
     let mut targets = BTreeMap::new();
     for name in names {
-        match updater.get_target(name, t).await {
-            Ok(bytes) => {
-                targets.insert((*name).to_owned(), bytes);
-            }
-            Err(sigstore_tuf::Error::TargetNotFound(_)) => {}
+        let found = match updater.get_target(name, t).await {
+            Ok(bytes) => Some(bytes),
+            Err(sigstore_tuf::Error::TargetNotFound(_)) => None,
             Err(e) => return Err(e),
+        };
+        search::no_unlisted_delegation(updater.trusted(), name)?;
+        if let Some(bytes) = found {
+            targets.insert((*name).to_owned(), bytes);
         }
     }
     Ok((targets, updater.trusted().root().version))
