@@ -8,6 +8,10 @@ implementation, pinned in requirements.txt), after the recipe of the TUF conform
         floors), then serves step1 and checks what the client does.
     tuf-repo.py client URL ROOT TARGET OUT
         python-tuf's own client (ngclient) fetches TARGET from URL, bootstrapped with ROOT.
+    tuf-repo.py decide URL ROOT WORKDIR TARGET...
+        python-tuf's decision on the repository served at URL, its metadata kept in WORKDIR
+        between calls: "TARGET sha256" or "TARGET none" per target, or "ERROR Class: message"
+        and exit 1 (tests/it/tuf_hard.rs compares it with ours).
 
 Scenarios (step1 unless said): normal_update, root_rotation_1_to_3 (3.root.json also swaps the
 timestamp key: fast-forward recovery), root_below_threshold (2.root.json signed by the new key
@@ -15,6 +19,10 @@ only), targets_below_threshold, freeze_expired_timestamp, rollback_snapshot_via_
 rollback_targets_via_snapshot, mix_and_match_snapshot (the timestamp pins a snapshot whose
 bytes differ from the one served), target_hash_mismatch and endless_data_target (step0 itself:
 the target file at its hashed URL replaced by other bytes of the same length, or by 2 MB).
+
+Multi-step scenarios (OUT/steps.json names each step; see build_more): attacks (one attack per
+step, each forked from step0), tolerated, fast_forward, delegated, expired_local_root,
+not_consistent.
 """
 
 import copy
@@ -313,6 +321,13 @@ def build_more(scenario, out, first, second):
         signed = timestamp_dict(r)
         r.files["timestamp.json"] = raw_sign(signed, r.signers["timestamp"], [{"keyid": "f" * 64, "sig": "abcd"}])
         states.append(("unknown_key_type", r))
+        # More new roots at once than sigstore-tuf's own walk takes (32).
+        r = r.fork()
+        for _ in range(40):
+            r.rotate_root()
+        r.set_target("trusted_root.json", second)
+        r.publish()
+        states.append(("forty_new_roots", r))
     elif scenario == "fast_forward":
         # The attacker holds the online (timestamp and snapshot) keys, not the targets key.
         attacked = repo.fork()

@@ -196,6 +196,12 @@ fn unknown_fields_foreign_signatures_and_unknown_key_types_are_tolerated() {
     assert!(stderr(&out).contains("root v3"), "{}", stderr(&out));
     assert_eq!(f.fetched(), std::fs::read(production()).unwrap());
     python_refuses(&f, work.path(), "unknown key type", "DeserializationError");
+    // Forty new roots in one refresh: the walk goes on (§5.3.3 bounds it at 2^10 here).
+    f.step(steps["forty_new_roots"]);
+    let out = f.trust_root();
+    ok(&out);
+    assert!(stderr(&out).contains("root v43"), "{}", stderr(&out));
+    assert_eq!(f.fetched(), std::fs::read(staging()).unwrap());
 }
 
 #[test]

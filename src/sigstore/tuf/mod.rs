@@ -8,7 +8,10 @@
 //! hash and length pinning, delegations) is `sigstore-tuf`, sigstore-rust's conformance-tested
 //! client: it loads both public-good's and GitHub's roots (tough recomputes key IDs and rejects
 //! GitHub's). What lives here is the edge around it: the transport over `crate::http`, the
-//! cache directory, when to refresh, and what `--offline` and a network failure do.
+//! cache directory, when to refresh, and what `--offline` and a network failure do; and the
+//! steps where sigstore-tuf 0.15.1 departs from the spec, done here instead: the root walk with
+//! its freeze check and fast-forward recovery (`walk.rs`, §5.3.3/§5.3.10/§5.3.11) and a
+//! delegated role the snapshot does not list (`search.rs`, §5.6.7).
 //!
 //! - Online: the cache is used without network while its last refresh is younger than
 //!   [`CACHE_MAX_AGE`] and it still verifies (timestamp unexpired); otherwise a full refresh.
@@ -322,7 +325,11 @@ pub async fn fetch(
             // §5.3.11: a fast-forwarded timestamp or snapshot is no floor for the new keys.
             store.forget(&["timestamp.json", "snapshot.json"])?;
         }
-        let mut updater = Updater::new(walk::Walked { inner: online, chain }, &repository.root)?;
+        // The walk above bounds the chain; the `Updater` only follows it (its own bound, 32
+        // steps, would fail a longer chain with a transport error).
+        let mut config = sigstore_tuf::UpdaterConfig::default();
+        config.max_root_rotations = u32::try_from(walk::MAX_ROOT_STEPS + 1).unwrap_or(u32::MAX);
+        let mut updater = Updater::new(walk::Walked { inner: online, chain }, &repository.root)?.with_config(config);
         if let Some(store) = &staged {
             updater = updater.with_store(store.clone());
         }
