@@ -105,12 +105,32 @@ fn attacks_on_timestamp_snapshot_targets_and_root_are_refused_by_name_as_python_
         // §5.4.3.2: the snapshot version a timestamp names never goes down.
         ("snapshot_version_rollback_via_timestamp", "rollback attack", "BadVersionNumberError"),
         // §5.3.3, §5.4.1, §5.5.1, §5.6.1: every download is capped (docs/operations.md).
-        ("endless_data_timestamp", "endless data: timestamp.json is longer than its limit of 16384 bytes", "DownloadLengthMismatchError"),
-        ("endless_data_snapshot", "endless data: 3.snapshot.json is longer than its limit of 2000000 bytes", "DownloadLengthMismatchError"),
-        ("endless_data_targets", "endless data: 3.targets.json is longer than its limit of 5000000 bytes", "DownloadLengthMismatchError"),
-        ("endless_data_root", "endless data: 2.root.json is longer than its limit of 512000 bytes", "DownloadLengthMismatchError"),
+        (
+            "endless_data_timestamp",
+            "endless data: timestamp.json is longer than its limit of 16384 bytes",
+            "DownloadLengthMismatchError",
+        ),
+        (
+            "endless_data_snapshot",
+            "endless data: 3.snapshot.json is longer than its limit of 2000000 bytes",
+            "DownloadLengthMismatchError",
+        ),
+        (
+            "endless_data_targets",
+            "endless data: 3.targets.json is longer than its limit of 5000000 bytes",
+            "DownloadLengthMismatchError",
+        ),
+        (
+            "endless_data_root",
+            "endless data: 2.root.json is longer than its limit of 512000 bytes",
+            "DownloadLengthMismatchError",
+        ),
         // §5.3.10: the newest root must not have expired.
-        ("freeze_newest_root_expired", "freeze attack: root v2 (the newest the repository publishes) metadata expired", "ExpiredMetadataError"),
+        (
+            "freeze_newest_root_expired",
+            "freeze attack: root v2 (the newest the repository publishes) metadata expired",
+            "ExpiredMetadataError",
+        ),
     ];
     assert_eq!(steps.len(), cases.len());
     for (case, says, class) in cases {
@@ -168,7 +188,9 @@ fn fast_forward_attack_recovery_discards_the_old_timestamp_and_snapshot_after_ke
     let out = trust_root_in(&f, attacked.path(), &[]);
     ok(&out);
     assert_eq!(f.fetched(), std::fs::read(staging()).unwrap());
-    assert!(!std::fs::read_to_string(repo_dir(attacked.path()).join("timestamp.json")).unwrap().contains("\"version\": 1000"));
+    assert!(!std::fs::read_to_string(repo_dir(attacked.path()).join("timestamp.json"))
+        .unwrap()
+        .contains("\"version\": 1000"));
     python_refuses(&f, attacked_python.path(), "snapshot key only", "BadVersionNumberError");
 }
 
@@ -319,13 +341,8 @@ fn a_tampered_cache_is_never_trusted_online_it_is_repaired_offline_it_fails_clos
     ok(&f.trust_root());
     let good = f.cache.path();
     let dir = repo_dir(good).strip_prefix(good).unwrap().to_owned();
-    let files = [
-        "root_history/3.root.json",
-        "timestamp.json",
-        "snapshot.json",
-        "targets.json",
-        "targets/trusted_root.json",
-    ];
+    let files =
+        ["root_history/3.root.json", "timestamp.json", "snapshot.json", "targets.json", "targets/trusted_root.json"];
     for file in files {
         let cache = copied(good);
         let path: PathBuf = cache.path().join(&dir).join(file);

@@ -152,9 +152,7 @@ impl<R: Repository> Repository for Cached<R> {
             }
             match name.split_once('.') {
                 Some((version, plain))
-                    if !version.is_empty()
-                        && version.bytes().all(|b| b.is_ascii_digit())
-                        && plain != "root.json" =>
+                    if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) && plain != "root.json" =>
                 {
                     self.inner.fetch_metadata(plain, max_length).await
                 }
