@@ -33,6 +33,7 @@ import shutil
 import sys
 from datetime import datetime, timedelta, timezone
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.metadata import (
@@ -64,10 +65,13 @@ def hashed_path(name, data):
 
 
 class Repo:
-    def __init__(self, out, consistent=True, root_expires=365):
+    def __init__(self, out, consistent=True, root_expires=365, keys=None):
         self.out = out
         self.consistent = consistent
-        self.signers = {r: [CryptoSigner.generate_ecdsa()] for r in ("root", "targets", "snapshot", "timestamp")}
+        # role -> function making a new signer (ECDSA P-256 unless KEYS says otherwise)
+        self.keys = {r: CryptoSigner.generate_ecdsa for r in ("root", "targets", "snapshot", "timestamp")}
+        self.keys.update(keys or {})
+        self.signers = {r: [make()] for r, make in self.keys.items()}
         root = Root(expires=expires(root_expires), consistent_snapshot=consistent)
         for role, signers in self.signers.items():
             for s in signers:
@@ -85,6 +89,7 @@ class Repo:
         """An independent copy (same keys) to build one attack step from."""
         other = copy.copy(self)
         other.signers = {r: list(s) for r, s in self.signers.items()}
+        other.keys = dict(self.keys)
         for name in ("root", "targets", "snapshot", "timestamp"):
             setattr(other, name, copy.deepcopy(getattr(self, name)))
         other.delegated = {n: (copy.deepcopy(md), list(s)) for n, (md, s) in self.delegated.items()}
@@ -150,14 +155,15 @@ class Repo:
         )
         self.files["timestamp.json"] = self.sign(self.timestamp, self.signers["timestamp"])
 
-    def rotate_root(self, role="root", swap=(), sign_with_old=True, threshold=1, root_expires=365):
-        """Root N+1: a new root key, and new keys for each role in SWAP (THRESHOLD of as many)."""
+    def rotate_root(self, swap=(), sign_with_old=True, threshold=1, root_expires=365, root_threshold=1):
+        """Root N+1: ROOT_THRESHOLD new root keys (as the threshold), and new keys for each role
+        in SWAP (THRESHOLD of as many)."""
         old = self.signers["root"]
         for r in ("root",) + tuple(swap):
             for s in self.signers[r]:
                 self.root.signed.revoke_key(s.public_key.keyid, r)
-            count = threshold if r != "root" else 1
-            self.signers[r] = [CryptoSigner.generate_ecdsa() for _ in range(count)]
+            count = threshold if r != "root" else root_threshold
+            self.signers[r] = [self.keys[r]() for _ in range(count)]
             for s in self.signers[r]:
                 self.root.signed.add_key(s.public_key, r)
             self.root.signed.roles[r].threshold = count
@@ -186,10 +192,10 @@ def timestamp_dict(repo):
     return repo.timestamp.to_dict()["signed"]
 
 
-def resnap(r, change):
+def resnap(r, change, signers=None):
     """Re-sign the latest snapshot after CHANGE(snapshot.signed), and a timestamp pinning it."""
     change(r.snapshot.signed)
-    s = r.sign(r.snapshot, r.signers["snapshot"])
+    s = r.sign(r.snapshot, signers or r.signers["snapshot"])
     r.files[r.meta_name("snapshot", r.snapshot.signed.version)] = s
     r.timestamp.signed.snapshot_meta = MetaFile(
         version=r.snapshot.signed.version, length=len(s), hashes={"sha256": hashlib.sha256(s).hexdigest()}
@@ -265,6 +271,30 @@ def attack_steps(base):
     r = step("freeze_newest_root_expired")
     r.rotate_root(root_expires=-1)
     r.publish()
+
+    r = step("freeze_expired_snapshot")
+    r.snapshot.signed.expires = NOW - timedelta(days=1)
+    r.publish()
+    r = step("freeze_expired_targets")
+    r.publish()
+    r.targets.signed.expires = NOW - timedelta(days=1)
+    r.files[r.meta_name("targets", r.targets.signed.version)] = r.sign(r.targets, r.signers["targets"])
+
+    r = step("root_version_skip")
+    r.root.signed.version = 2
+    r.rotate_root()
+    r.files["2.root.json"] = r.files.pop("3.root.json")
+
+    r = step("timestamp_version_rollback")
+    r.timestamp.signed.version = 0
+    r.publish()
+
+    r = step("snapshot_signed_by_the_timestamp_key")
+    r.publish()
+    resnap(r, lambda s: None, signers=r.signers["timestamp"])
+    r = step("timestamp_signed_by_the_snapshot_key")
+    r.publish()
+    r.files["timestamp.json"] = r.sign(r.timestamp, r.signers["snapshot"])
     return steps
 
 
@@ -272,6 +302,8 @@ def build_more(scenario, out, first, second):
     """The scenarios of tests/it/tuf_hard.rs. Writes OUT/steps.json: step name -> number."""
     if scenario == "expired_local_root":
         repo = Repo(out, root_expires=-1)
+    elif scenario == "key_types":
+        repo = Repo(out, keys=KEY_TYPES)
     elif scenario == "not_consistent":
         repo = Repo(out, consistent=False)
     else:
@@ -286,6 +318,25 @@ def build_more(scenario, out, first, second):
         # The client starts from an expired root v1: the chain to v2 must still be walked.
         repo.rotate_root()
         repo.publish()
+        # An expired intermediate root (v3) on the way to a valid one (v4).
+        r = repo.fork()
+        r.rotate_root(root_expires=-1)
+        r.rotate_root()
+        r.set_target("trusted_root.json", second)
+        r.publish()
+        states.append(("expired_intermediate_root", r))
+    elif scenario == "key_types":
+        r = repo.fork()
+        r.rotate_root(swap=("timestamp", "snapshot", "targets"))
+        r.set_target("trusted_root.json", second)
+        r.publish()
+        states.append(("rotation_within_the_key_types", r))
+        r = r.fork()
+        r.keys["timestamp"] = lambda: CryptoSigner.generate_rsa(scheme="rsa-pkcs1v15-sha256", size=2048)
+        r.rotate_root(swap=("timestamp",))
+        r.set_target("trusted_root.json", first)
+        r.publish()
+        states.append(("timestamp_key_rsa_pkcs1v15", r))
     elif scenario == "not_consistent":
         r = repo.fork()
         r.set_target("trusted_root.json", second)
@@ -339,7 +390,7 @@ def build_more(scenario, out, first, second):
         r.publish()
         states.append(("recovery_without_key_rotation", r))
         r = repo.fork()
-        r.rotate_root(swap=("timestamp", "snapshot"), threshold=2)
+        r.rotate_root(swap=("timestamp", "snapshot"), threshold=2, root_threshold=2)
         r.set_target("trusted_root.json", second)
         r.publish()
         states.append(("recovery_rotating_timestamp_and_snapshot_keys", r))
@@ -348,6 +399,18 @@ def build_more(scenario, out, first, second):
         r.set_target("trusted_root.json", second)
         r.publish()
         states.append(("recovery_rotating_the_snapshot_key_only", r))
+        # Targets fast-forward: targets v99 (the targets key was stolen), then the snapshot key
+        # is rotated and targets go back to v3 (tuf-conformance's targets recovery).
+        forwarded = repo.fork()
+        forwarded.targets.signed.version = 98
+        forwarded.publish()
+        states.append(("targets_fast_forwarded", forwarded))
+        r = forwarded.fork()
+        r.targets.signed.version = 2
+        r.rotate_root(swap=("snapshot",))
+        r.set_target("trusted_root.json", second)
+        r.publish()
+        states.append(("targets_recovery_rotating_the_snapshot_key", r))
     elif scenario == "delegated":
         repo.delegate("registry.npmjs.org", ["registry.npmjs.org/*"], True)
         repo.delegate("decoy", ["registry.npmjs.org/*"], False)
@@ -376,6 +439,12 @@ def build_more(scenario, out, first, second):
     return True
 
 
+KEY_TYPES = {
+    "root": CryptoSigner.generate_ed25519,
+    "targets": lambda: CryptoSigner.generate_rsa(size=3072),
+    "snapshot": lambda: CryptoSigner(ec.generate_private_key(ec.SECP384R1())),
+    "timestamp": CryptoSigner.generate_ed25519,
+}
 NPM_KEYS = b'{"keys":[{"keyId":"SHA256:npm","keyUsage":"npm:signatures"}]}'
 DECOY_KEYS = b'{"keys":[{"keyId":"SHA256:decoy","keyUsage":"npm:signatures"}]}'
 

@@ -131,6 +131,32 @@ fn attacks_on_timestamp_snapshot_targets_and_root_are_refused_by_name_as_python_
             "freeze attack: root v2 (the newest the repository publishes) metadata expired",
             "ExpiredMetadataError",
         ),
+        // §5.5.6, §5.6.5.
+        ("freeze_expired_snapshot", "freeze attack: snapshot metadata expired", "ExpiredMetadataError"),
+        ("freeze_expired_targets", "freeze attack: targets metadata expired", "ExpiredMetadataError"),
+        // §5.3.5: exactly N+1.
+        (
+            "root_version_skip",
+            "root version mismatch: root version must increment by one: trusted 1, got 3",
+            "BadVersionNumberError",
+        ),
+        // §5.4.3.1.
+        (
+            "timestamp_version_rollback",
+            "rollback attack: rollback detected for timestamp: trusted version 2 > new version 1",
+            "BadVersionNumberError",
+        ),
+        // §5.5.3, §5.4.2: the right threshold of the right role's keys.
+        (
+            "snapshot_signed_by_the_timestamp_key",
+            "signature threshold not met for role snapshot: 0/1",
+            "UnsignedMetadataError",
+        ),
+        (
+            "timestamp_signed_by_the_snapshot_key",
+            "signature threshold not met for role timestamp: 0/1",
+            "UnsignedMetadataError",
+        ),
     ];
     assert_eq!(steps.len(), cases.len());
     for (case, says, class) in cases {
@@ -171,8 +197,9 @@ fn fast_forward_attack_recovery_discards_the_old_timestamp_and_snapshot_after_ke
     refused(&f.trust_root(), "no rotation", "rollback attack");
     python_refuses(&f, copied(work.path()).path(), "no rotation", "BadVersionNumberError");
 
-    // Root v2 rotates the timestamp and snapshot keys and makes each role 2-of-2: the v1000
-    // files no longer bind (§5.3.11), the new 2-of-2 signed ones are taken.
+    // Root v2 rotates the timestamp and snapshot keys and makes each role 2-of-2 (and the root
+    // role 2-of-2, signed by the old key and both new ones): the v1000 files no longer bind
+    // (§5.3.11), the new 2-of-2 signed ones are taken.
     f.step(steps["recovery_rotating_timestamp_and_snapshot_keys"]);
     let out = f.trust_root();
     ok(&out);
@@ -192,6 +219,46 @@ fn fast_forward_attack_recovery_discards_the_old_timestamp_and_snapshot_after_ke
         .unwrap()
         .contains("\"version\": 1000"));
     python_refuses(&f, attacked_python.path(), "snapshot key only", "BadVersionNumberError");
+
+    // Targets fast-forward (targets v99), then the snapshot key rotated and targets back to v3:
+    // the old snapshot, which held the targets floor, goes (tuf-conformance's targets recovery).
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for step in [0, steps["targets_fast_forwarded"]] {
+        f.step(step);
+        ok(&trust_root_in(&f, cache.path(), &[]));
+        python_accepts(&f, work.path(), "targets v99", &production());
+    }
+    f.step(steps["targets_recovery_rotating_the_snapshot_key"]);
+    ok(&trust_root_in(&f, cache.path(), &[]));
+    assert_eq!(f.fetched(), std::fs::read(staging()).unwrap());
+    python_accepts(&f, work.path(), "targets recovery", &staging());
+}
+
+#[test]
+fn ed25519_rsa_pss_and_p384_keys_verify_and_unsupported_schemes_fail_closed_by_name() {
+    let f = Fixture::build("key_types", &[&production(), &staging()]);
+    let steps = steps(&f);
+    ok(&f.trust_root());
+    let work = tempfile::tempdir().unwrap();
+    python_accepts(&f, work.path(), "step0", &production());
+    f.step(steps["rotation_within_the_key_types"]);
+    let out = f.trust_root();
+    ok(&out);
+    assert!(stderr(&out).contains("root v2"), "{}", stderr(&out));
+    assert_eq!(f.fetched(), std::fs::read(staging()).unwrap());
+    python_accepts(&f, work.path(), "rotation", &staging());
+    // RSA PKCS#1 v1.5 keys: python-tuf checks them; sigstore-tuf 0.15.1 has no mapping for the
+    // scheme, so their signatures count for nothing. Refused, naming the key and the scheme.
+    f.step(steps["timestamp_key_rsa_pkcs1v15"]);
+    let out = f.trust_root();
+    refused(
+        &out,
+        "pkcs1v15",
+        "signature threshold not met for role timestamp: 0/1 valid signatures; npm-attest cannot check signatures by",
+    );
+    refused(&out, "pkcs1v15", "(rsa/rsa-pkcs1v15-sha256)");
+    python_accepts(&f, work.path(), "pkcs1v15", &production());
 }
 
 #[test]
@@ -230,14 +297,22 @@ fn unknown_fields_foreign_signatures_and_unknown_key_types_are_tolerated() {
 fn an_expired_trusted_root_is_walked_past_to_the_repositorys_current_one() {
     // §5.2: the expiry of the root we start from does not matter; §5.3.6 nor that of any
     // intermediate root; only the newest (§5.3.10).
-    let f = Fixture::build("expired_local_root", &[&production()]);
+    let f = Fixture::build("expired_local_root", &[&production(), &staging()]);
     let out = f.trust_root();
     ok(&out);
     assert!(stderr(&out).contains("root v2"), "{}", stderr(&out));
     assert_eq!(f.fetched(), std::fs::read(production()).unwrap());
-    python_accepts(&f, tempfile::tempdir().unwrap().path(), "expired local root", &production());
+    let work = tempfile::tempdir().unwrap();
+    python_accepts(&f, work.path(), "expired local root", &production());
     // Offline, the cache walks from the expired root to v2 too.
     ok(&f.run(&["trust-root", "--offline"], f.cache.path()));
+    // An expired intermediate root (v3) on the way to v4.
+    f.step(steps(&f)["expired_intermediate_root"]);
+    let out = f.trust_root();
+    ok(&out);
+    assert!(stderr(&out).contains("root v4"), "{}", stderr(&out));
+    assert_eq!(f.fetched(), std::fs::read(staging()).unwrap());
+    python_accepts(&f, work.path(), "expired intermediate root", &staging());
 }
 
 #[test]

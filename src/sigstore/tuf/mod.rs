@@ -333,7 +333,9 @@ pub async fn fetch(
         if let Some(store) = &staged {
             updater = updater.with_store(store.clone());
         }
-        updater.refresh(t).await?;
+        if let Err(e) = updater.refresh(t).await {
+            return Err(walk::explain_threshold(e, &[Some(updater.trusted().root())]));
+        }
         collect(&mut updater, names, t).await
     }
     .await;
@@ -547,6 +549,7 @@ fn attack(e: &sigstore_tuf::Error) -> String {
         E::IntegrityMismatch(m) if m.starts_with("snapshot removes") => "rollback attack",
         E::Expired { .. } => "freeze attack",
         E::ThresholdNotMet { .. } | E::DuplicateSignature { .. } => "signature threshold not met",
+        E::Malformed(m) if m.starts_with("signature threshold not met") => return m.clone(),
         E::BadRootVersion { .. } => "root version mismatch",
         E::IntegrityMismatch(m) if m.starts_with("endless data") => return m.clone(),
         // A metadata file that is not the one its parent pins: versions of different

@@ -65,7 +65,10 @@ pub(super) async fn root_chain(
         // §5.3.3: "not found" ends the walk.
         let Some(bytes) = repo.fetch_metadata(&format!("{next}.root.json"), MAX_ROOT_BYTES).await? else { break };
         // §5.3.4 (old and new thresholds), §5.3.5 (exactly N+1).
-        trusted.update_root(&bytes)?;
+        if let Err(e) = trusted.update_root(&bytes) {
+            let new = sigstore_tuf::Metadata::<Root>::from_slice(&bytes).ok().map(|m| m.into_signed());
+            return Err(explain_threshold(e, &[Some(trusted.root()), new.as_ref()]));
+        }
         one_key_one_vote(trusted.root())?;
         roots.insert(next, bytes);
     }
@@ -83,6 +86,37 @@ pub(super) async fn root_chain(
             || role_keys(&first, "snapshot") != role_keys(root, "snapshot"),
         roots,
     })
+}
+
+/// A threshold that was not met because the role's keys use a scheme npm-attest cannot check
+/// (sigstore-tuf 0.15.1 maps no `rsa-pkcs1v15-*` nor `ecdsa-sha2-nistp521` scheme, which
+/// python-tuf signs with; their signatures count for nothing) says so; any other error is
+/// returned as it is.
+pub(super) fn explain_threshold(e: Error, roots: &[Option<&Root>]) -> Error {
+    let Error::ThresholdNotMet { role, found, threshold } = &e else { return e };
+    let mut unusable = BTreeSet::new();
+    for root in roots.iter().flatten() {
+        let Some(keys) = root.role(role) else { continue };
+        for id in &keys.keyids {
+            let Some(key) = root.keys.get(id) else { continue };
+            if !key.signing_scheme().is_ok_and(super::crypto::supports) {
+                unusable.insert(format!(
+                    "{}… ({}/{})",
+                    id.chars().take(12).collect::<String>(),
+                    key.keytype,
+                    key.scheme
+                ));
+            }
+        }
+    }
+    if unusable.is_empty() {
+        return e;
+    }
+    Error::Malformed(format!(
+        "signature threshold not met for role {role}: {found}/{threshold} valid signatures; npm-attest cannot check \
+         signatures by {} (it checks ed25519, ecdsa-sha2-nistp256/384 and rsassa-pss-sha256/384/512 keys)",
+        unusable.into_iter().collect::<Vec<_>>().join(", ")
+    ))
 }
 
 /// A role's keys (key ID and key) and threshold, for §5.3.11's "have been rotated".
