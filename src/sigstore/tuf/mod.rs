@@ -579,9 +579,15 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The update start time (§5.1) in whole seconds, plus one nanosecond: the spec wants every
+/// `expires` "higher than the fixed update start time", and sigstore-tuf counts a file as
+/// expired only when `expires < now`, so a file expiring at exactly that second would pass.
+/// (`expires` is in whole seconds, so `expires < t + 1ns` is `expires <= t`.)
 fn jiff_time(now: SystemTime) -> jiff::Timestamp {
     let seconds = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    jiff::Timestamp::from_second(i64::try_from(seconds).unwrap_or(i64::MAX)).unwrap_or(jiff::Timestamp::MAX)
+    let start =
+        jiff::Timestamp::from_second(i64::try_from(seconds).unwrap_or(i64::MAX)).unwrap_or(jiff::Timestamp::MAX);
+    start.checked_add(jiff::SignedDuration::from_nanos(1)).unwrap_or(start)
 }
 
 fn cache_max_age() -> Duration {
@@ -705,6 +711,14 @@ mod tests {
             registry_keys_target("https://npm.example.com/registry/").as_deref(),
             Some("npm.example.com/registry/keys.json")
         );
+    }
+
+    #[test]
+    fn metadata_expiring_at_the_start_second_counts_as_expired() {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let t = jiff_time(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        assert!(at < t, "§5.4.4: expires must be higher than the start time");
+        assert!(jiff::Timestamp::from_second(1_800_000_001).unwrap() >= t);
     }
 
     #[test]

@@ -42,6 +42,14 @@ pub(super) fn no_unlisted_delegation(set: &TrustedMetadataSet, path: &str) -> si
             if matches!(child.name.as_str(), "root" | "timestamp" | "snapshot" | "targets") {
                 continue;
             }
+            // "If used, exactly one of them should be set" (§4.5); sigstore-tuf would use the
+            // prefixes and ignore the paths, python-tuf refuses the metadata: so do we.
+            if child.paths.is_some() && child.path_hash_prefixes.is_some() {
+                return Err(Error::Malformed(format!(
+                    "the delegation to {:?} in {role} sets both paths and path_hash_prefixes",
+                    child.name
+                )));
+            }
             if child.matches_path(path)? {
                 children.push(child.name.clone());
                 if child.terminating {
