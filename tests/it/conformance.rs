@@ -72,6 +72,7 @@ fn retired_rekor_v2_dsse_vectors_still_pass() {
     run_cases("sigstore-conformance-retired/bundle-verify", 4);
 }
 
+#[allow(clippy::print_stderr)] // the per-case report, as in a test body
 fn run_cases(dir: &str, expected: usize) {
     let root = data(dir);
     let mut cases: Vec<_> =
