@@ -92,7 +92,7 @@ pub struct PublishArgs {
     #[arg(long, value_name = "CODE", value_parser = parse_secret)]
     pub otp: Option<SecretString>,
 
-    /// Publish without a provenance attestation.
+    /// Publish without a provenance attestation (always on CircleCI, as npm does there).
     #[arg(long)]
     pub no_provenance: bool,
 
