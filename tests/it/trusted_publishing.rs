@@ -397,6 +397,7 @@ fn gitlab_trusted_publishing_with_provenance_then_verify_from_the_registry() {
     let url = registry.url();
     let args = [
         "publish",
+        "--verbose",
         "--registry",
         &url,
         "--sigstore",
@@ -436,6 +437,20 @@ fn gitlab_trusted_publishing_with_provenance_then_verify_from_the_registry() {
     assert_eq!(statement["subject"][0]["name"], "pkg:npm/%40group/hello@1.0.0");
     assert_eq!(serde_json::from_str::<Value>(so.lines().last().unwrap()).unwrap()["published"], true);
     assert_secret_free(&out, &[&job.npm_token, &job.sigstore_token, &exchanged]);
+
+    // The bundle the registry received verifies with sigstore-js (the verifier npm ships) as
+    // the GitLab pipeline's identity, with npm's subject checks against the tarball.
+    let received = work.path().join("received.sigstore.json");
+    std::fs::write(&received, bundle.to_string()).unwrap();
+    let facts = crate::interop::sigstore_js_verify(&crate::interop::VerifyCase {
+        bundle: &received,
+        trusted_root: &work.path().join("root.json"),
+        tarball: Some((&tgz, "@group/hello", "1.0.0")),
+        artifact: None,
+        san: "https://gitlab.com/group/project//.gitlab-ci.yml@refs/heads/main",
+        issuer: GITLAB_ISSUER,
+    });
+    assert!(facts.is_ok(), "{:?}", facts.err().map(|r| r.to_string()));
 
     // The consumer's policy: the GitLab project (its issuer follows from gitlab.com).
     let ok = verify_gitlab(work.path(), &url, "gitlab.com/group/project", &env);
@@ -595,7 +610,7 @@ fn circleci_trusted_publishing_publishes_without_provenance_as_npm_does() {
     let (env, token) = circleci_env(work.path(), |_| {});
     let tgz = make_tarball(work.path(), &manifest("hello-circle", "git+https://github.com/octo/hello.git"));
     let url = registry.url();
-    let out = run(work.path(), &["publish", "--registry", &url, "--json", tgz.to_str().unwrap()], &env);
+    let out = run(work.path(), &["publish", "--verbose", "--registry", &url, "--json", tgz.to_str().unwrap()], &env);
     let (so, se) = (stdout(&out), stderr(&out));
     assert!(out.status.success(), "{so}\n{se}");
     assert!(se.contains("CircleCI: publishing without provenance, as npm does there"), "{se}");
