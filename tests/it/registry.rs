@@ -110,6 +110,9 @@ pub(crate) struct RegistryConfig {
     /// Trusted publishers of any CI (with environments); `trusted_publishers` are GitHub ones
     /// without an environment.
     pub trust: Vec<Trust>,
+    /// When set, the exchange checks identity tokens' ES256 signatures with this key (the CI
+    /// issuer's JWKS, as the registry does) and answers 401 "unauthorized" to any other.
+    pub ci_issuer_key: Option<p256::ecdsa::VerifyingKey>,
     /// Packages whose visibility endpoint answers `{"public": true}`.
     pub public_packages: Vec<String>,
     /// Answer the first N PUTs with 503 (transient-fault tests).
@@ -358,7 +361,11 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
         _ => false,
     };
     let not_expired = claims["exp"].as_i64().is_some_and(|exp| exp > now());
-    if !audience_ok || !not_expired {
+    let signed = match &st.config.ci_issuer_key {
+        Some(key) => npm_attest::core::jwt::verify_es256(key, jwt).is_ok(),
+        None => true,
+    };
+    if !audience_ok || !not_expired || !signed {
         return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     }
     // The registry answers "package not found" both for a package without a trusted publisher

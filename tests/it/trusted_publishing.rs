@@ -36,15 +36,21 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-/// A JWT with these claims, signed by a key that is not the stand-in's (the registry stand-in
-/// reads claims; the Sigstore stand-in accepts foreign tokens on their claims).
+/// The CI's token signing key (its JWKS, for the registry stand-in).
+fn ci_key() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap()
+}
+
+/// An identity token with these claims, signed by the CI (the registry stand-in checks the
+/// signature; the Sigstore stand-in accepts a key id it does not know on the claims).
 fn jwt(claims: &Value) -> String {
-    format!(
-        "{}.{}.{}",
-        b64url(br#"{"alg":"RS256","typ":"JWT","kid":"ci-issuer"}"#),
-        b64url(claims.to_string().as_bytes()),
-        b64url(b"signature-of-the-ci")
-    )
+    npm_attest::core::jwt::mint_es256(&ci_key(), "ci-issuer", claims.as_object().unwrap())
+}
+
+/// The same claims signed by someone else's key.
+fn forged_jwt(claims: &Value) -> String {
+    let other = p256::ecdsa::SigningKey::from_slice(&[0x66; 32]).unwrap();
+    npm_attest::core::jwt::mint_es256(&other, "ci-issuer", claims.as_object().unwrap())
 }
 
 /// A gzip'd tar with `package/package.json` and `package/index.js`.
@@ -178,6 +184,7 @@ fn a_first_publish_stops_before_the_token_exchange_and_names_the_fix() {
     let work = tempfile::tempdir().unwrap();
     // The publisher is even configured: a package that does not exist still cannot use it.
     let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
         trust: vec![github_publisher("@octo/new", "release.yml", None)],
         ..RegistryConfig::default()
     });
@@ -260,6 +267,7 @@ fn exchange_refusals_for_an_existing_package_name_what_the_publisher_must_match(
     for case in cases {
         let work = tempfile::tempdir().unwrap();
         let registry = RegistryStandin::start(RegistryConfig {
+            ci_issuer_key: Some(*ci_key().verifying_key()),
             trust: case.publisher.into_iter().collect(),
             public_packages: vec!["@octo/hello".into()],
             ..RegistryConfig::default()
@@ -307,6 +315,7 @@ fn exchange_refusals_for_an_existing_package_name_what_the_publisher_must_match(
 /// (aud `sigstore`), as GitLab sets them.
 struct GitLabJob {
     project: String,
+    npm_claims: Value,
     npm_token: String,
     sigstore_token: String,
 }
@@ -334,7 +343,18 @@ impl GitLabJob {
         };
         let mut npm = claims("npm:127.0.0.1");
         change(&mut npm);
-        Self { project: project.to_owned(), npm_token: jwt(&npm), sigstore_token: jwt(&claims("sigstore")) }
+        Self {
+            project: project.to_owned(),
+            npm_claims: npm.clone(),
+            npm_token: jwt(&npm),
+            sigstore_token: jwt(&claims("sigstore")),
+        }
+    }
+
+    /// The job with an NPM_ID_TOKEN of the same claims signed by another key.
+    fn forged(mut self) -> Self {
+        self.npm_token = forged_jwt(&self.npm_claims);
+        self
     }
 
     fn env(&self, home: &Path) -> Vec<(String, String)> {
@@ -386,6 +406,7 @@ fn verify_gitlab(dir: &Path, url: &str, repository: &str, env: &[(String, String
 fn gitlab_trusted_publishing_with_provenance_then_verify_from_the_registry() {
     let work = tempfile::tempdir().unwrap();
     let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
         trust: vec![gitlab_publisher("@group/hello", "group/project")],
         public_packages: vec!["@group/hello".into()],
         ..RegistryConfig::default()
@@ -498,6 +519,7 @@ fn gitlab_tokens_the_registry_would_refuse_are_refused_before_the_exchange() {
     for (name, job, parts) in cases {
         let work = tempfile::tempdir().unwrap();
         let registry = RegistryStandin::start(RegistryConfig {
+            ci_issuer_key: Some(*ci_key().verifying_key()),
             trust: vec![gitlab_publisher("@group/hello", "group/project")],
             public_packages: vec!["@group/hello".into()],
             ..RegistryConfig::default()
@@ -524,6 +546,7 @@ fn gitlab_tokens_the_registry_would_refuse_are_refused_before_the_exchange() {
     // is explained with the token's CI file.
     let work = tempfile::tempdir().unwrap();
     let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
         trust: vec![Trust::GitLab {
             package: "@group/hello".into(),
             project_path: "group/project".into(),
@@ -545,6 +568,31 @@ fn gitlab_tokens_the_registry_would_refuse_are_refused_before_the_exchange() {
     let line = error_line(&out);
     assert!(line.contains("(404): OIDC token exchange error - package not found"), "{line}");
     assert!(line.contains("project group/project, top-level CI file .gitlab-ci.yml, no environment"), "{line}");
+
+    // A token the CI did not sign: the registry's 401, explained.
+    let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
+        trust: vec![gitlab_publisher("@group/hello", "group/project")],
+        ..RegistryConfig::default()
+    });
+    registry.seed_version("@group/hello", "0.9.0");
+    let job = GitLabJob::new("group/project").forged();
+    let url = registry.url();
+    let out = run(
+        work.path(),
+        &["publish", "--registry", &url, "--sigstore", "local", "--access", "public", tgz.to_str().unwrap()],
+        &job.env(work.path()),
+    );
+    assert_nothing_published(&out, &registry);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let line = error_line(&out);
+    assert!(line.contains("(401): OIDC token exchange error - unauthorized"), "{line}");
+    assert!(
+        line.contains("the registry did not accept the identity token (GitLab CI/CD, project group/project")
+            && line.contains("signed by the CI and have the audience npm:127.0.0.1"),
+        "{line}"
+    );
+    assert_secret_free(&out, &[&job.npm_token, &job.sigstore_token]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,6 +651,7 @@ fn circleci_publisher(package: &str) -> Trust {
 fn circleci_trusted_publishing_publishes_without_provenance_as_npm_does() {
     let work = tempfile::tempdir().unwrap();
     let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
         trust: vec![circleci_publisher("hello-circle")],
         ..RegistryConfig::default()
     });
@@ -644,6 +693,7 @@ fn circleci_tokens_for_another_project_or_an_ssh_rerun_publish_nothing() {
     // with the token's IDs.
     let work = tempfile::tempdir().unwrap();
     let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
         trust: vec![circleci_publisher("hello-circle")],
         ..RegistryConfig::default()
     });
@@ -673,6 +723,7 @@ fn circleci_tokens_for_another_project_or_an_ssh_rerun_publish_nothing() {
         ("ssh rerun", json!({"oidc.circleci.com/ssh-rerun": true}), "rerun the job without SSH"),
     ] {
         let registry = RegistryStandin::start(RegistryConfig {
+            ci_issuer_key: Some(*ci_key().verifying_key()),
             trust: vec![circleci_publisher("hello-circle")],
             ..RegistryConfig::default()
         });
