@@ -28,10 +28,6 @@ const CIRCLE_ORG: &str = "0b7d1ea0-5d2c-4c8b-9a3e-1f2a3b4c5d6e";
 const CIRCLE_PROJECT: &str = "6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 const CIRCLE_DEFINITION: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 
-fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
