@@ -1249,6 +1249,14 @@ mod tests {
     }
 
     #[test]
+    fn circleci_publishes_without_provenance_as_npm_does() {
+        assert!(ci_without_provenance(&env(&[("CIRCLECI", "true"), ("CI", "true")])));
+        assert!(!ci_without_provenance(&env(&[("GITHUB_ACTIONS", "true"), ("CIRCLECI", "true")])));
+        assert!(!ci_without_provenance(&env(&[("GITLAB_CI", "true")])));
+        assert!(!ci_without_provenance(&env(&[("CI", "true")])));
+    }
+
+    #[test]
     fn event_payload_visibility_reads_both_forms() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("event.json");
