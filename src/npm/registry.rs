@@ -264,11 +264,14 @@ impl Registry {
                 ExchangeRefusal::FirstPublish | ExchangeRefusal::NoTrustedPublisher => ExitKind::Environment,
                 _ => ExitKind::Remote,
             };
-            return Err(fail_with_hint(
-                kind,
-                format!("trusted publishing for {name}: the registry refused the token exchange ({status}): {message}"),
-                refusal.hint(name.as_str(), &self.host(), publisher),
-            ));
+            let text = match refusal {
+                ExchangeRefusal::FirstPublish => format!(
+                    "{name} is not on {} yet, and a first version cannot be published with trusted publishing (the registry refused the token exchange ({status}): {message})",
+                    self.host()
+                ),
+                _ => format!("trusted publishing for {name}: the registry refused the token exchange ({status}): {message}"),
+            };
+            return Err(fail_with_hint(kind, text, refusal.hint(name.as_str(), &self.host(), publisher)));
         }
         let token = response
             .json("the registry")?
