@@ -32,6 +32,7 @@ mod standin;
 mod support;
 mod tamper;
 mod tar_bombs;
+mod trusted_publishing;
 mod tuf;
 mod tuf_hard;
 mod verify;
