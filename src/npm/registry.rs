@@ -33,6 +33,9 @@ pub const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 
 /// The largest tarball downloaded.
 pub const MAX_TARBALL_BYTES: usize = 256 * 1024 * 1024;
+/// The largest packument read: every version's manifest is in it, and packages with thousands
+/// of releases (`@types/node`, `typescript`, `aws-sdk`) have packuments of 10 to 40 MiB.
+pub const MAX_PACKUMENT_BYTES: usize = 96 * 1024 * 1024;
 
 /// Where the publish token comes from (resolved without network access).
 #[derive(Debug)]
@@ -205,7 +208,7 @@ impl Registry {
 
     /// The packument of `name`, or `None` when the registry does not know it (404).
     pub async fn packument(&self, name: &PackageName, token: Option<&SecretString>) -> anyhow::Result<Option<Value>> {
-        let response = self.get(&self.url(&name.escaped()), token, MAX_BODY_BYTES).await?;
+        let response = self.get(&self.url(&name.escaped()), token, MAX_PACKUMENT_BYTES).await?;
         if response.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
