@@ -22,7 +22,7 @@ use crate::core::jwt::certificate_identity;
 use crate::core::jwt::decode_unverified;
 use crate::core::npm::preflight::PreflightError;
 use crate::core::npm::statement::{statement_bytes, Provider};
-use crate::core::verify::{IdentityPolicy, NpmPackage, Policy, SanMatcher};
+use crate::core::verify::{IdentityMatcher, IdentityPolicy, NpmPackage, Policy};
 use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
 use crate::core::wire::trust_root::{SigningConfig, TrustedRoot, SIGNING_CONFIG_MEDIA_TYPE_V0_2};
 use crate::error::{fail, fail_with_hint, ExitKind};
@@ -702,7 +702,7 @@ fn expected_signer(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<Str
     let (issuer, san) = certificate_identity(claims)?;
     let actions = ActionsEnv::from_lookup(env);
     let mut identity = IdentityPolicy::new(issuer.clone());
-    identity.san = Some(SanMatcher::Exact(san));
+    identity.san = Some(IdentityMatcher::Exact(san));
     if let (true, Some(repository)) = (actions.in_actions, actions.repository.as_deref()) {
         if actions_issuer(&actions.server_url).as_deref() == Some(issuer.as_str()) {
             identity.source_repository_uri = Some(format!("{}/{repository}", actions.server_url.trim_end_matches('/')));

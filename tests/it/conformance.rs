@@ -65,7 +65,7 @@ fn all_conformance_cases_pass_in_both_input_modes() {
     let mut cases: Vec<_> =
         std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     cases.sort();
-    assert_eq!(cases.len(), 55, "expected the 55 vectors of the README");
+    assert_eq!(cases.len(), 70, "expected the 70 vectors of tests/data/README.md");
 
     let mut report = Vec::new();
     let mut failures = Vec::new();

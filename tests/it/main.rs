@@ -14,6 +14,7 @@ mod conformance_sign;
 mod fake_http;
 mod faults;
 mod first_contact;
+mod github_instance;
 mod hostile;
 mod interop;
 mod lockfile;
