@@ -317,7 +317,8 @@ impl SignerPlan {
     /// repository's visibility chooses the instance ([`choose_github`]).
     pub fn for_purpose(args: &SigstoreArgs, env: Env, purpose: Purpose) -> anyhow::Result<Self> {
         let visibility = actions_visibility(&|key: &str| env.get(key).cloned());
-        let explicit = args.sigstore.as_deref().filter(|_| !args.dry_run);
+        // `--dry-run` signs with the stand-in in the form of the instance chosen here.
+        let explicit = args.sigstore.as_deref();
         let github = choose_github(explicit, purpose, visibility.as_deref())?;
         if github {
             report::debug(&format!(
@@ -367,7 +368,12 @@ impl SignerPlan {
             local_token,
             env,
             tuf,
-            choice: Choice { purpose, automatic: args.sigstore.is_none() || args.dry_run, github, visibility },
+            choice: Choice {
+                purpose,
+                automatic: matches!(args.sigstore.as_deref(), None | Some("local")),
+                github,
+                visibility,
+            },
         })
     }
 
