@@ -560,7 +560,9 @@ async fn finish(
             Some(log_index) => report::info(&format!(
                 "Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"
             )),
-            None => report::info("Not logged: the stand-in signs as GitHub's Sigstore instance, which keeps no transparency log"),
+            None => report::info(
+                "Not logged: the stand-in signs as GitHub's Sigstore instance, which keeps no transparency log",
+            ),
         }
     } else {
         report::info(&format!(

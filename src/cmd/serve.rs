@@ -199,12 +199,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Standin::start_with_middleware(options, layers).await
     };
     let standin = started.map_err(|e| {
-            fail_with_hint(
-                ExitKind::Environment,
-                format!("cannot start the local Sigstore stand-in: {e:#}"),
-                "pick a free address with --listen 127.0.0.1:0",
-            )
-        })?;
+        fail_with_hint(
+            ExitKind::Environment,
+            format!("cannot start the local Sigstore stand-in: {e:#}"),
+            "pick a free address with --listen 127.0.0.1:0",
+        )
+    })?;
     if args.expired_certificates {
         standin.issue_expired_certificates();
         report::info("issuing expired certificates (--expired-certificates)");

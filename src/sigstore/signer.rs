@@ -119,7 +119,9 @@ pub enum Instance {
     Remote(Endpoints),
     /// The in-process stand-in; `github`: in the form of GitHub's instance (a CA and a TSA, no
     /// log, no CT log).
-    Local { github: bool },
+    Local {
+        github: bool,
+    },
 }
 
 /// What the bundle is for, which decides the instance and what npm will take.
@@ -792,7 +794,10 @@ mod tests {
         assert!(choose_github(Some("github"), file_only, Some("private")).unwrap());
         // A bundle only npm could use, from a private repository: refused before signing.
         let refusal = crate::error::render(&choose_github(None, file_only, Some("private")).unwrap_err());
-        assert!(refusal.contains("the source repository is private") && refusal.contains("--upload-to-github"), "{refusal}");
+        assert!(
+            refusal.contains("the source repository is private") && refusal.contains("--upload-to-github"),
+            "{refusal}"
+        );
         assert!(choose_github(Some("public-good"), file_only, Some("internal")).is_err());
         assert!(!choose_github(None, file_only, Some("public")).unwrap());
         // npm takes public-good provenance only.

@@ -201,7 +201,11 @@ impl Standin {
         } else {
             let mut root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
             add_rekor_v2_and_tsa(&mut root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
-            (root, build_signing_config(&base_url, valid_from), build_signing_config_v2(&base_url, &rekor_v2_url, valid_from))
+            (
+                root,
+                build_signing_config(&base_url, valid_from),
+                build_signing_config_v2(&base_url, &rekor_v2_url, valid_from),
+            )
         };
         let tuf = tuf::Repository::new(
             &[

@@ -29,7 +29,8 @@ const OID_SOURCE_REPOSITORY_VISIBILITY: &str = "1.3.6.1.4.1.57264.1.22";
 /// The event payload the runner writes for a repository of `visibility`.
 fn event_payload(dir: &Path, visibility: &str) -> PathBuf {
     let path = dir.join(format!("event-{visibility}.json"));
-    let event = json!({"repository": {"full_name": REPOSITORY, "private": visibility != "public", "visibility": visibility}});
+    let event =
+        json!({"repository": {"full_name": REPOSITORY, "private": visibility != "public", "visibility": visibility}});
     std::fs::write(&path, event.to_string()).unwrap();
     path
 }
@@ -225,11 +226,7 @@ fn publish_with_provenance_from_a_private_repository_says_so_before_signing() {
     let mut env = actions_env(dir.path(), "private", &api.url);
     env.push(("NODE_AUTH_TOKEN".into(), "npm_token_never_used".into()));
     let registry = FakeServer::start(|_| Response::json(404, &json!({"error": "must not be asked"})));
-    let out = run(
-        dir.path(),
-        &["publish", "--dry-run", "--registry", &registry.url, tarball.to_str().unwrap()],
-        &env,
-    );
+    let out = run(dir.path(), &["publish", "--dry-run", "--registry", &registry.url, tarball.to_str().unwrap()], &env);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("the source repository is private"), "{err}");
@@ -268,10 +265,8 @@ fn a_token_that_says_private_stops_an_automatic_public_good_choice_before_fulcio
     let (api, requests) = attestations_api();
     // The event payload says nothing about visibility; the token (what Fulcio would certify)
     // says private.
-    let mut env: Vec<(String, String)> = actions_env(dir.path(), "public", &api.url)
-        .into_iter()
-        .filter(|(k, _)| k != "GITHUB_EVENT_PATH")
-        .collect();
+    let mut env: Vec<(String, String)> =
+        actions_env(dir.path(), "public", &api.url).into_iter().filter(|(k, _)| k != "GITHUB_EVENT_PATH").collect();
     env.push(("SIGSTORE_ID_TOKEN".into(), token_with_visibility("private")));
     let out = run(dir.path(), &["attest", "--upload-to-github", tarball.to_str().unwrap()], &env);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -297,4 +292,143 @@ fn token_with_visibility(visibility: &str) -> String {
     });
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": "test"});
     format!("{}.{}.{}", b64(&header), b64(&claims), base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 256]))
+}
+
+/// Records every request path the stand-in is asked, then passes the request on.
+struct Recorder {
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+impl npm_attest::standin::Middleware for Recorder {
+    fn call<'a>(
+        &'a self,
+        request: npm_attest::standin::ApiRequest,
+        next: npm_attest::standin::Next<'a>,
+    ) -> npm_attest::standin::BoxFuture<'a, npm_attest::standin::Reply> {
+        self.paths.lock().unwrap().push(request.path.clone());
+        Box::pin(next.run(request))
+    }
+}
+
+/// The real (not dry-run) path: `--sigstore github` with the service URLs of a stand-in in
+/// GitHub's form and its trusted root. Every request the instance receives is recorded: a CA
+/// and a TSA request, never a log, and the self-check verifies against the root exactly (a
+/// root trusting another instance's CA refuses the bundle, and nothing is stored); the trust
+/// can also come from the instance's TUF repository, as GitHub's comes from
+/// tuf-repo.github.com.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_with_githubs_instance_reaches_its_ca_and_tsa_and_no_log() {
+    use npm_attest::standin::{Standin, StandinOptions};
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::new(Recorder { paths: paths.clone() });
+    let standin = Standin::start_github_instance_with_middleware(
+        StandinOptions { listen: "127.0.0.1:0".parse().unwrap() },
+        vec![recorder],
+    )
+    .await
+    .unwrap();
+    let base = standin.base_url().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let root_path = dir.path().join("github-standin-root.json");
+    std::fs::write(&root_path, serde_json::to_vec(standin.trusted_root()).unwrap()).unwrap();
+    let claims: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "sub": format!("repo:{REPOSITORY}:ref:refs/heads/main"), "repository": REPOSITORY,
+        "repository_visibility": "private", "ref": "refs/heads/main",
+        "sha": "0123456789abcdef0123456789abcdef01234567",
+        "workflow_ref": format!("{REPOSITORY}/.github/workflows/release.yml@refs/heads/main"),
+        "job_workflow_ref": format!("{REPOSITORY}/.github/workflows/release.yml@refs/heads/main"),
+        "run_id": "1", "run_attempt": "1", "runner_environment": "github-hosted", "event_name": "push"
+    }))
+    .unwrap();
+    let token = standin.mint_token(claims).expose().to_owned();
+    let (tuf_url, tuf_first_root) = (standin.tuf_url(), standin.tuf_root().to_vec());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let tarball = npm_pack(dir.path(), "@octo-org/hello", "1.0.0");
+        let (api, requests) = attestations_api();
+        let mut env = actions_env(dir.path(), "private", &api.url);
+        env.push(("SIGSTORE_ID_TOKEN".into(), token));
+        let fulcio = base.clone();
+        let tsa = format!("{base}/api/v1/timestamp");
+        let sign = |root: &Path| {
+            run(
+                dir.path(),
+                &[
+                    "attest",
+                    "--upload-to-github",
+                    "--sigstore",
+                    "github",
+                    "--fulcio-url",
+                    &fulcio,
+                    "--tsa-url",
+                    &tsa,
+                    "--trusted-root",
+                    root.to_str().unwrap(),
+                    tarball.to_str().unwrap(),
+                ],
+                &env,
+            )
+        };
+        let signed = sign(&root_path);
+        let bundle_path = dir.path().join("octo-org-hello-1.0.0.sigstore.json");
+        let bundle = bundle_path.exists().then(|| read_json(&bundle_path));
+        let stored = requests.lock().unwrap().len();
+        // The same signing checked against a root that trusts the stand-in's TSA but another
+        // instance's CA (public-good's): the self-check refuses the bundle.
+        std::fs::remove_file(&bundle_path).ok();
+        let mut other_ca = read_json(&root_path);
+        let public_good = read_json(&crate::support::data("trust/public-good-production-trusted_root.json"));
+        other_ca["certificateAuthorities"] = public_good["certificateAuthorities"].clone();
+        let wrong_root = dir.path().join("root-trusting-another-ca.json");
+        crate::interop::write_json(&wrong_root, &other_ca);
+        let refused = sign(&wrong_root);
+        let stored_after = requests.lock().unwrap().len();
+        let written_after_refusal = bundle_path.exists();
+        // Trust from the instance's TUF repository instead of a root file (as GitHub's comes
+        // from tuf-repo.github.com): the stand-in's, with its first root.
+        let tuf_root = dir.path().join("tuf-root.json");
+        std::fs::write(&tuf_root, &tuf_first_root).unwrap();
+        let mut online = env.clone();
+        online.push(("NPM_ATTEST_OFFLINE".into(), "0".into()));
+        let via_tuf = run(
+            dir.path(),
+            &[
+                "attest",
+                "--sigstore",
+                "github",
+                "--fulcio-url",
+                &fulcio,
+                "--tsa-url",
+                &tsa,
+                "--tuf-url",
+                &tuf_url,
+                "--tuf-root",
+                tuf_root.to_str().unwrap(),
+                "--upload-to-github",
+                tarball.to_str().unwrap(),
+            ],
+            &online,
+        );
+        (signed, bundle, stored, refused, written_after_refusal, stored_after, via_tuf)
+    })
+    .await
+    .unwrap();
+    standin.shutdown().await;
+    let (signed, bundle, stored, refused, written_after_refusal, stored_after, via_tuf) = outcome;
+    assert!(via_tuf.status.success(), "{}", stderr(&via_tuf));
+    assert!(stderr(&via_tuf).contains("Attestation stored with GitHub"), "{}", stderr(&via_tuf));
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    assert_github_instance_shape(&bundle.unwrap());
+    assert_eq!(stored, 1, "stored with the attestations API");
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("does not verify against the"), "{}", stderr(&refused));
+    assert!(!written_after_refusal, "a bundle that failed the self-check was written");
+    assert_eq!(stored_after, 1, "a bundle that failed the self-check was stored");
+    let paths = paths.lock().unwrap().clone();
+    let first_run: Vec<&String> = paths.iter().take(2).collect();
+    assert_eq!(first_run, ["/api/v2/signingCert", "/api/v1/timestamp"], "{paths:?}");
+    assert!(paths.iter().any(|p| p.starts_with("/tuf/")), "{paths:?}");
+    assert!(
+        paths.iter().all(|p| p == "/api/v2/signingCert" || p == "/api/v1/timestamp" || p.starts_with("/tuf/")),
+        "only the CA, the TSA and the TUF repository were asked, never a log: {paths:?}"
+    );
 }

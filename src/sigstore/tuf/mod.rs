@@ -139,7 +139,12 @@ impl TufRepository {
     /// GitHub's Sigstore instance (tuf-repo.github.com), trusted from its embedded root. No
     /// trust material of it is embedded: offline it needs a cache or `--trusted-root`.
     pub fn github() -> Self {
-        Self { url: crate::core::well_known::GITHUB_TUF.into(), root: GITHUB_ROOT.to_vec(), embedded: None, cache: true }
+        Self {
+            url: crate::core::well_known::GITHUB_TUF.into(),
+            root: GITHUB_ROOT.to_vec(),
+            embedded: None,
+            cache: true,
+        }
     }
 
     /// A private deployment: its metadata URL and the initial root, read from `root_path`.
