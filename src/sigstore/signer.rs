@@ -154,6 +154,9 @@ impl SigstoreArgs {
                     "--fulcio-url, --rekor-url, --tsa-url and --signing-config cannot be used with --dry-run or --sigstore local",
                 ));
             }
+            if github && self.rekor_version.is_some() {
+                return Err(no_log_for_github());
+            }
             return Ok(Instance::Local { github });
         }
         if self.trusted_root_out.is_some() {
@@ -165,11 +168,7 @@ impl SigstoreArgs {
         }
         let name = self.sigstore.as_deref().unwrap_or(if github { "github" } else { "public-good" });
         if name == "github" && self.rekor_version.is_some() && self.rekor_url.is_none() {
-            return Err(fail_with_hint(
-                ExitKind::BadInput,
-                "GitHub's Sigstore instance keeps no transparency log: --rekor-version does not apply",
-                "drop --rekor-version, or pass --sigstore public-good",
-            ));
+            return Err(no_log_for_github());
         }
         let mut endpoints = match (&self.signing_config, name) {
             (Some(path), _) => {
@@ -225,6 +224,14 @@ impl SigstoreArgs {
         }
         Ok(Instance::Remote(endpoints))
     }
+}
+
+fn no_log_for_github() -> anyhow::Error {
+    fail_with_hint(
+        ExitKind::BadInput,
+        "GitHub's Sigstore instance keeps no transparency log: --rekor-version does not apply",
+        "drop --rekor-version, or pass --sigstore public-good",
+    )
 }
 
 fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
