@@ -316,21 +316,22 @@ impl Registry {
         self.url(&format!("-/npm/v1/attestations/{}@{version}", name.escaped()))
     }
 
-    /// Downloads a tarball (capped at [`MAX_TARBALL_BYTES`]).
-    pub async fn tarball(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+    /// Downloads a tarball (capped at [`MAX_TARBALL_BYTES`]) and returns its SHA-512, hashed as
+    /// it arrives: verifying a lockfile's packages never holds their tarballs in memory.
+    pub async fn tarball_sha512(&self, url: &str) -> anyhow::Result<[u8; 64]> {
         let headers = [("accept", "application/octet-stream".to_owned())];
         let response = self
             .http
-            .request(
+            .download_sha512(
                 "the registry",
                 Request { method: Method::GET, url, headers: &headers, bearer: None, body: None },
                 MAX_TARBALL_BYTES,
             )
             .await?;
-        if !response.status.is_success() {
-            return Err(answer_error("downloading the tarball", &response));
+        match response.digest {
+            Some((sha512, _)) if response.status.is_success() => Ok(sha512),
+            _ => Err(answer_error("downloading the tarball", &response)),
         }
-        Ok(response.body)
     }
 }
 
