@@ -432,3 +432,59 @@ async fn signing_with_githubs_instance_reaches_its_ca_and_tsa_and_no_log() {
         "only the CA, the TSA and the TUF repository were asked, never a log: {paths:?}"
     );
 }
+
+/// `serve-sigstore --github-instance`: its written trusted root lists no log and no CT log, its
+/// signing config names only the CA and the TSA, and `attest --signing-config` following that
+/// config signs timestamp-only bundles that verify against the root (and not under a policy
+/// requiring a log).
+#[test]
+fn serve_sigstore_in_githubs_form_drives_a_signing_config_without_logs() {
+    let server = crate::interop::ServeSigstore::start_with(&["--github-instance"]);
+    let root = read_json(&server.trusted_root());
+    assert_eq!(root["tlogs"].as_array().map(Vec::len).unwrap_or(0), 0, "{root}");
+    assert_eq!(root["ctlogs"].as_array().map(Vec::len).unwrap_or(0), 0, "{root}");
+    // GitHub's root names its services without a scheme; so does the stand-in's in this form.
+    let ca_uri = root["certificateAuthorities"][0]["uri"].as_str().unwrap();
+    assert!(!ca_uri.contains("://"), "{ca_uri}");
+    let config = read_json(&server.signing_config());
+    assert_eq!(config["rekorTlogUrls"].as_array().map(Vec::len).unwrap_or(0), 0, "{config}");
+    assert_eq!(config["caUrls"].as_array().unwrap().len(), 1);
+    assert_eq!(config["tsaUrls"].as_array().unwrap().len(), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = npm_pack(dir.path(), "@octo-org/hello", "1.0.0");
+    let token = server.token();
+    let out = run_in(
+        dir.path(),
+        &[
+            "attest",
+            "--sigstore",
+            "github",
+            "--signing-config",
+            server.signing_config().to_str().unwrap(),
+            "--trusted-root",
+            server.trusted_root().to_str().unwrap(),
+            "--identity-token",
+            &token,
+            tarball.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bundle_path = dir.path().join("octo-org-hello-1.0.0.sigstore.json");
+    assert_github_instance_shape(&read_json(&bundle_path));
+    let (san, issuer) = crate::interop::github_identity(&crate::interop::jwt_claims(&token));
+    let root_path = server.trusted_root();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["verify", "--bundle", bundle_path.to_str().unwrap()];
+        args.extend(["--trusted-root", root_path.to_str().unwrap()]);
+        args.extend(["--certificate-identity", &san, "--certificate-oidc-issuer", &issuer]);
+        args.extend(extra);
+        args.push(tarball.to_str().unwrap());
+        run_in(dir.path(), &args, &[])
+    };
+    let ok = check(&[]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(crate::support::stdout(&ok).contains("log index:         none"), "{}", crate::support::stdout(&ok));
+    assert!(!check(&["--require-tlog"]).status.success());
+}
