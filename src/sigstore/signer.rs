@@ -490,15 +490,19 @@ impl SignerPlan {
                         let claims = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
                         (token, "--identity-token", claims)
                     }
-                    // In GitHub Actions with `id-token: write`: the runner's own token (the
-                    // stand-in accepts tokens it did not mint on their claims), so a dry run
-                    // exercises the real token flow.
-                    None if self.env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some_and(|u| !u.is_empty()) => {
+                    // In GitHub Actions with `id-token: write`: the runner's own token; in
+                    // GitLab CI, the job's `SIGSTORE_ID_TOKEN` (the stand-in accepts tokens it
+                    // did not mint on their claims), so a dry run exercises the real token flow.
+                    None if ["ACTIONS_ID_TOKEN_REQUEST_URL", "SIGSTORE_ID_TOKEN"]
+                        .iter()
+                        .any(|k| self.env.get(*k).is_some_and(|v| !v.trim().is_empty())) =>
+                    {
                         let lookup = |key: &str| self.env.get(key).cloned();
                         let source = oidc::discover(&lookup, None)?;
+                        let described = source.describe();
                         let token = oidc::fetch(&Http::new(RetryPolicy::default())?, source).await?;
                         let claims = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
-                        (token, "the GitHub Actions OIDC runtime", claims)
+                        (token, described, claims)
                     }
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();

@@ -636,6 +636,8 @@ fn action_publishes_with_trusted_publishing_under_setup_node_and_without_npm() {
         }],
         ..RegistryConfig::default()
     });
+    // Trusted publishing needs a package that exists already.
+    registry.seed_version("@octo-org/hello", "0.9.0");
     let mut runner = signing_runner(&token_server.url, "http://127.0.0.1:9");
     let dir = write_package(&runner, "hello");
     let tarball = npm_pack(&dir, &runner.workspace());
@@ -1166,7 +1168,7 @@ fn launcher_refuses_exported_bash_functions() {
 /// nothing on the action and the workflows, with its most demanding persona.
 #[test]
 fn zizmor_finds_nothing_in_the_action_and_workflows() {
-    let venv = repo_root().join(".interop/venv");
+    let venv = crate::interop::interop_dir().join("venv");
     let zizmor = [venv.join("bin/zizmor"), venv.join("Scripts/zizmor.exe")]
         .into_iter()
         .find(|p| p.is_file())

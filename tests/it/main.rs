@@ -33,5 +33,6 @@ mod standin;
 mod support;
 mod tamper;
 mod tar_bombs;
+mod trusted_publishing;
 mod tuf;
 mod verify;

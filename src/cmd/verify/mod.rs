@@ -189,12 +189,17 @@ async fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<
     let policy = policy_from_args(args)?;
     let trust = trusted_root(args).await?;
     let jobs = args.jobs.map(|n| n as usize).unwrap_or_else(batch::cores);
-    // Verification is CPU-bound: run it on this runtime thread's blocking slot.
+    // Verification is CPU-bound, on scoped threads of its own: on a multi-thread runtime, this
+    // worker hands its other tasks away first; a current-thread runtime has nothing else to run.
     let predicate = args.predicate_type.clone();
     let key = args.key.is_some();
-    let mut outcomes = tokio::task::block_in_place(|| {
+    let verify_all = || {
         batch::verify_all(&pairs, &trust, &policy, &|bundle| default_predicate(predicate.as_deref(), key, bundle), jobs)
-    });
+    };
+    let mut outcomes = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => verify_all(),
+        _ => tokio::task::block_in_place(verify_all),
+    };
     for outcome in &mut outcomes {
         if let Ok(verified) = &outcome.result {
             if let Err(e) = require_tlog(args.require_tlog, verified.log_index, &outcome.label) {
