@@ -445,7 +445,7 @@ fn log_index(bundle: &Bundle) -> Option<i64> {
 
 /// What `attest` says when the instance logs nothing (GitHub's).
 const NOT_LOGGED: &str =
-    "Not logged: GitHub's Sigstore instance keeps no transparency log; an RFC 3161 timestamp dates the signature";
+    "Not logged: this Sigstore instance (like GitHub's, for private repositories) keeps no transparency log; an RFC 3161 timestamp dates the signature";
 
 /// [`write_results`] on the blocking pool (it syncs the file to disk), handing the plan and
 /// bundle back.
