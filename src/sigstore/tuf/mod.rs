@@ -55,6 +55,8 @@ pub const CACHE_MAX_AGE_VARIABLE: &str = "NPM_ATTEST_TUF_CACHE_MAX_AGE";
 
 const PRODUCTION_ROOT: &[u8] = include_bytes!("../roots/public-good-production.root.json");
 const STAGING_ROOT: &[u8] = include_bytes!("../roots/public-good-staging.root.json");
+/// GitHub's TUF root (version 9), the first link of tuf-repo.github.com's root chain.
+const GITHUB_ROOT: &[u8] = include_bytes!("../roots/github.root.json");
 const PRODUCTION_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/public-good-production.json");
 const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/public-good-staging.json");
 const PRODUCTION_SIGNING_CONFIG: &[u8] = include_bytes!("../roots/public-good-production.signing_config.json");
@@ -135,6 +137,17 @@ impl TufRepository {
                 trusted_root: STAGING_TRUSTED_ROOT,
                 signing_config: STAGING_SIGNING_CONFIG,
             }),
+            cache: true,
+        }
+    }
+
+    /// GitHub's Sigstore instance (tuf-repo.github.com), trusted from its embedded root. No
+    /// trust material of it is embedded: offline it needs a cache or `--trusted-root`.
+    pub fn github() -> Self {
+        Self {
+            url: crate::core::well_known::GITHUB_TUF.into(),
+            root: GITHUB_ROOT.to_vec(),
+            embedded: None,
             cache: true,
         }
     }
@@ -690,6 +703,8 @@ mod tests {
         let github = include_bytes!("../../../tests/data/tuf/github-root.json").to_vec();
         let repo = TufRepository::from_root_bytes("https://tuf-repo.github.com", github).unwrap();
         assert_eq!(repo.initial_root_version(), Some(9));
+        assert_eq!(TufRepository::github().initial_root_version(), Some(9));
+        assert_eq!(TufRepository::github().url, "https://tuf-repo.github.com");
     }
 
     #[test]
