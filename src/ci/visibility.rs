@@ -40,6 +40,16 @@ pub(crate) fn actions_visibility(env: &dyn Fn(&str) -> Option<String>) -> Option
     event_visibility(Path::new(&path))
 }
 
+/// The visibility of the project this CI job builds: the Actions event payload's, or GitLab's
+/// `CI_PROJECT_VISIBILITY` (`public`, `internal` or `private`) in a GitLab CI job; `None`
+/// elsewhere or when unstated.
+pub(crate) fn ci_visibility(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if env("GITLAB_CI").as_deref() == Some("true") {
+        return env("CI_PROJECT_VISIBILITY").filter(|v| !v.trim().is_empty());
+    }
+    actions_visibility(env)
+}
+
 /// Whether `visibility` is known and not public (`private`, `internal`, or anything GitHub
 /// adds later: failing closed towards not publishing the repository).
 pub(crate) fn is_not_public(visibility: Option<&str>) -> bool {
@@ -49,6 +59,18 @@ pub(crate) fn is_not_public(visibility: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gitlab_jobs_state_their_project_visibility() {
+        let gitlab = |k: &str| match k {
+            "GITLAB_CI" => Some("true".to_owned()),
+            "CI_PROJECT_VISIBILITY" => Some("internal".to_owned()),
+            _ => None,
+        };
+        assert_eq!(ci_visibility(&gitlab).as_deref(), Some("internal"));
+        let elsewhere = |k: &str| (k == "CI_PROJECT_VISIBILITY").then(|| "private".to_owned());
+        assert_eq!(ci_visibility(&elsewhere), None);
+    }
 
     #[test]
     fn the_event_payload_is_read_only_under_actions() {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::ci::oidc::{self, TokenSource};
 use crate::ci::runner::{actions_issuer, ActionsEnv};
-use crate::ci::visibility::{actions_visibility, is_not_public};
+use crate::ci::visibility::{ci_visibility, is_not_public};
 use crate::clock;
 use crate::core::jwt::certificate_identity;
 use crate::core::jwt::decode_unverified;
@@ -277,7 +277,7 @@ fn private_npm_provenance(visibility: Option<&str>) -> anyhow::Error {
     fail_with_hint(
         ExitKind::Environment,
         format!("refusing to sign npm provenance: {refusal}"),
-        "pass --upload-to-github to sign with GitHub's Sigstore instance and store the attestation with GitHub (nothing is published), or --sigstore github to only write the bundle; publish to npm with --no-provenance",
+        "publish to npm with --no-provenance; on GitHub Actions, pass --upload-to-github to sign with GitHub's Sigstore instance and store the attestation with GitHub (nothing is published), or --sigstore github to only write the bundle",
     )
 }
 
@@ -325,7 +325,7 @@ impl SignerPlan {
     /// [`SignerPlan::new`] for a bundle made for `purpose`: under GitHub Actions the
     /// repository's visibility chooses the instance ([`choose_github`]).
     pub fn for_purpose(args: &SigstoreArgs, env: Env, purpose: Purpose) -> anyhow::Result<Self> {
-        let visibility = actions_visibility(&|key: &str| env.get(key).cloned());
+        let visibility = ci_visibility(&|key: &str| env.get(key).cloned());
         // `--dry-run` signs with the stand-in in the form of the instance chosen here.
         let explicit = args.sigstore.as_deref();
         let github = choose_github(explicit, purpose, visibility.as_deref())?;

@@ -210,6 +210,19 @@ fn a_private_repository_without_upload_to_github_is_refused_before_signing() {
     let bundle = read_json(&dir.path().join("octo-org-hello-1.0.0.sigstore.json"));
     assert_eq!(bundle["verificationMaterial"]["tlogEntries"].as_array().map(Vec::len), Some(1));
     assert_eq!(leaf_extensions(&bundle).1.as_deref(), Some("public"));
+
+    // A GitLab job in a private or internal project: the same refusal, from CI_PROJECT_VISIBILITY.
+    std::fs::remove_file(dir.path().join("octo-org-hello-1.0.0.sigstore.json")).unwrap();
+    for visibility in ["private", "internal"] {
+        let gitlab: Vec<(String, String)> = [("GITLAB_CI", "true"), ("CI_PROJECT_VISIBILITY", visibility)]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let out = run(dir.path(), &["attest", "--dry-run", tarball.to_str().unwrap()], &gitlab);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("the source repository is {visibility}")), "{}", stderr(&out));
+        assert!(!dir.path().join("octo-org-hello-1.0.0.sigstore.json").exists());
+    }
 }
 
 #[test]
