@@ -1,0 +1,456 @@
+//! Release pipelines end to end (GitHub issue 12): fixture monorepos on pnpm 10, Yarn 4 and Bun
+//! (`workspace:*`, `workspace:^`, `catalog:`, `publishConfig`) published by
+//! `npm-attest publish --workspaces` to a real registry (Verdaccio on loopback, without
+//! provenance, which Verdaccio refuses), then installed back with the same manager in a fresh
+//! consumer project: the installed packages are the published versions, their bytes are the
+//! tarball npm-attest published (which is the manager's own `pack` output), and the publish
+//! went dependencies first; a second run publishes nothing. One pnpm monorepo also goes to the
+//! registry stand-in with provenance (trusted publishing, the local Sigstore stand-in) and is
+//! installed back with npm and verified from the registry.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::Digest as _;
+
+use crate::interop::{interop_dir, run_with_timeout, Verdaccio};
+use crate::support::{run_in, stderr, stdout};
+
+/// Installs and packs of a few small packages; generous for a loaded 2-core machine.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The package managers' bin directory first on PATH (tests/setup-interop installs them).
+pub(crate) fn pm_path() -> String {
+    let bin = interop_dir().join("pm/node_modules/.bin");
+    for tool in ["pnpm", "yarn", "bun"] {
+        assert!(bin.join(tool).exists(), "{tool} is not installed in {}: run tests/setup-interop", bin.display());
+    }
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+pub(crate) fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+pub(crate) fn write_json(path: &Path, value: &Value) {
+    write(path, &(serde_json::to_string_pretty(value).unwrap() + "\n"));
+}
+
+/// Where a test's package managers keep their state: a private HOME (no user `.npmrc`,
+/// `.yarnrc.yml` or bunfig), so that only the project files written here configure them.
+pub(crate) struct Sandbox {
+    pub path: String,
+    pub home: PathBuf,
+}
+
+impl Sandbox {
+    pub(crate) fn new(work: &Path) -> Self {
+        let home = work.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Self { path: pm_path(), home }
+    }
+
+    /// `program args` in `dir` with only PATH, HOME, TMPDIR, CI and the Yarn switches set;
+    /// fails the test unless it succeeds.
+    pub(crate) fn run(&self, dir: &Path, program: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new(program);
+        cmd.args(args).current_dir(dir).env_clear().env("PATH", &self.path).env("HOME", &self.home);
+        for key in ["TMPDIR", "CI", "LANG"] {
+            if let Ok(v) = std::env::var(key) {
+                cmd.env(key, v);
+            }
+        }
+        cmd.env("YARN_ENABLE_TELEMETRY", "0")
+            // Under CI=true Yarn refuses to write a lockfile it does not have yet.
+            .env("YARN_ENABLE_IMMUTABLE_INSTALLS", "false")
+            .env("YARN_ENABLE_GLOBAL_CACHE", "false")
+            .env("npm_config_update_notifier", "false");
+        let out = run_with_timeout(cmd, TOOL_TIMEOUT);
+        assert!(
+            out.status.success(),
+            "{program} {args:?} in {}: {}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+/// Points `manager` at `registry` (and nowhere else) for the project in `dir`.
+pub(crate) fn registry_config(dir: &Path, manager: &str, registry: &str, work: &Path) {
+    let host = url::Url::parse(registry).unwrap().host_str().unwrap().to_owned();
+    match manager {
+        // Yarn 4.18 quarantines versions published moments ago (`npmMinimalAgeGate`): here
+        // every version is.
+        "yarn" => write(
+            &dir.join(".yarnrc.yml"),
+            &format!(
+                "npmRegistryServer: \"{}\"\nunsafeHttpWhitelist:\n  - \"{host}\"\nnodeLinker: node-modules\nenableTelemetry: false\nenableGlobalCache: false\nnpmMinimalAgeGate: 0\n",
+                registry.trim_end_matches('/')
+            ),
+        ),
+        "bun" => write(
+            &dir.join("bunfig.toml"),
+            &format!(
+                "[install]\nregistry = \"{registry}\"\n[install.cache]\ndir = \"{}\"\n",
+                work.join("bun-cache").display()
+            ),
+        ),
+        // npm and pnpm read `.npmrc`.
+        _ => write(
+            &dir.join(".npmrc"),
+            &format!(
+                "registry={registry}\nstore-dir={}\naudit=false\nfund=false\nupdate-notifier=false\n",
+                work.join("pnpm-store").display()
+            ),
+        ),
+    }
+}
+
+/// The fixture monorepo for `manager` at `root`:
+/// - `@mono/core` 1.2.3 with `publishConfig.main` (`dist/index.js` instead of `index.js`),
+/// - `@mono/util` 0.3.0 depending on `tiny-ext` through `catalog:` (when `external`),
+/// - `@mono/app` 2.0.0 depending on `@mono/core` (`workspace:*`) and `@mono/util`
+///   (`workspace:^`); it prints what it loaded, so a consumer can run it.
+///
+/// Directory order (app, core, util) is not the dependency order (core and util, then app).
+pub(crate) fn monorepo(root: &Path, manager: &str, repository: &str, external: bool) {
+    let mut manifest = json!({"name": format!("mono-{manager}"), "version": "0.0.0", "private": true});
+    let catalog = "catalog:\n  tiny-ext: ^1.0.0\n";
+    match manager {
+        "pnpm" => {
+            manifest["packageManager"] = json!("pnpm@10.34.9");
+            let catalog = if external { catalog } else { "" };
+            write(&root.join("pnpm-workspace.yaml"), &format!("packages:\n  - 'packages/*'\n{catalog}"));
+        }
+        "yarn" => {
+            manifest["packageManager"] = json!("yarn@4.18.1");
+            manifest["workspaces"] = json!(["packages/*"]);
+            write(&root.join("yarn.lock"), "");
+        }
+        _ => {
+            manifest["workspaces"] = json!({"packages": ["packages/*"], "catalog": {"tiny-ext": "^1.0.0"}});
+        }
+    }
+    write_json(&root.join("package.json"), &manifest);
+    let repo = json!({"type": "git", "url": format!("git+https://github.com/{repository}.git")});
+    write_json(
+        &root.join("packages/core/package.json"),
+        &json!({"name": "@mono/core", "version": "1.2.3", "license": "MIT", "main": "index.js",
+                "repository": repo, "publishConfig": {"main": "dist/index.js"}}),
+    );
+    write(&root.join("packages/core/index.js"), "module.exports = 'src';\n");
+    write(&root.join("packages/core/dist/index.js"), "module.exports = 'dist';\n");
+    let mut util = json!({"name": "@mono/util", "version": "0.3.0", "license": "MIT", "repository": repo});
+    if external {
+        util["dependencies"] = json!({"tiny-ext": "catalog:"});
+        write(&root.join("packages/util/index.js"), "module.exports = 'util:' + require('tiny-ext');\n");
+    } else {
+        write(&root.join("packages/util/index.js"), "module.exports = 'util';\n");
+    }
+    write_json(&root.join("packages/util/package.json"), &util);
+    write_json(
+        &root.join("packages/app/package.json"),
+        &json!({"name": "@mono/app", "version": "2.0.0", "license": "MIT", "repository": repo,
+                "dependencies": {"@mono/core": "workspace:*", "@mono/util": "workspace:^"}}),
+    );
+    write(
+        &root.join("packages/app/index.js"),
+        "module.exports = ['app', require('@mono/core'), require('@mono/util')].join('+');\n",
+    );
+}
+
+/// `tiny-ext@1.0.0`, the catalog's external dependency, published to Verdaccio with npm.
+fn publish_external(verdaccio: &Verdaccio, work: &Path) {
+    let dir = work.join("tiny-ext");
+    write_json(&dir.join("package.json"), &json!({"name": "tiny-ext", "version": "1.0.0", "license": "MIT"}));
+    write(&dir.join("index.js"), "module.exports = 'ext1';\n");
+    let out = verdaccio.npm(&dir).args(["publish"]).output().unwrap();
+    assert!(out.status.success(), "npm publish tiny-ext: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Path → bytes of every regular file in a `.tgz`, the `package/` prefix removed.
+pub(crate) fn tar_entries(tgz: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.insert(path.strip_prefix("package/").unwrap_or(&path).to_owned(), bytes);
+    }
+    out
+}
+
+pub(crate) fn sri_sha512(bytes: &[u8]) -> String {
+    format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes)))
+}
+
+/// `GET url` on a loopback registry, as bytes (tarballs are binary).
+pub(crate) fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    let parsed = url::Url::parse(url).unwrap();
+    let mut stream = std::net::TcpStream::connect((parsed.host_str().unwrap(), parsed.port().unwrap())).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let path = &url[url.find(parsed.path()).unwrap()..];
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {}:{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        parsed.host_str().unwrap(),
+        parsed.port().unwrap()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    let mut body = raw[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
+        let size_text = String::from_utf8_lossy(&raw[..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).expect("a chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// Where Node would find package `name` required from `from` (a package directory): the
+/// nearest `node_modules/<name>` walking up, as pnpm's symlinked layout needs.
+pub(crate) fn node_resolve(from: &Path, name: &str) -> PathBuf {
+    let from = std::fs::canonicalize(from).unwrap();
+    for dir in from.ancestors() {
+        if dir.file_name().is_some_and(|n| n == "node_modules") {
+            continue;
+        }
+        let candidate = dir.join("node_modules").join(name);
+        if candidate.join("package.json").is_file() {
+            return std::fs::canonicalize(candidate).unwrap();
+        }
+    }
+    panic!("{name} is not installed where {} can require it", from.display())
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+const NAMES: [(&str, &str); 3] = [("@mono/core", "1.2.3"), ("@mono/util", "0.3.0"), ("@mono/app", "2.0.0")];
+
+/// The whole round trip for one manager.
+fn publish_and_install_back(manager: &str) {
+    let verdaccio = Verdaccio::start();
+    let registry = verdaccio.url();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let sandbox = Sandbox::new(work);
+    publish_external(&verdaccio, work);
+
+    // The monorepo, installed from the registry as its developers would.
+    let root = work.join("mono");
+    monorepo(&root, manager, "octo/mono", true);
+    registry_config(&root, manager, &registry, work);
+    if manager == "yarn" {
+        // The catalog lives in .yarnrc.yml for Yarn (4.10+).
+        let mut rc = std::fs::read_to_string(root.join(".yarnrc.yml")).unwrap();
+        rc.push_str("catalog:\n  tiny-ext: ^1.0.0\n");
+        write(&root.join(".yarnrc.yml"), &rc);
+    }
+    match manager {
+        "pnpm" => sandbox.run(&root, "pnpm", &["install", "--no-frozen-lockfile"]),
+        "yarn" => sandbox.run(&root, "yarn", &["install"]),
+        _ => sandbox.run(&root, "bun", &["install"]),
+    };
+
+    // Published by npm-attest, packed by the project's own manager.
+    let env = [
+        ("HOME", sandbox.home.to_str().unwrap()),
+        ("PATH", sandbox.path.as_str()),
+        ("NODE_AUTH_TOKEN", "verdaccio-accepts-any-token"),
+    ];
+    let args = ["publish", "--workspaces", "--no-provenance", "--registry", &registry, "--json", "mono"];
+    let out = run_in(work, &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{manager}: {so}\n{se}");
+    assert!(se.contains(&format!("with `{manager} pack`")), "{manager}: {se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(3), Some(0)), "{result}");
+    let published: BTreeMap<String, String> = result["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["integrity"].as_str().unwrap().to_owned()))
+        .collect();
+
+    // Dependencies first: the plan printed, and the uploads as they happened.
+    let plan = se.find("dependencies first:").unwrap_or_else(|| panic!("{manager}: no plan: {se}"));
+    assert!(se[plan..].contains("1. @mono/core@1.2.3\n  2. @mono/util@0.3.0\n  3. @mono/app@2.0.0"), "{manager}: {se}");
+    let done = |label: &str| se.find(&format!("Published {label} to ")).unwrap_or_else(|| panic!("{label}: {se}"));
+    assert!(done("@mono/app@2.0.0") > done("@mono/core@1.2.3").max(done("@mono/util@0.3.0")), "{se}");
+
+    // What the registry holds: our integrity, and bytes identical to the manager's own pack.
+    let mut times = BTreeMap::new();
+    let mut registry_tarballs = BTreeMap::new();
+    for (name, version) in NAMES {
+        let (status, body) = verdaccio.get(&format!("/{}", name.replace('/', "%2f")));
+        assert_eq!(status, 200, "{name}: {body}");
+        let packument: Value = serde_json::from_str(&body).unwrap();
+        let dist = &packument["versions"][version]["dist"];
+        assert_eq!(dist["integrity"].as_str(), Some(published[name].as_str()), "{manager} {name}");
+        assert_eq!(packument["dist-tags"]["latest"], version);
+        times.insert(name, packument["time"][version].as_str().unwrap().to_owned());
+        let (status, tgz) = get_bytes(dist["tarball"].as_str().unwrap());
+        assert_eq!(status, 200);
+        assert_eq!(sri_sha512(&tgz), published[name], "{manager} {name}: the registry serves other bytes");
+        let dir = root.join("packages").join(name.trim_start_matches("@mono/"));
+        let theirs = own_pack(&sandbox, manager, &dir, &work.join(format!("own-{}", name.replace('/', "-"))));
+        assert!(theirs == tgz, "{manager} {name}: the published tarball is not what `{manager} pack` writes");
+        registry_tarballs.insert(name, tgz);
+    }
+    // Verdaccio's own clock agrees: app went up after what it depends on.
+    assert!(times["@mono/app"] >= times["@mono/core"] && times["@mono/app"] >= times["@mono/util"], "{times:?}");
+
+    // A fresh consumer installs the dependent package with the same manager.
+    let consumer = work.join("consumer");
+    write_json(
+        &consumer.join("package.json"),
+        &json!({"name": "consumer", "version": "1.0.0", "private": true, "dependencies": {"@mono/app": "2.0.0"}}),
+    );
+    registry_config(&consumer, manager, &registry, work);
+    match manager {
+        "pnpm" => sandbox.run(&consumer, "pnpm", &["install", "--no-frozen-lockfile"]),
+        "yarn" => {
+            write(&consumer.join("yarn.lock"), "");
+            sandbox.run(&consumer, "yarn", &["install"])
+        }
+        _ => sandbox.run(&consumer, "bun", &["install"]),
+    };
+    let app = node_resolve(&consumer, "@mono/app");
+    let installed = |name: &str| if name == "@mono/app" { app.clone() } else { node_resolve(&app, name) };
+    for (name, version) in NAMES {
+        let dir = installed(name);
+        let manifest = read_json(&dir.join("package.json"));
+        assert_eq!(manifest["version"], version, "{manager} {name}");
+        // The installed files are the bytes npm-attest published, file for file.
+        let entries = tar_entries(&registry_tarballs[name]);
+        for (path, bytes) in &entries {
+            let on_disk = std::fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{manager} {name}/{path}: {e}"));
+            assert!(on_disk == *bytes, "{manager}: {name}/{path} differs from the published tarball");
+        }
+    }
+    let app_manifest = read_json(&app.join("package.json"));
+    assert_eq!(app_manifest["dependencies"], json!({"@mono/core": "1.2.3", "@mono/util": "^0.3.0"}), "{manager}");
+    let util_manifest = read_json(&installed("@mono/util").join("package.json"));
+    assert_eq!(util_manifest["dependencies"], json!({"tiny-ext": "^1.0.0"}), "{manager}");
+    assert_eq!(read_json(&node_resolve(&installed("@mono/util"), "tiny-ext").join("package.json"))["version"], "1.0.0");
+
+    // The lockfiles that record npm's integrity record ours (Yarn records a checksum of its
+    // own cache archive instead; its installed bytes were compared above).
+    lockfile_integrity(manager, &consumer, &published);
+
+    // And the dependent package runs, with what its dependencies published (Bun applies no
+    // publishConfig field overrides, so core's `main` stays index.js there).
+    let core = if manager == "bun" { "src" } else { "dist" };
+    let ran = sandbox.run(&consumer, "node", &["-p", "require('@mono/app')"]);
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), format!("app+{core}+util:ext1"), "{manager}");
+
+    // A second run publishes nothing and says so.
+    let again = run_in(work, &["publish", "--workspaces", "--no-provenance", "--registry", &registry, "mono"], &env);
+    let (so, se) = (stdout(&again), stderr(&again));
+    assert!(again.status.success(), "{manager}: {so}\n{se}");
+    assert_eq!(so.lines().filter(|l| l.starts_with("skipped")).count(), 3, "{so}");
+    assert!(so.contains("0 published, 3 skipped (already on the registry), 0 failed"), "{so}");
+    assert!(so.contains("nothing to publish: every version is already on the registry"), "{so}");
+    assert!(!so.contains("New tag:"), "{so}");
+    for (name, version) in NAMES {
+        let packument: Value =
+            serde_json::from_str(&verdaccio.get(&format!("/{}", name.replace('/', "%2f"))).1).unwrap();
+        assert_eq!(packument["time"][version].as_str(), Some(times[name].as_str()), "{name} was published again");
+    }
+}
+
+/// The manager's own pack of `pkg`, as bytes.
+fn own_pack(sandbox: &Sandbox, manager: &str, pkg: &Path, dest: &Path) -> Vec<u8> {
+    std::fs::create_dir_all(dest).unwrap();
+    let d = dest.to_str().unwrap();
+    match manager {
+        "pnpm" => sandbox.run(pkg, "pnpm", &["pack", "--pack-destination", d]),
+        "yarn" => sandbox.run(pkg, "yarn", &["pack", "--out", &format!("{d}/package.tgz")]),
+        "bun" => sandbox.run(pkg, "bun", &["pm", "pack", "--destination", d, "--quiet"]),
+        _ => sandbox.run(pkg, "npm", &["pack", "--pack-destination", d]),
+    };
+    let tarball =
+        std::fs::read_dir(dest).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "tgz"));
+    std::fs::read(tarball.expect("the manager wrote a tarball")).unwrap()
+}
+
+/// pnpm-lock.yaml and bun.lock record each package's registry integrity: ours.
+fn lockfile_integrity(manager: &str, consumer: &Path, published: &BTreeMap<String, String>) {
+    match manager {
+        "pnpm" => {
+            let lock: Value =
+                serde_norway::from_str(&std::fs::read_to_string(consumer.join("pnpm-lock.yaml")).unwrap()).unwrap();
+            for (name, version) in NAMES {
+                let entry = &lock["packages"][format!("{name}@{version}")];
+                assert_eq!(entry["resolution"]["integrity"].as_str(), Some(published[name].as_str()), "{lock}");
+            }
+            assert_eq!(
+                lock["snapshots"]["@mono/app@2.0.0"]["dependencies"],
+                json!({"@mono/core": "1.2.3", "@mono/util": "0.3.0"})
+            );
+        }
+        "bun" => {
+            let lock = std::fs::read_to_string(consumer.join("bun.lock")).unwrap();
+            for (name, version) in NAMES {
+                let line = lock
+                    .lines()
+                    .find(|l| l.contains(&format!("[\"{name}@{version}\"")))
+                    .unwrap_or_else(|| panic!("{name}@{version} is not in bun.lock:\n{lock}"));
+                assert!(line.contains(&format!("\"{}\"", published[name])), "{line}");
+            }
+        }
+        _ => {
+            let lock = std::fs::read_to_string(consumer.join("yarn.lock")).unwrap();
+            for (name, version) in NAMES {
+                assert!(lock.contains(&format!("resolution: \"{name}@npm:{version}\"")), "{lock}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_pnpm_monorepo_published_to_verdaccio_installs_back_with_pnpm() {
+    publish_and_install_back("pnpm");
+}
+
+#[test]
+fn a_yarn_monorepo_published_to_verdaccio_installs_back_with_yarn() {
+    publish_and_install_back("yarn");
+}
+
+#[test]
+fn a_bun_monorepo_published_to_verdaccio_installs_back_with_bun() {
+    publish_and_install_back("bun");
+}
