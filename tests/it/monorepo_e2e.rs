@@ -107,8 +107,9 @@ pub(crate) fn registry_config(dir: &Path, manager: &str, registry: &str, work: &
         _ => write(
             &dir.join(".npmrc"),
             &format!(
-                "registry={registry}\nstore-dir={}\naudit=false\nfund=false\nupdate-notifier=false\n",
-                work.join("pnpm-store").display()
+                "registry={registry}\nstore-dir={}\ncache={}\naudit=false\nfund=false\nupdate-notifier=false\n",
+                work.join("pnpm-store").display(),
+                work.join("npm-cache").display()
             ),
         ),
     }
@@ -453,4 +454,150 @@ fn a_yarn_monorepo_published_to_verdaccio_installs_back_with_yarn() {
 #[test]
 fn a_bun_monorepo_published_to_verdaccio_installs_back_with_bun() {
     publish_and_install_back("bun");
+}
+
+/// With provenance, to the registry stand-in (which checks the provenance as the public
+/// registry does): a pnpm monorepo published through trusted publishing and the local Sigstore
+/// stand-in, one certificate for the batch, dependencies first; npm installs it back from the
+/// stand-in and `verify --registry` checks every installed package against its provenance.
+#[test]
+fn a_pnpm_monorepo_published_with_provenance_installs_back_with_npm_and_verifies() {
+    use crate::publish::{actions_env, ActionsRuntime};
+    use crate::registry::{RegistryConfig, RegistryStandin, TrustedPublisher};
+
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let sandbox = Sandbox::new(work);
+    let root = work.join("mono");
+    monorepo(&root, "pnpm", "octo/hello", false);
+    sandbox.run(&root, "pnpm", &["install", "--offline", "--no-frozen-lockfile"]);
+
+    let publisher = |package: &str| TrustedPublisher {
+        package: package.into(),
+        repository: "octo/hello".into(),
+        workflow_file: "release.yml".into(),
+    };
+    let registry = RegistryStandin::start(RegistryConfig {
+        trusted_publishers: NAMES.iter().map(|(name, _)| publisher(name)).collect(),
+        ..RegistryConfig::default()
+    });
+    let url = registry.url();
+    let runtime = ActionsRuntime::start("octo/hello", "public");
+    let mut env = actions_env(&sandbox.home, Some(&runtime));
+    env.push(("PATH".to_owned(), sandbox.path.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = [
+        "publish",
+        "--workspaces",
+        "--registry",
+        &url,
+        "--sigstore",
+        "local",
+        "--access",
+        "public",
+        "--trusted-root-out",
+        "root.json",
+        "--json",
+        "mono",
+    ];
+    let out = run_in(work, &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    assert!(se.contains("with `pnpm pack`"), "{se}");
+    assert!(se.contains("1. @mono/core@1.2.3\n  2. @mono/util@0.3.0\n  3. @mono/app@2.0.0"), "{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert_eq!(result["succeeded"], 3, "{result}");
+    let published: BTreeMap<String, String> = result["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["integrity"].as_str().unwrap().to_owned()))
+        .collect();
+
+    // The uploads: app last, each with its provenance, all under one certificate.
+    let puts = registry.put_requests();
+    let paths: Vec<&str> = puts.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths.len(), 3);
+    assert_eq!(paths[2], "/@mono%2fapp", "{paths:?}");
+    let mut certificates = Vec::new();
+    for put in &puts {
+        let body = put.json().unwrap();
+        let name = body["name"].as_str().unwrap().to_owned();
+        let version = body["versions"].as_object().unwrap().keys().next().unwrap().clone();
+        let bundle: Value =
+            serde_json::from_str(body["_attachments"][format!("{name}-{version}.sigstore")]["data"].as_str().unwrap())
+                .unwrap();
+        certificates.push(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap().to_owned());
+        // The signed subject is the tarball uploaded, which pnpm packed.
+        let tgz = base64::engine::general_purpose::STANDARD
+            .decode(body["_attachments"][format!("{name}-{version}.tgz")]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(sri_sha512(&tgz), published[&name]);
+        let dir = root.join("packages").join(name.trim_start_matches("@mono/"));
+        let theirs = own_pack(&sandbox, "pnpm", &dir, &work.join(format!("own-{}", name.replace('/', "-"))));
+        assert!(theirs == tgz, "{name}: the signed tarball is not what `pnpm pack` writes");
+        let statement: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(statement["subject"][0]["digest"]["sha512"], hex::encode(sha2::Sha512::digest(&tgz)));
+    }
+    certificates.dedup();
+    assert_eq!(certificates.len(), 1, "one certificate for the whole batch");
+
+    // npm installs the dependent package from the stand-in, with our integrity.
+    let consumer = work.join("consumer");
+    write_json(
+        &consumer.join("package.json"),
+        &json!({"name": "consumer", "version": "1.0.0", "private": true, "dependencies": {"@mono/app": "2.0.0"}}),
+    );
+    registry_config(&consumer, "npm", &url, work);
+    sandbox.run(&consumer, "npm", &["install"]);
+    let lock = read_json(&consumer.join("package-lock.json"));
+    for (name, version) in NAMES {
+        let entry = &lock["packages"][format!("node_modules/{name}")];
+        assert_eq!(entry["version"], version, "{lock}");
+        assert_eq!(entry["integrity"].as_str(), Some(published[name].as_str()), "{lock}");
+        assert!(entry["resolved"].as_str().unwrap().starts_with(url.trim_end_matches('/')), "{entry}");
+    }
+    let ran = sandbox.run(&consumer, "node", &["-p", "require('@mono/app')"]);
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "app+dist+util");
+
+    // Every installed package verifies from the registry: its provenance names this tarball
+    // and the repository its package.json declares.
+    let verify = run_in(
+        work,
+        &[
+            "verify",
+            "--registry",
+            &url,
+            "--lockfile",
+            consumer.join("package-lock.json").to_str().unwrap(),
+            "--trusted-root",
+            "root.json",
+        ],
+        &env,
+    );
+    let (so, se) = (stdout(&verify), stderr(&verify));
+    assert!(verify.status.success(), "{so}\n{se}");
+    assert!(so.contains("3 packages: 3 verified"), "{so}");
+    let one = run_in(
+        work,
+        &["verify", "--registry", &url, "@mono/app@2.0.0", "--repository", "octo/hello", "--trusted-root", "root.json"],
+        &env,
+    );
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert!(stdout(&one).contains("verified: pkg:npm/%40mono/app@2.0.0"), "{}", stdout(&one));
+
+    // A second run publishes nothing, signs nothing, and says so.
+    let again = run_in(work, &args, &env);
+    let (so, se) = (stdout(&again), stderr(&again));
+    assert!(again.status.success(), "{so}\n{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    assert!(result["packages"].as_array().unwrap().iter().all(|p| p["skipped"] == true), "{result}");
+    assert!(se.contains("Nothing to publish"), "{se}");
+    assert!(!se.contains("Signed provenance"), "{se}");
+    assert_eq!(registry.put_requests().len(), 3, "nothing more was uploaded");
 }

@@ -69,13 +69,13 @@ fn jwt(claims: &Value) -> String {
 }
 
 /// The GitHub Actions OIDC runtime: mints a token for the requested audience and records it.
-struct ActionsRuntime {
+pub(crate) struct ActionsRuntime {
     server: FakeServer,
     audiences: Arc<Mutex<Vec<String>>>,
 }
 
 impl ActionsRuntime {
-    fn start(repository: &str, visibility: &str) -> Self {
+    pub(crate) fn start(repository: &str, visibility: &str) -> Self {
         let audiences = Arc::new(Mutex::new(Vec::new()));
         let seen = audiences.clone();
         let repository = repository.to_owned();
@@ -105,7 +105,7 @@ impl ActionsRuntime {
 }
 
 /// A GitHub Actions job in `octo/hello` on a GitHub-hosted runner.
-fn actions_env(home: &Path, runtime: Option<&ActionsRuntime>) -> Vec<(String, String)> {
+pub(crate) fn actions_env(home: &Path, runtime: Option<&ActionsRuntime>) -> Vec<(String, String)> {
     let mut env = vec![
         ("HOME".to_owned(), home.display().to_string()),
         ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),
