@@ -601,3 +601,101 @@ fn a_pnpm_monorepo_published_with_provenance_installs_back_with_npm_and_verifies
     assert!(!se.contains("Signed provenance"), "{se}");
     assert_eq!(registry.put_requests().len(), 3, "nothing more was uploaded");
 }
+
+/// changesets 3's publish plan decides each package's dist-tag and access (what
+/// `changeset publish --from-pack-dir` passes to npm as `--tag` and `--access`): each package
+/// is published with its own, as the registry's recorded PUTs show; an entry without them
+/// gets the run's defaults; `--tag` or `--access` on the command line is refused, as changesets
+/// refuses a custom tag in artifact mode; a plan restricting an unscoped package is refused
+/// with the fix in the plan's terms.
+#[test]
+fn a_publish_plan_gives_each_package_its_own_dist_tag_and_access() {
+    use crate::publish::{make_tarball, manifest};
+    use crate::registry::{RegistryConfig, RegistryStandin};
+
+    const TOKEN: &str = "npm_plan_t0ken";
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let registry = RegistryStandin::start(RegistryConfig { tokens: vec![TOKEN.into()], ..RegistryConfig::default() });
+    let pack = work.join("pack");
+    let packages = pack.join("packages");
+    std::fs::create_dir_all(&packages).unwrap();
+    let sri256 = |p: &Path| {
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+        )
+    };
+    let entry = |name: &str, version: &str, settings: Value| {
+        let file = format!("{}-{version}.tgz", name.trim_start_matches('@').replace('/', "-"));
+        let mut m = manifest(name, version, None);
+        if name == "@octo/app" {
+            m["dependencies"] = json!({"@octo/core": "^1.0.0"});
+        }
+        let tgz = make_tarball(&packages, &file, &m);
+        let mut e = json!({"kind": "publish", "name": name, "version": version,
+                           "tarball": {"path": format!("packages/{file}"), "integrity": sri256(&tgz)}});
+        for (k, v) in settings.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        e
+    };
+    let write_plan = |plan: Value| std::fs::write(pack.join("publish-plan.json"), plan.to_string()).unwrap();
+    write_plan(json!({"version": 1, "plan": [
+        [entry("@octo/core", "1.0.0", json!({"tag": "latest", "access": "public"})),
+         entry("@octo/internal", "0.4.0-beta.1", json!({"tag": "beta", "access": "restricted"}))],
+        [entry("@octo/app", "2.0.0-next.0", json!({"tag": "next", "access": "public"})),
+         entry("plain-tool", "3.1.0", json!({}))],
+    ]}));
+    let env = [("NODE_AUTH_TOKEN", TOKEN), ("HOME", work.to_str().unwrap())];
+    let url = registry.url();
+    let publish = |extra: &[&str]| {
+        let mut args = vec!["publish", "--registry", url.as_str(), "--no-provenance", "--from-pack-dir", "pack"];
+        args.extend(extra);
+        run_in(work, &args, &env)
+    };
+
+    // The plan decides; the command line may not disagree with it.
+    for flag in [["--tag", "canary"], ["--access", "public"]] {
+        let out = publish(&flag);
+        let se = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{se}");
+        assert!(se.contains(&format!("error: {} cannot be used with --from-pack-dir", flag[0])), "{se}");
+        assert!(registry.requests().is_empty(), "nothing was asked of the registry");
+    }
+
+    let out = publish(&[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let sent: BTreeMap<String, Value> = registry
+        .put_requests()
+        .iter()
+        .map(|p| {
+            let body = p.json().unwrap();
+            (body["name"].as_str().unwrap().to_owned(), json!([body["dist-tags"], body["access"]]))
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        BTreeMap::from([
+            ("@octo/core".to_owned(), json!([{"latest": "1.0.0"}, "public"])),
+            ("@octo/internal".to_owned(), json!([{"beta": "0.4.0-beta.1"}, "restricted"])),
+            ("@octo/app".to_owned(), json!([{"next": "2.0.0-next.0"}, "public"])),
+            // No tag or access in its entry: the run's (npm's defaults: latest, access unset).
+            ("plain-tool".to_owned(), json!([{"latest": "3.1.0"}, null])),
+        ])
+    );
+    assert_eq!(registry.packument("@octo/internal").unwrap()["dist-tags"], json!({"beta": "0.4.0-beta.1"}));
+    assert!(stderr(&out).contains("Published @octo/app@2.0.0-next.0 to") && stderr(&out).contains("with tag next"));
+
+    // A plan restricting an unscoped package (changesets' default `access`) is refused, with
+    // the fix where the value comes from.
+    write_plan(
+        json!({"version": 1, "plan": [[entry("other-tool", "1.0.0", json!({"tag": "latest", "access": "restricted"}))]]}),
+    );
+    let out = publish(&[]);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_ne!(out.status.code(), Some(0), "{so}\n{se}");
+    assert!(so.contains("cannot restrict access to the unscoped package other-tool"), "{so}");
+    assert!(so.contains("publish-plan.json gives it access \"restricted\""), "{so}");
+    assert_eq!(registry.put_requests().len(), 4, "nothing more was uploaded");
+}

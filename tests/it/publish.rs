@@ -23,7 +23,7 @@ const STATIC_TOKEN: &str = "npm_static_t0ken_5ecr3t";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// A gzip'd tar with `package/package.json` and `package/index.js`.
-fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
+pub(crate) fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
     let path = dir.join(file);
     let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
@@ -42,7 +42,7 @@ fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
     path
 }
 
-fn manifest(name: &str, version: &str, repository: Option<&str>) -> Value {
+pub(crate) fn manifest(name: &str, version: &str, repository: Option<&str>) -> Value {
     let mut m = json!({"name": name, "version": version, "description": "a test package", "main": "index.js"});
     if let Some(r) = repository {
         m["repository"] = json!({"type": "git", "url": r});
