@@ -636,7 +636,8 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome], env: &dyn Fn(&str) -> 
             _ => None,
         })
         .collect();
-    announce(&released, env, !args.json, args.git_tag)?;
+    // A tag that could not be made is reported after the batch's own verdict.
+    let announced = announce(&released, env, !args.json, args.git_tag);
     let failures: Vec<(&str, &anyhow::Error)> = outcomes
         .iter()
         .filter_map(|o| match o {
@@ -649,7 +650,8 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome], env: &dyn Fn(&str) -> 
     } else {
         "fix the packages named and publish them again"
     };
-    batch::verdict(outcomes.len() - skipped, &failures, hint)
+    batch::verdict(outcomes.len() - skipped, &failures, hint)?;
+    announced
 }
 
 impl Context {

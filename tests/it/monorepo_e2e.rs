@@ -699,3 +699,101 @@ fn a_publish_plan_gives_each_package_its_own_dist_tag_and_access() {
     assert!(so.contains("publish-plan.json gives it access \"restricted\""), "{so}");
     assert_eq!(registry.put_requests().len(), 4, "nothing more was uploaded");
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `--git-tag` makes changesets' tags, annotated, `<name>@<version>`, for what was published,
+/// leaves an existing one alone, and runs git without our credentials (a
+/// `reference-transaction` hook, which git runs for every tag it writes, records git's
+/// environment). Where no tag can be made, the versions stay published and the error says so,
+/// naming the commands that make the tags.
+#[test]
+fn git_tag_tags_what_was_published_without_our_credentials_and_a_failure_unpublishes_nothing() {
+    use crate::publish::{make_tarball, manifest};
+    use crate::registry::{RegistryConfig, RegistryStandin};
+
+    const TOKEN: &str = "npm_git_tag_t0ken_5ecr3t";
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.name", "Release Bot"]);
+    git(&repo, &["config", "user.email", "release@example.com"]);
+    make_tarball(&repo, "core.tgz", &manifest("@octo/core", "1.0.0", None));
+    make_tarball(&repo, "app.tgz", &manifest("octo-app", "2.0.0", None));
+    make_tarball(&repo, "cli.tgz", &manifest("octo-cli", "0.1.0", None));
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "release"]);
+    // A tag from an earlier, interrupted run: left alone.
+    git(&repo, &["tag", "octo-cli@0.1.0"]);
+    let dump = work.path().join("git-env");
+    write(&repo.join(".git/hooks/reference-transaction"), &format!("#!/bin/sh\nenv >> '{}'\n", dump.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(repo.join(".git/hooks/reference-transaction"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+
+    let registry = RegistryStandin::start(RegistryConfig { tokens: vec![TOKEN.into()], ..RegistryConfig::default() });
+    let url = registry.url();
+    let secrets = [
+        ("NODE_AUTH_TOKEN", TOKEN),
+        ("GITHUB_TOKEN", "ghs_git_tag_5ecr3t"),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request_git_tag_5ecr3t"),
+        ("NPM_ID_TOKEN", "npm_id_git_tag_5ecr3t"),
+    ];
+    let home = work.path().display().to_string();
+    let mut env: Vec<(&str, &str)> = secrets.to_vec();
+    env.extend([("HOME", home.as_str()), ("GIT_CONFIG_NOSYSTEM", "1"), ("VISIBLE_MARKER", "kept-for-git")]);
+    let args =
+        ["publish", "--registry", url.as_str(), "--no-provenance", "--git-tag", "core.tgz", "app.tgz", "cli.tgz"];
+    let out = run_in(&repo, &args, &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    assert!(se.contains("Created git tag @octo/core@1.0.0") && se.contains("Created git tag octo-app@2.0.0"), "{se}");
+    assert!(se.contains("Git tag octo-cli@0.1.0 exists already"), "{se}");
+    let tags: Vec<String> = git(&repo, &["tag", "--list"]).lines().map(str::to_owned).collect();
+    assert_eq!(tags, vec!["@octo/core@1.0.0", "octo-app@2.0.0", "octo-cli@0.1.0"]);
+    // Annotated, as changesets makes them (`git push --follow-tags` pushes only those), on HEAD.
+    assert_eq!(git(&repo, &["cat-file", "-t", "octo-app@2.0.0"]).trim(), "tag");
+    assert_eq!(git(&repo, &["cat-file", "-t", "octo-cli@0.1.0"]).trim(), "commit", "the existing tag was left alone");
+    assert_eq!(git(&repo, &["rev-parse", "@octo/core@1.0.0^{commit}"]), git(&repo, &["rev-parse", "HEAD"]));
+    let seen = std::fs::read_to_string(&dump).expect("the hook ran");
+    assert!(seen.contains("VISIBLE_MARKER=kept-for-git"), "ordinary variables reach git");
+    for (name, value) in secrets {
+        assert!(!seen.contains(value), "{name} reached git's hook");
+    }
+
+    // Outside a git repository no tag can be made: the versions are published all the same,
+    // and the error says so.
+    let elsewhere = work.path().join("not-a-repo");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    make_tarball(&elsewhere, "lib.tgz", &manifest("octo-lib", "1.0.0", None));
+    let ceiling = work.path().display().to_string();
+    env.push(("GIT_CEILING_DIRECTORIES", ceiling.as_str()));
+    let out =
+        run_in(&elsewhere, &["publish", "--registry", url.as_str(), "--no-provenance", "--git-tag", "lib.tgz"], &env);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{so}\n{se}");
+    assert!(se.contains("Published octo-lib@1.0.0 to"), "{se}");
+    assert!(so.contains("New tag: octo-lib@1.0.0"), "{so}");
+    assert!(
+        se.contains("error: published, but could not create git tag octo-lib@1.0.0: fatal: not a git repository"),
+        "{se}"
+    );
+    assert!(se.contains("the versions are on the registry and stay there"), "{se}");
+    assert!(se.contains("git tag octo-lib@1.0.0 -m octo-lib@1.0.0"), "{se}");
+    assert!(registry.packument("octo-lib").unwrap()["versions"]["1.0.0"].is_object(), "still published");
+    assert!(!registry.requests().iter().any(|(m, _)| m == "DELETE"), "nothing was unpublished");
+}
