@@ -797,3 +797,79 @@ fn git_tag_tags_what_was_published_without_our_credentials_and_a_failure_unpubli
     assert!(registry.packument("octo-lib").unwrap()["versions"]["1.0.0"].is_object(), "still published");
     assert!(!registry.requests().iter().any(|(m, _)| m == "DELETE"), "nothing was unpublished");
 }
+
+/// `npm-attest attest --dry-run DIR --json` with the package managers on PATH: the signed
+/// tarball (as bytes) and the result object.
+fn attest_dir(sandbox: &Sandbox, cwd: &Path, dir: &Path, out_dir: &Path) -> (Vec<u8>, Value, String) {
+    let args = ["attest", "--dry-run", dir.to_str().unwrap(), "--output-dir", out_dir.to_str().unwrap(), "--json"];
+    let out = run_in(cwd, &args, &[("GITHUB_ACTIONS", "true"), ("PATH", sandbox.path.as_str())]);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{so}\n{se}");
+    let result: Value = serde_json::from_str(so.lines().last().unwrap()).unwrap();
+    let tgz = std::fs::read_dir(out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .expect("a tarball");
+    (std::fs::read(tgz).unwrap(), result, se)
+}
+
+/// pnpm publishes `publishConfig.directory` (a build output with its own package.json) instead
+/// of the package directory: the tarball npm-attest signs is `pnpm pack`'s, byte for byte,
+/// holding that directory only, with its `workspace:` dependency resolved.
+#[test]
+fn pnpm_publish_config_directory_is_signed_as_pnpm_packs_it() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let sandbox = Sandbox::new(work);
+    let root = work.join("mono");
+    monorepo(&root, "pnpm", "octo/hello", false);
+    let built = root.join("packages/built");
+    let deps = json!({"@mono/core": "workspace:^"});
+    write_json(
+        &built.join("package.json"),
+        &json!({"name": "@mono/built", "version": "0.5.0", "license": "MIT", "main": "src/index.ts",
+                "dependencies": deps, "publishConfig": {"directory": "dist"}}),
+    );
+    write(&built.join("src/index.ts"), "export default 'source';\n");
+    write_json(
+        &built.join("dist/package.json"),
+        &json!({"name": "@mono/built", "version": "0.5.0", "license": "MIT", "main": "index.js", "dependencies": deps}),
+    );
+    write(&built.join("dist/index.js"), "module.exports = 'built';\n");
+    sandbox.run(&root, "pnpm", &["install", "--offline", "--no-frozen-lockfile"]);
+
+    let theirs = own_pack(&sandbox, "pnpm", &built, &work.join("theirs"));
+    let (ours, result, se) = attest_dir(&sandbox, &root, &built, &work.join("ours"));
+    assert!(ours == theirs, "the signed tarball is not the one `pnpm pack` writes");
+    assert!(!se.contains("publishConfig.directory"), "no warning for pnpm: {se}");
+    assert_eq!(result["subject"]["sha512"], hex::encode(sha2::Sha512::digest(&theirs)));
+    let entries = tar_entries(&ours);
+    assert_eq!(entries.keys().collect::<Vec<_>>(), vec!["index.js", "package.json"], "dist/ only");
+    let manifest: Value = serde_json::from_slice(&entries["package.json"]).unwrap();
+    assert_eq!(manifest["dependencies"], json!({"@mono/core": "^1.2.3"}));
+    assert_eq!(manifest["main"], "index.js");
+}
+
+/// npm (like Yarn and Bun) ignores `publishConfig.directory` and packs the package directory:
+/// so does npm-attest, byte for byte, and it says so with the way to publish the subdirectory.
+#[test]
+fn npm_ignores_publish_config_directory_and_so_do_we_with_a_warning() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let sandbox = Sandbox::new(work);
+    let pkg = work.join("pkg");
+    write_json(
+        &pkg.join("package.json"),
+        &json!({"name": "dir-probe", "version": "1.0.0", "license": "MIT", "publishConfig": {"directory": "dist"}}),
+    );
+    write(&pkg.join("index.js"), "module.exports = 'src';\n");
+    write_json(&pkg.join("dist/package.json"), &json!({"name": "dir-probe", "version": "1.0.0"}));
+    write(&pkg.join("dist/index.js"), "module.exports = 'dist';\n");
+    let theirs = own_pack(&sandbox, "npm", &pkg, &work.join("theirs"));
+    let (ours, _, se) = attest_dir(&sandbox, work, &pkg, &work.join("ours"));
+    assert!(ours == theirs, "the signed tarball is not the one `npm pack` writes");
+    assert!(tar_entries(&ours).contains_key("dist/index.js") && tar_entries(&ours).contains_key("index.js"));
+    assert!(se.contains("publishConfig.directory \"dist\" is ignored, as `npm pack` ignores it"), "{se}");
+    assert!(se.contains(&format!("pass it as the package ({})", pkg.join("dist").display())), "{se}");
+}
