@@ -778,6 +778,22 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     sign_and_upload(ctx, input, checked).await
 }
 
+/// A preflight refusal; one about access, for a package whose access a publish plan decided,
+/// names the plan and the fix there (`--access` cannot be given with `--from-pack-dir`).
+fn access_refusal(e: PreflightError, input: &PackageInput) -> anyhow::Error {
+    match (&e, &input.planned) {
+        (PreflightError::RestrictedUnscoped { .. } | PreflightError::AccessNotPublic { .. }, Some(p)) => {
+            let access = p.access.map_or("no access".to_owned(), |a| format!("access \"{}\"", a.as_str()));
+            fail_with_hint(
+                ExitKind::BadInput,
+                format!("refusing to publish: {e} ({} gives it {access})", p.plan.display()),
+                "set \"publishConfig\": {\"access\": \"public\"} in its package.json (or \"access\": \"public\" in .changeset/config.json) and run `changeset pack` again",
+            )
+        }
+        _ => preflight_error(e),
+    }
+}
+
 /// Everything that can refuse a package before it is signed: package.json, the CI facts the
 /// registry checks, authentication, the version being new and the access provenance needs.
 pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Checked> {
@@ -792,15 +808,7 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     ));
 
     // Preflight, local: package.json and what the registry checks in the certificate.
-    check_manifest(name.as_str(), &input.tarball.manifest, access).map_err(|e| match (&e, &input.planned) {
-        // Not fixable with --access here: the plan decided it.
-        (PreflightError::RestrictedUnscoped { .. }, Some(p)) => fail_with_hint(
-            ExitKind::BadInput,
-            format!("refusing to publish: {e} ({} gives it access \"restricted\")", p.plan.display()),
-            "set \"publishConfig\": {\"access\": \"public\"} in its package.json (or \"access\": \"public\" in .changeset/config.json) and run `changeset pack` again",
-        ),
-        _ => preflight_error(e),
-    })?;
+    check_manifest(name.as_str(), &input.tarball.manifest, access).map_err(|e| access_refusal(e, input))?;
     let mut facts = build_facts(&lookup);
     if ctx.provenance {
         check_provenance(&input.tarball.manifest, &facts).map_err(preflight_error)?;
@@ -878,7 +886,7 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
             }
         };
         if !public {
-            return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
+            return Err(access_refusal(PreflightError::AccessNotPublic { name: name.to_string() }, input));
         }
     }
 

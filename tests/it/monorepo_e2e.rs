@@ -327,7 +327,12 @@ fn publish_and_install_back(manager: &str) {
         assert_eq!(sri_sha512(&tgz), published[name], "{manager} {name}: the registry serves other bytes");
         let dir = root.join("packages").join(name.trim_start_matches("@mono/"));
         let theirs = own_pack(&sandbox, manager, &dir, &work.join(format!("own-{}", name.replace('/', "-"))));
-        assert!(theirs == tgz, "{manager} {name}: the published tarball is not what `{manager} pack` writes");
+        assert_same_tarball(
+            manager,
+            &theirs,
+            &tgz,
+            &format!("{manager} {name}: the published tarball is not what `{manager} pack` writes"),
+        );
         registry_tarballs.insert(name, tgz);
     }
     // Verdaccio's own clock agrees: app went up after what it depends on.
@@ -405,6 +410,39 @@ fn own_pack(sandbox: &Sandbox, manager: &str, pkg: &Path, dest: &Path) -> Vec<u8
     let tarball =
         std::fs::read_dir(dest).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "tgz"));
     std::fs::read(tarball.expect("the manager wrote a tarball")).unwrap()
+}
+
+/// Byte-identical tarballs; when not, the failure shows how their contents differ.
+///
+/// pnpm 10 writes the `workspace:` dependencies it rewrote in the order their manifests were
+/// read, which varies from run to run (pnpm/pnpm#10167, fixed upstream by pnpm/pnpm#13751 but
+/// still in pnpm 10.34.9): two `pnpm pack` runs of one package can differ in that key order
+/// alone. For pnpm that difference, and only that (every other entry byte-identical, the
+/// package.json equal as JSON), is accepted; npm-attest signs and uploads the one file pnpm
+/// wrote, so the published tarball and its provenance agree either way.
+pub(crate) fn assert_same_tarball(manager: &str, theirs: &[u8], ours: &[u8], what: &str) {
+    if theirs == ours {
+        return;
+    }
+    let (a, b) = (tar_entries(theirs), tar_entries(ours));
+    let differing: Vec<&String> = a.keys().chain(b.keys()).filter(|k| a.get(*k) != b.get(*k)).collect();
+    let json = |m: &BTreeMap<String, Vec<u8>>| serde_json::from_slice::<Value>(&m["package.json"]).ok();
+    let key_order_only = manager == "pnpm"
+        && differing.iter().all(|k| *k == "package.json")
+        && a.keys().eq(b.keys())
+        && json(&a).is_some()
+        && json(&a) == json(&b);
+    if key_order_only {
+        return;
+    }
+    let shown: Vec<String> = differing
+        .iter()
+        .map(|k| {
+            let text = |m: &BTreeMap<String, Vec<u8>>| m.get(*k).map(|v| String::from_utf8_lossy(v).into_owned());
+            format!("{k}: {:?} vs {:?}", text(&a), text(&b))
+        })
+        .collect();
+    panic!("{what} ({} vs {} bytes); differing entries: {shown:?}", theirs.len(), ours.len());
 }
 
 /// pnpm-lock.yaml and bun.lock record each package's registry integrity: ours.
@@ -535,7 +573,12 @@ fn a_pnpm_monorepo_published_with_provenance_installs_back_with_npm_and_verifies
         assert_eq!(sri_sha512(&tgz), published[&name]);
         let dir = root.join("packages").join(name.trim_start_matches("@mono/"));
         let theirs = own_pack(&sandbox, "pnpm", &dir, &work.join(format!("own-{}", name.replace('/', "-"))));
-        assert!(theirs == tgz, "{name}: the signed tarball is not what `pnpm pack` writes");
+        assert_same_tarball(
+            "pnpm",
+            &theirs,
+            &tgz,
+            &format!("{name}: the signed tarball is not what `pnpm pack` writes"),
+        );
         let statement: Value = serde_json::from_slice(
             &base64::engine::general_purpose::STANDARD
                 .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
@@ -697,6 +740,15 @@ fn a_publish_plan_gives_each_package_its_own_dist_tag_and_access() {
     assert_ne!(out.status.code(), Some(0), "{so}\n{se}");
     assert!(so.contains("cannot restrict access to the unscoped package other-tool"), "{so}");
     assert!(so.contains("publish-plan.json gives it access \"restricted\""), "{so}");
+
+    // An entry's settings are for the package it names: a tarball holding another is refused.
+    let mut swapped = entry("renamed-tool", "1.0.0", json!({"tag": "latest", "access": "public"}));
+    swapped["name"] = json!("expected-tool");
+    write_plan(json!({"version": 1, "plan": [[swapped]]}));
+    let out = publish(&[]);
+    let so = stdout(&out);
+    assert_ne!(out.status.code(), Some(0), "{so}");
+    assert!(so.contains("holds renamed-tool@1.0.0, but") && so.contains("lists it as expected-tool@1.0.0"), "{so}");
     assert_eq!(registry.put_requests().len(), 4, "nothing more was uploaded");
 }
 
@@ -841,9 +893,9 @@ fn pnpm_publish_config_directory_is_signed_as_pnpm_packs_it() {
 
     let theirs = own_pack(&sandbox, "pnpm", &built, &work.join("theirs"));
     let (ours, result, se) = attest_dir(&sandbox, &root, &built, &work.join("ours"));
-    assert!(ours == theirs, "the signed tarball is not the one `pnpm pack` writes");
+    assert_same_tarball("pnpm", &theirs, &ours, "the signed tarball is not the one `pnpm pack` writes");
     assert!(!se.contains("publishConfig.directory"), "no warning for pnpm: {se}");
-    assert_eq!(result["subject"]["sha512"], hex::encode(sha2::Sha512::digest(&theirs)));
+    assert_eq!(result["subject"]["sha512"], hex::encode(sha2::Sha512::digest(&ours)));
     let entries = tar_entries(&ours);
     assert_eq!(entries.keys().collect::<Vec<_>>(), vec!["index.js", "package.json"], "dist/ only");
     let manifest: Value = serde_json::from_slice(&entries["package.json"]).unwrap();
@@ -868,7 +920,7 @@ fn npm_ignores_publish_config_directory_and_so_do_we_with_a_warning() {
     write(&pkg.join("dist/index.js"), "module.exports = 'dist';\n");
     let theirs = own_pack(&sandbox, "npm", &pkg, &work.join("theirs"));
     let (ours, _, se) = attest_dir(&sandbox, work, &pkg, &work.join("ours"));
-    assert!(ours == theirs, "the signed tarball is not the one `npm pack` writes");
+    assert_same_tarball("npm", &theirs, &ours, "the signed tarball is not the one `npm pack` writes");
     assert!(tar_entries(&ours).contains_key("dist/index.js") && tar_entries(&ours).contains_key("index.js"));
     assert!(se.contains("publishConfig.directory \"dist\" is ignored, as `npm pack` ignores it"), "{se}");
     assert!(se.contains(&format!("pass it as the package ({})", pkg.join("dist").display())), "{se}");
