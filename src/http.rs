@@ -195,7 +195,11 @@ impl<'a> Retrying<'a> {
 pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body; empty for a success answer to [`Http::download_sha512`], which is hashed as it
+    /// arrives instead of kept.
     pub body: Vec<u8>,
+    /// The SHA-512 and length of a success body read by [`Http::download_sha512`].
+    pub digest: Option<([u8; 64], u64)>,
 }
 
 impl Response {
@@ -352,7 +356,7 @@ impl Http {
             headers.push(("content-type", "application/json".to_owned()));
         }
         let request = Request { method, url, headers: &headers, bearer, body };
-        let settled = self.exchange(service, &request, MAX_BODY_BYTES, &default_transient).await?;
+        let settled = self.exchange(service, &request, MAX_BODY_BYTES, &default_transient, Keep::Body).await?;
         let status = settled.response.status;
         if status.is_success() || accept.contains(&status) {
             return Ok(settled.response);
@@ -365,7 +369,19 @@ impl Http {
     /// retryable statuses (408, 429, 5xx) are retried under the client's policy; the body is
     /// read up to `max_body` bytes.
     pub async fn request(&self, service: &str, request: Request<'_>, max_body: usize) -> anyhow::Result<Response> {
-        Ok(self.exchange(service, &request, max_body, &default_transient).await?.response)
+        Ok(self.exchange(service, &request, max_body, &default_transient, Keep::Body).await?.response)
+    }
+
+    /// [`Http::request`] for a download that only needs its digest (a registry tarball checked
+    /// against its integrity): a success body is hashed (SHA-512) as it arrives and never held
+    /// in memory; [`Response::digest`] has the result. Other answers are kept, for their message.
+    pub async fn download_sha512(
+        &self,
+        service: &str,
+        request: Request<'_>,
+        max_body: usize,
+    ) -> anyhow::Result<Response> {
+        Ok(self.exchange(service, &request, max_body, &default_transient, Keep::DigestOfSuccess).await?.response)
     }
 
     /// [`Http::request`] for a service that decides itself which answers are worth another
@@ -378,7 +394,7 @@ impl Http {
         max_body: usize,
         transient: &TransientAnswer<'_>,
     ) -> anyhow::Result<Response> {
-        Ok(self.exchange(service, &request, max_body, transient).await?.response)
+        Ok(self.exchange(service, &request, max_body, transient, Keep::Body).await?.response)
     }
 
     /// The one retry loop: sends `request` until an answer is final (`transient` says `None`),
@@ -391,6 +407,7 @@ impl Http {
         request: &Request<'_>,
         max_body: usize,
         transient: &TransientAnswer<'_>,
+        keep: Keep,
     ) -> anyhow::Result<Settled> {
         let mut retrying = Retrying::new(&self.retry, service, request.url);
         loop {
@@ -407,7 +424,7 @@ impl Http {
             let failure = match builder.send().await {
                 Ok(response) => {
                     let wait = retry_after(response.headers(), crate::clock::now_utc());
-                    match read_body_or_cut(service, response, max_body).await? {
+                    match read_body_or_cut(service, response, max_body, keep).await? {
                         Ok(response) => match transient(&response) {
                             None => return Ok(Settled { response, gave_up: None }),
                             Some(what) => {
@@ -441,6 +458,14 @@ pub(crate) type TransientAnswer<'a> = dyn Fn(&Response) -> Option<String> + Send
 /// The policy's own answer classes: 408, 429 and 5xx are worth another attempt.
 fn default_transient(response: &Response) -> Option<String> {
     RetryPolicy::is_retryable_status(response.status).then(|| format!("answered {}", response.status.as_u16()))
+}
+
+/// What the retry loop keeps of a body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Body,
+    /// A success body's SHA-512 and length only (a retry starts the hash again).
+    DigestOfSuccess,
 }
 
 /// The answer the loop settled on, and the give-up error when retries ran out on it.
@@ -592,14 +617,16 @@ fn bearer_value(service: &str, token: &SecretString) -> anyhow::Result<HeaderVal
     Ok(value)
 }
 
-/// Reads a body of at most `max_body` bytes: `Ok(Err(Transient))` when the connection ends
-/// before the body does (a response cut short, worth another attempt), an error when it is too
-/// large.
+/// Reads a body of at most `max_body` bytes (or, with [`Keep::DigestOfSuccess`] and a success
+/// status, hashes it): `Ok(Err(Transient))` when the connection ends before the body does (a
+/// response cut short, worth another attempt), an error when it is too large.
 async fn read_body_or_cut(
     service: &str,
     mut response: reqwest::Response,
     max_body: usize,
+    keep: Keep,
 ) -> anyhow::Result<Result<Response, Transient>> {
+    use sha2::Digest as _;
     let status = response.status();
     let headers = response.headers().clone();
     let too_big = || {
@@ -614,13 +641,19 @@ async fn read_body_or_cut(
         return Err(too_big());
     }
     let mut body = Vec::new();
+    let mut hasher = (keep == Keep::DigestOfSuccess && status.is_success()).then(sha2::Sha512::new);
+    let mut length: usize = 0;
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > max_body {
+                length = length.saturating_add(chunk.len());
+                if length > max_body {
                     return Err(too_big());
                 }
-                body.extend_from_slice(&chunk);
+                match &mut hasher {
+                    Some(hasher) => hasher.update(&chunk),
+                    None => body.extend_from_slice(&chunk),
+                }
             }
             Ok(None) => break,
             Err(e) => {
@@ -634,7 +667,8 @@ async fn read_body_or_cut(
             }
         }
     }
-    Ok(Ok(Response { status, headers, body }))
+    let digest = hasher.map(|h| (h.finalize().into(), length as u64));
+    Ok(Ok(Response { status, headers, body, digest }))
 }
 
 /// `Fulcio answered 401: <message>`, the message taken from a JSON `message` field when the
@@ -709,10 +743,12 @@ mod tests {
             status: StatusCode::UNAUTHORIZED,
             headers: HeaderMap::new(),
             body: br#"{"code":16,"message":"error processing the identity token"}"#.to_vec(),
+            digest: None,
         };
         let err = status_error("Fulcio", &response);
         assert_eq!(err.to_string(), "Fulcio answered 401: error processing the identity token");
-        let empty = Response { status: StatusCode::BAD_GATEWAY, headers: HeaderMap::new(), body: Vec::new() };
+        let empty =
+            Response { status: StatusCode::BAD_GATEWAY, headers: HeaderMap::new(), body: Vec::new(), digest: None };
         assert_eq!(status_error("Rekor", &empty).to_string(), "Rekor answered 502: Bad Gateway");
     }
 

@@ -18,7 +18,16 @@ fn main() -> ExitCode {
     };
     report::init(verbosity, in_actions);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Verifying local files needs no worker threads (a batch verifies on scoped threads of its
+    // own, and at most the trusted root is fetched): a current-thread runtime starts faster.
+    // Everything else talks to several services, or verifies registry packages, at once.
+    let local_verify = matches!(&cli.command, Command::Verify(args) if args.registry.is_none());
+    let mut builder = if local_verify {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             report::error_line(&format!("error: cannot start the async runtime: {e}"), "npm-attest");

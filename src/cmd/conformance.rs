@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 
 use crate::cmd::verify::{read_subject, verify};
-use crate::core::verify::{IdentityPolicy, Policy, PredicateRule, SanMatcher};
+use crate::core::verify::{IdentityMatcher, IdentityPolicy, Policy, PredicateRule};
 use crate::error::{fail, ExitKind};
 use crate::secret::SecretString;
 use crate::sigstore::trust::{read_bundle, read_public_key, read_trusted_root};
@@ -93,7 +93,7 @@ fn verify_bundle(args: VerifyBundleArgs) -> anyhow::Result<()> {
         (Some(key), _, _) => Policy::ManagedKey { spki_der: read_public_key(key)? },
         (None, Some(identity), Some(issuer)) => {
             let mut p = IdentityPolicy::new(issuer.clone());
-            p.san = Some(SanMatcher::Exact(identity.clone()));
+            p.san = Some(IdentityMatcher::Exact(identity.clone()));
             Policy::Keyless(p)
         }
         _ => {

@@ -23,6 +23,7 @@ use crate::core::npm::pack::Manager;
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
+use crate::core::npm::trusted::{first_publish_hint, read_id_token, IdTokenProblem, Platform, Publisher};
 use crate::core::npm::PackageName;
 use crate::core::verify::{IdentityPolicy, NpmPackage, Policy};
 use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
@@ -93,7 +94,7 @@ pub struct PublishArgs {
     #[arg(long, value_name = "CODE", value_parser = parse_secret)]
     pub otp: Option<SecretString>,
 
-    /// Publish without a provenance attestation.
+    /// Publish without a provenance attestation (always on CircleCI, as npm does there).
     #[arg(long)]
     pub no_provenance: bool,
 
@@ -253,8 +254,11 @@ pub struct Published {
     pub dry_run: bool,
 }
 
-pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: PublishArgs) -> anyhow::Result<()> {
     let env = capture_env();
+    if !args.no_provenance && args.bundle.is_none() && ci_without_provenance(&|key: &str| env.get(key).cloned()) {
+        args.no_provenance = true;
+    }
     let provenance = !args.no_provenance;
     // The identity token source first: no token means no point in packing or hashing.
     let plan =
@@ -284,6 +288,23 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
             "publish the package of that bundle on its own",
         )),
         _ => run_batch(&args, env, plan, &inputs, &std::collections::HashMap::new()).await,
+    }
+}
+
+/// CircleCI: npm publishes without provenance there (its statement forms and auto-provenance
+/// cover GitHub Actions and GitLab only, `libnpmpublish/lib/provenance.js`, `lib/utils/oidc.js`;
+/// npm docs: "Provenance generation is not currently supported for CircleCI"), and so does
+/// npm-attest, saying so.
+fn ci_without_provenance(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    match Platform::detect(env) {
+        Some(platform) if !platform.has_provenance() => {
+            report::warn(&format!(
+                "{}: publishing without provenance, as npm does there (npm and its registry make provenance only on GitHub Actions and GitLab CI/CD)",
+                platform.display_name()
+            ));
+            true
+        }
+        _ => false,
     }
 }
 
@@ -832,26 +853,44 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
         }
         AuthPlan::None => return Err(registry::missing_auth(&registry_url, &npmrc)),
         _ => {
-            let id_token = registry::trusted_publishing_id_token(&ctx.http, &auth, &registry_url)
-                .await?
-                .ok_or_else(|| fail(ExitKind::Internal, "trusted publishing without an identity token"))?;
+            let (id_token, publisher) = trusted_publishing_identity(ctx, &registry, &auth, &mut contacted).await?;
             if ctx.provenance {
                 // The token's claims are the facts Fulcio will certify.
                 let claims =
                     crate::core::jwt::decode_unverified(id_token.expose()).map(|j| j.claims).unwrap_or_default();
                 let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
-                facts.runner_environment = facts.runner_environment.or_else(|| claim("runner_environment"));
-                facts.repository_visibility = claim("repository_visibility").or(facts.repository_visibility);
+                match publisher.platform() {
+                    Platform::GitHubActions => {
+                        facts.runner_environment = facts.runner_environment.or_else(|| claim("runner_environment"));
+                        facts.repository_visibility = claim("repository_visibility").or(facts.repository_visibility);
+                    }
+                    Platform::GitLab => {
+                        facts.repository_visibility = claim("project_visibility").or(facts.repository_visibility);
+                    }
+                    _ => {}
+                }
                 check_provenance(&input.tarball.manifest, &facts).map_err(preflight_error)?;
+            }
+            // The package must already exist (package-managers.md §6): decided before the
+            // exchange and before anything is signed, by reading the packument as anyone can.
+            contacted.push(format!("{registry_url} (read {name}'s packument without a token)"));
+            if registry.packument(name, None).await?.is_none() {
+                let host = registry.host();
+                return Err(fail_with_hint(
+                    ExitKind::Environment,
+                    format!(
+                        "{name} is not on {host} yet, and a first version cannot be published with trusted publishing"
+                    ),
+                    first_publish_hint(name.as_str(), &host),
+                ));
             }
             report::info(&format!(
                 "Trusted publishing: exchanging an identity token for {name} at {}",
                 registry.host()
             ));
-            contacted.push("the GitHub Actions OIDC runtime (an identity token for the registry)".to_owned());
             contacted
                 .push(format!("{} (trusted publishing: exchanged that token for a publish token)", registry.host()));
-            Some(registry.exchange_oidc(name, &id_token).await?)
+            Some(registry.exchange_oidc(name, &id_token, Some(true), Some(&publisher)).await?)
         }
     };
 
@@ -891,6 +930,54 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     }
 
     Ok(Checked { registry_url, registry, token, new_before_put, contacted })
+}
+
+/// Trusted publishing's identity token, checked before it is exchanged (package-managers.md
+/// §6): it must be one the registry accepts, from GitHub Actions, GitLab.com or CircleCI cloud,
+/// with audience `npm:<registry host>`, not expired, for the project the job runs in. Returns
+/// the token and what a trusted publisher must name.
+async fn trusted_publishing_identity(
+    ctx: &Context,
+    registry: &Registry,
+    auth: &AuthPlan,
+    contacted: &mut Vec<String>,
+) -> anyhow::Result<(SecretString, Publisher)> {
+    let host = registry.host();
+    let (source, platform_hint) = match auth {
+        AuthPlan::TrustedPublishingActions { .. } => {
+            contacted.push("the GitHub Actions OIDC runtime (an identity token for the registry)".to_owned());
+            ("the GitHub Actions OIDC runtime", Some(Platform::GitHubActions))
+        }
+        _ => ("NPM_ID_TOKEN", None),
+    };
+    let id_token = registry::trusted_publishing_id_token(&ctx.http, auth, registry.base())
+        .await?
+        .ok_or_else(|| fail(ExitKind::Internal, "trusted publishing without an identity token"))?;
+    let lookup = |key: &str| ctx.env.get(key).cloned();
+    let job_platform = Platform::detect(&lookup);
+    let claims = crate::core::jwt::decode_unverified(id_token.expose()).map(|j| j.claims).map_err(|e| {
+        fail_with_hint(
+            ExitKind::Environment,
+            format!("the identity token for trusted publishing ({source}) is not a JWT: {e}"),
+            IdTokenProblem::MissingClaim { claim: "aud" }.hint(platform_hint.or(job_platform), &host),
+        )
+    })?;
+    let token_platform = claims.get("iss").and_then(Value::as_str).and_then(Platform::of_issuer);
+    let job_project = match job_platform {
+        Some(Platform::GitHubActions) => lookup("GITHUB_REPOSITORY"),
+        Some(Platform::GitLab) => lookup("CI_PROJECT_PATH"),
+        _ => None,
+    };
+    let publisher = read_id_token(&claims, &host, crate::clock::now()?, job_project.as_deref()).map_err(|problem| {
+        let hint = problem.hint(platform_hint.or(token_platform).or(job_platform), &host);
+        fail_with_hint(
+            ExitKind::Environment,
+            format!("the identity token for trusted publishing ({source}) {problem}"),
+            hint,
+        )
+    })?;
+    report::debug(&format!("trusted publishing as {}", publisher.describe()));
+    Ok((id_token, publisher))
 }
 
 /// Signs (or takes the given bundle), verifies, and uploads a package that passed [`preflight`].
@@ -1222,6 +1309,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::core::verify::IdentityMatcher;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -1250,6 +1338,14 @@ mod tests {
     }
 
     #[test]
+    fn circleci_publishes_without_provenance_as_npm_does() {
+        assert!(ci_without_provenance(&env(&[("CIRCLECI", "true"), ("CI", "true")])));
+        assert!(!ci_without_provenance(&env(&[("GITHUB_ACTIONS", "true"), ("CIRCLECI", "true")])));
+        assert!(!ci_without_provenance(&env(&[("GITLAB_CI", "true")])));
+        assert!(!ci_without_provenance(&env(&[("CI", "true")])));
+    }
+
+    #[test]
     fn event_payload_visibility_reads_both_forms() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("event.json");
@@ -1268,12 +1364,12 @@ mod tests {
         let Policy::Keyless(p) = repository_policy(&m(json!({"repository": "github:o/r"}))).unwrap() else {
             panic!("keyless expected")
         };
-        assert_eq!(p.issuer, GITHUB_ACTIONS_ISSUER);
+        assert!(matches!(&p.issuer, IdentityMatcher::Exact(i) if i == GITHUB_ACTIONS_ISSUER));
         assert_eq!(p.source_repository_uri.as_deref(), Some("https://github.com/o/r"));
         let Policy::Keyless(p) = repository_policy(&m(json!({"repository": "gitlab:g/p"}))).unwrap() else {
             panic!("keyless expected")
         };
-        assert_eq!(p.issuer, GITLAB_ISSUER);
+        assert!(matches!(&p.issuer, IdentityMatcher::Exact(i) if i == GITLAB_ISSUER));
         assert!(repository_policy(&m(json!({}))).is_err());
         assert!(repository_policy(&m(json!({"repository": "https://example.com/o/r"}))).is_err());
     }

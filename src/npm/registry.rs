@@ -6,9 +6,11 @@
 //! 1. an explicit token: `NODE_AUTH_TOKEN`, then `NPM_TOKEN`, then the `.npmrc` `_authToken`
 //!    for the registry (project `.npmrc`, then `NPM_CONFIG_USERCONFIG` or `~/.npmrc`, with
 //!    `${VAR}` substitution). `actions/setup-node`'s placeholder token is not a token;
-//! 2. trusted publishing, when `NPM_ID_TOKEN` is set or the GitHub Actions OIDC runtime is
-//!    available: an identity token with audience `npm:<registry host>` is exchanged for a
-//!    short-lived publish token. A failed exchange is an error with the registry's message;
+//! 2. trusted publishing, when `NPM_ID_TOKEN` is set (GitLab's `id_tokens:`, CircleCI's
+//!    `circleci run oidc get`) or the GitHub Actions OIDC runtime is available: an identity
+//!    token with audience `npm:<registry host>` is exchanged for a short-lived publish token.
+//!    A failed exchange is an error with the registry's message and its meaning
+//!    (`core::npm::trusted`);
 //! 3. none (only a dry run goes ahead).
 //!
 //! Every token is a `SecretString`, masked in the Actions log and never printed.
@@ -19,6 +21,7 @@ use serde_json::Value;
 use crate::ci::oidc;
 use crate::core::npm::npmrc::{Npmrc, SETUP_NODE_PLACEHOLDER_TOKEN};
 use crate::core::npm::publish::{registry_message, trusted_publishing_audience};
+use crate::core::npm::trusted::{classify_exchange, ExchangeRefusal, Publisher};
 use crate::core::npm::PackageName;
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::{Http, Request, Response, MAX_BODY_BYTES};
@@ -145,7 +148,7 @@ pub fn missing_auth(registry: &str, npmrc: &Npmrc) -> anyhow::Error {
     fail_with_hint(
         ExitKind::Environment,
         format!("no token for {registry}{unset}"),
-        "set NODE_AUTH_TOKEN (or NPM_TOKEN), or use trusted publishing from GitHub Actions with `permissions: id-token: write`",
+        "set NODE_AUTH_TOKEN (or NPM_TOKEN), or use trusted publishing: GitHub Actions with `permissions: id-token: write`, GitLab with `id_tokens: NPM_ID_TOKEN`, CircleCI with NPM_ID_TOKEN from `circleci run oidc get` (README, Trusted publishing)",
     )
 }
 
@@ -226,8 +229,16 @@ impl Registry {
     }
 
     /// Trusted publishing: exchanges an identity token for a publish token for `name`
-    /// (`POST /-/npm/v1/oidc/token/exchange/package/<escaped name>`, §6 step 4).
-    pub async fn exchange_oidc(&self, name: &PackageName, id_token: &SecretString) -> anyhow::Result<SecretString> {
+    /// (`POST /-/npm/v1/oidc/token/exchange/package/<escaped name>`, §6 step 4). A refusal is
+    /// explained with `publisher`, what this run's token says (see `core::npm::trusted`);
+    /// `package_exists` is what the packument read before the exchange found.
+    pub async fn exchange_oidc(
+        &self,
+        name: &PackageName,
+        id_token: &SecretString,
+        package_exists: Option<bool>,
+        publisher: Option<&Publisher>,
+    ) -> anyhow::Result<SecretString> {
         let url = self.root_url(&format!("/-/npm/v1/oidc/token/exchange/package/{}", name.escaped()))?;
         let headers = [("accept", "application/json".to_owned()), ("npm-command", "publish".to_owned())];
         let response = self
@@ -242,18 +253,21 @@ impl Registry {
             let message = registry_message(&response.body).unwrap_or_else(|| status_text(response.status));
             let status = response.status.as_u16();
             // A 404 means either "no such package" (a first publish, which trusted publishing
-            // cannot do) or "no publisher": the packument tells them apart.
-            let exists = if status == 404 { self.packument(name, None).await.ok().map(|p| p.is_some()) } else { None };
-            let refusal = crate::core::npm::trusted::classify_exchange(status, &message, exists);
-            let kind = if refusal == crate::core::npm::trusted::ExchangeRefusal::FirstPublish {
-                ExitKind::Environment
-            } else {
-                ExitKind::Remote
+            // cannot do) or "no publisher matches": the packument tells them apart.
+            let exists = match package_exists {
+                Some(known) => Some(known),
+                None if status == 404 => self.packument(name, None).await.ok().map(|p| p.is_some()),
+                None => None,
+            };
+            let refusal = classify_exchange(status, &message, exists);
+            let kind = match refusal {
+                ExchangeRefusal::FirstPublish | ExchangeRefusal::NoTrustedPublisher => ExitKind::Environment,
+                _ => ExitKind::Remote,
             };
             return Err(fail_with_hint(
                 kind,
                 format!("trusted publishing for {name}: the registry refused the token exchange ({status}): {message}"),
-                refusal.hint(name.as_str(), &self.host()),
+                refusal.hint(name.as_str(), &self.host(), publisher),
             ));
         }
         let token = response
@@ -316,21 +330,22 @@ impl Registry {
         self.url(&format!("-/npm/v1/attestations/{}@{version}", name.escaped()))
     }
 
-    /// Downloads a tarball (capped at [`MAX_TARBALL_BYTES`]).
-    pub async fn tarball(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+    /// Downloads a tarball (capped at [`MAX_TARBALL_BYTES`]) and returns its SHA-512, hashed as
+    /// it arrives: verifying a lockfile's packages never holds their tarballs in memory.
+    pub async fn tarball_sha512(&self, url: &str) -> anyhow::Result<[u8; 64]> {
         let headers = [("accept", "application/octet-stream".to_owned())];
         let response = self
             .http
-            .request(
+            .download_sha512(
                 "the registry",
                 Request { method: Method::GET, url, headers: &headers, bearer: None, body: None },
                 MAX_TARBALL_BYTES,
             )
             .await?;
-        if !response.status.is_success() {
-            return Err(answer_error("downloading the tarball", &response));
+        match response.digest {
+            Some((sha512, _)) if response.status.is_success() => Ok(sha512),
+            _ => Err(answer_error("downloading the tarball", &response)),
         }
-        Ok(response.body)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::clock;
 use crate::core::jwt::certificate_identity;
 use crate::core::jwt::decode_unverified;
 use crate::core::npm::statement::{statement_bytes, Provider};
-use crate::core::verify::{IdentityPolicy, NpmPackage, Policy, SanMatcher};
+use crate::core::verify::{IdentityMatcher, IdentityPolicy, NpmPackage, Policy};
 use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
 use crate::core::wire::trust_root::{SigningConfig, TrustedRoot, SIGNING_CONFIG_MEDIA_TYPE_V0_2};
 use crate::error::{fail, fail_with_hint, ExitKind};
@@ -334,15 +334,19 @@ impl SignerPlan {
                         let claims = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
                         (token, "--identity-token", claims)
                     }
-                    // In GitHub Actions with `id-token: write`: the runner's own token (the
-                    // stand-in accepts tokens it did not mint on their claims), so a dry run
-                    // exercises the real token flow.
-                    None if self.env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some_and(|u| !u.is_empty()) => {
+                    // In GitHub Actions with `id-token: write`: the runner's own token; in
+                    // GitLab CI, the job's `SIGSTORE_ID_TOKEN` (the stand-in accepts tokens it
+                    // did not mint on their claims), so a dry run exercises the real token flow.
+                    None if ["ACTIONS_ID_TOKEN_REQUEST_URL", "SIGSTORE_ID_TOKEN"]
+                        .iter()
+                        .any(|k| self.env.get(*k).is_some_and(|v| !v.trim().is_empty())) =>
+                    {
                         let lookup = |key: &str| self.env.get(key).cloned();
                         let source = oidc::discover(&lookup, None)?;
+                        let described = source.describe();
                         let token = oidc::fetch(&Http::new(RetryPolicy::default())?, source).await?;
                         let claims = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
-                        (token, "the GitHub Actions OIDC runtime", claims)
+                        (token, described, claims)
                     }
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();
@@ -557,7 +561,7 @@ fn expected_signer(claims: &Map<String, Value>, env: &dyn Fn(&str) -> Option<Str
     let (issuer, san) = certificate_identity(claims)?;
     let actions = ActionsEnv::from_lookup(env);
     let mut identity = IdentityPolicy::new(issuer.clone());
-    identity.san = Some(SanMatcher::Exact(san));
+    identity.san = Some(IdentityMatcher::Exact(san));
     if let (true, Some(repository)) = (actions.in_actions, actions.repository.as_deref()) {
         if actions_issuer(&actions.server_url).as_deref() == Some(issuer.as_str()) {
             identity.source_repository_uri = Some(format!("{}/{repository}", actions.server_url.trim_end_matches('/')));

@@ -636,6 +636,8 @@ fn action_publishes_with_trusted_publishing_under_setup_node_and_without_npm() {
         }],
         ..RegistryConfig::default()
     });
+    // Trusted publishing needs a package that exists already.
+    registry.seed_version("@octo-org/hello", "0.9.0");
     let mut runner = signing_runner(&token_server.url, "http://127.0.0.1:9");
     let dir = write_package(&runner, "hello");
     let tarball = npm_pack(&dir, &runner.workspace());

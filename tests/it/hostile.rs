@@ -14,7 +14,7 @@ use std::path::Path;
 use npm_attest::core::crypto::{pem_rfc7468_decode, PublicKey};
 use npm_attest::core::verify::checkpoint::{verify_checkpoint, NoteVerifier, OriginRule};
 use npm_attest::core::verify::{
-    verify_bundle, ArtifactDigests, IdentityPolicy, NpmPackage, Policy, SanMatcher, Subject,
+    verify_bundle, ArtifactDigests, IdentityMatcher, IdentityPolicy, NpmPackage, Policy, Subject,
 };
 use npm_attest::core::wire::bundle::Bundle;
 use npm_attest::core::wire::encoding::{b64_decode, b64_encode};
@@ -309,7 +309,7 @@ fn production() -> TrustedRoot {
 
 fn keyless(issuer: &str, san: &str) -> Policy {
     let mut p = IdentityPolicy::new(issuer);
-    p.san = Some(SanMatcher::Exact(san.to_owned()));
+    p.san = Some(IdentityMatcher::Exact(san.to_owned()));
     Policy::Keyless(p)
 }
 

@@ -180,6 +180,7 @@ fn trusted_publishing_with_provenance_then_verify_from_the_registry() {
         }],
         ..RegistryConfig::default()
     });
+    registry.seed_version("@octo/hello", "0.9.0");
     let runtime = ActionsRuntime::start("octo/hello", "public");
     let tgz = make_tarball(
         work.path(),
@@ -389,8 +390,8 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
         Refusal {
             name: "first publish under trusted publishing",
             trusted_publishing: Some("public"),
-            message: "the registry refused the token exchange (404): OIDC token exchange error - package not found",
-            hint: "is not on 127.0.0.1 yet and a first version cannot be published with trusted publishing: publish it once with a token",
+            message: "@octo/other is not on 127.0.0.1 yet, and a first version cannot be published with trusted publishing",
+            hint: "publish the first version of @octo/other with a token",
             no_requests: false,
             ..base(manifest("@octo/other", "1.0.0", good_repo))
         },
@@ -398,7 +399,7 @@ fn every_preflight_refusal_names_the_fix_and_nothing_is_signed_or_uploaded() {
             name: "no trusted publisher configured",
             trusted_publishing: Some("public"),
             message: "the registry refused the token exchange (404): OIDC token exchange error - package not found",
-            hint: "configure a trusted publisher for @octo/other on 127.0.0.1",
+            hint: "@octo/other exists, but no trusted publisher of it matches this run",
             no_requests: false,
             seed: true,
             ..base(manifest("@octo/other", "1.0.0", good_repo))
@@ -898,6 +899,9 @@ fn batch_setup(work: &Path) -> (RegistryStandin, ActionsRuntime) {
         trusted_publishers: vec![publisher("@octo/hello"), publisher("hello-cli")],
         ..RegistryConfig::default()
     });
+    // Trusted publishing needs packages that exist already.
+    registry.seed_version("@octo/hello", "0.1.0");
+    registry.seed_version("hello-cli", "0.1.0");
     let runtime = ActionsRuntime::start("octo/hello", "public");
     let repo = Some("git+https://github.com/octo/hello.git");
     make_tarball(work, "octo-hello-1.0.0.tgz", &manifest("@octo/hello", "1.0.0", repo));

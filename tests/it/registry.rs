@@ -25,6 +25,81 @@ pub(crate) struct TrustedPublisher {
     pub workflow_file: String,
 }
 
+/// A trusted publisher as the registry's per-package form (and `npm trust`) configures it,
+/// for each CI npm offers trusted publishing from (npm docs, trusted-publishers.mdx; npm/cli
+/// `lib/commands/trust/{github,gitlab,circleci}.js`). Matched against the identity token's
+/// claims at the exchange.
+#[derive(Debug, Clone)]
+pub(crate) enum Trust {
+    /// `repository` (`owner/repo`), the workflow file name, an optional environment.
+    GitHub { package: String, repository: String, workflow_file: String, environment: Option<String> },
+    /// `project_path`, the top-level CI file path, an optional environment.
+    GitLab { package: String, project_path: String, config_file: String, environment: Option<String> },
+    /// `oidc.circleci.com/{org-id,project-id,pipeline-definition-id,vcs-origin}` and optional
+    /// context IDs.
+    CircleCi {
+        package: String,
+        org_id: String,
+        project_id: String,
+        pipeline_definition_id: String,
+        vcs_origin: String,
+        context_ids: Vec<String>,
+    },
+}
+
+impl Trust {
+    fn package(&self) -> &str {
+        match self {
+            Self::GitHub { package, .. } | Self::GitLab { package, .. } | Self::CircleCi { package, .. } => package,
+        }
+    }
+
+    /// Whether a token's claims match this publisher.
+    fn matches(&self, claims: &Value) -> bool {
+        let claim = |k: &str| claims[k].as_str().unwrap_or("");
+        let environment_ok = |want: &Option<String>| match want {
+            Some(env) => claim("environment") == env,
+            None => true,
+        };
+        match self {
+            Self::GitHub { repository, workflow_file, environment, .. } => {
+                // The calling workflow (`workflow_ref`), file name only, case-sensitive.
+                let file = claim("workflow_ref").split('@').next().and_then(|p| p.rsplit('/').next()).unwrap_or("");
+                claims["iss"] == "https://token.actions.githubusercontent.com"
+                    && claim("repository") == repository
+                    && file == workflow_file
+                    && environment_ok(environment)
+            }
+            Self::GitLab { project_path, config_file, environment, .. } => {
+                let file = claim("ci_config_ref_uri")
+                    .rsplit_once('@')
+                    .map(|(p, _)| p)
+                    .and_then(|p| p.split_once("//"))
+                    .map(|(_, f)| f)
+                    .unwrap_or("");
+                claims["iss"] == "https://gitlab.com"
+                    && claim("project_path") == project_path
+                    && file == config_file
+                    && environment_ok(environment)
+            }
+            Self::CircleCi { org_id, project_id, pipeline_definition_id, vcs_origin, context_ids, .. } => {
+                let contexts: Vec<&str> = claims["oidc.circleci.com/context-ids"]
+                    .as_array()
+                    .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                claim("iss") == format!("https://oidc.circleci.com/org/{org_id}")
+                    && claim("oidc.circleci.com/org-id") == org_id
+                    && claim("oidc.circleci.com/project-id") == project_id
+                    && claim("oidc.circleci.com/pipeline-definition-id") == pipeline_definition_id
+                    && claim("oidc.circleci.com/vcs-origin") == vcs_origin
+                    && context_ids.iter().all(|c| contexts.contains(&c.as_str()))
+                    // A job rerun with SSH is refused (npm/cli#9923).
+                    && claims["oidc.circleci.com/ssh-rerun"] != Value::Bool(true)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RegistryConfig {
     /// Static tokens accepted for publishing.
@@ -32,6 +107,12 @@ pub(crate) struct RegistryConfig {
     /// When set, a publish needs this code in `npm-otp`.
     pub otp: Option<String>,
     pub trusted_publishers: Vec<TrustedPublisher>,
+    /// Trusted publishers of any CI (with environments); `trusted_publishers` are GitHub ones
+    /// without an environment.
+    pub trust: Vec<Trust>,
+    /// When set, the exchange checks identity tokens' ES256 signatures with this key (the CI
+    /// issuer's JWKS, as the registry does) and answers 401 "unauthorized" to any other.
+    pub ci_issuer_key: Option<p256::ecdsa::VerifyingKey>,
     /// Packages whose visibility endpoint answers `{"public": true}`.
     pub public_packages: Vec<String>,
     /// Answer the first N PUTs with 503 (transient-fault tests).
@@ -56,6 +137,8 @@ struct State {
     /// Every PUT, in full (headers and body).
     put_requests: Vec<Request>,
     puts_seen: u32,
+    /// Token exchanges that issued a token.
+    exchanges: u32,
 }
 
 pub(crate) struct RegistryStandin {
@@ -85,6 +168,11 @@ impl RegistryStandin {
     /// (method, path) of every request so far.
     pub(crate) fn requests(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Token exchanges that issued a publish token.
+    pub(crate) fn exchanges(&self) -> u32 {
+        self.state.lock().unwrap().exchanges
     }
 
     pub(crate) fn puts(&self) -> usize {
@@ -273,26 +361,29 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
         _ => false,
     };
     let not_expired = claims["exp"].as_i64().is_some_and(|exp| exp > now());
-    if !audience_ok || !not_expired {
-        return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
-    }
-    let repository = claims["repository"].as_str().unwrap_or("");
-    let workflow_file = claims["workflow_ref"]
-        .as_str()
-        .and_then(|w| w.split('@').next())
-        .and_then(|p| p.rsplit('/').next())
-        .unwrap_or("");
-    let Some(_) = st.config.trusted_publishers.iter().find(|p| p.package == name) else {
-        return Response::json(404, &json!({"message": "OIDC token exchange error - package not found"}));
+    let signed = match &st.config.ci_issuer_key {
+        Some(key) => npm_attest::core::jwt::verify_es256(key, jwt).is_ok(),
+        None => true,
     };
-    if !st
-        .config
-        .trusted_publishers
-        .iter()
-        .any(|p| p.package == name && p.repository == repository && p.workflow_file == workflow_file)
-    {
+    if !audience_ok || !not_expired || !signed {
         return Response::json(401, &json!({"message": "OIDC token exchange error - unauthorized"}));
     }
+    // The registry answers "package not found" both for a package without a trusted publisher
+    // and for a token its publisher does not match (another workflow file, environment or
+    // project: npm/cli#9923, #9969), so a client cannot tell them apart from the answer.
+    let not_found = || Response::json(404, &json!({"message": "OIDC token exchange error - package not found"}));
+    let github = st.config.trusted_publishers.iter().map(|p| Trust::GitHub {
+        package: p.package.clone(),
+        repository: p.repository.clone(),
+        workflow_file: p.workflow_file.clone(),
+        environment: None,
+    });
+    let publishers: Vec<Trust> =
+        github.chain(st.config.trust.iter().cloned()).filter(|p| p.package() == name).collect();
+    if publishers.is_empty() || !publishers.iter().any(|p| p.matches(&claims)) {
+        return not_found();
+    }
+    st.exchanges += 1;
     let token = format!("npm_oidc_{:032x}", st.issued_tokens.len() as u128 + 0x5eed_0000);
     st.issued_tokens.push(token.clone());
     Response::json(
@@ -396,7 +487,7 @@ fn publish(st: &mut State, req: &Request, name: &str) -> Response {
                 "Failed to validate repository information: package.json: \"repository.url\" is \"{pkg_repo}\", expected to match \"{cert_repo}\" from provenance"
             ));
         }
-        if let Some(env) = cert_extension(&bundle, 11).filter(|e| e != "github-hosted") {
+        if let Some(env) = cert_extension(&bundle, 11).filter(|e| e != "github-hosted" && e != "gitlab-hosted") {
             return reject(&format!("Unsupported GitHub Actions runner environment: \"{env}\". Only \"github-hosted\" runners are supported when publishing with provenance."));
         }
         if let Some(vis) = cert_extension(&bundle, 22).filter(|v| v != "public") {

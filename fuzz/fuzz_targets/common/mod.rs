@@ -10,7 +10,7 @@ use npm_attest::core::crypto::pem_rfc7468_decode;
 use npm_attest::core::wire::trust_root::TrustedRoot;
 use npm_attest::core::verify::{
     verify_bundle, ArtifactDigests, BundleContent, BundleSigner, IdentityPolicy, NpmPackage, ParsedBundle, Policy,
-    SanMatcher, Subject,
+    IdentityMatcher, Subject,
 };
 
 /// Every trusted root a seed bundle may chain to: public-good production and staging, GitHub's,
@@ -103,7 +103,7 @@ pub fn claimed_policy(bundle: &Bundle) -> Option<Policy> {
     match &parsed.signer {
         BundleSigner::Certificate(leaf) => {
             let mut identity = IdentityPolicy::new(leaf.oidc_issuer().unwrap_or("https://issuer.invalid"));
-            identity.san = Some(SanMatcher::Exact(leaf.san().map(|s| s.value().to_owned()).unwrap_or_default()));
+            identity.san = Some(IdentityMatcher::Exact(leaf.san().map(|s| s.value().to_owned()).unwrap_or_default()));
             Some(Policy::Keyless(identity))
         }
         BundleSigner::PublicKey { .. } => Some(Policy::ManagedKey { spki_der: managed_key_spki().to_vec() }),

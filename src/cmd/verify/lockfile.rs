@@ -27,7 +27,7 @@ use crate::core::verify::policy::{
 };
 use crate::core::verify::x509::SigstoreExtension;
 use crate::core::verify::{
-    IdentityPolicy, Policy, PredicateRule, SanMatcher, SignerRule, VerifiedBundle, VerifiedSigner,
+    IdentityMatcher, IdentityPolicy, Policy, PredicateRule, SignerRule, VerifiedBundle, VerifiedSigner,
 };
 use crate::core::wire::encoding::{b64_decode, b64_encode};
 use crate::core::wire::trust_root::TrustedRoot;
@@ -440,8 +440,9 @@ async fn previous_origin(
         .and_then(issuer_for_repository)
         .unwrap_or(crate::core::well_known::GITHUB_ACTIONS_ISSUER);
     let mut identity = IdentityPolicy::new(issuer);
-    identity.san =
-        Some(SanMatcher::regex(".*").map_err(|e| fail(ExitKind::Internal, format!("the any-identity pattern: {e}")))?);
+    identity.san = Some(
+        IdentityMatcher::regex(".*").map_err(|e| fail(ExitKind::Internal, format!("the any-identity pattern: {e}")))?,
+    );
     let (verified, _) = verify_attestations(
         &shared.registry,
         &shared.trust,

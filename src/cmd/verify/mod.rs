@@ -12,8 +12,8 @@ use crate::core::verify::pki::SignatureCache;
 use crate::core::verify::policy::{repository_url, signer_workflow, workflow_path};
 use crate::core::verify::x509::SigstoreExtension;
 use crate::core::verify::{
-    verify_attestation_with, ArtifactDigests, Blame, IdentityPolicy, NpmPackage, Policy, PredicateRule, SanMatcher,
-    SignerRule, Subject, TimeSource, VerifiedBundle, VerifiedSigner, VerifyError,
+    verify_attestation_with, ArtifactDigests, Blame, IdentityMatcher, IdentityPolicy, NpmPackage, Policy,
+    PredicateRule, SignerRule, Subject, TimeSource, VerifiedBundle, VerifiedSigner, VerifyError,
 };
 use crate::core::wire::bundle::Bundle;
 use crate::core::wire::trust_root::TrustedRoot;
@@ -54,8 +54,13 @@ pub struct VerifyArgs {
     pub certificate_identity_regexp: Option<String>,
     /// The exact OIDC issuer, e.g. https://token.actions.githubusercontent.com [default with
     /// `--repository OWNER/REPO`: https://token.actions.githubusercontent.com].
-    #[arg(long, value_name = "ISS")]
+    #[arg(long, value_name = "ISS", conflicts_with = "certificate_oidc_issuer_regexp")]
     pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the whole OIDC issuer must match. A certificate without an issuer
+    /// extension (GitHub's own release attestations, signer https://dotcom.releases.github.com)
+    /// has the issuer "", which only a pattern such as '.*' matches (as `gh release verify`).
+    #[arg(long, value_name = "RE")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
     /// The source repository: OWNER/REPO (GitHub), HOST/OWNER/REPO or https://HOST/OWNER/REPO.
     /// Binds the certificate's Source Repository URI, and the signer: a workflow of this same
     /// repository (as `gh attestation verify --repo`), unless --signer-repository,
@@ -83,7 +88,8 @@ pub struct VerifyArgs {
     pub predicate_type: Option<String>,
     /// A PEM public key, for bundles signed with a managed key instead of a certificate.
     #[arg(long, value_name = "PEM", conflicts_with_all = [
-        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "repository", "workflow", "git_ref",
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer",
+        "certificate_oidc_issuer_regexp", "repository", "workflow", "git_ref",
         "signer_repository", "signer_workflow"
     ])]
     pub key: Option<PathBuf>,
@@ -183,12 +189,17 @@ async fn run_many(args: &VerifyArgs, pairs: Vec<batch::Pair>) -> anyhow::Result<
     let policy = policy_from_args(args)?;
     let trust = trusted_root(args).await?;
     let jobs = args.jobs.map(|n| n as usize).unwrap_or_else(batch::cores);
-    // Verification is CPU-bound: run it on this runtime thread's blocking slot.
+    // Verification is CPU-bound, on scoped threads of its own: on a multi-thread runtime, this
+    // worker hands its other tasks away first; a current-thread runtime has nothing else to run.
     let predicate = args.predicate_type.clone();
     let key = args.key.is_some();
-    let mut outcomes = tokio::task::block_in_place(|| {
+    let verify_all = || {
         batch::verify_all(&pairs, &trust, &policy, &|bundle| default_predicate(predicate.as_deref(), key, bundle), jobs)
-    });
+    };
+    let mut outcomes = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => verify_all(),
+        _ => tokio::task::block_in_place(verify_all),
+    };
     for outcome in &mut outcomes {
         if let Ok(verified) = &outcome.result {
             if let Err(e) = require_tlog(args.require_tlog, verified.log_index, &outcome.label) {
@@ -254,16 +265,36 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
         })?),
         None => None,
     };
-    let issuer = match &args.certificate_oidc_issuer {
-        Some(issuer) => issuer.clone(),
+    let issuer = match (&args.certificate_oidc_issuer, &args.certificate_oidc_issuer_regexp) {
+        (Some(issuer), _) => IdentityMatcher::Exact(issuer.clone()),
+        (None, Some(re)) => IdentityMatcher::regex(re).map_err(|e| {
+            fail_with_hint(
+                ExitKind::BadInput,
+                format!("--certificate-oidc-issuer-regexp is not a valid regular expression: {e}"),
+                "use Rust regex syntax; the pattern must match the whole issuer",
+            )
+        })?,
         // A repository on github.com or gitlab.com names its CI's issuer (as `gh attestation
         // verify --repo` assumes GitHub Actions') unless another one is named.
-        None => repository.as_deref().and_then(issuer_for_repository).unwrap_or_default().to_owned(),
+        (None, None) => {
+            IdentityMatcher::Exact(repository.as_deref().and_then(issuer_for_repository).unwrap_or_default().to_owned())
+        }
     };
-    let mut identity = IdentityPolicy::new(issuer.clone());
+    let issuer_missing = matches!(&issuer, IdentityMatcher::Exact(iss) if iss.is_empty());
+    let issuer_shown = match (&args.certificate_oidc_issuer, &args.certificate_oidc_issuer_regexp) {
+        (None, Some(re)) => format!("--certificate-oidc-issuer-regexp {re}"),
+        _ => format!(
+            "--certificate-oidc-issuer {}",
+            match &issuer {
+                IdentityMatcher::Exact(iss) => iss.as_str(),
+                IdentityMatcher::Regex(re) => re.as_str(),
+            }
+        ),
+    };
+    let mut identity = IdentityPolicy::with_issuer(issuer);
     identity.san = match (&args.certificate_identity, &args.certificate_identity_regexp) {
-        (Some(san), _) => Some(SanMatcher::Exact(san.clone())),
-        (None, Some(re)) => Some(SanMatcher::regex(re).map_err(|e| {
+        (Some(san), _) => Some(IdentityMatcher::Exact(san.clone())),
+        (None, Some(re)) => Some(IdentityMatcher::regex(re).map_err(|e| {
             fail_with_hint(
                 ExitKind::BadInput,
                 format!("--certificate-identity-regexp is not a valid regular expression: {e}"),
@@ -302,19 +333,19 @@ pub(crate) fn policy_from_args(args: &VerifyArgs) -> anyhow::Result<Policy> {
     // only narrow those). Name the one flag that is missing rather than every flag there is.
     const UNPINNED: &str = "refusing to verify without an identity policy that pins who signed";
     let pins_signer = identity.san.is_some() || identity.source_repository_uri.is_some();
-    match (issuer.is_empty(), pins_signer) {
+    match (issuer_missing, pins_signer) {
         (false, true) => {}
         (true, true) => {
             return Err(fail_with_hint(
                 ExitKind::BadInput,
                 "missing --certificate-oidc-issuer: an identity means nothing without the issuer that vouched for it",
-                "pass --certificate-oidc-issuer URL (https://token.actions.githubusercontent.com for GitHub Actions)",
+                "pass --certificate-oidc-issuer URL (https://token.actions.githubusercontent.com for GitHub Actions), or --certificate-oidc-issuer-regexp RE",
             ))
         }
         (false, false) => {
             return Err(fail_with_hint(
                 ExitKind::BadInput,
-                format!("{UNPINNED}: missing --repository (--certificate-oidc-issuer {issuer} alone, or with --workflow or --ref, accepts anyone that issuer knows)"),
+                format!("{UNPINNED}: missing --repository ({issuer_shown} alone, or with --workflow or --ref, accepts anyone that issuer knows)"),
                 "add --repository OWNER/REPO (or --certificate-identity URI) naming who must have built the package; --key for a managed key",
             ))
         }
@@ -493,7 +524,8 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
     match &v.signer() {
         VerifiedSigner::Certificate(id) => {
             lines.push(format!("  identity:          {}", id.san.value()));
-            lines.push(format!("  issuer:            {}", id.issuer));
+            let issuer = if id.issuer.is_empty() { "none (the certificate names no OIDC issuer)" } else { &id.issuer };
+            lines.push(format!("  issuer:            {issuer}"));
             let ext = |e| id.extension(e).unwrap_or("-");
             lines.push(format!(
                 "  source repository: {} @ {}",

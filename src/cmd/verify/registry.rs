@@ -4,7 +4,6 @@
 //! endpoint (npm-provenance.md §8.1) must verify for that tarball, under the policy.
 
 use serde_json::Value;
-use sha2::Digest as _;
 
 use crate::cmd::verify::{facts_json, facts_text, policy_from_args, print_json, VerifyArgs};
 use crate::core::npm::{PackageName, PackageVersion};
@@ -112,8 +111,7 @@ pub(crate) async fn fetch_version(
         .ok_or_else(|| fail(ExitKind::Remote, format!("the packument of {spec} names no tarball")))?;
 
     // The tarball must be the one the packument's integrity names.
-    let tarball = registry.tarball(tarball_url).await?;
-    let sha512: [u8; 64] = sha2::Sha512::digest(&tarball).into();
+    let sha512 = registry.tarball_sha512(tarball_url).await?;
     let ours = format!("sha512-{}", b64_encode(sha512));
     if !integrity.starts_with("sha512-") {
         return Err(fail(

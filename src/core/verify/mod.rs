@@ -112,25 +112,30 @@ pub enum Subject {
     NpmPackage(NpmPackage),
 }
 
-/// How the certificate's SAN must match.
+/// How a certificate's SAN, or its OIDC issuer, must match.
 #[derive(Debug, Clone)]
-pub enum SanMatcher {
+pub enum IdentityMatcher {
     Exact(String),
-    /// Must match the whole SAN (the pattern is anchored at both ends).
+    /// Must match the whole value (the pattern is anchored at both ends).
     Regex(regex::Regex),
 }
 
-impl SanMatcher {
+impl IdentityMatcher {
     /// Compiles a pattern anchored at both ends.
     pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
         regex::Regex::new(&format!("^(?:{pattern})$")).map(Self::Regex)
     }
 
-    fn matches(&self, san: &str) -> bool {
+    fn matches(&self, value: &str) -> bool {
         match self {
-            Self::Exact(want) => want == san,
-            Self::Regex(re) => re.is_match(san),
+            Self::Exact(want) => want == value,
+            Self::Regex(re) => re.is_match(value),
         }
+    }
+
+    /// An exact matcher for the empty string matches nothing a policy could mean.
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::Exact(want) if want.is_empty())
     }
 
     fn describe(&self) -> String {
@@ -145,9 +150,11 @@ impl SanMatcher {
 /// one identity constraint: the SAN, or one of the Sigstore extension matchers.
 #[derive(Debug, Clone)]
 pub struct IdentityPolicy {
-    /// Compared exactly with extension `.8` (or `.1` for old certificates).
-    pub issuer: String,
-    pub san: Option<SanMatcher>,
+    /// Matched with extension `.8` (or `.1` for old certificates). A leaf without either
+    /// (GitHub's own release attester) has the issuer "", which only a pattern can match, as
+    /// in sigstore-go and `gh release verify`.
+    pub issuer: IdentityMatcher,
+    pub san: Option<IdentityMatcher>,
     /// Compared exactly with Source Repository URI (`.12`), e.g. `https://github.com/owner/repo`.
     pub source_repository_uri: Option<String>,
     /// Who signed: the signer workflow (Build Signer URI `.9`, or the SAN) must be in this
@@ -164,8 +171,13 @@ pub struct IdentityPolicy {
 impl IdentityPolicy {
     /// An issuer and nothing else: a constraint (SAN or repository) must be added.
     pub fn new(issuer: impl Into<String>) -> Self {
+        Self::with_issuer(IdentityMatcher::Exact(issuer.into()))
+    }
+
+    /// Like [`Self::new`], with an issuer given as a matcher (`--certificate-oidc-issuer-regexp`).
+    pub fn with_issuer(issuer: IdentityMatcher) -> Self {
         Self {
-            issuer: issuer.into(),
+            issuer,
             san: None,
             source_repository_uri: None,
             signer: SignerRule::Unconstrained,
@@ -227,8 +239,9 @@ pub struct CertificateIdentity {
     pub not_after: UnixTime,
     /// `uri` of the trusted certificate authority the leaf chained to.
     pub authority_uri: String,
-    /// The CT log whose SCT verified.
-    pub ct_log: String,
+    /// The CT log whose SCT verified; `None` when the trusted root lists no CT log (GitHub's
+    /// instance), so no SCT was required.
+    pub ct_log: Option<String>,
     /// All Sigstore extensions of the leaf.
     pub extensions: Vec<(SigstoreExtension, String)>,
 }
@@ -776,7 +789,7 @@ pub fn verify_attestation_with(
                 not_before: leaf.not_before,
                 not_after: leaf.not_after,
                 authority_uri: authority.uri.clone(),
-                ct_log: sct.log_base_url,
+                ct_log: sct.map(|sct| sct.log_base_url),
                 extensions: leaf.extensions().map(|(k, v)| (k, v.to_owned())).collect(),
             }))
         }
@@ -1034,10 +1047,10 @@ fn check_profile_and_identity(leaf: &LeafCertificate, policy: &IdentityPolicy) -
         reason: format!("has {} SANs, expected exactly one", leaf.sans.len() + leaf.other_sans),
     })?;
     let found_issuer = leaf.oidc_issuer().unwrap_or_default();
-    if found_issuer != policy.issuer {
+    if !policy.issuer.matches(found_issuer) {
         return Err(VerifyError::PolicyMismatch {
             field: "OIDC issuer",
-            expected: policy.issuer.clone(),
+            expected: policy.issuer.describe(),
             found: found_issuer.into(),
         });
     }
@@ -1089,13 +1102,14 @@ fn check_profile_and_identity(leaf: &LeafCertificate, policy: &IdentityPolicy) -
 
 /// Steps 6, 2 and 3 for a certificate signer: every signed time inside the leaf's validity;
 /// at every signed time, a path to a trusted Fulcio CA that is itself valid then; and an
-/// embedded SCT from a trusted CT log. Returns the CA and SCT that verified.
+/// embedded SCT from a trusted CT log, when the trusted root lists any. Returns the CA and SCT
+/// that verified.
 fn verify_certificate<'t>(
     leaf: &LeafCertificate,
     trust: &'t TrustedRoot,
     times: &[SignedTime],
     cache: &SignatureCache,
-) -> Result<(&'t CertificateAuthority, VerifiedSct), VerifyError> {
+) -> Result<(&'t CertificateAuthority, Option<VerifiedSct>), VerifyError> {
     // Step 6: every verified time t satisfies notBefore <= t <= notAfter.
     for t in times {
         if t.time < leaf.not_before || t.time > leaf.not_after {
@@ -1121,10 +1135,16 @@ fn verify_certificate<'t>(
         used = Some(authority_at(leaf, trust, t.time, cache)?);
     }
     let authority = used.ok_or(VerifyError::NoSignedTime)?;
-    // Step 3: the SCT, with the issuer key taken from the trusted chain.
+    // Step 3: the SCT, with the issuer key taken from the trusted chain. The trusted root says
+    // which CT logs its CAs submit to; a root with none (GitHub's instance, whose Fulcio
+    // logs nothing publicly) cannot require an SCT, as sigstore-go and gh waive it there.
+    // A root that lists CT logs always requires one, even if the leaf carries none.
+    if trust.ctlogs.is_empty() {
+        return Ok((authority, None));
+    }
     let issuer_spki = issuer_spki(leaf, authority)?;
     let sct = verify_embedded_scts(leaf, &issuer_spki, &trust.ctlogs).map_err(VerifyError::Sct)?;
-    Ok((authority, sct))
+    Ok((authority, Some(sct)))
 }
 
 /// The first trusted Fulcio CA valid at `at` (inclusive `validFor`) to which the leaf chains at `at`.

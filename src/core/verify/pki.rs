@@ -71,9 +71,46 @@ pub fn validate_path<C: AsRef<[u8]>>(
         webpki::ALL_VERIFICATION_ALGS.iter().map(|alg| Memoized { alg: *alg, cache }).collect();
     let algorithms: Vec<&dyn SignatureVerificationAlgorithm> =
         wrapped.iter().map(|m| m as &dyn SignatureVerificationAlgorithm).collect();
-    leaf.verify_for_usage(&algorithms, &[anchor], &intermediates, time, webpki::KeyUsage::required(eku), None, None)
-        .map(|_| ())
-        .map_err(|e| PathError::NoValidPath { reason: format!("{e:?}") })
+    // The leaf itself must name the usage (client spec: a Fulcio leaf is for code signing;
+    // RFC 3161 §2.3: a TSA's certificate is for time stamping).
+    if !names_extended_key_usage(leaf_der, eku)? {
+        return Err(PathError::NoValidPath { reason: "the leaf's extended key usage does not allow this use".into() });
+    }
+    // Above the leaf, a CA certificate that states an extended key usage must allow this one;
+    // one that states none is unrestricted (RFC 5280 §4.2.1.12 binds only the certificate that
+    // carries the extension). GitHub's `Fulcio Intermediate l1` states none, and Go's x509
+    // (so sigstore-go and gh) and sigstore-js accept it.
+    leaf.verify_for_usage(
+        &algorithms,
+        &[anchor],
+        &intermediates,
+        time,
+        webpki::KeyUsage::required_if_present(eku),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| PathError::NoValidPath { reason: format!("{e:?}") })
+}
+
+/// Whether the certificate's extended key usage extension is present and names `eku` (an OID's
+/// content bytes).
+fn names_extended_key_usage(cert_der: &[u8], eku: &[u8]) -> Result<bool, PathError> {
+    use der::Decode as _;
+    let cert = x509_cert::Certificate::from_der(cert_der)
+        .map_err(|e| PathError::BadCertificate { reason: format!("leaf: {e}") })?;
+    let Some(extension) = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|ext| ext.extn_id == const_oid::db::rfc5280::ID_CE_EXT_KEY_USAGE)
+    else {
+        return Ok(false);
+    };
+    let usages = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(extension.extn_value.as_bytes())
+        .map_err(|e| PathError::BadCertificate { reason: format!("leaf extended key usage: {e}") })?;
+    Ok(usages.0.iter().any(|oid| oid.as_bytes() == eku))
 }
 
 /// Signature checks that already succeeded, by the SHA-256 of everything they depend on.

@@ -36,7 +36,7 @@ fn a_txt() -> Subject {
 
 fn default_policy() -> IdentityPolicy {
     let mut p = IdentityPolicy::new(GITHUB_ISSUER);
-    p.san = Some(SanMatcher::Exact(DEFAULT_SAN.into()));
+    p.san = Some(IdentityMatcher::Exact(DEFAULT_SAN.into()));
     p
 }
 
@@ -195,9 +195,9 @@ fn identity_policy_checks_san_issuer_and_extensions() {
 
     let mut wrong_san = default_policy();
     wrong_san.san =
-        Some(SanMatcher::Exact("https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".into()));
+        Some(IdentityMatcher::Exact("https://github.com/evil/repo/.github/workflows/x.yml@refs/heads/main".into()));
     let mut wrong_issuer = default_policy();
-    wrong_issuer.issuer = "https://accounts.google.com".into();
+    wrong_issuer.issuer = IdentityMatcher::Exact("https://accounts.google.com".into());
     let mut wrong_repo = default_policy();
     wrong_repo.source_repository_uri = Some("https://github.com/sigstore-conformance/other".into());
     let mut wrong_ref = default_policy();
@@ -205,7 +205,7 @@ fn identity_policy_checks_san_issuer_and_extensions() {
     let mut wrong_workflow = default_policy();
     wrong_workflow.workflow_path = Some(".github/workflows/release.yml".into());
     let mut partial_regex = default_policy();
-    partial_regex.san = Some(SanMatcher::regex("https://github.com/sigstore-conformance/").unwrap());
+    partial_regex.san = Some(IdentityMatcher::regex("https://github.com/sigstore-conformance/").unwrap());
     for (name, policy) in [
         ("san", wrong_san),
         ("issuer", wrong_issuer),
@@ -226,7 +226,7 @@ fn identity_policy_checks_san_issuer_and_extensions() {
     by_extensions.workflow_path = Some(".github/workflows/extremely-dangerous-oidc-beacon.yml".into());
     by_extensions.signer = SignerRule::SameRepository;
     by_extensions.source_ref = Some("refs/heads/main".into());
-    by_extensions.san = Some(SanMatcher::regex("https://github\\.com/sigstore-conformance/.*").unwrap());
+    by_extensions.san = Some(IdentityMatcher::regex("https://github\\.com/sigstore-conformance/.*").unwrap());
     check_profile_and_identity(&leaf, &by_extensions).unwrap();
 }
 
@@ -236,7 +236,7 @@ fn keyless_policy_without_identity_is_refused() {
     let err = verify_bundle(&conformance!("happy-path-v0.3"), &production(), &a_txt(), &policy).unwrap_err();
     assert!(matches!(err, VerifyError::PolicyInvalid { .. }), "{err}");
     let mut no_issuer = default_policy();
-    no_issuer.issuer.clear();
+    no_issuer.issuer = IdentityMatcher::Exact(String::new());
     let err = verify_bundle(&conformance!("happy-path-v0.3"), &production(), &a_txt(), &Policy::Keyless(no_issuer))
         .unwrap_err();
     assert!(matches!(err, VerifyError::PolicyInvalid { .. }), "{err}");
@@ -287,7 +287,16 @@ fn the_certificate_chains_and_its_sct_verifies_at_the_log_time() {
         let (ca, sct) = verify_certificate(&leaf, &root, &log_time(&bundle), &SignatureCache::new())
             .unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(ca.uri, "https://fulcio.sigstore.dev");
-        assert_eq!(sct.log_base_url, "https://ctfe.sigstore.dev/2022");
+        assert_eq!(sct.expect("public-good lists CT logs").log_base_url, "https://ctfe.sigstore.dev/2022");
+        // An instance whose root lists no CT log (GitHub's) cannot require an SCT; the chain is
+        // still checked in full.
+        let mut no_ct = root.clone();
+        no_ct.ctlogs.clear();
+        let (_, sct) = verify_certificate(&leaf, &no_ct, &log_time(&bundle), &SignatureCache::new()).unwrap();
+        assert!(sct.is_none(), "{case}");
+        let mut no_ca = no_ct.clone();
+        no_ca.certificate_authorities.clear();
+        assert!(verify_certificate(&leaf, &no_ca, &log_time(&bundle), &SignatureCache::new()).is_err(), "{case}");
     }
     // A real npm provenance bundle from 2023 (v0.1, 3-certificate chain whose extras are ignored).
     let bundle = npm!("sigstore-1.0.0-provenance.sigstore.json");

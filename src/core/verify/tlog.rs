@@ -275,9 +275,10 @@ pub fn verify_entry(
     })
 }
 
-/// Rekor v2 (rekor-tiles) writes only `hashedrekord` 0.0.2.
+/// Rekor v2 (rekor-tiles) writes `hashedrekord` 0.0.2, and wrote `dsse` 0.0.2 until that type
+/// was deprecated (rekor-v2-spec §6.1.4); bundles made then still verify.
 fn is_rekor_v2(kind_version: &KindVersion) -> bool {
-    kind_version.kind == "hashedrekord" && kind_version.version == "0.0.2"
+    kind_version.version == "0.0.2" && matches!(kind_version.kind.as_str(), "hashedrekord" | "dsse")
 }
 
 /// The names a log signs checkpoints with: its base URL without scheme or trailing slash
@@ -475,6 +476,7 @@ fn check_body(
             hashedrekord_v002(&body, log_index, &digest, single_signature(envelope)?, signer)
         }
         ("dsse", "0.0.1", SignedContent::Dsse { envelope }) => dsse_v001(&body, log_index, envelope, signer),
+        ("dsse", "0.0.2", SignedContent::Dsse { envelope }) => dsse_v002(&body, log_index, envelope, signer),
         ("intoto", "0.0.2", SignedContent::Dsse { envelope }) => intoto_v002(&body, log_index, envelope, signer),
         _ => Err(TlogError::UnsupportedKind { log_index, kind_version: logged, content: content_name }),
     }
@@ -524,28 +526,88 @@ fn hashedrekord_v002(
         log_index,
         "spec.hashedRekordV002.signature.content",
     )?;
+    logged_verifier_is_signer(body, &format!("{SPEC}/signature/verifier"), log_index, signer, VERIFIER_FIELDS)
+}
+
+/// Field names for [`logged_verifier_is_signer`]'s errors: the verifier, its certificate, its
+/// public key, its key details.
+type VerifierFields = [&'static str; 4];
+
+const VERIFIER_FIELDS: VerifierFields = [
+    "spec.hashedRekordV002.signature.verifier",
+    "spec.hashedRekordV002.signature.verifier.x509Certificate",
+    "spec.hashedRekordV002.signature.verifier.publicKey",
+    "spec.hashedRekordV002.signature.verifier.keyDetails",
+];
+
+/// A Rekor v2 `Verifier` (at `pointer`) names the signer: its certificate (DER) or public key
+/// (SPKI DER) is the bundle's, and its key details describe that key.
+fn logged_verifier_is_signer(
+    body: &Value,
+    pointer: &str,
+    log_index: u64,
+    signer: SignerKey<'_>,
+    fields: VerifierFields,
+) -> Result<(), TlogError> {
+    let [verifier, certificate, public_key, key_details] = fields;
     let spki = match signer {
         SignerKey::Certificate { der } => {
-            let logged =
-                bytes(body, &format!("{SPEC}/signature/verifier/x509Certificate/rawBytes"), log_index).map_err(
-                    |_| TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.signature.verifier" },
-                )?;
-            ensure(logged == der, log_index, "spec.hashedRekordV002.signature.verifier.x509Certificate")?;
+            let logged = bytes(body, &format!("{pointer}/x509Certificate/rawBytes"), log_index)
+                .map_err(|_| TlogError::BodyMismatch { log_index, field: verifier })?;
+            ensure(logged == der, log_index, certificate)?;
             certificate_spki(der)
         }
         SignerKey::PublicKey { spki_der } => {
-            let logged =
-                bytes(body, &format!("{SPEC}/signature/verifier/publicKey/rawBytes"), log_index).map_err(|_| {
-                    TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.signature.verifier" }
-                })?;
-            ensure(logged == spki_der, log_index, "spec.hashedRekordV002.signature.verifier.publicKey")?;
+            let logged = bytes(body, &format!("{pointer}/publicKey/rawBytes"), log_index)
+                .map_err(|_| TlogError::BodyMismatch { log_index, field: verifier })?;
+            ensure(logged == spki_der, log_index, public_key)?;
             Some(spki_der.to_vec())
         }
     };
     // The key details must describe the signer's key (checked where the name is unambiguous).
-    let details = text(body, &format!("{SPEC}/signature/verifier/keyDetails"), log_index)?;
+    let details = text(body, &format!("{pointer}/keyDetails"), log_index)?;
     let expected = spki.and_then(|s| PublicKey::from_spki_der(&s).ok()).and_then(|k| k.registry_details());
-    ensure(expected.is_none_or(|e| e == details), log_index, "spec.hashedRekordV002.signature.verifier.keyDetails")
+    ensure(expected.is_none_or(|e| e == details), log_index, key_details)
+}
+
+/// `dsse` 0.0.2 (Rekor v2 before the type was deprecated): `spec.dsseV002.payloadHash` is the
+/// payload's digest under the algorithm it names, and `spec.dsseV002.signatures` is the
+/// envelope's one signature with a verifier naming the signer (rekor-tiles `dsse/v0.0.2`).
+fn dsse_v002(body: &Value, log_index: u64, envelope: &Envelope, signer: SignerKey<'_>) -> Result<(), TlogError> {
+    const SPEC: &str = "/spec/dsseV002";
+    let signature = single_signature(envelope)?;
+    let payload_hash = match text(body, &format!("{SPEC}/payloadHash/algorithm"), log_index)? {
+        "SHA2_256" => Sha256::digest(&envelope.payload).to_vec(),
+        "SHA2_384" => sha2::Sha384::digest(&envelope.payload).to_vec(),
+        "SHA2_512" => sha2::Sha512::digest(&envelope.payload).to_vec(),
+        _ => return Err(TlogError::BodyMismatch { log_index, field: "spec.dsseV002.payloadHash.algorithm" }),
+    };
+    ensure(
+        bytes(body, &format!("{SPEC}/payloadHash/digest"), log_index)? == payload_hash,
+        log_index,
+        "spec.dsseV002.payloadHash.digest",
+    )?;
+    let signatures = body.pointer(&format!("{SPEC}/signatures")).and_then(Value::as_array).ok_or_else(|| {
+        TlogError::MalformedBody { log_index, reason: "no array at /spec/dsseV002/signatures".into() }
+    })?;
+    ensure(signatures.len() == 1, log_index, "spec.dsseV002.signatures")?;
+    ensure(
+        bytes(&signatures[0], "/content", log_index)? == signature,
+        log_index,
+        "spec.dsseV002.signatures[0].content",
+    )?;
+    logged_verifier_is_signer(
+        &signatures[0],
+        "/verifier",
+        log_index,
+        signer,
+        [
+            "spec.dsseV002.signatures[0].verifier",
+            "spec.dsseV002.signatures[0].verifier.x509Certificate",
+            "spec.dsseV002.signatures[0].verifier.publicKey",
+            "spec.dsseV002.signatures[0].verifier.keyDetails",
+        ],
+    )
 }
 
 fn certificate_spki(der: &[u8]) -> Option<Vec<u8>> {
