@@ -519,6 +519,11 @@ fn a_pnpm_monorepo_published_with_provenance_installs_back_with_npm_and_verifies
         trusted_publishers: NAMES.iter().map(|(name, _)| publisher(name)).collect(),
         ..RegistryConfig::default()
     });
+    // Trusted publishing needs packages that exist already (a first version goes out with a
+    // token); none of these satisfies what the new versions ask of each other.
+    for (name, earlier) in [("@mono/core", "1.0.0"), ("@mono/util", "0.2.0"), ("@mono/app", "1.0.0")] {
+        registry.seed_version(name, earlier);
+    }
     let url = registry.url();
     let runtime = ActionsRuntime::start("octo/hello", "public");
     let mut env = actions_env(&sandbox.home, Some(&runtime));
