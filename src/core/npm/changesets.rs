@@ -96,17 +96,20 @@ pub fn parse_publish_plan(bytes: &[u8]) -> Result<Vec<PlannedTarball>, String> {
     Ok(out)
 }
 
-/// A dist-tag the registry can hold: not empty, no whitespace or `/`, not starting with a
-/// digit or `v` followed by a digit (npm refuses a tag that is a semver range, and a version-like
-/// tag would shadow versions in `npm install name@tag`).
+/// A dist-tag the registry can hold: not empty, no whitespace, `/` or `%`, and not a semver
+/// range (npm refuses those as tags, since `npm install name@1.x` must mean the range): the
+/// range characters only, with a digit or a wildcard.
 fn check_tag(tag: &str) -> Result<(), &'static str> {
-    let looks_like_version = tag.strip_prefix('v').unwrap_or(tag).starts_with(|c: char| c.is_ascii_digit());
+    let body = tag.trim_start_matches(['v', '=']);
+    let range_like = !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit() || ".xX*^~<>=|-".contains(c))
+        && body.chars().any(|c| c.is_ascii_digit() || "xX*".contains(c));
     if tag.is_empty() {
         Err("is empty")
-    } else if tag.chars().any(|c| c.is_whitespace() || c == '/' || c == '%') || tag != tag.trim() {
+    } else if tag.chars().any(|c| c.is_whitespace() || c == '/' || c == '%') {
         Err("contains whitespace, `/` or `%`")
-    } else if looks_like_version {
-        Err("looks like a version (npm refuses semver ranges as tags)")
+    } else if range_like {
+        Err("is a semver range, which npm refuses as a tag")
     } else {
         Ok(())
     }
@@ -143,8 +146,20 @@ mod tests {
         // Entries without them leave the choice to the run.
         let got = parse_publish_plan(entry("").as_bytes()).unwrap();
         assert_eq!((got[0].tag.as_deref(), got[0].access), (None, None));
-        for bad in [r#","access":"private""#, r#","tag":"1.x""#, r#","tag":"""#, r#","tag":"a b""#, r#","tag":"v2""#] {
+        for bad in [
+            r#","access":"private""#,
+            r#","tag":"1.x""#,
+            r#","tag":"""#,
+            r#","tag":"a b""#,
+            r#","tag":"v2""#,
+            r#","tag":"^3""#,
+            r#","tag":"x""#,
+        ] {
             assert!(parse_publish_plan(entry(bad).as_bytes()).is_err(), "{bad}");
+        }
+        for good in ["next", "beta", "v8-compat", "2024-lts", "canary", "rc"] {
+            let tag = format!(r#","tag":"{good}""#);
+            assert_eq!(parse_publish_plan(entry(&tag).as_bytes()).unwrap()[0].tag.as_deref(), Some(good));
         }
     }
 }
