@@ -135,7 +135,9 @@ pub struct Context {
     /// Where `.npmrc` is looked for first (the package directory, or the current directory).
     pub project_dir: PathBuf,
     pub registry_flag: Option<String>,
-    pub tag: String,
+    /// `--tag`, when given.
+    pub tag: Option<String>,
+    /// `--access`, when given.
     pub access: Option<Access>,
     pub otp: Option<SecretString>,
     pub provenance: bool,
@@ -228,14 +230,37 @@ pub struct Planned {
 }
 
 impl PackageInput {
-    /// The dist-tag of this package: the plan's, else the run's.
+    /// The dist-tag of this package, as npm decides it: `--tag`, else the package.json's
+    /// `publishConfig.tag`, else `latest`; with a publish plan, the plan's (which may not be
+    /// combined with `--tag`).
     fn tag<'a>(&'a self, ctx: &'a Context) -> &'a str {
-        self.planned.as_ref().and_then(|p| p.tag.as_deref()).unwrap_or(&ctx.tag)
+        self.planned
+            .as_ref()
+            .and_then(|p| p.tag.as_deref())
+            .or(ctx.tag.as_deref())
+            .or_else(|| self.publish_config("tag"))
+            .unwrap_or("latest")
     }
 
-    /// The access of this package: the plan's, else the run's.
+    /// The access of this package, as npm decides it: `--access`, else `publishConfig.access`,
+    /// else unset (the registry's default); with a publish plan, the plan's.
     fn access(&self, ctx: &Context) -> Option<&'static str> {
-        self.planned.as_ref().and_then(|p| p.access).or(ctx.access).map(Access::as_str)
+        self.planned
+            .as_ref()
+            .and_then(|p| p.access)
+            .or(ctx.access)
+            .or_else(|| match self.publish_config("access") {
+                Some("public") => Some(Access::Public),
+                Some("restricted") => Some(Access::Restricted),
+                _ => None,
+            })
+            .map(Access::as_str)
+    }
+
+    /// A string in the packed package.json's `publishConfig` (npm reads it as configuration
+    /// for the publish, below the command line).
+    fn publish_config(&self, key: &str) -> Option<&str> {
+        self.tarball.manifest.get("publishConfig")?.get(key)?.as_str().filter(|v| !v.trim().is_empty())
     }
 }
 
@@ -687,7 +712,7 @@ impl Context {
             http: Http::new(RetryPolicy::default())?,
             project_dir,
             registry_flag: args.registry.clone(),
-            tag: args.tag.clone().unwrap_or_else(|| "latest".to_owned()),
+            tag: args.tag.clone(),
             access: args.access,
             otp: args.otp.clone(),
             provenance: !args.no_provenance,

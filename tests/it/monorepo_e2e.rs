@@ -930,3 +930,60 @@ fn npm_ignores_publish_config_directory_and_so_do_we_with_a_warning() {
     assert!(se.contains("publishConfig.directory \"dist\" is ignored, as `npm pack` ignores it"), "{se}");
     assert!(se.contains(&format!("pass it as the package ({})", pkg.join("dist").display())), "{se}");
 }
+
+/// As npm reads it, a package's `publishConfig.tag` and `publishConfig.access` apply below the
+/// command line: each package of a batch goes out with its own, and `--tag`/`--access` given
+/// explicitly win over them (the registry's recorded PUTs show what was sent).
+#[test]
+fn publish_config_tag_and_access_apply_per_package_below_the_command_line() {
+    use crate::publish::{make_tarball, manifest};
+    use crate::registry::{RegistryConfig, RegistryStandin};
+
+    const TOKEN: &str = "npm_publish_config_t0ken";
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let registry = RegistryStandin::start(RegistryConfig { tokens: vec![TOKEN.into()], ..RegistryConfig::default() });
+    let tarball = |file: &str, name: &str, version: &str, publish_config: Option<Value>| {
+        let mut m = manifest(name, version, None);
+        if let Some(pc) = publish_config {
+            m["publishConfig"] = pc;
+        }
+        make_tarball(work, file, &m);
+        file.to_owned()
+    };
+    let env = [("NODE_AUTH_TOKEN", TOKEN), ("HOME", work.to_str().unwrap())];
+    let url = registry.url();
+    let publish = |extra: &[&str], files: &[String]| {
+        let mut args = vec!["publish", "--registry", url.as_str(), "--no-provenance"];
+        args.extend(extra);
+        args.extend(files.iter().map(String::as_str));
+        let out = run_in(work, &args, &env);
+        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    };
+    let sent = |name: &str, version: &str| {
+        let put = registry
+            .put_requests()
+            .into_iter()
+            .map(|p| p.json().unwrap())
+            .find(|b| b["name"] == name && b["versions"][version].is_object())
+            .unwrap_or_else(|| panic!("no PUT of {name}@{version}"));
+        json!([put["dist-tags"], put["access"]])
+    };
+
+    let first = [
+        tarball("a1.tgz", "@octo/configured", "1.0.0-rc.1", Some(json!({"tag": "next", "access": "public"}))),
+        tarball("b1.tgz", "@octo/plain", "1.0.0", None),
+    ];
+    publish(&[], &first);
+    assert_eq!(sent("@octo/configured", "1.0.0-rc.1"), json!([{"next": "1.0.0-rc.1"}, "public"]));
+    assert_eq!(sent("@octo/plain", "1.0.0"), json!([{"latest": "1.0.0"}, null]));
+
+    // The command line wins, for both.
+    let second = [
+        tarball("a2.tgz", "@octo/configured", "1.0.0-rc.2", Some(json!({"tag": "next", "access": "public"}))),
+        tarball("b2.tgz", "@octo/plain", "1.0.1", None),
+    ];
+    publish(&["--tag", "canary", "--access", "restricted"], &second);
+    assert_eq!(sent("@octo/configured", "1.0.0-rc.2"), json!([{"canary": "1.0.0-rc.2"}, "restricted"]));
+    assert_eq!(sent("@octo/plain", "1.0.1"), json!([{"canary": "1.0.1"}, "restricted"]));
+}
