@@ -109,10 +109,14 @@ fn warn_ignored_publish_directory(dir: &Path, manager: Manager) {
     let Some(sub) = manifest.as_ref().and_then(|m| m.get("publishConfig")?.get("directory")?.as_str()) else {
         return;
     };
+    let how = if manager == Manager::Yarn {
+        "Yarn packs workspaces only, so the subdirectory cannot be published with it (changesets refuses publishConfig.directory with Yarn too)".to_owned()
+    } else {
+        format!("to publish the subdirectory, pass it as the package ({})", dir.join(sub).display())
+    };
     report::warn(&format!(
-        "{}: publishConfig.directory \"{sub}\" is ignored, as `{manager} pack` ignores it (only pnpm packs it): the package directory itself is packed; to publish the subdirectory, pass it as the package ({})",
+        "{}: publishConfig.directory \"{sub}\" is ignored, as `{manager} pack` ignores it (only pnpm packs it): the package directory itself is packed; {how}",
         dir.display(),
-        dir.join(sub).display()
     ));
 }
 
