@@ -23,7 +23,7 @@ use crate::core::npm::pack::Manager;
 use crate::core::npm::preflight::{check_manifest, check_provenance, BuildFacts, PreflightError};
 use crate::core::npm::publish::{build_document, classify_refusal, PublishInput, PublishRefusal};
 use crate::core::npm::repository::normalize_repository;
-use crate::core::npm::trusted::{first_publish_hint, read_id_token, IdTokenProblem, Platform, Publisher};
+use crate::core::npm::trusted::{read_id_token, IdTokenProblem, Platform, Publisher};
 use crate::core::npm::PackageName;
 use crate::core::verify::{IdentityPolicy, NpmPackage, Policy};
 use crate::core::well_known::{GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER};
@@ -896,26 +896,19 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
                 }
                 check_provenance(&input.tarball.manifest, &facts).map_err(preflight_error)?;
             }
-            // The package must already exist (package-managers.md §6): decided before the
-            // exchange and before anything is signed, by reading the packument as anyone can.
+            // The package must already exist (package-managers.md §6). Its packument, read as
+            // anyone can, tells a first publish from a publisher mismatch when the exchange is
+            // refused; it cannot stop the run by itself, because a private package is hidden from
+            // anonymous reads and can still use trusted publishing. Before anything is signed.
             contacted.push(format!("{registry_url} (read {name}'s packument without a token)"));
-            if registry.packument(name, None).await?.is_none() {
-                let host = registry.host();
-                return Err(fail_with_hint(
-                    ExitKind::Environment,
-                    format!(
-                        "{name} is not on {host} yet, and a first version cannot be published with trusted publishing"
-                    ),
-                    first_publish_hint(name.as_str(), &host),
-                ));
-            }
+            let visible = registry.packument(name, None).await?.is_some();
             report::info(&format!(
                 "Trusted publishing: exchanging an identity token for {name} at {}",
                 registry.host()
             ));
             contacted
                 .push(format!("{} (trusted publishing: exchanged that token for a publish token)", registry.host()));
-            Some(registry.exchange_oidc(name, &id_token, Some(true), Some(&publisher)).await?)
+            Some(registry.exchange_oidc(name, &id_token, Some(visible), Some(&publisher)).await?)
         }
     };
 

@@ -33,6 +33,9 @@ pub const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 
 /// The largest tarball downloaded.
 pub const MAX_TARBALL_BYTES: usize = 256 * 1024 * 1024;
+/// The largest packument read: every version's manifest is in it, and packages with thousands
+/// of releases (`@types/node`, `typescript`, `aws-sdk`) have packuments of 10 to 40 MiB.
+pub const MAX_PACKUMENT_BYTES: usize = 96 * 1024 * 1024;
 
 /// Where the publish token comes from (resolved without network access).
 #[derive(Debug)]
@@ -205,7 +208,7 @@ impl Registry {
 
     /// The packument of `name`, or `None` when the registry does not know it (404).
     pub async fn packument(&self, name: &PackageName, token: Option<&SecretString>) -> anyhow::Result<Option<Value>> {
-        let response = self.get(&self.url(&name.escaped()), token, MAX_BODY_BYTES).await?;
+        let response = self.get(&self.url(&name.escaped()), token, MAX_PACKUMENT_BYTES).await?;
         if response.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -264,11 +267,14 @@ impl Registry {
                 ExchangeRefusal::FirstPublish | ExchangeRefusal::NoTrustedPublisher => ExitKind::Environment,
                 _ => ExitKind::Remote,
             };
-            return Err(fail_with_hint(
-                kind,
-                format!("trusted publishing for {name}: the registry refused the token exchange ({status}): {message}"),
-                refusal.hint(name.as_str(), &self.host(), publisher),
-            ));
+            let text = match refusal {
+                ExchangeRefusal::FirstPublish => format!(
+                    "{name} is not on {} yet, and a first version cannot be published with trusted publishing (the registry refused the token exchange ({status}): {message})",
+                    self.host()
+                ),
+                _ => format!("trusted publishing for {name}: the registry refused the token exchange ({status}): {message}"),
+            };
+            return Err(fail_with_hint(kind, text, refusal.hint(name.as_str(), &self.host(), publisher)));
         }
         let token = response
             .json("the registry")?

@@ -18,6 +18,9 @@ use serde_json::Value;
 const MAX_DEPTH: usize = 16;
 /// More workspace directories than this is refused (a pattern matching a whole disk).
 const MAX_MATCHES: usize = 10_000;
+/// Searching more directories than this is refused (a tree of symbolic links multiplies the
+/// paths to one directory).
+const MAX_SEARCHED: usize = 200_000;
 
 #[derive(Debug)]
 #[non_exhaustive]
@@ -34,6 +37,8 @@ pub enum WorkspacesError {
     EscapesRoot { pattern: String },
     /// The patterns match too many directories.
     TooMany { limit: usize },
+    /// The search went through too many directories.
+    SearchTooLarge { limit: usize },
 }
 
 impl fmt::Display for WorkspacesError {
@@ -51,6 +56,10 @@ impl fmt::Display for WorkspacesError {
                 write!(f, "workspace pattern {pattern:?} leaves the root directory")
             }
             Self::TooMany { limit } => write!(f, "the workspace patterns match more than {limit} directories"),
+            Self::SearchTooLarge { limit } => write!(
+                f,
+                "finding the workspaces went through more than {limit} directories (symbolic links that multiply paths?)"
+            ),
         }
     }
 }
@@ -133,19 +142,29 @@ pub fn segment_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// Whether the relative directory `path` (its segments) matches the pattern's segments.
+/// Dynamic programming over (pattern position, path position), so patterns with many `**`
+/// cost O(pattern × path), never exponential time.
 fn path_matches(pattern: &[String], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
+    let (p, n) = (pattern.len(), path.len());
+    // rest[j]: pattern[i..] matches path[j..], for the current i (filled from the end).
+    let mut rest = vec![false; n + 1];
+    rest[n] = true; // the empty pattern matches only the empty path
+    for i in (0..p).rev() {
+        let mut here = vec![false; n + 1];
+        if pattern[i] == "**" {
             // `**` takes zero or more whole segments, never hidden ones.
-            (0..=path.len())
-                .any(|skip| path[..skip].iter().all(|s| !s.starts_with('.')) && path_matches(rest, &path[skip..]))
+            here[n] = rest[n];
+            for j in (0..n).rev() {
+                here[j] = rest[j] || (!path[j].starts_with('.') && here[j + 1]);
+            }
+        } else {
+            for j in 0..n {
+                here[j] = segment_matches(&pattern[i], path[j]) && rest[j + 1];
+            }
         }
-        Some((first, rest)) => match path.split_first() {
-            Some((name, tail)) => segment_matches(first, name) && path_matches(rest, tail),
-            None => false,
-        },
+        rest = here;
     }
+    rest[0]
 }
 
 /// The relative directories (as `/`-joined segments) selected by `patterns` among
@@ -216,17 +235,52 @@ fn find_with(root: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, Workspace
         .max()
         .unwrap_or(0);
     let mut candidates = BTreeSet::new();
-    walk(root, String::new(), depth, &mut candidates)?;
+    let mut search = Search { ancestors: Vec::new(), searched: 0 };
+    walk(root, String::new(), depth, &mut candidates, &mut search)?;
     let candidates: Vec<String> = candidates.into_iter().collect();
     let selected = select(patterns, &candidates)?;
     Ok(selected.into_iter().map(|rel| root.join(rel)).collect())
 }
 
+/// The directories on the way down (canonical paths: a symbolic link back to one of them is
+/// a cycle) and how many directories were searched.
+struct Search {
+    ancestors: Vec<PathBuf>,
+    searched: usize,
+}
+
 /// Collects every directory below `dir` (to `depth` levels) that holds a `package.json`.
-fn walk(dir: &Path, rel: String, depth: usize, out: &mut BTreeSet<String>) -> Result<(), WorkspacesError> {
+fn walk(
+    dir: &Path,
+    rel: String,
+    depth: usize,
+    out: &mut BTreeSet<String>,
+    search: &mut Search,
+) -> Result<(), WorkspacesError> {
     if depth == 0 {
         return Ok(());
     }
+    search.searched += 1;
+    if search.searched > MAX_SEARCHED {
+        return Err(WorkspacesError::SearchTooLarge { limit: MAX_SEARCHED });
+    }
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if search.ancestors.contains(&canonical) {
+        return Ok(());
+    }
+    search.ancestors.push(canonical);
+    let result = walk_entries(dir, &rel, depth, out, search);
+    search.ancestors.pop();
+    result
+}
+
+fn walk_entries(
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    out: &mut BTreeSet<String>,
+    search: &mut Search,
+) -> Result<(), WorkspacesError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
@@ -247,7 +301,7 @@ fn walk(dir: &Path, rel: String, depth: usize, out: &mut BTreeSet<String>) -> Re
             }
             out.insert(child.clone());
         }
-        walk(&path, child, depth - 1, out)?;
+        walk(&path, child, depth - 1, out, search)?;
     }
     Ok(())
 }
@@ -313,5 +367,34 @@ mod tests {
         assert!(matches!(select(&["{a,b}".into()], &c), Err(WorkspacesError::UnsupportedPattern { .. })));
         assert!(matches!(select(&["../x/*".into()], &c), Err(WorkspacesError::EscapesRoot { .. })));
         assert!(matches!(select(&["/abs/*".into()], &c), Err(WorkspacesError::EscapesRoot { .. })));
+    }
+
+    #[test]
+    fn many_double_star_patterns_take_linear_time_not_exponential() {
+        let pattern = vec!["**/a".repeat(40) + "/b"];
+        let deep: Vec<String> = (1..=16).map(|n| vec!["a"; n].join("/")).collect();
+        let started = std::time::Instant::now();
+        assert!(select(&pattern, &deep).unwrap().is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        let ok = vec!["**/b".to_owned()];
+        let c = vec!["x/y/b".to_owned(), "x/.hidden/b".to_owned()];
+        assert_eq!(select(&ok, &c).unwrap(), vec![&c[0]]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_link_cycles_end_the_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("package.json"), r#"{"workspaces":["**"]}"#).unwrap();
+        std::fs::create_dir_all(root.join("packages/a")).unwrap();
+        std::fs::write(root.join("packages/a/package.json"), "{}").unwrap();
+        for link in ["l1", "l2", "l3"] {
+            std::os::unix::fs::symlink("..", root.join("packages/a").join(link)).unwrap();
+        }
+        let started = std::time::Instant::now();
+        let found = find(root).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(found.contains(&root.join("packages/a")), "{found:?}");
     }
 }

@@ -1168,7 +1168,7 @@ fn launcher_refuses_exported_bash_functions() {
 /// nothing on the action and the workflows, with its most demanding persona.
 #[test]
 fn zizmor_finds_nothing_in_the_action_and_workflows() {
-    let venv = repo_root().join(".interop/venv");
+    let venv = crate::interop::interop_dir().join("venv");
     let zizmor = [venv.join("bin/zizmor"), venv.join("Scripts/zizmor.exe")]
         .into_iter()
         .find(|p| p.is_file())

@@ -35,4 +35,5 @@ mod tamper;
 mod tar_bombs;
 mod trusted_publishing;
 mod tuf;
+mod tuf_hard;
 mod verify;

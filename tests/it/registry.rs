@@ -115,6 +115,8 @@ pub(crate) struct RegistryConfig {
     pub ci_issuer_key: Option<p256::ecdsa::VerifyingKey>,
     /// Packages whose visibility endpoint answers `{"public": true}`.
     pub public_packages: Vec<String>,
+    /// Private packages: their packument is hidden (404) from a read without a token.
+    pub private_packages: Vec<String>,
     /// Answer the first N PUTs with 503 (transient-fault tests).
     pub fail_first_puts: u32,
     /// Store the first successful PUT but answer it with 502 (the answer is lost on the way).
@@ -328,9 +330,10 @@ fn handle(st: &mut State, req: &Request) -> Response {
             }
         }
         let name = unescape_name(path.trim_start_matches('/'));
+        let hidden = st.config.private_packages.contains(&name) && req.bearer().is_none();
         return match st.packuments.get(&name) {
-            Some(doc) => Response::json(200, doc),
-            None => error(404, "Not found"),
+            Some(doc) if !hidden => Response::json(200, doc),
+            _ => error(404, "Not found"),
         };
     }
     if req.method == "PUT" {
@@ -372,6 +375,10 @@ fn oidc_exchange(st: &mut State, req: &Request, name: &str) -> Response {
     // and for a token its publisher does not match (another workflow file, environment or
     // project: npm/cli#9923, #9969), so a client cannot tell them apart from the answer.
     let not_found = || Response::json(404, &json!({"message": "OIDC token exchange error - package not found"}));
+    // A trusted publisher belongs to a package that exists: there is none for a first publish.
+    if !st.packuments.contains_key(name) {
+        return not_found();
+    }
     let github = st.config.trusted_publishers.iter().map(|p| Trust::GitHub {
         package: p.package.clone(),
         repository: p.repository.clone(),

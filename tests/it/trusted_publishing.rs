@@ -176,7 +176,7 @@ fn github_publisher(package: &str, workflow_file: &str, environment: Option<&str
 }
 
 #[test]
-fn a_first_publish_stops_before_the_token_exchange_and_names_the_fix() {
+fn a_first_publish_is_refused_before_signing_and_names_the_fix() {
     let work = tempfile::tempdir().unwrap();
     // The publisher is even configured: a package that does not exist still cannot use it.
     let registry = RegistryStandin::start(RegistryConfig {
@@ -200,9 +200,10 @@ fn a_first_publish_stops_before_the_token_exchange_and_names_the_fix() {
     );
     assert!(line.contains("publish the first version of @octo/new with a token"), "{line}");
     assert!(line.contains("then configure its trusted publisher on 127.0.0.1"), "{line}");
-    // Only the packument was read, without a token; the registry's identity token was
-    // requested (and checked) but never sent, and none for Sigstore.
-    assert_eq!(registry.requests(), vec![("GET".to_owned(), "/@octo%2fnew".to_owned())]);
+    // The packument was read without a token, then the exchange was refused (the packument
+    // alone cannot decide: a private package is hidden from it); no token for Sigstore.
+    let exchange = ("POST".to_owned(), "/-/npm/v1/oidc/token/exchange/package/@octo%2fnew".to_owned());
+    assert_eq!(registry.requests(), vec![("GET".to_owned(), "/@octo%2fnew".to_owned()), exchange]);
     assert_eq!(runtime.audiences(), vec!["npm:127.0.0.1".to_owned()]);
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 1, "only the tarball");
 
@@ -214,8 +215,47 @@ fn a_first_publish_stops_before_the_token_exchange_and_names_the_fix() {
     let out = run(work.path(), &["publish", "--registry", &url, tgz.to_str().unwrap()], &gitlab.env(work.path()));
     assert_nothing_published(&out, &registry);
     assert!(error_line(&out).contains("gl-new is not on 127.0.0.1 yet"), "{}", stderr(&out));
-    assert_eq!(registry.requests(), vec![("GET".to_owned(), "/gl-new".to_owned())]);
+    let exchange = ("POST".to_owned(), "/-/npm/v1/oidc/token/exchange/package/gl-new".to_owned());
+    assert_eq!(registry.requests(), vec![("GET".to_owned(), "/gl-new".to_owned()), exchange]);
     assert_secret_free(&out, &[&gitlab.npm_token, &gitlab.sigstore_token]);
+}
+
+#[test]
+fn a_private_package_hidden_from_anonymous_reads_still_publishes_with_trusted_publishing() {
+    // npm's docs: trusted publishing works for private packages too (without provenance). The
+    // anonymous packument read finds nothing; the exchange, not that read, decides.
+    let work = tempfile::tempdir().unwrap();
+    let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
+        trust: vec![github_publisher("@octo/secret", "release.yml", None)],
+        private_packages: vec!["@octo/secret".to_owned()],
+        ..RegistryConfig::default()
+    });
+    registry.seed_version("@octo/secret", "0.9.0");
+    let runtime = ActionsRuntime::start("release.yml", None);
+    let tgz = make_tarball(work.path(), &manifest("@octo/secret", "git+https://github.com/octo/hello.git"));
+    let url = registry.url();
+    let args = ["publish", "--registry", &url, "--no-provenance", tgz.to_str().unwrap()];
+    let out = run(work.path(), &args, &runtime.env(work.path()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(registry.exchanges(), 1);
+    assert_eq!(registry.puts(), 1);
+
+    // The same private package with a publisher that does not match: refused before signing,
+    // and the hint covers both readings of the 404.
+    let registry = RegistryStandin::start(RegistryConfig {
+        ci_issuer_key: Some(*ci_key().verifying_key()),
+        trust: vec![github_publisher("@octo/secret", "other.yml", None)],
+        private_packages: vec!["@octo/secret".to_owned()],
+        ..RegistryConfig::default()
+    });
+    registry.seed_version("@octo/secret", "0.9.0");
+    let url = registry.url();
+    let args = ["publish", "--registry", &url, "--no-provenance", tgz.to_str().unwrap()];
+    let out = run(work.path(), &args, &runtime.env(work.path()));
+    assert_nothing_published(&out, &registry);
+    let line = error_line(&out);
+    assert!(line.contains("if @octo/secret exists but is private, its trusted publisher does not match"), "{line}");
 }
 
 /// One refusal of the exchange for a package that exists: the registry answers 404 "package

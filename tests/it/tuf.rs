@@ -16,8 +16,8 @@ use crate::interop::{interop_dir, venv_python};
 use crate::support::{data, repo_root, run_in, stderr, stdout};
 
 /// A static file server on 127.0.0.1 whose directory the test switches between steps.
-struct Static {
-    url: String,
+pub(crate) struct Static {
+    pub(crate) url: String,
     dir: Arc<Mutex<Option<PathBuf>>>,
 }
 
@@ -60,24 +60,24 @@ impl Static {
         Self { url, dir: current }
     }
 
-    fn serve(&self, dir: &Path) {
+    pub(crate) fn serve(&self, dir: &Path) {
         *self.dir.lock().unwrap() = Some(dir.to_owned());
     }
 
-    fn go_down(&self) {
+    pub(crate) fn go_down(&self) {
         *self.dir.lock().unwrap() = None;
     }
 }
 
 /// A repository built by python-tuf for `scenario`, its trusted_root.json targets `roots`.
-struct Fixture {
-    dir: tempfile::TempDir,
-    server: Static,
-    cache: tempfile::TempDir,
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) server: Static,
+    pub(crate) cache: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn build(scenario: &str, roots: &[&Path]) -> Self {
+    pub(crate) fn build(scenario: &str, roots: &[&Path]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("repo");
         let status = std::process::Command::new(venv_python())
@@ -92,16 +92,16 @@ impl Fixture {
         Self { dir, server, cache: tempfile::tempdir().unwrap() }
     }
 
-    fn step(&self, n: u32) {
+    pub(crate) fn step(&self, n: u32) {
         self.server.serve(&self.dir.path().join("repo").join(format!("step{n}")));
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("repo/root.json")
     }
 
     /// `npm-attest ARGS --tuf-url URL --tuf-root root.json`, online, always refreshing.
-    fn run(&self, args: &[&str], cache: &Path) -> Output {
+    pub(crate) fn run(&self, args: &[&str], cache: &Path) -> Output {
         let root = self.root();
         let mut argv: Vec<&str> = args.to_vec();
         argv.extend(["--tuf-url", &self.server.url, "--tuf-root", root.to_str().unwrap()]);
@@ -117,25 +117,25 @@ impl Fixture {
         )
     }
 
-    fn trust_root(&self) -> Output {
+    pub(crate) fn trust_root(&self) -> Output {
         let out = self.dir.path().join("trusted_root.out.json");
         self.run(&["trust-root", "--out", out.to_str().unwrap()], self.cache.path())
     }
 
-    fn fetched(&self) -> Vec<u8> {
+    pub(crate) fn fetched(&self) -> Vec<u8> {
         std::fs::read(self.dir.path().join("trusted_root.out.json")).unwrap()
     }
 }
 
-fn production() -> PathBuf {
+pub(crate) fn production() -> PathBuf {
     repo_root().join("src/sigstore/roots/public-good-production.json")
 }
 
-fn staging() -> PathBuf {
+pub(crate) fn staging() -> PathBuf {
     repo_root().join("src/sigstore/roots/public-good-staging.json")
 }
 
-fn ok(out: &Output) {
+pub(crate) fn ok(out: &Output) {
     assert!(out.status.success(), "exit {:?}\n{}", out.status.code(), stderr(out));
 }
 
@@ -333,7 +333,7 @@ fn a_new_log_shard_published_through_tuf_makes_its_bundles_verify() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());

@@ -328,7 +328,7 @@ pub fn classify_exchange(status: u16, message: &str, package_exists: Option<bool
     }
 }
 
-/// The error for a package that is not on the registry yet, decided before the exchange.
+/// The fix for a package that is not on the registry yet.
 pub fn first_publish_hint(name: &str, host: &str) -> String {
     format!(
         "publish the first version of {name} with a token (NODE_AUTH_TOKEN set to a granular access token, or `npm publish` by hand), then configure its trusted publisher on {host} (package settings, Trusted Publisher) and drop the token"
@@ -347,7 +347,11 @@ impl ExchangeRefusal {
             None => "the repository, the workflow file name (exact and case-sensitive) and the environment name",
         };
         match self {
-            Self::FirstPublish => first_publish_hint(name, host),
+            // A private package is hidden from the anonymous read that found nothing.
+            Self::FirstPublish => format!(
+                "{}; if {name} exists but is private, its trusted publisher does not match this run{this_run}: check {fields}",
+                first_publish_hint(name, host)
+            ),
             Self::NoTrustedPublisher => format!(
                 "{name} exists, but no trusted publisher of it matches this run{this_run}: in its settings on {host} (Trusted Publisher) link it to this run, checking {fields}"
             ),

@@ -70,6 +70,11 @@ fn algorithm(scheme: SigningScheme) -> Option<&'static dyn VerificationAlgorithm
     })
 }
 
+/// Whether a signature under `scheme` can be checked here at all.
+pub(super) fn supports(scheme: SigningScheme) -> bool {
+    algorithm(scheme).is_some()
+}
+
 impl CryptoProvider for AwsLcProvider {
     fn hash(&self, algorithm: HashAlgorithm) -> Result<Box<dyn HashContext>> {
         Ok(Box::new(match algorithm {

@@ -8,7 +8,10 @@
 //! hash and length pinning, delegations) is `sigstore-tuf`, sigstore-rust's conformance-tested
 //! client: it loads both public-good's and GitHub's roots (tough recomputes key IDs and rejects
 //! GitHub's). What lives here is the edge around it: the transport over `crate::http`, the
-//! cache directory, when to refresh, and what `--offline` and a network failure do.
+//! cache directory, when to refresh, and what `--offline` and a network failure do; and the
+//! steps where sigstore-tuf 0.15.1 departs from the spec, done here instead: the root walk with
+//! its freeze check and fast-forward recovery (`walk.rs`, §5.3.3/§5.3.10/§5.3.11) and a
+//! delegated role the snapshot does not list (`search.rs`, §5.6.7).
 //!
 //! - Online: the cache is used without network while its last refresh is younger than
 //!   [`CACHE_MAX_AGE`] and it still verifies (timestamp unexpired); otherwise a full refresh.
@@ -23,7 +26,9 @@
 //!   re-verified, so a racing or tampered cache can at worst cost a refetch.
 
 mod crypto;
+mod search;
 mod transport;
+mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -313,11 +318,24 @@ pub async fn fetch(
     let online = transport::HttpRepository::new(http, &repository.url);
     let staged = dir.as_deref().map(|d| std::sync::Arc::new(StagedStore::new(d)));
     let result = async {
-        let mut updater = Updater::new(online, &repository.root)?;
+        // §5.3 first, by us (walk.rs says why); the `Updater` then walks the same chain.
+        let store = staged.as_deref().map(|s| s as &dyn sigstore_tuf::MetadataStore);
+        let chain = walk::root_chain(&online, &repository.root, store, t).await?;
+        if let (Some(store), true) = (&staged, chain.online_keys_rotated) {
+            // §5.3.11: a fast-forwarded timestamp or snapshot is no floor for the new keys.
+            store.forget(&["timestamp.json", "snapshot.json"])?;
+        }
+        // The walk above bounds the chain; the `Updater` only follows it (its own bound, 32
+        // steps, would fail a longer chain with a transport error).
+        let mut config = sigstore_tuf::UpdaterConfig::default();
+        config.max_root_rotations = u32::try_from(walk::MAX_ROOT_STEPS + 1).unwrap_or(u32::MAX);
+        let mut updater = Updater::new(walk::Walked { inner: online, chain }, &repository.root)?.with_config(config);
         if let Some(store) = &staged {
             updater = updater.with_store(store.clone());
         }
-        updater.refresh(t).await?;
+        if let Err(e) = updater.refresh(t).await {
+            return Err(walk::explain_threshold(e, &[Some(updater.trusted().root())]));
+        }
         collect(&mut updater, names, t).await
     }
     .await;
@@ -364,7 +382,13 @@ pub async fn fetch(
         Err(e) => Err(fail_with_hint(
             ExitKind::VerificationFailed,
             format!("the TUF repository {} failed verification: {}", repository.url, attack(&e)),
-            "nothing from it was used; if the repository is being repaired, retry later (the cache was left as it was)",
+            match &e {
+                // §5.3.10: nothing verifies until the repository publishes a newer root.
+                sigstore_tuf::Error::Expired { role, .. } if role.starts_with("root") => {
+                    "nothing from it was used; its operators must publish a newer root (N+1.root.json), or the clock here is wrong"
+                }
+                _ => "nothing from it was used; if the repository is being repaired, retry later (the cache was left as it was)",
+            },
         )),
     }
 }
@@ -377,12 +401,23 @@ pub async fn fetch(
 /// (TUF spec §5.5.5). python-tuf keeps that floor by loading the local snapshot unpinned.
 struct StagedStore {
     disk: FileStore,
-    pending: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+    dir: PathBuf,
+    /// What the commit writes; `None` deletes the file (§5.3.11's "delete").
+    pending: std::sync::Mutex<BTreeMap<String, Option<Vec<u8>>>>,
 }
 
 impl StagedStore {
     fn new(dir: &Path) -> Self {
-        Self { disk: FileStore::new(dir), pending: std::sync::Mutex::new(BTreeMap::new()) }
+        Self { disk: FileStore::new(dir), dir: dir.to_owned(), pending: std::sync::Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Forgets cached files for this run and, once committed, on disk.
+    fn forget(&self, names: &[&str]) -> sigstore_tuf::Result<()> {
+        let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+        for name in names {
+            pending.insert((*name).to_owned(), None);
+        }
+        Ok(())
     }
 
     fn commit(&self) -> sigstore_tuf::Result<()> {
@@ -392,7 +427,15 @@ impl StagedStore {
         // with files it may not pin yet, which costs it a refetch, never a wrong answer.
         let (last, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(name, _)| name == "timestamp.json");
         for (name, bytes) in rest.into_iter().chain(last) {
-            self.disk.store(&name, &bytes)?;
+            match bytes {
+                Some(bytes) => self.disk.store(&name, &bytes)?,
+                None => match std::fs::remove_file(self.dir.join(&name)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(sigstore_tuf::Error::io(format!("removing {name} from the TUF cache"), e))
+                    }
+                    _ => {}
+                },
+            }
         }
         Ok(())
     }
@@ -405,13 +448,13 @@ fn poisoned() -> sigstore_tuf::Error {
 impl sigstore_tuf::MetadataStore for StagedStore {
     fn load(&self, name: &str) -> sigstore_tuf::Result<Option<Vec<u8>>> {
         if let Some(bytes) = self.pending.lock().map_err(|_| poisoned())?.get(name) {
-            return Ok(Some(bytes.clone()));
+            return Ok(bytes.clone());
         }
         self.disk.load(name)
     }
 
     fn store(&self, name: &str, bytes: &[u8]) -> sigstore_tuf::Result<()> {
-        self.pending.lock().map_err(|_| poisoned())?.insert(name.to_owned(), bytes.to_vec());
+        self.pending.lock().map_err(|_| poisoned())?.insert(name.to_owned(), Some(bytes.to_vec()));
         Ok(())
     }
 }
@@ -428,8 +471,8 @@ async fn from_cache(
     if !dir.join("timestamp.json").is_file() {
         return Err(sigstore_tuf::Error::NotRefreshed);
     }
-    let mut updater =
-        Updater::new(StoreRepository::new(FileStore::new(dir)), &repository.root)?.with_store(FileStore::new(dir));
+    let cached = walk::Cached { inner: StoreRepository::new(FileStore::new(dir)) };
+    let mut updater = Updater::new(cached, &repository.root)?.with_store(FileStore::new(dir));
     updater.refresh(t).await?;
     let (targets, root_version) = collect(&mut updater, names, t).await?;
     Ok(Fetched { repository: repository.url.clone(), origin: Origin::Cache { age: None }, targets, root_version })
@@ -442,12 +485,14 @@ async fn collect(
 ) -> sigstore_tuf::Result<(BTreeMap<String, Vec<u8>>, u64)> {
     let mut targets = BTreeMap::new();
     for name in names {
-        match updater.get_target(name, t).await {
-            Ok(bytes) => {
-                targets.insert((*name).to_owned(), bytes);
-            }
-            Err(sigstore_tuf::Error::TargetNotFound(_)) => {}
+        let found = match updater.get_target(name, t).await {
+            Ok(bytes) => Some(bytes),
+            Err(sigstore_tuf::Error::TargetNotFound(_)) => None,
             Err(e) => return Err(e),
+        };
+        search::no_unlisted_delegation(updater.trusted(), name)?;
+        if let Some(bytes) = found {
+            targets.insert((*name).to_owned(), bytes);
         }
     }
     Ok((targets, updater.trusted().root().version))
@@ -500,8 +545,11 @@ fn attack(e: &sigstore_tuf::Error) -> String {
     use sigstore_tuf::Error as E;
     let name = match e {
         E::Rollback { .. } => "rollback attack",
+        // §5.5.5: a targets metadata file the trusted snapshot lists must stay listed.
+        E::IntegrityMismatch(m) if m.starts_with("snapshot removes") => "rollback attack",
         E::Expired { .. } => "freeze attack",
         E::ThresholdNotMet { .. } | E::DuplicateSignature { .. } => "signature threshold not met",
+        E::Malformed(m) if m.starts_with("signature threshold not met") => return m.clone(),
         E::BadRootVersion { .. } => "root version mismatch",
         E::IntegrityMismatch(m) if m.starts_with("endless data") => return m.clone(),
         // A metadata file that is not the one its parent pins: versions of different
@@ -531,9 +579,15 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The update start time (§5.1) in whole seconds, plus one nanosecond: the spec wants every
+/// `expires` "higher than the fixed update start time", and sigstore-tuf counts a file as
+/// expired only when `expires < now`, so a file expiring at exactly that second would pass.
+/// (`expires` is in whole seconds, so `expires < t + 1ns` is `expires <= t`.)
 fn jiff_time(now: SystemTime) -> jiff::Timestamp {
     let seconds = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    jiff::Timestamp::from_second(i64::try_from(seconds).unwrap_or(i64::MAX)).unwrap_or(jiff::Timestamp::MAX)
+    let start =
+        jiff::Timestamp::from_second(i64::try_from(seconds).unwrap_or(i64::MAX)).unwrap_or(jiff::Timestamp::MAX);
+    start.checked_add(jiff::SignedDuration::from_nanos(1)).unwrap_or(start)
 }
 
 fn cache_max_age() -> Duration {
@@ -584,7 +638,8 @@ fn no_cache_dir(variable: &str) -> anyhow::Error {
 fn last_refresh_age(dir: &Path, now: SystemTime) -> Option<Duration> {
     let text = std::fs::read_to_string(dir.join(LAST_REFRESH)).ok()?;
     let then = UNIX_EPOCH + Duration::from_secs(text.trim().parse().ok()?);
-    Some(now.duration_since(then).unwrap_or_default())
+    // A refresh "in the future" (a clock set back, or a tampered cache) is no reason to skip one.
+    now.duration_since(then).ok()
 }
 
 fn record_refresh(dir: &Path, now: SystemTime) {
@@ -656,6 +711,14 @@ mod tests {
             registry_keys_target("https://npm.example.com/registry/").as_deref(),
             Some("npm.example.com/registry/keys.json")
         );
+    }
+
+    #[test]
+    fn metadata_expiring_at_the_start_second_counts_as_expired() {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let t = jiff_time(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        assert!(at < t, "§5.4.4: expires must be higher than the start time");
+        assert!(jiff::Timestamp::from_second(1_800_000_001).unwrap() >= t);
     }
 
     #[test]
