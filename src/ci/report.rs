@@ -22,8 +22,10 @@ pub(crate) struct Attested<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub sha512: [u8; 64],
-    pub log_index: i64,
-    pub transparency_log_url: &'a str,
+    /// The entry's log index and where to look it up; `None` for a bundle dated by timestamps
+    /// alone (GitHub's instance), which is in no log.
+    pub log_index: Option<i64>,
+    pub transparency_log_url: Option<&'a str>,
     /// What the post-signing self-check established.
     pub verification: VerificationOutcome,
     /// The signer it verified: `(identity, issuer)`.
@@ -68,10 +70,12 @@ pub(crate) async fn report_attestation(
                 ("tarball", tarball_path.display().to_string()),
                 ("subject-name", purl.clone()),
                 ("subject-digest", digest.clone()),
-                ("log-index", attested.log_index.to_string()),
-                ("transparency-log-url", attested.transparency_log_url.to_owned()),
             ],
         )?;
+        // Like actions/attest, which reports a log entry only when there is one.
+        if let (Some(index), Some(url)) = (attested.log_index, attested.transparency_log_url) {
+            append_outputs(file, &[("log-index", index.to_string()), ("transparency-log-url", url.to_owned())])?;
+        }
         // The local stand-in's trusted root, which verifies the bundle (the action's publish
         // step passes it to `publish --trusted-root`).
         if let Some(root) = attested.trusted_root_path {
@@ -82,8 +86,8 @@ pub(crate) async fn report_attestation(
         package: format!("{}@{}", attested.name, attested.version),
         subject_name: purl,
         subject_digest: digest,
-        log_index: u64::try_from(attested.log_index).ok(),
-        transparency_log_url: Some(attested.transparency_log_url.to_owned()),
+        log_index: attested.log_index.and_then(|i| u64::try_from(i).ok()),
+        transparency_log_url: attested.transparency_log_url.map(str::to_owned),
         bundle_path: bundle_path.display().to_string(),
         ..AttestSummary::default()
     };

@@ -28,7 +28,7 @@ use crate::report;
 use crate::sigstore::endpoints::Endpoints;
 use crate::sigstore::self_check::{SelfCheck, SelfCheckTrust};
 use crate::sigstore::session::bundle_json;
-use crate::sigstore::signer::{capture_env, SignedBundle, Signer, SignerPlan, SigstoreArgs};
+use crate::sigstore::signer::{capture_env, Purpose, SignedBundle, Signer, SignerPlan, SigstoreArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct AttestArgs {
@@ -92,7 +92,8 @@ struct Plan {
 pub async fn run(args: AttestArgs) -> anyhow::Result<()> {
     // The token source first: no token means no point in packing or hashing.
     let env = capture_env();
-    let signer_plan = SignerPlan::new(&args.sigstore, env.clone())?;
+    let purpose = Purpose::Attest { upload_to_github: args.upload_to_github };
+    let signer_plan = SignerPlan::for_purpose(&args.sigstore, env.clone(), purpose)?;
     let lookup = |key: &str| env.get(key).cloned();
     // Checked before signing too: a missing token or repository fails before anything is logged.
     let upload =
@@ -192,7 +193,7 @@ struct Prepared {
 /// The outcome for one package of a batch.
 #[derive(Debug)]
 enum Outcome {
-    Attested { label: String, bundle: PathBuf, log_index: i64, json: Value },
+    Attested { label: String, bundle: PathBuf, log_index: Option<i64>, json: Value },
     Failed { label: String, error: anyhow::Error },
 }
 
@@ -328,7 +329,10 @@ fn report_batch(
             ));
         } else {
             report::info(&format!("Signed provenance statements with source and build information from {provider}"));
-            report::info(&format!("Provenance statements published to transparency log {}", endpoints.rekor));
+            match &endpoints.rekor {
+                Some(rekor) => report::info(&format!("Provenance statements published to transparency log {rekor}")),
+                None => report::info(NOT_LOGGED),
+            }
         }
         if let Some(path) = trusted_root {
             report::info(&format!(
@@ -346,8 +350,11 @@ fn report_batch(
     } else {
         for outcome in outcomes {
             match outcome {
-                Outcome::Attested { label, bundle, log_index, .. } => {
+                Outcome::Attested { label, bundle, log_index: Some(log_index), .. } => {
                     report::data(&format!("attested  {label}  {}  (log index {log_index})", bundle.display()));
+                }
+                Outcome::Attested { label, bundle, log_index: None, .. } => {
+                    report::data(&format!("attested  {label}  {}  (timestamped, not logged)", bundle.display()));
                 }
                 Outcome::Failed { label, error } => report::data(&format!("failed    {label}: {}", error_text(error))),
             }
@@ -431,9 +438,14 @@ fn bundle_name(tarball: &Path) -> String {
     format!("{stem}.sigstore.json")
 }
 
-fn log_index(bundle: &Bundle) -> i64 {
-    bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default()
+/// The log index of the bundle's entry; `None` for a bundle dated by timestamps alone.
+fn log_index(bundle: &Bundle) -> Option<i64> {
+    bundle.verification_material.tlog_entries.first().map(|e| e.log_index)
 }
+
+/// What `attest` says when the instance logs nothing (GitHub's).
+const NOT_LOGGED: &str =
+    "Not logged: this Sigstore instance (like GitHub's, for private repositories) keeps no transparency log; an RFC 3161 timestamp dates the signature";
 
 /// [`write_results`] on the blocking pool (it syncs the file to disk), handing the plan and
 /// bundle back.
@@ -462,7 +474,7 @@ fn result_json(
     bundle: &Path,
     tarball: &Path,
     package: &PackageTarball,
-    log_index: i64,
+    log_index: Option<i64>,
     endpoints: &Endpoints,
     trusted_root: Option<&Path>,
 ) -> Value {
@@ -474,7 +486,7 @@ fn result_json(
         "integrity": package.integrity(),
         "shasum": package.shasum(),
         "logIndex": log_index,
-        "transparencyLogUrl": endpoints.transparency_log_url(log_index),
+        "transparencyLogUrl": log_index.and_then(|i| endpoints.transparency_log_url(i)),
         "fulcioUrl": endpoints.fulcio,
         "rekorUrl": endpoints.rekor,
     });
@@ -533,7 +545,7 @@ async fn finish(
         None => None,
     };
     let log_index = log_index(bundle);
-    let tlog_url = endpoints.transparency_log_url(log_index);
+    let tlog_url = log_index.and_then(|i| endpoints.transparency_log_url(i));
     if let Some((path, bytes)) = &trusted_root {
         write_atomic(path, bytes)?;
     }
@@ -544,15 +556,23 @@ async fn finish(
             "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run, nothing was published",
             signer.provider().display_name()
         ));
-        report::info(&format!(
-            "Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"
-        ));
+        match log_index {
+            Some(log_index) => report::info(&format!(
+                "Logged at index {log_index} of the stand-in's transparency log (gone when this command exits)"
+            )),
+            None => report::info(
+                "Not logged: the stand-in signs as GitHub's Sigstore instance, which keeps no transparency log",
+            ),
+        }
     } else {
         report::info(&format!(
             "Signed provenance statement with source and build information from {}",
             signer.provider().display_name()
         ));
-        report::info(&format!("Provenance statement published to transparency log: {tlog_url}"));
+        match &tlog_url {
+            Some(url) => report::info(&format!("Provenance statement published to transparency log: {url}")),
+            None => report::info(NOT_LOGGED),
+        }
     }
     if plan.tarball_final.is_some() {
         report::info(&format!("Tarball: {}", tarball_path.display()));
@@ -586,7 +606,7 @@ async fn finish(
         version: package.version.as_str(),
         sha512: package.sha512,
         log_index,
-        transparency_log_url: &tlog_url,
+        transparency_log_url: tlog_url.as_deref(),
         verification: verification_outcome(&signed.self_check),
         verified_signer: match &signed.self_check {
             SelfCheck::Verified { identity, issuer, .. } => Some((identity.clone(), issuer.clone())),

@@ -11,12 +11,12 @@
 //! [`publish_package`] is the whole per-package pipeline; `run` only sets up what packages
 //! share (the signer, the registry client) around it.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::ci::visibility::event_visibility;
 use crate::cmd::batch::{self, bounded, error_text};
 use crate::cmd::release_tags::{announce, Released};
 use crate::core::npm::pack::Manager;
@@ -795,19 +795,6 @@ fn build_facts(env: &dyn Fn(&str) -> Option<String>) -> BuildFacts {
     BuildFacts::default()
 }
 
-/// `repository.visibility` (or `repository.private`) from the Actions event payload.
-fn event_visibility(path: &Path) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut text = Vec::new();
-    file.take(16 * 1024 * 1024).read_to_end(&mut text).ok()?;
-    let event: Value = serde_json::from_slice(&text).ok()?;
-    let repository = event.get("repository")?;
-    if let Some(v) = repository.get("visibility").and_then(Value::as_str) {
-        return Some(v.to_owned());
-    }
-    repository.get("private").and_then(Value::as_bool).map(|p| if p { "private" } else { "public" }.to_owned())
-}
-
 /// What the preflight of a package established for its upload.
 pub struct Checked {
     registry_url: String,
@@ -1047,7 +1034,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
             ));
         }
         let log_index = bundle.verification_material.tlog_entries.first().map(|e| e.log_index).unwrap_or_default();
-        tlog_url = Some(signer.endpoints().transparency_log_url(log_index));
+        tlog_url = signer.endpoints().transparency_log_url(log_index);
         if signer.trusted_root().is_some() {
             report::info(&format!(
                 "Signed provenance statement ({} form) with the local Sigstore stand-in: a dry run",

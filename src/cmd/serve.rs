@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// trusted root and signing config as targets), for `--tuf-url <URL>/tuf --tuf-root PATH`.
     #[arg(long, value_name = "PATH")]
     pub tuf_root_out: Option<PathBuf>,
+    /// Serve in the form of GitHub's own Sigstore instance (what actions/attest signs with for
+    /// private repositories): the CA (leaves without SCTs) and the TSA only; no transparency
+    /// log, no CT log, and a trusted root and signing config that list neither.
+    #[arg(long)]
+    pub github_instance: bool,
     /// Test and demo knob: issue certificates whose validity ended before they are issued
     /// (notBefore 20 minutes ago, notAfter 10 minutes ago); the log keeps the real time.
     #[arg(long)]
@@ -187,14 +192,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let standin =
-        Standin::start_with_middleware(StandinOptions { listen: args.listen }, layers).await.map_err(|e| {
-            fail_with_hint(
-                ExitKind::Environment,
-                format!("cannot start the local Sigstore stand-in: {e:#}"),
-                "pick a free address with --listen 127.0.0.1:0",
-            )
-        })?;
+    let options = StandinOptions { listen: args.listen };
+    let started = if args.github_instance {
+        Standin::start_github_instance_with_middleware(options, layers).await
+    } else {
+        Standin::start_with_middleware(options, layers).await
+    };
+    let standin = started.map_err(|e| {
+        fail_with_hint(
+            ExitKind::Environment,
+            format!("cannot start the local Sigstore stand-in: {e:#}"),
+            "pick a free address with --listen 127.0.0.1:0",
+        )
+    })?;
     if args.expired_certificates {
         standin.issue_expired_certificates();
         report::info("issuing expired certificates (--expired-certificates)");

@@ -12,6 +12,13 @@ pub const PUBLIC_GOOD_REKOR: &str = "https://rekor.sigstore.dev";
 /// Sigstore public-good staging: Fulcio and Rekor v1.
 pub const STAGING_FULCIO: &str = "https://fulcio.sigstage.dev";
 pub const STAGING_REKOR: &str = "https://rekor.sigstage.dev";
+/// GitHub's own Sigstore instance, which actions/attest signs with for private and internal
+/// repositories: a Fulcio and an RFC 3161 TSA, no transparency log (`@actions/attest`
+/// `endpoints.ts`; the TSA path is the timestamp-authority API's, which sigstore-js appends to
+/// the base URL). Its trust material comes from its own TUF repository.
+pub const GITHUB_FULCIO: &str = "https://fulcio.githubapp.com";
+pub const GITHUB_TSA: &str = "https://timestamp.githubapp.com/api/v1/timestamp";
+pub const GITHUB_TUF: &str = "https://tuf-repo.github.com";
 
 /// Sigstore's TUF repositories and the targets npm-attest takes from them (tuf.md §2).
 pub const PUBLIC_GOOD_TUF: &str = "https://tuf-repo-cdn.sigstore.dev";

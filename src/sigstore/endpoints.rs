@@ -2,17 +2,21 @@
 //! v0.2 (sigstore-protocol.md §2.3).
 
 use crate::core::time::{UnixTime, Validity};
-use crate::core::well_known::{PUBLIC_GOOD_FULCIO, PUBLIC_GOOD_REKOR, STAGING_FULCIO, STAGING_REKOR};
+use crate::core::well_known::{
+    GITHUB_FULCIO, GITHUB_TSA, PUBLIC_GOOD_FULCIO, PUBLIC_GOOD_REKOR, STAGING_FULCIO, STAGING_REKOR,
+};
 use crate::core::wire::trust_root::{Service, ServiceConfig, SigningConfig};
 use crate::error::{fail, fail_with_hint, ExitKind};
 use crate::http::join;
 
-/// The services to sign with: a Fulcio, one transparency log (Rekor v1 or v2) and the
+/// The services to sign with: a Fulcio, one transparency log (Rekor v1 or v2) or none, and the
 /// timestamp authorities (full URLs) whose RFC 3161 timestamps go into each bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     pub fulcio: String,
-    pub rekor: String,
+    /// The transparency log's base URL; `None` for an instance that logs nothing (GitHub's:
+    /// the signature is dated by the TSAs alone).
+    pub rekor: Option<String>,
     /// The log's major API version: 1 (`/api/v1/log/entries`, entries with a SET) or 2
     /// (`/api/v2/log/entries`, time from the TSAs).
     pub rekor_version: u32,
@@ -25,7 +29,7 @@ pub const SUPPORTED_REKOR_VERSIONS: [u32; 2] = [1, 2];
 impl Endpoints {
     /// Fulcio and Rekor v1 at one base URL (the stand-in, or `--sigstore URL`), no TSA.
     pub fn v1(fulcio: String, rekor: String) -> Self {
-        Self { fulcio, rekor, rekor_version: 1, tsa: Vec::new() }
+        Self { fulcio, rekor: Some(rekor), rekor_version: 1, tsa: Vec::new() }
     }
 
     pub fn public_good() -> Self {
@@ -36,6 +40,18 @@ impl Endpoints {
         Self::v1(STAGING_FULCIO.into(), STAGING_REKOR.into())
     }
 
+    /// GitHub's own instance: its Fulcio and TSA, and no transparency log (nothing about a
+    /// private repository is published).
+    pub fn github() -> Self {
+        Self { fulcio: GITHUB_FULCIO.into(), rekor: None, rekor_version: 1, tsa: vec![GITHUB_TSA.into()] }
+    }
+
+    /// The local stand-in in GitHub-instance form at `base`: its CA and TSA, no log.
+    pub fn github_standin(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Self { fulcio: base.to_owned(), rekor: None, rekor_version: 1, tsa: vec![format!("{base}/api/v1/timestamp")] }
+    }
+
     /// The layout of the local stand-in (`serve-sigstore`) at `base`: Fulcio and Rekor v1 at the
     /// base, Rekor v2 under `/rekor-v2`, the TSA at `/api/v1/timestamp`.
     pub fn standin(base: &str, rekor_version: u32) -> Self {
@@ -43,7 +59,7 @@ impl Endpoints {
         match rekor_version {
             2 => Self {
                 fulcio: base.to_owned(),
-                rekor: format!("{base}/rekor-v2"),
+                rekor: Some(format!("{base}/rekor-v2")),
                 rekor_version: 2,
                 tsa: vec![format!("{base}/api/v1/timestamp")],
             },
@@ -52,16 +68,17 @@ impl Endpoints {
     }
 
     /// Where people can look the entry up: search.sigstore.dev for public-good, the log's
-    /// own API otherwise.
-    pub fn transparency_log_url(&self, log_index: i64) -> String {
-        if self.rekor.trim_end_matches('/') == PUBLIC_GOOD_REKOR {
+    /// own API otherwise; `None` for an instance without a log.
+    pub fn transparency_log_url(&self, log_index: i64) -> Option<String> {
+        let rekor = self.rekor.as_deref()?.trim_end_matches('/');
+        Some(if rekor == PUBLIC_GOOD_REKOR {
             format!("https://search.sigstore.dev/?logIndex={log_index}")
         } else if self.rekor_version == 2 {
             // Rekor v2 serves tiles, not entries by index; name the log and the index.
-            format!("{} (log index {log_index})", self.rekor.trim_end_matches('/'))
+            format!("{rekor} (log index {log_index})")
         } else {
-            format!("{}?logIndex={log_index}", join(&self.rekor, "/api/v1/log/entries"))
-        }
+            format!("{}?logIndex={log_index}", join(rekor, "/api/v1/log/entries"))
+        })
     }
 }
 
@@ -132,6 +149,24 @@ pub fn select_endpoints(
         .into_iter()
         .next()
         .ok_or_else(|| fail(ExitKind::BadInput, "signing config names no Fulcio (v1 API) valid now"))?;
+    let tsas =
+        apply_selector(usable(&config.tsa_urls, &[1], now), config.tsa_config.as_ref(), "timestamp authorities")?;
+    // A config that lists no log at all describes an instance that logs nothing (GitHub's):
+    // the TSAs alone date the signature, so there must be one.
+    if config.rekor_tlog_urls.is_empty() && rekor_version.is_none() {
+        if tsas.is_empty() {
+            return Err(fail(
+                ExitKind::BadInput,
+                "signing config names neither a transparency log nor a timestamp authority valid now",
+            ));
+        }
+        return Ok(Endpoints {
+            fulcio: fulcio.url.clone(),
+            rekor: None,
+            rekor_version: 1,
+            tsa: tsas.into_iter().map(|s| s.url).collect(),
+        });
+    }
     let versions: Vec<u32> = match rekor_version {
         Some(v) => vec![v],
         None => SUPPORTED_REKOR_VERSIONS.to_vec(),
@@ -156,8 +191,6 @@ pub fn select_endpoints(
             format!("signing config asks for entries in {} logs; npm-attest writes to one", logs.len()),
         ));
     };
-    let tsas =
-        apply_selector(usable(&config.tsa_urls, &[1], now), config.tsa_config.as_ref(), "timestamp authorities")?;
     if log.major_api_version == 2 && tsas.is_empty() {
         return Err(fail_with_hint(
             ExitKind::BadInput,
@@ -167,7 +200,7 @@ pub fn select_endpoints(
     }
     Ok(Endpoints {
         fulcio: fulcio.url.clone(),
-        rekor: log.url.clone(),
+        rekor: Some(log.url.clone()),
         rekor_version: log.major_api_version,
         tsa: tsas.into_iter().map(|s| s.url).collect(),
     })
@@ -224,7 +257,7 @@ mod tests {
         ];
         with_tsa.tsa_config = Some(ServiceConfig { selector: "ANY".into(), count: None });
         let chosen = select_endpoints(&with_tsa, now, None).unwrap();
-        assert_eq!((chosen.rekor.as_str(), chosen.rekor_version), ("https://rekor-v2", 2));
+        assert_eq!((chosen.rekor.as_deref(), chosen.rekor_version), (Some("https://rekor-v2"), 2));
         assert_eq!(chosen.tsa, vec!["https://tsa".to_owned()], "ANY: the first operator's");
         with_tsa.tsa_config = Some(ServiceConfig { selector: "ALL".into(), count: None });
         assert_eq!(select_endpoints(&with_tsa, now, None).unwrap().tsa.len(), 2, "ALL: one per operator");
@@ -239,9 +272,35 @@ mod tests {
     }
 
     #[test]
+    fn a_signing_config_without_logs_signs_with_timestamps_only() {
+        let now = time::parse_rfc3339("2026-07-01T00:00:00Z").unwrap();
+        let mut config = SigningConfig {
+            media_type: SIGNING_CONFIG_MEDIA_TYPE_V0_2.into(),
+            ca_urls: vec![service("https://fulcio.example", 1, "2025-01-01T00:00:00Z", None, "gh")],
+            oidc_urls: vec![],
+            rekor_tlog_urls: vec![],
+            tsa_urls: vec![service("https://tsa.example/api/v1/timestamp", 1, "2025-01-01T00:00:00Z", None, "gh")],
+            rekor_tlog_config: None,
+            tsa_config: Some(ServiceConfig { selector: "ANY".into(), count: None }),
+        };
+        let chosen = select_endpoints(&config, now, None).unwrap();
+        assert_eq!(chosen.rekor, None);
+        assert_eq!(chosen.tsa, vec!["https://tsa.example/api/v1/timestamp".to_owned()]);
+        // Asking for a log that the config does not have is an error, not a silent no-log.
+        assert!(select_endpoints(&config, now, Some(1)).is_err());
+        // Neither a log nor a TSA: nothing would date the signature.
+        config.tsa_urls.clear();
+        assert!(select_endpoints(&config, now, None).unwrap_err().to_string().contains("neither"));
+    }
+
+    #[test]
     fn transparency_links() {
-        assert_eq!(Endpoints::public_good().transparency_log_url(5), "https://search.sigstore.dev/?logIndex=5");
+        assert_eq!(
+            Endpoints::public_good().transparency_log_url(5).as_deref(),
+            Some("https://search.sigstore.dev/?logIndex=5")
+        );
         let local = Endpoints::v1("http://127.0.0.1:9".into(), "http://127.0.0.1:9/".into());
-        assert_eq!(local.transparency_log_url(0), "http://127.0.0.1:9/api/v1/log/entries?logIndex=0");
+        assert_eq!(local.transparency_log_url(0).as_deref(), Some("http://127.0.0.1:9/api/v1/log/entries?logIndex=0"));
+        assert_eq!(Endpoints::github().transparency_log_url(0), None, "GitHub's instance has no log");
     }
 }

@@ -9,7 +9,9 @@
 //! - **What**: an SLSA provenance statement about this exact tarball (name, version, sha512).
 //! - **Trusted by what**: the trusted root of the instance that signed. The local stand-in's (as
 //!   its TUF repository serves it), a root given with `--trusted-root`, and public-good's (or a
-//!   `--tuf-url` instance's) fresh from TUF are exact: every failure refuses. Only when TUF
+//!   `--tuf-url` instance's, or GitHub's) fresh from TUF are exact: every failure refuses. A
+//!   bundle of GitHub's instance (private repositories) carries no log entry and no SCT: its
+//!   root lists neither a transparency nor a CT log, so the RFC 3161 timestamp dates it. Only when TUF
 //!   could not be used (`--offline` without a cache) is the root the snapshot embedded in the
 //!   binary, which may predate a new log shard: then only a transparency or CT log key it does
 //!   not list yet is tolerated (with a warning), after the signature, subject and identity

@@ -91,6 +91,13 @@ impl SigningSession {
         token: SecretString,
         trusted_logs: Option<Vec<TransparencyLogInstance>>,
     ) -> anyhow::Result<Self> {
+        if endpoints.rekor.is_none() && endpoints.tsa.is_empty() {
+            return Err(fail_with_hint(
+                ExitKind::BadInput,
+                "an instance without a transparency log needs a timestamp authority to date each signature",
+                "pass --tsa-url URL",
+            ));
+        }
         let key = EphemeralKey::generate()?;
         let cert = Self::certify(&http, &endpoints, &token, &key).await?;
         Ok(Self { http, endpoints, token, key, cert: tokio::sync::RwLock::new(cert), trusted_logs, trusted_tsas: None })
@@ -160,6 +167,12 @@ impl SigningSession {
         let (entry, timestamps, dsse_envelope, message_signature) = loop {
             let signed = self.signature(content, &cert, fresh);
             let timestamps = self.timestamps(&signed.signature).await?;
+            // An instance without a log (GitHub's): the timestamps alone date the signature,
+            // and nothing about the signer is published anywhere.
+            // (`open` made sure there is a TSA.)
+            let Some(rekor) = self.endpoints.rekor.as_deref() else {
+                break (None, timestamps, signed.envelope, signed.message);
+            };
             let entry = if self.endpoints.rekor_version == 2 {
                 let request = hashedrekord_v002_request(
                     &signed.v2_digest,
@@ -174,7 +187,7 @@ impl SigningSession {
                     RekorV2Verifier::Certificate(&cert.der),
                     P256_KEY_DETAILS,
                 );
-                match rekor_v2::create_entry(&self.http, &self.endpoints.rekor, &request, &expected).await? {
+                match rekor_v2::create_entry(&self.http, rekor, &request, &expected).await? {
                     rekor_v2::Written::Entry(entry) => *entry,
                     rekor_v2::Written::AlreadyExists if !fresh => {
                         crate::report::debug("Rekor v2 already holds this entry (409); signing again");
@@ -186,11 +199,11 @@ impl SigningSession {
                     }
                 }
             } else {
-                create_log_entry(&self.http, &self.endpoints.rekor, &signed.v1_request, &signed.signature).await?
+                create_log_entry(&self.http, rekor, &signed.v1_request, &signed.signature).await?
             };
-            break (entry, timestamps, signed.envelope, signed.message);
+            break (Some(entry), timestamps, signed.envelope, signed.message);
         };
-        if let Some(tlogs) = &self.trusted_logs {
+        if let (Some(entry), Some(tlogs)) = (&entry, &self.trusted_logs) {
             let checked = match (&dsse_envelope, &message_signature) {
                 (Some(envelope), _) => SignedContent::Dsse { envelope },
                 (None, Some(ms)) => SignedContent::MessageSignature {
@@ -200,7 +213,7 @@ impl SigningSession {
                 },
                 (None, None) => return Err(fail(ExitKind::Internal, "nothing was signed")),
             };
-            tlog::verify_entry(&entry, tlogs, checked, SignerKey::Certificate { der: &cert.der })
+            tlog::verify_entry(entry, tlogs, checked, SignerKey::Certificate { der: &cert.der })
                 .classify(ExitKind::Remote, "Rekor's entry does not verify against the trusted root")?;
         }
         Ok(Bundle {
@@ -209,7 +222,7 @@ impl SigningSession {
                 public_key: None,
                 x509_certificate_chain: None,
                 certificate: Some(X509Certificate { raw_bytes: cert.der }),
-                tlog_entries: vec![entry],
+                tlog_entries: entry.into_iter().collect(),
                 timestamp_verification_data: (!timestamps.is_empty()).then(|| TimestampVerificationData {
                     rfc3161_timestamps: timestamps
                         .into_iter()

@@ -16,9 +16,11 @@ use serde_json::{Map, Value};
 
 use crate::ci::oidc::{self, TokenSource};
 use crate::ci::runner::{actions_issuer, ActionsEnv};
+use crate::ci::visibility::{actions_visibility, is_not_public};
 use crate::clock;
 use crate::core::jwt::certificate_identity;
 use crate::core::jwt::decode_unverified;
+use crate::core::npm::preflight::PreflightError;
 use crate::core::npm::statement::{statement_bytes, Provider};
 use crate::core::verify::{IdentityMatcher, IdentityPolicy, NpmPackage, Policy};
 use crate::core::wire::bundle::{Bundle, IN_TOTO_PAYLOAD_TYPE};
@@ -37,10 +39,14 @@ use crate::standin::{self, Standin, StandinOptions};
 /// The Sigstore instance and identity flags, shared by `attest` and `publish`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SigstoreArgs {
-    /// The Sigstore instance: `public-good`, `local` (an in-process stand-in), or one base URL
-    /// serving both the Fulcio and Rekor APIs (e.g. a running `serve-sigstore`).
-    #[arg(long, value_name = "INSTANCE", default_value = "public-good")]
-    pub sigstore: String,
+    /// The Sigstore instance: `public-good` (Fulcio and Rekor of sigstore.dev, the only one npm
+    /// accepts), `github` (GitHub's own: its Fulcio and timestamp authority, no public log),
+    /// `local` (an in-process stand-in), or one base URL serving both the Fulcio and Rekor APIs
+    /// (e.g. a running `serve-sigstore`) [default: public-good; `github` for `attest
+    /// --upload-to-github` under GitHub Actions in a private or internal repository, as
+    /// actions/attest chooses].
+    #[arg(long, value_name = "INSTANCE")]
+    pub sigstore: Option<String>,
 
     /// Override the Fulcio base URL.
     #[arg(long, value_name = "URL")]
@@ -111,13 +117,33 @@ pub fn capture_env() -> Env {
 #[derive(Debug, Clone)]
 pub enum Instance {
     Remote(Endpoints),
-    Local,
+    /// The in-process stand-in; `github`: in the form of GitHub's instance (a CA and a TSA, no
+    /// log, no CT log).
+    Local {
+        github: bool,
+    },
+}
+
+/// What the bundle is for, which decides the instance and what npm will take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `publish`: npm provenance, which the registry verifies against public-good.
+    NpmPublish,
+    /// `attest`: a bundle file (for npm) and, with `upload_to_github`, an attestation stored
+    /// with GitHub's attestations API.
+    Attest { upload_to_github: bool },
 }
 
 impl SigstoreArgs {
-    pub fn instance(&self) -> anyhow::Result<Instance> {
-        let local = self.dry_run || self.sigstore == "local";
-        if local {
+    /// Whether the stand-in or the instance named is a local one.
+    fn is_local(&self) -> bool {
+        self.dry_run || self.sigstore.as_deref() == Some("local")
+    }
+
+    /// The instance to sign with; `github` is the resolved choice of GitHub's instance (see
+    /// [`choose_github`]) when `--sigstore` names none explicitly.
+    pub fn instance(&self, github: bool) -> anyhow::Result<Instance> {
+        if self.is_local() {
             if self.fulcio_url.is_some()
                 || self.rekor_url.is_some()
                 || !self.tsa_url.is_empty()
@@ -128,7 +154,10 @@ impl SigstoreArgs {
                     "--fulcio-url, --rekor-url, --tsa-url and --signing-config cannot be used with --dry-run or --sigstore local",
                 ));
             }
-            return Ok(Instance::Local);
+            if github && self.rekor_version.is_some() {
+                return Err(no_log_for_github());
+            }
+            return Ok(Instance::Local { github });
         }
         if self.trusted_root_out.is_some() {
             return Err(fail_with_hint(
@@ -137,7 +166,11 @@ impl SigstoreArgs {
                 "use --dry-run, or take the trusted root from the Sigstore instance you sign with",
             ));
         }
-        let mut endpoints = match (&self.signing_config, self.sigstore.as_str()) {
+        let name = self.sigstore.as_deref().unwrap_or(if github { "github" } else { "public-good" });
+        if name == "github" && self.rekor_version.is_some() && self.rekor_url.is_none() {
+            return Err(no_log_for_github());
+        }
+        let mut endpoints = match (&self.signing_config, name) {
             (Some(path), _) => {
                 let bytes = crate::sigstore::trust::read_capped(
                     path,
@@ -167,6 +200,7 @@ impl SigstoreArgs {
                 ))
             }
             (None, "public-good") => Endpoints::public_good(),
+            (None, "github") => Endpoints::github(),
             // A base URL serving all services: a `serve-sigstore` (its Rekor v2 log under /rekor-v2).
             (None, url) => Endpoints::standin(&check_url("--sigstore", url)?, self.rekor_version.unwrap_or(1)),
         };
@@ -174,7 +208,7 @@ impl SigstoreArgs {
             endpoints.fulcio = check_url("--fulcio-url", url)?;
         }
         if let Some(url) = &self.rekor_url {
-            endpoints.rekor = check_url("--rekor-url", url)?;
+            endpoints.rekor = Some(check_url("--rekor-url", url)?);
             endpoints.rekor_version = self.rekor_version.unwrap_or(1);
         }
         if !self.tsa_url.is_empty() {
@@ -192,15 +226,59 @@ impl SigstoreArgs {
     }
 }
 
+fn no_log_for_github() -> anyhow::Error {
+    fail_with_hint(
+        ExitKind::BadInput,
+        "GitHub's Sigstore instance keeps no transparency log: --rekor-version does not apply",
+        "drop --rekor-version, or pass --sigstore public-good",
+    )
+}
+
 fn check_url(flag: &str, text: &str) -> anyhow::Result<String> {
     match url::Url::parse(text) {
         Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(text.trim_end_matches('/').to_owned()),
         _ => Err(fail_with_hint(
             ExitKind::BadInput,
             format!("{flag} {text:?} is not an http(s) URL"),
-            "use `public-good`, `local`, or a base URL such as http://127.0.0.1:8080",
+            "use `public-good`, `github`, `local`, or a base URL such as http://127.0.0.1:8080",
         )),
     }
+}
+
+/// Whether GitHub's own Sigstore instance signs, decided before anything is signed, from the
+/// explicit `--sigstore` (`explicit`), what the bundle is for, and the repository's visibility
+/// (`crate::ci::visibility`).
+///
+/// As actions/attest chooses (`@actions/attest` `endpoints.ts`): an attestation stored with
+/// GitHub from a repository that is not public is signed by GitHub's instance, which publishes
+/// nothing, while public repositories keep public-good. npm itself takes provenance only from
+/// public repositories signed by public-good, so a bundle meant for npm from a private
+/// repository is refused here, before Fulcio (whose CT log is public) hears of it.
+pub fn choose_github(explicit: Option<&str>, purpose: Purpose, visibility: Option<&str>) -> anyhow::Result<bool> {
+    let private = is_not_public(visibility);
+    match (explicit, purpose) {
+        (Some("github"), Purpose::NpmPublish) => Err(fail_with_hint(
+            ExitKind::BadInput,
+            "the npm registry accepts provenance signed by Sigstore public-good only, not by GitHub's instance",
+            "drop --sigstore github (publish signs with public-good), or attest --sigstore github --upload-to-github to store the attestation with GitHub",
+        )),
+        (Some("github"), _) => Ok(true),
+        (_, Purpose::Attest { upload_to_github: false }) if private => Err(private_npm_provenance(visibility)),
+        (None | Some("local"), Purpose::Attest { upload_to_github: true }) => Ok(private),
+        _ => Ok(false),
+    }
+}
+
+/// `attest` without `--upload-to-github` in a repository that is not public: the bundle could
+/// only be npm provenance, which the registry refuses (and public-good would publish the
+/// repository in its logs).
+fn private_npm_provenance(visibility: Option<&str>) -> anyhow::Error {
+    let refusal = PreflightError::PrivateSourceRepository { visibility: visibility.unwrap_or("private").to_owned() };
+    fail_with_hint(
+        ExitKind::Environment,
+        format!("refusing to sign npm provenance: {refusal}"),
+        "pass --upload-to-github to sign with GitHub's Sigstore instance and store the attestation with GitHub (nothing is published), or --sigstore github to only write the bundle; publish to npm with --no-provenance",
+    )
 }
 
 /// Where and as whom to sign, resolved without network access.
@@ -220,13 +298,44 @@ pub struct SignerPlan {
     /// `--tuf-url`), whether to stay offline, and whether to take the endpoints from its
     /// signing config (public-good without explicit URLs).
     tuf: Option<(crate::sigstore::tuf::TufRepository, bool, bool)>,
+    choice: Choice,
+}
+
+/// How the instance was chosen.
+#[derive(Debug)]
+struct Choice {
+    /// What the bundle is for.
+    purpose: Purpose,
+    /// `--sigstore` left the instance to us: then the identity token's `repository_visibility`
+    /// claim is checked against the choice.
+    automatic: bool,
+    /// GitHub's instance (or the stand-in in its form) signs.
+    github: bool,
+    /// The repository's visibility as the Actions event payload states it.
+    visibility: Option<String>,
 }
 
 impl SignerPlan {
     /// Resolves the instance and checks that an identity token is available (a token already
-    /// in hand is checked for shape and expiry too). No network.
+    /// in hand is checked for shape and expiry too), for npm provenance (`publish`). No network.
     pub fn new(args: &SigstoreArgs, env: Env) -> anyhow::Result<Self> {
-        let instance = args.instance()?;
+        Self::for_purpose(args, env, Purpose::NpmPublish)
+    }
+
+    /// [`SignerPlan::new`] for a bundle made for `purpose`: under GitHub Actions the
+    /// repository's visibility chooses the instance ([`choose_github`]).
+    pub fn for_purpose(args: &SigstoreArgs, env: Env, purpose: Purpose) -> anyhow::Result<Self> {
+        let visibility = actions_visibility(&|key: &str| env.get(key).cloned());
+        // `--dry-run` signs with the stand-in in the form of the instance chosen here.
+        let explicit = args.sigstore.as_deref();
+        let github = choose_github(explicit, purpose, visibility.as_deref())?;
+        if github {
+            report::debug(&format!(
+                "signing with GitHub's Sigstore instance{}",
+                if explicit.is_some() { "" } else { " (the repository is not public)" }
+            ));
+        }
+        let instance = args.instance(github)?;
         let lookup = |key: &str| env.get(key).cloned();
         let (token_source, local_token) = match &instance {
             Instance::Remote(_) => {
@@ -236,7 +345,7 @@ impl SignerPlan {
                 }
                 (Some(source), None)
             }
-            Instance::Local => {
+            Instance::Local { .. } => {
                 if let Some(token) = &args.identity_token {
                     report::mask(token);
                 }
@@ -246,10 +355,17 @@ impl SignerPlan {
         // Public-good's trust (and signing config) comes from its TUF repository; with
         // --fulcio-url/--rekor-url the services are someone else's, whose trust only
         // --tuf-url (or --trusted-root) names.
-        let public_good = args.sigstore == "public-good" && args.fulcio_url.is_none() && args.rekor_url.is_none();
+        // GitHub's instance: its own TUF repository (tuf-repo.github.com, from the root embedded
+        // in npm-attest), or --tuf-url.
+        let name = args.sigstore.as_deref().unwrap_or(if github { "github" } else { "public-good" });
+        let own_services = args.fulcio_url.is_none() && args.rekor_url.is_none();
+        let public_good = name == "public-good" && own_services;
         let tuf = match &instance {
             Instance::Remote(_) if public_good || args.tuf.tuf_url.is_some() => {
                 Some((args.tuf.repository()?, args.tuf.offline, public_good))
+            }
+            Instance::Remote(_) if name == "github" && own_services => {
+                Some((crate::sigstore::tuf::TufRepository::github(), args.tuf.offline, false))
             }
             _ => None,
         };
@@ -261,11 +377,44 @@ impl SignerPlan {
             local_token,
             env,
             tuf,
+            choice: Choice {
+                purpose,
+                automatic: matches!(args.sigstore.as_deref(), None | Some("local")),
+                github,
+                visibility,
+            },
         })
     }
 
     pub fn is_local(&self) -> bool {
-        matches!(self.instance, Instance::Local)
+        matches!(self.instance, Instance::Local { .. })
+    }
+
+    /// With the identity token in hand: its `repository_visibility` claim (signed by GitHub,
+    /// and what Fulcio certifies) must not contradict an automatic choice of public-good made
+    /// from the event payload. Nothing has reached Sigstore yet.
+    fn check_token_visibility(choice: &Choice, claims: &Map<String, Value>) -> anyhow::Result<()> {
+        let claimed = claims.get("repository_visibility").and_then(Value::as_str);
+        if choice.github || !choice.automatic || !is_not_public(claimed) {
+            return Ok(());
+        }
+        match choice.purpose {
+            Purpose::Attest { upload_to_github: true } => Err(fail_with_hint(
+                ExitKind::Environment,
+                format!(
+                    "the identity token says the repository is {}, but the event payload said {}: not signing with public-good, which would publish it",
+                    claimed.unwrap_or_default(),
+                    choice.visibility.as_deref().unwrap_or("nothing")
+                ),
+                "pass --sigstore github to sign with GitHub's instance",
+            )),
+            Purpose::Attest { upload_to_github: false } => Err(private_npm_provenance(claimed)),
+            Purpose::NpmPublish => {
+                let refusal =
+                    PreflightError::PrivateSourceRepository { visibility: claimed.unwrap_or_default().to_owned() };
+                Err(fail_with_hint(ExitKind::Environment, format!("refusing to publish: {refusal}"), refusal.hint()))
+            }
+        }
     }
 
     /// Fetches the token (or mints one on the local stand-in) and gets the first certificate.
@@ -279,6 +428,7 @@ impl SignerPlan {
                 let token = oidc::fetch(&http, source).await?;
                 inspect_token(&token, described)?;
                 let identity = decode_unverified(token.expose()).map(|jwt| jwt.claims).unwrap_or_default();
+                Self::check_token_visibility(&self.choice, &identity)?;
                 let mut endpoints = endpoints;
                 let trust = match (&self.trusted_root, &self.tuf) {
                     (Some(path), _) => exact_trust(path)?,
@@ -320,13 +470,19 @@ impl SignerPlan {
                 };
                 Ok(Signer { session, standin: None, local_trust: None, statement_env: self.env, trust, expected })
             }
-            Instance::Local => {
-                let standin =
-                    Standin::start(StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) }).await.map_err(
-                        |e| fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}")),
-                    )?;
+            Instance::Local { github } => {
+                let options = StandinOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)) };
+                let started =
+                    if github { Standin::start_github_instance(options).await } else { Standin::start(options).await };
+                let standin = started.map_err(|e| {
+                    fail(ExitKind::Internal, format!("cannot start the local Sigstore stand-in: {e:#}"))
+                })?;
                 let base = standin.base_url().to_owned();
-                let endpoints = Endpoints::standin(&base, self.rekor_version);
+                let endpoints = if github {
+                    Endpoints::github_standin(&base)
+                } else {
+                    Endpoints::standin(&base, self.rekor_version)
+                };
                 let (token, described, claims) = match self.local_token {
                     // A token made elsewhere (e.g. `serve-sigstore --token-out`): its claims fill
                     // in for unset variables just like minted ones.
@@ -350,7 +506,11 @@ impl SignerPlan {
                     }
                     None => {
                         let lookup = |key: &str| self.env.get(key).cloned();
-                        let claims = standin::github_actions_claims(&lookup, clock::now()?);
+                        let mut claims = standin::github_actions_claims(&lookup, clock::now()?);
+                        // The visibility GitHub would certify: the event payload's, when it says.
+                        if let Some(visibility) = &self.choice.visibility {
+                            claims.insert("repository_visibility".into(), Value::String(visibility.clone()));
+                        }
                         report::info(&dry_run_identity(&claims, &lookup));
                         let token = standin.mint_token(claims.clone());
                         report::mask(&token);
@@ -630,9 +790,36 @@ mod tests {
     }
 
     #[test]
+    fn the_instance_follows_visibility_only_for_attestations_stored_with_github() {
+        let upload = Purpose::Attest { upload_to_github: true };
+        let file_only = Purpose::Attest { upload_to_github: false };
+        // Like actions/attest: private and internal repositories sign with GitHub's instance.
+        assert!(choose_github(None, upload, Some("private")).unwrap());
+        assert!(choose_github(None, upload, Some("internal")).unwrap());
+        assert!(!choose_github(None, upload, Some("public")).unwrap());
+        // Unknown visibility (outside Actions): public-good, as before.
+        assert!(!choose_github(None, upload, None).unwrap());
+        // An explicit choice wins.
+        assert!(!choose_github(Some("public-good"), upload, Some("private")).unwrap());
+        assert!(choose_github(Some("github"), upload, Some("public")).unwrap());
+        assert!(choose_github(Some("github"), file_only, Some("private")).unwrap());
+        // A bundle only npm could use, from a private repository: refused before signing.
+        let refusal = crate::error::render(&choose_github(None, file_only, Some("private")).unwrap_err());
+        assert!(
+            refusal.contains("the source repository is private") && refusal.contains("--upload-to-github"),
+            "{refusal}"
+        );
+        assert!(choose_github(Some("public-good"), file_only, Some("internal")).is_err());
+        assert!(!choose_github(None, file_only, Some("public")).unwrap());
+        // npm takes public-good provenance only.
+        assert!(choose_github(Some("github"), Purpose::NpmPublish, Some("public")).is_err());
+        assert!(!choose_github(None, Purpose::NpmPublish, Some("private")).unwrap(), "publish's preflight refuses it");
+    }
+
+    #[test]
     fn local_and_remote_flags_do_not_mix() {
         let args = SigstoreArgs {
-            sigstore: "local".into(),
+            sigstore: Some("local".into()),
             fulcio_url: Some("http://127.0.0.1:1".into()),
             rekor_url: None,
             rekor_version: None,
@@ -644,15 +831,27 @@ mod tests {
             trusted_root: None,
             tuf: Default::default(),
         };
-        assert!(args.instance().is_err());
-        let remote = SigstoreArgs { sigstore: "ftp://x".into(), fulcio_url: None, ..args.clone() };
-        assert!(remote.instance().is_err());
+        assert!(args.instance(false).is_err());
+        let remote = SigstoreArgs { sigstore: Some("ftp://x".into()), fulcio_url: None, ..args.clone() };
+        assert!(remote.instance(false).is_err());
         let root_out = SigstoreArgs {
-            sigstore: "public-good".into(),
+            sigstore: Some("public-good".into()),
             fulcio_url: None,
             trusted_root_out: Some("r.json".into()),
-            ..args
+            ..args.clone()
         };
-        assert!(root_out.instance().is_err());
+        assert!(root_out.instance(false).is_err());
+        // GitHub's instance: its Fulcio and TSA, no log; a Rekor version makes no sense there.
+        let github = SigstoreArgs { sigstore: Some("github".into()), fulcio_url: None, ..args.clone() };
+        match github.instance(false).unwrap() {
+            Instance::Remote(endpoints) => assert_eq!(endpoints, Endpoints::github()),
+            other => panic!("{other:?}"),
+        }
+        let with_version = SigstoreArgs { rekor_version: Some(2), ..github };
+        assert!(with_version.instance(false).is_err());
+        // The automatic choice: no --sigstore, chosen GitHub.
+        let automatic = SigstoreArgs { sigstore: None, fulcio_url: None, ..args };
+        assert!(matches!(automatic.instance(true).unwrap(), Instance::Remote(e) if e == Endpoints::github()));
+        assert!(matches!(automatic.instance(false).unwrap(), Instance::Remote(e) if e == Endpoints::public_good()));
     }
 }

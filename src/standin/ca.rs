@@ -171,8 +171,9 @@ impl CertificateAuthority {
         vec![pem_encode("CERTIFICATE", &self.intermediate_der), pem_encode("CERTIFICATE", &self.root_der)]
     }
 
-    /// Issues a leaf for `request`, with an SCT from `ct` embedded (RFC 6962 §3.2-3.3).
-    pub(crate) fn issue(&self, request: &LeafRequest<'_>, ct: &CtLog) -> Result<Vec<u8>, CaError> {
+    /// Issues a leaf for `request`, with an SCT from `ct` embedded (RFC 6962 §3.2-3.3); without
+    /// `ct` (GitHub's instance keeps no CT log) the leaf carries no SCT.
+    pub(crate) fn issue(&self, request: &LeafRequest<'_>, ct: Option<&CtLog>) -> Result<Vec<u8>, CaError> {
         let spki = SubjectPublicKeyInfoOwned::from_der(request.spki_der)
             .map_err(|e| CaError::BadPublicKey { reason: e.to_string() })?;
         let mut extensions = leaf_extensions(request.principal, &key_identifier(&spki), &self.intermediate_ski)?;
@@ -184,6 +185,9 @@ impl CertificateAuthority {
             spki,
             extensions.clone(),
         )?;
+        let Some(ct) = ct else {
+            return sign_certificate(&self.intermediate_key, leaf);
+        };
 
         // RFC 6962 §3.2: the precertificate's TBS is the final TBS without the SCT list. The
         // SCT extension goes last, so removing it from the final TBS yields exactly these bytes.

@@ -119,6 +119,32 @@ impl Standin {
         options: StandinOptions,
         layers: Vec<Arc<dyn Middleware>>,
     ) -> anyhow::Result<Standin> {
+        Self::start_inner(options, layers, false).await
+    }
+
+    /// Starts the stand-in in the form of GitHub's own Sigstore instance (the one actions/attest
+    /// signs with for private repositories): a CA whose leaves carry no SCT and a TSA; no
+    /// transparency log (its routes answer 404) and no CT log. The trusted root lists only the
+    /// CA and the TSA, with scheme-less URIs as GitHub's does, and the signing config only
+    /// their URLs.
+    pub async fn start_github_instance(options: StandinOptions) -> anyhow::Result<Standin> {
+        Self::start_inner(options, Vec::new(), true).await
+    }
+
+    /// [`Standin::start_github_instance`] with middleware layers (see
+    /// [`Standin::start_with_middleware`]).
+    pub async fn start_github_instance_with_middleware(
+        options: StandinOptions,
+        layers: Vec<Arc<dyn Middleware>>,
+    ) -> anyhow::Result<Standin> {
+        Self::start_inner(options, layers, true).await
+    }
+
+    async fn start_inner(
+        options: StandinOptions,
+        layers: Vec<Arc<dyn Middleware>>,
+        github_instance: bool,
+    ) -> anyhow::Result<Standin> {
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.listen))?;
@@ -168,10 +194,19 @@ impl Standin {
             .create(&genesis_v2_request(&base_url)?)
             .map_err(|e| anyhow::anyhow!("cannot log the Rekor v2 genesis entry: {e}"))?;
 
-        let mut trusted_root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
-        add_rekor_v2_and_tsa(&mut trusted_root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
-        let signing_config = build_signing_config(&base_url, valid_from);
-        let signing_config_v2 = build_signing_config_v2(&base_url, &rekor_v2_url, valid_from);
+        let (trusted_root, signing_config, signing_config_v2) = if github_instance {
+            let root = build_github_trusted_root(&local.to_string(), &ca, &tsa, valid_from);
+            let config = build_github_signing_config(&base_url, valid_from);
+            (root, config.clone(), config)
+        } else {
+            let mut root = build_trusted_root(&base_url, &ca, &ct, &log, valid_from);
+            add_rekor_v2_and_tsa(&mut root, &rekor_v2_url, &log_v2, &tsa, &base_url, valid_from);
+            (
+                root,
+                build_signing_config(&base_url, valid_from),
+                build_signing_config_v2(&base_url, &rekor_v2_url, valid_from),
+            )
+        };
         let tuf = tuf::Repository::new(
             &[
                 (crate::core::well_known::TUF_TRUSTED_ROOT_TARGET, serde_json::to_vec_pretty(&trusted_root)?),
@@ -192,6 +227,7 @@ impl Standin {
             random: random_serial,
             expired_certificates: std::sync::atomic::AtomicBool::new(false),
             tuf: Mutex::new(tuf),
+            github_instance,
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app.clone(), layers, rx));
@@ -422,6 +458,57 @@ fn add_rekor_v2_and_tsa(
     });
     root.timestamp_authorities
         .push(tsa.trusted_entry(format!("{base_url}/api/v1/timestamp"), &valid_from.to_rfc3339()));
+}
+
+/// GitHub's instance in miniature: the CA (leaves without SCTs) and the TSA, no transparency or
+/// CT log. The URIs have no scheme, as in GitHub's own `trusted_root.json` (`host:port` here).
+fn build_github_trusted_root(
+    authority: &str,
+    ca: &ca::CertificateAuthority,
+    tsa: &tsa::TimestampAuthority,
+    valid_from: UnixTime,
+) -> TrustedRoot {
+    let valid_for = TimeRange { start: Some(valid_from.to_rfc3339()), end: None };
+    TrustedRoot {
+        media_type: TRUSTED_ROOT_MEDIA_TYPE_V0_1.to_owned(),
+        tlogs: Vec::new(),
+        certificate_authorities: vec![CaEntry {
+            subject: DistinguishedName {
+                organization: "npm-attest.local".to_owned(),
+                common_name: "npm-attest-local GitHub-instance".to_owned(),
+            },
+            uri: authority.to_owned(),
+            cert_chain: CertChain {
+                certificates: vec![
+                    X509Certificate { raw_bytes: ca.intermediate_der().to_vec() },
+                    X509Certificate { raw_bytes: ca.root_der().to_vec() },
+                ],
+            },
+            valid_for: Some(valid_for),
+            operator: None,
+        }],
+        ctlogs: Vec::new(),
+        timestamp_authorities: vec![tsa.trusted_entry(authority.to_owned(), &valid_from.to_rfc3339())],
+    }
+}
+
+/// The CA and the TSA only: a signer following it writes no log entry.
+fn build_github_signing_config(base_url: &str, valid_from: UnixTime) -> SigningConfig {
+    let service = |url: String| Service {
+        url,
+        major_api_version: 1,
+        valid_for: TimeRange { start: Some(valid_from.to_rfc3339()), end: None },
+        operator: "local".to_owned(),
+    };
+    SigningConfig {
+        media_type: SIGNING_CONFIG_MEDIA_TYPE_V0_2.to_owned(),
+        ca_urls: vec![service(base_url.to_owned())],
+        oidc_urls: Vec::new(),
+        rekor_tlog_urls: Vec::new(),
+        tsa_urls: vec![service(format!("{base_url}/api/v1/timestamp"))],
+        rekor_tlog_config: None,
+        tsa_config: Some(ServiceConfig { selector: "ANY".to_owned(), count: None }),
+    }
 }
 
 /// Fulcio v1, Rekor v2 and the TSA (v1 API), selectors ANY.

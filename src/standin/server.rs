@@ -90,6 +90,9 @@ pub(crate) struct App {
     pub(crate) expired_certificates: std::sync::atomic::AtomicBool,
     /// The TUF repository serving the trusted root and signing config under `/tuf/`.
     pub(crate) tuf: Mutex<crate::standin::tuf::Repository>,
+    /// In the form of GitHub's instance: leaves without SCTs, and no transparency log (its
+    /// routes answer 404, so nothing can be logged).
+    pub(crate) github_instance: bool,
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
@@ -132,6 +135,9 @@ impl App {
 
     fn route(&self, request: &ApiRequest) -> Response<Full<Bytes>> {
         let path = request.path.split('?').next().unwrap_or_default().trim_end_matches('/');
+        if self.github_instance && (path.starts_with("/api/v1/log") || path.starts_with("/rekor-v2")) {
+            return rekor_error(StatusCode::NOT_FOUND, "this instance keeps no transparency log");
+        }
         match (&request.method, path) {
             (&Method::POST, "/api/v2/signingCert") => self.signing_cert(request),
             (&Method::GET, "/api/v2/trustBundle") => {
@@ -221,7 +227,8 @@ impl App {
             now
         };
         let leaf = LeafRequest { spki_der: key.spki_der(), principal: &principal, now, not_before, serial };
-        match self.ca.issue(&leaf, &self.ct) {
+        let ct = (!self.github_instance).then_some(&self.ct);
+        match self.ca.issue(&leaf, ct) {
             Ok(der) => {
                 let mut certificates = vec![pem_encode("CERTIFICATE", &der)];
                 certificates.extend(self.ca.chain_pem());

@@ -5,6 +5,10 @@
 //
 //   verify-js.mjs --bundle B --trusted-root R [--tarball T --name N --version V]
 //                 [--artifact F] --san SAN_or_/regex/ --issuer ISS
+//                 [--tlog-threshold N] [--ctlog-threshold N]
+//
+// The thresholds default to 1 (npm's policy); 0 and 0 verify a bundle of GitHub's own
+// instance (no transparency log, no CT log: the RFC 3161 timestamp dates the signature).
 
 import { parseArgs } from 'node:util';
 
@@ -23,6 +27,8 @@ await run(async () => {
         artifact: { type: 'string' },
         san: { type: 'string' },
         issuer: { type: 'string' },
+        'tlog-threshold': { type: 'string' },
+        'ctlog-threshold': { type: 'string' },
       },
       strict: true,
     }));
@@ -32,6 +38,11 @@ await run(async () => {
   for (const flag of ['bundle', 'trusted-root', 'san', 'issuer']) {
     if (!values[flag]) throw new UsageError(`--${flag} is required`);
   }
+  const threshold = (flag) => {
+    if (values[flag] === undefined) return 1;
+    if (!/^[0-9]+$/.test(values[flag])) throw new UsageError(`--${flag} must be a whole number`);
+    return Number(values[flag]);
+  };
   const npm = [values.tarball, values.name, values.version];
   if (npm.some(Boolean) && !npm.every(Boolean)) {
     throw new UsageError('--tarball, --name and --version go together');
@@ -61,8 +72,8 @@ await run(async () => {
   const signer = await peer('sigstore', () => {
     const entity = sigstore.verify.toSignedEntity(bundle, artifact);
     const verifier = new sigstore.verify.Verifier(trustMaterial, {
-      tlogThreshold: 1,
-      ctlogThreshold: 1,
+      tlogThreshold: threshold('tlog-threshold'),
+      ctlogThreshold: threshold('ctlog-threshold'),
       timestampThreshold: 1,
     });
     return verifier.verify(entity, {

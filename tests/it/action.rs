@@ -957,7 +957,7 @@ fn action_yml_declares_the_interface_and_maps_inputs_through_env() {
         ("bundle-path", ""),
         ("upload-to-github", "false"),
         ("github-token", "${{ github.token }}"),
-        ("sigstore", "public-good"),
+        ("sigstore", ""),
     ];
     for (name, default) in expected_inputs {
         let input = inputs.get(name).unwrap_or_else(|| panic!("missing input {name}"));

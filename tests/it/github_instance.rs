@@ -68,6 +68,43 @@ fn a_github_instance_bundle_is_refused_against_the_public_good_root() {
     args.push(ASSET);
     let out = run_in(dir.path(), &args, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The refusal says where such bundles are trusted.
+    assert!(stderr(&out).contains("pass --tuf-github"), "{}", stderr(&out));
+}
+
+#[test]
+fn tuf_github_takes_githubs_trusted_root_and_offline_its_embedded_snapshot() {
+    // run_in sets --offline (NPM_ATTEST_OFFLINE) with an empty cache: the embedded snapshot of
+    // GitHub's trusted root is used, and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, _) = copy_of(dir.path(), RELEASE_BUNDLE);
+    let mut args = vec!["verify", "--tuf-github", "--bundle", bundle.to_str().unwrap()];
+    args.extend(GH_RELEASE_POLICY);
+    args.push(ASSET);
+    let out = run_in(dir.path(), &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("GitHub Sigstore instance's trusted root embedded"), "{}", stderr(&out));
+    // GitHub's trust does not verify public-good bundles.
+    let public = data("sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json");
+    let out = run_in(
+        dir.path(),
+        &[
+            "verify",
+            "--tuf-github",
+            "--bundle",
+            public.to_str().unwrap(),
+            "--certificate-identity-regexp",
+            ".*",
+            "--certificate-oidc-issuer-regexp",
+            ".*",
+            data("sigstore-conformance/bundle-verify/a.txt").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // It names a repository: it cannot be combined with a root file or another repository.
+    let out = run_in(dir.path(), &["verify", "--tuf-github", "--tuf-staging", "--bundle", "x", "y"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]

@@ -200,6 +200,15 @@ pub(crate) fn sigstore_js_verify(case: &VerifyCase<'_>) -> Result<Facts, Rejecti
     answer(cmd)
 }
 
+/// [`sigstore_js_verify`] as a verifier of GitHub's own instance does: no transparency log
+/// entry and no SCT required (thresholds 0), one RFC 3161 timestamp.
+pub(crate) fn sigstore_js_verify_timestamps_only(case: &VerifyCase<'_>) -> Result<Facts, Rejection> {
+    let mut cmd = node_command("verify-js.mjs");
+    verify_args(&mut cmd, case);
+    cmd.args(["--tlog-threshold", "0", "--ctlog-threshold", "0"]);
+    answer(cmd)
+}
+
 /// The same checks with the sigstore-js copy bundled inside the machine's npm CLI
 /// (`$(npm root -g)/npm/node_modules`): what `npm publish --provenance-file` and
 /// `npm audit signatures` run, at whatever version that npm ships.

@@ -25,6 +25,7 @@ mod network;
 mod npm_package;
 mod pack;
 mod policy;
+mod private_repo;
 mod publish;
 mod registry;
 mod rekor_v2;

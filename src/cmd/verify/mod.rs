@@ -42,7 +42,7 @@ pub struct VerifyArgs {
     pub lockfile: Option<PathBuf>,
     /// A trusted_root.json to use as it is, instead of the one TUF serves (public-good, or
     /// --tuf-url).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["tuf_url", "tuf_staging"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tuf_url", "tuf_staging", "tuf_github"])]
     pub trusted_root: Option<PathBuf>,
     #[command(flatten)]
     pub tuf: crate::sigstore::tuf::TufArgs,
@@ -384,8 +384,31 @@ pub fn verify(
                 "this bundle was made by a dry run; pass --trusted-root PATH with the trusted_root.json written beside it",
             );
         }
+        let trusts_github = trust.certificate_authorities.iter().any(|ca| ca.uri.contains(GITHUB_FULCIO_HOST));
+        if e.blame() == Blame::Failed && made_by_githubs_instance(bundle) && !trusts_github {
+            return fail_with_hint(
+                kind,
+                message,
+                "this bundle comes from GitHub's own Sigstore instance (private repositories, release attestations), which this trusted root does not cover: pass --tuf-github (as gh attestation verify picks it), or --trusted-root with GitHub's trusted_root.json",
+            );
+        }
         fail(kind, message)
     })
+}
+
+/// GitHub's Fulcio, as GitHub's trusted root names its certificate authorities.
+const GITHUB_FULCIO_HOST: &str = "fulcio.githubapp.com";
+
+/// Whether the bundle's leaf was issued by GitHub's Fulcio (`O=GitHub, Inc., CN=Fulcio
+/// Intermediate ...`), for the hint only: the verifier decides trust.
+fn made_by_githubs_instance(bundle: &Bundle) -> bool {
+    let material = &bundle.verification_material;
+    let leaf = material
+        .certificate
+        .as_ref()
+        .or_else(|| material.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()));
+    leaf.and_then(|cert| crate::core::verify::x509::issuer_text(&cert.raw_bytes))
+        .is_some_and(|issuer| issuer.contains("O=GitHub") && issuer.contains("CN=Fulcio Intermediate"))
 }
 
 /// The trusted root `verify` checks against: `--trusted-root FILE` as it is, else

@@ -85,8 +85,11 @@ impl PreflightError {
             Self::UnsupportedRunner { .. } => {
                 "run the publish job on a GitHub-hosted runner (runs-on: ubuntu-latest), or publish with --no-provenance".into()
             }
+            // A private repository can keep provenance, just not on npm: `attest
+            // --upload-to-github` signs with GitHub's own Sigstore instance (no public log) and
+            // stores the bundle in GitHub's attestation store, as actions/attest does.
             Self::PrivateSourceRepository { .. } => {
-                "publish with --no-provenance, or make the source repository public".into()
+                "publish with --no-provenance (or make the source repository public); for provenance that stays private, attest with --upload-to-github, which signs with GitHub's Sigstore instance and stores the attestation with GitHub".into()
             }
             Self::AccessNotPublic { .. } => "pass --access public (or publish with --no-provenance)".into(),
         }
@@ -165,7 +168,9 @@ mod tests {
         let self_hosted = BuildFacts { runner_environment: Some("self-hosted".into()), ..facts.clone() };
         assert!(matches!(check_provenance(&ok, &self_hosted), Err(PreflightError::UnsupportedRunner { .. })));
         let private = BuildFacts { repository_visibility: Some("private".into()), ..facts.clone() };
-        assert!(matches!(check_provenance(&ok, &private), Err(PreflightError::PrivateSourceRepository { .. })));
+        let refusal = check_provenance(&ok, &private).unwrap_err();
+        assert!(matches!(refusal, PreflightError::PrivateSourceRepository { .. }));
+        assert!(refusal.hint().contains("--no-provenance") && refusal.hint().contains("--upload-to-github"));
         // Unknown facts are not checked.
         assert_eq!(check_provenance(&manifest(json!({})), &BuildFacts::default()), Ok(()));
     }

@@ -337,6 +337,12 @@ pub fn has_precert_signing_eku(der: &[u8]) -> Result<bool, CertificateError> {
     Ok(false)
 }
 
+/// A certificate's issuer Name as RFC 4514 text (`CN=...,O=...`), or `None` if it does not
+/// parse. For messages only: trust decisions compare DER.
+pub fn issuer_text(der: &[u8]) -> Option<String> {
+    Certificate::from_der(der).ok().map(|cert| cert.tbs_certificate.issuer.to_string())
+}
+
 /// The subject Name (DER) and SubjectPublicKeyInfo (DER) of a certificate.
 pub fn subject_and_spki(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CertificateError> {
     let cert = Certificate::from_der(der).map_err(|e| CertificateError::NotDer { reason: e.to_string() })?;

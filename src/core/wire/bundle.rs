@@ -36,7 +36,9 @@ pub struct VerificationMaterial {
     pub x509_certificate_chain: Option<X509CertificateChain>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<X509Certificate>,
-    #[serde(default)]
+    /// Empty for a bundle dated by timestamps alone, and then left out as protobuf JSON leaves
+    /// out empty repeated fields (GitHub's instance writes no `tlogEntries`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tlog_entries: Vec<TransparencyLogEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_verification_data: Option<TimestampVerificationData>,

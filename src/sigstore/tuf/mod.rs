@@ -55,10 +55,15 @@ pub const CACHE_MAX_AGE_VARIABLE: &str = "NPM_ATTEST_TUF_CACHE_MAX_AGE";
 
 const PRODUCTION_ROOT: &[u8] = include_bytes!("../roots/public-good-production.root.json");
 const STAGING_ROOT: &[u8] = include_bytes!("../roots/public-good-staging.root.json");
+/// GitHub's TUF root (version 9), the first link of tuf-repo.github.com's root chain.
+const GITHUB_ROOT: &[u8] = include_bytes!("../roots/github.root.json");
 const PRODUCTION_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/public-good-production.json");
 const STAGING_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/public-good-staging.json");
 const PRODUCTION_SIGNING_CONFIG: &[u8] = include_bytes!("../roots/public-good-production.signing_config.json");
 const STAGING_SIGNING_CONFIG: &[u8] = include_bytes!("../roots/public-good-staging.signing_config.json");
+/// GitHub's trusted root (its TUF target `trusted_root.json`). GitHub's repository serves no
+/// signing config: the signer names GitHub's services itself.
+const GITHUB_TRUSTED_ROOT: &[u8] = include_bytes!("../roots/github.json");
 const SNAPSHOT_DATES: &str = include_str!("../roots/snapshot.json");
 const MAX_ROOT_FILE: u64 = 512_000;
 /// The file in a cache directory recording the last successful online refresh (Unix seconds).
@@ -76,8 +81,13 @@ pub struct TufArgs {
     #[arg(long, value_name = "FILE", requires = "tuf_url")]
     pub tuf_root: Option<PathBuf>,
     /// Use Sigstore's staging TUF repository (https://tuf-repo-cdn.sigstage.dev).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tuf_github")]
     pub tuf_staging: bool,
+    /// Use GitHub's own Sigstore instance's TUF repository (https://tuf-repo.github.com), whose
+    /// trusted root verifies attestations from private repositories and GitHub's release
+    /// attestations (as `gh attestation verify` picks it).
+    #[arg(long, conflicts_with = "tuf_url")]
+    pub tuf_github: bool,
     /// Make no network request for trust material: use the TUF cache (re-verified), or else the
     /// trusted root embedded in this binary, and say which and how old.
     #[arg(long, env = "NPM_ATTEST_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
@@ -89,6 +99,7 @@ impl TufArgs {
         match (&self.tuf_url, &self.tuf_root) {
             (Some(url), Some(root)) => TufRepository::custom(url, root),
             _ if self.tuf_staging => Ok(TufRepository::staging()),
+            _ if self.tuf_github => Ok(TufRepository::github()),
             _ => Ok(TufRepository::production()),
         }
     }
@@ -109,7 +120,7 @@ pub struct TufRepository {
 struct Embedded {
     name: &'static str,
     trusted_root: &'static [u8],
-    signing_config: &'static [u8],
+    signing_config: Option<&'static [u8]>,
 }
 
 impl TufRepository {
@@ -120,7 +131,7 @@ impl TufRepository {
             embedded: Some(Embedded {
                 name: "production",
                 trusted_root: PRODUCTION_TRUSTED_ROOT,
-                signing_config: PRODUCTION_SIGNING_CONFIG,
+                signing_config: Some(PRODUCTION_SIGNING_CONFIG),
             }),
             cache: true,
         }
@@ -133,8 +144,19 @@ impl TufRepository {
             embedded: Some(Embedded {
                 name: "staging",
                 trusted_root: STAGING_TRUSTED_ROOT,
-                signing_config: STAGING_SIGNING_CONFIG,
+                signing_config: Some(STAGING_SIGNING_CONFIG),
             }),
+            cache: true,
+        }
+    }
+
+    /// GitHub's Sigstore instance (tuf-repo.github.com), trusted from its embedded root; offline
+    /// with no cache, the embedded snapshot of its trusted root (it has no signing config).
+    pub fn github() -> Self {
+        Self {
+            url: crate::core::well_known::GITHUB_TUF.into(),
+            root: GITHUB_ROOT.to_vec(),
+            embedded: Some(Embedded { name: "github", trusted_root: GITHUB_TRUSTED_ROOT, signing_config: None }),
             cache: true,
         }
     }
@@ -515,8 +537,8 @@ fn embedded(repository: &TufRepository, names: &[&str], cache_error: &sigstore_t
     for name in names {
         if *name == TRUSTED_ROOT_TARGET {
             targets.insert((*name).to_owned(), embedded.trusted_root.to_vec());
-        } else if *name == SIGNING_CONFIG_TARGET {
-            targets.insert((*name).to_owned(), embedded.signing_config.to_vec());
+        } else if let (true, Some(config)) = (*name == SIGNING_CONFIG_TARGET, embedded.signing_config) {
+            targets.insert((*name).to_owned(), config.to_vec());
         }
     }
     let fetched = Fetched {
@@ -528,8 +550,11 @@ fn embedded(repository: &TufRepository, names: &[&str], cache_error: &sigstore_t
     // Said, not warned: --offline asked for exactly this (the command's own output says when a
     // bundle does not verify against it).
     report::info(&format!(
-        "--offline: {why}; using the Sigstore {} trusted root embedded in npm-attest, taken from TUF on {date}{}",
-        embedded.name,
+        "--offline: {why}; using the {} trusted root embedded in npm-attest, taken from TUF on {date}{}",
+        match embedded.name {
+            "github" => "GitHub Sigstore instance's".to_owned(),
+            name => format!("Sigstore {name}"),
+        },
         days_since(&date).map(|d| format!(" ({d} days ago)")).unwrap_or_default()
     ));
     Ok(fetched)
@@ -690,6 +715,8 @@ mod tests {
         let github = include_bytes!("../../../tests/data/tuf/github-root.json").to_vec();
         let repo = TufRepository::from_root_bytes("https://tuf-repo.github.com", github).unwrap();
         assert_eq!(repo.initial_root_version(), Some(9));
+        assert_eq!(TufRepository::github().initial_root_version(), Some(9));
+        assert_eq!(TufRepository::github().url, "https://tuf-repo.github.com");
     }
 
     #[test]
