@@ -80,11 +80,13 @@ pub struct PublishArgs {
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
 
-    /// The dist-tag to publish under.
-    #[arg(long, default_value = "latest")]
-    pub tag: String,
+    /// The dist-tag to publish under [default: latest]. With --from-pack-dir each package's
+    /// comes from publish-plan.json instead.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
 
-    /// Package access; provenance on a new scoped package needs `public`.
+    /// Package access; provenance on a new scoped package needs `public`. With
+    /// --from-pack-dir each package's comes from publish-plan.json instead.
     #[arg(long, value_enum)]
     pub access: Option<Access>,
 
@@ -107,7 +109,8 @@ pub struct PublishArgs {
     pub package_manager: Option<Manager>,
 
     /// Publish the tarballs `changeset pack --out-dir DIR` wrote (changesets 3), in the order
-    /// of DIR/publish-plan.json, after checking each against the plan's sha256 integrity.
+    /// of DIR/publish-plan.json, after checking each against the plan's sha256 integrity, each
+    /// with the plan's dist-tag and access.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["workspaces", "bundle"])]
     pub from_pack_dir: Option<PathBuf>,
 
@@ -132,7 +135,9 @@ pub struct Context {
     /// Where `.npmrc` is looked for first (the package directory, or the current directory).
     pub project_dir: PathBuf,
     pub registry_flag: Option<String>,
-    pub tag: String,
+    /// `--tag`, when given.
+    pub tag: Option<String>,
+    /// `--access`, when given.
     pub access: Option<Access>,
     pub otp: Option<SecretString>,
     pub provenance: bool,
@@ -209,6 +214,54 @@ pub struct PackageInput {
     pub project_dir: Option<PathBuf>,
     /// The package directory it was packed from.
     pub packed_from: Option<PathBuf>,
+    /// What a changesets publish plan decided for this package (`--from-pack-dir`).
+    pub planned: Option<Planned>,
+}
+
+/// A publish plan's entry for one tarball: who it must be, and how it is published.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub name: String,
+    pub version: String,
+    pub tag: Option<String>,
+    pub access: Option<Access>,
+    /// The plan file, for messages.
+    pub plan: PathBuf,
+}
+
+impl PackageInput {
+    /// The dist-tag of this package, as npm decides it: `--tag`, else the package.json's
+    /// `publishConfig.tag`, else `latest`; with a publish plan, the plan's (which may not be
+    /// combined with `--tag`).
+    fn tag<'a>(&'a self, ctx: &'a Context) -> &'a str {
+        self.planned
+            .as_ref()
+            .and_then(|p| p.tag.as_deref())
+            .or(ctx.tag.as_deref())
+            .or_else(|| self.publish_config("tag"))
+            .unwrap_or("latest")
+    }
+
+    /// The access of this package, as npm decides it: `--access`, else `publishConfig.access`,
+    /// else unset (the registry's default); with a publish plan, the plan's.
+    fn access(&self, ctx: &Context) -> Option<&'static str> {
+        self.planned
+            .as_ref()
+            .and_then(|p| p.access)
+            .or(ctx.access)
+            .or_else(|| match self.publish_config("access") {
+                Some("public") => Some(Access::Public),
+                Some("restricted") => Some(Access::Restricted),
+                _ => None,
+            })
+            .map(Access::as_str)
+    }
+
+    /// A string in the packed package.json's `publishConfig` (npm reads it as configuration
+    /// for the publish, below the command line).
+    fn publish_config(&self, key: &str) -> Option<&str> {
+        self.tarball.manifest.get("publishConfig")?.get(key)?.as_str().filter(|v| !v.trim().is_empty())
+    }
 }
 
 /// What a publish did.
@@ -236,8 +289,20 @@ pub async fn run(mut args: PublishArgs) -> anyhow::Result<()> {
     let plan =
         if provenance && args.bundle.is_none() { Some(SignerPlan::new(&args.sigstore, env.clone())?) } else { None };
     if let Some(dir) = &args.from_pack_dir {
-        let inputs = from_pack_dir(dir)?;
-        return run_batch(&args, env, plan, &inputs).await;
+        // As `changeset publish --from-pack-dir` refuses a custom tag ("not allowed in artifact
+        // mode"): the plan fixed each package's tag and access when it was packed, and a value
+        // given now would silently disagree with it.
+        for (flag, given) in [("--tag", args.tag.is_some()), ("--access", args.access.is_some())] {
+            if given {
+                return Err(fail_with_hint(
+                    ExitKind::BadInput,
+                    format!("{flag} cannot be used with --from-pack-dir: publish-plan.json gives each package's dist-tag and access"),
+                    "leave it out; the plan's values come from `changeset pack` (pre-release mode's tag, publishConfig.access or the changesets config's access)",
+                ));
+            }
+        }
+        let (inputs, planned) = from_pack_dir(dir)?;
+        return run_batch(&args, env, plan, &inputs, &planned).await;
     }
     let inputs = batch::inputs(&args.packages, args.workspaces)?;
     match inputs.as_slice() {
@@ -247,7 +312,7 @@ pub async fn run(mut args: PublishArgs) -> anyhow::Result<()> {
             "--bundle is about one package but several were given",
             "publish the package of that bundle on its own",
         )),
-        _ => run_batch(&args, env, plan, &inputs).await,
+        _ => run_batch(&args, env, plan, &inputs, &std::collections::HashMap::new()).await,
     }
 }
 
@@ -269,8 +334,9 @@ fn ci_without_provenance(env: &dyn Fn(&str) -> Option<String>) -> bool {
 }
 
 /// The tarballs of a changesets 3 pack directory, in plan order, each checked against the
-/// plan's sha256 integrity (the bytes signed are the bytes changesets packed).
-fn from_pack_dir(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// plan's sha256 integrity (the bytes signed are the bytes changesets packed), and what the
+/// plan says of each.
+fn from_pack_dir(dir: &Path) -> anyhow::Result<(Vec<PathBuf>, std::collections::HashMap<PathBuf, Planned>)> {
     use base64::Engine as _;
     use sha2::Digest as _;
     let plan_path = dir.join("publish-plan.json");
@@ -284,6 +350,7 @@ fn from_pack_dir(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let planned = crate::core::npm::changesets::parse_publish_plan(&bytes)
         .map_err(|e| fail(ExitKind::BadInput, format!("{}: {e}", plan_path.display())))?;
     let mut out = Vec::with_capacity(planned.len());
+    let mut settings = std::collections::HashMap::new();
     for entry in planned {
         let path =
             if Path::new(&entry.path).is_absolute() { PathBuf::from(&entry.path) } else { dir.join(&entry.path) };
@@ -305,12 +372,20 @@ fn from_pack_dir(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 "run `changeset pack` again; the tarball changed after it was packed",
             ));
         }
+        let access = entry.access.map(|a| match a {
+            crate::core::npm::changesets::PlanAccess::Public => Access::Public,
+            crate::core::npm::changesets::PlanAccess::Restricted => Access::Restricted,
+        });
+        settings.insert(
+            path.clone(),
+            Planned { name: entry.name, version: entry.version, tag: entry.tag, access, plan: plan_path.clone() },
+        );
         out.push(path);
     }
     if out.is_empty() {
         report::info(&format!("{} lists nothing to publish", plan_path.display()));
     }
-    Ok(out)
+    Ok((out, settings))
 }
 
 /// One package: the original single-package flow and output.
@@ -371,7 +446,13 @@ impl std::error::Error for AlreadyPublished {}
 /// its preflight, and only then are the ones that passed signed (by the one signer, started
 /// when the first of them needs it) and uploaded; at most `--concurrency` at a time in each
 /// step. A package refused or failing is reported and the others still complete.
-async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packages: &[PathBuf]) -> anyhow::Result<()> {
+async fn run_batch(
+    args: &PublishArgs,
+    env: Env,
+    plan: Option<SignerPlan>,
+    packages: &[PathBuf],
+    planned: &std::collections::HashMap<PathBuf, Planned>,
+) -> anyhow::Result<()> {
     report::info(&format!("Publishing {} packages ({} at a time, one certificate)", packages.len(), args.concurrency));
     let limit = args.concurrency as usize;
     // `.npmrc` of the project root for workspaces (npm reads it there), else of the current directory.
@@ -397,12 +478,30 @@ async fn run_batch(args: &PublishArgs, env: Env, plan: Option<SignerPlan>, packa
     let mut seen = std::collections::HashSet::new();
     for item in read {
         loaded.push(match item {
-            Ok((_, Ok((mut input, dir)))) => {
+            Ok((package, Ok((mut input, dir)))) => {
                 pack_dirs.extend(dir);
                 if args.workspaces {
                     input.project_dir = None;
                 }
                 let label = label(&input);
+                input.planned = planned.get(&package).cloned();
+                // The plan's settings are for the package it names: a tarball holding another
+                // is not published under them.
+                if let Some(p) = input.planned.as_ref().filter(|p| label != format!("{}@{}", p.name, p.version)) {
+                    let error = fail_with_hint(
+                        ExitKind::BadInput,
+                        format!(
+                            "{} holds {label}, but {} lists it as {}@{}",
+                            package.display(),
+                            p.plan.display(),
+                            p.name,
+                            p.version
+                        ),
+                        "run `changeset pack` again",
+                    );
+                    loaded.push(Err(Outcome::Failed { label, error }));
+                    continue;
+                }
                 // A version can be published once: a second copy in the batch would be signed
                 // and logged for nothing.
                 if seen.insert(label.clone()) {
@@ -583,7 +682,8 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome], env: &dyn Fn(&str) -> 
             _ => None,
         })
         .collect();
-    announce(&released, env, !args.json, args.git_tag)?;
+    // A tag that could not be made is reported after the batch's own verdict.
+    let announced = announce(&released, env, !args.json, args.git_tag);
     let failures: Vec<(&str, &anyhow::Error)> = outcomes
         .iter()
         .filter_map(|o| match o {
@@ -596,7 +696,8 @@ fn report_batch(args: &PublishArgs, outcomes: &[Outcome], env: &dyn Fn(&str) -> 
     } else {
         "fix the packages named and publish them again"
     };
-    batch::verdict(outcomes.len() - skipped, &failures, hint)
+    batch::verdict(outcomes.len() - skipped, &failures, hint)?;
+    announced
 }
 
 impl Context {
@@ -649,7 +750,7 @@ pub async fn read_input(path: &Path, packed: bool) -> anyhow::Result<PackageInpu
         if sha2_512(&bytes) != tarball.sha512 {
             return Err(fail(ExitKind::BadInput, format!("{} changed while it was being read", path.display())));
         }
-        Ok(PackageInput { tarball, bytes, packed, project_dir: None, packed_from: None })
+        Ok(PackageInput { tarball, bytes, packed, project_dir: None, packed_from: None, planned: None })
     })
     .await
     .map_err(|e| fail(ExitKind::Internal, format!("the tarball reader stopped: {e}")))?
@@ -710,13 +811,29 @@ pub async fn publish_package(ctx: &Context, input: &PackageInput) -> anyhow::Res
     sign_and_upload(ctx, input, checked).await
 }
 
+/// A preflight refusal; one about access, for a package whose access a publish plan decided,
+/// names the plan and the fix there (`--access` cannot be given with `--from-pack-dir`).
+fn access_refusal(e: PreflightError, input: &PackageInput) -> anyhow::Error {
+    match (&e, &input.planned) {
+        (PreflightError::RestrictedUnscoped { .. } | PreflightError::AccessNotPublic { .. }, Some(p)) => {
+            let access = p.access.map_or("no access".to_owned(), |a| format!("access \"{}\"", a.as_str()));
+            fail_with_hint(
+                ExitKind::BadInput,
+                format!("refusing to publish: {e} ({} gives it {access})", p.plan.display()),
+                "set \"publishConfig\": {\"access\": \"public\"} in its package.json (or \"access\": \"public\" in .changeset/config.json) and run `changeset pack` again",
+            )
+        }
+        _ => preflight_error(e),
+    }
+}
+
 /// Everything that can refuse a package before it is signed: package.json, the CI facts the
 /// registry checks, authentication, the version being new and the access provenance needs.
 pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Checked> {
     let lookup = |key: &str| ctx.env.get(key).cloned();
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
-    let access = ctx.access.map(Access::as_str);
+    let access = input.access(ctx);
     report::info(&format!(
         "Publishing {name}@{version} ({}, {})",
         report::size(input.tarball.size),
@@ -724,7 +841,7 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
     ));
 
     // Preflight, local: package.json and what the registry checks in the certificate.
-    check_manifest(name.as_str(), &input.tarball.manifest, access).map_err(preflight_error)?;
+    check_manifest(name.as_str(), &input.tarball.manifest, access).map_err(|e| access_refusal(e, input))?;
     let mut facts = build_facts(&lookup);
     if ctx.provenance {
         check_provenance(&input.tarball.manifest, &facts).map_err(preflight_error)?;
@@ -813,7 +930,7 @@ pub async fn preflight(ctx: &Context, input: &PackageInput) -> anyhow::Result<Ch
             }
         };
         if !public {
-            return Err(preflight_error(PreflightError::AccessNotPublic { name: name.to_string() }));
+            return Err(access_refusal(PreflightError::AccessNotPublic { name: name.to_string() }, input));
         }
     }
 
@@ -873,7 +990,8 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
     let Checked { registry_url, registry, token, new_before_put, contacted } = checked;
     let name = &input.tarball.name;
     let version = input.tarball.version.as_str();
-    let access = ctx.access.map(Access::as_str);
+    let access = input.access(ctx);
+    let tag = input.tag(ctx);
 
     // Sign (or take the given bundle), and verify before anything is uploaded.
     let mut kept_root: Option<Vec<u8>> = None;
@@ -969,7 +1087,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         integrity: &integrity,
         shasum: &shasum,
         registry: &registry_url,
-        tag: &ctx.tag,
+        tag,
         access,
         provenance: bundle_json.as_deref().map(|b| (b, media_type.as_str())),
     });
@@ -981,7 +1099,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         name: name.to_string(),
         version: version.to_owned(),
         registry: registry_url.clone(),
-        tag: ctx.tag.clone(),
+        tag: tag.to_owned(),
         access,
         integrity: integrity.clone(),
         attachments,
@@ -990,11 +1108,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
     };
     let put_url = format!("{registry_url}{}", name.escaped());
     if ctx.dry_run {
-        report::info(&format!(
-            "Dry run: would PUT {put_url} (tag {}, access {})",
-            ctx.tag,
-            access.unwrap_or("default")
-        ));
+        report::info(&format!("Dry run: would PUT {put_url} (tag {tag}, access {})", access.unwrap_or("default")));
         for (attachment, size) in &published.attachments {
             report::info(&format!("  {attachment} ({})", crate::report::size(*size as u64)));
         }
@@ -1016,7 +1130,7 @@ pub async fn sign_and_upload(ctx: &Context, input: &PackageInput, checked: Check
         upload(&registry, name, version, &integrity, body, token.as_ref(), ctx.otp.as_ref(), new_before_put).await;
     match outcome {
         Ok(()) => {
-            report::info(&format!("Published {name}@{version} to {registry_url} with tag {}", ctx.tag));
+            report::info(&format!("Published {name}@{version} to {registry_url} with tag {tag}"));
             Ok(published)
         }
         Err(err) => match &bundle_value {

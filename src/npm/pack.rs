@@ -86,12 +86,38 @@ pub fn manager_for(dir: &Path, flag: Option<Manager>) -> (Manager, String) {
 pub async fn pack(dir: &Path, flag: Option<Manager>) -> anyhow::Result<Packed> {
     let (manager, why) = manager_for(dir, flag);
     report::info(&format!("Packing {} with `{manager} pack` ({why})", dir.display()));
+    warn_ignored_publish_directory(dir, manager);
     let dest = tempfile::Builder::new()
         .prefix("npm-attest-pack-")
         .tempdir()
         .map_err(|e| fail(ExitKind::Environment, format!("cannot create a temporary directory: {e}")))?;
     let tarball = run_pack(manager, dir, dest.path()).await?;
     Ok(Packed { tarball, manager, dir: dest })
+}
+
+/// `publishConfig.directory` (publish a subdirectory, usually a build output with its own
+/// package.json) is pnpm's: `pnpm pack` packs that directory, which is what we sign. npm, Yarn
+/// and Bun ignore the field and pack the package directory itself, and so do we, since the
+/// tarball signed is the one the project's manager makes; say so, with the way to publish the
+/// subdirectory.
+fn warn_ignored_publish_directory(dir: &Path, manager: Manager) {
+    if manager == Manager::Pnpm {
+        return;
+    }
+    let manifest: Option<Value> =
+        std::fs::read(dir.join("package.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(sub) = manifest.as_ref().and_then(|m| m.get("publishConfig")?.get("directory")?.as_str()) else {
+        return;
+    };
+    let how = if manager == Manager::Yarn {
+        "Yarn packs workspaces only, so the subdirectory cannot be published with it (changesets refuses publishConfig.directory with Yarn too)".to_owned()
+    } else {
+        format!("to publish the subdirectory, pass it as the package ({})", dir.join(sub).display())
+    };
+    report::warn(&format!(
+        "{}: publishConfig.directory \"{sub}\" is ignored, as `{manager} pack` ignores it (only pnpm packs it): the package directory itself is packed; {how}",
+        dir.display(),
+    ));
 }
 
 /// The environment of a packing child: ours, without anything that may carry a credential.

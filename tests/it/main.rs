@@ -20,6 +20,7 @@ mod interop;
 mod lockfile;
 mod managers;
 mod merkle;
+mod monorepo_e2e;
 mod network;
 mod npm_package;
 mod pack;

@@ -158,8 +158,15 @@ fn signs_what_the_manager_packs(manager: &str) {
         let result: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
         let stem = format!("{}-{version}", name.trim_start_matches('@').replace('/', "-"));
         let ours = std::fs::read(ours_dir.join(format!("{stem}.tgz"))).unwrap();
-        assert!(ours == theirs, "{manager} {pkg}: the signed tarball is not the one `{manager} pack` writes");
-        assert_eq!(result["subject"]["sha512"], hex::encode(Sha512::digest(&theirs)).as_str());
+        // Byte for byte (pnpm 10's order of rewritten workspace dependencies varies between
+        // runs, pnpm/pnpm#10167: that alone is tolerated, see `assert_same_tarball`).
+        crate::monorepo_e2e::assert_same_tarball(
+            manager,
+            &theirs,
+            &ours,
+            &format!("{manager} {pkg}: the signed tarball is not the one `{manager} pack` writes"),
+        );
+        assert_eq!(result["subject"]["sha512"], hex::encode(Sha512::digest(&ours)).as_str());
         assert_eq!(result["subject"]["name"], format!("pkg:npm/{}@{version}", name.replace('@', "%40")).as_str());
 
         let manifest = packed_manifest(&ours);

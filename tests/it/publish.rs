@@ -23,7 +23,7 @@ const STATIC_TOKEN: &str = "npm_static_t0ken_5ecr3t";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// A gzip'd tar with `package/package.json` and `package/index.js`.
-fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
+pub(crate) fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
     let path = dir.join(file);
     let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
@@ -42,7 +42,7 @@ fn make_tarball(dir: &Path, file: &str, manifest: &Value) -> PathBuf {
     path
 }
 
-fn manifest(name: &str, version: &str, repository: Option<&str>) -> Value {
+pub(crate) fn manifest(name: &str, version: &str, repository: Option<&str>) -> Value {
     let mut m = json!({"name": name, "version": version, "description": "a test package", "main": "index.js"});
     if let Some(r) = repository {
         m["repository"] = json!({"type": "git", "url": r});
@@ -69,13 +69,13 @@ fn jwt(claims: &Value) -> String {
 }
 
 /// The GitHub Actions OIDC runtime: mints a token for the requested audience and records it.
-struct ActionsRuntime {
+pub(crate) struct ActionsRuntime {
     server: FakeServer,
     audiences: Arc<Mutex<Vec<String>>>,
 }
 
 impl ActionsRuntime {
-    fn start(repository: &str, visibility: &str) -> Self {
+    pub(crate) fn start(repository: &str, visibility: &str) -> Self {
         let audiences = Arc::new(Mutex::new(Vec::new()));
         let seen = audiences.clone();
         let repository = repository.to_owned();
@@ -105,7 +105,7 @@ impl ActionsRuntime {
 }
 
 /// A GitHub Actions job in `octo/hello` on a GitHub-hosted runner.
-fn actions_env(home: &Path, runtime: Option<&ActionsRuntime>) -> Vec<(String, String)> {
+pub(crate) fn actions_env(home: &Path, runtime: Option<&ActionsRuntime>) -> Vec<(String, String)> {
     let mut env = vec![
         ("HOME".to_owned(), home.display().to_string()),
         ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),

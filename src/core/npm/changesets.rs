@@ -2,6 +2,11 @@
 //! tarballs it packed (package-managers.md §5): `{version: 1, plan: [[entry, …], …]}` where an
 //! entry is `{kind: "publish", name, version, access, tag, tarball: {path, integrity}}` or
 //! `{kind: "tag-only", name, version}`. The integrity is a sha256 SRI string.
+//!
+//! `tag` and `access` are what `changeset publish --from-pack-dir` passes to the publish tool
+//! for that package (`--tag`, `--access`): the dist-tag decided when the plan was made (the
+//! pre-release tag, or `latest`) and `publishConfig.access`, else the changesets config's
+//! `access`.
 
 use serde::Deserialize;
 
@@ -14,6 +19,18 @@ pub struct PlannedTarball {
     pub path: String,
     /// `sha256-<base64>`.
     pub integrity: String,
+    /// The dist-tag to publish under, when the entry names one.
+    pub tag: Option<String>,
+    /// `public` or `restricted`, when the entry names one.
+    pub access: Option<PlanAccess>,
+}
+
+/// A plan entry's `access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanAccess {
+    Public,
+    Restricted,
 }
 
 #[derive(Deserialize)]
@@ -29,6 +46,10 @@ struct Entry {
     version: String,
     #[serde(default)]
     tarball: Option<Tarball>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    access: Option<PlanAccess>,
 }
 
 #[derive(Deserialize)]
@@ -56,11 +77,16 @@ pub fn parse_publish_plan(bytes: &[u8]) -> Result<Vec<PlannedTarball>, String> {
                         entry.name, entry.version, tarball.integrity
                     ));
                 }
+                if let Some(tag) = &entry.tag {
+                    check_tag(tag).map_err(|why| format!("{}@{}: tag {tag:?} {why}", entry.name, entry.version))?;
+                }
                 out.push(PlannedTarball {
                     name: entry.name,
                     version: entry.version,
                     path: tarball.path,
                     integrity: tarball.integrity,
+                    tag: entry.tag,
+                    access: entry.access,
                 });
             }
             "tag-only" => {}
@@ -68,6 +94,25 @@ pub fn parse_publish_plan(bytes: &[u8]) -> Result<Vec<PlannedTarball>, String> {
         }
     }
     Ok(out)
+}
+
+/// A dist-tag the registry can hold: not empty, no whitespace, `/` or `%`, and not a semver
+/// range (npm refuses those as tags, since `npm install name@1.x` must mean the range): the
+/// range characters only, with a digit or a wildcard.
+fn check_tag(tag: &str) -> Result<(), &'static str> {
+    let body = tag.trim_start_matches(['v', '=']);
+    let range_like = !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit() || ".xX*^~<>=|-".contains(c))
+        && body.chars().any(|c| c.is_ascii_digit() || "xX*".contains(c));
+    if tag.is_empty() {
+        Err("is empty")
+    } else if tag.chars().any(|c| c.is_whitespace() || c == '/' || c == '%') {
+        Err("contains whitespace, `/` or `%`")
+    } else if range_like {
+        Err("is a semver range, which npm refuses as a tag")
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -81,10 +126,40 @@ mod tests {
         let names: Vec<&str> = got.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec!["core", "@s/app"]);
         assert_eq!(got[1].path, "packages/s-app-2.0.0.tgz");
+        assert_eq!((got[0].tag.as_deref(), got[0].access), (Some("latest"), Some(PlanAccess::Public)));
         assert!(parse_publish_plan(br#"{"version":2,"plan":[]}"#).is_err());
         assert!(
             parse_publish_plan(br#"{"version":1,"plan":[[{"kind":"publish","name":"a","version":"1.0.0"}]]}"#).is_err()
         );
         assert!(parse_publish_plan(br#"{"version":1,"plan":[[{"kind":"publish","name":"a","version":"1.0.0","tarball":{"path":"a.tgz","integrity":"sha512-x"}}]]}"#).is_err());
+    }
+
+    #[test]
+    fn each_entry_keeps_its_tag_and_access_and_a_bad_one_is_refused() {
+        let entry = |extra: &str| {
+            format!(
+                r#"{{"version":1,"plan":[[{{"kind":"publish","name":"a","version":"1.0.0-beta.1","tarball":{{"path":"a.tgz","integrity":"sha256-x"}}{extra}}}]]}}"#
+            )
+        };
+        let got = parse_publish_plan(entry(r#","tag":"beta","access":"restricted""#).as_bytes()).unwrap();
+        assert_eq!((got[0].tag.as_deref(), got[0].access), (Some("beta"), Some(PlanAccess::Restricted)));
+        // Entries without them leave the choice to the run.
+        let got = parse_publish_plan(entry("").as_bytes()).unwrap();
+        assert_eq!((got[0].tag.as_deref(), got[0].access), (None, None));
+        for bad in [
+            r#","access":"private""#,
+            r#","tag":"1.x""#,
+            r#","tag":"""#,
+            r#","tag":"a b""#,
+            r#","tag":"v2""#,
+            r#","tag":"^3""#,
+            r#","tag":"x""#,
+        ] {
+            assert!(parse_publish_plan(entry(bad).as_bytes()).is_err(), "{bad}");
+        }
+        for good in ["next", "beta", "v8-compat", "2024-lts", "canary", "rc"] {
+            let tag = format!(r#","tag":"{good}""#);
+            assert_eq!(parse_publish_plan(entry(&tag).as_bytes()).unwrap()[0].tag.as_deref(), Some(good));
+        }
     }
 }

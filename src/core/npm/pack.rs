@@ -150,6 +150,7 @@ pub fn is_credential_var(name: &str) -> bool {
 /// last `max` of them, from stderr, else from stdout (Yarn prints its errors there).
 pub fn error_lines(stderr: &str, stdout: &str, max: usize) -> Vec<String> {
     let keep = |text: &str| -> Vec<String> {
+        let text = strip_ansi(text);
         text.lines()
             .map(str::trim_end)
             .filter(|l| {
@@ -174,6 +175,30 @@ pub fn error_lines(stderr: &str, stdout: &str, max: usize) -> Vec<String> {
     }
     let skip = lines.len().saturating_sub(max);
     lines.split_off(skip)
+}
+
+/// `text` without ANSI escape sequences (Yarn colours its errors even into a pipe).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // CSI: ESC [ parameters, then one final byte in @..~; other escapes: ESC and one char.
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
 }
 
 /// Our own output files among a tarball's entries (paths relative to the package root, the
@@ -298,6 +323,11 @@ mod tests {
         assert_eq!(error_lines(stderr, "", 2).len(), 2);
         // Yarn prints its errors on stdout.
         assert_eq!(error_lines("", "➤ YN0000: oops\n", 8), vec!["➤ YN0000: oops"]);
+        // Without its colours.
+        assert_eq!(
+            error_lines("\u{1b}[31m\u{1b}[1mUsage Error\u{1b}[22m\u{1b}[39m: The nearest package directory\n", "", 8),
+            vec!["Usage Error: The nearest package directory"]
+        );
         assert!(error_lines("", "", 8).is_empty());
     }
 
