@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
@@ -49,24 +48,9 @@ fn forged_jwt(claims: &Value) -> String {
     npm_attest::core::jwt::mint_es256(&other, "ci-issuer", claims.as_object().unwrap())
 }
 
-/// A gzip'd tar with `package/package.json` and `package/index.js`.
+/// A gzip'd tar with `package/package.json` and `package/index.js`, as `pkg.tgz`.
 fn make_tarball(dir: &Path, manifest: &Value) -> PathBuf {
-    let path = dir.join("pkg.tgz");
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    for (name, bytes) in [
-        ("package/package.json", serde_json::to_vec_pretty(manifest).unwrap()),
-        ("package/index.js", b"module.exports = 42\n".to_vec()),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(499162500);
-        header.set_cksum();
-        tar.append_data(&mut header, name, bytes.as_slice()).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
-    path
+    crate::publish::make_tarball(dir, "pkg.tgz", manifest)
 }
 
 fn manifest(name: &str, repository: &str) -> Value {
