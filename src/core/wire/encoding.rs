@@ -18,7 +18,9 @@ pub fn b64_encode(bytes: impl AsRef<[u8]>) -> String {
 /// Decodes standard base64. Line breaks are skipped, as Go's and Python's decoders (and so
 /// sigstore-go and sigstore-python) skip them; any other non-alphabet byte is an error.
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    if text.contains(['\r', '\n']) {
+    // Byte searches (memchr): a `char` pattern search cost 2.5% of a verify profile.
+    let bytes = text.as_bytes();
+    if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
         let joined: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
         return B64.decode(joined);
     }
