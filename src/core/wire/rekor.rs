@@ -187,10 +187,9 @@ mod tests {
         // The direct form is byte for byte the canonical serializer's, negative numbers too;
         // anything needing escapes takes the serializer.
         for (body, time, id, index) in [("Ym9keQ==", -5, "00ff", 0), ("a/b+c=", 0, "", -1), ("q\"uote", 1, "x\\y", 2)] {
-            let canonical = to_canonical_string(
-                &json!({"body": body, "integratedTime": time, "logID": id, "logIndex": index}),
-            )
-            .unwrap();
+            let canonical =
+                to_canonical_string(&json!({"body": body, "integratedTime": time, "logID": id, "logIndex": index}))
+                    .unwrap();
             assert_eq!(set_payload(body, time, id, index), canonical);
         }
     }
