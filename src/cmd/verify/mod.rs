@@ -575,6 +575,12 @@ pub fn facts_text(v: &VerifiedBundle, subject: &Subject) -> Vec<String> {
     for t in v.signed_times() {
         lines.push(format!("  signed at:         {} ({})", t.time.to_rfc3339(), time_source(&t.source)));
     }
+    if v.signed_times().is_empty() {
+        // Only a managed key verifies without one: it has no validity window to check.
+        lines.push(
+            "  signed at:         not dated (a managed key; the log's signed checkpoint includes the entry)".to_owned(),
+        );
+    }
     lines
 }
 

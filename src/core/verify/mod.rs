@@ -634,7 +634,10 @@ impl<'a> ParsedBundle<'a> {
                     return Err(shape("a v0.1 bundle requires an inclusion promise (SET)"));
                 }
             }
-            // v0.2+ requires an inclusion proof with a checkpoint, and a SET or a timestamp.
+            // v0.2+ requires an inclusion proof with a checkpoint, and, for a certificate (whose
+            // validity needs a signed time), a SET or a timestamp. A managed key has no
+            // validity window: its signature, the entry and the signed checkpoint bind it
+            // (as sigstore-rust verifies `intoto-canonical-log-entry` upstream).
             (BundleVersion::V0_2 | BundleVersion::V0_3, Some(entry)) => {
                 let proof = entry
                     .inclusion_proof
@@ -643,7 +646,8 @@ impl<'a> ParsedBundle<'a> {
                 if proof.checkpoint.envelope.is_empty() {
                     return Err(shape("inclusion proof has no checkpoint"));
                 }
-                if entry.inclusion_promise.is_none() && timestamps.is_empty() {
+                let certificate = matches!(signer, BundleSigner::Certificate(_));
+                if certificate && entry.inclusion_promise.is_none() && timestamps.is_empty() {
                     return Err(shape("bundle has neither an inclusion promise (SET) nor an RFC 3161 timestamp"));
                 }
             }
@@ -772,7 +776,8 @@ pub fn verify_attestation_with(
             signed_times.push(SignedTime { time, source: TimeSource::TransparencyLog { log_index: entry.log_index } });
         }
     }
-    if signed_times.is_empty() {
+    // A certificate is only valid at a signed time (steps 2 and 6); a managed key needs none.
+    if signed_times.is_empty() && leaf.is_some() {
         return Err(VerifyError::NoSignedTime);
     }
 
