@@ -72,7 +72,6 @@ fn retired_rekor_v2_dsse_vectors_still_pass() {
     run_cases("sigstore-conformance-retired/bundle-verify", 4);
 }
 
-#[allow(clippy::print_stderr)] // the per-case report, as in a test body
 /// Vectors proposed upstream after `a73de49` and not merged there yet (sigstore-conformance
 /// commits 3ad39e6, a210733, e492bd9, 8524c2b, ce9801f, ed93fd3, 1bce3f9): statement `_type`
 /// checks, a managed-key entry with no signed time, two TSA validity cases, duplicate
@@ -82,6 +81,7 @@ fn proposed_upstream_vectors_pass() {
     run_cases("sigstore-conformance-pending/bundle-verify", 7);
 }
 
+#[allow(clippy::print_stderr)] // the per-case report, as in a test body
 fn run_cases(dir: &str, expected: usize) {
     let root = data(dir);
     let mut cases: Vec<_> =
