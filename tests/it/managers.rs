@@ -3,36 +3,14 @@
 //! `workspace:^`, `catalog:` and `publishConfig`; the tarball npm-attest signs must be
 //! byte-identical to the manager's own `pack` output, and the statement's sha512 its hash.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha512};
 
-use crate::interop::interop_dir;
+use crate::monorepo_e2e::{pm_path, write, write_json};
 use crate::support::{run_in, stderr, stdout};
-
-/// `.interop/pm/node_modules/.bin`; the test fails when tests/setup-interop has not run.
-fn pm_bin() -> Option<PathBuf> {
-    let bin = interop_dir().join("pm/node_modules/.bin");
-    for tool in ["pnpm", "yarn", "bun"] {
-        assert!(bin.join(tool).exists(), "{tool} is not installed in {}: run tests/setup-interop", bin.display());
-    }
-    Some(bin)
-}
-
-fn path_with(bin: &Path) -> String {
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn write_json(path: &Path, value: &Value) {
-    write(path, &serde_json::to_string_pretty(value).unwrap());
-}
 
 /// A monorepo for `manager`: `@mono/app` depends on `@mono/core` (`workspace:*`) and
 /// `@mono/util` (`workspace:^`) and has a `catalog:` peer; `@mono/core` has a
@@ -133,8 +111,7 @@ fn packed_manifest(tarball: &[u8]) -> Value {
 }
 
 fn signs_what_the_manager_packs(manager: &str) {
-    let Some(bin) = pm_bin() else { return };
-    let path = path_with(&bin);
+    let path = pm_path();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("mono");
     monorepo(&root, manager);
@@ -197,8 +174,7 @@ fn bun_workspace_packages_are_signed_as_bun_packs_them() {
 
 #[test]
 fn pnpm_workspace_yaml_lists_the_workspaces_with_exclusions() {
-    let Some(bin) = pm_bin() else { return };
-    let path = path_with(&bin);
+    let path = pm_path();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("mono");
     monorepo(&root, "pnpm");
@@ -220,8 +196,7 @@ fn pnpm_workspace_yaml_lists_the_workspaces_with_exclusions() {
 
 #[test]
 fn npm_packing_a_pnpm_workspace_package_is_refused_before_signing() {
-    let Some(bin) = pm_bin() else { return };
-    let path = path_with(&bin);
+    let path = pm_path();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("mono");
     monorepo(&root, "pnpm");

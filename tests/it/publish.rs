@@ -159,7 +159,7 @@ fn verify_from_registry(dir: &Path, url: &str, spec: &str, repository: &str, env
 }
 
 /// Masked values (`::add-mask::`) are the only place secrets may appear.
-fn assert_secret_free(o: &Output, secrets: &[&str]) {
+pub(crate) fn assert_secret_free(o: &Output, secrets: &[&str]) {
     let (so, se) = (stdout(o), stderr(o));
     for secret in secrets {
         assert!(!se.contains(secret), "secret on stderr: {se}");

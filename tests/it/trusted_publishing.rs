@@ -17,6 +17,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::fake_http::{FakeServer, Request, Response};
+use crate::publish::assert_secret_free;
 use crate::registry::{RegistryConfig, RegistryStandin, Trust};
 use crate::support::{run_in, stderr, stdout};
 
@@ -72,17 +73,6 @@ fn error_line(o: &Output) -> String {
     let line = se.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line: {se}"));
     assert!(line.contains("(hint: "), "{line}");
     line.to_owned()
-}
-
-/// Masked values (`::add-mask::`) are the only place secrets may appear.
-fn assert_secret_free(o: &Output, secrets: &[&str]) {
-    let (so, se) = (stdout(o), stderr(o));
-    for secret in secrets {
-        assert!(!se.contains(secret), "secret on stderr: {se}");
-        for line in so.lines().filter(|l| !l.starts_with("::add-mask::")) {
-            assert!(!line.contains(secret), "secret on stdout: {line}");
-        }
-    }
 }
 
 /// Nothing was exchanged, signed or uploaded.
