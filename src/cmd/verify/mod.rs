@@ -402,12 +402,8 @@ const GITHUB_FULCIO_HOST: &str = "fulcio.githubapp.com";
 /// Whether the bundle's leaf was issued by GitHub's Fulcio (`O=GitHub, Inc., CN=Fulcio
 /// Intermediate ...`), for the hint only: the verifier decides trust.
 fn made_by_githubs_instance(bundle: &Bundle) -> bool {
-    let material = &bundle.verification_material;
-    let leaf = material
-        .certificate
-        .as_ref()
-        .or_else(|| material.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()));
-    leaf.and_then(|cert| crate::core::verify::x509::issuer_text(&cert.raw_bytes))
+    leaf_der(bundle)
+        .and_then(crate::core::verify::x509::issuer_text)
         .is_some_and(|issuer| issuer.contains("O=GitHub") && issuer.contains("CN=Fulcio Intermediate"))
 }
 
@@ -427,12 +423,18 @@ pub async fn trusted_root(args: &VerifyArgs) -> anyhow::Result<TrustedRoot> {
 /// as `attest --dry-run` bundles are: only the trusted root that run wrote verifies them.
 fn made_by_a_dry_run(bundle: &Bundle) -> bool {
     const STANDIN_ORGANIZATION: &[u8] = b"npm-attest.local";
+    leaf_der(bundle).is_some_and(|der| der.windows(STANDIN_ORGANIZATION.len()).any(|w| w == STANDIN_ORGANIZATION))
+}
+
+/// The bundle's leaf certificate (DER), unparsed: v0.3's `certificate`, or the first of a
+/// v0.1/v0.2 chain.
+fn leaf_der(bundle: &Bundle) -> Option<&[u8]> {
     let material = &bundle.verification_material;
-    let leaf = material
+    material
         .certificate
         .as_ref()
-        .or_else(|| material.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()));
-    leaf.is_some_and(|cert| cert.raw_bytes.windows(STANDIN_ORGANIZATION.len()).any(|w| w == STANDIN_ORGANIZATION))
+        .or_else(|| material.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()))
+        .map(|cert| cert.raw_bytes.as_slice())
 }
 
 /// Parses `sha256:<64 hex>` / `sha384:<96 hex>` / `sha512:<128 hex>`.
