@@ -467,12 +467,10 @@ fn check_body(
             // Rekor v2 logs DSSE as a hashedrekord over the hash of the PAE (rekor-v2-spec
             // §6.1.4), by the algorithm the entry names (SHA-256 for P-256, SHA-384 for P-384).
             let pae = crate::core::dsse::pae(&envelope.payload_type, &envelope.payload);
-            let digest = match text(&body, "/spec/hashedRekordV002/data/algorithm", log_index)? {
-                "SHA2_256" => Sha256::digest(&pae).to_vec(),
-                "SHA2_384" => sha2::Sha384::digest(&pae).to_vec(),
-                "SHA2_512" => sha2::Sha512::digest(&pae).to_vec(),
-                _ => return Err(TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.data.algorithm" }),
-            };
+            let digest =
+                HashAlgorithm::from_registry_name(text(&body, "/spec/hashedRekordV002/data/algorithm", log_index)?)
+                    .ok_or(TlogError::BodyMismatch { log_index, field: "spec.hashedRekordV002.data.algorithm" })?
+                    .digest(&pae);
             hashedrekord_v002(&body, log_index, &digest, single_signature(envelope)?, signer)
         }
         ("dsse", "0.0.1", SignedContent::Dsse { envelope }) => dsse_v001(&body, log_index, envelope, signer),
@@ -576,12 +574,10 @@ fn logged_verifier_is_signer(
 fn dsse_v002(body: &Value, log_index: u64, envelope: &Envelope, signer: SignerKey<'_>) -> Result<(), TlogError> {
     const SPEC: &str = "/spec/dsseV002";
     let signature = single_signature(envelope)?;
-    let payload_hash = match text(body, &format!("{SPEC}/payloadHash/algorithm"), log_index)? {
-        "SHA2_256" => Sha256::digest(&envelope.payload).to_vec(),
-        "SHA2_384" => sha2::Sha384::digest(&envelope.payload).to_vec(),
-        "SHA2_512" => sha2::Sha512::digest(&envelope.payload).to_vec(),
-        _ => return Err(TlogError::BodyMismatch { log_index, field: "spec.dsseV002.payloadHash.algorithm" }),
-    };
+    let payload_hash =
+        HashAlgorithm::from_registry_name(text(body, &format!("{SPEC}/payloadHash/algorithm"), log_index)?)
+            .ok_or(TlogError::BodyMismatch { log_index, field: "spec.dsseV002.payloadHash.algorithm" })?
+            .digest(&envelope.payload);
     ensure(
         bytes(body, &format!("{SPEC}/payloadHash/digest"), log_index)? == payload_hash,
         log_index,
